@@ -1,0 +1,1 @@
+//! The CSV form of permits.

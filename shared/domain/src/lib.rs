@@ -1,0 +1,45 @@
+//! The CITES permit domain: the permit model, the CITES code lists, validation, and the
+//! readers and writers of every format the exchange speaks.
+//!
+//! This crate is pure: no AWS, no async, no I/O. Everything that moves permits (the Lambda
+//! functions, the `ecites` CLI) builds on it, so that a permit means the same thing everywhere.
+//!
+//! - [`model`]: every box of the standard permit form (Res. Conf. 12.3).
+//! - [`codes`] and [`country`]: code lists as types; unknown codes are kept and reported.
+//! - [`xml`]: the CITES e-permit XML of the electronic permitting toolkit (v2): a tolerant,
+//!   bounded, single-pass reader and a canonical writer.
+//! - [`json`] and [`csv_form`]: the forms MA systems send us.
+//! - [`decode`]: format detection by content.
+//! - [`validate`]: findings by tier, box and rule.
+
+#![warn(missing_docs)]
+
+pub mod codes;
+pub mod country;
+pub mod csv_form;
+pub mod decode;
+mod error;
+mod finding;
+pub mod json;
+pub mod model;
+pub mod validate;
+pub mod xml;
+
+pub use codes::{Appendix, CodeList, Coded, DocumentType, Purpose, Source, Term, Unit};
+pub use country::CountryCode;
+pub use decode::{decode, decode_all, detect_format, Format};
+pub use error::Error;
+pub use finding::{is_valid, Finding, Severity, Tier};
+pub use model::{Permit, PermitId, Timestamp};
+pub use validate::validate;
+
+/// A permit as read from some input, with what the reader noticed on the way (values it could
+/// not interpret, such as a date that is not a date). Reading keeps going past such values so that
+/// the sender gets every problem at once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    /// The permit, with unreadable values left empty.
+    pub permit: Permit,
+    /// Structure findings from reading.
+    pub findings: Vec<Finding>,
+}
