@@ -1,0 +1,913 @@
+//! DynamoDB: the delivery ledger, one table (design in `docs/pipeline.md`).
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | permit head | `PERMIT#<ISSUER>#<number>` | `HEAD` |
+//! | version | same | `VERSION#<000001>` |
+//! | content hash (idempotency) | same | `HASH#<sha256>` |
+//! | delivery | same | `DELIVERY#<000001>#<kind>#<RECIPIENT>` |
+//! | rejection | same | `REJECTION#<sha256>` |
+//! | audit | same | `AUDIT#<RFC 3339 time>#<tag>#<nn>` |
+//!
+//! GSI1 `under_delivery` (sparse: only open deliveries carry `GSI1PK = UNDER_DELIVERY`),
+//! GSI2 `by_recipient` (`GSI2PK = RECIPIENT#<XB>`), GSI3 `by_number` (`GSI3PK =
+//! NUMBER#<number>`: every permit with that number, whatever the issuer). Every item carries
+//! `ttl` (epoch seconds, 5 years after the permit's expiry); reads ignore expired items because
+//! TTL deletion is late on AWS and absent on moto.
+
+use crate::errors::classify;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, SecondsFormat, Utc};
+use ecites_domain::{CountryCode, PermitId};
+use ecites_exchange::keys::escape_component;
+use ecites_exchange::ledger::{
+    delivery_id, AuditEntry, DeliveryInfo, DeliveryKind, DeliveryState, NewCancellation,
+    NewRejection, NewVersion, PendingDelivery, PermitStatus, Recorded, RejectionInfo, VersionInfo,
+    VersionState,
+};
+use ecites_exchange::{Clock, Error, Ledger};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Item attributes.
+type Item = HashMap<String, AttributeValue>;
+
+/// Index names, as `setup` creates them.
+pub const GSI_UNDER_DELIVERY: &str = "under_delivery";
+/// Index of deliveries by recipient.
+pub const GSI_BY_RECIPIENT: &str = "by_recipient";
+/// Index of permit items by permit number.
+pub const GSI_BY_NUMBER: &str = "by_number";
+/// The partition key of open deliveries in the under-delivery index.
+pub const UNDER_DELIVERY: &str = "UNDER_DELIVERY";
+
+/// How often a conditional write is retried when another writer changed the permit meanwhile.
+const MAX_CONFLICT_RETRIES: usize = 5;
+
+/// The delivery ledger on a DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoLedger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for DynamoLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoLedger")
+            .field("table", &self.table)
+            .finish()
+    }
+}
+
+fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn pk(id: &PermitId) -> String {
+    format!("PERMIT#{}#{}", id.issuer, escape_component(&id.number))
+}
+
+fn version_sk(version: u32) -> String {
+    format!("VERSION#{version:06}")
+}
+
+fn delivery_sk(version: u32, kind: DeliveryKind, recipient: CountryCode) -> String {
+    format!("DELIVERY#{version:06}#{}#{recipient}", kind.as_str())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
+}
+
+fn build_err(e: impl std::fmt::Display) -> Error {
+    Error::permanent("dynamodb request", e)
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, Error> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Base attributes of every item of a permit.
+fn base(id: &PermitId, sk: &str, kind: &str, retain_until: DateTime<Utc>) -> Item {
+    let mut item = key(&pk(id), sk);
+    item.insert("type".into(), s(kind));
+    item.insert("issuer".into(), s(id.issuer.to_string()));
+    item.insert("permit_number".into(), s(id.number.clone()));
+    item.insert("ttl".into(), n(retain_until.timestamp()));
+    item
+}
+
+/// An audit record.
+fn audit(
+    id: &PermitId,
+    at: DateTime<Utc>,
+    tag: &str,
+    seq: usize,
+    event: &str,
+    detail: String,
+    retain_until: DateTime<Utc>,
+) -> Item {
+    let mut item = base(
+        id,
+        &format!("AUDIT#{}#{tag}#{seq:02}", time(at)),
+        "AUDIT",
+        retain_until,
+    );
+    item.insert("event".into(), s(event));
+    item.insert("detail".into(), s(detail));
+    item.insert("at".into(), s(time(at)));
+    item
+}
+
+struct DeliveryRow<'a> {
+    id: &'a PermitId,
+    version: u32,
+    kind: DeliveryKind,
+    replaces_version: Option<u32>,
+    recipient: CountryCode,
+    endpoint: Option<&'a str>,
+    no_partner_reason: Option<&'a str>,
+    xml_key: &'a str,
+    content_sha256: &'a str,
+    reason: Option<&'a str>,
+    at: DateTime<Utc>,
+    retain_until: DateTime<Utc>,
+}
+
+impl DeliveryRow<'_> {
+    fn state(&self) -> DeliveryState {
+        if self.endpoint.is_some() {
+            DeliveryState::Pending
+        } else {
+            DeliveryState::NoPartner
+        }
+    }
+
+    fn delivery_id(&self) -> String {
+        delivery_id(self.id, self.version, self.kind, self.recipient)
+    }
+
+    fn item(&self) -> Item {
+        let sk = delivery_sk(self.version, self.kind, self.recipient);
+        let mut item = base(self.id, &sk, "DELIVERY", self.retain_until);
+        let state = self.state();
+        let delivery_id = self.delivery_id();
+        item.insert("delivery_id".into(), s(delivery_id.clone()));
+        item.insert("version".into(), n(self.version));
+        item.insert("kind".into(), s(self.kind.as_str()));
+        item.insert("recipient".into(), s(self.recipient.to_string()));
+        item.insert("state".into(), s(state.as_str()));
+        item.insert("attempts".into(), n(0));
+        item.insert("xml_key".into(), s(self.xml_key));
+        item.insert("content_sha256".into(), s(self.content_sha256));
+        item.insert("created_at".into(), s(time(self.at)));
+        item.insert("updated_at".into(), s(time(self.at)));
+        if let Some(endpoint) = self.endpoint {
+            item.insert("endpoint".into(), s(endpoint));
+        }
+        if let Some(reason) = self.no_partner_reason {
+            item.insert("last_error".into(), s(reason));
+        }
+        if let Some(replaces) = self.replaces_version {
+            item.insert("replaces_version".into(), n(replaces));
+        }
+        if let Some(reason) = self.reason {
+            item.insert("reason".into(), s(reason));
+        }
+        if state.is_open() {
+            item.insert("GSI1PK".into(), s(UNDER_DELIVERY));
+            item.insert(
+                "GSI1SK".into(),
+                s(format!("{}#{delivery_id}", time(self.at))),
+            );
+        }
+        item.insert("GSI2PK".into(), s(format!("RECIPIENT#{}", self.recipient)));
+        item.insert(
+            "GSI2SK".into(),
+            s(format!("{}#{delivery_id}", time(self.at))),
+        );
+        item.insert(
+            "GSI3PK".into(),
+            s(format!("NUMBER#{}", escape_component(&self.id.number))),
+        );
+        item.insert("GSI3SK".into(), s(format!("{}#{sk}", self.id.issuer)));
+        item
+    }
+
+    fn pending(&self) -> Option<PendingDelivery> {
+        Some(PendingDelivery {
+            delivery_id: self.delivery_id(),
+            id: self.id.clone(),
+            version: self.version,
+            kind: self.kind,
+            replaces_version: self.replaces_version,
+            recipient: self.recipient,
+            endpoint: self.endpoint?.to_owned(),
+            xml_key: self.xml_key.to_owned(),
+            content_sha256: self.content_sha256.to_owned(),
+            reason: self.reason.map(str::to_owned),
+        })
+    }
+}
+
+/// A pending delivery read back from its item.
+fn pending_from_item(id: &PermitId, item: &Item) -> Option<PendingDelivery> {
+    if get_s(item, "state") != Some(DeliveryState::Pending.as_str()) {
+        return None;
+    }
+    Some(PendingDelivery {
+        delivery_id: get_s(item, "delivery_id")?.to_owned(),
+        id: id.clone(),
+        version: u32::try_from(get_n(item, "version")?).ok()?,
+        kind: DeliveryKind::parse(get_s(item, "kind")?)?,
+        replaces_version: get_n(item, "replaces_version").and_then(|v| u32::try_from(v).ok()),
+        recipient: get_s(item, "recipient")?.parse().ok()?,
+        endpoint: get_s(item, "endpoint")?.to_owned(),
+        xml_key: get_s(item, "xml_key")?.to_owned(),
+        content_sha256: get_s(item, "content_sha256")?.to_owned(),
+        reason: get_s(item, "reason").map(str::to_owned),
+    })
+}
+
+impl DynamoLedger {
+    /// The ledger on `table`; `clock` decides which items have expired.
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        table: impl Into<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        DynamoLedger {
+            client,
+            table: table.into(),
+            clock,
+        }
+    }
+
+    fn expired(&self, item: &Item) -> bool {
+        get_n(item, "ttl").is_some_and(|ttl| ttl < self.clock.now().timestamp())
+    }
+
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:GetItem", e))?;
+        Ok(output.item.filter(|item| !self.expired(item)))
+    }
+
+    /// All live items of a partition whose sort key starts with `prefix`.
+    async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, Error> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("dynamodb:Query", e))?;
+            items.extend(
+                output
+                    .items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|i| !self.expired(i)),
+            );
+            match output.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    async fn pending_of(
+        &self,
+        id: &PermitId,
+        version: u32,
+        kind: Option<DeliveryKind>,
+    ) -> Result<Vec<PendingDelivery>, Error> {
+        let prefix = match kind {
+            Some(kind) => format!("DELIVERY#{version:06}#{}#", kind.as_str()),
+            None => format!("DELIVERY#{version:06}#"),
+        };
+        let items = self.query_prefix(&pk(id), &prefix).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| pending_from_item(id, item))
+            .filter(|p| {
+                p.kind != DeliveryKind::Cancellation || kind == Some(DeliveryKind::Cancellation)
+            })
+            .collect())
+    }
+
+    /// Sends a transaction; `Ok(false)` when a condition failed (someone else wrote first).
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, Error> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let cancelled_by_condition = error.as_service_error().and_then(|e| match e {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(
+                        // Without reasons (some emulators omit them) assume a condition failed:
+                        // the caller re-reads and decides.
+                        c.cancellation_reasons().is_empty()
+                            || c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")),
+                    ),
+                    _ => None,
+                });
+                match cancelled_by_condition {
+                    Some(true) => Ok(false),
+                    _ => Err(classify("dynamodb:TransactWriteItems", error)),
+                }
+            }
+        }
+    }
+
+    /// Open deliveries, oldest first, from the `under_delivery` index (ePhyto's
+    /// `GetUnderDeliveryEnvelope`): what the forward function and operators watch.
+    pub async fn under_delivery(&self, limit: i32) -> Result<Vec<(String, String)>, Error> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_UNDER_DELIVERY)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(UNDER_DELIVERY))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:Query", e))?;
+        Ok(output
+            .items()
+            .iter()
+            .filter(|item| !self.expired(item))
+            .filter_map(|item| {
+                Some((
+                    get_s(item, "delivery_id")?.to_owned(),
+                    get_s(item, "state")?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Deliveries to one recipient, oldest first, from the `by_recipient` index:
+    /// `(delivery id, state)`.
+    pub async fn for_recipient(
+        &self,
+        recipient: CountryCode,
+        limit: i32,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_BY_RECIPIENT)
+            .key_condition_expression("GSI2PK = :pk")
+            .expression_attribute_values(":pk", s(format!("RECIPIENT#{recipient}")))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:Query", e))?;
+        Ok(output
+            .items()
+            .iter()
+            .filter(|item| !self.expired(item))
+            .filter_map(|item| {
+                Some((
+                    get_s(item, "delivery_id")?.to_owned(),
+                    get_s(item, "state")?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    /// The issuers that have a permit with this number (permit numbers are not globally
+    /// unique), from the `by_number` index.
+    pub async fn issuers_of_number(&self, number: &str) -> Result<Vec<String>, Error> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_BY_NUMBER)
+            .key_condition_expression("GSI3PK = :pk")
+            .expression_attribute_values(":pk", s(format!("NUMBER#{}", escape_component(number))))
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:Query", e))?;
+        let mut issuers: Vec<String> = output
+            .items()
+            .iter()
+            .filter(|item| !self.expired(item))
+            .filter_map(|item| get_s(item, "issuer").map(str::to_owned))
+            .collect();
+        issuers.sort();
+        issuers.dedup();
+        Ok(issuers)
+    }
+
+    fn version_transaction(
+        &self,
+        v: &NewVersion,
+        previous: Option<u32>,
+    ) -> Result<
+        (
+            Vec<TransactWriteItem>,
+            u32,
+            Vec<PendingDelivery>,
+            Vec<CountryCode>,
+        ),
+        Error,
+    > {
+        let id = &v.id;
+        let version = previous.map_or(1, |p| p + 1);
+        let at = v.received_at;
+        let retain = v.retain_until;
+        let tag = v.content_sha256.get(..12).unwrap_or(&v.content_sha256);
+        let number_key = format!("NUMBER#{}", escape_component(&id.number));
+        let mut items = Vec::new();
+        let mut audit_seq = 0usize;
+        let mut next_audit = |event: &str, detail: String| {
+            audit_seq += 1;
+            audit(id, at, tag, audit_seq, event, detail, retain)
+        };
+
+        let mut hash = base(id, &format!("HASH#{}", v.content_sha256), "HASH", retain);
+        hash.insert("version".into(), n(version));
+        items.push(put(&self.table, hash, Some("attribute_not_exists(PK)"))?);
+
+        let mut head = base(id, "HEAD", "HEAD", retain);
+        head.insert("latest_version".into(), n(version));
+        head.insert("latest_sha256".into(), s(v.content_sha256.clone()));
+        head.insert("state".into(), s(VersionState::Active.as_str()));
+        head.insert("updated_at".into(), s(time(at)));
+        head.insert("GSI3PK".into(), s(number_key.clone()));
+        head.insert("GSI3SK".into(), s(format!("{}#HEAD", id.issuer)));
+        match previous {
+            None => items.push(put(&self.table, head, Some("attribute_not_exists(PK)"))?),
+            Some(previous) => {
+                let mut values = HashMap::from([(":prev".to_owned(), n(previous))]);
+                // Keep the longest retention of any version on the head.
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(&pk(id), "HEAD")))
+                    .update_expression("SET latest_version = :v, latest_sha256 = :h, #state = :active, updated_at = :at, #ttl = :ttl")
+                    .condition_expression("latest_version = :prev")
+                    .expression_attribute_names("#state", "state")
+                    .expression_attribute_names("#ttl", "ttl")
+                    .set_expression_attribute_values(Some({
+                        values.insert(":v".into(), n(version));
+                        values.insert(":h".into(), s(v.content_sha256.clone()));
+                        values.insert(":active".into(), s(VersionState::Active.as_str()));
+                        values.insert(":at".into(), s(time(at)));
+                        values.insert(":ttl".into(), n(retain.timestamp()));
+                        values
+                    }))
+                    .build()
+                    .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().update(update).build());
+                let replaced = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(&pk(id), &version_sk(previous))))
+                    .update_expression("SET #state = :replaced, replaced_by = :v, updated_at = :at")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_names("#state", "state")
+                    .expression_attribute_values(":replaced", s(VersionState::Replaced.as_str()))
+                    .expression_attribute_values(":v", n(version))
+                    .expression_attribute_values(":at", s(time(at)))
+                    .build()
+                    .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().update(replaced).build());
+            }
+        }
+
+        let mut row = base(id, &version_sk(version), "VERSION", retain);
+        row.insert("version".into(), n(version));
+        row.insert("state".into(), s(VersionState::Active.as_str()));
+        row.insert("content_sha256".into(), s(v.content_sha256.clone()));
+        row.insert("xml_key".into(), s(v.xml_key.clone()));
+        row.insert("document_type".into(), s(v.document_type.clone()));
+        row.insert("source".into(), s(v.source.clone()));
+        row.insert("received_at".into(), s(time(at)));
+        if let Some(until) = v.valid_until {
+            row.insert("valid_until".into(), s(time(until)));
+        }
+        if !v.findings.is_empty() {
+            let findings = serde_json::to_string(&v.findings)
+                .map_err(|e| Error::permanent("serialize findings", e))?;
+            row.insert("findings".into(), s(findings));
+        }
+        row.insert("GSI3PK".into(), s(number_key));
+        row.insert(
+            "GSI3SK".into(),
+            s(format!("{}#{}", id.issuer, version_sk(version))),
+        );
+        items.push(put(&self.table, row, Some("attribute_not_exists(PK)"))?);
+        items.push(put(
+            &self.table,
+            next_audit(
+                "VERSION_RECORDED",
+                format!("version {version} ({}) from {}", v.content_sha256, v.source),
+            ),
+            None,
+        )?);
+        if let Some(previous) = previous {
+            items.push(put(
+                &self.table,
+                next_audit(
+                    "VERSION_REPLACED",
+                    format!("version {previous} replaced by version {version}"),
+                ),
+                None,
+            )?);
+        }
+
+        let kind = if previous.is_some() {
+            DeliveryKind::Replacement
+        } else {
+            DeliveryKind::Permit
+        };
+        let mut pending = Vec::new();
+        let mut no_partner = Vec::new();
+        for recipient in &v.recipients {
+            let delivery = DeliveryRow {
+                id,
+                version,
+                kind,
+                replaces_version: previous,
+                recipient: recipient.country,
+                endpoint: recipient.endpoint.as_deref(),
+                no_partner_reason: recipient.reason.as_deref(),
+                xml_key: &v.xml_key,
+                content_sha256: &v.content_sha256,
+                reason: None,
+                at,
+                retain_until: retain,
+            };
+            items.push(put(
+                &self.table,
+                delivery.item(),
+                Some("attribute_not_exists(PK)"),
+            )?);
+            let state = delivery.state();
+            items.push(put(
+                &self.table,
+                next_audit(
+                    "DELIVERY_STATE",
+                    format!(
+                        "{} v{version} to {}: -> {state}{}",
+                        kind.as_str(),
+                        recipient.country,
+                        recipient
+                            .reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ),
+                ),
+                None,
+            )?);
+            match delivery.pending() {
+                Some(p) => pending.push(p),
+                None => no_partner.push(recipient.country),
+            }
+        }
+        Ok((items, version, pending, no_partner))
+    }
+}
+
+#[async_trait]
+impl Ledger for DynamoLedger {
+    async fn record_version(&self, v: &NewVersion) -> Result<Recorded, Error> {
+        let id = &v.id;
+        // Optimistic first attempt: most permits are new, so assume version 1 and let the
+        // conditions tell otherwise; this keeps a new permit at one ledger request.
+        let mut previous: Option<u32> = None;
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let (items, version, pending, no_partner) = self.version_transaction(v, previous)?;
+            if self.transact(items).await? {
+                return Ok(Recorded::New {
+                    version,
+                    pending,
+                    no_partner,
+                });
+            }
+            if let Some(existing) = self
+                .get(&pk(id), &format!("HASH#{}", v.content_sha256))
+                .await?
+            {
+                let version = get_n(&existing, "version")
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| {
+                        Error::permanent("ledger", format!("hash item of {id} has no version"))
+                    })?;
+                let pending = self.pending_of(id, version, None).await?;
+                return Ok(Recorded::Duplicate { version, pending });
+            }
+            let head = self.get(&pk(id), "HEAD").await?;
+            previous = head
+                .as_ref()
+                .and_then(|h| get_n(h, "latest_version"))
+                .and_then(|v| u32::try_from(v).ok());
+        }
+        Err(Error::transient(
+            "dynamodb:TransactWriteItems",
+            format!("{id} kept changing under concurrent writers"),
+        ))
+    }
+
+    async fn record_cancellation(&self, c: &NewCancellation) -> Result<Recorded, Error> {
+        let id = &c.id;
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Some(head) = self.get(&pk(id), "HEAD").await? else {
+                return Err(Error::NotFound(format!("no version of {id} is recorded")));
+            };
+            let version = get_n(&head, "latest_version")
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| {
+                    Error::permanent("ledger", format!("head of {id} has no version"))
+                })?;
+            if get_s(&head, "state") == Some(VersionState::Cancelled.as_str()) {
+                let pending = self
+                    .pending_of(id, version, Some(DeliveryKind::Cancellation))
+                    .await?;
+                return Ok(Recorded::Duplicate { version, pending });
+            }
+            let retain = get_n(&head, "ttl")
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .unwrap_or(c.received_at)
+                .max(c.received_at);
+            let version_item = self.get(&pk(id), &version_sk(version)).await?;
+            let xml_key = version_item
+                .as_ref()
+                .and_then(|i| get_s(i, "xml_key"))
+                .unwrap_or("")
+                .to_owned();
+            let sha = version_item
+                .as_ref()
+                .and_then(|i| get_s(i, "content_sha256"))
+                .unwrap_or("")
+                .to_owned();
+            // The recipients of the cancelled version.
+            let deliveries = self
+                .query_prefix(&pk(id), &format!("DELIVERY#{version:06}#"))
+                .await?;
+            let mut recipients: Vec<(CountryCode, Option<String>, Option<String>)> = Vec::new();
+            for item in &deliveries {
+                if get_s(item, "kind") == Some(DeliveryKind::Cancellation.as_str()) {
+                    continue;
+                }
+                let Some(recipient) = get_s(item, "recipient").and_then(|r| r.parse().ok()) else {
+                    continue;
+                };
+                let endpoint = get_s(item, "endpoint").map(str::to_owned);
+                let reason = endpoint
+                    .is_none()
+                    .then(|| get_s(item, "last_error").unwrap_or("no partner").to_owned());
+                recipients.push((recipient, endpoint, reason));
+            }
+            let at = c.received_at;
+            let tag = "cancel";
+            let mut items = Vec::new();
+            let head_update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(&pk(id), "HEAD")))
+                .update_expression(
+                    "SET #state = :cancelled, updated_at = :at, cancel_reason = :reason",
+                )
+                .condition_expression("latest_version = :v AND #state <> :cancelled")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":cancelled", s(VersionState::Cancelled.as_str()))
+                .expression_attribute_values(":at", s(time(at)))
+                .expression_attribute_values(":reason", s(c.reason.clone()))
+                .expression_attribute_values(":v", n(version))
+                .build()
+                .map_err(build_err)?;
+            items.push(TransactWriteItem::builder().update(head_update).build());
+            let version_update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(&pk(id), &version_sk(version))))
+                .update_expression("SET #state = :cancelled, updated_at = :at")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":cancelled", s(VersionState::Cancelled.as_str()))
+                .expression_attribute_values(":at", s(time(at)))
+                .build()
+                .map_err(build_err)?;
+            items.push(TransactWriteItem::builder().update(version_update).build());
+            items.push(put(
+                &self.table,
+                audit(
+                    id,
+                    at,
+                    tag,
+                    1,
+                    "CANCELLED",
+                    format!(
+                        "version {version} cancelled: {} (from {})",
+                        c.reason, c.source
+                    ),
+                    retain,
+                ),
+                None,
+            )?);
+            let mut pending = Vec::new();
+            let mut no_partner = Vec::new();
+            for (seq, (recipient, endpoint, reason)) in recipients.iter().enumerate() {
+                let delivery = DeliveryRow {
+                    id,
+                    version,
+                    kind: DeliveryKind::Cancellation,
+                    replaces_version: None,
+                    recipient: *recipient,
+                    endpoint: endpoint.as_deref(),
+                    no_partner_reason: reason.as_deref(),
+                    xml_key: &xml_key,
+                    content_sha256: &sha,
+                    reason: Some(&c.reason),
+                    at,
+                    retain_until: retain,
+                };
+                items.push(put(
+                    &self.table,
+                    delivery.item(),
+                    Some("attribute_not_exists(PK)"),
+                )?);
+                items.push(put(
+                    &self.table,
+                    audit(
+                        id,
+                        at,
+                        tag,
+                        seq + 2,
+                        "DELIVERY_STATE",
+                        format!(
+                            "cancellation v{version} to {recipient}: -> {}",
+                            delivery.state()
+                        ),
+                        retain,
+                    ),
+                    None,
+                )?);
+                match delivery.pending() {
+                    Some(p) => pending.push(p),
+                    None => no_partner.push(*recipient),
+                }
+            }
+            if self.transact(items).await? {
+                return Ok(Recorded::New {
+                    version,
+                    pending,
+                    no_partner,
+                });
+            }
+        }
+        Err(Error::transient(
+            "dynamodb:TransactWriteItems",
+            format!("{id} kept changing under concurrent writers"),
+        ))
+    }
+
+    async fn record_rejection(&self, r: &NewRejection) -> Result<bool, Error> {
+        let id = &r.id;
+        let mut item = base(
+            id,
+            &format!("REJECTION#{}", r.content_sha256),
+            "REJECTION",
+            r.retain_until,
+        );
+        item.insert("reason".into(), s(r.reason.clone()));
+        item.insert("source".into(), s(r.source.clone()));
+        item.insert("report_key".into(), s(r.report_key.clone()));
+        item.insert("received_at".into(), s(time(r.received_at)));
+        item.insert(
+            "errors".into(),
+            n(r.findings.iter().filter(|f| f.is_error()).count()),
+        );
+        let findings = serde_json::to_string(&r.findings)
+            .map_err(|e| Error::permanent("serialize findings", e))?;
+        item.insert("findings".into(), s(findings));
+        item.insert("state".into(), s("REJECTED"));
+        item.insert(
+            "GSI3PK".into(),
+            s(format!("NUMBER#{}", escape_component(&id.number))),
+        );
+        item.insert(
+            "GSI3SK".into(),
+            s(format!("{}#REJECTION#{}", id.issuer, r.content_sha256)),
+        );
+        let tag = r.content_sha256.get(..12).unwrap_or(&r.content_sha256);
+        let items = vec![
+            put(&self.table, item, Some("attribute_not_exists(PK)"))?,
+            put(
+                &self.table,
+                audit(
+                    id,
+                    r.received_at,
+                    tag,
+                    1,
+                    "REJECTED",
+                    format!("{} (report {})", r.reason, r.report_key),
+                    r.retain_until,
+                ),
+                None,
+            )?,
+        ];
+        self.transact(items).await
+    }
+
+    async fn status(&self, id: &PermitId) -> Result<PermitStatus, Error> {
+        let items = self.query_prefix(&pk(id), "").await?;
+        let mut status = PermitStatus::default();
+        for item in &items {
+            let sk = get_s(item, "SK").unwrap_or("");
+            let text = |name: &str| get_s(item, name).unwrap_or("").to_owned();
+            let number = |name: &str| get_n(item, name).unwrap_or(0);
+            if sk == "HEAD" {
+                status.state = get_s(item, "state").map(str::to_owned);
+            } else if sk.starts_with("VERSION#") {
+                status.versions.push(VersionInfo {
+                    version: u32::try_from(number("version")).unwrap_or(0),
+                    state: get_s(item, "state")
+                        .and_then(VersionState::parse)
+                        .unwrap_or(VersionState::Active),
+                    content_sha256: text("content_sha256"),
+                    xml_key: text("xml_key"),
+                    document_type: text("document_type"),
+                    source: text("source"),
+                    received_at: text("received_at"),
+                });
+            } else if sk.starts_with("DELIVERY#") {
+                status.deliveries.push(DeliveryInfo {
+                    version: u32::try_from(number("version")).unwrap_or(0),
+                    kind: get_s(item, "kind")
+                        .and_then(DeliveryKind::parse)
+                        .unwrap_or(DeliveryKind::Permit),
+                    recipient: text("recipient"),
+                    state: get_s(item, "state")
+                        .and_then(DeliveryState::parse)
+                        .unwrap_or(DeliveryState::Pending),
+                    attempts: u32::try_from(number("attempts")).unwrap_or(0),
+                    last_error: get_s(item, "last_error").map(str::to_owned),
+                    updated_at: text("updated_at"),
+                });
+            } else if sk.starts_with("REJECTION#") {
+                status.rejections.push(RejectionInfo {
+                    reason: text("reason"),
+                    report_key: text("report_key"),
+                    source: text("source"),
+                    received_at: text("received_at"),
+                    errors: usize::try_from(number("errors")).unwrap_or(0),
+                });
+            } else if sk.starts_with("AUDIT#") {
+                status.history.push(AuditEntry {
+                    at: text("at"),
+                    event: text("event"),
+                    detail: text("detail"),
+                });
+            }
+        }
+        status.versions.sort_by_key(|v| v.version);
+        status.history.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(status)
+    }
+}

@@ -1,0 +1,74 @@
+//! Logs and metrics: `tracing` (JSON in Lambda, compact text elsewhere) and CloudWatch Embedded
+//! Metric Format lines, which CloudWatch turns into metrics without an agent or an API call.
+
+use serde_json::{json, Map, Value};
+use tracing_subscriber::EnvFilter;
+
+/// Initialises logging once: JSON lines when running in Lambda (`AWS_LAMBDA_FUNCTION_NAME`
+/// set), compact text to stderr otherwise. The level comes from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder
+            .json()
+            .with_current_span(false)
+            .without_time()
+            .try_init()
+    } else {
+        builder.compact().try_init()
+    };
+    // Already initialised (tests, the local runner): keep the first subscriber.
+    let _ = result;
+}
+
+/// The metric namespace of the exchange.
+pub const METRIC_NAMESPACE: &str = "ecites";
+
+/// One EMF log line with count metrics for a function, e.g.
+/// `emf_line("ingest", &[("PermitsIngested", 3.0)], now_ms)`.
+pub fn emf_line(function: &str, metrics: &[(&str, f64)], timestamp_ms: i64) -> String {
+    let definitions: Vec<Value> = metrics
+        .iter()
+        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    let mut document = Map::new();
+    document.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": definitions,
+            }],
+        }),
+    );
+    document.insert("Function".into(), json!(function));
+    for (name, value) in metrics {
+        document.insert((*name).to_owned(), json!(value));
+    }
+    Value::Object(document).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_lines_declare_every_metric() {
+        let line = emf_line(
+            "ingest",
+            &[("PermitsIngested", 2.0), ("PermitsRejected", 1.0)],
+            1,
+        );
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["PermitsIngested"], 2.0);
+        assert_eq!(
+            value["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
+            "PermitsRejected"
+        );
+    }
+}

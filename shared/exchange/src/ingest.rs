@@ -1,0 +1,651 @@
+//! The ingest use case: an ingest queue message in, standard XML, ledger records and delivery
+//! messages out.
+//!
+//! The order of effects is what makes redelivery safe: (1) the canonical XML is written under a
+//! content-addressed key (rewriting it is harmless), (2) the ledger records the version and its
+//! deliveries in one conditional write keyed on the content hash (the commit point: a second
+//! attempt finds a duplicate), (3) the delivery messages are sent. If (3) fails the message is
+//! retried, (2) reports a duplicate with its still-pending deliveries, and they are sent again;
+//! the forward function deduplicates on `delivery_id`.
+
+use crate::keys::{outbox_key, report_key, InputSource};
+use crate::ledger::{NewCancellation, NewRejection, NewVersion, Recipient, Recorded};
+use crate::messages::{parse_ingest_message, DeliveryMessage, IngestMessage, Input};
+use crate::ports::{BlobStore, Clock, DeliveryQueue, Fetched, Ledger, PartnerDirectory};
+use crate::Error;
+use chrono::{DateTime, Months, NaiveTime, Utc};
+use ecites_domain::{CountryCode, DocumentType, Finding, Permit, PermitId};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// How long audit records are kept after a permit's expiry (CITES: at least five years).
+pub const RETENTION_MONTHS: u32 = 5 * 12;
+
+/// What ingest needs to know about its deployment.
+#[derive(Clone, Debug)]
+pub struct IngestSettings {
+    /// This deployment's own MA country: only its permits are accepted (env `ECITES_COUNTRY`).
+    pub own_country: CountryCode,
+    /// The largest input object read, in bytes; larger ones are rejected with a report.
+    pub max_object_bytes: u64,
+}
+
+/// The services ingest runs over.
+#[derive(Clone, Copy)]
+pub struct Services<'a> {
+    /// Object storage.
+    pub blobs: &'a dyn BlobStore,
+    /// The delivery ledger.
+    pub ledger: &'a dyn Ledger,
+    /// The deliveries queue.
+    pub queue: &'a dyn DeliveryQueue,
+    /// The partner directory.
+    pub partners: &'a dyn PartnerDirectory,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+}
+
+/// A permit version that ingest recorded (or found recorded before).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IngestedPermit {
+    /// `ISSUER/number`.
+    pub permit: String,
+    /// Its version.
+    pub version: u32,
+    /// True when the same content had been recorded before.
+    pub duplicate: bool,
+    /// True for a cancellation.
+    pub cancellation: bool,
+}
+
+/// An input (or one permit in it) that was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RejectedInput {
+    /// Where it came from.
+    pub source: String,
+    /// `ISSUER/number`, when it could be read.
+    pub permit: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Where the report was written.
+    pub report_key: String,
+}
+
+/// What one ingest queue message led to (for logs, metrics and tests).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    /// Versions recorded or found.
+    pub ingested: Vec<IngestedPermit>,
+    /// Inputs refused.
+    pub rejected: Vec<RejectedInput>,
+    /// Why the message was skipped, if it was.
+    pub skipped: Option<String>,
+    /// Delivery messages sent.
+    pub deliveries_queued: usize,
+    /// Recipients recorded without a partner.
+    pub no_partner: usize,
+}
+
+impl IngestReport {
+    fn merge(&mut self, other: IngestReport) {
+        self.ingested.extend(other.ingested);
+        self.rejected.extend(other.rejected);
+        self.deliveries_queued += other.deliveries_queued;
+        self.no_partner += other.no_partner;
+    }
+}
+
+/// Ingests one ingest queue message.
+///
+/// Returns `Err` only for transient failures (the caller reports the message in
+/// `batchItemFailures` so it is retried); everything permanent is reported (a rejection report
+/// under `rejected/`, a REJECTED ledger record when the permit is known) and returned in the
+/// report, so the message is acknowledged.
+pub async fn ingest_message(
+    services: Services<'_>,
+    settings: &IngestSettings,
+    message_id: &str,
+    body: &str,
+) -> Result<IngestReport, Error> {
+    let message_source = InputSource::Message {
+        message_id: message_id.to_owned(),
+    };
+    let inputs = match parse_ingest_message(body) {
+        Ok(IngestMessage::Skip(reason)) => {
+            tracing::info!(message_id, %reason, "message skipped");
+            return Ok(IngestReport {
+                skipped: Some(reason),
+                ..IngestReport::default()
+            });
+        }
+        Ok(IngestMessage::Inputs(inputs)) => inputs,
+        Err(error) => {
+            let problem = Problem::without_permit(error.to_string());
+            return reject(
+                services,
+                &message_source,
+                Some(body.as_bytes()),
+                vec![problem],
+            )
+            .await;
+        }
+    };
+    let mut report = IngestReport::default();
+    for input in inputs {
+        let one = match input {
+            Input::Object { bucket, key, .. } => {
+                let source = InputSource::Object { bucket, key };
+                ingest_object(services, settings, source).await?
+            }
+            Input::Inline { file_name, content } => {
+                ingest_bytes(
+                    services,
+                    settings,
+                    &message_source,
+                    file_name.as_deref(),
+                    content.as_bytes(),
+                )
+                .await?
+            }
+            Input::Cancel {
+                issuer,
+                permit_number,
+                reason,
+            } => {
+                cancel(
+                    services,
+                    settings,
+                    &message_source,
+                    &issuer,
+                    &permit_number,
+                    &reason,
+                )
+                .await?
+            }
+        };
+        report.merge(one);
+    }
+    Ok(report)
+}
+
+async fn ingest_object(
+    services: Services<'_>,
+    settings: &IngestSettings,
+    source: InputSource,
+) -> Result<IngestReport, Error> {
+    let InputSource::Object { bucket, key } = &source else {
+        return Ok(IngestReport::default());
+    };
+    match services
+        .blobs
+        .get(bucket, key, settings.max_object_bytes)
+        .await
+    {
+        Ok(Fetched::Bytes(bytes)) => {
+            let file_name = key.rsplit('/').next();
+            ingest_bytes(services, settings, &source, file_name, &bytes).await
+        }
+        Ok(Fetched::TooLarge { size }) => {
+            let reason = format!(
+                "the object is {size} bytes, more than the limit of {} bytes",
+                settings.max_object_bytes
+            );
+            reject(
+                services,
+                &source,
+                None,
+                vec![Problem::without_permit(reason)],
+            )
+            .await
+        }
+        Err(Error::NotFound(what)) => {
+            // Deleted between the notification and now: nothing to read, nothing to retry.
+            let reason = format!("the object no longer exists ({what})");
+            reject(
+                services,
+                &source,
+                None,
+                vec![Problem::without_permit(reason)],
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// One reason an input (or one permit in it) was refused.
+#[derive(Clone, Debug, Serialize)]
+struct Problem {
+    permit: Option<PermitId>,
+    reason: String,
+    findings: Vec<Finding>,
+    /// Whether the ledger records it against the permit (only our own permits).
+    #[serde(skip)]
+    record: bool,
+}
+
+impl Problem {
+    fn without_permit(reason: String) -> Self {
+        Problem {
+            permit: None,
+            reason,
+            findings: Vec::new(),
+            record: false,
+        }
+    }
+}
+
+/// The rejection report written under `rejected/`.
+#[derive(Serialize)]
+struct RejectionReport<'a> {
+    #[serde(rename = "type")]
+    report_type: &'static str,
+    version: u32,
+    source: String,
+    received_at: String,
+    problems: &'a [Problem],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_message: Option<String>,
+}
+
+/// Largest part of a refused message body copied into its report.
+const MAX_ECHOED_BODY: usize = 64 * 1024;
+
+async fn reject(
+    services: Services<'_>,
+    source: &InputSource,
+    message_body: Option<&[u8]>,
+    problems: Vec<Problem>,
+) -> Result<IngestReport, Error> {
+    let now = services.clock.now();
+    let key = report_key(source);
+    let original_message = message_body.map(|body| {
+        let end = body.len().min(MAX_ECHOED_BODY);
+        String::from_utf8_lossy(&body[..end]).into_owned()
+    });
+    let document = RejectionReport {
+        report_type: "rejection_report",
+        version: 1,
+        source: source.to_string(),
+        received_at: now.to_rfc3339(),
+        problems: &problems,
+        original_message,
+    };
+    let bytes = serde_json::to_vec_pretty(&document)
+        .map_err(|e| Error::permanent("serialize rejection report", e))?;
+    let content_sha256 = sha256_hex(&bytes);
+    services.blobs.put(&key, bytes, "application/json").await?;
+    let mut report = IngestReport::default();
+    for problem in &problems {
+        if let (Some(id), true) = (&problem.permit, problem.record) {
+            let rejection = NewRejection {
+                id: id.clone(),
+                content_sha256: content_sha256.clone(),
+                reason: problem.reason.clone(),
+                findings: problem.findings.clone(),
+                source: source.to_string(),
+                report_key: key.clone(),
+                received_at: now,
+                retain_until: retain_until(now, None),
+            };
+            services.ledger.record_rejection(&rejection).await?;
+        }
+        tracing::warn!(
+            source = %source,
+            permit = problem.permit.as_ref().map(|id| id.to_string()).as_deref(),
+            issuer = problem.permit.as_ref().map(|id| id.issuer.to_string()).as_deref(),
+            reason = %problem.reason,
+            report = %key,
+            "input rejected"
+        );
+        report.rejected.push(RejectedInput {
+            source: source.to_string(),
+            permit: problem.permit.as_ref().map(|id| id.to_string()),
+            reason: problem.reason.clone(),
+            report_key: key.clone(),
+        });
+    }
+    Ok(report)
+}
+
+async fn ingest_bytes(
+    services: Services<'_>,
+    settings: &IngestSettings,
+    source: &InputSource,
+    file_name: Option<&str>,
+    bytes: &[u8],
+) -> Result<IngestReport, Error> {
+    if bytes.len() as u64 > settings.max_object_bytes {
+        let reason = format!(
+            "the input is {} bytes, more than the limit of {} bytes",
+            bytes.len(),
+            settings.max_object_bytes
+        );
+        return reject(
+            services,
+            source,
+            None,
+            vec![Problem::without_permit(reason)],
+        )
+        .await;
+    }
+    let decoded = ecites_domain::detect_format(bytes, file_name)
+        .and_then(|format| ecites_domain::decode_all(bytes, format));
+    let decoded = match decoded {
+        Ok(decoded) if decoded.is_empty() => {
+            let problem = Problem::without_permit("the input holds no permit".into());
+            return reject(services, source, None, vec![problem]).await;
+        }
+        Ok(decoded) => decoded,
+        Err(error) => {
+            return reject(
+                services,
+                source,
+                None,
+                vec![Problem::without_permit(error.to_string())],
+            )
+            .await;
+        }
+    };
+    let mut report = IngestReport::default();
+    let mut problems = Vec::new();
+    for one in decoded {
+        let mut findings = one.findings;
+        findings.extend(ecites_domain::validate(&one.permit));
+        let id = one.permit.id();
+        if !ecites_domain::is_valid(&findings) {
+            let errors = findings.iter().filter(|f| f.is_error()).count();
+            problems.push(Problem {
+                record: id
+                    .as_ref()
+                    .is_some_and(|id| id.issuer == settings.own_country),
+                permit: id,
+                reason: format!("the permit is invalid ({errors} errors)"),
+                findings,
+            });
+            continue;
+        }
+        let Some(id) = id else {
+            problems.push(Problem {
+                permit: None,
+                reason: "the permit has no issuing country or number".into(),
+                findings,
+                record: false,
+            });
+            continue;
+        };
+        if id.issuer != settings.own_country {
+            problems.push(Problem {
+                reason: format!(
+                    "the permit is issued by {}, not by this deployment's MA ({}): an MA only sends its own permits",
+                    id.issuer, settings.own_country
+                ),
+                permit: Some(id),
+                findings: Vec::new(),
+                record: false,
+            });
+            continue;
+        }
+        let Some(recipient_countries) = recipient_countries(&one.permit) else {
+            problems.push(Problem {
+                reason: "no recipient can be worked out: the country of import (E, R, O) or export (I) is missing".into(),
+                permit: Some(id),
+                findings,
+                record: true,
+            });
+            continue;
+        };
+        let one_report = accept(
+            services,
+            source,
+            id,
+            &one.permit,
+            findings,
+            recipient_countries,
+        )
+        .await?;
+        report.merge(one_report);
+    }
+    if !problems.is_empty() {
+        report.merge(reject(services, source, None, problems).await?);
+    }
+    Ok(report)
+}
+
+/// Who receives a permit: the importing country's MA for an export permit or re-export
+/// certificate (and other certificates), the exporting country's MA for an import permit.
+pub fn recipient_countries(permit: &Permit) -> Option<Vec<CountryCode>> {
+    let country = match permit.known_document_type() {
+        Some(DocumentType::I) => permit.exporting_country(),
+        Some(DocumentType::E | DocumentType::R | DocumentType::O) => permit.importing_country(),
+        None => None,
+    }?;
+    Some(vec![country])
+}
+
+async fn accept(
+    services: Services<'_>,
+    source: &InputSource,
+    id: PermitId,
+    permit: &Permit,
+    findings: Vec<Finding>,
+    countries: Vec<CountryCode>,
+) -> Result<IngestReport, Error> {
+    let now = services.clock.now();
+    let xml = ecites_domain::xml::write_permit(permit);
+    let content_sha256 = sha256_hex(xml.as_bytes());
+    let xml_key = outbox_key(&id, &content_sha256);
+    services
+        .blobs
+        .put(&xml_key, xml.into_bytes(), "application/xml")
+        .await?;
+    let mut recipients = Vec::new();
+    for country in countries {
+        let partner = services.partners.partner(country).await?;
+        let document_type = permit
+            .document_type
+            .as_ref()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default();
+        let recipient = match partner {
+            Some(partner) if !partner.active => Recipient {
+                country,
+                endpoint: None,
+                reason: Some(format!("the partner directory lists {country} as inactive")),
+            },
+            Some(partner)
+                if !partner.accepted_document_types.is_empty()
+                    && !partner.accepted_document_types.contains(&document_type) =>
+            {
+                Recipient {
+                    country,
+                    endpoint: None,
+                    reason: Some(format!(
+                        "{country} does not accept document type {document_type}"
+                    )),
+                }
+            }
+            Some(partner) => Recipient {
+                country,
+                endpoint: Some(partner.endpoint),
+                reason: None,
+            },
+            None => Recipient {
+                country,
+                endpoint: None,
+                reason: Some(format!("{country} is not in the partner directory")),
+            },
+        };
+        recipients.push(recipient);
+    }
+    let valid_until = permit
+        .valid_until
+        .map(|t| t.date().and_time(NaiveTime::MIN).and_utc());
+    let version = NewVersion {
+        id: id.clone(),
+        content_sha256,
+        xml_key,
+        document_type: permit
+            .document_type
+            .as_ref()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        source: source.to_string(),
+        received_at: now,
+        valid_until,
+        retain_until: retain_until(now, valid_until),
+        findings,
+        recipients,
+    };
+    let recorded = services.ledger.record_version(&version).await?;
+    let mut report = IngestReport::default();
+    let (number, duplicate, pending, no_partner) = match recorded {
+        Recorded::New {
+            version,
+            pending,
+            no_partner,
+        } => (version, false, pending, no_partner),
+        Recorded::Duplicate { version, pending } => (version, true, pending, Vec::new()),
+    };
+    for country in &no_partner {
+        tracing::warn!(permit = %id, issuer = %id.issuer, recipient = %country, "recipient has no partner: delivery recorded as NO_PARTNER");
+    }
+    report.no_partner = no_partner.len();
+    report.deliveries_queued = send(services, &pending).await?;
+    tracing::info!(permit = %id, issuer = %id.issuer, version = number, duplicate, source = %source, "permit version recorded");
+    report.ingested.push(IngestedPermit {
+        permit: id.to_string(),
+        version: number,
+        duplicate,
+        cancellation: false,
+    });
+    Ok(report)
+}
+
+async fn send(
+    services: Services<'_>,
+    pending: &[crate::ledger::PendingDelivery],
+) -> Result<usize, Error> {
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let bucket = services.blobs.bucket();
+    let messages: Vec<DeliveryMessage> = pending
+        .iter()
+        .map(|p| DeliveryMessage::from_pending(p, bucket))
+        .collect();
+    services.queue.send(&messages).await?;
+    for message in &messages {
+        tracing::info!(permit = %format!("{}/{}", message.issuer, message.permit_number), issuer = %message.issuer, recipient = %message.recipient, delivery_id = %message.delivery_id, kind = message.kind.as_str(), "delivery queued");
+    }
+    Ok(messages.len())
+}
+
+async fn cancel(
+    services: Services<'_>,
+    settings: &IngestSettings,
+    source: &InputSource,
+    issuer: &str,
+    permit_number: &str,
+    reason: &str,
+) -> Result<IngestReport, Error> {
+    let issuer_code: Option<CountryCode> = issuer.trim().parse().ok();
+    let number = permit_number.trim();
+    let problem = match issuer_code {
+        None => Some(format!("the issuer {issuer:?} is not an ISO 3166-1 alpha-2 code")),
+        Some(_) if number.is_empty() => Some("the permit number is empty".to_owned()),
+        Some(code) if code != settings.own_country => Some(format!(
+            "the permit is issued by {code}, not by this deployment's MA ({}): an MA only cancels its own permits",
+            settings.own_country
+        )),
+        Some(_) => None,
+    };
+    if let Some(problem) = problem {
+        return reject(
+            services,
+            source,
+            None,
+            vec![Problem::without_permit(problem)],
+        )
+        .await;
+    }
+    let Some(issuer) = issuer_code else {
+        return Ok(IngestReport::default());
+    };
+    let id = PermitId {
+        issuer,
+        number: number.to_owned(),
+    };
+    let cancellation = NewCancellation {
+        id: id.clone(),
+        reason: reason.to_owned(),
+        source: source.to_string(),
+        received_at: services.clock.now(),
+    };
+    let recorded = match services.ledger.record_cancellation(&cancellation).await {
+        Ok(recorded) => recorded,
+        Err(Error::NotFound(what)) => {
+            let problem = Problem {
+                permit: Some(id),
+                reason: format!("cannot cancel: {what}"),
+                findings: Vec::new(),
+                record: false,
+            };
+            return reject(services, source, None, vec![problem]).await;
+        }
+        Err(error) => return Err(error),
+    };
+    let (version, duplicate, pending) = match recorded {
+        Recorded::New {
+            version, pending, ..
+        } => (version, false, pending),
+        Recorded::Duplicate { version, pending } => (version, true, pending),
+    };
+    let queued = send(services, &pending).await?;
+    tracing::info!(permit = %id, issuer = %id.issuer, version, duplicate, "permit cancelled");
+    Ok(IngestReport {
+        ingested: vec![IngestedPermit {
+            permit: id.to_string(),
+            version,
+            duplicate,
+            cancellation: true,
+        }],
+        deliveries_queued: queued,
+        ..IngestReport::default()
+    })
+}
+
+/// The retention deadline of a permit's records: five years after its expiry (or after it was
+/// received, when later or when the expiry is unknown).
+pub fn retain_until(
+    received_at: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let base = valid_until.map_or(received_at, |until| until.max(received_at));
+    base.checked_add_months(Months::new(RETENTION_MONTHS))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// SHA-256 of some bytes, as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_is_five_years_after_expiry() {
+        let received = "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let until = "2026-07-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            retain_until(received, Some(until)).to_rfc3339(),
+            "2031-07-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            retain_until(received, None).to_rfc3339(),
+            "2031-01-01T00:00:00+00:00"
+        );
+    }
+}

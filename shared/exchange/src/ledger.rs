@@ -1,0 +1,440 @@
+//! What the delivery ledger records: permit versions, deliveries per recipient with their
+//! tracking state, rejections and the audit trail. The storage layout is the implementation's
+//! business (see `docs/pipeline.md` for the DynamoDB single-table design); these types are what
+//! the use cases and the `ecites status` command see.
+
+use chrono::{DateTime, Utc};
+use ecites_domain::{CountryCode, Finding, PermitId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The tracking state of one delivery (one permit version or cancellation to one recipient).
+///
+/// Modelled on the IPPC ePhyto hub's tracking states (`PendingDelivery`, `Delivered`,
+/// `DeliveredWithWarnings`, `FailedDelivery`, `DeliveredNotReadable`) so partners used to the hub
+/// read ours the same way, plus the states the hub has no need for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryState {
+    /// Recorded and queued for the forward function; not yet acknowledged by the partner.
+    Pending,
+    /// The partner acknowledged receipt.
+    Delivered,
+    /// The partner acknowledged receipt and reported warnings.
+    DeliveredWithWarnings,
+    /// The partner received it but could not read it.
+    DeliveredNotReadable,
+    /// Delivery failed for good (after retries), see the last error.
+    Failed,
+    /// The recipient is not in the partner directory (or not active): nothing can be sent, and
+    /// an operator must act.
+    NoPartner,
+    /// The delivery was superseded by a cancellation before it was made.
+    Cancelled,
+}
+
+impl DeliveryState {
+    /// The wire and storage form (`PENDING`, `DELIVERED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "PENDING",
+            DeliveryState::Delivered => "DELIVERED",
+            DeliveryState::DeliveredWithWarnings => "DELIVERED_WITH_WARNINGS",
+            DeliveryState::DeliveredNotReadable => "DELIVERED_NOT_READABLE",
+            DeliveryState::Failed => "FAILED",
+            DeliveryState::NoPartner => "NO_PARTNER",
+            DeliveryState::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses the storage form; `None` for text that is not a state.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            DeliveryState::Pending,
+            DeliveryState::Delivered,
+            DeliveryState::DeliveredWithWarnings,
+            DeliveryState::DeliveredNotReadable,
+            DeliveryState::Failed,
+            DeliveryState::NoPartner,
+            DeliveryState::Cancelled,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+
+    /// True while the delivery still needs work (it shows in the "under delivery" index).
+    pub fn is_open(self) -> bool {
+        matches!(self, DeliveryState::Pending)
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of a permit version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VersionState {
+    /// The current version.
+    Active,
+    /// A later version (re-issue with the same number) replaced it.
+    Replaced,
+    /// The issuer cancelled the permit.
+    Cancelled,
+}
+
+impl VersionState {
+    /// The storage form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Active => "ACTIVE",
+            VersionState::Replaced => "REPLACED",
+            VersionState::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses the storage form.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "ACTIVE" => Some(VersionState::Active),
+            "REPLACED" => Some(VersionState::Replaced),
+            "CANCELLED" => Some(VersionState::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for VersionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a delivery carries to the recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// The first version of a permit.
+    Permit,
+    /// A later version replacing an earlier one (same number, different content).
+    Replacement,
+    /// The issuer cancelled the permit.
+    Cancellation,
+}
+
+impl DeliveryKind {
+    /// The wire and storage form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Permit => "permit",
+            DeliveryKind::Replacement => "replacement",
+            DeliveryKind::Cancellation => "cancellation",
+        }
+    }
+
+    /// Parses the storage form.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "permit" => Some(DeliveryKind::Permit),
+            "replacement" => Some(DeliveryKind::Replacement),
+            "cancellation" => Some(DeliveryKind::Cancellation),
+            _ => None,
+        }
+    }
+}
+
+/// Who a version goes to: a recipient country and, when the directory knows it, its endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    /// The recipient MA's country.
+    pub country: CountryCode,
+    /// The MA's endpoint; `None` when the directory has no (active) entry, which records the
+    /// delivery as [`DeliveryState::NoPartner`] with `reason`.
+    pub endpoint: Option<String>,
+    /// Why there is no endpoint, when there is none.
+    pub reason: Option<String>,
+}
+
+/// A valid permit version to record, with its recipients.
+#[derive(Clone, Debug)]
+pub struct NewVersion {
+    /// The permit.
+    pub id: PermitId,
+    /// SHA-256 (hex) of the canonical standard XML: the idempotency key of the version.
+    pub content_sha256: String,
+    /// Where the canonical XML was written.
+    pub xml_key: String,
+    /// The document type code (E, R, I, O).
+    pub document_type: String,
+    /// Where the permit came from (`s3://bucket/key`, `sqs:<message id>`), for the audit trail.
+    pub source: String,
+    /// When this ingest saw it.
+    pub received_at: DateTime<Utc>,
+    /// The permit's last day of validity, when known.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// The retention deadline: records are kept at least until then.
+    pub retain_until: DateTime<Utc>,
+    /// Warnings and infos found by validation (errors never get here).
+    pub findings: Vec<Finding>,
+    /// The recipients.
+    pub recipients: Vec<Recipient>,
+}
+
+/// A cancellation of the current version of a permit.
+#[derive(Clone, Debug)]
+pub struct NewCancellation {
+    /// The permit.
+    pub id: PermitId,
+    /// The issuer's reason.
+    pub reason: String,
+    /// Where the request came from.
+    pub source: String,
+    /// When this ingest saw it.
+    pub received_at: DateTime<Utc>,
+}
+
+/// An input that was refused, recorded against its permit when the permit's id is known.
+#[derive(Clone, Debug)]
+pub struct NewRejection {
+    /// The permit.
+    pub id: PermitId,
+    /// SHA-256 of the input (or of the canonical XML) so that a redelivered input records once.
+    pub content_sha256: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// The validation findings.
+    pub findings: Vec<Finding>,
+    /// Where it came from.
+    pub source: String,
+    /// Where the rejection report was written.
+    pub report_key: String,
+    /// When this ingest saw it.
+    pub received_at: DateTime<Utc>,
+    /// Retention deadline.
+    pub retain_until: DateTime<Utc>,
+}
+
+/// One delivery the ledger holds as PENDING, to be put on the deliveries queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingDelivery {
+    /// Stable id of the delivery (`<issuer>/<number>/v<version>/<kind>/<recipient>`): the
+    /// forward function's idempotency key.
+    pub delivery_id: String,
+    /// The permit.
+    pub id: PermitId,
+    /// The permit version delivered (for a cancellation: the version cancelled).
+    pub version: u32,
+    /// What is delivered.
+    pub kind: DeliveryKind,
+    /// The version this one replaces, for a replacement.
+    pub replaces_version: Option<u32>,
+    /// The recipient country.
+    pub recipient: CountryCode,
+    /// The recipient's endpoint.
+    pub endpoint: String,
+    /// The canonical XML of the version.
+    pub xml_key: String,
+    /// SHA-256 of the XML.
+    pub content_sha256: String,
+    /// For a cancellation, the issuer's reason.
+    pub reason: Option<String>,
+}
+
+/// What recording did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new version (or cancellation) was recorded; these deliveries are new and pending.
+    New {
+        /// The version number (1 for a new permit).
+        version: u32,
+        /// Deliveries to queue.
+        pending: Vec<PendingDelivery>,
+        /// Recipients recorded as NO_PARTNER.
+        no_partner: Vec<CountryCode>,
+    },
+    /// The same content (or the same cancellation) was recorded before. `pending` lists its
+    /// deliveries still PENDING, which are queued again in case the first attempt stopped between
+    /// the ledger write and the queue (the forward function deduplicates on `delivery_id`).
+    Duplicate {
+        /// The version recorded earlier.
+        version: u32,
+        /// Deliveries of that version still pending.
+        pending: Vec<PendingDelivery>,
+    },
+}
+
+/// One permit version as the ledger holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VersionInfo {
+    /// Version number, from 1.
+    pub version: u32,
+    /// Its state.
+    pub state: VersionState,
+    /// SHA-256 of the canonical XML.
+    pub content_sha256: String,
+    /// Where the XML is.
+    pub xml_key: String,
+    /// Document type code.
+    pub document_type: String,
+    /// Where it came from.
+    pub source: String,
+    /// When it was recorded (RFC 3339).
+    pub received_at: String,
+}
+
+/// One delivery as the ledger holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeliveryInfo {
+    /// The version delivered.
+    pub version: u32,
+    /// What is delivered.
+    pub kind: DeliveryKind,
+    /// The recipient country.
+    pub recipient: String,
+    /// Tracking state.
+    pub state: DeliveryState,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+}
+
+/// One rejected input for a permit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RejectionInfo {
+    /// Why.
+    pub reason: String,
+    /// Where the report is.
+    pub report_key: String,
+    /// Where the input came from.
+    pub source: String,
+    /// When (RFC 3339).
+    pub received_at: String,
+    /// Number of error findings.
+    pub errors: usize,
+}
+
+/// One transition in the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// When (RFC 3339).
+    pub at: String,
+    /// What happened (`VERSION_RECORDED`, `DELIVERY_PENDING`, `REJECTED`, ...).
+    pub event: String,
+    /// Details (version, recipient, from/to state, reason).
+    pub detail: String,
+}
+
+/// Everything the ledger knows about one permit: what `ecites status` shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PermitStatus {
+    /// Current state of the permit (`ACTIVE`, `CANCELLED`), when any version is recorded.
+    pub state: Option<String>,
+    /// Versions, oldest first.
+    pub versions: Vec<VersionInfo>,
+    /// Deliveries, by version then recipient.
+    pub deliveries: Vec<DeliveryInfo>,
+    /// Rejected inputs.
+    pub rejections: Vec<RejectionInfo>,
+    /// The audit trail, oldest first.
+    pub history: Vec<AuditEntry>,
+}
+
+impl PermitStatus {
+    /// True when the ledger knows nothing about the permit.
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty() && self.rejections.is_empty() && self.history.is_empty()
+    }
+}
+
+/// The delivery id of a delivery: stable, so that whoever sees it twice can tell.
+pub fn delivery_id(
+    id: &PermitId,
+    version: u32,
+    kind: DeliveryKind,
+    recipient: CountryCode,
+) -> String {
+    format!(
+        "{}/{}/v{version}/{}/{recipient}",
+        id.issuer,
+        crate::keys::escape_component(&id.number),
+        kind.as_str()
+    )
+}
+
+/// Renders a permit's status as text for people (`ecites status`).
+pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "permit {id}: {}",
+        status
+            .state
+            .as_deref()
+            .unwrap_or("no valid version recorded")
+    );
+    if !status.versions.is_empty() {
+        let _ = writeln!(out, "\nversions:");
+        let _ = writeln!(
+            out,
+            "  {:<4} {:<10} {:<5} {:<25} {:<16} xml",
+            "ver", "state", "type", "received", "sha256"
+        );
+        for v in &status.versions {
+            let _ = writeln!(
+                out,
+                "  {:<4} {:<10} {:<5} {:<25} {:<16} {}",
+                v.version,
+                v.state.as_str(),
+                v.document_type,
+                v.received_at,
+                v.content_sha256.get(..16).unwrap_or(&v.content_sha256),
+                v.xml_key
+            );
+        }
+    }
+    if !status.deliveries.is_empty() {
+        let _ = writeln!(out, "\ndeliveries:");
+        let _ = writeln!(
+            out,
+            "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<25} last error",
+            "ver", "kind", "recipient", "state", "attempts", "updated"
+        );
+        for d in &status.deliveries {
+            let _ = writeln!(
+                out,
+                "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<25} {}",
+                d.version,
+                d.kind.as_str(),
+                d.recipient,
+                d.state.as_str(),
+                d.attempts,
+                d.updated_at,
+                d.last_error.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if !status.rejections.is_empty() {
+        let _ = writeln!(out, "\nrejections:");
+        for r in &status.rejections {
+            let _ = writeln!(
+                out,
+                "  {} {} ({} errors) report {} from {}",
+                r.received_at, r.reason, r.errors, r.report_key, r.source
+            );
+        }
+    }
+    if !status.history.is_empty() {
+        let _ = writeln!(out, "\nhistory:");
+        for h in &status.history {
+            let _ = writeln!(out, "  {} {:<20} {}", h.at, h.event, h.detail);
+        }
+    }
+    out
+}

@@ -1,0 +1,23 @@
+//! The exchange use cases as plain async functions over small traits ([`BlobStore`],
+//! [`Ledger`], [`DeliveryQueue`], [`PartnerDirectory`], [`Clock`]).
+//!
+//! No AWS here: the `ecites-aws` crate implements the traits with S3, SQS and DynamoDB, the
+//! Lambda functions and the local runner wire them up. Keeping the use cases free of the SDK
+//! keeps them readable and lets the same code run in Lambda, in the local runner and in tests.
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod ingest;
+pub mod keys;
+pub mod ledger;
+pub mod messages;
+pub mod partners;
+pub mod ports;
+
+pub use error::Error;
+pub use ingest::{ingest_message, IngestReport, IngestSettings, Services};
+pub use ledger::{render_status, DeliveryKind, DeliveryState, PermitStatus, VersionState};
+pub use messages::DeliveryMessage;
+pub use partners::{Directory, Partner};
+pub use ports::{BlobStore, Clock, DeliveryQueue, Fetched, Ledger, PartnerDirectory, SystemClock};

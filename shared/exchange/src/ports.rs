@@ -1,0 +1,82 @@
+//! The small traits the use cases run over. The AWS crate implements them with S3, SQS and
+//! DynamoDB; unit tests may use in-memory fakes for pure logic.
+
+use crate::ledger::{NewCancellation, NewRejection, NewVersion, PermitStatus, Recorded};
+use crate::messages::DeliveryMessage;
+use crate::partners::Partner;
+use crate::Error;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ecites_domain::{CountryCode, PermitId};
+
+/// An object read with a size bound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fetched {
+    /// The object's bytes.
+    Bytes(Vec<u8>),
+    /// The object is larger than the bound; its body was not read.
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
+/// Object storage (S3): inputs are read from it, canonical XML and reports written to it.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Reads an object, refusing to read more than `max_bytes`. A missing object is
+    /// [`Error::NotFound`].
+    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Fetched, Error>;
+    /// Writes an object to the deployment's bucket (idempotent: same key, same bytes).
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), Error>;
+    /// The deployment's bucket, as delivery messages name it.
+    fn bucket(&self) -> &str;
+}
+
+/// The delivery ledger: permit versions, deliveries, rejections, audit trail.
+///
+/// Every method is idempotent: recording the same thing twice reports a duplicate and changes
+/// nothing, which is what makes at-least-once triggers give exactly-once effects.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Records a valid permit version with its deliveries (one conditional write), or finds
+    /// that the same content was recorded before.
+    async fn record_version(&self, version: &NewVersion) -> Result<Recorded, Error>;
+    /// Records the cancellation of the permit's current version with one cancellation delivery
+    /// per recipient of that version. An unknown permit is [`Error::NotFound`].
+    async fn record_cancellation(&self, cancellation: &NewCancellation) -> Result<Recorded, Error>;
+    /// Records a rejected input against its permit; `false` when it was recorded before.
+    async fn record_rejection(&self, rejection: &NewRejection) -> Result<bool, Error>;
+    /// Everything the ledger holds on a permit (expired records are ignored).
+    async fn status(&self, id: &PermitId) -> Result<PermitStatus, Error>;
+}
+
+/// The deliveries queue (SQS): one message per recipient for the forward function.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Sends the messages (batched); any message not accepted is a transient error.
+    async fn send(&self, messages: &[DeliveryMessage]) -> Result<(), Error>;
+}
+
+/// The partner directory: which MA (endpoint) receives permits for a country.
+#[async_trait]
+pub trait PartnerDirectory: Send + Sync {
+    /// The partner for a country, if the directory has one.
+    async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error>;
+}
+
+/// The time, injectable so tests control it.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
