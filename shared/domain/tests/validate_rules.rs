@@ -837,6 +837,15 @@ fn appendix_i_commercial_trade_from_registered_operations_or_pre_convention_is_a
 }
 
 #[test]
+fn appendix_i_commercial_without_source_reports_only_the_missing_source() {
+    let mut permit = baseline();
+    permit.blocks[0].appendix = Some(Appendix::I.into());
+    permit.blocks[0].source = None;
+    let rules: Vec<String> = validate(&permit).into_iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["source-required"]);
+}
+
+#[test]
 fn appendix_i_for_non_commercial_purposes_is_accepted() {
     let mut permit = baseline();
     permit.purpose = Some(Purpose::S.into());

@@ -164,9 +164,9 @@ fn block_rules(permit: &Permit, index: usize, block: &Block, out: &mut Collector
     // Box 10.
     if appendix == Some(Appendix::I)
         && permit.purpose.as_ref().is_some_and(|p| p.is(Purpose::T))
-        && !matches!(source, Some(Source::D | Source::A | Source::O))
+        && source.is_some_and(|source| !matches!(source, Source::D | Source::A | Source::O))
     {
-        let source_text = block.source.as_ref().map_or("none", Coded::as_str);
+        let source_text = block.source.as_ref().map_or("", Coded::as_str);
         out.push(
             &rule::APPENDIX_I_COMMERCIAL,
             at(el::APPENDIX),

@@ -36,7 +36,8 @@ pub(super) enum Parent {
 }
 
 impl Parent {
-    /// The parent's path below the root; block parents below the block element.
+    /// The parent's path below the root; for `Item`, `TradeLine`, `Product` and `Procedure`,
+    /// below the block element (use them with [`Element::in_block`] only).
     fn path(self) -> &'static str {
         match self {
             Parent::Header => "HeaderExchangedDocument",
@@ -51,13 +52,6 @@ impl Parent {
             Parent::Product => "IncludedSupplyChainTradeLineItem/SpecifiedTradeProduct",
             Parent::Procedure => "ApplicableCrossBorderRegulatoryProcedure",
         }
-    }
-
-    fn in_block(self) -> bool {
-        matches!(
-            self,
-            Parent::Item | Parent::TradeLine | Parent::Product | Parent::Procedure
-        )
     }
 }
 
@@ -95,7 +89,6 @@ pub(super) struct Loc {
 impl Element {
     /// The element of the permit (not of a block).
     pub fn at(self) -> Loc {
-        debug_assert!(!self.parent.in_block());
         Loc {
             field: self.field.to_owned(),
             path: join(&[ROOT, self.parent.path(), self.xml]),
