@@ -996,3 +996,108 @@ fn endorsed_quantity_in_another_unit_is_an_error() {
         "blocks[0].endorsement.quantity.unit",
     );
 }
+
+// ----- robustness --------------------------------------------------------------------------
+
+mod arbitrary {
+    use super::*;
+    use chrono::NaiveDate;
+    use ecites_domain::model::CountryReference;
+    use proptest::prelude::*;
+
+    fn any_date() -> impl Strategy<Value = Option<Timestamp>> {
+        proptest::option::of((-200_000i32..200_000).prop_map(|days| {
+            let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+            Timestamp::Date(epoch + chrono::Duration::days(days.into()))
+        }))
+    }
+
+    fn any_code() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            "[A-Z]{1,3}",
+            Just(String::new()),
+            Just("W".to_owned()),
+            Just("I".to_owned()),
+            Just("T".to_owned()),
+            Just("LIV".to_owned()),
+            Just("KIL".to_owned()),
+            Just("XA".to_owned()),
+        ])
+    }
+
+    fn any_quantity() -> impl Strategy<Value = Option<Quantity>> {
+        proptest::option::of((any::<i64>(), 0u32..10, any_code()).prop_map(
+            |(mantissa, scale, unit)| Quantity {
+                value: Decimal::new(mantissa, scale),
+                unit: unit.as_deref().map(Coded::parse),
+            },
+        ))
+    }
+
+    prop_compose! {
+        fn any_block()(
+            id in "[A-Ca ]{0,2}",
+            codes in (any_code(), any_code(), any_code(), any_code()),
+            quantities in (any_quantity(), any_quantity(), any_quantity(), any_quantity()),
+            operation in proptest::option::of("[A-Z0-9-]{0,6}"),
+            acquired in any_date(),
+        ) -> Block {
+            let (term, appendix, source, origin) = codes;
+            let (quantity, used, annual, endorsed) = quantities;
+            Block {
+                id,
+                scientific_name: Some("Species name".into()),
+                term: term.as_deref().map(Coded::parse),
+                appendix: appendix.as_deref().map(Coded::parse),
+                source: source.as_deref().map(Coded::parse),
+                quantity,
+                quota: Some(Quota { used_to_date: used, annual }),
+                origin: origin.map(|country| CountryReference {
+                    country: Some(Coded::parse(&country)),
+                    ..CountryReference::default()
+                }),
+                operation_number: operation,
+                acquisition_date: acquired,
+                endorsement: Some(Examination { quantity: endorsed, ..Examination::default() }),
+                ..Block::default()
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn validation_never_panics_and_every_finding_is_catalogued(
+            kind in any_code(),
+            purpose in any_code(),
+            countries in (any_code(), any_code(), any_code()),
+            dates in (any_date(), any_date(), any_date()),
+            number in ".{0,40}",
+            blocks in proptest::collection::vec(any_block(), 0..4),
+        ) {
+            let (importer, exporter, issuer) = countries;
+            let (issued, from, until) = dates;
+            let permit = Permit {
+                document_type: kind.as_deref().map(Coded::parse),
+                purpose: purpose.as_deref().map(Coded::parse),
+                importer: importer.map(|c| party("I", &c)),
+                exporter: exporter.map(|c| party("E", &c)),
+                issuing_authority: issuer.map(|c| party("MA", &c)),
+                issue_date: issued,
+                valid_from: from,
+                valid_until: until,
+                permit_number: number,
+                blocks,
+                ..Permit::default()
+            };
+            let findings = validate(&permit);
+            for finding in &findings {
+                let rule = RULES.iter().find(|rule| rule.id == finding.rule).unwrap();
+                let permit_box = finding.permit_box.as_deref().unwrap();
+                prop_assert!(rule.boxes.contains(&permit_box), "{finding}");
+                let label = format!("Box {permit_box}");
+                prop_assert!(finding.message.starts_with(&label), "{}", finding.message);
+            }
+            prop_assert_eq!(validate(&permit), findings);
+        }
+    }
+}
