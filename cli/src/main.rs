@@ -68,6 +68,12 @@ enum Command {
     },
     /// Print the JSON Schema of the JSON form of a permit.
     Schema,
+    /// List every validation rule: id, tier, severity, boxes and what it checks.
+    Rules {
+        /// How to print the list.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
 }
 
 /// Formats `convert` can write.
@@ -126,6 +132,54 @@ fn main() -> ExitCode {
             );
             EXIT_OK
         }
+        Command::Rules { format } => {
+            print_rules(format);
+            EXIT_OK
+        }
     };
     ExitCode::from(status)
+}
+
+fn print_rules(format: ReportFormat) {
+    use ecites_domain::validate::RULES;
+    match format {
+        ReportFormat::Human => {
+            for rule in RULES {
+                println!(
+                    "{:<40} {:<14} {:<8} box {:<10} {}",
+                    rule.id,
+                    wire_name(&rule.tier),
+                    wire_name(&rule.severity),
+                    rule.boxes.join(","),
+                    rule.description
+                );
+            }
+        }
+        ReportFormat::Json => {
+            let rules: Vec<_> = RULES
+                .iter()
+                .map(|rule| {
+                    serde_json::json!({
+                        "id": rule.id,
+                        "tier": rule.tier,
+                        "severity": rule.severity,
+                        "boxes": rule.boxes,
+                        "description": rule.description,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rules).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// The name a value has in the JSON output, so both output forms use the same words.
+fn wire_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -39,3 +39,15 @@ fn every_permit_and_block_field_of_the_json_form_is_documented_in_the_readme() {
         );
     }
 }
+
+#[test]
+fn every_validation_rule_is_listed_in_the_readme() {
+    let readme = readme();
+    for rule in ecites_domain::validate::RULES {
+        assert!(
+            readme.contains(&format!("`{}`", rule.id)),
+            "README lacks rule {}",
+            rule.id
+        );
+    }
+}
