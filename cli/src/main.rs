@@ -1,1 +1,185 @@
-fn main() {}
+//! `ecites`: validate, convert and inspect CITES permits by hand.
+//!
+//! The CLI is a thin shell over the same crates the Lambda functions use, so a permit an officer
+//! checks here is judged exactly as the pipeline will judge it.
+
+mod convert;
+mod input;
+mod report;
+mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit status: every input converted or valid (warnings allowed).
+pub const EXIT_OK: u8 = 0;
+/// Exit status: some permit is invalid (its findings are printed).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status: some input could not be read at all.
+pub const EXIT_UNREADABLE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "ecites",
+    version,
+    about = "Validate, convert and inspect CITES permits"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert permits to the standard CITES e-permit XML or the JSON form.
+    ///
+    /// With a file (or - for standard input), writes the converted permit to standard output.
+    /// With a folder and -o OUTDIR, converts every file in it (recursively) into
+    /// OUTDIR/<issuer>/<permit number>.<xml|json> and prints a summary.
+    /// Exit status: 0 converted, 1 some permit invalid (findings on stderr), 2 some input unreadable.
+    Convert {
+        /// The output format.
+        #[arg(long, value_enum)]
+        to: OutputFormat,
+        /// The input format; `auto` decides by content (and checks the file extension).
+        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+        from: InputFormat,
+        /// The output folder, for converting a whole folder.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// A permit file, `-` for standard input, or a folder (with -o).
+        input: PathBuf,
+    },
+    /// Validate permits and print findings.
+    ///
+    /// Exit status: 0 every permit valid (warnings allowed), 1 some permit has errors,
+    /// 2 some file cannot be read.
+    Validate {
+        /// How to print findings.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+        /// The input format; `auto` decides by content.
+        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+        from: InputFormat,
+        /// Permit files (`-` for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the JSON form of a permit.
+    Schema,
+    /// List every validation rule: id, tier, severity, boxes and what it checks.
+    Rules {
+        /// How to print the list.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+}
+
+/// Formats `convert` can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The CITES e-permit XML (toolkit v2).
+    Xml,
+    /// The ecites JSON form.
+    Json,
+}
+
+/// Formats the commands can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Decide by content.
+    Auto,
+    /// The CITES e-permit XML.
+    Xml,
+    /// The ecites JSON form.
+    Json,
+    /// The ecites CSV form.
+    Csv,
+}
+
+/// How findings are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people.
+    Human,
+    /// For machines: one JSON document.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Command::Convert {
+            to,
+            from,
+            output,
+            input,
+        } => match output {
+            Some(output) => convert::folder(&input, &output, from, to),
+            None => convert::single(&input, from, to),
+        },
+        Command::Validate {
+            format,
+            from,
+            files,
+        } => validate::run(&files, from, format),
+        Command::Schema => {
+            let schema = ecites_domain::json::json_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            EXIT_OK
+        }
+        Command::Rules { format } => {
+            print_rules(format);
+            EXIT_OK
+        }
+    };
+    ExitCode::from(status)
+}
+
+fn print_rules(format: ReportFormat) {
+    use ecites_domain::validate::RULES;
+    match format {
+        ReportFormat::Human => {
+            for rule in RULES {
+                println!(
+                    "{:<40} {:<14} {:<8} box {:<10} {}",
+                    rule.id,
+                    wire_name(&rule.tier),
+                    wire_name(&rule.severity),
+                    rule.boxes.join(","),
+                    rule.description
+                );
+            }
+        }
+        ReportFormat::Json => {
+            let rules: Vec<_> = RULES
+                .iter()
+                .map(|rule| {
+                    serde_json::json!({
+                        "id": rule.id,
+                        "tier": rule.tier,
+                        "severity": rule.severity,
+                        "boxes": rule.boxes,
+                        "description": rule.description,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rules).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// The name a value has in the JSON output, so both output forms use the same words.
+fn wire_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -91,6 +91,37 @@ impl<'de, T: CodeList> Deserialize<'de> for Coded<T> {
     }
 }
 
+impl<T: CodeList> schemars::JsonSchema for Coded<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        // One definition per list, named after it ("purpose code" -> "PurposeCode").
+        T::LIST_NAME
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(|word| {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            })
+            .collect::<String>()
+            .into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = T::ALL.iter().map(|member| member.code()).collect();
+        let meanings: Vec<String> = T::ALL
+            .iter()
+            .map(|member| format!("{}: {}", member.code(), member.meaning()))
+            .collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": format!("A {}. {}", T::LIST_NAME, meanings.join("; ")),
+            "enum": codes,
+        })
+    }
+}
+
 /// Defines a code list enum whose variants are the wire codes themselves.
 macro_rules! code_list {
     (
@@ -274,7 +305,9 @@ impl Unit {
             LTR | MLT | CUM | CCM | CUF => UnitKind::Volume,
             SQM | SQD | SQC | SQF => UnitKind::Area,
             MTR | CTM | FEE | INC => UnitKind::Length,
-            PCS | PAI | SET | ITE | SHP | BOX | BAG | BOT | CAN | CAS | CRT | FLA => UnitKind::Count,
+            PCS | PAI | SET | ITE | SHP | BOX | BAG | BOT | CAN | CAS | CRT | FLA => {
+                UnitKind::Count
+            }
             SKI | BAK | BSK | HRN | SID => UnitKind::Skin,
         }
     }
@@ -304,7 +337,12 @@ mod tests {
     fn codes_are_unique<T: CodeList>() {
         let mut seen = std::collections::HashSet::new();
         for member in T::ALL {
-            assert!(seen.insert(member.code()), "{} listed twice in {}", member.code(), T::LIST_NAME);
+            assert!(
+                seen.insert(member.code()),
+                "{} listed twice in {}",
+                member.code(),
+                T::LIST_NAME
+            );
             assert_eq!(T::from_code(member.code()), Some(*member));
             assert!(!member.meaning().is_empty());
         }

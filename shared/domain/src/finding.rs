@@ -45,7 +45,8 @@ pub struct Finding {
     pub rule: String,
     /// The model field, e.g. `blocks[1].quantity` (the JSON form's path).
     pub field: String,
-    /// The element path in the standard XML.
+    /// Where in the input: the element path in the standard XML (for XML input and for
+    /// validation), or the line and column for findings about a CSV input.
     pub path: String,
     /// The box of the permit form (Res. Conf. 12.3), e.g. `11` or `12a`, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,6 +12,7 @@ use crate::codes::{Appendix, Coded, DocumentType, Purpose, Source, Term, Unit};
 use crate::country::CountryCode;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat};
 use rust_decimal::Decimal;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -35,7 +36,7 @@ impl fmt::Display for PermitId {
 }
 
 /// One CITES permit or certificate.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Permit {
     /// Box 1: export permit, re-export certificate, import permit or other certificate.
@@ -105,7 +106,12 @@ pub struct Permit {
 impl Permit {
     /// The issuing country: the country of the issuing authority (box 6), when it is a known code.
     pub fn issuing_country(&self) -> Option<CountryCode> {
-        self.issuing_authority.as_ref()?.address.country.as_ref()?.known()
+        self.issuing_authority
+            .as_ref()?
+            .address
+            .country
+            .as_ref()?
+            .known()
     }
 
     /// The permit's identity, when both the issuing country and the number are present.
@@ -137,7 +143,7 @@ impl Permit {
 }
 
 /// A person or organisation on the permit: importer, exporter, issuing authority, certifier.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     /// An identifier the issuer gives the party (registration or trader number).
@@ -152,7 +158,7 @@ pub struct Party {
 }
 
 /// A postal address.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// Street lines, in order.
@@ -186,7 +192,7 @@ impl Address {
 }
 
 /// A place: a port of exit, a place of issue.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     /// A code for the place, preferably its UN/LOCODE.
@@ -198,7 +204,7 @@ pub struct Location {
 }
 
 /// Box 13: the signature of the Management Authority's officer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signatory {
     /// The signing officer's name.
@@ -213,7 +219,7 @@ pub struct Signatory {
 }
 
 /// Box 14: an inspection at export (customs endorsement), for the whole consignment or a block.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Examination {
     /// When the goods were inspected.
@@ -231,7 +237,7 @@ pub struct Examination {
 }
 
 /// A document the permit refers to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentReference {
     /// UN/EDIFACT 1001 document type (861 certificate of origin, 811 export licence, 911
@@ -247,7 +253,7 @@ pub struct DocumentReference {
 }
 
 /// One block (A, B, ...) of the permit: one taxon, term and source, with its quantity.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Block {
     /// The block's letter or number as printed (A, B, ...).
@@ -298,7 +304,7 @@ pub struct Block {
 }
 
 /// A quantity with its CITES unit; no unit means a number of specimens.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quantity {
     /// The amount, exact (decimal, never binary floating point).
@@ -309,7 +315,7 @@ pub struct Quantity {
 }
 
 /// Box 11a: quota figures.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
     /// Total exported to date in the current year, this permit included.
@@ -321,7 +327,7 @@ pub struct Quota {
 }
 
 /// Boxes 12 and 12a: a country with the permit or certificate it issued for these specimens.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountryReference {
     /// The country (ISO 3166-1 alpha-2).
@@ -355,7 +361,9 @@ pub enum Timestamp {
 
 /// Text that is not a date or date-time in ISO 8601 form.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not an ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm])")]
+#[error(
+    "{0:?} is not an ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm])"
+)]
 pub struct InvalidTimestamp(pub String);
 
 impl Timestamp {
@@ -392,7 +400,9 @@ impl fmt::Display for Timestamp {
             Timestamp::DateTime(date_time) => {
                 f.write_str(&date_time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
             }
-            Timestamp::Local(date_time) => write!(f, "{}", date_time.format("%Y-%m-%dT%H:%M:%S%.f")),
+            Timestamp::Local(date_time) => {
+                write!(f, "{}", date_time.format("%Y-%m-%dT%H:%M:%S%.f"))
+            }
         }
     }
 }
@@ -407,6 +417,20 @@ impl std::str::FromStr for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+impl JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm]).",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+        })
     }
 }
 

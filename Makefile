@@ -1,0 +1,51 @@
+# ecites-exchange: the front door. `make demo` runs the main job locally, `make test` runs the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+MOTO_VERSION := 5.2.5
+MOTO_SERVER := $(VENV)/bin/moto_server
+ECITES := target/debug/ecites
+EPIX_SAMPLE := shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certificate.xml
+
+.PHONY: help demo test lint fmt build bench schema clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+
+# The local AWS emulator (moto server), pinned, in a project-local virtualenv.
+$(MOTO_SERVER):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)"
+
+build: ## Build every crate (debug)
+	$(CARGO) build --workspace
+
+demo: build ## Run the main job locally
+	@echo "== validate: the EPIX sample, a JSON export permit, a CSV export with two permits"
+	$(ECITES) validate $(EPIX_SAMPLE) cli/tests/fixtures/export-permit.json cli/tests/fixtures/two-permits.csv
+	@echo "== convert: the JSON export permit to the standard CITES e-permit XML"
+	$(ECITES) convert --to xml cli/tests/fixtures/export-permit.json
+
+test: $(MOTO_SERVER) ## Run every test (unit, property, CLI and end-to-end against the local AWS emulator)
+	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) $(CARGO) test --workspace
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+schema: ## Regenerate schema/permit.schema.json from the model
+	$(CARGO) run --quiet --bin ecites -- schema > schema/permit.schema.json
+
+bench: ## Measure speed and memory (criterion benches and the folder conversion)
+	$(CARGO) bench -p ecites-domain
+	scripts/bench-folder.sh
+
+clean: ## Remove build outputs and the emulator's virtualenv
+	$(CARGO) clean
+	rm -rf $(VENV)

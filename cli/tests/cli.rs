@@ -1,0 +1,250 @@
+//! The `ecites` binary, run as a user runs it: exit statuses, stdout and stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn ecites(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecites"))
+        .args(args)
+        .output()
+        .expect("the ecites binary runs")
+}
+
+fn ecites_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecites"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the ecites binary runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn epix_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certificate.xml")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn invalid_permit_json() -> String {
+    let valid = std::fs::read_to_string(fixture("export-permit.json")).unwrap();
+    // Seven months of validity for an export permit, and a quantity of zero.
+    valid
+        .replace(
+            "\"valid_until\": \"2025-08-31\"",
+            "\"valid_until\": \"2025-10-01\"",
+        )
+        .replace("\"value\": \"25\"", "\"value\": \"0\"")
+}
+
+#[test]
+fn convert_json_to_xml_writes_the_standard_xml_and_exits_0() {
+    let output = ecites(&[
+        "convert",
+        "--to",
+        "xml",
+        fixture("export-permit.json").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let xml = text(&output.stdout);
+    assert!(xml.contains("CITESEPermit"));
+    assert!(xml.contains("urn:un:unece:uncefact:data:standard:CITESEPermit:2"));
+    assert!(xml.contains("25XA000123"));
+    assert!(xml.contains("Crocodylus niloticus"));
+}
+
+#[test]
+fn converting_to_xml_and_back_to_json_gives_the_same_permit() {
+    let xml = ecites(&[
+        "convert",
+        "--to",
+        "xml",
+        fixture("export-permit.json").to_str().unwrap(),
+    ]);
+    let json = ecites_with_stdin(
+        &["convert", "--to", "json", "--from", "xml", "-"],
+        &xml.stdout,
+    );
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("export-permit.json")).unwrap())
+            .unwrap();
+    let round_tripped: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(round_tripped, original);
+}
+
+#[test]
+fn convert_reads_the_epix_sample_with_both_blocks_and_their_references() {
+    let output = ecites(&["convert", "--to", "json", epix_sample().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let permit: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(permit["document_type"], "R");
+    assert_eq!(permit["permit_number"], "XA000000");
+    let blocks = permit["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[0]["scientific_name"], "Alligator mississippiensis");
+    assert_eq!(blocks[0]["origin"]["permit_number"], "XC12345");
+    assert_eq!(blocks[0]["quantity"]["value"], "5");
+    assert_eq!(blocks[0]["quantity"]["unit"], "PCS");
+    assert_eq!(blocks[1]["scientific_name"], "Crocodylus siamensis");
+    assert_eq!(
+        blocks[1]["last_reexport"]["permit_number"],
+        "FR1202501030-R"
+    );
+    assert_eq!(blocks[1]["last_reexport"]["country"], "FR");
+}
+
+#[test]
+fn convert_of_an_invalid_permit_exits_1_with_findings_on_stderr_and_nothing_on_stdout() {
+    let output = ecites_with_stdin(
+        &["convert", "--to", "xml", "-"],
+        invalid_permit_json().as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let errors = text(&output.stderr);
+    assert!(errors.contains("box 2"), "{errors}");
+    assert!(errors.contains("box 11"), "{errors}");
+}
+
+#[test]
+fn convert_of_unreadable_input_exits_2_naming_the_problem() {
+    let output = ecites_with_stdin(&["convert", "--to", "xml", "-"], b"this is not a permit");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("unrecognised input"),
+        "{}",
+        text(&output.stderr)
+    );
+    let missing = ecites(&["convert", "--to", "xml", "/nonexistent/permit.xml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn convert_refuses_a_document_type_declaration() {
+    let attack = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><CITESEPermit>&lol2;</CITESEPermit>"#;
+    let output = ecites_with_stdin(&["convert", "--to", "json", "-"], attack);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("DOCTYPE"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_csv_with_several_permits_converts_to_a_json_array_but_not_to_one_xml_document() {
+    let csv = fixture("two-permits.csv");
+    let json = ecites(&["convert", "--to", "json", csv.to_str().unwrap()]);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
+    let permits: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let permits = permits.as_array().unwrap();
+    assert_eq!(permits.len(), 2);
+    assert_eq!(permits[0]["blocks"].as_array().unwrap().len(), 2);
+    assert_eq!(permits[1]["permit_number"], "25XA000201");
+
+    let xml = ecites(&["convert", "--to", "xml", csv.to_str().unwrap()]);
+    assert_eq!(xml.status.code(), Some(2));
+    assert!(xml.stdout.is_empty());
+    assert!(
+        text(&xml.stderr).contains("holds 2 permits"),
+        "{}",
+        text(&xml.stderr)
+    );
+}
+
+#[test]
+fn validate_prints_json_findings_and_exits_with_the_worst_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let invalid = dir.path().join("invalid.json");
+    std::fs::write(&invalid, invalid_permit_json()).unwrap();
+    let valid = fixture("export-permit.json");
+    let output = ecites(&[
+        "validate",
+        "--format",
+        "json",
+        valid.to_str().unwrap(),
+        invalid.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report[0]["valid"], true);
+    assert_eq!(report[1]["valid"], false);
+    let findings = report[1]["permits"][0]["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["severity"] == "error"
+        && f["permit_box"] == "2"
+        && f["field"] == "valid_until"));
+    assert!(findings
+        .iter()
+        .any(|f| f["severity"] == "error" && f["permit_box"] == "11"));
+
+    let garbage = dir.path().join("garbage.xml");
+    std::fs::write(&garbage, "<not-closed").unwrap();
+    let with_unreadable = ecites(&[
+        "validate",
+        valid.to_str().unwrap(),
+        garbage.to_str().unwrap(),
+    ]);
+    assert_eq!(with_unreadable.status.code(), Some(2));
+    assert!(text(&with_unreadable.stdout).contains("XA/25XA000123 valid"));
+    assert!(text(&with_unreadable.stderr).contains("garbage.xml: cannot be read"));
+}
+
+#[test]
+fn folder_conversion_writes_one_file_per_permit_and_a_rejection_log() {
+    let input = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("export-permit.json"),
+        input.path().join("good permit.json"),
+    )
+    .unwrap();
+    std::fs::create_dir(input.path().join("2014")).unwrap();
+    std::fs::copy(epix_sample(), input.path().join("2014/epix.xml")).unwrap();
+    std::fs::write(input.path().join("bad.json"), invalid_permit_json()).unwrap();
+    std::fs::write(input.path().join("notes.txt"), "not a permit").unwrap();
+
+    let out = output.path().join("out");
+    let run = || {
+        ecites(&[
+            "convert",
+            "--to",
+            "xml",
+            input.path().to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    let first = run();
+    assert_eq!(first.status.code(), Some(2), "{}", text(&first.stderr));
+    assert!(out.join("XA/25XA000123.xml").is_file());
+    assert!(out.join("XA/XA000000.xml").is_file());
+    let summary = text(&first.stderr);
+    assert!(
+        summary.contains("4 files: 2 permits converted"),
+        "{summary}"
+    );
+    assert!(summary.contains("1 rejected, 1 unreadable"), "{summary}");
+    let log = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2);
+    assert!(log.contains("bad.json") && log.contains("notes.txt"));
+
+    let again = run();
+    assert!(
+        text(&again.stderr).contains("0 permits converted, 2 already converted"),
+        "{}",
+        text(&again.stderr)
+    );
+}
