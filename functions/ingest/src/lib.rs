@@ -1,1 +1,111 @@
-//! stub
+//! The ingest Lambda's handler, in a library so that the Lambda binary, the local runner and
+//! the end-to-end tests call the very same code.
+//!
+//! The handler only maps: an `SqsEvent` in, each record through
+//! [`ecites_exchange::ingest_message`], the failed records out as `batchItemFailures`, and one
+//! EMF metrics line per batch.
+
+#![warn(missing_docs)]
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use ecites_aws::telemetry::emf_line;
+use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, SqsDeliveryQueue};
+use ecites_exchange::{ingest_message, Clock, IngestSettings, Services, SystemClock};
+use lambda_runtime::LambdaEvent;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// How long the partner directory is cached in a warm function.
+pub const PARTNER_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The ingest function's state, built once per process (Lambda cold start).
+pub struct IngestFunction {
+    blobs: S3BlobStore,
+    ledger: DynamoLedger,
+    queue: SqsDeliveryQueue,
+    partners: S3PartnerDirectory,
+    clock: Arc<dyn Clock>,
+    settings: IngestSettings,
+}
+
+impl IngestFunction {
+    /// Wires the AWS implementations from the configuration and clients.
+    pub fn new(config: &Config, clients: &Clients) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        IngestFunction {
+            blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
+            ledger: DynamoLedger::new(clients.dynamodb.clone(), &config.table, clock.clone()),
+            queue: SqsDeliveryQueue::new(clients.sqs.clone(), &config.deliveries_queue_url),
+            partners: S3PartnerDirectory::new(
+                clients.s3.clone(),
+                &config.bucket,
+                &config.partners_key,
+                PARTNER_CACHE_TTL,
+            ),
+            clock,
+            settings: IngestSettings {
+                own_country: config.country,
+                max_object_bytes: config.max_object_bytes,
+            },
+        }
+    }
+
+    /// The ledger, for status queries next to the handler.
+    pub fn ledger(&self) -> &DynamoLedger {
+        &self.ledger
+    }
+
+    /// Handles one SQS batch. Records that failed transiently (or by an infrastructure fault)
+    /// are returned in `batchItemFailures` so only they are retried; permanent input problems
+    /// were reported by the use case and are acknowledged.
+    pub async fn handle(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let services = Services {
+            blobs: &self.blobs,
+            ledger: &self.ledger,
+            queue: &self.queue,
+            partners: &self.partners,
+            clock: self.clock.as_ref(),
+        };
+        let mut response = SqsBatchResponse::default();
+        let (mut ingested, mut duplicates, mut rejected, mut failed, mut queued) = (0u32, 0u32, 0u32, 0u32, 0usize);
+        for record in event.payload.records {
+            let message_id = record.message_id.clone().unwrap_or_default();
+            let body = record.body.as_deref().unwrap_or("");
+            let span = tracing::info_span!("ingest", message_id = %message_id);
+            match ingest_message(services, &self.settings, &message_id, body).instrument(span).await {
+                Ok(report) => {
+                    ingested += report.ingested.iter().filter(|p| !p.duplicate).count() as u32;
+                    duplicates += report.ingested.iter().filter(|p| p.duplicate).count() as u32;
+                    rejected += report.rejected.len() as u32;
+                    queued += report.deliveries_queued;
+                }
+                Err(error) => {
+                    failed += 1;
+                    if error.is_transient() {
+                        tracing::warn!(message_id = %message_id, error = %error, "transient failure: the message will be retried");
+                    } else {
+                        tracing::error!(message_id = %message_id, error = %error, "infrastructure failure: the message will be retried and reach the DLQ if it persists");
+                    }
+                    response.add_failure(message_id);
+                }
+            }
+        }
+        let now_ms = self.clock.now().timestamp_millis();
+        println!(
+            "{}",
+            emf_line(
+                "ingest",
+                &[
+                    ("PermitsIngested", f64::from(ingested)),
+                    ("PermitsDuplicate", f64::from(duplicates)),
+                    ("PermitsRejected", f64::from(rejected)),
+                    ("MessagesFailed", f64::from(failed)),
+                    ("DeliveriesQueued", queued as f64),
+                ],
+                now_ms,
+            )
+        );
+        Ok(response)
+    }
+}
