@@ -364,6 +364,46 @@ impl DynamoLedger {
         }
     }
 
+    /// Every permit with a recorded version (a full table scan: for the local demo and small
+    /// operator reports, not for the hot path).
+    pub async fn permits(&self) -> Result<Vec<PermitId>, Error> {
+        let mut ids = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#type = :head")
+                .expression_attribute_names("#type", "type")
+                .expression_attribute_values(":head", s("HEAD"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("dynamodb:Scan", e))?;
+            for item in output.items() {
+                if self.expired(item) {
+                    continue;
+                }
+                if let (Some(issuer), Some(number)) = (
+                    get_s(item, "issuer").and_then(|i| i.parse().ok()),
+                    get_s(item, "permit_number"),
+                ) {
+                    ids.push(PermitId {
+                        issuer,
+                        number: number.to_owned(),
+                    });
+                }
+            }
+            match output.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
     /// Open deliveries, oldest first, from the `under_delivery` index (ePhyto's
     /// `GetUnderDeliveryEnvelope`): what the forward function and operators watch.
     pub async fn under_delivery(&self, limit: i32) -> Result<Vec<(String, String)>, Error> {
