@@ -27,19 +27,22 @@ pub fn classify<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let message = DisplayErrorContext(&error).to_string();
     match &error {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("");
+            // Code and message only: the raw response is noise in logs.
+            let message = format!(
+                "{} ({}): {}",
+                if code.is_empty() { "unknown error" } else { code },
+                service.raw().status().as_u16(),
+                service.err().message().unwrap_or("")
+            );
             if TRANSIENT_CODES.contains(&code) || service.raw().status().is_server_error() {
                 Error::transient(operation, message)
             } else {
                 Error::permanent(operation, message)
             }
         }
-        SdkError::ResponseError(_) | SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            Error::transient(operation, message)
-        }
-        _ => Error::transient(operation, message),
+        _ => Error::transient(operation, DisplayErrorContext(&error)),
     }
 }
