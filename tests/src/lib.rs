@@ -16,6 +16,7 @@ pub async fn start() -> Local {
 
 /// Starts a local stack with adjusted options.
 pub async fn start_with(adjust: impl FnOnce(&mut LocalOptions)) -> Local {
+    ecites_aws::telemetry::init_tracing();
     let mut options = LocalOptions::new("t");
     adjust(&mut options);
     Local::start(options).await.expect("local stack starts (is moto installed? make .venv/bin/moto_server)")

@@ -139,6 +139,7 @@ async fn throttled_dynamodb_write_is_reported_as_batch_item_failure() {
         o.max_attempts = Some(1);
     })
     .await;
+    local.drain(DRAIN).await.unwrap(); // S3's test event from setting up the notification
     local.send_direct(&inline_message(&export("26XA0005"))).await.unwrap();
     let first = local.poll_once().await.unwrap();
     assert_eq!((first.received, first.failed, first.deleted), (1, 1, 0));
@@ -292,6 +293,7 @@ async fn poison_message_reaches_dlq_after_max_receives() {
         o.max_receive_count = 2;
     })
     .await;
+    local.drain(DRAIN).await.unwrap(); // S3's test event from setting up the notification
     local.send_direct(&inline_message(&export("26XA0013"))).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(45);
     let mut receives = 0;
@@ -356,10 +358,10 @@ async fn new_permit_costs_one_write_of_each_kind() {
     local.drain(DRAIN).await.unwrap();
     let counts = local.counter.snapshot();
     let count = |op: &str| counts.get(op).copied().unwrap_or(0);
-    assert_eq!(count("s3:GetObject"), 1, "{counts:?}");
-    assert_eq!(count("s3:PutObject"), 1, "{counts:?}");
-    assert_eq!(count("dynamodb:TransactWriteItems"), 1, "{counts:?}");
-    assert_eq!(count("sqs:SendMessageBatch"), 1, "{counts:?}");
+    assert_eq!(count("S3:GetObject"), 1, "{counts:?}");
+    assert_eq!(count("S3:PutObject"), 1, "{counts:?}");
+    assert_eq!(count("DynamoDB:TransactWriteItems"), 1, "{counts:?}");
+    assert_eq!(count("SQS:SendMessageBatch"), 1, "{counts:?}");
     assert_eq!(local.counter.total(), 4, "{counts:?}");
 }
 

@@ -79,9 +79,9 @@ pub fn invalid_json(issuer: &str) -> Vec<u8> {
 
 /// A CSV with two permits (one row each) in the ecites CSV form.
 pub fn csv_two_permits(issuer: &str, first: &str, second: &str, importer: &str) -> Vec<u8> {
-    let header = "document_type,permit_number,issuer_country,issuing_authority,valid_from,valid_until,importer_name,importer_country,exporter_name,exporter_country,purpose,block_id,scientific_name,term,appendix,source,quantity,unit";
+    let header = "document_type,permit_number,issuer_country,issuing_authority,issue_date,valid_from,valid_until,importer_name,importer_country,exporter_name,exporter_country,purpose,block_id,scientific_name,term,appendix,source,quantity,unit";
     let row = |number: &str, quantity: u32| {
-        format!("E,{number},{issuer},CITES Management Authority of {issuer},2026-01-05,2026-06-30,Reptile House Ltd,{importer},Tortoise Farm Cooperative,{issuer},T,A,Testudo hermanni,LIV,II,C,{quantity},")
+        format!("E,{number},{issuer},CITES Management Authority of {issuer},2026-01-05,2026-01-05,2026-06-30,Reptile House Ltd,{importer},Tortoise Farm Cooperative,{issuer},T,A,Testudo hermanni,LIV,II,C,{quantity},")
     };
     format!("{header}\n{}\n{}\n", row(first, 12), row(second, 7)).into_bytes()
 }

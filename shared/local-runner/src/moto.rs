@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The launcher that starts moto with DynamoDB writes serialised.
+const LAUNCHER: &str = include_str!("../moto_launcher.py");
+
 /// A moto server child process on 127.0.0.1, killed when dropped.
 #[derive(Debug)]
 pub struct MotoServer {
@@ -47,7 +50,17 @@ impl MotoServer {
         // A port can be taken between choosing it and binding it: try a few.
         for _ in 0..5 {
             let port = free_port()?;
-            let child = Command::new(&binary)
+            let mut command = match binary.parent().map(|bin| bin.join("python")) {
+                // The venv's python runs moto through the launcher that serialises DynamoDB
+                // writes (see moto_launcher.py); a bare moto_server binary runs as is.
+                Some(python) if python.exists() => {
+                    let mut command = Command::new(python);
+                    command.args(["-c", LAUNCHER]);
+                    command
+                }
+                _ => Command::new(&binary),
+            };
+            let child = command
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
