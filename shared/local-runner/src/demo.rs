@@ -90,7 +90,15 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
     for key in local.list("outbox/").await? {
         let _ = writeln!(log, "  {key}");
     }
-    let _ = writeln!(log, "\ndelivery messages queued: {}", deliveries.len());
+    let mut distinct: Vec<&str> = deliveries.iter().map(|d| d.delivery_id.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let _ = writeln!(
+        log,
+        "\ndelivery messages queued: {} ({} distinct deliveries; a redelivered input re-queues its still-PENDING deliveries, which the forward function absorbs by delivery_id)",
+        deliveries.len(),
+        distinct.len()
+    );
     for delivery in &deliveries {
         let _ = writeln!(log, "  {} -> {}", delivery.delivery_id, delivery.endpoint);
     }
