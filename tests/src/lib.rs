@@ -19,7 +19,9 @@ pub async fn start_with(adjust: impl FnOnce(&mut LocalOptions)) -> Local {
     ecites_aws::telemetry::init_tracing();
     let mut options = LocalOptions::new("t");
     adjust(&mut options);
-    Local::start(options).await.expect("local stack starts (is moto installed? make .venv/bin/moto_server)")
+    Local::start(options)
+        .await
+        .expect("local stack starts (is moto installed? make .venv/bin/moto_server)")
 }
 
 /// A permit id.
@@ -45,7 +47,8 @@ pub fn s3_notification(bucket: &str, encoded_key: &str, size: usize) -> String {
 
 /// A direct `permit` message with the content inline.
 pub fn inline_message(content: &[u8]) -> String {
-    serde_json::json!({"type": "permit", "version": 1, "content": String::from_utf8_lossy(content)}).to_string()
+    serde_json::json!({"type": "permit", "version": 1, "content": String::from_utf8_lossy(content)})
+        .to_string()
 }
 
 /// An SQS event with one record, built from JSON as Lambda delivers it.

@@ -9,7 +9,12 @@ use lambda_runtime::{Context, LambdaEvent};
 use std::time::{Duration, Instant};
 
 async fn status(local: &Local, issuer: &str, number: &str) -> ecites_exchange::PermitStatus {
-    local.function.ledger().status(&id(issuer, number)).await.expect("status")
+    local
+        .function
+        .ledger()
+        .status(&id(issuer, number))
+        .await
+        .expect("status")
 }
 
 fn export(number: &str) -> Vec<u8> {
@@ -19,15 +24,26 @@ fn export(number: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_permit_becomes_standard_xml_a_version_and_a_pending_delivery() {
     let local = start().await;
-    local.put_object("inbox/26XA0001.json", export("26XA0001")).await.unwrap();
+    local
+        .put_object("inbox/26XA0001.json", export("26XA0001"))
+        .await
+        .unwrap();
     local.drain(DRAIN).await.unwrap();
 
     let status = status(&local, "XA", "26XA0001").await;
     assert_eq!(status.state.as_deref(), Some("ACTIVE"));
     assert_eq!(status.versions.len(), 1);
     let version = &status.versions[0];
-    assert!(version.xml_key.starts_with("outbox/XA/26XA0001/"), "{}", version.xml_key);
-    let xml = local.get_object(&version.xml_key).await.unwrap().expect("canonical XML written");
+    assert!(
+        version.xml_key.starts_with("outbox/XA/26XA0001/"),
+        "{}",
+        version.xml_key
+    );
+    let xml = local
+        .get_object(&version.xml_key)
+        .await
+        .unwrap()
+        .expect("canonical XML written");
     assert!(String::from_utf8_lossy(&xml).contains("CITESEPermit"));
     assert_eq!(status.deliveries.len(), 1);
     assert_eq!(status.deliveries[0].recipient, "XB");
@@ -42,18 +58,41 @@ async fn dropped_permit_becomes_standard_xml_a_version_and_a_pending_delivery() 
     assert_eq!(deliveries[0].endpoint, "http://127.0.0.1:9/xb");
     let under_delivery = local.function.ledger().under_delivery(10).await.unwrap();
     assert_eq!(under_delivery.len(), 1);
-    let for_xb = local.function.ledger().for_recipient(ecites_local::country("XB"), 10).await.unwrap();
+    let for_xb = local
+        .function
+        .ledger()
+        .for_recipient(ecites_local::country("XB"), 10)
+        .await
+        .unwrap();
     assert_eq!(for_xb.len(), 1);
-    assert_eq!(local.function.ledger().issuers_of_number("26XA0001").await.unwrap(), vec!["XA"]);
+    assert_eq!(
+        local
+            .function
+            .ledger()
+            .issuers_of_number("26XA0001")
+            .await
+            .unwrap(),
+        vec!["XA"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_object_delivered_twice_leaves_one_version_and_one_delivery_per_recipient() {
     let local = start().await;
     let body = export("26XA0002");
-    local.put_object("inbox/a.json", body.clone()).await.unwrap();
+    local
+        .put_object("inbox/a.json", body.clone())
+        .await
+        .unwrap();
     // S3 delivers the same notification again, and the same content arrives under another name.
-    local.send_direct(&s3_notification(&local.stack.bucket, "inbox/a.json", body.len())).await.unwrap();
+    local
+        .send_direct(&s3_notification(
+            &local.stack.bucket,
+            "inbox/a.json",
+            body.len(),
+        ))
+        .await
+        .unwrap();
     local.put_object("inbox/a copy.json", body).await.unwrap();
     local.drain(DRAIN).await.unwrap();
 
@@ -99,7 +138,10 @@ async fn concurrent_deliveries_of_the_same_permit_leave_one_version_and_one_deli
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_permit_is_rejected_with_report_and_acknowledged() {
     let local = start().await;
-    local.put_object("inbox/invalid.json", fixtures::invalid_json("XA")).await.unwrap();
+    local
+        .put_object("inbox/invalid.json", fixtures::invalid_json("XA"))
+        .await
+        .unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0, "acknowledged, not retried");
 
@@ -110,7 +152,9 @@ async fn invalid_permit_is_rejected_with_report_and_acknowledged() {
         .expect("rejection report next to the original");
     let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
     assert_eq!(report["type"], "rejection_report");
-    let findings = report["problems"][0]["findings"].as_array().expect("findings");
+    let findings = report["problems"][0]["findings"]
+        .as_array()
+        .expect("findings");
     assert!(findings.iter().any(|f| f["severity"] == "error"));
 
     let status = status(&local, "XA", "26XA-BROKEN").await;
@@ -118,7 +162,13 @@ async fn invalid_permit_is_rejected_with_report_and_acknowledged() {
     assert_eq!(status.rejections.len(), 1);
     assert!(status.rejections[0].errors > 0);
     assert!(local.take_deliveries().await.unwrap().is_empty());
-    assert_eq!(local.visible_messages(&local.stack.ingest_dlq_url).await.unwrap(), 0);
+    assert_eq!(
+        local
+            .visible_messages(&local.stack.ingest_dlq_url)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,7 +177,10 @@ async fn unreadable_message_is_rejected_with_report_and_acknowledged() {
     let message_id = local.send_direct("this is not JSON").await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
-    let report = local.get_object(&format!("rejected/sqs/{message_id}.report.json")).await.unwrap();
+    let report = local
+        .get_object(&format!("rejected/sqs/{message_id}.report.json"))
+        .await
+        .unwrap();
     assert!(report.is_some());
 }
 
@@ -140,7 +193,10 @@ async fn throttled_dynamodb_write_is_reported_as_batch_item_failure() {
     })
     .await;
     local.drain(DRAIN).await.unwrap(); // S3's test event from setting up the notification
-    local.send_direct(&inline_message(&export("26XA0005"))).await.unwrap();
+    local
+        .send_direct(&inline_message(&export("26XA0005")))
+        .await
+        .unwrap();
     let first = local.poll_once().await.unwrap();
     assert_eq!((first.received, first.failed, first.deleted), (1, 1, 0));
     assert_eq!(faults.remaining(), 0);
@@ -159,13 +215,22 @@ async fn only_the_throttled_record_of_a_batch_is_retried() {
         o.max_attempts = Some(1);
     })
     .await;
-    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
-        {"messageId": "first", "body": inline_message(&export("26XA0006"))},
-        {"messageId": "second", "body": inline_message(&export("26XA0007"))},
-    ]}))
-    .unwrap();
-    let response = local.function.handle(LambdaEvent::new(event, Context::default())).await.unwrap();
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(serde_json::json!({"Records": [
+            {"messageId": "first", "body": inline_message(&export("26XA0006"))},
+            {"messageId": "second", "body": inline_message(&export("26XA0007"))},
+        ]}))
+        .unwrap();
+    let response = local
+        .function
+        .handle(LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
     assert_eq!(failed, vec!["first"]);
     assert_eq!(status(&local, "XA", "26XA0007").await.versions.len(), 1);
 }
@@ -174,10 +239,17 @@ async fn only_the_throttled_record_of_a_batch_is_retried() {
 async fn foreign_issuer_is_refused() {
     let local = start().await;
     let foreign = fixtures::json(&fixtures::export_permit("26XB0001", "XB", "XA", 3));
-    local.put_object("inbox/foreign.json", foreign).await.unwrap();
+    local
+        .put_object("inbox/foreign.json", foreign)
+        .await
+        .unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
-    let report = local.get_object("rejected/inbox/foreign.json.report.json").await.unwrap().expect("report");
+    let report = local
+        .get_object("rejected/inbox/foreign.json.report.json")
+        .await
+        .unwrap()
+        .expect("report");
     assert!(String::from_utf8_lossy(&report).contains("not by this deployment"));
     assert!(status(&local, "XB", "26XB0001").await.is_empty());
     assert!(local.list("outbox/").await.unwrap().is_empty());
@@ -187,20 +259,37 @@ async fn foreign_issuer_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reissue_with_new_content_becomes_version_2_replacement() {
     let local = start().await;
-    local.put_object("inbox/v1.json", export("26XA0008")).await.unwrap();
+    local
+        .put_object("inbox/v1.json", export("26XA0008"))
+        .await
+        .unwrap();
     local.drain(DRAIN).await.unwrap();
     let reissue = fixtures::json(&fixtures::export_permit("26XA0008", "XA", "XB", 12));
     local.put_object("inbox/v2.json", reissue).await.unwrap();
     local.drain(DRAIN).await.unwrap();
 
     let status = status(&local, "XA", "26XA0008").await;
-    let states: Vec<_> = status.versions.iter().map(|v| (v.version, v.state)).collect();
-    assert_eq!(states, vec![(1, VersionState::Replaced), (2, VersionState::Active)]);
+    let states: Vec<_> = status
+        .versions
+        .iter()
+        .map(|v| (v.version, v.state))
+        .collect();
+    assert_eq!(
+        states,
+        vec![(1, VersionState::Replaced), (2, VersionState::Active)]
+    );
     assert_ne!(status.versions[0].xml_key, status.versions[1].xml_key);
-    let replacement = status.deliveries.iter().find(|d| d.version == 2).expect("v2 delivery");
+    let replacement = status
+        .deliveries
+        .iter()
+        .find(|d| d.version == 2)
+        .expect("v2 delivery");
     assert_eq!(replacement.kind, DeliveryKind::Replacement);
     let deliveries = local.take_deliveries().await.unwrap();
-    let message = deliveries.iter().find(|d| d.permit_version == 2).expect("v2 message");
+    let message = deliveries
+        .iter()
+        .find(|d| d.permit_version == 2)
+        .expect("v2 message");
     assert_eq!(message.kind, DeliveryKind::Replacement);
     assert_eq!(message.replaces_version, Some(1));
 }
@@ -208,7 +297,10 @@ async fn reissue_with_new_content_becomes_version_2_replacement() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancellation_is_recorded_and_delivered() {
     let local = start().await;
-    local.put_object("inbox/c.json", export("26XA0009")).await.unwrap();
+    local
+        .put_object("inbox/c.json", export("26XA0009"))
+        .await
+        .unwrap();
     local.drain(DRAIN).await.unwrap();
     local.take_deliveries().await.unwrap();
     let cancel = serde_json::json!({"type": "cancel", "version": 1, "issuer": "XA",
@@ -221,24 +313,35 @@ async fn cancellation_is_recorded_and_delivered() {
     let status = status(&local, "XA", "26XA0009").await;
     assert_eq!(status.state.as_deref(), Some("CANCELLED"));
     assert_eq!(status.versions[0].state, VersionState::Cancelled);
-    let cancellations: Vec<_> = status.deliveries.iter().filter(|d| d.kind == DeliveryKind::Cancellation).collect();
+    let cancellations: Vec<_> = status
+        .deliveries
+        .iter()
+        .filter(|d| d.kind == DeliveryKind::Cancellation)
+        .collect();
     assert_eq!(cancellations.len(), 1);
     assert_eq!(cancellations[0].recipient, "XB");
     assert!(status.history.iter().any(|h| h.event == "CANCELLED"));
     let deliveries = local.take_deliveries().await.unwrap();
     assert!(!deliveries.is_empty());
-    assert!(deliveries.iter().all(|d| d.kind == DeliveryKind::Cancellation));
+    assert!(deliveries
+        .iter()
+        .all(|d| d.kind == DeliveryKind::Cancellation));
     assert_eq!(deliveries[0].reason.as_deref(), Some("specimens died"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_an_unknown_permit_is_rejected_with_report() {
     let local = start().await;
-    let cancel = r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"NOPE","reason":"x"}"#;
+    let cancel =
+        r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"NOPE","reason":"x"}"#;
     let message_id = local.send_direct(cancel).await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
-    assert!(local.get_object(&format!("rejected/sqs/{message_id}.report.json")).await.unwrap().is_some());
+    assert!(local
+        .get_object(&format!("rejected/sqs/{message_id}.report.json"))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,18 +360,34 @@ async fn s3_test_event_is_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_with_spaces_plus_and_unicode_are_decoded() {
     let local = start().await;
-    local.put_object("inbox/my permit+1 café.json", export("26XA0010")).await.unwrap();
+    local
+        .put_object("inbox/my permit+1 café.json", export("26XA0010"))
+        .await
+        .unwrap();
     // The same key as AWS encodes it (spaces as +, %2B for +, UTF-8 percent-encoded).
     let body = export("26XA0011");
-    local.put_object("inbox/other permit+2 ü.json", body.clone()).await.unwrap();
     local
-        .send_direct(&s3_notification(&local.stack.bucket, "inbox/other+permit%2B2+%C3%BC.json", body.len()))
+        .put_object("inbox/other permit+2 ü.json", body.clone())
+        .await
+        .unwrap();
+    local
+        .send_direct(&s3_notification(
+            &local.stack.bucket,
+            "inbox/other+permit%2B2+%C3%BC.json",
+            body.len(),
+        ))
         .await
         .unwrap();
     local.drain(DRAIN).await.unwrap();
-    assert!(local.list("rejected/").await.unwrap().is_empty(), "no key failed to fetch");
+    assert!(
+        local.list("rejected/").await.unwrap().is_empty(),
+        "no key failed to fetch"
+    );
     let first = status(&local, "XA", "26XA0010").await;
-    assert_eq!(first.versions[0].source, format!("s3://{}/inbox/my permit+1 café.json", local.stack.bucket));
+    assert_eq!(
+        first.versions[0].source,
+        format!("s3://{}/inbox/my permit+1 café.json", local.stack.bucket)
+    );
     assert_eq!(status(&local, "XA", "26XA0011").await.versions.len(), 1);
 }
 
@@ -280,7 +399,11 @@ async fn oversized_object_is_rejected() {
     local.put_object("inbox/big.json", big).await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
-    let report = local.get_object("rejected/inbox/big.json.report.json").await.unwrap().expect("report");
+    let report = local
+        .get_object("rejected/inbox/big.json.report.json")
+        .await
+        .unwrap()
+        .expect("report");
     assert!(String::from_utf8_lossy(&report).contains("more than the limit"));
     assert!(status(&local, "XA", "26XA0012").await.is_empty());
 }
@@ -294,11 +417,22 @@ async fn poison_message_reaches_dlq_after_max_receives() {
     })
     .await;
     local.drain(DRAIN).await.unwrap(); // S3's test event from setting up the notification
-    local.send_direct(&inline_message(&export("26XA0013"))).await.unwrap();
+    local
+        .send_direct(&inline_message(&export("26XA0013")))
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(45);
     let mut receives = 0;
-    while local.visible_messages(&local.stack.ingest_dlq_url).await.unwrap() == 0 {
-        assert!(Instant::now() < deadline, "the message never reached the DLQ");
+    while local
+        .visible_messages(&local.stack.ingest_dlq_url)
+        .await
+        .unwrap()
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the message never reached the DLQ"
+        );
         receives += local.poll_once().await.unwrap().received;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -311,14 +445,25 @@ async fn poison_message_reaches_dlq_after_max_receives() {
 async fn recipient_missing_from_directory_is_recorded_as_no_partner() {
     let local = start().await;
     // An import permit goes to the exporting country's MA: XC is not in the directory.
-    let import = fixtures::json(&fixtures::permit(DocumentType::I, "26XA0014", "XA", "XC", "XA", 2));
+    let import = fixtures::json(&fixtures::permit(
+        DocumentType::I,
+        "26XA0014",
+        "XA",
+        "XC",
+        "XA",
+        2,
+    ));
     local.put_object("inbox/import.json", import).await.unwrap();
     local.drain(DRAIN).await.unwrap();
     let status = status(&local, "XA", "26XA0014").await;
     assert_eq!(status.deliveries.len(), 1);
     assert_eq!(status.deliveries[0].recipient, "XC");
     assert_eq!(status.deliveries[0].state, DeliveryState::NoPartner);
-    assert!(status.deliveries[0].last_error.as_deref().unwrap_or("").contains("not in the partner directory"));
+    assert!(status.deliveries[0]
+        .last_error
+        .as_deref()
+        .unwrap_or("")
+        .contains("not in the partner directory"));
     assert!(local.take_deliveries().await.unwrap().is_empty());
 }
 
@@ -326,7 +471,10 @@ async fn recipient_missing_from_directory_is_recorded_as_no_partner() {
 async fn csv_with_two_permits_records_both() {
     let local = start().await;
     local
-        .put_object("inbox/batch.csv", fixtures::csv_two_permits("XA", "26XA0015", "26XA0016", "XD"))
+        .put_object(
+            "inbox/batch.csv",
+            fixtures::csv_two_permits("XA", "26XA0015", "26XA0016", "XD"),
+        )
         .await
         .unwrap();
     local.drain(DRAIN).await.unwrap();
@@ -340,10 +488,18 @@ async fn csv_with_two_permits_records_both() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epix_xml_is_ingested() {
     let local = start().await;
-    local.put_object("inbox/epix.xml", fixtures::EPIX_XML.to_vec()).await.unwrap();
+    local
+        .put_object("inbox/epix.xml", fixtures::EPIX_XML.to_vec())
+        .await
+        .unwrap();
     local.drain(DRAIN).await.unwrap();
     let status = status(&local, "XA", "XA000000").await;
-    assert_eq!(status.versions.len(), 1, "rejections: {:?}", status.rejections);
+    assert_eq!(
+        status.versions.len(),
+        1,
+        "rejections: {:?}",
+        status.rejections
+    );
     assert_eq!(status.deliveries[0].recipient, "XB");
 }
 
@@ -351,10 +507,16 @@ async fn epix_xml_is_ingested() {
 async fn new_permit_costs_one_write_of_each_kind() {
     let local = start().await;
     // Warm the partner directory cache first.
-    local.send_direct(&inline_message(&export("26XA0017"))).await.unwrap();
+    local
+        .send_direct(&inline_message(&export("26XA0017")))
+        .await
+        .unwrap();
     local.drain(DRAIN).await.unwrap();
     local.counter.reset();
-    local.put_object("inbox/budget.json", export("26XA0018")).await.unwrap();
+    local
+        .put_object("inbox/budget.json", export("26XA0018"))
+        .await
+        .unwrap();
     local.drain(DRAIN).await.unwrap();
     let counts = local.counter.snapshot();
     let count = |op: &str| counts.get(op).copied().unwrap_or(0);
@@ -368,11 +530,15 @@ async fn new_permit_costs_one_write_of_each_kind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_renders_versions_deliveries_and_history_and_ignores_expired_records() {
     let local = start().await;
-    local.put_object("inbox/s.json", export("26XA0019")).await.unwrap();
-    local.drain(DRAIN).await.unwrap();
-    let (permit, status) = ecites_aws::status::permit_status_in(local.function.ledger(), "xa", "26XA0019")
+    local
+        .put_object("inbox/s.json", export("26XA0019"))
         .await
         .unwrap();
+    local.drain(DRAIN).await.unwrap();
+    let (permit, status) =
+        ecites_aws::status::permit_status_in(local.function.ledger(), "xa", "26XA0019")
+            .await
+            .unwrap();
     let text = ecites_aws::status::render(&permit, &status);
     assert!(text.contains("XA/26XA0019: ACTIVE"), "{text}");
     assert!(text.contains("PENDING"), "{text}");
@@ -386,6 +552,14 @@ async fn status_renders_versions_deliveries_and_history_and_ignores_expired_reco
             chrono::Utc::now() + chrono::Duration::days(3650)
         }
     }
-    let later = ecites_aws::DynamoLedger::new(local.clients.dynamodb.clone(), &local.stack.table, std::sync::Arc::new(Later));
-    assert!(later.status(&id("XA", "26XA0019")).await.unwrap().is_empty());
+    let later = ecites_aws::DynamoLedger::new(
+        local.clients.dynamodb.clone(),
+        &local.stack.table,
+        std::sync::Arc::new(Later),
+    );
+    assert!(later
+        .status(&id("XA", "26XA0019"))
+        .await
+        .unwrap()
+        .is_empty());
 }

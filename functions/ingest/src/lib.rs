@@ -9,7 +9,9 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use ecites_aws::telemetry::emf_line;
-use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, SqsDeliveryQueue};
+use ecites_aws::{
+    Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, SqsDeliveryQueue,
+};
 use ecites_exchange::{ingest_message, Clock, IngestSettings, Services, SystemClock};
 use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
@@ -59,7 +61,10 @@ impl IngestFunction {
     /// Handles one SQS batch. Records that failed transiently (or by an infrastructure fault)
     /// are returned in `batchItemFailures` so only they are retried; permanent input problems
     /// were reported by the use case and are acknowledged.
-    pub async fn handle(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let services = Services {
             blobs: &self.blobs,
             ledger: &self.ledger,
@@ -68,12 +73,16 @@ impl IngestFunction {
             clock: self.clock.as_ref(),
         };
         let mut response = SqsBatchResponse::default();
-        let (mut ingested, mut duplicates, mut rejected, mut failed, mut queued) = (0u32, 0u32, 0u32, 0u32, 0usize);
+        let (mut ingested, mut duplicates, mut rejected, mut failed, mut queued) =
+            (0u32, 0u32, 0u32, 0u32, 0usize);
         for record in event.payload.records {
             let message_id = record.message_id.clone().unwrap_or_default();
             let body = record.body.as_deref().unwrap_or("");
             let span = tracing::info_span!("ingest", message_id = %message_id);
-            match ingest_message(services, &self.settings, &message_id, body).instrument(span).await {
+            match ingest_message(services, &self.settings, &message_id, body)
+                .instrument(span)
+                .await
+            {
                 Ok(report) => {
                     ingested += report.ingested.iter().filter(|p| !p.duplicate).count() as u32;
                     duplicates += report.ingested.iter().filter(|p| p.duplicate).count() as u32;

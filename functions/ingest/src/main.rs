@@ -11,5 +11,8 @@ async fn main() -> Result<(), Error> {
     let clients = Clients::from_config(&config, &ClientOptions::default()).await;
     let function = IngestFunction::new(&config, &clients);
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| function.handle(event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
+        function.handle(event)
+    }))
+    .await
 }

@@ -33,6 +33,15 @@ use std::sync::Arc;
 /// Item attributes.
 type Item = HashMap<String, AttributeValue>;
 
+/// A version's transaction: the items, the version number, the pending deliveries and the
+/// recipients without a partner.
+type VersionTransaction = (
+    Vec<TransactWriteItem>,
+    u32,
+    Vec<PendingDelivery>,
+    Vec<CountryCode>,
+);
+
 /// Index names, as `setup` creates them.
 pub const GSI_UNDER_DELIVERY: &str = "under_delivery";
 /// Index of deliveries by recipient.
@@ -496,15 +505,7 @@ impl DynamoLedger {
         &self,
         v: &NewVersion,
         previous: Option<u32>,
-    ) -> Result<
-        (
-            Vec<TransactWriteItem>,
-            u32,
-            Vec<PendingDelivery>,
-            Vec<CountryCode>,
-        ),
-        Error,
-    > {
+    ) -> Result<VersionTransaction, Error> {
         let id = &v.id;
         let version = previous.map_or(1, |p| p + 1);
         let at = v.received_at;

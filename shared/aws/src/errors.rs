@@ -33,7 +33,11 @@ where
             // Code and message only: the raw response is noise in logs.
             let message = format!(
                 "{} ({}): {}",
-                if code.is_empty() { "unknown error" } else { code },
+                if code.is_empty() {
+                    "unknown error"
+                } else {
+                    code
+                },
                 service.raw().status().as_u16(),
                 service.err().message().unwrap_or("")
             );

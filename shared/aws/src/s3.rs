@@ -85,6 +85,9 @@ impl BlobStore for S3BlobStore {
     }
 }
 
+/// The directory indexed by country, shared between the cache and readers.
+type PartnerIndex = Arc<BTreeMap<CountryCode, Partner>>;
+
 /// The partner directory, read from a JSON document in S3 and cached for `ttl` (a warm Lambda
 /// reads it once per `ttl`, not once per permit).
 #[derive(Debug)]
@@ -93,7 +96,7 @@ pub struct S3PartnerDirectory {
     bucket: String,
     key: String,
     ttl: Duration,
-    cache: Mutex<Option<(Instant, Arc<BTreeMap<CountryCode, Partner>>)>>,
+    cache: Mutex<Option<(Instant, PartnerIndex)>>,
 }
 
 impl S3PartnerDirectory {
@@ -113,7 +116,7 @@ impl S3PartnerDirectory {
         }
     }
 
-    async fn load(&self) -> Result<Arc<BTreeMap<CountryCode, Partner>>, Error> {
+    async fn load(&self) -> Result<PartnerIndex, Error> {
         let mut cache = self.cache.lock().await;
         if let Some((loaded, partners)) = cache.as_ref() {
             if loaded.elapsed() < self.ttl {

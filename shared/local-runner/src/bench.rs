@@ -23,19 +23,37 @@ pub struct BenchRow {
 pub async fn run(endpoint: Option<String>, permits: usize) -> anyhow::Result<String> {
     let mut rows = Vec::new();
     for path in ["s3 drop", "direct sqs"] {
-        let mut options = LocalOptions::new(if path == "s3 drop" { "bench-s3" } else { "bench-sqs" });
+        let mut options = LocalOptions::new(if path == "s3 drop" {
+            "bench-s3"
+        } else {
+            "bench-sqs"
+        });
         options.endpoint = endpoint.clone();
         let mut local = Local::start(options).await?;
         local.ingest_source.wait_time_s = 0;
         // Warm up (partner directory, connections, S3 test event) outside the measurement.
-        local.put_object("inbox/warmup.json", fixtures::json(&fixtures::export_permit("WARMUP", "XA", "XB", 1))).await?;
+        local
+            .put_object(
+                "inbox/warmup.json",
+                fixtures::json(&fixtures::export_permit("WARMUP", "XA", "XB", 1)),
+            )
+            .await?;
         local.drain(Duration::from_secs(60)).await?;
         let bodies: Vec<Vec<u8>> = (0..permits)
-            .map(|i| fixtures::json(&fixtures::export_permit(&format!("26XA{i:06}"), "XA", "XB", 1 + i as i64)))
+            .map(|i| {
+                fixtures::json(&fixtures::export_permit(
+                    &format!("26XA{i:06}"),
+                    "XA",
+                    "XB",
+                    1 + i as i64,
+                ))
+            })
             .collect();
         for (i, body) in bodies.iter().enumerate() {
             if path == "s3 drop" {
-                local.put_object(&format!("inbox/bench-{i}.json"), body.clone()).await?;
+                local
+                    .put_object(&format!("inbox/bench-{i}.json"), body.clone())
+                    .await?;
             } else {
                 let message = serde_json::json!({"type": "permit", "version": 1, "content": String::from_utf8_lossy(body)});
                 local.send_direct(&message.to_string()).await?;
@@ -58,7 +76,11 @@ pub async fn run(endpoint: Option<String>, permits: usize) -> anyhow::Result<Str
 /// The bench table.
 pub fn render(rows: &[BenchRow]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<12} {:>8} {:>10} {:>12} {:>14}", "path", "permits", "seconds", "permits/s", "requests/permit");
+    let _ = writeln!(
+        out,
+        "{:<12} {:>8} {:>10} {:>12} {:>14}",
+        "path", "permits", "seconds", "permits/s", "requests/permit"
+    );
     for row in rows {
         let total: u64 = row.requests.iter().map(|(_, c)| c).sum();
         let seconds = row.elapsed.as_secs_f64();
@@ -75,7 +97,11 @@ pub fn render(rows: &[BenchRow]) -> String {
     for row in rows {
         let _ = writeln!(out, "\nrequests per permit by operation ({}):", row.path);
         for (operation, count) in &row.requests {
-            let _ = writeln!(out, "  {operation:<36} {:>6.2}", *count as f64 / row.permits.max(1) as f64);
+            let _ = writeln!(
+                out,
+                "  {operation:<36} {:>6.2}",
+                *count as f64 / row.permits.max(1) as f64
+            );
         }
     }
     out

@@ -18,19 +18,36 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
     options.endpoint = endpoint;
     let local = Local::start(options).await?;
     let mut log = String::new();
-    let _ = writeln!(log, "emulator: {}  bucket: {}  table: {}", local.endpoint, local.stack.bucket, local.stack.table);
+    let _ = writeln!(
+        log,
+        "emulator: {}  bucket: {}  table: {}",
+        local.endpoint, local.stack.bucket, local.stack.table
+    );
 
     let first = fixtures::json(&fixtures::export_permit("26XA0001", "XA", "XB", 10));
     let drops: Vec<(&str, Vec<u8>)> = vec![
         ("inbox/epix re-export XA000000.xml", EPIX_XML.to_vec()),
         ("inbox/export permit+26XA0001 café.json", first.clone()),
-        ("inbox/batch 2026 (two permits).csv", fixtures::csv_two_permits("XA", "26XA0002", "26XA0003", "XD")),
+        (
+            "inbox/batch 2026 (two permits).csv",
+            fixtures::csv_two_permits("XA", "26XA0002", "26XA0003", "XD"),
+        ),
         (
             "inbox/import permit 26XA0004.json",
-            fixtures::json(&fixtures::permit(DocumentType::I, "26XA0004", "XA", "XC", "XA", 4)),
+            fixtures::json(&fixtures::permit(
+                DocumentType::I,
+                "26XA0004",
+                "XA",
+                "XC",
+                "XA",
+                4,
+            )),
         ),
         ("inbox/invalid permit.json", fixtures::invalid_json("XA")),
-        ("inbox/foreign permit from XB.json", fixtures::json(&fixtures::export_permit("26XB0001", "XB", "XA", 3))),
+        (
+            "inbox/foreign permit from XB.json",
+            fixtures::json(&fixtures::export_permit("26XB0001", "XB", "XA", 3)),
+        ),
     ];
     let _ = writeln!(log, "\nround 1: {} files dropped into inbox/", drops.len());
     for (key, bytes) in drops {
@@ -40,15 +57,22 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
     let outcome = local.drain(DRAIN_TIMEOUT).await?;
     let _ = writeln!(log, "  ingest: {outcome:?}");
 
-    let _ = writeln!(log, "\nround 2: the same permit again (S3 copy and direct message), and a re-issue");
-    local.put_object("inbox/export permit 26XA0001 (copy).json", first.clone()).await?;
+    let _ = writeln!(
+        log,
+        "\nround 2: the same permit again (S3 copy and direct message), and a re-issue"
+    );
+    local
+        .put_object("inbox/export permit 26XA0001 (copy).json", first.clone())
+        .await?;
     let inline = serde_json::json!({
         "type": "permit", "version": 1, "file_name": "26XA0001.json",
         "content": String::from_utf8_lossy(&first),
     });
     local.send_direct(&inline.to_string()).await?;
     let reissue = fixtures::json(&fixtures::export_permit("26XA0001", "XA", "XB", 12));
-    local.put_object("inbox/export permit 26XA0001 reissued.json", reissue).await?;
+    local
+        .put_object("inbox/export permit 26XA0001 reissued.json", reissue)
+        .await?;
     let outcome = local.drain(DRAIN_TIMEOUT).await?;
     let _ = writeln!(log, "  ingest: {outcome:?}");
 
@@ -64,14 +88,26 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
     let requests = local.counter.snapshot();
     let deliveries = local.take_deliveries().await?;
     let ledger = local.function.ledger();
-    let _ = writeln!(log, "\n{:<16} {:<8} {:<10} recipients (state of each delivery)", "permit", "version", "state");
+    let _ = writeln!(
+        log,
+        "\n{:<16} {:<8} {:<10} recipients (state of each delivery)",
+        "permit", "version", "state"
+    );
     for id in ledger.permits().await? {
         let status = ledger.status(&id).await?;
         let latest = status.versions.last().map(|v| v.version).unwrap_or(0);
         let recipients: Vec<String> = status
             .deliveries
             .iter()
-            .map(|d| format!("v{} {} {} {}", d.version, d.kind.as_str(), d.recipient, d.state))
+            .map(|d| {
+                format!(
+                    "v{} {} {} {}",
+                    d.version,
+                    d.kind.as_str(),
+                    d.recipient,
+                    d.state
+                )
+            })
             .collect();
         let _ = writeln!(
             log,

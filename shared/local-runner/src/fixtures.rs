@@ -27,7 +27,14 @@ fn date(text: &str) -> Option<Timestamp> {
 
 /// A valid permit of `document_type` issued by `issuer`, exporting from `exporter` to
 /// `importer`, for `quantity` live tortoises.
-pub fn permit(document_type: DocumentType, number: &str, issuer: &str, exporter: &str, importer: &str, quantity: i64) -> Permit {
+pub fn permit(
+    document_type: DocumentType,
+    number: &str,
+    issuer: &str,
+    exporter: &str,
+    importer: &str,
+    quantity: i64,
+) -> Permit {
     Permit {
         document_type: Some(document_type.into()),
         permit_number: number.to_owned(),
@@ -36,7 +43,10 @@ pub fn permit(document_type: DocumentType, number: &str, issuer: &str, exporter:
         importer: Some(party("Reptile House Ltd", importer)),
         exporter: Some(party("Tortoise Farm Cooperative", exporter)),
         purpose: Some(Purpose::T.into()),
-        issuing_authority: Some(party(&format!("CITES Management Authority of {issuer}"), issuer)),
+        issuing_authority: Some(party(
+            &format!("CITES Management Authority of {issuer}"),
+            issuer,
+        )),
         issue_date: date("2026-01-05"),
         blocks: vec![Block {
             id: "A".to_owned(),

@@ -69,7 +69,10 @@ impl LocalOptions {
             country: country("XA"),
             partners: Directory {
                 version: 1,
-                partners: ["XB", "XD"].into_iter().filter_map(loopback_partner).collect(),
+                partners: ["XB", "XD"]
+                    .into_iter()
+                    .filter_map(loopback_partner)
+                    .collect(),
             },
             visibility_timeout_s: 1,
             max_receive_count: 3,
@@ -129,7 +132,9 @@ impl Local {
             max_receive_count: options.max_receive_count,
             partners: options.partners.clone(),
         };
-        let stack = setup::setup(&clients, &spec).await.context("setting up the stack")?;
+        let stack = setup::setup(&clients, &spec)
+            .await
+            .context("setting up the stack")?;
         let config = Config {
             country: options.country,
             bucket: stack.bucket.clone(),
@@ -149,7 +154,8 @@ impl Local {
         };
         let function_clients = Clients::from_config(&config, &function_options).await;
         let function = IngestFunction::new(&config, &function_clients);
-        let ingest_source = EventSource::new(clients.sqs.clone(), &stack.ingest_queue_url, REGION).await?;
+        let ingest_source =
+            EventSource::new(clients.sqs.clone(), &stack.ingest_queue_url, REGION).await?;
         Ok(Local {
             moto,
             endpoint,
@@ -190,7 +196,15 @@ impl Local {
 
     /// Reads an object of the bucket, `None` when missing.
     pub async fn get_object(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        match self.clients.s3.get_object().bucket(&self.stack.bucket).key(key).send().await {
+        match self
+            .clients
+            .s3
+            .get_object()
+            .bucket(&self.stack.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(output) => Ok(Some(output.body.collect().await?.into_bytes().to_vec())),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
             Err(error) => Err(error.into()),
@@ -207,7 +221,11 @@ impl Local {
             .prefix(prefix)
             .send()
             .await?;
-        let mut keys: Vec<String> = output.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+        let mut keys: Vec<String> = output
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
         keys.sort();
         Ok(keys)
     }
@@ -275,7 +293,11 @@ async fn take_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::Result<
         for message in messages {
             bodies.push(message.body().unwrap_or_default().to_owned());
             if let Some(handle) = message.receipt_handle() {
-                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await?;
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
             }
         }
     }

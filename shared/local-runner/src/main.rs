@@ -4,7 +4,10 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ecites-local", about = "Run the ecites exchange locally against moto server")]
+#[command(
+    name = "ecites-local",
+    about = "Run the ecites exchange locally against moto server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,7 +71,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let summary = ecites_local::demo::run(endpoint).await?;
             println!("{summary}");
         }
-        Command::Setup { endpoint, prefix, country } => {
+        Command::Setup {
+            endpoint,
+            prefix,
+            country,
+        } => {
             let clients = ecites_aws::Clients::new(
                 Some(&endpoint),
                 ecites_local::REGION,
@@ -92,16 +99,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("export ECITES_COUNTRY={country}");
             println!("export ECITES_BUCKET={}", stack.bucket);
             println!("export ECITES_TABLE={}", stack.table);
-            println!("export ECITES_DELIVERIES_QUEUE_URL={}", stack.deliveries_queue_url);
+            println!(
+                "export ECITES_DELIVERIES_QUEUE_URL={}",
+                stack.deliveries_queue_url
+            );
             println!("export ECITES_INGEST_QUEUE_URL={}", stack.ingest_queue_url);
         }
         Command::Run { timeout } => {
             let config = ecites_aws::Config::from_env()?;
             let queue = std::env::var("ECITES_INGEST_QUEUE_URL")
                 .map_err(|_| anyhow::anyhow!("ECITES_INGEST_QUEUE_URL is not set"))?;
-            let clients = ecites_aws::Clients::from_config(&config, &ecites_aws::ClientOptions::default()).await;
+            let clients =
+                ecites_aws::Clients::from_config(&config, &ecites_aws::ClientOptions::default())
+                    .await;
             let function = ecites_ingest::IngestFunction::new(&config, &clients);
-            let source = ecites_local::EventSource::new(clients.sqs.clone(), &queue, &config.region).await?;
+            let source =
+                ecites_local::EventSource::new(clients.sqs.clone(), &queue, &config.region).await?;
             let handler = |event| function.handle(event);
             let outcome = source
                 .run_until_quiet(&handler, std::time::Duration::from_secs(timeout))

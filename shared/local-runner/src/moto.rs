@@ -87,7 +87,10 @@ impl MotoServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("moto server did not listen on port {} within {timeout:?}", self.port)
+        bail!(
+            "moto server did not listen on port {} within {timeout:?}",
+            self.port
+        )
     }
 
     /// The endpoint URL, e.g. `http://127.0.0.1:5123`.

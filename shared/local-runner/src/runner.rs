@@ -5,7 +5,9 @@
 
 use anyhow::Context as _;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -38,7 +40,11 @@ pub struct EventSource {
 
 impl EventSource {
     /// A mapping for `queue_url`.
-    pub async fn new(sqs: aws_sdk_sqs::Client, queue_url: &str, region: &str) -> anyhow::Result<Self> {
+    pub async fn new(
+        sqs: aws_sdk_sqs::Client,
+        queue_url: &str,
+        region: &str,
+    ) -> anyhow::Result<Self> {
         let attributes = sqs
             .get_queue_attributes()
             .queue_url(queue_url)
@@ -86,7 +92,11 @@ impl EventSource {
             .map(|m| {
                 let attributes: Map<String, Value> = m
                     .attributes()
-                    .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 json!({
                     "messageId": m.message_id(),
@@ -104,11 +114,18 @@ impl EventSource {
         let event: SqsEvent = serde_json::from_value(json!({ "Records": records }))?;
         let result = handler(LambdaEvent::new(event, Context::default())).await;
         let failed: HashSet<String> = match result {
-            Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+            Ok(response) => response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
             // A handler error fails the whole batch, as in Lambda.
             Err(error) => {
                 tracing::warn!(%error, "handler failed: the whole batch will be retried");
-                messages.iter().filter_map(|m| m.message_id().map(str::to_owned)).collect()
+                messages
+                    .iter()
+                    .filter_map(|m| m.message_id().map(str::to_owned))
+                    .collect()
             }
         };
         let entries: Vec<DeleteMessageBatchRequestEntry> = messages
@@ -163,7 +180,11 @@ impl EventSource {
 
     /// Polls until the queue is empty with nothing in flight (or `timeout` passes), and returns
     /// the totals.
-    pub async fn run_until_quiet<F, Fut>(&self, handler: &F, timeout: Duration) -> anyhow::Result<PollOutcome>
+    pub async fn run_until_quiet<F, Fut>(
+        &self,
+        handler: &F,
+        timeout: Duration,
+    ) -> anyhow::Result<PollOutcome>
     where
         F: Fn(LambdaEvent<SqsEvent>) -> Fut,
         Fut: Future<Output = Result<SqsBatchResponse, lambda_runtime::Error>>,
@@ -179,6 +200,9 @@ impl EventSource {
                 return Ok(total);
             }
         }
-        anyhow::bail!("queue {} was not quiet after {timeout:?} ({total:?})", self.queue_url)
+        anyhow::bail!(
+            "queue {} was not quiet after {timeout:?} ({total:?})",
+            self.queue_url
+        )
     }
 }

@@ -4,7 +4,8 @@
 use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
@@ -63,7 +64,11 @@ async fn queue_arn(clients: &Clients, url: &str) -> anyhow::Result<String> {
         .context("queue has no ARN")
 }
 
-async fn queue_with_dlq(clients: &Clients, name: &str, spec: &StackSpec) -> anyhow::Result<(String, String)> {
+async fn queue_with_dlq(
+    clients: &Clients,
+    name: &str,
+    spec: &StackSpec,
+) -> anyhow::Result<(String, String)> {
     let dlq = clients
         .sqs
         .create_queue()
@@ -83,7 +88,10 @@ async fn queue_with_dlq(clients: &Clients, name: &str, spec: &StackSpec) -> anyh
         .sqs
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_s.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            spec.visibility_timeout_s.to_string(),
+        )
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .send()
         .await
@@ -96,9 +104,23 @@ async fn queue_with_dlq(clients: &Clients, name: &str, spec: &StackSpec) -> anyh
 fn gsi(name: &str, pk: &str, sk: &str) -> anyhow::Result<GlobalSecondaryIndex> {
     Ok(GlobalSecondaryIndex::builder()
         .index_name(name)
-        .key_schema(KeySchemaElement::builder().attribute_name(pk).key_type(KeyType::Hash).build()?)
-        .key_schema(KeySchemaElement::builder().attribute_name(sk).key_type(KeyType::Range).build()?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(pk)
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(sk)
+                .key_type(KeyType::Range)
+                .build()?,
+        )
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()?)
 }
 
@@ -108,14 +130,23 @@ pub async fn setup(clients: &Clients, spec: &StackSpec) -> anyhow::Result<Stack>
     let prefix = &spec.prefix;
     let bucket = format!("{prefix}-exchange");
     let table = format!("{prefix}-ledger");
-    clients.s3.create_bucket().bucket(&bucket).send().await.context("creating the bucket")?;
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .context("creating the bucket")?;
 
-    let (ingest_queue_url, ingest_dlq_url) = queue_with_dlq(clients, &format!("{prefix}-ingest"), spec).await?;
+    let (ingest_queue_url, ingest_dlq_url) =
+        queue_with_dlq(clients, &format!("{prefix}-ingest"), spec).await?;
     let (deliveries_queue_url, deliveries_dlq_url) =
         queue_with_dlq(clients, &format!("{prefix}-deliveries"), spec).await?;
 
     let mut attributes = Vec::new();
-    for name in ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK"] {
+    for name in [
+        "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK",
+    ] {
         attributes.push(
             AttributeDefinition::builder()
                 .attribute_name(name)
@@ -128,8 +159,18 @@ pub async fn setup(clients: &Clients, spec: &StackSpec) -> anyhow::Result<Stack>
         .create_table()
         .table_name(&table)
         .set_attribute_definitions(Some(attributes))
-        .key_schema(KeySchemaElement::builder().attribute_name("PK").key_type(KeyType::Hash).build()?)
-        .key_schema(KeySchemaElement::builder().attribute_name("SK").key_type(KeyType::Range).build()?)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("PK")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("SK")
+                .key_type(KeyType::Range)
+                .build()?,
+        )
         .global_secondary_indexes(gsi(GSI_UNDER_DELIVERY, "GSI1PK", "GSI1SK")?)
         .global_secondary_indexes(gsi(GSI_BY_RECIPIENT, "GSI2PK", "GSI2SK")?)
         .global_secondary_indexes(gsi(GSI_BY_NUMBER, "GSI3PK", "GSI3SK")?)
@@ -148,7 +189,10 @@ pub async fn setup(clients: &Clients, spec: &StackSpec) -> anyhow::Result<Stack>
         .update_time_to_live()
         .table_name(&table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build()?,
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()?,
         )
         .send()
         .await
@@ -176,7 +220,12 @@ pub async fn setup(clients: &Clients, spec: &StackSpec) -> anyhow::Result<Stack>
                     NotificationConfigurationFilter::builder()
                         .key(
                             S3KeyFilter::builder()
-                                .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("inbox/").build())
+                                .filter_rules(
+                                    FilterRule::builder()
+                                        .name(FilterRuleName::Prefix)
+                                        .value("inbox/")
+                                        .build(),
+                                )
                                 .build(),
                         )
                         .build(),
