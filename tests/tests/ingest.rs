@@ -563,3 +563,31 @@ async fn status_renders_versions_deliveries_and_history_and_ignores_expired_reco
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permit_sent_by_reference_is_fetched_and_oversized_reference_is_rejected() {
+    let local = start_with(|o| o.max_object_bytes = 3_000).await;
+    local
+        .put_object("large/ok.json", export("26XA0020"))
+        .await
+        .unwrap();
+    let mut big = export("26XA0021");
+    big.extend(std::iter::repeat_n(b' ', 4_000));
+    local.put_object("large/big.json", big).await.unwrap();
+    for key in ["large/ok.json", "large/big.json"] {
+        let message = serde_json::json!({"type": "permit_ref", "version": 1,
+            "bucket": local.stack.bucket, "key": key});
+        local.send_direct(&message.to_string()).await.unwrap();
+    }
+    let outcome = local.drain(DRAIN).await.unwrap();
+    assert_eq!(outcome.failed, 0);
+    assert_eq!(status(&local, "XA", "26XA0020").await.versions.len(), 1);
+    assert!(status(&local, "XA", "26XA0021").await.is_empty());
+    // Read with the size bound (no Content-Length announced in the message), then refused.
+    let report = local
+        .get_object("rejected/large/big.json.report.json")
+        .await
+        .unwrap()
+        .expect("report");
+    assert!(String::from_utf8_lossy(&report).contains("more than the limit"));
+}

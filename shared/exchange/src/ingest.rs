@@ -133,9 +133,22 @@ pub async fn ingest_message(
     let mut report = IngestReport::default();
     for input in inputs {
         let one = match input {
-            Input::Object { bucket, key, .. } => {
+            Input::Object { bucket, key, size } => {
                 let source = InputSource::Object { bucket, key };
-                ingest_object(services, settings, source).await?
+                match size {
+                    // The notification already says it is too large: no need to fetch it.
+                    Some(size) if size > settings.max_object_bytes => {
+                        let reason = too_large(size, settings.max_object_bytes);
+                        reject(
+                            services,
+                            &source,
+                            None,
+                            vec![Problem::without_permit(reason)],
+                        )
+                        .await?
+                    }
+                    _ => ingest_object(services, settings, source).await?,
+                }
             }
             Input::Inline { file_name, content } => {
                 ingest_bytes(
@@ -186,10 +199,7 @@ async fn ingest_object(
             ingest_bytes(services, settings, &source, file_name, &bytes).await
         }
         Ok(Fetched::TooLarge { size }) => {
-            let reason = format!(
-                "the object is {size} bytes, more than the limit of {} bytes",
-                settings.max_object_bytes
-            );
+            let reason = too_large(size, settings.max_object_bytes);
             reject(
                 services,
                 &source,
@@ -211,6 +221,10 @@ async fn ingest_object(
         }
         Err(error) => Err(error),
     }
+}
+
+fn too_large(size: u64, limit: u64) -> String {
+    format!("the object is {size} bytes, more than the limit of {limit} bytes")
 }
 
 /// One reason an input (or one permit in it) was refused.
@@ -634,6 +648,47 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ecites_domain::model::{Address, Party};
+
+    fn party(country: &str) -> Option<Party> {
+        Some(Party {
+            address: Address {
+                country: Some(ecites_domain::Coded::parse(country)),
+                ..Address::default()
+            },
+            ..Party::default()
+        })
+    }
+
+    #[test]
+    fn recipients_follow_the_document_type() {
+        let mut permit = Permit {
+            importer: party("XB"),
+            exporter: party("XC"),
+            ..Permit::default()
+        };
+        let codes = |permit: &Permit| {
+            recipient_countries(permit).map(|c| c.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+        };
+        for (document_type, expected) in [
+            (DocumentType::E, "XB"),
+            (DocumentType::R, "XB"),
+            (DocumentType::O, "XB"),
+            (DocumentType::I, "XC"),
+        ] {
+            permit.document_type = Some(document_type.into());
+            assert_eq!(
+                codes(&permit),
+                Some(vec![expected.to_owned()]),
+                "{document_type:?}"
+            );
+        }
+        permit.document_type = None;
+        assert_eq!(codes(&permit), None);
+        permit.document_type = Some(DocumentType::E.into());
+        permit.importer = None;
+        assert_eq!(codes(&permit), None);
+    }
 
     #[test]
     fn retention_is_five_years_after_expiry() {
