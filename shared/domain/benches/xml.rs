@@ -1,0 +1,33 @@
+//! Throughput of the CITES e-permit XML writer and reader, in permits per second.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use ecites_domain::testing::typical_permit;
+use ecites_domain::xml::{read_permit, write_permit_into};
+
+fn xml(c: &mut Criterion) {
+    for blocks in [3usize, 50] {
+        let permit = typical_permit(blocks);
+        let mut xml = String::new();
+        write_permit_into(&permit, &mut xml);
+
+        let mut group = c.benchmark_group(format!("xml/{blocks}-blocks ({} bytes)", xml.len()));
+        group.throughput(Throughput::Elements(1));
+        group.bench_function("write", |b| {
+            let mut out = String::with_capacity(xml.len());
+            b.iter(|| {
+                out.clear();
+                write_permit_into(black_box(&permit), &mut out);
+                black_box(out.len())
+            })
+        });
+        group.bench_function("read", |b| {
+            b.iter(|| {
+                read_permit(black_box(xml.as_bytes())).map(|decoded| decoded.permit.blocks.len())
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, xml);
+criterion_main!(benches);
