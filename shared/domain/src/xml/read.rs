@@ -771,8 +771,11 @@ impl<'a> State<'a> {
                 self.block = Block::default();
                 self.docs.clear();
             }
-            slot if slot.is_quantity() => self.unit = unit_code(element, reader, position)?,
             _ => {}
+        }
+        let unit = attributes(element, reader, position, slot.is_quantity())?;
+        if slot.is_quantity() {
+            self.unit = unit;
         }
         if slot.is_leaf() {
             self.text.clear();
@@ -1217,31 +1220,36 @@ impl<'a> State<'a> {
     }
 }
 
-/// The `unitCode` attribute of a quantity: absent, empty and EPIX's `?` placeholder all mean
+/// Checks every attribute of an element for well-formedness (quoting, duplicates, references)
+/// and returns the `unitCode` of a quantity: absent, empty and EPIX's `?` placeholder all mean
 /// "no unit".
-fn unit_code<'a>(
+fn attributes(
     element: &BytesStart<'_>,
-    reader: &Reader<&'a [u8]>,
+    reader: &Reader<&[u8]>,
     position: u64,
+    want_unit: bool,
 ) -> Result<Option<Coded<Unit>>, Error> {
+    let mut unit = None;
     for attribute in element.attributes() {
         let attribute = attribute.map_err(|error| Error::MalformedXml {
             position,
             message: error.to_string(),
         })?;
-        if attribute.key.local_name().as_ref() != b"unitCode" {
+        let is_unit = want_unit && attribute.key.local_name().as_ref() == b"unitCode";
+        if !is_unit && !attribute.value.contains(&b'&') {
             continue;
         }
         let value = attribute
             .decode_and_unescape_value(reader.decoder())
             .map_err(|error| parse_error(&error, position))?;
-        let value = trim_xml(&value);
-        if value.is_empty() || value == "?" {
-            return Ok(None);
+        if is_unit && unit.is_none() {
+            let value = trim_xml(&value);
+            if !value.is_empty() && value != "?" {
+                unit = Some(Coded::parse(value));
+            }
         }
-        return Ok(Some(Coded::parse(value)));
     }
-    Ok(None)
+    Ok(unit)
 }
 
 fn date_finding(
