@@ -35,22 +35,21 @@ fn trim_xml(text: &str) -> &str {
 }
 
 /// A non-empty, trimmed string with markup characters, line breaks and non-ASCII text.
-pub fn arb_text() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9 &<>\"'.,;:/()\\-éüßçÅœ中文字\u{a0}\u{1F98E}\t\r\n]{1,24}".prop_filter_map(
-        "empty after trimming",
-        |text| {
+pub fn arb_text() -> BoxedStrategy<String> {
+    "[a-zA-Z0-9 &<>\"'.,;:/()\\-éüßçÅœ中文字\u{a0}\u{1F98E}\t\r\n]{1,24}"
+        .prop_filter_map("empty after trimming", |text| {
             let trimmed = trim_xml(&text);
             (!trimmed.is_empty()).then(|| trimmed.to_owned())
-        },
-    )
+        })
+        .boxed()
 }
 
-fn arb_opt_text() -> impl Strategy<Value = Option<String>> {
-    option::of(arb_text())
+fn arb_opt_text() -> BoxedStrategy<Option<String>> {
+    option::of(arb_text()).boxed()
 }
 
 /// A coded value: mostly known codes, sometimes text that is not in the list.
-pub fn arb_coded<T: CodeList>() -> impl Strategy<Value = Coded<T>> {
+pub fn arb_coded<T: CodeList>() -> BoxedStrategy<Coded<T>> {
     prop_oneof![
         4 => proptest::sample::select(T::ALL).prop_map(Coded::Known),
         1 => arb_text().prop_filter_map("placeholder", |text| {
@@ -58,10 +57,11 @@ pub fn arb_coded<T: CodeList>() -> impl Strategy<Value = Coded<T>> {
             (!coded.as_str().is_empty() && coded.as_str() != "?").then_some(coded)
         }),
     ]
+    .boxed()
 }
 
 /// A date, a date-time with an offset, or a local date-time, as permits carry them.
-pub fn arb_timestamp() -> impl Strategy<Value = Timestamp> {
+pub fn arb_timestamp() -> BoxedStrategy<Timestamp> {
     let date = (1950i32..2100, 1u32..=12, 1u32..=28)
         .prop_filter_map("date", |(y, m, d)| NaiveDate::from_ymd_opt(y, m, d));
     let time = (
@@ -86,10 +86,11 @@ pub fn arb_timestamp() -> impl Strategy<Value = Timestamp> {
         }),
         (date, time).prop_map(|(d, t)| Timestamp::Local(NaiveDateTime::new(d, t))),
     ]
+    .boxed()
 }
 
 /// A quantity with up to six decimals, with or without a unit.
-pub fn arb_quantity() -> impl Strategy<Value = Quantity> {
+pub fn arb_quantity() -> BoxedStrategy<Quantity> {
     (
         0i64..10_000_000_000,
         0u32..=6,
@@ -99,6 +100,7 @@ pub fn arb_quantity() -> impl Strategy<Value = Quantity> {
             value: Decimal::new(mantissa, scale),
             unit,
         })
+        .boxed()
 }
 
 fn non_empty<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
@@ -106,7 +108,7 @@ fn non_empty<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
 }
 
 /// A postal address (possibly empty).
-pub fn arb_address() -> impl Strategy<Value = Address> {
+pub fn arb_address() -> BoxedStrategy<Address> {
     (
         vec(arb_text(), 0..3),
         arb_opt_text(),
@@ -129,22 +131,25 @@ pub fn arb_address() -> impl Strategy<Value = Address> {
                 }
             },
         )
+        .boxed()
 }
 
 /// A party that is absent or has at least one value.
-pub fn arb_party() -> impl Strategy<Value = Option<Party>> {
+pub fn arb_party() -> BoxedStrategy<Option<Party>> {
     option::of((arb_opt_text(), arb_opt_text(), arb_address()))
         .prop_map(|party| party.map(|(id, name, address)| Party { id, name, address }))
         .prop_map(non_empty)
+        .boxed()
 }
 
-fn arb_location() -> impl Strategy<Value = Option<Location>> {
+fn arb_location() -> BoxedStrategy<Option<Location>> {
     option::of((arb_opt_text(), arb_opt_text()))
         .prop_map(|location| location.map(|(id, name)| Location { id, name }))
         .prop_map(non_empty)
+        .boxed()
 }
 
-fn arb_examination() -> impl Strategy<Value = Option<Examination>> {
+fn arb_examination() -> BoxedStrategy<Option<Examination>> {
     option::of((
         option::of(arb_timestamp()),
         option::of(arb_quantity()),
@@ -160,9 +165,10 @@ fn arb_examination() -> impl Strategy<Value = Option<Examination>> {
         })
     })
     .prop_map(non_empty)
+    .boxed()
 }
 
-fn arb_country_reference() -> impl Strategy<Value = Option<CountryReference>> {
+fn arb_country_reference() -> BoxedStrategy<Option<CountryReference>> {
     option::of((
         option::of(arb_coded::<CountryCode>()),
         arb_opt_text(),
@@ -180,9 +186,10 @@ fn arb_country_reference() -> impl Strategy<Value = Option<CountryReference>> {
         )
     })
     .prop_map(non_empty)
+    .boxed()
 }
 
-fn arb_document_reference() -> impl Strategy<Value = DocumentReference> {
+fn arb_document_reference() -> BoxedStrategy<DocumentReference> {
     (
         option::of(prop_oneof![
             Just("861".to_owned()),
@@ -200,10 +207,11 @@ fn arb_document_reference() -> impl Strategy<Value = DocumentReference> {
             id,
             issue_date,
         })
+        .boxed()
 }
 
 /// One block of a permit.
-pub fn arb_block() -> impl Strategy<Value = Block> {
+pub fn arb_block() -> BoxedStrategy<Block> {
     let names = (
         prop_oneof![Just(String::new()), arb_text()],
         arb_opt_text(),
@@ -232,33 +240,35 @@ pub fn arb_block() -> impl Strategy<Value = Block> {
         option::of(arb_timestamp()),
         arb_examination(),
     );
-    (names, codes, history).prop_map(
-        |(
-            (id, scientific_name, common_name, description, marks),
-            (term, appendix, source, quantity, quota),
-            (origin, last_reexport, operation_number, acquisition_date, endorsement),
-        )| Block {
-            id,
-            scientific_name,
-            common_name,
-            description,
-            marks,
-            term,
-            appendix,
-            source,
-            quantity,
-            quota,
-            origin,
-            last_reexport,
-            operation_number,
-            acquisition_date,
-            endorsement,
-        },
-    )
+    (names, codes, history)
+        .prop_map(
+            |(
+                (id, scientific_name, common_name, description, marks),
+                (term, appendix, source, quantity, quota),
+                (origin, last_reexport, operation_number, acquisition_date, endorsement),
+            )| Block {
+                id,
+                scientific_name,
+                common_name,
+                description,
+                marks,
+                term,
+                appendix,
+                source,
+                quantity,
+                quota,
+                origin,
+                last_reexport,
+                operation_number,
+                acquisition_date,
+                endorsement,
+            },
+        )
+        .boxed()
 }
 
 /// A permit in the normal form every format carries without loss (see the module docs).
-pub fn arb_permit() -> impl Strategy<Value = Permit> {
+pub fn arb_permit() -> BoxedStrategy<Permit> {
     let identity = (
         option::of(arb_coded::<DocumentType>()),
         arb_opt_text(),
@@ -292,9 +302,30 @@ pub fn arb_permit() -> impl Strategy<Value = Permit> {
         vec(arb_document_reference(), 0..3),
         vec(arb_block(), 0..4),
     );
-    (identity, parties, header, consignment).prop_map(
-        |(
-            (
+    (identity, parties, header, consignment)
+        .prop_map(
+            |(
+                (
+                    document_type,
+                    document_subtype,
+                    permit_number,
+                    document_name,
+                    copy,
+                    valid_from,
+                    valid_until,
+                ),
+                (importer, exporter, issuing_authority),
+                (
+                    special_conditions,
+                    purpose,
+                    purpose_text,
+                    security_stamp,
+                    issue_place,
+                    issue_date,
+                    signatory,
+                ),
+                (export_endorsement, transport_document, references, blocks),
+            )| Permit {
                 document_type,
                 document_subtype,
                 permit_number,
@@ -302,42 +333,23 @@ pub fn arb_permit() -> impl Strategy<Value = Permit> {
                 copy,
                 valid_from,
                 valid_until,
-            ),
-            (importer, exporter, issuing_authority),
-            (
+                importer,
+                exporter,
                 special_conditions,
                 purpose,
                 purpose_text,
                 security_stamp,
+                issuing_authority,
                 issue_place,
                 issue_date,
                 signatory,
-            ),
-            (export_endorsement, transport_document, references, blocks),
-        )| Permit {
-            document_type,
-            document_subtype,
-            permit_number,
-            document_name,
-            copy,
-            valid_from,
-            valid_until,
-            importer,
-            exporter,
-            special_conditions,
-            purpose,
-            purpose_text,
-            security_stamp,
-            issuing_authority,
-            issue_place,
-            issue_date,
-            signatory,
-            export_endorsement,
-            transport_document,
-            references,
-            blocks,
-        },
-    )
+                export_endorsement,
+                transport_document,
+                references,
+                blocks,
+            },
+        )
+        .boxed()
 }
 
 fn date(text: &str) -> Option<Timestamp> {
