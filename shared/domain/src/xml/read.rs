@@ -197,14 +197,113 @@ const NAMES: &[(Name, &str)] = &[
 
 impl Name {
     fn of(local: &[u8]) -> Name {
-        // Names are compared as bytes; the table is short and most names differ in length, so
-        // this costs a few length comparisons per element.
-        for (name, text) in NAMES {
-            if text.as_bytes() == local {
-                return *name;
-            }
+        // Dispatch on the length first: most lengths have one or two names, so an element
+        // costs one comparison instead of a walk through the table.
+        match local.len() {
+            2 => match local {
+                b"ID" => Name::Id,
+                _ => Name::Other,
+            },
+            4 => match local {
+                b"Name" => Name::Name,
+                _ => Name::Other,
+            },
+            7 => match local {
+                b"Purpose" => Name::Purpose,
+                b"Marking" => Name::Marking,
+                _ => Name::Other,
+            },
+            8 => match local {
+                b"TypeCode" => Name::TypeCode,
+                b"CityName" => Name::CityName,
+                _ => Name::Other,
+            },
+            9 => match local {
+                b"Statement" => Name::Statement,
+                b"CountryID" => Name::CountryId,
+                _ => Name::Other,
+            },
+            10 => match local {
+                b"StreetName" => Name::StreetName,
+                b"CommonName" => Name::CommonName,
+                _ => Name::Other,
+            },
+            11 => match local {
+                b"SubtypeCode" => Name::SubtypeCode,
+                b"PurposeCode" => Name::PurposeCode,
+                b"Information" => Name::Information,
+                b"EndDateTime" => Name::EndDateTime,
+                b"CountryName" => Name::CountryName,
+                b"Description" => Name::Description,
+                _ => Name::Other,
+            },
+            12 => match local {
+                b"CITESEPermit" => Name::CitesEPermit,
+                b"PostcodeCode" => Name::PostcodeCode,
+                b"UnitQuantity" => Name::UnitQuantity,
+                b"ItemQuantity" => Name::ItemQuantity,
+                _ => Name::Other,
+            },
+            13 => match local {
+                b"IssueDateTime" => Name::IssueDateTime,
+                b"CopyIndicator" => Name::CopyIndicator,
+                b"StartDateTime" => Name::StartDateTime,
+                b"PostOfficeBox" => Name::PostOfficeBox,
+                _ => Name::Other,
+            },
+            14 => match local {
+                b"ActualDateTime" => Name::ActualDateTime,
+                b"ScientificName" => Name::ScientificName,
+                _ => Name::Other,
+            },
+            17 => match local {
+                b"TypeExtensionCode" => Name::TypeExtensionCode,
+                _ => Name::Other,
+            },
+            18 => match local {
+                b"ProviderTradeParty" => Name::ProviderTradeParty,
+                b"PostalTradeAddress" => Name::PostalTradeAddress,
+                b"OriginTradeCountry" => Name::OriginTradeCountry,
+                b"ExportTradeCountry" => Name::ExportTradeCountry,
+                _ => Name::Other,
+            },
+            19 => match local {
+                b"ConsignorTradeParty" => Name::ConsignorTradeParty,
+                b"ConsigneeTradeParty" => Name::ConsigneeTradeParty,
+                b"AnnualQuotaQuantity" => Name::AnnualQuotaQuantity,
+                b"AcquisitionDateTime" => Name::AcquisitionDateTime,
+                _ => Name::Other,
+            },
+            20 => match local {
+                b"CertifyingTradeParty" => Name::CertifyingTradeParty,
+                _ => Name::Other,
+            },
+            21 => match local {
+                b"SpecifiedTradeProduct" => Name::SpecifiedTradeProduct,
+                _ => Name::Other,
+            },
+            22 => match local {
+                b"IssueLogisticsLocation" => Name::IssueLogisticsLocation,
+                b"CountrySubDivisionName" => Name::CountrySubDivisionName,
+                _ => Name::Other,
+            },
+            23 => match local {
+                b"HeaderExchangedDocument" => Name::HeaderExchangedDocument,
+                b"UsedToDateQuotaQuantity" => Name::UsedToDateQuotaQuantity,
+                _ => Name::Other,
+            },
+            24 => match local {
+                b"EffectiveSpecifiedPeriod" => Name::EffectiveSpecifiedPeriod,
+                b"ActualOccurrenceDateTime" => Name::ActualOccurrenceDateTime,
+                _ => Name::Other,
+            },
+            25 => match local {
+                b"ExaminationTransportEvent" => Name::ExaminationTransportEvent,
+                b"TransportLogisticsPackage" => Name::TransportLogisticsPackage,
+                _ => Name::Other,
+            },
+            _ => Name::Other,
         }
-        Name::Other
     }
 
     fn as_str(self) -> &'static str {
@@ -1385,4 +1484,20 @@ fn assign_documents(
     }
     block.origin = block.origin.take().and_then(not_empty);
     block.last_reexport = block.last_reexport.take().and_then(not_empty);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_name_is_found_by_its_spelling_and_spelled_back() {
+        for (name, text) in NAMES {
+            assert_eq!(Name::of(text.as_bytes()), *name, "{text}");
+            assert_eq!(name.as_str(), *text);
+        }
+        assert_eq!(Name::of(b"Unknown"), Name::Other);
+        assert_eq!(Name::of(b""), Name::Other);
+        assert_eq!(Name::of(b"id"), Name::Other, "names are case-sensitive");
+    }
 }
