@@ -9,6 +9,9 @@ fn xml(c: &mut Criterion) {
         let permit = typical_permit(blocks);
         let mut xml = String::new();
         write_permit_into(&permit, &mut xml);
+        // Measure a read that really reads: the permit must come back whole.
+        let decoded = read_permit(xml.as_bytes()).expect("the writer's output reads");
+        assert_eq!(decoded.permit, permit, "round trip before benchmarking");
 
         let mut group = c.benchmark_group(format!("xml/{blocks}-blocks ({} bytes)", xml.len()));
         group.throughput(Throughput::Elements(1));

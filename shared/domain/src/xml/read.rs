@@ -302,6 +302,64 @@ impl Name {
                 b"TransportLogisticsPackage" => Name::TransportLogisticsPackage,
                 _ => Name::Other,
             },
+            26 => match local {
+                b"PreviousReferencedDocument" => Name::PreviousReferencedDocument,
+                _ => Name::Other,
+            },
+            27 => match local {
+                b"ReferenceReferencedDocument" => Name::ReferenceReferencedDocument,
+                b"OccurrenceLogisticsLocation" => Name::OccurrenceLogisticsLocation,
+                _ => Name::Other,
+            },
+            28 => match local {
+                b"AssociatedReferencedDocument" => Name::AssociatedReferencedDocument,
+                _ => Name::Other,
+            },
+            30 => match local {
+                b"PhysicalLogisticsShippingMarks" => Name::PhysicalLogisticsShippingMarks,
+                _ => Name::Other,
+            },
+            31 => match local {
+                b"SpecifiedSupplyChainConsignment" => Name::SpecifiedSupplyChainConsignment,
+                _ => Name::Other,
+            },
+            32 => match local {
+                b"IncludedSupplyChainTradeLineItem" => Name::IncludedSupplyChainTradeLineItem,
+                _ => Name::Other,
+            },
+            33 => match local {
+                b"SpecifiedExchangedDocumentContext" => Name::SpecifiedExchangedDocumentContext,
+                _ => Name::Other,
+            },
+            34 => match local {
+                b"IncludedSupplyChainConsignmentItem" => Name::IncludedSupplyChainConsignmentItem,
+                _ => Name::Other,
+            },
+            35 => match local {
+                b"TransportContractReferencedDocument" => Name::TransportContractReferencedDocument,
+                _ => Name::Other,
+            },
+            36 => match local {
+                b"FirstSignatoryDocumentAuthentication" => {
+                    Name::FirstSignatoryDocumentAuthentication
+                }
+                b"ThirdSignatoryDocumentAuthentication" => {
+                    Name::ThirdSignatoryDocumentAuthentication
+                }
+                _ => Name::Other,
+            },
+            37 => match local {
+                b"SpecifiedAuthoritativeSignatoryPerson" => {
+                    Name::SpecifiedAuthoritativeSignatoryPerson
+                }
+                _ => Name::Other,
+            },
+            40 => match local {
+                b"ApplicableCrossBorderRegulatoryProcedure" => {
+                    Name::ApplicableCrossBorderRegulatoryProcedure
+                }
+                _ => Name::Other,
+            },
             _ => Name::Other,
         }
     }
