@@ -373,7 +373,19 @@ fn party(name: &str, street: &str, postcode: &str, city: &str, country: &str) ->
 }
 
 /// Species, term, unit, appendix and source of the blocks of [`typical_permit`], in turn.
-const SPECIES: &[(&str, &str, &str, Term, Unit, Appendix, Source, &str)] = &[
+type Species = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Term,
+    Unit,
+    Appendix,
+    Source,
+    &'static str,
+);
+
+/// Scientific and common name, description, term, unit, appendix, source and origin country.
+const SPECIES: &[Species] = &[
     (
         "Crocodylus niloticus",
         "Nile crocodile",

@@ -41,6 +41,7 @@ fn reference(
     })
 }
 
+#[allow(clippy::too_many_arguments)] // One argument per differing box, read like the form.
 fn block(
     id: &str,
     scientific: &str,

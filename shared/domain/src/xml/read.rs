@@ -26,6 +26,7 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 /// Element local names the reader knows; anything else is [`Name::Other`].
+#[allow(clippy::enum_variant_names)] // The variants spell the XML names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Name {
     Other,
@@ -595,7 +596,7 @@ impl<'a> Text<'a> {
         self.use_owned = false;
     }
 
-    fn to_owned_buffer(&mut self) {
+    fn make_owned(&mut self) {
         if !self.use_owned {
             self.owned.clear();
             if let Some(borrowed) = self.borrowed.take() {
@@ -611,14 +612,14 @@ impl<'a> Text<'a> {
                 self.borrowed = Some(text)
             }
             text => {
-                self.to_owned_buffer();
+                self.make_owned();
                 self.owned.push_str(&text);
             }
         }
     }
 
     fn push_char(&mut self, c: char) {
-        self.to_owned_buffer();
+        self.make_owned();
         self.owned.push(c);
     }
 
@@ -1119,10 +1120,8 @@ impl<'a> State<'a> {
 
     fn leaf(&mut self, leaf: Frame, parent: Option<Frame>, value: &str) {
         match leaf.slot {
-            Slot::PermitNumber => {
-                if self.permit.permit_number.is_empty() {
-                    self.permit.permit_number = value.to_owned();
-                }
+            Slot::PermitNumber if self.permit.permit_number.is_empty() => {
+                self.permit.permit_number = value.to_owned();
             }
             Slot::DocName => set_first(&mut self.permit.document_name, value),
             Slot::DocType => {
@@ -1131,37 +1130,33 @@ impl<'a> State<'a> {
                     .get_or_insert_with(|| Coded::parse(value));
             }
             Slot::DocSubtype => set_first(&mut self.permit.document_subtype, value),
-            Slot::IssueDate => {
-                if self.permit.issue_date.is_none() {
-                    self.permit.issue_date = self.timestamp(
-                        leaf,
-                        value,
-                        |_| "issue_date".into(),
-                        "13",
-                        "the date of issue",
-                    );
-                }
+            Slot::IssueDate if self.permit.issue_date.is_none() => {
+                self.permit.issue_date = self.timestamp(
+                    leaf,
+                    value,
+                    |_| "issue_date".into(),
+                    "13",
+                    "the date of issue",
+                );
             }
-            Slot::Copy => {
-                if self.permit.copy.is_none() {
-                    self.permit.copy = match value {
-                        "true" | "1" => Some(true),
-                        "false" | "0" => Some(false),
-                        _ => {
-                            let finding = Finding::new(
-                                Severity::Error,
-                                Tier::Structure,
-                                "boolean-format",
-                                "copy",
-                                self.path(leaf),
-                                "",
-                                format!("the copy indicator is {value:?}, which is neither true nor false; it was left empty"),
-                            );
-                            self.findings.push(finding);
-                            None
-                        }
-                    };
-                }
+            Slot::Copy if self.permit.copy.is_none() => {
+                self.permit.copy = match value {
+                    "true" | "1" => Some(true),
+                    "false" | "0" => Some(false),
+                    _ => {
+                        let finding = Finding::new(
+                            Severity::Error,
+                            Tier::Structure,
+                            "boolean-format",
+                            "copy",
+                            self.path(leaf),
+                            "",
+                            format!("the copy indicator is {value:?}, which is neither true nor false; it was left empty"),
+                        );
+                        self.findings.push(finding);
+                        None
+                    }
+                };
             }
             Slot::PurposeText => set_first(&mut self.permit.purpose_text, value),
             Slot::PurposeCode => {
@@ -1170,50 +1165,42 @@ impl<'a> State<'a> {
                     .get_or_insert_with(|| Coded::parse(value));
             }
             Slot::Information => self.permit.special_conditions.push(value.to_owned()),
-            Slot::ValidFrom => {
-                if self.permit.valid_from.is_none() {
-                    self.permit.valid_from = self.timestamp(
-                        leaf,
-                        value,
-                        |_| "valid_from".into(),
-                        "2",
-                        "the first day of validity",
-                    );
-                }
+            Slot::ValidFrom if self.permit.valid_from.is_none() => {
+                self.permit.valid_from = self.timestamp(
+                    leaf,
+                    value,
+                    |_| "valid_from".into(),
+                    "2",
+                    "the first day of validity",
+                );
             }
-            Slot::ValidUntil => {
-                if self.permit.valid_until.is_none() {
-                    self.permit.valid_until = self.timestamp(
-                        leaf,
-                        value,
-                        |_| "valid_until".into(),
-                        "2",
-                        "the last day of validity",
-                    );
-                }
+            Slot::ValidUntil if self.permit.valid_until.is_none() => {
+                self.permit.valid_until = self.timestamp(
+                    leaf,
+                    value,
+                    |_| "valid_until".into(),
+                    "2",
+                    "the last day of validity",
+                );
             }
-            Slot::DocDate => {
-                if self.doc.date.is_none() && self.doc.bad_date.is_none() {
-                    match Timestamp::parse(value) {
-                        Ok(date) => self.doc.date = Some(date),
-                        Err(_) => {
-                            self.doc.bad_date = Some(BadDate {
-                                text: value.to_owned(),
-                                path: self.path(leaf),
-                            })
-                        }
+            Slot::DocDate if self.doc.date.is_none() && self.doc.bad_date.is_none() => {
+                match Timestamp::parse(value) {
+                    Ok(date) => self.doc.date = Some(date),
+                    Err(_) => {
+                        self.doc.bad_date = Some(BadDate {
+                            text: value.to_owned(),
+                            path: self.path(leaf),
+                        })
                     }
                 }
             }
-            Slot::DocTypeCode => {
-                if self.doc.type_code.is_none() {
-                    self.doc.kind = match value {
-                        ORIGIN_DOCUMENT => DocKind::Origin,
-                        REEXPORT_DOCUMENT => DocKind::Reexport,
-                        _ => DocKind::Other,
-                    };
-                    self.doc.type_code = Some(value.to_owned());
-                }
+            Slot::DocTypeCode if self.doc.type_code.is_none() => {
+                self.doc.kind = match value {
+                    ORIGIN_DOCUMENT => DocKind::Origin,
+                    REEXPORT_DOCUMENT => DocKind::Reexport,
+                    _ => DocKind::Other,
+                };
+                self.doc.type_code = Some(value.to_owned());
             }
             Slot::DocId => set_first(&mut self.doc.id, value),
             Slot::TransportDocId => set_first(&mut self.permit.transport_document, value),
@@ -1265,39 +1252,33 @@ impl<'a> State<'a> {
             }
             Slot::CountryName => set_first(&mut self.party.address.country_name, value),
             Slot::Subdivision => set_first(&mut self.party.address.subdivision, value),
-            Slot::ExamDate => {
-                if self.exam.date.is_none() {
-                    let in_item = self.in_item();
-                    self.exam.date = self.timestamp(
-                        leaf,
-                        value,
-                        |state| {
-                            if in_item {
-                                state.block_field("endorsement.date")
-                            } else {
-                                "export_endorsement.date".into()
-                            }
-                        },
-                        "14",
-                        "the date of the export endorsement",
-                    );
-                }
+            Slot::ExamDate if self.exam.date.is_none() => {
+                let in_item = self.in_item();
+                self.exam.date = self.timestamp(
+                    leaf,
+                    value,
+                    |state| {
+                        if in_item {
+                            state.block_field("endorsement.date")
+                        } else {
+                            "export_endorsement.date".into()
+                        }
+                    },
+                    "14",
+                    "the date of the export endorsement",
+                );
             }
-            Slot::ExamQty => {
-                if self.exam.quantity.is_none() {
-                    let field = if self.in_item() {
-                        self.block_field("endorsement.quantity")
-                    } else {
-                        "export_endorsement.quantity".into()
-                    };
-                    self.exam.quantity =
-                        self.quantity(leaf, value, field, "14", "the quantity endorsed at export");
-                }
+            Slot::ExamQty if self.exam.quantity.is_none() => {
+                let field = if self.in_item() {
+                    self.block_field("endorsement.quantity")
+                } else {
+                    "export_endorsement.quantity".into()
+                };
+                self.exam.quantity =
+                    self.quantity(leaf, value, field, "14", "the quantity endorsed at export");
             }
-            Slot::BlockId => {
-                if self.block.id.is_empty() {
-                    self.block.id = value.to_owned();
-                }
+            Slot::BlockId if self.block.id.is_empty() => {
+                self.block.id = value.to_owned();
             }
             Slot::Marking => self.block.marks.push(value.to_owned()),
             Slot::TradeCountryId | Slot::TradeCountryName => {
@@ -1315,11 +1296,9 @@ impl<'a> State<'a> {
                     set_first(&mut reference.country_name, value);
                 }
             }
-            Slot::ItemQty => {
-                if self.block.quantity.is_none() {
-                    let field = self.block_field("quantity");
-                    self.block.quantity = self.quantity(leaf, value, field, "11", "the quantity");
-                }
+            Slot::ItemQty if self.block.quantity.is_none() => {
+                let field = self.block_field("quantity");
+                self.block.quantity = self.quantity(leaf, value, field, "11", "the quantity");
             }
             Slot::Appendix => {
                 self.block
@@ -1361,16 +1340,14 @@ impl<'a> State<'a> {
                     }
                 }
             }
-            Slot::Acquisition => {
-                if self.block.acquisition_date.is_none() {
-                    self.block.acquisition_date = self.timestamp(
-                        leaf,
-                        value,
-                        |state| state.block_field("acquisition_date"),
-                        "12b",
-                        "the date of acquisition",
-                    );
-                }
+            Slot::Acquisition if self.block.acquisition_date.is_none() => {
+                self.block.acquisition_date = self.timestamp(
+                    leaf,
+                    value,
+                    |state| state.block_field("acquisition_date"),
+                    "12b",
+                    "the date of acquisition",
+                );
             }
             _ => {}
         }
