@@ -28,6 +28,20 @@ fn xml(c: &mut Criterion) {
                 read_permit(black_box(xml.as_bytes())).map(|decoded| decoded.permit.blocks.len())
             })
         });
+        // The floor: quick-xml's tokenizer alone over the same bytes, doing nothing with events.
+        group.bench_function("tokenize only (quick-xml baseline)", |b| {
+            b.iter(|| {
+                let mut reader = quick_xml::Reader::from_str(black_box(&xml));
+                let mut events = 0usize;
+                loop {
+                    match reader.read_event() {
+                        Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+                        Ok(_) => events += 1,
+                    }
+                }
+                events
+            })
+        });
         group.finish();
     }
 }

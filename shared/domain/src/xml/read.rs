@@ -198,165 +198,169 @@ const NAMES: &[(Name, &str)] = &[
 
 impl Name {
     fn of(local: &[u8]) -> Name {
-        // Dispatch on the length first: most lengths have one or two names, so an element
-        // costs one comparison instead of a walk through the table.
+        // Dispatch on the length first, then compare fixed-size arrays (inline word compares,
+        // no memcmp call): an element costs one or two comparisons.
         match local.len() {
-            2 => match local {
-                b"ID" => Name::Id,
+            2 => match <&[u8; 2]>::try_from(local) {
+                Ok(b"ID") => Name::Id,
                 _ => Name::Other,
             },
-            4 => match local {
-                b"Name" => Name::Name,
+            4 => match <&[u8; 4]>::try_from(local) {
+                Ok(b"Name") => Name::Name,
                 _ => Name::Other,
             },
-            7 => match local {
-                b"Purpose" => Name::Purpose,
-                b"Marking" => Name::Marking,
+            7 => match <&[u8; 7]>::try_from(local) {
+                Ok(b"Purpose") => Name::Purpose,
+                Ok(b"Marking") => Name::Marking,
                 _ => Name::Other,
             },
-            8 => match local {
-                b"TypeCode" => Name::TypeCode,
-                b"CityName" => Name::CityName,
+            8 => match <&[u8; 8]>::try_from(local) {
+                Ok(b"TypeCode") => Name::TypeCode,
+                Ok(b"CityName") => Name::CityName,
                 _ => Name::Other,
             },
-            9 => match local {
-                b"Statement" => Name::Statement,
-                b"CountryID" => Name::CountryId,
+            9 => match <&[u8; 9]>::try_from(local) {
+                Ok(b"Statement") => Name::Statement,
+                Ok(b"CountryID") => Name::CountryId,
                 _ => Name::Other,
             },
-            10 => match local {
-                b"StreetName" => Name::StreetName,
-                b"CommonName" => Name::CommonName,
+            10 => match <&[u8; 10]>::try_from(local) {
+                Ok(b"StreetName") => Name::StreetName,
+                Ok(b"CommonName") => Name::CommonName,
                 _ => Name::Other,
             },
-            11 => match local {
-                b"SubtypeCode" => Name::SubtypeCode,
-                b"PurposeCode" => Name::PurposeCode,
-                b"Information" => Name::Information,
-                b"EndDateTime" => Name::EndDateTime,
-                b"CountryName" => Name::CountryName,
-                b"Description" => Name::Description,
+            11 => match <&[u8; 11]>::try_from(local) {
+                Ok(b"SubtypeCode") => Name::SubtypeCode,
+                Ok(b"PurposeCode") => Name::PurposeCode,
+                Ok(b"Information") => Name::Information,
+                Ok(b"EndDateTime") => Name::EndDateTime,
+                Ok(b"CountryName") => Name::CountryName,
+                Ok(b"Description") => Name::Description,
                 _ => Name::Other,
             },
-            12 => match local {
-                b"CITESEPermit" => Name::CitesEPermit,
-                b"PostcodeCode" => Name::PostcodeCode,
-                b"UnitQuantity" => Name::UnitQuantity,
-                b"ItemQuantity" => Name::ItemQuantity,
+            12 => match <&[u8; 12]>::try_from(local) {
+                Ok(b"CITESEPermit") => Name::CitesEPermit,
+                Ok(b"PostcodeCode") => Name::PostcodeCode,
+                Ok(b"UnitQuantity") => Name::UnitQuantity,
+                Ok(b"ItemQuantity") => Name::ItemQuantity,
                 _ => Name::Other,
             },
-            13 => match local {
-                b"IssueDateTime" => Name::IssueDateTime,
-                b"CopyIndicator" => Name::CopyIndicator,
-                b"StartDateTime" => Name::StartDateTime,
-                b"PostOfficeBox" => Name::PostOfficeBox,
+            13 => match <&[u8; 13]>::try_from(local) {
+                Ok(b"IssueDateTime") => Name::IssueDateTime,
+                Ok(b"CopyIndicator") => Name::CopyIndicator,
+                Ok(b"StartDateTime") => Name::StartDateTime,
+                Ok(b"PostOfficeBox") => Name::PostOfficeBox,
                 _ => Name::Other,
             },
-            14 => match local {
-                b"ActualDateTime" => Name::ActualDateTime,
-                b"ScientificName" => Name::ScientificName,
+            14 => match <&[u8; 14]>::try_from(local) {
+                Ok(b"ActualDateTime") => Name::ActualDateTime,
+                Ok(b"ScientificName") => Name::ScientificName,
                 _ => Name::Other,
             },
-            17 => match local {
-                b"TypeExtensionCode" => Name::TypeExtensionCode,
+            17 => match <&[u8; 17]>::try_from(local) {
+                Ok(b"TypeExtensionCode") => Name::TypeExtensionCode,
                 _ => Name::Other,
             },
-            18 => match local {
-                b"ProviderTradeParty" => Name::ProviderTradeParty,
-                b"PostalTradeAddress" => Name::PostalTradeAddress,
-                b"OriginTradeCountry" => Name::OriginTradeCountry,
-                b"ExportTradeCountry" => Name::ExportTradeCountry,
+            18 => match <&[u8; 18]>::try_from(local) {
+                Ok(b"ProviderTradeParty") => Name::ProviderTradeParty,
+                Ok(b"PostalTradeAddress") => Name::PostalTradeAddress,
+                Ok(b"OriginTradeCountry") => Name::OriginTradeCountry,
+                Ok(b"ExportTradeCountry") => Name::ExportTradeCountry,
                 _ => Name::Other,
             },
-            19 => match local {
-                b"ConsignorTradeParty" => Name::ConsignorTradeParty,
-                b"ConsigneeTradeParty" => Name::ConsigneeTradeParty,
-                b"AnnualQuotaQuantity" => Name::AnnualQuotaQuantity,
-                b"AcquisitionDateTime" => Name::AcquisitionDateTime,
+            19 => match <&[u8; 19]>::try_from(local) {
+                Ok(b"ConsignorTradeParty") => Name::ConsignorTradeParty,
+                Ok(b"ConsigneeTradeParty") => Name::ConsigneeTradeParty,
+                Ok(b"AnnualQuotaQuantity") => Name::AnnualQuotaQuantity,
+                Ok(b"AcquisitionDateTime") => Name::AcquisitionDateTime,
                 _ => Name::Other,
             },
-            20 => match local {
-                b"CertifyingTradeParty" => Name::CertifyingTradeParty,
+            20 => match <&[u8; 20]>::try_from(local) {
+                Ok(b"CertifyingTradeParty") => Name::CertifyingTradeParty,
                 _ => Name::Other,
             },
-            21 => match local {
-                b"SpecifiedTradeProduct" => Name::SpecifiedTradeProduct,
+            21 => match <&[u8; 21]>::try_from(local) {
+                Ok(b"SpecifiedTradeProduct") => Name::SpecifiedTradeProduct,
                 _ => Name::Other,
             },
-            22 => match local {
-                b"IssueLogisticsLocation" => Name::IssueLogisticsLocation,
-                b"CountrySubDivisionName" => Name::CountrySubDivisionName,
+            22 => match <&[u8; 22]>::try_from(local) {
+                Ok(b"IssueLogisticsLocation") => Name::IssueLogisticsLocation,
+                Ok(b"CountrySubDivisionName") => Name::CountrySubDivisionName,
                 _ => Name::Other,
             },
-            23 => match local {
-                b"HeaderExchangedDocument" => Name::HeaderExchangedDocument,
-                b"UsedToDateQuotaQuantity" => Name::UsedToDateQuotaQuantity,
+            23 => match <&[u8; 23]>::try_from(local) {
+                Ok(b"HeaderExchangedDocument") => Name::HeaderExchangedDocument,
+                Ok(b"UsedToDateQuotaQuantity") => Name::UsedToDateQuotaQuantity,
                 _ => Name::Other,
             },
-            24 => match local {
-                b"EffectiveSpecifiedPeriod" => Name::EffectiveSpecifiedPeriod,
-                b"ActualOccurrenceDateTime" => Name::ActualOccurrenceDateTime,
+            24 => match <&[u8; 24]>::try_from(local) {
+                Ok(b"EffectiveSpecifiedPeriod") => Name::EffectiveSpecifiedPeriod,
+                Ok(b"ActualOccurrenceDateTime") => Name::ActualOccurrenceDateTime,
                 _ => Name::Other,
             },
-            25 => match local {
-                b"ExaminationTransportEvent" => Name::ExaminationTransportEvent,
-                b"TransportLogisticsPackage" => Name::TransportLogisticsPackage,
+            25 => match <&[u8; 25]>::try_from(local) {
+                Ok(b"ExaminationTransportEvent") => Name::ExaminationTransportEvent,
+                Ok(b"TransportLogisticsPackage") => Name::TransportLogisticsPackage,
                 _ => Name::Other,
             },
-            26 => match local {
-                b"PreviousReferencedDocument" => Name::PreviousReferencedDocument,
+            26 => match <&[u8; 26]>::try_from(local) {
+                Ok(b"PreviousReferencedDocument") => Name::PreviousReferencedDocument,
                 _ => Name::Other,
             },
-            27 => match local {
-                b"ReferenceReferencedDocument" => Name::ReferenceReferencedDocument,
-                b"OccurrenceLogisticsLocation" => Name::OccurrenceLogisticsLocation,
+            27 => match <&[u8; 27]>::try_from(local) {
+                Ok(b"ReferenceReferencedDocument") => Name::ReferenceReferencedDocument,
+                Ok(b"OccurrenceLogisticsLocation") => Name::OccurrenceLogisticsLocation,
                 _ => Name::Other,
             },
-            28 => match local {
-                b"AssociatedReferencedDocument" => Name::AssociatedReferencedDocument,
+            28 => match <&[u8; 28]>::try_from(local) {
+                Ok(b"AssociatedReferencedDocument") => Name::AssociatedReferencedDocument,
                 _ => Name::Other,
             },
-            30 => match local {
-                b"PhysicalLogisticsShippingMarks" => Name::PhysicalLogisticsShippingMarks,
+            30 => match <&[u8; 30]>::try_from(local) {
+                Ok(b"PhysicalLogisticsShippingMarks") => Name::PhysicalLogisticsShippingMarks,
                 _ => Name::Other,
             },
-            31 => match local {
-                b"SpecifiedSupplyChainConsignment" => Name::SpecifiedSupplyChainConsignment,
+            31 => match <&[u8; 31]>::try_from(local) {
+                Ok(b"SpecifiedSupplyChainConsignment") => Name::SpecifiedSupplyChainConsignment,
                 _ => Name::Other,
             },
-            32 => match local {
-                b"IncludedSupplyChainTradeLineItem" => Name::IncludedSupplyChainTradeLineItem,
+            32 => match <&[u8; 32]>::try_from(local) {
+                Ok(b"IncludedSupplyChainTradeLineItem") => Name::IncludedSupplyChainTradeLineItem,
                 _ => Name::Other,
             },
-            33 => match local {
-                b"SpecifiedExchangedDocumentContext" => Name::SpecifiedExchangedDocumentContext,
+            33 => match <&[u8; 33]>::try_from(local) {
+                Ok(b"SpecifiedExchangedDocumentContext") => Name::SpecifiedExchangedDocumentContext,
                 _ => Name::Other,
             },
-            34 => match local {
-                b"IncludedSupplyChainConsignmentItem" => Name::IncludedSupplyChainConsignmentItem,
+            34 => match <&[u8; 34]>::try_from(local) {
+                Ok(b"IncludedSupplyChainConsignmentItem") => {
+                    Name::IncludedSupplyChainConsignmentItem
+                }
                 _ => Name::Other,
             },
-            35 => match local {
-                b"TransportContractReferencedDocument" => Name::TransportContractReferencedDocument,
+            35 => match <&[u8; 35]>::try_from(local) {
+                Ok(b"TransportContractReferencedDocument") => {
+                    Name::TransportContractReferencedDocument
+                }
                 _ => Name::Other,
             },
-            36 => match local {
-                b"FirstSignatoryDocumentAuthentication" => {
+            36 => match <&[u8; 36]>::try_from(local) {
+                Ok(b"FirstSignatoryDocumentAuthentication") => {
                     Name::FirstSignatoryDocumentAuthentication
                 }
-                b"ThirdSignatoryDocumentAuthentication" => {
+                Ok(b"ThirdSignatoryDocumentAuthentication") => {
                     Name::ThirdSignatoryDocumentAuthentication
                 }
                 _ => Name::Other,
             },
-            37 => match local {
-                b"SpecifiedAuthoritativeSignatoryPerson" => {
+            37 => match <&[u8; 37]>::try_from(local) {
+                Ok(b"SpecifiedAuthoritativeSignatoryPerson") => {
                     Name::SpecifiedAuthoritativeSignatoryPerson
                 }
                 _ => Name::Other,
             },
-            40 => match local {
-                b"ApplicableCrossBorderRegulatoryProcedure" => {
+            40 => match <&[u8; 40]>::try_from(local) {
+                Ok(b"ApplicableCrossBorderRegulatoryProcedure") => {
                     Name::ApplicableCrossBorderRegulatoryProcedure
                 }
                 _ => Name::Other,
@@ -579,6 +583,8 @@ impl Slot {
 struct Frame {
     slot: Slot,
     name: Name,
+    /// `slot.is_leaf()`, computed once: text events ask for it.
+    leaf: bool,
 }
 
 /// The text of the current leaf element: borrowed from the input when it comes in one piece,
@@ -606,12 +612,20 @@ impl<'a> Text<'a> {
         }
     }
 
+    #[inline]
+    fn push_str(&mut self, text: &'a str) {
+        if !self.use_owned && self.borrowed.is_none() {
+            self.borrowed = Some(text);
+        } else {
+            self.make_owned();
+            self.owned.push_str(text);
+        }
+    }
+
     fn push_cow(&mut self, text: Cow<'a, str>) {
         match text {
-            Cow::Borrowed(text) if !self.use_owned && self.borrowed.is_none() => {
-                self.borrowed = Some(text)
-            }
-            text => {
+            Cow::Borrowed(text) => self.push_str(text),
+            Cow::Owned(text) => {
                 self.make_owned();
                 self.owned.push_str(&text);
             }
@@ -648,6 +662,8 @@ struct BadDate {
 
 struct DocScratch {
     kind: DocKind,
+    /// Set once the document has been given box 12 or 12a.
+    assigned: bool,
     type_code: Option<String>,
     id: Option<String>,
     date: Option<Timestamp>,
@@ -658,6 +674,7 @@ impl DocScratch {
     fn new() -> Self {
         DocScratch {
             kind: DocKind::Other,
+            assigned: false,
             type_code: None,
             id: None,
             date: None,
@@ -714,6 +731,7 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
         Some(rest) => (rest, 3u64),
         None => (input, 0u64),
     };
+    let has_cr = memchr::memchr(b'\r', input.as_bytes()).is_some();
     let mut reader = Reader::from_str(input);
     let mut state = State {
         permit: Permit::default(),
@@ -775,20 +793,28 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
             }
             Event::Text(text) => {
                 if state.in_leaf() {
-                    let text = text.xml10_content().map_err(|error| Error::MalformedXml {
-                        position: start,
-                        message: error.to_string(),
-                    })?;
-                    state.text.push_cow(text);
+                    match borrowed_text(input, has_cr, &text) {
+                        Some(text) => state.text.push_str(text),
+                        None => state.text.push_cow(text.xml10_content().map_err(|error| {
+                            Error::MalformedXml {
+                                position: start,
+                                message: error.to_string(),
+                            }
+                        })?),
+                    }
                 }
             }
             Event::CData(cdata) => {
                 if state.in_leaf() {
-                    let text = cdata.xml10_content().map_err(|error| Error::MalformedXml {
-                        position: start,
-                        message: error.to_string(),
-                    })?;
-                    state.text.push_cow(text);
+                    match borrowed_text(input, has_cr, &cdata) {
+                        Some(text) => state.text.push_str(text),
+                        None => state.text.push_cow(cdata.xml10_content().map_err(|error| {
+                            Error::MalformedXml {
+                                position: start,
+                                message: error.to_string(),
+                            }
+                        })?),
+                    }
                 }
             }
             Event::GeneralRef(reference) => {
@@ -825,6 +851,18 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
         permit: state.permit,
         findings: state.findings,
     })
+}
+
+/// The text of an event as a slice of the (already validated) input: no second UTF-8 check and
+/// no copy. `None` when the text needs line-end normalisation (it holds a carriage return; only
+/// looked for when the input has one at all) or,
+/// defensively, when it is not a slice of the input; the caller then takes quick-xml's path.
+fn borrowed_text<'a>(input: &'a str, has_cr: bool, content: &[u8]) -> Option<&'a str> {
+    if has_cr && content.contains(&b'\r') {
+        return None;
+    }
+    let offset = (content.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    input.get(offset..offset.checked_add(content.len())?)
 }
 
 fn parse_error(error: &quick_xml::Error, position: u64) -> Error {
@@ -884,7 +922,7 @@ fn trim_xml(text: &str) -> &str {
 
 impl<'a> State<'a> {
     fn in_leaf(&self) -> bool {
-        self.frames.last().is_some_and(|frame| frame.slot.is_leaf())
+        self.frames.last().is_some_and(|frame| frame.leaf)
     }
 
     fn start(
@@ -910,7 +948,8 @@ impl<'a> State<'a> {
             }
             Some(parent) => parent.slot.child(name),
         };
-        self.frames.push(Frame { slot, name });
+        let leaf = slot.is_leaf();
+        self.frames.push(Frame { slot, name, leaf });
         match slot {
             Slot::Party => self.party = Party::default(),
             Slot::Location => self.location = Location::default(),
@@ -931,11 +970,16 @@ impl<'a> State<'a> {
             }
             _ => {}
         }
-        let unit = attributes(element, reader, position, slot.is_quantity())?;
-        if slot.is_quantity() {
-            self.unit = unit;
+        // Most elements have no attributes; only look when there is something to look at.
+        if !element.attributes_raw().iter().all(u8::is_ascii_whitespace) {
+            let unit = attributes(element, reader, position, slot.is_quantity())?;
+            if slot.is_quantity() {
+                self.unit = unit;
+            }
+        } else if slot.is_quantity() {
+            self.unit = None;
         }
-        if slot.is_leaf() {
+        if leaf {
             self.text.clear();
         }
         Ok(())
@@ -946,7 +990,7 @@ impl<'a> State<'a> {
             return;
         };
         let parent = self.frames.last().copied();
-        if frame.slot.is_leaf() {
+        if frame.leaf {
             let text = std::mem::take(&mut self.text);
             let value = trim_xml(text.get());
             if !value.is_empty() {
@@ -1087,7 +1131,7 @@ impl<'a> State<'a> {
         &mut self,
         leaf: Frame,
         value: &str,
-        field: String,
+        field: impl FnOnce(&Self) -> String,
         permit_box: &str,
         label: &str,
     ) -> Option<Quantity> {
@@ -1099,7 +1143,7 @@ impl<'a> State<'a> {
                     Severity::Error,
                     Tier::Structure,
                     "number-format",
-                    field,
+                    field(self),
                     self.path(leaf),
                     permit_box,
                     format!("{label} is {value:?}, which is not a number (expected digits with an optional decimal point, such as 12 or 0.5); it was left empty"),
@@ -1269,10 +1313,12 @@ impl<'a> State<'a> {
                 );
             }
             Slot::ExamQty if self.exam.quantity.is_none() => {
-                let field = if self.in_item() {
-                    self.block_field("endorsement.quantity")
-                } else {
-                    "export_endorsement.quantity".into()
+                let field = |state: &Self| {
+                    if state.in_item() {
+                        state.block_field("endorsement.quantity")
+                    } else {
+                        "export_endorsement.quantity".into()
+                    }
                 };
                 self.exam.quantity =
                     self.quantity(leaf, value, field, "14", "the quantity endorsed at export");
@@ -1297,7 +1343,7 @@ impl<'a> State<'a> {
                 }
             }
             Slot::ItemQty if self.block.quantity.is_none() => {
-                let field = self.block_field("quantity");
+                let field = |state: &Self| state.block_field("quantity");
                 self.block.quantity = self.quantity(leaf, value, field, "11", "the quantity");
             }
             Slot::Appendix => {
@@ -1329,7 +1375,7 @@ impl<'a> State<'a> {
                     } else {
                         ("quota.annual", "the annual quota")
                     };
-                    let field = self.block_field(name);
+                    let field = |state: &Self| state.block_field(name);
                     if let Some(quantity) = self.quantity(leaf, value, field, "11a", label) {
                         let quota = self.block.quota.get_or_insert_with(Default::default);
                         if used {
@@ -1404,6 +1450,15 @@ fn date_finding(
     )
 }
 
+/// The country code of box 12 or 12a, to match document numbers against.
+fn country_of(reference: &Option<CountryReference>) -> Option<&str> {
+    reference
+        .as_ref()
+        .and_then(|reference| reference.country.as_ref())
+        .map(Coded::as_str)
+        .filter(|code| !code.is_empty())
+}
+
 /// Assigns a block's referenced documents to box 12 (origin) and box 12a (last re-export).
 ///
 /// EPIX calls the 1001 type codes "buggy data", so they are trusted first but not alone: a
@@ -1417,10 +1472,9 @@ fn assign_documents(
 ) {
     let mut origin: Option<usize> = None;
     let mut reexport: Option<usize> = None;
-    let mut assigned = vec![false; docs.len()];
     let usable = |doc: &DocScratch| doc.id.is_some() || doc.date.is_some();
 
-    for (position, doc) in docs.iter().enumerate() {
+    for (position, doc) in docs.iter_mut().enumerate() {
         if !usable(doc) {
             continue;
         }
@@ -1431,37 +1485,30 @@ fn assign_documents(
         };
         if slot.is_none() {
             *slot = Some(position);
-            assigned[position] = true;
+            doc.assigned = true;
         }
     }
-    let country_of = |reference: &Option<CountryReference>| -> Option<String> {
-        let code = reference.as_ref()?.country.as_ref()?.as_str();
-        (!code.is_empty()).then(|| code.to_owned())
-    };
     let origin_country = country_of(&block.origin);
     let reexport_country = country_of(&block.last_reexport);
-    for (position, doc) in docs.iter().enumerate() {
-        if assigned[position] || !usable(doc) {
+    for (position, doc) in docs.iter_mut().enumerate() {
+        if doc.assigned || !usable(doc) {
             continue;
         }
         let Some(id) = doc.id.as_deref() else {
             continue;
         };
-        let prefixed = |country: &Option<String>| {
-            country
-                .as_deref()
-                .is_some_and(|country| id.starts_with(country))
-        };
-        if origin.is_none() && prefixed(&origin_country) {
+        let prefixed =
+            |country: Option<&str>| country.is_some_and(|country| id.starts_with(country));
+        if origin.is_none() && prefixed(origin_country) {
             origin = Some(position);
-            assigned[position] = true;
-        } else if reexport.is_none() && prefixed(&reexport_country) {
+            doc.assigned = true;
+        } else if reexport.is_none() && prefixed(reexport_country) {
             reexport = Some(position);
-            assigned[position] = true;
+            doc.assigned = true;
         }
     }
-    for (position, doc) in docs.iter().enumerate() {
-        if assigned[position] || !usable(doc) {
+    for (position, doc) in docs.iter_mut().enumerate() {
+        if doc.assigned || !usable(doc) {
             continue;
         }
         if origin.is_none() {
@@ -1484,7 +1531,7 @@ fn assign_documents(
             ));
             continue;
         }
-        assigned[position] = true;
+        doc.assigned = true;
     }
 
     for (position, doc) in docs.iter_mut().enumerate() {
