@@ -760,10 +760,7 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
             Err(error) => return Err(parse_error(&error, reader.error_position() + offset)),
         };
         match event {
-            Event::Start(element) | Event::Empty(element)
-                if state.frames.len() >= limits.max_depth =>
-            {
-                let _ = element;
+            Event::Start(_) | Event::Empty(_) if state.frames.len() >= limits.max_depth => {
                 return Err(Error::TooDeep {
                     limit: limits.max_depth,
                     position: start,
