@@ -274,9 +274,7 @@ impl Unit {
             LTR | MLT | CUM | CCM | CUF => UnitKind::Volume,
             SQM | SQD | SQC | SQF => UnitKind::Area,
             MTR | CTM | FEE | INC => UnitKind::Length,
-            PCS | PAI | SET | ITE | SHP | BOX | BAG | BOT | CAN | CAS | CRT | FLA => {
-                UnitKind::Count
-            }
+            PCS | PAI | SET | ITE | SHP | BOX | BAG | BOT | CAN | CAS | CRT | FLA => UnitKind::Count,
             SKI | BAK | BSK | HRN | SID => UnitKind::Skin,
         }
     }
@@ -306,12 +304,7 @@ mod tests {
     fn codes_are_unique<T: CodeList>() {
         let mut seen = std::collections::HashSet::new();
         for member in T::ALL {
-            assert!(
-                seen.insert(member.code()),
-                "{} listed twice in {}",
-                member.code(),
-                T::LIST_NAME
-            );
+            assert!(seen.insert(member.code()), "{} listed twice in {}", member.code(), T::LIST_NAME);
             assert_eq!(T::from_code(member.code()), Some(*member));
             assert!(!member.meaning().is_empty());
         }

@@ -105,12 +105,7 @@ pub struct Permit {
 impl Permit {
     /// The issuing country: the country of the issuing authority (box 6), when it is a known code.
     pub fn issuing_country(&self) -> Option<CountryCode> {
-        self.issuing_authority
-            .as_ref()?
-            .address
-            .country
-            .as_ref()?
-            .known()
+        self.issuing_authority.as_ref()?.address.country.as_ref()?.known()
     }
 
     /// The permit's identity, when both the issuing country and the number are present.
@@ -360,9 +355,7 @@ pub enum Timestamp {
 
 /// Text that is not a date or date-time in ISO 8601 form.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{0:?} is not an ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm])"
-)]
+#[error("{0:?} is not an ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm])")]
 pub struct InvalidTimestamp(pub String);
 
 impl Timestamp {
@@ -399,9 +392,7 @@ impl fmt::Display for Timestamp {
             Timestamp::DateTime(date_time) => {
                 f.write_str(&date_time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
             }
-            Timestamp::Local(date_time) => {
-                write!(f, "{}", date_time.format("%Y-%m-%dT%H:%M:%S%.f"))
-            }
+            Timestamp::Local(date_time) => write!(f, "{}", date_time.format("%Y-%m-%dT%H:%M:%S%.f")),
         }
     }
 }
