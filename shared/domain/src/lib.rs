@@ -22,6 +22,8 @@ mod error;
 mod finding;
 pub mod json;
 pub mod model;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod validate;
 pub mod xml;
 

@@ -5,6 +5,9 @@
 
 use crate::{Decoded, Error, Permit};
 
+mod read;
+mod write;
+
 /// The namespace of the CITES e-permit root and its top-level children (toolkit v2).
 pub const PERMIT_NAMESPACE: &str = "urn:un:unece:uncefact:data:standard:CITESEPermit:2";
 /// The UN/CEFACT Reusable Aggregate Business Information Entity namespace of the aggregates.
@@ -35,8 +38,14 @@ pub fn read_permit(bytes: &[u8]) -> Result<Decoded, Error> {
 }
 
 /// Reads a permit from the standard XML within the given limits.
-pub fn read_permit_with(_bytes: &[u8], _limits: &ReadLimits) -> Result<Decoded, Error> {
-    todo!("XML reader")
+///
+/// Values that cannot be interpreted (a date that is not ISO 8601, a quantity that is not a
+/// number) do not fail the read: the field is left empty and a structure finding names it, so
+/// the sender learns about every problem at once. Only input that is not a readable XML permit
+/// at all (too large, a DTD, an undefined entity, too deep, not well-formed, no `CITESEPermit`)
+/// is an [`Error`].
+pub fn read_permit_with(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> {
+    read::read(bytes, limits)
 }
 
 /// Writes the canonical standard XML of a permit.
@@ -46,7 +55,13 @@ pub fn write_permit(permit: &Permit) -> String {
     out
 }
 
-/// Appends the canonical standard XML of a permit to `out`.
-pub fn write_permit_into(_permit: &Permit, _out: &mut String) {
-    todo!("XML writer")
+/// Appends the canonical standard XML of a permit to `out`, so a caller that writes many
+/// permits can reuse one buffer.
+///
+/// Canonical means the same permit always gives the same bytes: fixed element order, `rsm:` and
+/// `ram:` prefixes, two-space indentation, absent values omitted (never written as empty
+/// elements). Characters XML 1.0 cannot carry at all (C0 controls other than tab, line feed and
+/// carriage return; U+FFFE; U+FFFF) are written as U+FFFD.
+pub fn write_permit_into(permit: &Permit, out: &mut String) {
+    write::write(permit, out)
 }

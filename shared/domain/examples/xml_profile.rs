@@ -1,0 +1,49 @@
+//! A steady loop over one operation, for profilers that criterion gets in the way of
+//! (`valgrind --tool=callgrind`, `perf record`), and for counting instructions on a machine too
+//! busy for wall-clock benchmarks.
+//!
+//! `cargo run --release --example xml_profile -- read|write|tokenize [iterations]`
+
+use ecites_domain::testing::typical_permit;
+use ecites_domain::xml::{read_permit, write_permit, write_permit_into};
+use std::hint::black_box;
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "read".into());
+    let iterations: usize = std::env::args()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let permit = typical_permit(3);
+    let xml = write_permit(&permit);
+    let mut out = String::with_capacity(xml.len());
+    let mut total = 0usize;
+    let started = std::time::Instant::now();
+    for _ in 0..iterations {
+        match mode.as_str() {
+            "read" => match read_permit(black_box(xml.as_bytes())) {
+                Ok(decoded) => total += decoded.permit.blocks.len(),
+                Err(error) => panic!("{error}"),
+            },
+            "tokenize" => {
+                let mut reader = quick_xml::Reader::from_str(black_box(&xml));
+                loop {
+                    match reader.read_event() {
+                        Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+                        Ok(_) => total += 1,
+                    }
+                }
+            }
+            _ => {
+                out.clear();
+                write_permit_into(black_box(&permit), &mut out);
+                total += out.len();
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{mode}: {:.0} permits/s wall clock ({iterations} iterations, checksum {total})",
+        iterations as f64 / seconds
+    );
+}

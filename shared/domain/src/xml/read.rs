@@ -1,0 +1,1591 @@
+//! The tolerant, bounded, single-pass reader of the CITES e-permit XML (toolkit v2).
+//!
+//! One pass over quick-xml's borrowed events. Elements are matched by local name only, because
+//! real messages use any prefixes (the EPIX service puts the root in no namespace at all and its
+//! children in `urn:`/`urn1:`). Each open element is one small frame on a stack: its name as an
+//! enum and its meaning (a [`Slot`]) given its parent's meaning, so `ID` under the header is the
+//! permit number while `ID` under a party is the party's identifier. Text is borrowed from the
+//! input and only copied for the values the permit keeps.
+//!
+//! Safety: the size limit is checked before parsing, any DOCTYPE is refused (no entity can be
+//! declared, so none can expand), only the five predefined entities and character references
+//! are resolved, and nesting is bounded.
+
+use super::write::{ORIGIN_DOCUMENT, REEXPORT_DOCUMENT};
+use super::ReadLimits;
+use crate::codes::{Coded, Unit};
+use crate::model::{
+    Block, CountryReference, DocumentReference, Examination, Location, Party, Permit, Quantity,
+    Timestamp,
+};
+use crate::{Decoded, Error, Finding, Severity, Tier};
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::Reader;
+use rust_decimal::Decimal;
+use std::borrow::Cow;
+use std::str::FromStr;
+
+/// Element local names the reader knows; anything else is [`Name::Other`].
+#[allow(clippy::enum_variant_names)] // The variants spell the XML names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Name {
+    Other,
+    CitesEPermit,
+    SpecifiedExchangedDocumentContext,
+    HeaderExchangedDocument,
+    SpecifiedSupplyChainConsignment,
+    Id,
+    Name,
+    TypeCode,
+    SubtypeCode,
+    IssueDateTime,
+    CopyIndicator,
+    Purpose,
+    PurposeCode,
+    Information,
+    ReferenceReferencedDocument,
+    EffectiveSpecifiedPeriod,
+    StartDateTime,
+    EndDateTime,
+    IssueLogisticsLocation,
+    FirstSignatoryDocumentAuthentication,
+    ThirdSignatoryDocumentAuthentication,
+    ActualDateTime,
+    Statement,
+    ProviderTradeParty,
+    SpecifiedAuthoritativeSignatoryPerson,
+    PostalTradeAddress,
+    PostcodeCode,
+    PostOfficeBox,
+    StreetName,
+    CityName,
+    CountryId,
+    CountryName,
+    CountrySubDivisionName,
+    ConsignorTradeParty,
+    ConsigneeTradeParty,
+    TransportContractReferencedDocument,
+    ExaminationTransportEvent,
+    ActualOccurrenceDateTime,
+    UnitQuantity,
+    OccurrenceLogisticsLocation,
+    CertifyingTradeParty,
+    IncludedSupplyChainConsignmentItem,
+    PhysicalLogisticsShippingMarks,
+    Marking,
+    OriginTradeCountry,
+    ExportTradeCountry,
+    AssociatedReferencedDocument,
+    TransportLogisticsPackage,
+    ItemQuantity,
+    IncludedSupplyChainTradeLineItem,
+    TypeExtensionCode,
+    SpecifiedTradeProduct,
+    Description,
+    CommonName,
+    ScientificName,
+    ApplicableCrossBorderRegulatoryProcedure,
+    UsedToDateQuotaQuantity,
+    AnnualQuotaQuantity,
+    AcquisitionDateTime,
+    PreviousReferencedDocument,
+}
+
+/// Every known name with its spelling; the lookup and the finding paths share this table.
+const NAMES: &[(Name, &str)] = &[
+    (Name::CitesEPermit, "CITESEPermit"),
+    (
+        Name::SpecifiedExchangedDocumentContext,
+        "SpecifiedExchangedDocumentContext",
+    ),
+    (Name::HeaderExchangedDocument, "HeaderExchangedDocument"),
+    (
+        Name::SpecifiedSupplyChainConsignment,
+        "SpecifiedSupplyChainConsignment",
+    ),
+    (Name::Id, "ID"),
+    (Name::Name, "Name"),
+    (Name::TypeCode, "TypeCode"),
+    (Name::SubtypeCode, "SubtypeCode"),
+    (Name::IssueDateTime, "IssueDateTime"),
+    (Name::CopyIndicator, "CopyIndicator"),
+    (Name::Purpose, "Purpose"),
+    (Name::PurposeCode, "PurposeCode"),
+    (Name::Information, "Information"),
+    (
+        Name::ReferenceReferencedDocument,
+        "ReferenceReferencedDocument",
+    ),
+    (Name::EffectiveSpecifiedPeriod, "EffectiveSpecifiedPeriod"),
+    (Name::StartDateTime, "StartDateTime"),
+    (Name::EndDateTime, "EndDateTime"),
+    (Name::IssueLogisticsLocation, "IssueLogisticsLocation"),
+    (
+        Name::FirstSignatoryDocumentAuthentication,
+        "FirstSignatoryDocumentAuthentication",
+    ),
+    (
+        Name::ThirdSignatoryDocumentAuthentication,
+        "ThirdSignatoryDocumentAuthentication",
+    ),
+    (Name::ActualDateTime, "ActualDateTime"),
+    (Name::Statement, "Statement"),
+    (Name::ProviderTradeParty, "ProviderTradeParty"),
+    (
+        Name::SpecifiedAuthoritativeSignatoryPerson,
+        "SpecifiedAuthoritativeSignatoryPerson",
+    ),
+    (Name::PostalTradeAddress, "PostalTradeAddress"),
+    (Name::PostcodeCode, "PostcodeCode"),
+    (Name::PostOfficeBox, "PostOfficeBox"),
+    (Name::StreetName, "StreetName"),
+    (Name::CityName, "CityName"),
+    (Name::CountryId, "CountryID"),
+    (Name::CountryName, "CountryName"),
+    (Name::CountrySubDivisionName, "CountrySubDivisionName"),
+    (Name::ConsignorTradeParty, "ConsignorTradeParty"),
+    (Name::ConsigneeTradeParty, "ConsigneeTradeParty"),
+    (
+        Name::TransportContractReferencedDocument,
+        "TransportContractReferencedDocument",
+    ),
+    (Name::ExaminationTransportEvent, "ExaminationTransportEvent"),
+    (Name::ActualOccurrenceDateTime, "ActualOccurrenceDateTime"),
+    (Name::UnitQuantity, "UnitQuantity"),
+    (
+        Name::OccurrenceLogisticsLocation,
+        "OccurrenceLogisticsLocation",
+    ),
+    (Name::CertifyingTradeParty, "CertifyingTradeParty"),
+    (
+        Name::IncludedSupplyChainConsignmentItem,
+        "IncludedSupplyChainConsignmentItem",
+    ),
+    (
+        Name::PhysicalLogisticsShippingMarks,
+        "PhysicalLogisticsShippingMarks",
+    ),
+    (Name::Marking, "Marking"),
+    (Name::OriginTradeCountry, "OriginTradeCountry"),
+    (Name::ExportTradeCountry, "ExportTradeCountry"),
+    (
+        Name::AssociatedReferencedDocument,
+        "AssociatedReferencedDocument",
+    ),
+    (Name::TransportLogisticsPackage, "TransportLogisticsPackage"),
+    (Name::ItemQuantity, "ItemQuantity"),
+    (
+        Name::IncludedSupplyChainTradeLineItem,
+        "IncludedSupplyChainTradeLineItem",
+    ),
+    (Name::TypeExtensionCode, "TypeExtensionCode"),
+    (Name::SpecifiedTradeProduct, "SpecifiedTradeProduct"),
+    (Name::Description, "Description"),
+    (Name::CommonName, "CommonName"),
+    (Name::ScientificName, "ScientificName"),
+    (
+        Name::ApplicableCrossBorderRegulatoryProcedure,
+        "ApplicableCrossBorderRegulatoryProcedure",
+    ),
+    (Name::UsedToDateQuotaQuantity, "UsedToDateQuotaQuantity"),
+    (Name::AnnualQuotaQuantity, "AnnualQuotaQuantity"),
+    (Name::AcquisitionDateTime, "AcquisitionDateTime"),
+    (
+        Name::PreviousReferencedDocument,
+        "PreviousReferencedDocument",
+    ),
+];
+
+impl Name {
+    fn of(local: &[u8]) -> Name {
+        // Dispatch on the length first, then compare fixed-size arrays (inline word compares,
+        // no memcmp call): an element costs one or two comparisons.
+        match local.len() {
+            2 => match <&[u8; 2]>::try_from(local) {
+                Ok(b"ID") => Name::Id,
+                _ => Name::Other,
+            },
+            4 => match <&[u8; 4]>::try_from(local) {
+                Ok(b"Name") => Name::Name,
+                _ => Name::Other,
+            },
+            7 => match <&[u8; 7]>::try_from(local) {
+                Ok(b"Purpose") => Name::Purpose,
+                Ok(b"Marking") => Name::Marking,
+                _ => Name::Other,
+            },
+            8 => match <&[u8; 8]>::try_from(local) {
+                Ok(b"TypeCode") => Name::TypeCode,
+                Ok(b"CityName") => Name::CityName,
+                _ => Name::Other,
+            },
+            9 => match <&[u8; 9]>::try_from(local) {
+                Ok(b"Statement") => Name::Statement,
+                Ok(b"CountryID") => Name::CountryId,
+                _ => Name::Other,
+            },
+            10 => match <&[u8; 10]>::try_from(local) {
+                Ok(b"StreetName") => Name::StreetName,
+                Ok(b"CommonName") => Name::CommonName,
+                _ => Name::Other,
+            },
+            11 => match <&[u8; 11]>::try_from(local) {
+                Ok(b"SubtypeCode") => Name::SubtypeCode,
+                Ok(b"PurposeCode") => Name::PurposeCode,
+                Ok(b"Information") => Name::Information,
+                Ok(b"EndDateTime") => Name::EndDateTime,
+                Ok(b"CountryName") => Name::CountryName,
+                Ok(b"Description") => Name::Description,
+                _ => Name::Other,
+            },
+            12 => match <&[u8; 12]>::try_from(local) {
+                Ok(b"CITESEPermit") => Name::CitesEPermit,
+                Ok(b"PostcodeCode") => Name::PostcodeCode,
+                Ok(b"UnitQuantity") => Name::UnitQuantity,
+                Ok(b"ItemQuantity") => Name::ItemQuantity,
+                _ => Name::Other,
+            },
+            13 => match <&[u8; 13]>::try_from(local) {
+                Ok(b"IssueDateTime") => Name::IssueDateTime,
+                Ok(b"CopyIndicator") => Name::CopyIndicator,
+                Ok(b"StartDateTime") => Name::StartDateTime,
+                Ok(b"PostOfficeBox") => Name::PostOfficeBox,
+                _ => Name::Other,
+            },
+            14 => match <&[u8; 14]>::try_from(local) {
+                Ok(b"ActualDateTime") => Name::ActualDateTime,
+                Ok(b"ScientificName") => Name::ScientificName,
+                _ => Name::Other,
+            },
+            17 => match <&[u8; 17]>::try_from(local) {
+                Ok(b"TypeExtensionCode") => Name::TypeExtensionCode,
+                _ => Name::Other,
+            },
+            18 => match <&[u8; 18]>::try_from(local) {
+                Ok(b"ProviderTradeParty") => Name::ProviderTradeParty,
+                Ok(b"PostalTradeAddress") => Name::PostalTradeAddress,
+                Ok(b"OriginTradeCountry") => Name::OriginTradeCountry,
+                Ok(b"ExportTradeCountry") => Name::ExportTradeCountry,
+                _ => Name::Other,
+            },
+            19 => match <&[u8; 19]>::try_from(local) {
+                Ok(b"ConsignorTradeParty") => Name::ConsignorTradeParty,
+                Ok(b"ConsigneeTradeParty") => Name::ConsigneeTradeParty,
+                Ok(b"AnnualQuotaQuantity") => Name::AnnualQuotaQuantity,
+                Ok(b"AcquisitionDateTime") => Name::AcquisitionDateTime,
+                _ => Name::Other,
+            },
+            20 => match <&[u8; 20]>::try_from(local) {
+                Ok(b"CertifyingTradeParty") => Name::CertifyingTradeParty,
+                _ => Name::Other,
+            },
+            21 => match <&[u8; 21]>::try_from(local) {
+                Ok(b"SpecifiedTradeProduct") => Name::SpecifiedTradeProduct,
+                _ => Name::Other,
+            },
+            22 => match <&[u8; 22]>::try_from(local) {
+                Ok(b"IssueLogisticsLocation") => Name::IssueLogisticsLocation,
+                Ok(b"CountrySubDivisionName") => Name::CountrySubDivisionName,
+                _ => Name::Other,
+            },
+            23 => match <&[u8; 23]>::try_from(local) {
+                Ok(b"HeaderExchangedDocument") => Name::HeaderExchangedDocument,
+                Ok(b"UsedToDateQuotaQuantity") => Name::UsedToDateQuotaQuantity,
+                _ => Name::Other,
+            },
+            24 => match <&[u8; 24]>::try_from(local) {
+                Ok(b"EffectiveSpecifiedPeriod") => Name::EffectiveSpecifiedPeriod,
+                Ok(b"ActualOccurrenceDateTime") => Name::ActualOccurrenceDateTime,
+                _ => Name::Other,
+            },
+            25 => match <&[u8; 25]>::try_from(local) {
+                Ok(b"ExaminationTransportEvent") => Name::ExaminationTransportEvent,
+                Ok(b"TransportLogisticsPackage") => Name::TransportLogisticsPackage,
+                _ => Name::Other,
+            },
+            26 => match <&[u8; 26]>::try_from(local) {
+                Ok(b"PreviousReferencedDocument") => Name::PreviousReferencedDocument,
+                _ => Name::Other,
+            },
+            27 => match <&[u8; 27]>::try_from(local) {
+                Ok(b"ReferenceReferencedDocument") => Name::ReferenceReferencedDocument,
+                Ok(b"OccurrenceLogisticsLocation") => Name::OccurrenceLogisticsLocation,
+                _ => Name::Other,
+            },
+            28 => match <&[u8; 28]>::try_from(local) {
+                Ok(b"AssociatedReferencedDocument") => Name::AssociatedReferencedDocument,
+                _ => Name::Other,
+            },
+            30 => match <&[u8; 30]>::try_from(local) {
+                Ok(b"PhysicalLogisticsShippingMarks") => Name::PhysicalLogisticsShippingMarks,
+                _ => Name::Other,
+            },
+            31 => match <&[u8; 31]>::try_from(local) {
+                Ok(b"SpecifiedSupplyChainConsignment") => Name::SpecifiedSupplyChainConsignment,
+                _ => Name::Other,
+            },
+            32 => match <&[u8; 32]>::try_from(local) {
+                Ok(b"IncludedSupplyChainTradeLineItem") => Name::IncludedSupplyChainTradeLineItem,
+                _ => Name::Other,
+            },
+            33 => match <&[u8; 33]>::try_from(local) {
+                Ok(b"SpecifiedExchangedDocumentContext") => Name::SpecifiedExchangedDocumentContext,
+                _ => Name::Other,
+            },
+            34 => match <&[u8; 34]>::try_from(local) {
+                Ok(b"IncludedSupplyChainConsignmentItem") => {
+                    Name::IncludedSupplyChainConsignmentItem
+                }
+                _ => Name::Other,
+            },
+            35 => match <&[u8; 35]>::try_from(local) {
+                Ok(b"TransportContractReferencedDocument") => {
+                    Name::TransportContractReferencedDocument
+                }
+                _ => Name::Other,
+            },
+            36 => match <&[u8; 36]>::try_from(local) {
+                Ok(b"FirstSignatoryDocumentAuthentication") => {
+                    Name::FirstSignatoryDocumentAuthentication
+                }
+                Ok(b"ThirdSignatoryDocumentAuthentication") => {
+                    Name::ThirdSignatoryDocumentAuthentication
+                }
+                _ => Name::Other,
+            },
+            37 => match <&[u8; 37]>::try_from(local) {
+                Ok(b"SpecifiedAuthoritativeSignatoryPerson") => {
+                    Name::SpecifiedAuthoritativeSignatoryPerson
+                }
+                _ => Name::Other,
+            },
+            40 => match <&[u8; 40]>::try_from(local) {
+                Ok(b"ApplicableCrossBorderRegulatoryProcedure") => {
+                    Name::ApplicableCrossBorderRegulatoryProcedure
+                }
+                _ => Name::Other,
+            },
+            _ => Name::Other,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(name, _)| *name == self)
+            .map_or("*", |(_, text)| text)
+    }
+}
+
+/// What an element means, given where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// Outside the permit (SOAP envelope, service response).
+    Outside,
+    /// Inside the permit but of no interest: unknown elements, the context, signatories 2 and 4.
+    Skip,
+    Root,
+    Header,
+    Consignment,
+    PermitNumber,
+    DocName,
+    DocType,
+    DocSubtype,
+    IssueDate,
+    Copy,
+    PurposeText,
+    PurposeCode,
+    Information,
+    HeaderRef,
+    Validity,
+    ValidFrom,
+    ValidUntil,
+    DocDate,
+    DocTypeCode,
+    DocId,
+    TransportDoc,
+    TransportDocId,
+    PrevDoc,
+    OperationNumber,
+    Location,
+    LocId,
+    LocName,
+    FirstSig,
+    StampId,
+    ThirdSig,
+    SigDate,
+    SigStatement,
+    SigParty,
+    SigPerson,
+    SigName,
+    Party,
+    PartyId,
+    PartyName,
+    Address,
+    Postcode,
+    PoBox,
+    Street,
+    City,
+    CountryId,
+    CountryName,
+    Subdivision,
+    Exam,
+    ExamDate,
+    ExamQty,
+    Item,
+    BlockId,
+    Marks,
+    Marking,
+    TradeCountry,
+    TradeCountryId,
+    TradeCountryName,
+    AssocDoc,
+    Package,
+    ItemQty,
+    TradeLine,
+    Appendix,
+    Source,
+    Product,
+    Description,
+    Term,
+    CommonName,
+    ScientificName,
+    Procedure,
+    UsedToDate,
+    Annual,
+    Acquisition,
+}
+
+impl Slot {
+    /// The meaning of an element `name` inside an element meaning `self`.
+    fn child(self, name: Name) -> Slot {
+        use Name as N;
+        use Slot as S;
+        match (self, name) {
+            (S::Root, N::HeaderExchangedDocument) => S::Header,
+            (S::Root, N::SpecifiedSupplyChainConsignment) => S::Consignment,
+            (S::Header, N::Id) => S::PermitNumber,
+            (S::Header, N::Name) => S::DocName,
+            (S::Header, N::TypeCode) => S::DocType,
+            (S::Header, N::SubtypeCode) => S::DocSubtype,
+            (S::Header, N::IssueDateTime) => S::IssueDate,
+            (S::Header, N::CopyIndicator) => S::Copy,
+            (S::Header, N::Purpose) => S::PurposeText,
+            (S::Header, N::PurposeCode) => S::PurposeCode,
+            (S::Header, N::Information) => S::Information,
+            (S::Header, N::ReferenceReferencedDocument) => S::HeaderRef,
+            (S::Header, N::EffectiveSpecifiedPeriod) => S::Validity,
+            (S::Header, N::IssueLogisticsLocation) => S::Location,
+            (S::Header, N::FirstSignatoryDocumentAuthentication) => S::FirstSig,
+            (S::Header, N::ThirdSignatoryDocumentAuthentication) => S::ThirdSig,
+            (S::HeaderRef | S::AssocDoc, N::IssueDateTime) => S::DocDate,
+            (S::HeaderRef | S::AssocDoc, N::TypeCode) => S::DocTypeCode,
+            (S::HeaderRef | S::AssocDoc, N::Id) => S::DocId,
+            (S::Validity, N::StartDateTime) => S::ValidFrom,
+            (S::Validity, N::EndDateTime) => S::ValidUntil,
+            (S::Location, N::Id) => S::LocId,
+            (S::Location, N::Name) => S::LocName,
+            (S::FirstSig, N::Id) => S::StampId,
+            (S::FirstSig, N::ProviderTradeParty) => S::Party,
+            (S::ThirdSig, N::ActualDateTime) => S::SigDate,
+            (S::ThirdSig, N::Statement) => S::SigStatement,
+            (S::ThirdSig, N::ProviderTradeParty) => S::SigParty,
+            (S::SigParty, N::SpecifiedAuthoritativeSignatoryPerson) => S::SigPerson,
+            (S::SigPerson, N::Name) => S::SigName,
+            (S::Party, N::Id) => S::PartyId,
+            (S::Party, N::Name) => S::PartyName,
+            (S::Party, N::PostalTradeAddress) => S::Address,
+            (S::Address, N::PostcodeCode) => S::Postcode,
+            (S::Address, N::PostOfficeBox) => S::PoBox,
+            (S::Address, N::StreetName) => S::Street,
+            (S::Address, N::CityName) => S::City,
+            (S::Address, N::CountryId) => S::CountryId,
+            (S::Address, N::CountryName) => S::CountryName,
+            (S::Address, N::CountrySubDivisionName) => S::Subdivision,
+            (S::Consignment, N::ConsignorTradeParty | N::ConsigneeTradeParty) => S::Party,
+            (S::Consignment, N::TransportContractReferencedDocument) => S::TransportDoc,
+            (S::Consignment | S::Item, N::ExaminationTransportEvent) => S::Exam,
+            (S::Consignment, N::IncludedSupplyChainConsignmentItem) => S::Item,
+            (S::TransportDoc, N::Id) => S::TransportDocId,
+            (S::Exam, N::ActualOccurrenceDateTime) => S::ExamDate,
+            (S::Exam, N::UnitQuantity) => S::ExamQty,
+            (S::Exam, N::OccurrenceLogisticsLocation) => S::Location,
+            (S::Exam, N::CertifyingTradeParty) => S::Party,
+            (S::Item, N::Id) => S::BlockId,
+            (S::Item, N::PhysicalLogisticsShippingMarks) => S::Marks,
+            (S::Item, N::OriginTradeCountry | N::ExportTradeCountry) => S::TradeCountry,
+            (S::Item, N::AssociatedReferencedDocument) => S::AssocDoc,
+            (S::Item, N::TransportLogisticsPackage) => S::Package,
+            (S::Item, N::IncludedSupplyChainTradeLineItem) => S::TradeLine,
+            (S::Item, N::ApplicableCrossBorderRegulatoryProcedure) => S::Procedure,
+            (S::Marks, N::Marking) => S::Marking,
+            (S::TradeCountry, N::Id) => S::TradeCountryId,
+            (S::TradeCountry, N::Name) => S::TradeCountryName,
+            (S::Package, N::ItemQuantity) => S::ItemQty,
+            (S::TradeLine, N::TypeCode) => S::Appendix,
+            (S::TradeLine, N::TypeExtensionCode) => S::Source,
+            (S::TradeLine, N::SpecifiedTradeProduct) => S::Product,
+            (S::Product, N::Description) => S::Description,
+            (S::Product, N::TypeCode) => S::Term,
+            (S::Product, N::CommonName) => S::CommonName,
+            (S::Product, N::ScientificName) => S::ScientificName,
+            (S::Procedure, N::UsedToDateQuotaQuantity) => S::UsedToDate,
+            (S::Procedure, N::AnnualQuotaQuantity) => S::Annual,
+            (S::Procedure, N::AcquisitionDateTime) => S::Acquisition,
+            (S::Procedure, N::PreviousReferencedDocument) => S::PrevDoc,
+            (S::PrevDoc, N::Id) => S::OperationNumber,
+            _ => S::Skip,
+        }
+    }
+
+    /// Elements whose text the reader keeps.
+    fn is_leaf(self) -> bool {
+        use Slot as S;
+        !matches!(
+            self,
+            S::Outside
+                | S::Skip
+                | S::Root
+                | S::Header
+                | S::Consignment
+                | S::HeaderRef
+                | S::Validity
+                | S::TransportDoc
+                | S::PrevDoc
+                | S::Location
+                | S::FirstSig
+                | S::ThirdSig
+                | S::SigParty
+                | S::SigPerson
+                | S::Party
+                | S::Address
+                | S::Exam
+                | S::Item
+                | S::Marks
+                | S::TradeCountry
+                | S::AssocDoc
+                | S::Package
+                | S::TradeLine
+                | S::Product
+                | S::Procedure
+        )
+    }
+
+    fn is_quantity(self) -> bool {
+        matches!(
+            self,
+            Slot::ExamQty | Slot::ItemQty | Slot::UsedToDate | Slot::Annual
+        )
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Frame {
+    slot: Slot,
+    name: Name,
+    /// `slot.is_leaf()`, computed once: text events ask for it.
+    leaf: bool,
+}
+
+/// The text of the current leaf element: borrowed from the input when it comes in one piece,
+/// copied into a reused buffer when it is split by references or CDATA sections.
+#[derive(Default)]
+struct Text<'a> {
+    borrowed: Option<&'a str>,
+    owned: String,
+    use_owned: bool,
+}
+
+impl<'a> Text<'a> {
+    fn clear(&mut self) {
+        self.borrowed = None;
+        self.use_owned = false;
+    }
+
+    fn make_owned(&mut self) {
+        if !self.use_owned {
+            self.owned.clear();
+            if let Some(borrowed) = self.borrowed.take() {
+                self.owned.push_str(borrowed);
+            }
+            self.use_owned = true;
+        }
+    }
+
+    #[inline]
+    fn push_str(&mut self, text: &'a str) {
+        if !self.use_owned && self.borrowed.is_none() {
+            self.borrowed = Some(text);
+        } else {
+            self.make_owned();
+            self.owned.push_str(text);
+        }
+    }
+
+    fn push_cow(&mut self, text: Cow<'a, str>) {
+        match text {
+            Cow::Borrowed(text) => self.push_str(text),
+            Cow::Owned(text) => {
+                self.make_owned();
+                self.owned.push_str(&text);
+            }
+        }
+    }
+
+    fn push_char(&mut self, c: char) {
+        self.make_owned();
+        self.owned.push(c);
+    }
+
+    fn get(&self) -> &str {
+        if self.use_owned {
+            &self.owned
+        } else {
+            self.borrowed.unwrap_or("")
+        }
+    }
+}
+
+/// Which box 12/12a a referenced document of a block claims to be, by its 1001 type code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DocKind {
+    Origin,
+    Reexport,
+    Other,
+}
+
+/// A date that could not be read, kept until we know which field it belonged to.
+struct BadDate {
+    text: String,
+    path: String,
+}
+
+struct DocScratch {
+    kind: DocKind,
+    /// Set once the document has been given box 12 or 12a.
+    assigned: bool,
+    type_code: Option<String>,
+    id: Option<String>,
+    date: Option<Timestamp>,
+    bad_date: Option<BadDate>,
+}
+
+impl DocScratch {
+    fn new() -> Self {
+        DocScratch {
+            kind: DocKind::Other,
+            assigned: false,
+            type_code: None,
+            id: None,
+            date: None,
+            bad_date: None,
+        }
+    }
+}
+
+struct State<'a> {
+    permit: Permit,
+    findings: Vec<Finding>,
+    frames: Vec<Frame>,
+    /// Index in `frames` of the CITESEPermit element, once found.
+    root_frame: Option<usize>,
+    permit_seen: bool,
+    text: Text<'a>,
+    party: Party,
+    location: Location,
+    exam: Examination,
+    doc: DocScratch,
+    docs: Vec<DocScratch>,
+    block: Block,
+    /// Blocks started so far (the 1-based index of the current one).
+    items: usize,
+    /// Header references started so far.
+    header_refs: usize,
+    /// Referenced documents started in the current block.
+    item_docs: usize,
+    unit: Option<Coded<Unit>>,
+}
+
+fn set_first(target: &mut Option<String>, value: &str) {
+    if target.is_none() {
+        *target = Some(value.to_owned());
+    }
+}
+
+fn not_empty<T: Default + PartialEq>(value: T) -> Option<T> {
+    (value != T::default()).then_some(value)
+}
+
+/// Reads a permit; see [`super::read_permit_with`].
+pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> {
+    if bytes.len() > limits.max_bytes {
+        return Err(Error::TooLarge {
+            limit: limits.max_bytes,
+            actual: bytes.len(),
+        });
+    }
+    let input = std::str::from_utf8(bytes).map_err(|error| Error::NotUtf8 {
+        position: error.valid_up_to(),
+    })?;
+    let (input, offset) = match input.strip_prefix('\u{feff}') {
+        Some(rest) => (rest, 3u64),
+        None => (input, 0u64),
+    };
+    let has_cr = memchr::memchr(b'\r', input.as_bytes()).is_some();
+    let mut reader = Reader::from_str(input);
+    let mut state = State {
+        permit: Permit::default(),
+        findings: Vec::new(),
+        frames: Vec::with_capacity(limits.max_depth.min(32)),
+        root_frame: None,
+        permit_seen: false,
+        text: Text::default(),
+        party: Party::default(),
+        location: Location::default(),
+        exam: Examination::default(),
+        doc: DocScratch::new(),
+        docs: Vec::new(),
+        block: Block::default(),
+        items: 0,
+        header_refs: 0,
+        item_docs: 0,
+        unit: None,
+    };
+    let mut root_name: Option<String> = None;
+
+    loop {
+        let start = reader.buffer_position() + offset;
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            Err(error) => return Err(parse_error(&error, reader.error_position() + offset)),
+        };
+        match event {
+            Event::Start(_) | Event::Empty(_) if state.frames.len() >= limits.max_depth => {
+                return Err(Error::TooDeep {
+                    limit: limits.max_depth,
+                    position: start,
+                });
+            }
+            Event::Start(element) => {
+                if root_name.is_none() && state.frames.is_empty() {
+                    root_name = Some(String::from_utf8_lossy(element.local_name().as_ref()).into());
+                }
+                state.start(&element, &reader, start)?;
+            }
+            Event::Empty(element) => {
+                if root_name.is_none() && state.frames.is_empty() {
+                    root_name = Some(String::from_utf8_lossy(element.local_name().as_ref()).into());
+                }
+                state.start(&element, &reader, start)?;
+                state.end();
+            }
+            Event::End(_) => {
+                if state.frames.is_empty() {
+                    return Err(Error::MalformedXml {
+                        position: start,
+                        message: "closing tag without an opening tag".into(),
+                    });
+                }
+                state.end();
+            }
+            Event::Text(text) => {
+                if state.in_leaf() {
+                    match borrowed_text(input, has_cr, &text) {
+                        Some(text) => state.text.push_str(text),
+                        None => state.text.push_cow(text.xml10_content().map_err(|error| {
+                            Error::MalformedXml {
+                                position: start,
+                                message: error.to_string(),
+                            }
+                        })?),
+                    }
+                }
+            }
+            Event::CData(cdata) => {
+                if state.in_leaf() {
+                    match borrowed_text(input, has_cr, &cdata) {
+                        Some(text) => state.text.push_str(text),
+                        None => state.text.push_cow(cdata.xml10_content().map_err(|error| {
+                            Error::MalformedXml {
+                                position: start,
+                                message: error.to_string(),
+                            }
+                        })?),
+                    }
+                }
+            }
+            Event::GeneralRef(reference) => {
+                let c = resolve_reference(&reference, start)?;
+                if state.in_leaf() {
+                    state.text.push_char(c);
+                }
+            }
+            Event::DocType(_) => return Err(Error::DtdForbidden { position: start }),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+
+    if let Some(frame) = state.frames.last() {
+        return Err(Error::MalformedXml {
+            position: reader.buffer_position() + offset,
+            message: format!(
+                "the document ends before the element <{}> is closed",
+                frame.name.as_str()
+            ),
+        });
+    }
+    if !state.permit_seen {
+        return match root_name {
+            Some(root) => Err(Error::NotAPermit { root }),
+            None => Err(Error::MalformedXml {
+                position: reader.buffer_position() + offset,
+                message: "the document has no element".into(),
+            }),
+        };
+    }
+    Ok(Decoded {
+        permit: state.permit,
+        findings: state.findings,
+    })
+}
+
+/// The text of an event as a slice of the (already validated) input: no second UTF-8 check and
+/// no copy. `None` when the text needs line-end normalisation (it holds a carriage return; only
+/// looked for when the input has one at all) or,
+/// defensively, when it is not a slice of the input; the caller then takes quick-xml's path.
+fn borrowed_text<'a>(input: &'a str, has_cr: bool, content: &[u8]) -> Option<&'a str> {
+    if has_cr && content.contains(&b'\r') {
+        return None;
+    }
+    let offset = (content.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    input.get(offset..offset.checked_add(content.len())?)
+}
+
+fn parse_error(error: &quick_xml::Error, position: u64) -> Error {
+    use quick_xml::escape::EscapeError;
+    if let quick_xml::Error::Escape(EscapeError::UnrecognizedEntity(_, name)) = error {
+        return Error::UnknownEntity {
+            name: name.clone(),
+            position,
+        };
+    }
+    Error::MalformedXml {
+        position,
+        message: error.to_string(),
+    }
+}
+
+/// Resolves `&name;`: a character reference or one of the five predefined entities.
+fn resolve_reference(reference: &BytesRef<'_>, position: u64) -> Result<char, Error> {
+    if reference.is_char_ref() {
+        return match reference.resolve_char_ref() {
+            Ok(Some(c)) if is_xml_char(c) => Ok(c),
+            Ok(_) => Err(Error::MalformedXml {
+                position,
+                message: format!(
+                    "the character reference &{}; names a character XML 1.0 does not allow",
+                    String::from_utf8_lossy(reference)
+                ),
+            }),
+            Err(error) => Err(Error::MalformedXml {
+                position,
+                message: error.to_string(),
+            }),
+        };
+    }
+    match &**reference {
+        b"lt" => Ok('<'),
+        b"gt" => Ok('>'),
+        b"amp" => Ok('&'),
+        b"apos" => Ok('\''),
+        b"quot" => Ok('"'),
+        other => Err(Error::UnknownEntity {
+            name: String::from_utf8_lossy(other).into_owned(),
+            position,
+        }),
+    }
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// The local part of a qualified name. Prefixes are short (`ram:`, `urn1:`), so a forward scan
+/// finds the colon in a few steps, cheaper than a SIMD search's set-up on names this short.
+fn local_name(qualified: &[u8]) -> &[u8] {
+    match qualified.iter().position(|&byte| byte == b':') {
+        Some(colon) => qualified.get(colon + 1..).unwrap_or_default(),
+        None => qualified,
+    }
+}
+
+/// XML white space: what the reader trims around values (not the wider Unicode set, so that a
+/// leading no-break space survives like any other character).
+fn trim_xml(text: &str) -> &str {
+    text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+}
+
+impl<'a> State<'a> {
+    fn in_leaf(&self) -> bool {
+        self.frames.last().is_some_and(|frame| frame.leaf)
+    }
+
+    fn start(
+        &mut self,
+        element: &BytesStart<'_>,
+        reader: &Reader<&'a [u8]>,
+        position: u64,
+    ) -> Result<(), Error> {
+        let name = Name::of(local_name(element.name().into_inner()));
+        let slot = match self.frames.last() {
+            None
+            | Some(Frame {
+                slot: Slot::Outside,
+                ..
+            }) => {
+                if name == Name::CitesEPermit && !self.permit_seen {
+                    self.permit_seen = true;
+                    self.root_frame = Some(self.frames.len());
+                    Slot::Root
+                } else {
+                    Slot::Outside
+                }
+            }
+            Some(parent) => parent.slot.child(name),
+        };
+        let leaf = slot.is_leaf();
+        self.frames.push(Frame { slot, name, leaf });
+        match slot {
+            Slot::Party => self.party = Party::default(),
+            Slot::Location => self.location = Location::default(),
+            Slot::Exam => self.exam = Examination::default(),
+            Slot::HeaderRef => {
+                self.header_refs += 1;
+                self.doc = DocScratch::new();
+            }
+            Slot::AssocDoc => {
+                self.item_docs += 1;
+                self.doc = DocScratch::new();
+            }
+            Slot::Item => {
+                self.items += 1;
+                self.item_docs = 0;
+                self.block = Block::default();
+                self.docs.clear();
+            }
+            _ => {}
+        }
+        // Most elements have no attributes; only look when there is something to look at.
+        if !element.attributes_raw().iter().all(u8::is_ascii_whitespace) {
+            let unit = attributes(element, reader, position, slot.is_quantity())?;
+            if slot.is_quantity() {
+                self.unit = unit;
+            }
+        } else if slot.is_quantity() {
+            self.unit = None;
+        }
+        if leaf {
+            self.text.clear();
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) {
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        let parent = self.frames.last().copied();
+        if frame.leaf {
+            let text = std::mem::take(&mut self.text);
+            let value = trim_xml(text.get());
+            if !value.is_empty() {
+                self.leaf(frame, parent, value);
+            }
+            self.text = text;
+            return;
+        }
+        self.container_end(frame, parent);
+    }
+
+    fn container_end(&mut self, frame: Frame, parent: Option<Frame>) {
+        let parent_slot = parent.map_or(Slot::Outside, |parent| parent.slot);
+        match frame.slot {
+            Slot::Root => self.root_frame = None,
+            Slot::Party => {
+                let party = std::mem::take(&mut self.party);
+                if party == Party::default() {
+                    return;
+                }
+                let target = match (parent_slot, frame.name) {
+                    (Slot::FirstSig, _) => &mut self.permit.issuing_authority,
+                    (Slot::Consignment, Name::ConsignorTradeParty) => &mut self.permit.exporter,
+                    (Slot::Consignment, _) => &mut self.permit.importer,
+                    _ => &mut self.exam.certifier,
+                };
+                if target.is_none() {
+                    *target = Some(party);
+                }
+            }
+            Slot::Location => {
+                let location = std::mem::take(&mut self.location);
+                if location == Location::default() {
+                    return;
+                }
+                let target = match parent_slot {
+                    Slot::Header => &mut self.permit.issue_place,
+                    _ => &mut self.exam.port,
+                };
+                if target.is_none() {
+                    *target = Some(location);
+                }
+            }
+            Slot::Exam => {
+                let exam = std::mem::take(&mut self.exam);
+                if exam == Examination::default() {
+                    return;
+                }
+                let target = match parent_slot {
+                    Slot::Item => &mut self.block.endorsement,
+                    _ => &mut self.permit.export_endorsement,
+                };
+                if target.is_none() {
+                    *target = Some(exam);
+                }
+            }
+            Slot::HeaderRef => {
+                let doc = std::mem::replace(&mut self.doc, DocScratch::new());
+                if let Some(bad) = doc.bad_date {
+                    let index = self.permit.references.len();
+                    self.findings.push(date_finding(
+                        format!("references[{index}].issue_date"),
+                        bad.path,
+                        "",
+                        "the date of the referenced document",
+                        &bad.text,
+                    ));
+                }
+                if doc.id.is_some() || doc.date.is_some() {
+                    self.permit.references.push(DocumentReference {
+                        type_code: doc.type_code,
+                        id: doc.id,
+                        issue_date: doc.date,
+                    });
+                }
+            }
+            Slot::AssocDoc => {
+                let doc = std::mem::replace(&mut self.doc, DocScratch::new());
+                if doc.id.is_some() || doc.date.is_some() || doc.bad_date.is_some() {
+                    self.docs.push(doc);
+                }
+            }
+            Slot::Item => self.item_end(),
+            _ => {}
+        }
+    }
+
+    fn item_end(&mut self) {
+        let mut block = std::mem::take(&mut self.block);
+        let index = self.items - 1;
+        let mut docs = std::mem::take(&mut self.docs);
+        assign_documents(&mut block, &mut docs, index, &mut self.findings);
+        docs.clear();
+        self.docs = docs;
+        self.permit.blocks.push(block);
+    }
+
+    /// The element path of the current element, for findings (only built when there is one).
+    fn path(&self, leaf: Frame) -> String {
+        let mut path = String::new();
+        let first = self.root_frame.unwrap_or(0);
+        let frames = self.frames.iter().skip(first).chain(std::iter::once(&leaf));
+        for frame in frames {
+            path.push('/');
+            path.push_str(frame.name.as_str());
+            let index = match frame.slot {
+                Slot::Item => self.items,
+                Slot::HeaderRef => self.header_refs,
+                Slot::AssocDoc => self.item_docs,
+                _ => 0,
+            };
+            if index > 0 {
+                path.push_str(&format!("[{index}]"));
+            }
+        }
+        path
+    }
+
+    fn timestamp(
+        &mut self,
+        leaf: Frame,
+        value: &str,
+        field: impl FnOnce(&Self) -> String,
+        permit_box: &str,
+        label: &str,
+    ) -> Option<Timestamp> {
+        match Timestamp::parse(value) {
+            Ok(timestamp) => Some(timestamp),
+            Err(_) => {
+                let finding = date_finding(field(self), self.path(leaf), permit_box, label, value);
+                self.findings.push(finding);
+                None
+            }
+        }
+    }
+
+    fn quantity(
+        &mut self,
+        leaf: Frame,
+        value: &str,
+        field: impl FnOnce(&Self) -> String,
+        permit_box: &str,
+        label: &str,
+    ) -> Option<Quantity> {
+        let unit = self.unit.take();
+        match Decimal::from_str(value) {
+            Ok(value) => Some(Quantity { value, unit }),
+            Err(_) => {
+                let finding = Finding::new(
+                    Severity::Error,
+                    Tier::Structure,
+                    "number-format",
+                    field(self),
+                    self.path(leaf),
+                    permit_box,
+                    format!("{label} is {value:?}, which is not a number (expected digits with an optional decimal point, such as 12 or 0.5); it was left empty"),
+                );
+                self.findings.push(finding);
+                None
+            }
+        }
+    }
+
+    fn block_field(&self, name: &str) -> String {
+        format!("blocks[{}].{name}", self.items.saturating_sub(1))
+    }
+
+    fn in_item(&self) -> bool {
+        self.frames.iter().any(|frame| frame.slot == Slot::Item)
+    }
+
+    fn leaf(&mut self, leaf: Frame, parent: Option<Frame>, value: &str) {
+        match leaf.slot {
+            Slot::PermitNumber if self.permit.permit_number.is_empty() => {
+                self.permit.permit_number = value.to_owned();
+            }
+            Slot::DocName => set_first(&mut self.permit.document_name, value),
+            Slot::DocType => {
+                self.permit
+                    .document_type
+                    .get_or_insert_with(|| Coded::parse(value));
+            }
+            Slot::DocSubtype => set_first(&mut self.permit.document_subtype, value),
+            Slot::IssueDate if self.permit.issue_date.is_none() => {
+                self.permit.issue_date = self.timestamp(
+                    leaf,
+                    value,
+                    |_| "issue_date".into(),
+                    "13",
+                    "the date of issue",
+                );
+            }
+            Slot::Copy if self.permit.copy.is_none() => {
+                self.permit.copy = match value {
+                    "true" | "1" => Some(true),
+                    "false" | "0" => Some(false),
+                    _ => {
+                        let finding = Finding::new(
+                            Severity::Error,
+                            Tier::Structure,
+                            "boolean-format",
+                            "copy",
+                            self.path(leaf),
+                            "",
+                            format!("the copy indicator is {value:?}, which is neither true nor false; it was left empty"),
+                        );
+                        self.findings.push(finding);
+                        None
+                    }
+                };
+            }
+            Slot::PurposeText => set_first(&mut self.permit.purpose_text, value),
+            Slot::PurposeCode => {
+                self.permit
+                    .purpose
+                    .get_or_insert_with(|| Coded::parse(value));
+            }
+            Slot::Information => self.permit.special_conditions.push(value.to_owned()),
+            Slot::ValidFrom if self.permit.valid_from.is_none() => {
+                self.permit.valid_from = self.timestamp(
+                    leaf,
+                    value,
+                    |_| "valid_from".into(),
+                    "2",
+                    "the first day of validity",
+                );
+            }
+            Slot::ValidUntil if self.permit.valid_until.is_none() => {
+                self.permit.valid_until = self.timestamp(
+                    leaf,
+                    value,
+                    |_| "valid_until".into(),
+                    "2",
+                    "the last day of validity",
+                );
+            }
+            Slot::DocDate if self.doc.date.is_none() && self.doc.bad_date.is_none() => {
+                match Timestamp::parse(value) {
+                    Ok(date) => self.doc.date = Some(date),
+                    Err(_) => {
+                        self.doc.bad_date = Some(BadDate {
+                            text: value.to_owned(),
+                            path: self.path(leaf),
+                        })
+                    }
+                }
+            }
+            Slot::DocTypeCode if self.doc.type_code.is_none() => {
+                self.doc.kind = match value {
+                    ORIGIN_DOCUMENT => DocKind::Origin,
+                    REEXPORT_DOCUMENT => DocKind::Reexport,
+                    _ => DocKind::Other,
+                };
+                self.doc.type_code = Some(value.to_owned());
+            }
+            Slot::DocId => set_first(&mut self.doc.id, value),
+            Slot::TransportDocId => set_first(&mut self.permit.transport_document, value),
+            Slot::OperationNumber => set_first(&mut self.block.operation_number, value),
+            Slot::LocId => set_first(&mut self.location.id, value),
+            Slot::LocName => set_first(&mut self.location.name, value),
+            Slot::StampId => set_first(&mut self.permit.security_stamp, value),
+            Slot::SigDate => {
+                let missing = self
+                    .permit
+                    .signatory
+                    .as_ref()
+                    .is_none_or(|signatory| signatory.date.is_none());
+                if missing {
+                    let date = self.timestamp(
+                        leaf,
+                        value,
+                        |_| "signatory.date".into(),
+                        "13",
+                        "the date of signature",
+                    );
+                    if let Some(date) = date {
+                        self.permit
+                            .signatory
+                            .get_or_insert_with(Default::default)
+                            .date = Some(date);
+                    }
+                }
+            }
+            Slot::SigStatement => {
+                let signatory = self.permit.signatory.get_or_insert_with(Default::default);
+                set_first(&mut signatory.statement, value);
+            }
+            Slot::SigName => {
+                let signatory = self.permit.signatory.get_or_insert_with(Default::default);
+                set_first(&mut signatory.name, value);
+            }
+            Slot::PartyId => set_first(&mut self.party.id, value),
+            Slot::PartyName => set_first(&mut self.party.name, value),
+            Slot::Postcode => set_first(&mut self.party.address.postcode, value),
+            Slot::PoBox => set_first(&mut self.party.address.post_office_box, value),
+            Slot::Street => self.party.address.street.push(value.to_owned()),
+            Slot::City => set_first(&mut self.party.address.city, value),
+            Slot::CountryId => {
+                self.party
+                    .address
+                    .country
+                    .get_or_insert_with(|| Coded::parse(value));
+            }
+            Slot::CountryName => set_first(&mut self.party.address.country_name, value),
+            Slot::Subdivision => set_first(&mut self.party.address.subdivision, value),
+            Slot::ExamDate if self.exam.date.is_none() => {
+                let in_item = self.in_item();
+                self.exam.date = self.timestamp(
+                    leaf,
+                    value,
+                    |state| {
+                        if in_item {
+                            state.block_field("endorsement.date")
+                        } else {
+                            "export_endorsement.date".into()
+                        }
+                    },
+                    "14",
+                    "the date of the export endorsement",
+                );
+            }
+            Slot::ExamQty if self.exam.quantity.is_none() => {
+                let field = |state: &Self| {
+                    if state.in_item() {
+                        state.block_field("endorsement.quantity")
+                    } else {
+                        "export_endorsement.quantity".into()
+                    }
+                };
+                self.exam.quantity =
+                    self.quantity(leaf, value, field, "14", "the quantity endorsed at export");
+            }
+            Slot::BlockId if self.block.id.is_empty() => {
+                self.block.id = value.to_owned();
+            }
+            Slot::Marking => self.block.marks.push(value.to_owned()),
+            Slot::TradeCountryId | Slot::TradeCountryName => {
+                let target = match parent {
+                    Some(Frame {
+                        name: Name::ExportTradeCountry,
+                        ..
+                    }) => &mut self.block.last_reexport,
+                    _ => &mut self.block.origin,
+                };
+                let reference = target.get_or_insert_with(Default::default);
+                if leaf.slot == Slot::TradeCountryId {
+                    reference.country.get_or_insert_with(|| Coded::parse(value));
+                } else {
+                    set_first(&mut reference.country_name, value);
+                }
+            }
+            Slot::ItemQty if self.block.quantity.is_none() => {
+                let field = |state: &Self| state.block_field("quantity");
+                self.block.quantity = self.quantity(leaf, value, field, "11", "the quantity");
+            }
+            Slot::Appendix => {
+                self.block
+                    .appendix
+                    .get_or_insert_with(|| Coded::parse(value));
+            }
+            Slot::Source => {
+                self.block.source.get_or_insert_with(|| Coded::parse(value));
+            }
+            Slot::Description => set_first(&mut self.block.description, value),
+            Slot::Term => {
+                self.block.term.get_or_insert_with(|| Coded::parse(value));
+            }
+            Slot::CommonName => set_first(&mut self.block.common_name, value),
+            Slot::ScientificName => set_first(&mut self.block.scientific_name, value),
+            Slot::UsedToDate | Slot::Annual => {
+                let used = leaf.slot == Slot::UsedToDate;
+                let present = self.block.quota.as_ref().is_some_and(|quota| {
+                    if used {
+                        quota.used_to_date.is_some()
+                    } else {
+                        quota.annual.is_some()
+                    }
+                });
+                if !present {
+                    let (name, label) = if used {
+                        ("quota.used_to_date", "the total exported to date")
+                    } else {
+                        ("quota.annual", "the annual quota")
+                    };
+                    let field = |state: &Self| state.block_field(name);
+                    if let Some(quantity) = self.quantity(leaf, value, field, "11a", label) {
+                        let quota = self.block.quota.get_or_insert_with(Default::default);
+                        if used {
+                            quota.used_to_date = Some(quantity);
+                        } else {
+                            quota.annual = Some(quantity);
+                        }
+                    }
+                }
+            }
+            Slot::Acquisition if self.block.acquisition_date.is_none() => {
+                self.block.acquisition_date = self.timestamp(
+                    leaf,
+                    value,
+                    |state| state.block_field("acquisition_date"),
+                    "12b",
+                    "the date of acquisition",
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Checks every attribute of an element for well-formedness (quoting, duplicates, references)
+/// and returns the `unitCode` of a quantity: absent, empty and EPIX's `?` placeholder all mean
+/// "no unit".
+fn attributes(
+    element: &BytesStart<'_>,
+    reader: &Reader<&[u8]>,
+    position: u64,
+    want_unit: bool,
+) -> Result<Option<Coded<Unit>>, Error> {
+    let mut unit = None;
+    for attribute in element.attributes() {
+        let attribute = attribute.map_err(|error| Error::MalformedXml {
+            position,
+            message: error.to_string(),
+        })?;
+        let is_unit = want_unit && attribute.key.local_name().as_ref() == b"unitCode";
+        if !is_unit && !attribute.value.contains(&b'&') {
+            continue;
+        }
+        let value = attribute
+            .decode_and_unescape_value(reader.decoder())
+            .map_err(|error| parse_error(&error, position))?;
+        if is_unit && unit.is_none() {
+            let value = trim_xml(&value);
+            if !value.is_empty() && value != "?" {
+                unit = Some(Coded::parse(value));
+            }
+        }
+    }
+    Ok(unit)
+}
+
+fn date_finding(
+    field: String,
+    path: String,
+    permit_box: &str,
+    label: &str,
+    value: &str,
+) -> Finding {
+    Finding::new(
+        Severity::Error,
+        Tier::Structure,
+        "date-format",
+        field,
+        path,
+        permit_box,
+        format!("{label} is {value:?}, which is not a date in ISO 8601 form (YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss with an optional offset such as +01:00); it was left empty"),
+    )
+}
+
+/// The country code of box 12 or 12a, to match document numbers against.
+fn country_of(reference: &Option<CountryReference>) -> Option<&str> {
+    reference
+        .as_ref()
+        .and_then(|reference| reference.country.as_ref())
+        .map(Coded::as_str)
+        .filter(|code| !code.is_empty())
+}
+
+/// Assigns a block's referenced documents to box 12 (origin) and box 12a (last re-export).
+///
+/// EPIX calls the 1001 type codes "buggy data", so they are trusted first but not alone: a
+/// document without a usable code goes to the box whose country prefixes its number, and
+/// otherwise fills the boxes in order (origin first).
+fn assign_documents(
+    block: &mut Block,
+    docs: &mut [DocScratch],
+    index: usize,
+    findings: &mut Vec<Finding>,
+) {
+    let mut origin: Option<usize> = None;
+    let mut reexport: Option<usize> = None;
+    let usable = |doc: &DocScratch| doc.id.is_some() || doc.date.is_some();
+
+    for (position, doc) in docs.iter_mut().enumerate() {
+        if !usable(doc) {
+            continue;
+        }
+        let slot = match doc.kind {
+            DocKind::Origin => &mut origin,
+            DocKind::Reexport => &mut reexport,
+            DocKind::Other => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(position);
+            doc.assigned = true;
+        }
+    }
+    let origin_country = country_of(&block.origin);
+    let reexport_country = country_of(&block.last_reexport);
+    for (position, doc) in docs.iter_mut().enumerate() {
+        if doc.assigned || !usable(doc) {
+            continue;
+        }
+        let Some(id) = doc.id.as_deref() else {
+            continue;
+        };
+        let prefixed =
+            |country: Option<&str>| country.is_some_and(|country| id.starts_with(country));
+        if origin.is_none() && prefixed(origin_country) {
+            origin = Some(position);
+            doc.assigned = true;
+        } else if reexport.is_none() && prefixed(reexport_country) {
+            reexport = Some(position);
+            doc.assigned = true;
+        }
+    }
+    for (position, doc) in docs.iter_mut().enumerate() {
+        if doc.assigned || !usable(doc) {
+            continue;
+        }
+        if origin.is_none() {
+            origin = Some(position);
+        } else if reexport.is_none() {
+            reexport = Some(position);
+        } else {
+            findings.push(Finding::new(
+                Severity::Warning,
+                Tier::Structure,
+                "reference-unassigned",
+                format!("blocks[{index}]"),
+                format!("/CITESEPermit/SpecifiedSupplyChainConsignment/IncludedSupplyChainConsignmentItem[{}]/AssociatedReferencedDocument[{}]", index + 1, position + 1),
+                "12",
+                format!(
+                    "block {} refers to a third document{} besides its origin permit and last re-export certificate; it was ignored",
+                    if block.id.is_empty() { (index + 1).to_string() } else { block.id.clone() },
+                    doc.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default()
+                ),
+            ));
+            continue;
+        }
+        doc.assigned = true;
+    }
+
+    for (position, doc) in docs.iter_mut().enumerate() {
+        let (field, permit_box, target) = if Some(position) == origin {
+            ("origin", "12", Some(&mut block.origin))
+        } else if Some(position) == reexport {
+            ("last_reexport", "12a", Some(&mut block.last_reexport))
+        } else {
+            match doc.kind {
+                DocKind::Reexport => ("last_reexport", "12a", None),
+                _ => ("origin", "12", None),
+            }
+        };
+        if let Some(bad) = doc.bad_date.take() {
+            findings.push(date_finding(
+                format!("blocks[{index}].{field}.permit_date"),
+                bad.path,
+                permit_box,
+                if field == "origin" {
+                    "the date of the origin permit"
+                } else {
+                    "the date of the last re-export certificate"
+                },
+                &bad.text,
+            ));
+        }
+        if let Some(target) = target {
+            let reference = target.get_or_insert_with(Default::default);
+            reference.permit_number = doc.id.take();
+            reference.permit_date = doc.date.take();
+        }
+    }
+    block.origin = block.origin.take().and_then(not_empty);
+    block.last_reexport = block.last_reexport.take().and_then(not_empty);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_name_is_found_by_its_spelling_and_spelled_back() {
+        for (name, text) in NAMES {
+            assert_eq!(Name::of(text.as_bytes()), *name, "{text}");
+            assert_eq!(name.as_str(), *text);
+        }
+        assert_eq!(Name::of(b"Unknown"), Name::Other);
+        assert_eq!(Name::of(b""), Name::Other);
+        assert_eq!(Name::of(b"id"), Name::Other, "names are case-sensitive");
+    }
+}
