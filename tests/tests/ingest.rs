@@ -591,3 +591,40 @@ async fn permit_sent_by_reference_is_fetched_and_oversized_reference_is_rejected
         .expect("report");
     assert!(String::from_utf8_lossy(&report).contains("more than the limit"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_versions_of_the_same_permit_become_versions_1_and_2() {
+    let local = start().await;
+    let first = inline_message(&fixtures::json(&fixtures::export_permit(
+        "26XA0022", "XA", "XB", 1,
+    )));
+    let second = inline_message(&fixtures::json(&fixtures::export_permit(
+        "26XA0022", "XA", "XB", 2,
+    )));
+    let (a, b) = tokio::join!(
+        local
+            .function
+            .handle(LambdaEvent::new(sqs_event("a", &first), Context::default())),
+        local.function.handle(LambdaEvent::new(
+            sqs_event("b", &second),
+            Context::default()
+        )),
+    );
+    assert!(a.unwrap().batch_item_failures.is_empty());
+    assert!(b.unwrap().batch_item_failures.is_empty());
+    let status = status(&local, "XA", "26XA0022").await;
+    let states: Vec<_> = status
+        .versions
+        .iter()
+        .map(|v| (v.version, v.state))
+        .collect();
+    assert_eq!(
+        states,
+        vec![(1, VersionState::Replaced), (2, VersionState::Active)]
+    );
+    assert_eq!(
+        status.deliveries.len(),
+        2,
+        "one delivery per version and recipient"
+    );
+}
