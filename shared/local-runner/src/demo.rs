@@ -86,6 +86,13 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
     let _ = writeln!(log, "  ingest: {outcome:?}");
 
     let requests = local.counter.snapshot();
+    let (id, status) =
+        ecites_aws::status::permit_status_in(local.function.ledger(), "XA", "26XA0001").await?;
+    let _ = writeln!(
+        log,
+        "\n$ ecites status XA 26XA0001\n{}",
+        ecites_aws::status::render(&id, &status)
+    );
     let deliveries = local.take_deliveries().await?;
     let ledger = local.function.ledger();
     let _ = writeln!(

@@ -54,7 +54,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    ecites_aws::telemetry::init_tracing();
+    ecites_aws::telemetry::init_tracing_with_default("warn");
     let cli = Cli::parse();
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
