@@ -138,10 +138,14 @@ async fn concurrent_deliveries_of_the_same_permit_leave_one_version_and_one_deli
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_permit_is_rejected_with_report_and_acknowledged() {
     let local = start().await;
+    let invalid = fixtures::invalid_json("XA");
     local
-        .put_object("inbox/invalid.json", fixtures::invalid_json("XA"))
+        .put_object("inbox/invalid.json", invalid.clone())
         .await
         .unwrap();
+    // S3 delivers the notification a second time: still one rejection.
+    let again = s3_notification(&local.stack.bucket, "inbox/invalid.json", invalid.len());
+    local.send_direct(&again).await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0, "acknowledged, not retried");
 

@@ -287,14 +287,18 @@ async fn reject(
     };
     let bytes = serde_json::to_vec_pretty(&document)
         .map_err(|e| Error::permanent("serialize rejection report", e))?;
-    let content_sha256 = sha256_hex(&bytes);
     services.blobs.put(&key, bytes, "application/json").await?;
     let mut report = IngestReport::default();
     for problem in &problems {
         if let (Some(id), true) = (&problem.permit, problem.record) {
+            // Keyed on what was refused and why (not on the report, which carries the time), so
+            // a redelivered input records its rejection once.
+            let findings = serde_json::to_string(&problem.findings).unwrap_or_default();
+            let content_sha256 =
+                sha256_hex(format!("{source}\n{id}\n{}\n{findings}", problem.reason).as_bytes());
             let rejection = NewRejection {
                 id: id.clone(),
-                content_sha256: content_sha256.clone(),
+                content_sha256,
                 reason: problem.reason.clone(),
                 findings: problem.findings.clone(),
                 source: source.to_string(),
