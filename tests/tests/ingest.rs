@@ -661,3 +661,36 @@ async fn unreachable_aws_is_reported_as_batch_item_failure() {
         .collect();
     assert_eq!(failed, vec!["m1"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_server_error_is_reported_as_batch_item_failure() {
+    let local = start_with(|o| {
+        o.faults = Some(FaultInjector::server_error("TransactWriteItems", 1));
+        o.max_attempts = Some(1);
+    })
+    .await;
+    let event = sqs_event("m1", &inline_message(&export("26XA0024")));
+    let response = local
+        .function
+        .handle(LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    // The injector replaces the response after the emulator applied the write: the hard case of
+    // a lost response. The retry finds the version recorded and still queues its delivery.
+    let event = sqs_event("m1", &inline_message(&export("26XA0024")));
+    let retry = local
+        .function
+        .handle(LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert!(retry.batch_item_failures.is_empty());
+    let status = status(&local, "XA", "26XA0024").await;
+    assert_eq!((status.versions.len(), status.deliveries.len()), (1, 1));
+    let deliveries = local.take_deliveries().await.unwrap();
+    assert_eq!(
+        deliveries.len(),
+        1,
+        "the delivery is queued although the first attempt never sent it"
+    );
+}
