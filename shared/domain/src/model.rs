@@ -3,7 +3,7 @@
 //! The model is what every format is read into and written from. It is deliberately tolerant:
 //! optional where a real message may leave a box empty, coded fields that keep unknown codes,
 //! so that a faulty permit can still be read and then *reported on* box by box by
-//! [`crate::validate`], rather than refused by the parser with a single opaque error.
+//! [`crate::validate()`], rather than refused by the parser with a single opaque error.
 //!
 //! The JSON form of a permit is this model through serde (snake_case field names); the README
 //! documents it field by field and `schema/permit.schema.json` describes it for MA developers.
