@@ -26,7 +26,7 @@ demo-pipeline: $(MOTO_SERVER)
 
 # AWS requests per permit and throughput through ingest on the emulator.
 bench-pipeline: $(MOTO_SERVER)
-	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo run --quiet -p ecites-local -- bench --permits $(or $(PERMITS),200)
+	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo run --quiet -p ecites-local -- bench --permits $(or $(PERMITS),100)
 
 # Unit and end-to-end tests of the pipeline crates (the e2e tests start moto themselves).
 test-pipeline: $(MOTO_SERVER)
