@@ -1,0 +1,96 @@
+# Operator targets: template lint, Lambda packaging, deployment. Included by the main Makefile.
+#
+#   make lint-infra   cfn-lint (+ serverless rules) and checkov over infra/template.yaml
+#   make package      one Lambda zip per crate under functions/ (cargo lambda, release)
+#   make deploy       sam build && sam deploy --guided (needs the AWS SAM CLI and credentials)
+#
+# Each tool lives in its own project-local virtualenv, pinned: checkov pins a boto3 that
+# conflicts with moto's (.venv), so nothing is shared.
+
+CFN_LINT_VERSION := 1.58.0
+CFN_LINT_SERVERLESS_VERSION := 0.3.6
+CHECKOV_VERSION := 3.3.30
+CARGO_LAMBDA_VERSION := 1.9.2
+ZIGLANG_VERSION := 0.17.1
+
+VENV_CFN := .venv-cfn
+VENV_CHECKOV := .venv-checkov
+VENV_LAMBDA := .venv-lambda
+TEMPLATE := infra/template.yaml
+PIP_QUIET := --quiet --disable-pip-version-check
+
+CFN_LINT := $(VENV_CFN)/bin/cfn-lint
+CHECKOV := $(VENV_CHECKOV)/bin/checkov
+CARGO_LAMBDA := $(VENV_LAMBDA)/bin/cargo-lambda
+
+# Every crate under functions/ is a Lambda function; its zip is named after its binary.
+FUNCTION_DIRS = $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.toml))
+
+.PHONY: lint-infra lint-cfn lint-checkov package deploy clean-infra
+
+$(CFN_LINT):
+	$(PYTHON) -m venv $(VENV_CFN)
+	$(VENV_CFN)/bin/pip install $(PIP_QUIET) "cfn-lint==$(CFN_LINT_VERSION)" "cfn-lint-serverless==$(CFN_LINT_SERVERLESS_VERSION)"
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/pip install $(PIP_QUIET) "checkov==$(CHECKOV_VERSION)"
+
+$(CARGO_LAMBDA):
+	$(PYTHON) -m venv $(VENV_LAMBDA)
+	$(VENV_LAMBDA)/bin/pip install $(PIP_QUIET) "cargo-lambda==$(CARGO_LAMBDA_VERSION)" "ziglang==$(ZIGLANG_VERSION)"
+
+lint-infra: lint-cfn lint-checkov ## Lint infra/template.yaml: cfn-lint (+ serverless rules) and checkov
+
+# -t: cfn-lint's -a takes one or more values, so a template after it would be read as a rules
+# module ("No module named 'infra/template'").
+lint-cfn: $(CFN_LINT)
+	$(CFN_LINT) -a cfn_lint_serverless.rules -t $(TEMPLATE)
+	@echo "cfn-lint: $(TEMPLATE) clean"
+
+lint-checkov: $(CHECKOV)
+	$(CHECKOV) -f $(TEMPLATE) --framework cloudformation --skip-download --compact --quiet
+	@echo "checkov: $(TEMPLATE) clean"
+
+# arm64 (Graviton) when the rustup toolchain has the aarch64 std, else x86_64: deploy with the
+# template's Architecture parameter set to match (make package says which).
+package: $(CARGO_LAMBDA) ## Build one release Lambda zip per crate under functions/ (target/lambda/<bin>/bootstrap.zip)
+	@set -euo pipefail; \
+	dirs="$(FUNCTION_DIRS)"; \
+	if [ -z "$$dirs" ]; then echo "package: no function crates under functions/ yet: nothing to build"; exit 0; fi; \
+	if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \
+	  arch=--arm64; param=arm64; \
+	else \
+	  arch=--x86-64; param=x86_64; \
+	  echo "package: the aarch64-unknown-linux-gnu std is not installed (rustup target add aarch64-unknown-linux-gnu): building x86_64"; \
+	fi; \
+	export PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH"; \
+	pkgs=""; \
+	for dir in $$dirs; do \
+	  pkg=$$(sed -n 's/^name *= *"\(.*\)"/\1/p' $$dir/Cargo.toml | head -n 1); \
+	  pkgs="$$pkgs --package $$pkg"; \
+	done; \
+	echo "package: cargo lambda build --release $$arch --output-format zip$$pkgs"; \
+	$(CARGO) lambda build --release $$arch --output-format zip $$pkgs; \
+	echo "package: zips (deploy with Architecture=$$param):"; \
+	for dir in $$dirs; do \
+	  for bin in $$(cd $$dir && $(CARGO) metadata --no-deps --format-version 1 --quiet \
+	      | $(PYTHON) -c 'import json,sys,os; m=json.load(sys.stdin); d=os.getcwd(); [print(t["name"]) for p in m["packages"] if os.path.dirname(p["manifest_path"])==d for t in p["targets"] if "bin" in t["kind"]]'); do \
+	    zip=target/lambda/$$bin/bootstrap.zip; \
+	    if [ -f $$zip ]; then printf '  %-40s %8d bytes (%s)\n' $$zip $$(stat -c %s $$zip) "$$(du -h $$zip | cut -f1)"; \
+	    else echo "  $$zip: MISSING"; exit 1; fi; \
+	  done; \
+	done
+
+deploy: ## sam build && sam deploy --guided (the AWS SAM CLI, credentials and a region are needed)
+	@command -v sam >/dev/null 2>&1 || { \
+	  echo "deploy: the AWS SAM CLI (sam) is not installed."; \
+	  echo "  Install it (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html),"; \
+	  echo "  with cargo-lambda on PATH (make $(CARGO_LAMBDA); export PATH=\$$PWD/$(VENV_LAMBDA)/bin:\$$PATH),"; \
+	  echo "  then run: make deploy   (see infra/README.md)"; \
+	  exit 2; }
+	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" sam build --template-file $(TEMPLATE) --beta-features
+	sam deploy --guided
+
+clean-infra: ## Remove the lint and packaging virtualenvs
+	rm -rf $(VENV_CFN) $(VENV_CHECKOV) $(VENV_LAMBDA)
