@@ -23,9 +23,6 @@ CFN_LINT := $(VENV_CFN)/bin/cfn-lint
 CHECKOV := $(VENV_CHECKOV)/bin/checkov
 CARGO_LAMBDA := $(VENV_LAMBDA)/bin/cargo-lambda
 
-# Every crate under functions/ is a Lambda function; its zip is named after its binary.
-FUNCTION_DIRS = $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.toml))
-
 .PHONY: lint-infra lint-cfn lint-checkov package deploy clean-infra
 
 $(CFN_LINT):
@@ -52,35 +49,10 @@ lint-checkov: $(CHECKOV)
 	$(CHECKOV) -f $(TEMPLATE) --framework cloudformation --skip-download --compact --quiet
 	@echo "checkov: $(TEMPLATE) clean"
 
-# arm64 (Graviton) when the rustup toolchain has the aarch64 std, else x86_64: deploy with the
-# template's Architecture parameter set to match (make package says which).
+# Discovers the crates under functions/ (scripts/package-lambdas.sh), arm64 when the rustup
+# toolchain has the aarch64 std, else x86_64; prints each zip's size.
 package: $(CARGO_LAMBDA) ## Build one release Lambda zip per crate under functions/ (target/lambda/<bin>/bootstrap.zip)
-	@set -euo pipefail; \
-	dirs="$(FUNCTION_DIRS)"; \
-	if [ -z "$$dirs" ]; then echo "package: no function crates under functions/ yet: nothing to build"; exit 0; fi; \
-	if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \
-	  arch=--arm64; param=arm64; \
-	else \
-	  arch=--x86-64; param=x86_64; \
-	  echo "package: the aarch64-unknown-linux-gnu std is not installed (rustup target add aarch64-unknown-linux-gnu): building x86_64"; \
-	fi; \
-	export PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH"; \
-	pkgs=""; \
-	for dir in $$dirs; do \
-	  pkg=$$(sed -n 's/^name *= *"\(.*\)"/\1/p' $$dir/Cargo.toml | head -n 1); \
-	  pkgs="$$pkgs --package $$pkg"; \
-	done; \
-	echo "package: cargo lambda build --release $$arch --output-format zip$$pkgs"; \
-	$(CARGO) lambda build --release $$arch --output-format zip $$pkgs; \
-	echo "package: zips (deploy with Architecture=$$param):"; \
-	for dir in $$dirs; do \
-	  for bin in $$(cd $$dir && $(CARGO) metadata --no-deps --format-version 1 --quiet \
-	      | $(PYTHON) -c 'import json,sys,os; m=json.load(sys.stdin); d=os.getcwd(); [print(t["name"]) for p in m["packages"] if os.path.dirname(p["manifest_path"])==d for t in p["targets"] if "bin" in t["kind"]]'); do \
-	    zip=target/lambda/$$bin/bootstrap.zip; \
-	    if [ -f $$zip ]; then printf '  %-40s %8d bytes (%s)\n' $$zip $$(stat -c %s $$zip) "$$(du -h $$zip | cut -f1)"; \
-	    else echo "  $$zip: MISSING"; exit 1; fi; \
-	  done; \
-	done
+	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" CARGO="$(CARGO)" PYTHON="$(PYTHON)" scripts/package-lambdas.sh
 
 deploy: ## sam build && sam deploy --guided (the AWS SAM CLI, credentials and a region are needed)
 	@command -v sam >/dev/null 2>&1 || { \
