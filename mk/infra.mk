@@ -56,11 +56,11 @@ package: $(CARGO_LAMBDA) ## Build one release Lambda zip per crate under functio
 
 deploy: ## sam build && sam deploy --guided (the AWS SAM CLI, credentials and a region are needed)
 	@command -v sam >/dev/null 2>&1 || { \
-	  echo "deploy: the AWS SAM CLI (sam) is not installed."; \
-	  echo "  Install it (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html),"; \
-	  echo "  with cargo-lambda on PATH (make $(CARGO_LAMBDA); export PATH=\$$PWD/$(VENV_LAMBDA)/bin:\$$PATH),"; \
-	  echo "  then run: make deploy   (see infra/README.md)"; \
+	  echo "deploy: the AWS SAM CLI (sam) is not installed: see"; \
+	  echo "  https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html"; \
+	  echo "  then run make deploy again (infra/README.md explains the parameters)."; \
 	  exit 2; }
+	@$(MAKE) -s --no-print-directory $(CARGO_LAMBDA)
 	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" sam build --template-file $(TEMPLATE) --beta-features
 	sam deploy --guided
 
