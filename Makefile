@@ -12,8 +12,11 @@ EPIX_SAMPLE := shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certific
 
 .PHONY: help demo test lint fmt build bench schema clean
 
+# Operator targets: lint-infra, package, deploy (infra/README.md).
+include mk/infra.mk
+
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
 # The local AWS emulator (moto server), pinned, in a project-local virtualenv.
 $(MOTO_SERVER):
