@@ -14,6 +14,7 @@ EPIX_SAMPLE := shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certific
 
 # Operator targets: lint-infra, package, deploy (infra/README.md).
 include mk/infra.mk
+include mk/local-aws.mk
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -48,6 +49,7 @@ schema: ## Regenerate schema/permit.schema.json from the model
 bench: ## Measure speed and memory (criterion benches and the folder conversion)
 	$(CARGO) bench -p ecites-domain
 	scripts/bench-folder.sh
+	$(MAKE) bench-pipeline
 
 clean: ## Remove build outputs and the emulator's virtualenv
 	$(CARGO) clean
