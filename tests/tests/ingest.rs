@@ -694,3 +694,24 @@ async fn dynamodb_server_error_is_reported_as_batch_item_failure() {
         "the delivery is queued although the first attempt never sent it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurdly_long_permit_number_is_rejected_and_acknowledged() {
+    let local = start().await;
+    let number = "9".repeat(3_000);
+    local
+        .put_object("inbox/long.json", export(&number))
+        .await
+        .unwrap();
+    let cancel = serde_json::json!({"type": "cancel", "version": 1, "issuer": "XA",
+        "permit_number": number, "reason": "x"});
+    local.send_direct(&cancel.to_string()).await.unwrap();
+    let outcome = local.drain(DRAIN).await.unwrap();
+    assert_eq!(outcome.failed, 0, "rejected, not retried into the DLQ");
+    assert!(local
+        .get_object("rejected/inbox/long.json.report.json")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(local.list("rejected/sqs/").await.unwrap().len(), 1);
+}
