@@ -530,7 +530,7 @@ async fn accept(
         received_at: now,
         valid_until,
         retain_until: retain_until(now, valid_until),
-        findings,
+        findings: findings.into_iter().take(MAX_RECORDED_FINDINGS).collect(),
         recipients,
     };
     let recorded = services.ledger.record_version(&version).await?;
