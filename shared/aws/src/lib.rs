@@ -10,6 +10,7 @@
 pub mod config;
 pub mod dynamo;
 mod errors;
+pub mod exchange_store;
 pub mod interceptors;
 pub mod s3;
 pub mod sqs;
@@ -19,6 +20,7 @@ pub mod telemetry;
 pub use config::{ClientOptions, Clients, Config, ConfigError};
 pub use dynamo::DynamoLedger;
 pub use errors::classify;
+pub use exchange_store::{DynamoExchangeStore, S3ExchangePartners};
 pub use interceptors::{FaultInjector, RequestCounter};
 pub use s3::{S3BlobStore, S3PartnerDirectory};
 pub use sqs::SqsDeliveryQueue;
