@@ -160,6 +160,9 @@ pub enum ForwardOutcome {
     Failed {
         /// Why.
         reason: String,
+        /// True when it failed because retries ran out (the message goes on to the DLQ for
+        /// `ecites replay`); false for a refusal that no retry can change.
+        exhausted: bool,
     },
     /// Retry after `delay` (change the message's visibility and report it as failed).
     Retry {
@@ -296,7 +299,10 @@ pub async fn forward_delivery(
                 .tracker
                 .record_attempt(message, &fail(reason.clone()))
                 .await?;
-            return Ok(ForwardOutcome::Failed { reason });
+            return Ok(ForwardOutcome::Failed {
+                reason,
+                exhausted: false,
+            });
         }
         Err(Error::NotFound(what)) => {
             let reason = format!("the outbox XML is missing: {what}");
@@ -304,7 +310,10 @@ pub async fn forward_delivery(
                 .tracker
                 .record_attempt(message, &fail(reason.clone()))
                 .await?;
-            return Ok(ForwardOutcome::Failed { reason });
+            return Ok(ForwardOutcome::Failed {
+                reason,
+                exhausted: false,
+            });
         }
         Err(error) => return Err(error),
     };
@@ -320,7 +329,10 @@ pub async fn forward_delivery(
                     .tracker
                     .record_attempt(message, &fail(reason.clone()))
                     .await?;
-                return Ok(ForwardOutcome::Failed { reason });
+                return Ok(ForwardOutcome::Failed {
+                    reason,
+                    exhausted: false,
+                });
             }
             None => message.endpoint.clone(),
         },
@@ -369,7 +381,10 @@ pub async fn forward_delivery(
                 .tracker
                 .record_attempt(message, &fail(reason.clone()))
                 .await?;
-            Ok(ForwardOutcome::Failed { reason })
+            Ok(ForwardOutcome::Failed {
+                reason,
+                exhausted: false,
+            })
         }
         ReplyClass::Transient(reason, retry_after) => {
             if receive_count >= policy.max_receives {
@@ -378,7 +393,10 @@ pub async fn forward_delivery(
                     .tracker
                     .record_attempt(message, &fail(reason.clone()))
                     .await?;
-                return Ok(ForwardOutcome::Failed { reason });
+                return Ok(ForwardOutcome::Failed {
+                    reason,
+                    exhausted: true,
+                });
             }
             let attempt = Attempt {
                 state: DeliveryState::Pending,

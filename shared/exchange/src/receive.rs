@@ -163,7 +163,7 @@ pub async fn receive_message(
     services: ReceiveServices<'_>,
     settings: &ReceiveSettings,
     method: &str,
-    header: &dyn Fn(&str) -> Option<String>,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Answer {
     match receive_inner(services, settings, method, header, body).await {
@@ -183,7 +183,7 @@ async fn receive_inner(
     services: ReceiveServices<'_>,
     settings: &ReceiveSettings,
     method: &str,
-    header: &dyn Fn(&str) -> Option<String>,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Result<Answer, Error> {
     if !method.eq_ignore_ascii_case("POST") {

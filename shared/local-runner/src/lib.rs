@@ -6,7 +6,9 @@
 
 pub mod bench;
 pub mod demo;
+pub mod exchange;
 pub mod fixtures;
+pub mod function_url;
 pub mod moto;
 pub mod runner;
 pub mod setup;

@@ -1,0 +1,259 @@
+//! The forward Lambda's handler, in a library so that the Lambda binary, the local runner and
+//! the end-to-end tests call the very same code.
+//!
+//! It maps an `SqsEvent` from the deliveries queue through
+//! [`ecites_exchange::forward::forward_delivery`] and the outcome back to SQS: delivered or
+//! refused for good -> acknowledged; retry -> `ChangeMessageVisibility` to the backoff delay and
+//! reported in `batchItemFailures`; retries exhausted -> FAILED in the ledger and reported, so
+//! the redrive policy moves the message to the DLQ where `ecites replay` finds it.
+
+#![warn(missing_docs)]
+
+pub mod http;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use ecites_aws::exchange_store::{DynamoExchangeStore, S3ExchangePartners};
+use ecites_aws::signing::{load_signing_identity, ssm_client};
+use ecites_aws::telemetry::emf_line;
+use ecites_aws::{ClientOptions, Clients, Config, S3BlobStore};
+use ecites_exchange::forward::{forward_delivery, ForwardOutcome, ForwardServices, RetryPolicy};
+use ecites_exchange::protocol::SigningIdentity;
+use ecites_exchange::{Clock, DeliveryMessage, SystemClock};
+pub use http::HttpTransport;
+use lambda_runtime::LambdaEvent;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Why the function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// A setting is missing or wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The signing key could not be loaded (the message names the parameter, never the key).
+    #[error(transparent)]
+    Key(#[from] ecites_exchange::Error),
+}
+
+/// The forward function's settings beyond the common [`Config`].
+#[derive(Clone, Debug)]
+pub struct ForwardSettings {
+    /// SSM parameter holding the signing key (`ECITES_SIGNING_KEY_PARAMETER`).
+    pub signing_key_parameter: String,
+    /// The key id partners know our public key by (`ECITES_SIGNING_KEY_ID`).
+    pub signing_key_id: String,
+    /// Per-request timeout (`ECITES_FORWARD_TIMEOUT_MS`, default 10 000).
+    pub timeout: Duration,
+    /// Retry policy (`ECITES_MAX_RECEIVES` must equal the queue's `maxReceiveCount`, default 5;
+    /// `ECITES_RETRY_BASE_MS` default 30 000; `ECITES_RETRY_CAP_MS` default 900 000).
+    pub policy: RetryPolicy,
+    /// How long the partner directory is cached.
+    pub directory_ttl: Duration,
+}
+
+fn env_number(name: &str, default: u64) -> Result<u64, ForwardError> {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| ForwardError::Config(format!("{name}={text:?} is not a number"))),
+        Err(_) => Ok(default),
+    }
+}
+
+impl ForwardSettings {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Result<Self, ForwardError> {
+        let required = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ForwardError::Config(format!("{name} is not set")))
+        };
+        Ok(ForwardSettings {
+            signing_key_parameter: required("ECITES_SIGNING_KEY_PARAMETER")?,
+            signing_key_id: required("ECITES_SIGNING_KEY_ID")?,
+            timeout: Duration::from_millis(env_number("ECITES_FORWARD_TIMEOUT_MS", 10_000)?),
+            policy: RetryPolicy {
+                max_receives: u32::try_from(env_number("ECITES_MAX_RECEIVES", 5)?).unwrap_or(5),
+                base: Duration::from_millis(env_number("ECITES_RETRY_BASE_MS", 30_000)?),
+                cap: Duration::from_millis(env_number("ECITES_RETRY_CAP_MS", 900_000)?),
+            },
+            directory_ttl: Duration::from_secs(300),
+        })
+    }
+}
+
+/// The forward function's state, built once per process.
+pub struct ForwardFunction {
+    blobs: S3BlobStore,
+    store: DynamoExchangeStore,
+    partners: S3ExchangePartners,
+    transport: HttpTransport,
+    signer: SigningIdentity,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl ForwardFunction {
+    /// Wires the function with a signing key already loaded.
+    pub fn new(
+        config: &Config,
+        clients: &Clients,
+        settings: &ForwardSettings,
+        signer: SigningIdentity,
+    ) -> Result<Self, ForwardError> {
+        Ok(ForwardFunction {
+            blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
+            store: DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table),
+            partners: S3ExchangePartners::new(
+                clients.s3.clone(),
+                &config.bucket,
+                &config.partners_key,
+                settings.directory_ttl,
+            ),
+            transport: HttpTransport::new(settings.timeout).map_err(ForwardError::Config)?,
+            signer,
+            clock: Arc::new(SystemClock),
+            policy: settings.policy,
+            sqs: clients.sqs.clone(),
+            queue_url: config.deliveries_queue_url.clone(),
+        })
+    }
+
+    /// Wires the function, reading the signing key from SSM.
+    pub async fn from_env(
+        config: &Config,
+        clients: &Clients,
+        options: &ClientOptions,
+        settings: ForwardSettings,
+    ) -> Result<Self, ForwardError> {
+        let ssm = ssm_client(config.endpoint_url.as_deref(), &config.region, options).await;
+        let signer = load_signing_identity(
+            &ssm,
+            &settings.signing_key_parameter,
+            &settings.signing_key_id,
+        )
+        .await?;
+        Self::new(config, clients, &settings, signer)
+    }
+
+    /// The tracking store (for tests and status next to the handler).
+    pub fn store(&self) -> &DynamoExchangeStore {
+        &self.store
+    }
+
+    /// Handles one batch of delivery messages.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let services = ForwardServices {
+            blobs: &self.blobs,
+            tracker: &self.store,
+            partners: &self.partners,
+            transport: &self.transport,
+            signer: &self.signer,
+            clock: self.clock.as_ref(),
+        };
+        let mut response = SqsBatchResponse::default();
+        let (mut delivered, mut failed, mut retried, mut skipped) = (0u32, 0u32, 0u32, 0u32);
+        for record in event.payload.records {
+            let sqs_id = record.message_id.clone().unwrap_or_default();
+            let body = record.body.as_deref().unwrap_or("");
+            let message: DeliveryMessage = match serde_json::from_str(body) {
+                Ok(message) => message,
+                Err(error) => {
+                    // Nothing to record it against: log and acknowledge (retrying cannot help).
+                    tracing::error!(message_id = %sqs_id, %error, "not a delivery message: dropped");
+                    failed += 1;
+                    continue;
+                }
+            };
+            let receive_count = record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1u32);
+            let envelope_id = uuid::Uuid::new_v4().to_string();
+            let span = tracing::info_span!(
+                "forward",
+                message_id = %sqs_id,
+                delivery_id = %message.delivery_id,
+                recipient = %message.recipient,
+                permit = %message.permit_number,
+                envelope_id = %envelope_id,
+            );
+            let outcome = forward_delivery(
+                services,
+                &self.policy,
+                &message,
+                &envelope_id,
+                receive_count,
+            )
+            .instrument(span)
+            .await;
+            match outcome {
+                Ok(ForwardOutcome::Delivered {
+                    tracking_number, ..
+                }) => {
+                    delivered += 1;
+                    tracing::info!(delivery_id = %message.delivery_id, %tracking_number, "delivered");
+                }
+                Ok(ForwardOutcome::AlreadyDone { state }) => {
+                    skipped += 1;
+                    tracing::info!(delivery_id = %message.delivery_id, ?state, "not pending: skipped");
+                }
+                Ok(ForwardOutcome::Failed { reason, exhausted }) => {
+                    failed += 1;
+                    tracing::warn!(delivery_id = %message.delivery_id, %reason, exhausted, "delivery failed");
+                    if exhausted {
+                        // Left on the queue: the redrive policy moves it to the DLQ.
+                        response.add_failure(sqs_id);
+                    }
+                }
+                Ok(ForwardOutcome::Retry { delay, reason }) => {
+                    retried += 1;
+                    tracing::warn!(delivery_id = %message.delivery_id, %reason, delay_ms = delay.as_millis() as u64, "will retry");
+                    if let Some(handle) = record.receipt_handle.as_deref() {
+                        let seconds = i32::try_from(delay.as_secs().min(43_200)).unwrap_or(0);
+                        if let Err(error) = self
+                            .sqs
+                            .change_message_visibility()
+                            .queue_url(&self.queue_url)
+                            .receipt_handle(handle)
+                            .visibility_timeout(seconds)
+                            .send()
+                            .await
+                        {
+                            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(error), "could not set the backoff; the queue's visibility timeout applies");
+                        }
+                    }
+                    response.add_failure(sqs_id);
+                }
+                Err(error) => {
+                    retried += 1;
+                    tracing::warn!(delivery_id = %message.delivery_id, %error, "our own infrastructure failed: retry");
+                    response.add_failure(sqs_id);
+                }
+            }
+        }
+        println!(
+            "{}",
+            emf_line(
+                "forward",
+                &[
+                    ("DeliveriesDelivered", f64::from(delivered)),
+                    ("DeliveriesFailed", f64::from(failed)),
+                    ("DeliveriesRetried", f64::from(retried)),
+                    ("DeliveriesSkipped", f64::from(skipped)),
+                ],
+                self.clock.now().timestamp_millis(),
+            )
+        );
+        Ok(response)
+    }
+}
