@@ -7,15 +7,23 @@ use tracing_subscriber::EnvFilter;
 /// Initialises logging once: JSON lines when running in Lambda (`AWS_LAMBDA_FUNCTION_NAME`
 /// set), compact text to stderr otherwise. The level comes from `RUST_LOG` (default `info`).
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_tracing_with_default("info");
+}
+
+/// Like [`init_tracing`], with another level when `RUST_LOG` is not set (the local tools default
+/// to `warn` so their own output stays readable).
+pub fn init_tracing_with_default(default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        // The current span carries the SQS message id into every line of a record.
         builder
             .json()
-            .with_current_span(false)
-            .without_time()
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init()
     } else {
         builder.compact().try_init()

@@ -383,13 +383,13 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
         let _ = writeln!(out, "\nversions:");
         let _ = writeln!(
             out,
-            "  {:<4} {:<10} {:<5} {:<25} {:<16} xml",
+            "  {:<4} {:<10} {:<5} {:<27} {:<16} xml",
             "ver", "state", "type", "received", "sha256"
         );
         for v in &status.versions {
             let _ = writeln!(
                 out,
-                "  {:<4} {:<10} {:<5} {:<25} {:<16} {}",
+                "  {:<4} {:<10} {:<5} {:<27} {:<16} {}",
                 v.version,
                 v.state.as_str(),
                 v.document_type,
@@ -403,13 +403,13 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
         let _ = writeln!(out, "\ndeliveries:");
         let _ = writeln!(
             out,
-            "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<25} last error",
+            "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<27} last error",
             "ver", "kind", "recipient", "state", "attempts", "updated"
         );
         for d in &status.deliveries {
             let _ = writeln!(
                 out,
-                "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<25} {}",
+                "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<27} {}",
                 d.version,
                 d.kind.as_str(),
                 d.recipient,

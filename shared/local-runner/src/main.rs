@@ -47,14 +47,14 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
         /// Permits per path.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 100)]
         permits: usize,
     },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    ecites_aws::telemetry::init_tracing();
+    ecites_aws::telemetry::init_tracing_with_default("warn");
     let cli = Cli::parse();
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,

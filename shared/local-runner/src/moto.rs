@@ -47,13 +47,17 @@ impl MotoServer {
             );
         }
         let mut last_error = None;
-        // A port can be taken between choosing it and binding it: try a few.
-        for _ in 0..5 {
+        // The venv's python runs moto through the launcher that serialises DynamoDB writes
+        // (see moto_launcher.py); when that python is missing or cannot run it, the binary runs
+        // as is. A port can be taken between choosing it and binding it: try a few.
+        let python = binary
+            .parent()
+            .map(|bin| bin.join("python"))
+            .filter(|python| python.exists());
+        for attempt in 0..6 {
             let port = free_port()?;
-            let mut command = match binary.parent().map(|bin| bin.join("python")) {
-                // The venv's python runs moto through the launcher that serialises DynamoDB
-                // writes (see moto_launcher.py); a bare moto_server binary runs as is.
-                Some(python) if python.exists() => {
+            let mut command = match &python {
+                Some(python) if attempt < 3 => {
                     let mut command = Command::new(python);
                     command.args(["-c", LAUNCHER]);
                     command
