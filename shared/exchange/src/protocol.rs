@@ -164,6 +164,20 @@ impl SigningIdentity {
     }
 }
 
+/// Checks that a base64 text is an Ed25519 public key (for `ecites partners add`).
+pub fn check_public_key(public_key_b64: &str) -> Result<(), String> {
+    let bytes = B64
+        .decode(public_key_b64.trim().as_bytes())
+        .map_err(|_| "the public key is not base64".to_owned())?;
+    let bytes: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("the public key is {} bytes, not 32", bytes.len()))?;
+    VerifyingKey::from_bytes(&bytes)
+        .map(|_| ())
+        .map_err(|_| "not a valid Ed25519 public key".to_owned())
+}
+
 /// Verifies a base64 signature over `body` with a base64 public key.
 pub fn verify(public_key_b64: &str, body: &[u8], signature_b64: &str) -> Result<(), String> {
     let key_bytes = B64
