@@ -161,6 +161,10 @@ async fn fails_then_dlq_then_replay_delivers(mode: Mode, expected_error: &str) {
     let sent = delivery(&xa, "26XA0100", 1, DeliveryKind::Permit).await;
     assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
     assert_eq!(sent["attempts"], "4");
+    assert!(
+        !sent.contains_key("last_error"),
+        "cleared on delivery: {sent:?}"
+    );
     let got = received(&xb, "26XA0100", 1, "issued")
         .await
         .expect("received after replay");

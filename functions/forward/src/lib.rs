@@ -85,6 +85,17 @@ impl ForwardSettings {
     }
 }
 
+/// What became of one record.
+enum RecordResult {
+    Delivered,
+    Skipped,
+    /// Failed for good; `report` leaves it for the redrive policy (retries exhausted).
+    Failed {
+        report: bool,
+    },
+    Retry,
+}
+
 /// The forward function's state, built once per process.
 pub struct ForwardFunction {
     blobs: S3BlobStore,
@@ -146,6 +157,87 @@ impl ForwardFunction {
         &self.store
     }
 
+    /// Forwards one record and applies the backoff to its message.
+    async fn process(
+        &self,
+        services: ForwardServices<'_>,
+        record: &aws_lambda_events::event::sqs::SqsMessage,
+    ) -> (String, RecordResult) {
+        let sqs_id = record.message_id.clone().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or("");
+        let message: DeliveryMessage = match serde_json::from_str(body) {
+            Ok(message) => message,
+            Err(error) => {
+                // Nothing to record it against: log and acknowledge (retrying cannot help).
+                tracing::error!(message_id = %sqs_id, %error, "not a delivery message: dropped");
+                return (sqs_id, RecordResult::Failed { report: false });
+            }
+        };
+        let receive_count = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1u32);
+        let envelope_id = uuid::Uuid::new_v4().to_string();
+        let span = tracing::info_span!(
+            "forward",
+            message_id = %sqs_id,
+            delivery_id = %message.delivery_id,
+            recipient = %message.recipient,
+            permit = %message.permit_number,
+            envelope_id = %envelope_id,
+        );
+        let outcome = forward_delivery(
+            services,
+            &self.policy,
+            &message,
+            &envelope_id,
+            receive_count,
+        )
+        .instrument(span)
+        .await;
+        let result = match outcome {
+            Ok(ForwardOutcome::Delivered {
+                tracking_number, ..
+            }) => {
+                tracing::info!(delivery_id = %message.delivery_id, %tracking_number, "delivered");
+                RecordResult::Delivered
+            }
+            Ok(ForwardOutcome::AlreadyDone { state }) => {
+                tracing::info!(delivery_id = %message.delivery_id, ?state, "not pending: skipped");
+                RecordResult::Skipped
+            }
+            Ok(ForwardOutcome::Failed { reason, exhausted }) => {
+                tracing::warn!(delivery_id = %message.delivery_id, %reason, exhausted, "delivery failed");
+                // Exhausted: left on the queue, the redrive policy moves it to the DLQ.
+                RecordResult::Failed { report: exhausted }
+            }
+            Ok(ForwardOutcome::Retry { delay, reason }) => {
+                tracing::warn!(delivery_id = %message.delivery_id, %reason, delay_ms = delay.as_millis() as u64, "will retry");
+                if let Some(handle) = record.receipt_handle.as_deref() {
+                    let seconds = i32::try_from(delay.as_secs().min(43_200)).unwrap_or(0);
+                    if let Err(error) = self
+                        .sqs
+                        .change_message_visibility()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .visibility_timeout(seconds)
+                        .send()
+                        .await
+                    {
+                        tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(error), "could not set the backoff; the queue's visibility timeout applies");
+                    }
+                }
+                RecordResult::Retry
+            }
+            Err(error) => {
+                tracing::warn!(delivery_id = %message.delivery_id, %error, "our own infrastructure failed: retry");
+                RecordResult::Retry
+            }
+        };
+        (sqs_id, result)
+    }
+
     /// Handles one batch of delivery messages.
     pub async fn handle(
         &self,
@@ -159,84 +251,51 @@ impl ForwardFunction {
             signer: &self.signer,
             clock: self.clock.as_ref(),
         };
+        // The records of a batch are independent deliveries: send them concurrently (a slow
+        // partner must not hold up the others beyond the timeout).
+        // The same delivery twice in one batch is sent once: later copies are acknowledged
+        // (across batches the conditional state transition does the same).
+        let mut seen = std::collections::HashSet::new();
+        let duplicates: Vec<bool> = event
+            .payload
+            .records
+            .iter()
+            .map(|record| {
+                serde_json::from_str::<DeliveryMessage>(record.body.as_deref().unwrap_or(""))
+                    .is_ok_and(|message| !seen.insert(message.delivery_id))
+            })
+            .collect();
+        let results = futures::future::join_all(
+            event
+                .payload
+                .records
+                .iter()
+                .zip(duplicates)
+                .map(|(record, duplicate)| async move {
+                    if duplicate {
+                        let sqs_id = record.message_id.clone().unwrap_or_default();
+                        tracing::info!(message_id = %sqs_id, "the same delivery twice in a batch: skipped");
+                        (sqs_id, RecordResult::Skipped)
+                    } else {
+                        self.process(services, record).await
+                    }
+                }),
+        )
+        .await;
         let mut response = SqsBatchResponse::default();
         let (mut delivered, mut failed, mut retried, mut skipped) = (0u32, 0u32, 0u32, 0u32);
-        for record in event.payload.records {
-            let sqs_id = record.message_id.clone().unwrap_or_default();
-            let body = record.body.as_deref().unwrap_or("");
-            let message: DeliveryMessage = match serde_json::from_str(body) {
-                Ok(message) => message,
-                Err(error) => {
-                    // Nothing to record it against: log and acknowledge (retrying cannot help).
-                    tracing::error!(message_id = %sqs_id, %error, "not a delivery message: dropped");
+        for (sqs_id, result) in results {
+            match result {
+                RecordResult::Delivered => delivered += 1,
+                RecordResult::Skipped => skipped += 1,
+                RecordResult::Failed { report } => {
                     failed += 1;
-                    continue;
-                }
-            };
-            let receive_count = record
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1u32);
-            let envelope_id = uuid::Uuid::new_v4().to_string();
-            let span = tracing::info_span!(
-                "forward",
-                message_id = %sqs_id,
-                delivery_id = %message.delivery_id,
-                recipient = %message.recipient,
-                permit = %message.permit_number,
-                envelope_id = %envelope_id,
-            );
-            let outcome = forward_delivery(
-                services,
-                &self.policy,
-                &message,
-                &envelope_id,
-                receive_count,
-            )
-            .instrument(span)
-            .await;
-            match outcome {
-                Ok(ForwardOutcome::Delivered {
-                    tracking_number, ..
-                }) => {
-                    delivered += 1;
-                    tracing::info!(delivery_id = %message.delivery_id, %tracking_number, "delivered");
-                }
-                Ok(ForwardOutcome::AlreadyDone { state }) => {
-                    skipped += 1;
-                    tracing::info!(delivery_id = %message.delivery_id, ?state, "not pending: skipped");
-                }
-                Ok(ForwardOutcome::Failed { reason, exhausted }) => {
-                    failed += 1;
-                    tracing::warn!(delivery_id = %message.delivery_id, %reason, exhausted, "delivery failed");
-                    if exhausted {
-                        // Left on the queue: the redrive policy moves it to the DLQ.
+                    if report {
                         response.add_failure(sqs_id);
                     }
                 }
-                Ok(ForwardOutcome::Retry { delay, reason }) => {
+                RecordResult::Retry => {
                     retried += 1;
-                    tracing::warn!(delivery_id = %message.delivery_id, %reason, delay_ms = delay.as_millis() as u64, "will retry");
-                    if let Some(handle) = record.receipt_handle.as_deref() {
-                        let seconds = i32::try_from(delay.as_secs().min(43_200)).unwrap_or(0);
-                        if let Err(error) = self
-                            .sqs
-                            .change_message_visibility()
-                            .queue_url(&self.queue_url)
-                            .receipt_handle(handle)
-                            .visibility_timeout(seconds)
-                            .send()
-                            .await
-                        {
-                            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(error), "could not set the backoff; the queue's visibility timeout applies");
-                        }
-                    }
-                    response.add_failure(sqs_id);
-                }
-                Err(error) => {
-                    retried += 1;
-                    tracing::warn!(delivery_id = %message.delivery_id, %error, "our own infrastructure failed: retry");
                     response.add_failure(sqs_id);
                 }
             }

@@ -253,10 +253,18 @@ impl DeliveryTracker for DynamoExchangeStore {
             set.push("tracking_number = :tracking");
             values.insert(":tracking".into(), s(tracking));
         }
-        let mut expression = format!("SET {}", set.join(", "));
+        let mut remove = Vec::new();
         if !attempt.state.is_open() {
             // Leaves the sparse under-delivery index (pipeline.md).
-            expression.push_str(" REMOVE GSI1PK, GSI1SK");
+            remove.extend(["GSI1PK", "GSI1SK"]);
+            if attempt.last_error.is_none() {
+                // Delivered after failures: the errors stay in the audit rows.
+                remove.push("last_error");
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         let update = Update::builder()
             .table_name(&self.table)

@@ -33,6 +33,8 @@ pub struct PairOptions {
     pub timeout: Duration,
     /// Partner directory cache of the functions (short, so tests can change it).
     pub directory_ttl: Duration,
+    /// Prefix of the resource names (`<prefix>xa-...`), to share a running emulator.
+    pub prefix: String,
 }
 
 impl Default for PairOptions {
@@ -44,6 +46,7 @@ impl Default for PairOptions {
             retry_cap: Duration::from_secs(1),
             timeout: Duration::from_secs(2),
             directory_ttl: Duration::from_millis(200),
+            prefix: String::new(),
         }
     }
 }
@@ -178,9 +181,11 @@ impl Ma {
 
 /// Starts XA and XB on one emulator, each knowing the other.
 pub async fn start_pair(options: PairOptions) -> anyhow::Result<(Ma, Ma)> {
-    let xa = Ma::start(options.endpoint.clone(), "xa", "XA", &options).await?;
+    let xa_prefix = format!("{}xa", options.prefix);
+    let xa = Ma::start(options.endpoint.clone(), &xa_prefix, "XA", &options).await?;
     let endpoint = Some(xa.local.endpoint.clone());
-    let xb = Ma::start(endpoint, "xb", "XB", &options).await?;
+    let xb_prefix = format!("{}xb", options.prefix);
+    let xb = Ma::start(endpoint, &xb_prefix, "XB", &options).await?;
     xa.set_directory(vec![xb.as_partner()]).await?;
     xb.set_directory(vec![xa.as_partner()]).await?;
     Ok((xa, xb))
