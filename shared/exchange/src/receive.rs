@@ -409,3 +409,268 @@ async fn receive_inner(
         duplicate: record.duplicate,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::ExchangePartner;
+    use crate::forward::build_message;
+    use crate::ledger::DeliveryKind;
+    use crate::ports::Fetched;
+    use crate::protocol::SigningIdentity;
+    use crate::DeliveryMessage;
+    use std::collections::{HashMap, HashSet};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Blobs {
+        objects: Mutex<HashMap<String, Vec<u8>>>,
+        broken: bool,
+    }
+
+    #[async_trait]
+    impl BlobStore for Blobs {
+        async fn get(&self, _: &str, key: &str, _: u64) -> Result<Fetched, Error> {
+            let objects = self.objects.lock().unwrap();
+            objects
+                .get(key)
+                .map(|b| Fetched::Bytes(b.clone()))
+                .ok_or_else(|| Error::NotFound(key.into()))
+        }
+        async fn put(&self, key: &str, bytes: Vec<u8>, _: &str) -> Result<(), Error> {
+            if self.broken {
+                return Err(Error::transient("s3:PutObject", "503 Slow Down"));
+            }
+            self.objects.lock().unwrap().insert(key.into(), bytes);
+            Ok(())
+        }
+        fn bucket(&self) -> &str {
+            "b"
+        }
+    }
+
+    #[derive(Default)]
+    struct Inbound {
+        claims: Mutex<HashSet<String>>,
+        records: Mutex<HashMap<String, ReceivedRecord>>,
+    }
+
+    #[async_trait]
+    impl InboundLedger for Inbound {
+        async fn claim_message(
+            &self,
+            from: CountryCode,
+            message_id: &str,
+            _: DateTime<Utc>,
+        ) -> Result<bool, Error> {
+            Ok(self
+                .claims
+                .lock()
+                .unwrap()
+                .insert(format!("{from}/{message_id}")))
+        }
+        async fn record_received(&self, r: &NewReceived) -> Result<ReceivedRecord, Error> {
+            let key = format!(
+                "{}/{}/{}/{:?}",
+                r.from, r.permit_number, r.permit_version, r.status
+            );
+            let mut records = self.records.lock().unwrap();
+            if let Some(existing) = records.get(&key) {
+                return Ok(ReceivedRecord {
+                    duplicate: true,
+                    ..existing.clone()
+                });
+            }
+            let record = ReceivedRecord {
+                tracking_number: r.tracking_number.clone(),
+                ack_status: r.ack_status,
+                duplicate: false,
+            };
+            records.insert(key, record.clone());
+            Ok(record)
+        }
+    }
+
+    struct Partners(ExchangePartner);
+
+    #[async_trait]
+    impl ExchangePartners for Partners {
+        async fn exchange_partner(
+            &self,
+            country: CountryCode,
+        ) -> Result<Option<ExchangePartner>, Error> {
+            Ok((country == self.0.country).then(|| self.0.clone()))
+        }
+    }
+
+    struct Fixed(DateTime<Utc>);
+
+    impl Clock for Fixed {
+        fn now(&self) -> DateTime<Utc> {
+            self.0
+        }
+    }
+
+    struct World {
+        key: SigningIdentity,
+        blobs: Blobs,
+        inbound: Inbound,
+        partners: Partners,
+        clock: Fixed,
+    }
+
+    fn world(broken_store: bool) -> World {
+        let key = SigningIdentity::generate("FR-1").unwrap();
+        let partner = ExchangePartner {
+            country: "FR".parse().unwrap(),
+            endpoint: "http://127.0.0.1:9/".into(),
+            name: None,
+            active: true,
+            accepted_document_types: vec![],
+            public_key: Some(key.public_key_base64()),
+            key_id: Some("FR-1".into()),
+        };
+        World {
+            key,
+            blobs: Blobs {
+                broken: broken_store,
+                ..Blobs::default()
+            },
+            inbound: Inbound::default(),
+            partners: Partners(partner),
+            clock: Fixed(Utc::now()),
+        }
+    }
+
+    fn delivery(to: &str) -> DeliveryMessage {
+        DeliveryMessage {
+            message_type: "delivery".into(),
+            version: 1,
+            delivery_id: "FR/24FR000123/v1/permit/JP".into(),
+            kind: DeliveryKind::Permit,
+            issuer: "FR".into(),
+            permit_number: "24FR000123".into(),
+            permit_version: 1,
+            replaces_version: None,
+            recipient: to.into(),
+            endpoint: String::new(),
+            xml_bucket: String::new(),
+            xml_key: String::new(),
+            content_sha256: String::new(),
+            reason: None,
+        }
+    }
+
+    fn xml() -> Vec<u8> {
+        ecites_domain::xml::write_permit(&ecites_domain::testing::typical_permit(1)).into_bytes()
+    }
+
+    async fn send(
+        w: &World,
+        body: &[u8],
+        headers: &[(&'static str, String)],
+    ) -> (u16, serde_json::Value) {
+        let services = ReceiveServices {
+            blobs: &w.blobs,
+            ledger: &w.inbound,
+            partners: &w.partners,
+            clock: &w.clock,
+        };
+        let settings = ReceiveSettings {
+            own_country: "JP".parse().unwrap(),
+            max_body_bytes: MAX_BODY_BYTES,
+        };
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let answer = receive_message(services, &settings, "POST", &header, body).await;
+        (answer.status, serde_json::from_str(&answer.body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_signed_permit_is_stored_then_acknowledged_and_the_same_document_keeps_its_tracking_number(
+    ) {
+        let w = world(false);
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
+        let (status, ack) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{ack}");
+        assert_eq!(ack["duplicate"], false);
+        let stored = w.blobs.objects.lock().unwrap().clone();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(
+            stored.values().next().unwrap(),
+            &body,
+            "the exact bytes are kept"
+        );
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m2", &w.key, w.clock.0);
+        let (status, again) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200);
+        assert_eq!(again["tracking_number"], ack["tracking_number"]);
+        assert_eq!(again["duplicate"], true);
+    }
+
+    #[tokio::test]
+    async fn when_the_store_fails_nothing_is_acknowledged_and_the_sender_retries() {
+        let w = world(true);
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 503, "{refusal}");
+        assert!(w.inbound.records.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn refusals_carry_their_status_and_store_nothing() {
+        let w = world(false);
+        let now = w.clock.0;
+        let other = SigningIdentity::generate("FR-1").unwrap();
+        let cases: Vec<(&str, Vec<u8>, Vec<(&'static str, String)>, u16)> = vec![
+            {
+                let (b, h) = build_message(&delivery("JP"), "E", &xml(), "f", &other, now);
+                ("forged", b, h, 401)
+            },
+            {
+                let (b, h) = build_message(
+                    &delivery("JP"),
+                    "E",
+                    &xml(),
+                    "s",
+                    &w.key,
+                    now - chrono::Duration::minutes(6),
+                );
+                ("stale", b, h, 401)
+            },
+            {
+                let (b, h) = build_message(&delivery("DE"), "E", &xml(), "t", &w.key, now);
+                ("not addressed to us", b, h, 403)
+            },
+            {
+                let mut d = delivery("JP");
+                d.issuer = "DE".into();
+                let (b, h) = build_message(&d, "E", &xml(), "u", &w.key, now);
+                ("unknown sender", b, h, 403)
+            },
+            {
+                let (b, mut h) = build_message(&delivery("JP"), "E", &xml(), "k", &w.key, now);
+                h.retain(|(n, _)| *n != KEY_ID_HEADER);
+                ("no key id", b, h, 401)
+            },
+            {
+                let (b, h) =
+                    build_message(&delivery("JP"), "E", b"<not-a-permit/>", "x", &w.key, now);
+                ("not a permit", b, h, 400)
+            },
+            ("not json", b"{".to_vec(), vec![], 400),
+            ("too large", vec![b' '; MAX_BODY_BYTES + 1], vec![], 413),
+        ];
+        for (name, body, headers, expected) in cases {
+            let (status, refusal) = send(&w, &body, &headers).await;
+            assert_eq!(status, expected, "{name}: {refusal}");
+            assert_eq!(refusal["type"], "refusal", "{name}");
+        }
+        assert!(w.blobs.objects.lock().unwrap().is_empty());
+        assert!(w.inbound.records.lock().unwrap().is_empty());
+    }
+}
