@@ -621,12 +621,15 @@ mod tests {
         assert!(w.inbound.records.lock().unwrap().is_empty());
     }
 
+    /// A refusal case: name, body, headers, expected status.
+    type Case = (&'static str, Vec<u8>, Vec<(&'static str, String)>, u16);
+
     #[tokio::test]
     async fn refusals_carry_their_status_and_store_nothing() {
         let w = world(false);
         let now = w.clock.0;
         let other = SigningIdentity::generate("FR-1").unwrap();
-        let cases: Vec<(&str, Vec<u8>, Vec<(&'static str, String)>, u16)> = vec![
+        let cases: Vec<Case> = vec![
             {
                 let (b, h) = build_message(&delivery("JP"), "E", &xml(), "f", &other, now);
                 ("forged", b, h, 401)
