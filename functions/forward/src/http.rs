@@ -50,7 +50,10 @@ impl PartnerTransport for HttpTransport {
         headers: &[(&'static str, String)],
         body: Vec<u8>,
     ) -> Result<HttpReply, String> {
-        let mut request = http::Request::post(url);
+        let mut request = http::Request::post(url).header(
+            http::header::USER_AGENT,
+            concat!("ecites-forward/", env!("CARGO_PKG_VERSION")),
+        );
         for (name, value) in headers {
             request = request.header(*name, value);
         }
