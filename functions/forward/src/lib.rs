@@ -12,8 +12,11 @@
 pub mod http;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use ecites_aws::exchange_config::queue_url_from_arn;
 use ecites_aws::exchange_store::{DynamoExchangeStore, S3ExchangePartners};
-use ecites_aws::signing::{load_signing_identity, ssm_client};
+use ecites_aws::signing::{
+    load_signing_identity, load_signing_identity_from_secret, secrets_client, ssm_client,
+};
 use ecites_aws::telemetry::emf_line;
 use ecites_aws::{ClientOptions, Clients, Config, S3BlobStore};
 use ecites_exchange::forward::{forward_delivery, ForwardOutcome, ForwardServices, RetryPolicy};
@@ -36,18 +39,40 @@ pub enum ForwardError {
     Key(#[from] ecites_exchange::Error),
 }
 
+/// Where the signing key is kept.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// A Secrets Manager secret (`ECITES_SIGNING_KEY_SECRET`): JSON `{"key_id", "private_key"}`
+    /// or a bare base64 seed with `ECITES_SIGNING_KEY_ID`.
+    Secret {
+        /// Secret name or ARN.
+        name: String,
+        /// Key id for a bare seed.
+        key_id: Option<String>,
+    },
+    /// An SSM `SecureString` parameter (`ECITES_SIGNING_KEY_PARAMETER`) holding the base64
+    /// seed, with `ECITES_SIGNING_KEY_ID`.
+    Parameter {
+        /// Parameter name.
+        name: String,
+        /// Key id.
+        key_id: String,
+    },
+}
+
 /// The forward function's settings beyond the common [`Config`].
 #[derive(Clone, Debug)]
 pub struct ForwardSettings {
-    /// SSM parameter holding the signing key (`ECITES_SIGNING_KEY_PARAMETER`).
-    pub signing_key_parameter: String,
-    /// The key id partners know our public key by (`ECITES_SIGNING_KEY_ID`).
-    pub signing_key_id: String,
+    /// Where the signing key is.
+    pub key: KeySource,
     /// Per-request timeout (`ECITES_FORWARD_TIMEOUT_MS`, default 10 000).
     pub timeout: Duration,
-    /// Retry policy (`ECITES_MAX_RECEIVES` must equal the queue's `maxReceiveCount`, default 5;
-    /// `ECITES_RETRY_BASE_MS` default 30 000; `ECITES_RETRY_CAP_MS` default 900 000).
+    /// Retry policy (`ECITES_RETRY_BASE_MS` default 30 000; `ECITES_RETRY_CAP_MS` default
+    /// 900 000). `max_receives` is the queue's `maxReceiveCount`, read from its redrive policy
+    /// at cold start unless `ECITES_MAX_RECEIVES` sets it.
     pub policy: RetryPolicy,
+    /// Whether `policy.max_receives` was set explicitly (else read from the queue).
+    pub max_receives_explicit: bool,
     /// How long the partner directory is cached.
     pub directory_ttl: Duration,
 }
@@ -65,23 +90,57 @@ fn env_number(name: &str, default: u64) -> Result<u64, ForwardError> {
 impl ForwardSettings {
     /// Reads the settings from the environment.
     pub fn from_env() -> Result<Self, ForwardError> {
-        let required = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| ForwardError::Config(format!("{name} is not set")))
+        let optional = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let key_id = optional("ECITES_SIGNING_KEY_ID");
+        let key = match (
+            optional("ECITES_SIGNING_KEY_SECRET"),
+            optional("ECITES_SIGNING_KEY_PARAMETER"),
+        ) {
+            (Some(name), _) => KeySource::Secret { name, key_id },
+            (None, Some(name)) => KeySource::Parameter {
+                name,
+                key_id: key_id.ok_or_else(|| {
+                    ForwardError::Config("ECITES_SIGNING_KEY_ID is not set".into())
+                })?,
+            },
+            (None, None) => {
+                return Err(ForwardError::Config(
+                    "set ECITES_SIGNING_KEY_SECRET or ECITES_SIGNING_KEY_PARAMETER".into(),
+                ))
+            }
         };
+        let max_receives = optional("ECITES_MAX_RECEIVES");
         Ok(ForwardSettings {
-            signing_key_parameter: required("ECITES_SIGNING_KEY_PARAMETER")?,
-            signing_key_id: required("ECITES_SIGNING_KEY_ID")?,
+            key,
             timeout: Duration::from_millis(env_number("ECITES_FORWARD_TIMEOUT_MS", 10_000)?),
             policy: RetryPolicy {
                 max_receives: u32::try_from(env_number("ECITES_MAX_RECEIVES", 5)?).unwrap_or(5),
                 base: Duration::from_millis(env_number("ECITES_RETRY_BASE_MS", 30_000)?),
                 cap: Duration::from_millis(env_number("ECITES_RETRY_CAP_MS", 900_000)?),
             },
+            max_receives_explicit: max_receives.is_some(),
             directory_ttl: Duration::from_secs(300),
         })
+    }
+}
+
+/// The queue's `maxReceiveCount` from its redrive policy, when it has one.
+async fn max_receive_count(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Option<u32> {
+    let output = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .ok()?;
+    let policy = output
+        .attributes()?
+        .get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)?;
+    let policy: serde_json::Value = serde_json::from_str(policy).ok()?;
+    match policy.get("maxReceiveCount")? {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
     }
 }
 
@@ -135,20 +194,32 @@ impl ForwardFunction {
         })
     }
 
-    /// Wires the function, reading the signing key from SSM.
+    /// Wires the function, reading the signing key from Secrets Manager or SSM, and the
+    /// retry budget from the deliveries queue's redrive policy (unless set explicitly).
     pub async fn from_env(
         config: &Config,
         clients: &Clients,
         options: &ClientOptions,
-        settings: ForwardSettings,
+        mut settings: ForwardSettings,
     ) -> Result<Self, ForwardError> {
-        let ssm = ssm_client(config.endpoint_url.as_deref(), &config.region, options).await;
-        let signer = load_signing_identity(
-            &ssm,
-            &settings.signing_key_parameter,
-            &settings.signing_key_id,
-        )
-        .await?;
+        let endpoint = config.endpoint_url.as_deref();
+        let signer = match &settings.key {
+            KeySource::Secret { name, key_id } => {
+                let secrets = secrets_client(endpoint, &config.region, options).await;
+                load_signing_identity_from_secret(&secrets, name, key_id.as_deref()).await?
+            }
+            KeySource::Parameter { name, key_id } => {
+                let ssm = ssm_client(endpoint, &config.region, options).await;
+                load_signing_identity(&ssm, name, key_id).await?
+            }
+        };
+        if !settings.max_receives_explicit && !config.deliveries_queue_url.is_empty() {
+            if let Some(count) = max_receive_count(&clients.sqs, &config.deliveries_queue_url).await
+            {
+                settings.policy.max_receives = count;
+            }
+        }
+        tracing::info!(key_id = %signer.key_id, max_receives = settings.policy.max_receives, "forward ready");
         Self::new(config, clients, &settings, signer)
     }
 
@@ -214,12 +285,22 @@ impl ForwardFunction {
             }
             Ok(ForwardOutcome::Retry { delay, reason }) => {
                 tracing::warn!(delivery_id = %message.delivery_id, %reason, delay_ms = delay.as_millis() as u64, "will retry");
-                if let Some(handle) = record.receipt_handle.as_deref() {
+                let queue_url = if self.queue_url.is_empty() {
+                    record
+                        .event_source_arn
+                        .as_deref()
+                        .and_then(queue_url_from_arn)
+                } else {
+                    Some(self.queue_url.clone())
+                };
+                if let (Some(handle), Some(queue_url)) =
+                    (record.receipt_handle.as_deref(), queue_url)
+                {
                     let seconds = i32::try_from(delay.as_secs().min(43_200)).unwrap_or(0);
                     if let Err(error) = self
                         .sqs
                         .change_message_visibility()
-                        .queue_url(&self.queue_url)
+                        .queue_url(queue_url)
                         .receipt_handle(handle)
                         .visibility_timeout(seconds)
                         .send()

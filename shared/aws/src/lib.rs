@@ -10,6 +10,7 @@
 pub mod config;
 pub mod dynamo;
 mod errors;
+pub mod exchange_config;
 pub mod exchange_store;
 pub mod interceptors;
 pub mod replay;

@@ -321,7 +321,16 @@ pub async fn forward_delivery(
     // The directory's current endpoint wins over the one queued (it may have moved during an
     // outage); a partner removed or deactivated since is a permanent failure.
     let endpoint = match message.recipient.parse() {
-        Ok(country) => match services.partners.exchange_partner(country).await? {
+        Ok(country) => match services
+            .partners
+            .exchange_partner(country)
+            .await
+            .unwrap_or_else(|error| {
+                // The queued endpoint came from the same directory at ingest: use it rather
+                // than hold every delivery hostage to a directory read.
+                tracing::warn!(%error, "partner directory unreadable: using the queued endpoint");
+                None
+            }) {
             Some(partner) if partner.active => partner.endpoint,
             Some(_) => {
                 let reason = format!("{} is inactive in the partner directory", message.recipient);

@@ -7,13 +7,15 @@ use crate::function_url::FunctionUrlServer;
 use crate::{EventSource, Local, LocalOptions, PollOutcome, REGION};
 use anyhow::Context as _;
 use ecites_aws::exchange_store::{write_directory, DynamoExchangeStore};
-use ecites_aws::signing::{ssm_client, store_signing_identity};
+use ecites_aws::signing::{
+    secrets_client, ssm_client, store_signing_identity, store_signing_secret,
+};
 use ecites_aws::{ClientOptions, Clients};
 use ecites_domain::Permit;
 use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
 use ecites_exchange::forward::RetryPolicy;
 use ecites_exchange::protocol::SigningIdentity;
-use ecites_forward::{ForwardFunction, ForwardSettings};
+use ecites_forward::{ForwardFunction, ForwardSettings, KeySource};
 use ecites_receive::ReceiveFunction;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,12 +91,24 @@ impl Ma {
         let clients = Clients::from_config(&local.config, &function_options).await;
         let key =
             SigningIdentity::generate(&format!("{country}-1")).map_err(|e| anyhow::anyhow!(e))?;
-        let parameter = format!("/{prefix}/signing-key");
-        let ssm = ssm_client(Some(&local.endpoint), REGION, &function_options).await;
-        store_signing_identity(&ssm, &parameter, &key).await?;
+        // Both places a key can live are exercised: XA's in SSM, XB's in Secrets Manager.
+        let source = if country == "XA" {
+            let name = format!("/{prefix}/signing-key");
+            let ssm = ssm_client(Some(&local.endpoint), REGION, &function_options).await;
+            store_signing_identity(&ssm, &name, &key).await?;
+            KeySource::Parameter {
+                name,
+                key_id: key.key_id.clone(),
+            }
+        } else {
+            let name = format!("{prefix}/signing-key");
+            let secrets = secrets_client(Some(&local.endpoint), REGION, &function_options).await;
+            store_signing_secret(&secrets, &name, &key).await?;
+            KeySource::Secret { name, key_id: None }
+        };
         let settings = ForwardSettings {
-            signing_key_parameter: parameter,
-            signing_key_id: key.key_id.clone(),
+            key: source,
+            max_receives_explicit: false,
             timeout: options.timeout,
             policy: RetryPolicy {
                 max_receives: options.max_receives,
