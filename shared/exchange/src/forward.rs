@@ -223,6 +223,32 @@ pub fn classify_reply(reply: &HttpReply) -> ReplyClass {
     }
 }
 
+/// True for `https://` endpoints, and for plain `http://` only on loopback (tests, the local
+/// demo): permits never cross a network in clear text.
+pub fn endpoint_allowed(endpoint: &str) -> bool {
+    let lower = endpoint.trim().to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .map(|h| h.trim_start_matches('['))
+            .unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Builds the signed envelope for a delivery: the body bytes and the headers.
 pub fn build_message(
     message: &DeliveryMessage,
@@ -348,6 +374,17 @@ pub async fn forward_delivery(
         Err(_) => message.endpoint.clone(),
     };
 
+    if !endpoint_allowed(&endpoint) {
+        let reason = format!("endpoint {endpoint:?} is not https:// (plain http only on loopback)");
+        services
+            .tracker
+            .record_attempt(message, &fail(reason.clone()))
+            .await?;
+        return Ok(ForwardOutcome::Failed {
+            reason,
+            exhausted: false,
+        });
+    }
     let (body, headers) = build_message(
         message,
         &document_type_of(&xml),
@@ -464,6 +501,18 @@ mod tests {
             classify_reply(&reply(200, "ok")),
             ReplyClass::Transient(..)
         ));
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_endpoints_are_used() {
+        assert!(endpoint_allowed("https://ma.xb.example/cites"));
+        assert!(endpoint_allowed("http://127.0.0.1:8080/"));
+        assert!(endpoint_allowed("http://localhost/x"));
+        assert!(endpoint_allowed("http://[::1]:9/"));
+        assert!(!endpoint_allowed("http://ma.xb.example/cites"));
+        assert!(!endpoint_allowed("http://127.0.0.1.evil.example/"));
+        assert!(!endpoint_allowed("http://127.0.0.1@evil.example/"));
+        assert!(!endpoint_allowed("ftp://127.0.0.1/"));
     }
 
     #[test]
