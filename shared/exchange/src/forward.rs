@@ -530,4 +530,215 @@ mod tests {
         assert!(policy.delay(1, Some(Duration::from_secs(40))) >= Duration::from_secs(40));
         assert!(policy.delay(1, Some(Duration::from_secs(4000))) <= Duration::from_secs(60));
     }
+
+    use crate::directory::ExchangePartner;
+    use crate::protocol::SigningIdentity;
+    use std::sync::Mutex;
+
+    struct Fakes {
+        state: Mutex<Option<DeliveryState>>,
+        attempts: Mutex<Vec<Attempt>>,
+        xml: Option<Vec<u8>>,
+        reply: Result<HttpReply, String>,
+        posts: Mutex<u32>,
+        endpoint: String,
+    }
+
+    #[async_trait]
+    impl BlobStore for Fakes {
+        async fn get(&self, _: &str, key: &str, _: u64) -> Result<Fetched, Error> {
+            self.xml
+                .clone()
+                .map(Fetched::Bytes)
+                .ok_or_else(|| Error::NotFound(key.into()))
+        }
+        async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn bucket(&self) -> &str {
+            "b"
+        }
+    }
+
+    #[async_trait]
+    impl DeliveryTracker for Fakes {
+        async fn delivery_state(
+            &self,
+            _: &DeliveryMessage,
+        ) -> Result<Option<DeliveryState>, Error> {
+            Ok(*self.state.lock().unwrap())
+        }
+        async fn record_attempt(
+            &self,
+            _: &DeliveryMessage,
+            attempt: &Attempt,
+        ) -> Result<bool, Error> {
+            let mut state = self.state.lock().unwrap();
+            if *state != Some(DeliveryState::Pending) {
+                return Ok(false);
+            }
+            *state = Some(attempt.state);
+            self.attempts.lock().unwrap().push(attempt.clone());
+            Ok(true)
+        }
+        async fn reopen(&self, _: &DeliveryMessage, _: DateTime<Utc>) -> Result<bool, Error> {
+            Ok(false)
+        }
+    }
+
+    #[async_trait]
+    impl ExchangePartners for Fakes {
+        async fn exchange_partner(
+            &self,
+            country: ecites_domain::CountryCode,
+        ) -> Result<Option<ExchangePartner>, Error> {
+            Ok(Some(ExchangePartner {
+                country,
+                endpoint: self.endpoint.clone(),
+                name: None,
+                active: true,
+                accepted_document_types: vec![],
+                public_key: None,
+                key_id: None,
+            }))
+        }
+    }
+
+    #[async_trait]
+    impl PartnerTransport for Fakes {
+        async fn post(
+            &self,
+            _: &str,
+            _: &[(&'static str, String)],
+            _: Vec<u8>,
+        ) -> Result<HttpReply, String> {
+            *self.posts.lock().unwrap() += 1;
+            self.reply.clone()
+        }
+    }
+
+    impl Clock for Fakes {
+        fn now(&self) -> DateTime<Utc> {
+            Utc::now()
+        }
+    }
+
+    fn fakes(reply: Result<HttpReply, String>) -> Fakes {
+        Fakes {
+            state: Mutex::new(Some(DeliveryState::Pending)),
+            attempts: Mutex::new(Vec::new()),
+            xml: Some(b"<x/>".to_vec()),
+            reply,
+            posts: Mutex::new(0),
+            endpoint: "https://ma.xb.example/cites".into(),
+        }
+    }
+
+    fn message() -> DeliveryMessage {
+        DeliveryMessage {
+            message_type: "delivery".into(),
+            version: 1,
+            delivery_id: "XA/1/v1/permit/XB".into(),
+            kind: DeliveryKind::Permit,
+            issuer: "XA".into(),
+            permit_number: "1".into(),
+            permit_version: 1,
+            replaces_version: None,
+            recipient: "XB".into(),
+            endpoint: "https://old.example/".into(),
+            xml_bucket: "b".into(),
+            xml_key: "outbox/x.xml".into(),
+            content_sha256: String::new(),
+            reason: None,
+        }
+    }
+
+    async fn run(f: &Fakes, receive_count: u32) -> ForwardOutcome {
+        let signer = SigningIdentity::generate("XA-1").unwrap();
+        let services = ForwardServices {
+            blobs: f,
+            tracker: f,
+            partners: f,
+            transport: f,
+            signer: &signer,
+            clock: f,
+        };
+        let policy = RetryPolicy {
+            max_receives: 3,
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(20),
+        };
+        forward_delivery(services, &policy, &message(), "m", receive_count)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_delivery_no_longer_pending_is_not_sent_again() {
+        let f = fakes(Ok(reply(200, "{}")));
+        *f.state.lock().unwrap() = Some(DeliveryState::Delivered);
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::AlreadyDone { .. }
+        ));
+        assert_eq!(*f.posts.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_missing_outbox_xml_fails_at_once_without_a_post() {
+        let mut f = fakes(Ok(reply(200, "{}")));
+        f.xml = None;
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::Failed {
+                exhausted: false,
+                ..
+            }
+        ));
+        assert_eq!(*f.posts.lock().unwrap(), 0);
+        assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Failed));
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_retries_until_the_last_receive_then_fails_exhausted() {
+        let f = fakes(Err("connection refused".into()));
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::Retry { .. }));
+        assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Pending));
+        assert!(matches!(
+            run(&f, 3).await,
+            ForwardOutcome::Failed {
+                exhausted: true,
+                ..
+            }
+        ));
+        let attempts = f.attempts.lock().unwrap();
+        assert_eq!(attempts.len(), 2);
+        assert!(attempts[1]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("connection refused"));
+    }
+
+    #[tokio::test]
+    async fn an_ack_with_warnings_is_delivered_with_warnings_and_keeps_them() {
+        let ack = r#"{"type":"ack","tracking_number":"XB-9","message_id":"m","status":"DELIVERED_WITH_WARNINGS","findings":[{"severity":"warning","rule":"r","field":"f","message":"odd"}]}"#;
+        let f = fakes(Ok(reply(200, ack)));
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::Delivered { warnings: true, .. }
+        ));
+        let attempts = f.attempts.lock().unwrap();
+        assert_eq!(attempts[0].state, DeliveryState::DeliveredWithWarnings);
+        assert_eq!(attempts[0].tracking_number.as_deref(), Some("XB-9"));
+        assert_eq!(attempts[0].last_error.as_deref(), Some("r: odd"));
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_endpoint_off_loopback_is_refused() {
+        let mut f = fakes(Ok(reply(200, "{}")));
+        f.endpoint = "http://ma.xb.example/cites".into();
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::Failed { .. }));
+        assert_eq!(*f.posts.lock().unwrap(), 0);
+    }
 }
