@@ -332,6 +332,22 @@ async fn receive_inner(
             id,
         ));
     }
+    let payload_type = decoded
+        .permit
+        .document_type
+        .as_ref()
+        .map(|t| t.as_str().to_owned())
+        .unwrap_or_default();
+    if !payload_type.is_empty() && payload_type != envelope.document_type {
+        return Ok(refuse(
+            RefusalCode::NotReadable,
+            format!(
+                "the envelope says document type {:?} but the payload is {payload_type:?}",
+                envelope.document_type
+            ),
+            id,
+        ));
+    }
     let mut findings = decoded.findings;
     findings.extend(ecites_domain::validate(&decoded.permit));
     let wire: Vec<WireFinding> = findings
@@ -664,6 +680,10 @@ mod tests {
                 let (b, h) =
                     build_message(&delivery("JP"), "E", b"<not-a-permit/>", "x", &w.key, now);
                 ("not a permit", b, h, 400)
+            },
+            {
+                let (b, h) = build_message(&delivery("JP"), "R", &xml(), "y", &w.key, now);
+                ("document type mismatch", b, h, 400)
             },
             ("not json", b"{".to_vec(), vec![], 400),
             ("too large", vec![b' '; MAX_BODY_BYTES + 1], vec![], 413),
