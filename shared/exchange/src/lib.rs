@@ -7,13 +7,17 @@
 
 #![warn(missing_docs)]
 
+pub mod directory;
 mod error;
+pub mod forward;
 pub mod ingest;
 pub mod keys;
 pub mod ledger;
 pub mod messages;
 pub mod partners;
 pub mod ports;
+pub mod protocol;
+pub mod receive;
 
 pub use error::Error;
 pub use ingest::{ingest_message, IngestReport, IngestSettings, Services};

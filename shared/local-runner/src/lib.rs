@@ -5,8 +5,12 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod bench_exchange;
 pub mod demo;
+pub mod demo_exchange;
+pub mod exchange;
 pub mod fixtures;
+pub mod function_url;
 pub mod moto;
 pub mod runner;
 pub mod setup;

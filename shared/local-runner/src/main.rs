@@ -22,6 +22,22 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Two MAs (XA, XB) exchanging permits end to end: signed envelopes over loopback HTTP,
+    /// an outage with retries, the DLQ and a replay, a forged message refused.
+    DemoExchange {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Deliveries per second through forward -> receive on loopback, AWS requests per delivery.
+    BenchExchange {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Deliveries.
+        #[arg(long, default_value_t = 100)]
+        deliveries: usize,
+    },
     /// Create the stack on a running emulator and print the environment for the functions.
     Setup {
         /// The emulator endpoint.
@@ -70,6 +86,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo { endpoint } => {
             let summary = ecites_local::demo::run(endpoint).await?;
             println!("{summary}");
+        }
+        Command::DemoExchange { endpoint } => {
+            println!("{}", ecites_local::demo_exchange::run(endpoint).await?);
+        }
+        Command::BenchExchange {
+            endpoint,
+            deliveries,
+        } => {
+            println!(
+                "{}",
+                ecites_local::bench_exchange::run(endpoint, deliveries).await?
+            );
         }
         Command::Setup {
             endpoint,

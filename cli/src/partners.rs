@@ -1,0 +1,159 @@
+//! `ecites partners list|add|remove|keygen`: edits the partner directory
+//! (`s3://$ECITES_BUCKET/$ECITES_PARTNERS_KEY`, default `config/partners.json`) that ingest,
+//! forward and receive read (cached up to 5 minutes by warm functions), and creates this MA's
+//! signing key in SSM Parameter Store. The format is in `docs/exchange.md`.
+
+use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
+use std::process::ExitCode;
+
+/// The `partners` subcommands (embed with `#[command(subcommand)]`).
+#[derive(Debug, clap::Subcommand)]
+pub enum PartnersCommand {
+    /// Lists the partners.
+    List,
+    /// Adds a partner, or replaces the entry of its country.
+    Add {
+        /// The partner's country (ISO 3166-1 alpha-2).
+        country: String,
+        /// Its receive endpoint (https://...).
+        #[arg(long)]
+        endpoint: String,
+        /// Its Ed25519 public key, base64 (32 bytes).
+        #[arg(long)]
+        public_key: String,
+        /// The key id it sends in X-Ecites-Key-Id.
+        #[arg(long)]
+        key_id: Option<String>,
+        /// The MA's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Document types it accepts (E, R, I, O); none means all.
+        #[arg(long = "accepts", value_delimiter = ',')]
+        accepted_document_types: Vec<String>,
+        /// Record it as inactive (nothing sent to it, nothing accepted from it).
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Removes a partner.
+    Remove {
+        /// The partner's country.
+        country: String,
+    },
+    /// Creates this MA's signing key in an SSM SecureString parameter and prints the public
+    /// key to give to partners (the private key is never printed).
+    Keygen {
+        /// The SSM parameter (ECITES_SIGNING_KEY_PARAMETER of the forward function).
+        #[arg(long)]
+        parameter: String,
+        /// The key id (ECITES_SIGNING_KEY_ID).
+        #[arg(long)]
+        key_id: String,
+    },
+}
+
+fn country(text: &str) -> anyhow::Result<ecites_domain::CountryCode> {
+    text.trim()
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{text:?} is not an ISO 3166-1 alpha-2 country code"))
+}
+
+/// Runs a `partners` subcommand.
+pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
+    let config = ecites_aws::Config::from_env()?;
+    let options = ecites_aws::ClientOptions::default();
+    let clients = ecites_aws::Clients::from_config(&config, &options).await;
+    let (s3, bucket, key) = (&clients.s3, &config.bucket, &config.partners_key);
+    let read = || ecites_aws::exchange_store::read_directory(s3, bucket, key);
+    match command {
+        PartnersCommand::List => {
+            let directory = read().await?;
+            println!(
+                "{:<8} {:<7} {:<10} {:<12} endpoint",
+                "country", "active", "accepts", "key id"
+            );
+            for p in &directory.partners {
+                println!(
+                    "{:<8} {:<7} {:<10} {:<12} {}{}",
+                    p.country.to_string(),
+                    if p.active { "yes" } else { "no" },
+                    if p.accepted_document_types.is_empty() {
+                        "all".to_owned()
+                    } else {
+                        p.accepted_document_types.join(",")
+                    },
+                    p.key_id.as_deref().unwrap_or("-"),
+                    p.endpoint,
+                    if p.public_key.is_none() {
+                        "  (no public key: nothing accepted from it)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        PartnersCommand::Add {
+            country: code,
+            endpoint,
+            public_key,
+            key_id,
+            name,
+            accepted_document_types,
+            inactive,
+        } => {
+            ecites_exchange::protocol::check_public_key(&public_key)
+                .map_err(|why| anyhow::anyhow!(why))?;
+            if !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
+                anyhow::bail!("the endpoint must be https:// (plain http only on 127.0.0.1)");
+            }
+            let mut directory = match read().await {
+                Ok(directory) => directory,
+                Err(error) if error.to_string().contains("NoSuchKey") => {
+                    ExchangeDirectory::default()
+                }
+                Err(error) => return Err(error.into()),
+            };
+            directory.upsert(ExchangePartner {
+                country: country(&code)?,
+                endpoint,
+                name,
+                active: !inactive,
+                accepted_document_types: accepted_document_types
+                    .into_iter()
+                    .map(|t| t.trim().to_ascii_uppercase())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+                public_key: Some(public_key.trim().to_owned()),
+                key_id,
+            });
+            ecites_aws::exchange_store::write_directory(s3, bucket, key, &directory).await?;
+            println!(
+                "{code} saved in s3://{bucket}/{key} (warm functions see it within 5 minutes)"
+            );
+        }
+        PartnersCommand::Remove { country: code } => {
+            let mut directory = read().await?;
+            if !directory.remove(country(&code)?) {
+                eprintln!("{code} is not in the directory");
+                return Ok(ExitCode::FAILURE);
+            }
+            ecites_aws::exchange_store::write_directory(s3, bucket, key, &directory).await?;
+            println!("{code} removed from s3://{bucket}/{key}");
+        }
+        PartnersCommand::Keygen { parameter, key_id } => {
+            let identity = ecites_exchange::protocol::SigningIdentity::generate(&key_id)
+                .map_err(|why| anyhow::anyhow!(why))?;
+            let ssm = ecites_aws::signing::ssm_client(
+                config.endpoint_url.as_deref(),
+                &config.region,
+                &options,
+            )
+            .await;
+            ecites_aws::signing::store_signing_identity(&ssm, &parameter, &identity).await?;
+            println!("key id:     {key_id}");
+            println!("public key: {}", identity.public_key_base64());
+            println!("private key stored in SSM parameter {parameter} (SecureString)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,124 @@
+//! The receive Lambda's handler (a Function URL event in, a Function URL response out), in a
+//! library so that the Lambda binary, the local runner's loopback server and the tests call the
+//! very same code. The protocol and every check live in [`ecites_exchange::receive`].
+
+#![warn(missing_docs)]
+
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ecites_aws::exchange_store::{DynamoExchangeStore, S3ExchangePartners};
+use ecites_aws::{Clients, Config, S3BlobStore};
+use ecites_exchange::protocol::{RefusalCode, MAX_BODY_BYTES};
+use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
+use ecites_exchange::{Clock, SystemClock};
+use lambda_runtime::LambdaEvent;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the partner directory (with keys) is cached in a warm function.
+pub const DIRECTORY_TTL: Duration = Duration::from_secs(300);
+
+/// The receive function's state, built once per process.
+pub struct ReceiveFunction {
+    blobs: S3BlobStore,
+    store: DynamoExchangeStore,
+    partners: S3ExchangePartners,
+    clock: Arc<dyn Clock>,
+    settings: ReceiveSettings,
+}
+
+impl ReceiveFunction {
+    /// Wires the AWS implementations.
+    pub fn new(config: &Config, clients: &Clients) -> Self {
+        Self::with_directory_ttl(config, clients, DIRECTORY_TTL)
+    }
+
+    /// Wires the AWS implementations with a directory cache of `ttl` (tests use a short one).
+    pub fn with_directory_ttl(config: &Config, clients: &Clients, ttl: Duration) -> Self {
+        ReceiveFunction {
+            blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
+            store: DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table),
+            partners: S3ExchangePartners::new(
+                clients.s3.clone(),
+                &config.bucket,
+                &config.partners_key,
+                ttl,
+            ),
+            clock: Arc::new(SystemClock),
+            settings: ReceiveSettings {
+                own_country: config.country,
+                max_body_bytes: MAX_BODY_BYTES,
+            },
+        }
+    }
+
+    /// The inbound store (for tests).
+    pub fn store(&self) -> &DynamoExchangeStore {
+        &self.store
+    }
+
+    /// Handles one request.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<LambdaFunctionUrlRequest>,
+    ) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error> {
+        let request = event.payload;
+        let method = request
+            .request_context
+            .http
+            .method
+            .clone()
+            .unwrap_or_default();
+        let body = match (&request.body, request.is_base64_encoded) {
+            (None, _) => Vec::new(),
+            (Some(text), false) => text.as_bytes().to_vec(),
+            (Some(text), true) => match B64.decode(text.as_bytes()) {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    return Ok(response(&refusal_answer(
+                        RefusalCode::NotReadable,
+                        "the body is not valid base64",
+                    )))
+                }
+            },
+        };
+        let headers = request.headers;
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let services = ReceiveServices {
+            blobs: &self.blobs,
+            ledger: &self.store,
+            partners: &self.partners,
+            clock: self.clock.as_ref(),
+        };
+        let answer = receive_message(services, &self.settings, &method, &header, &body).await;
+        Ok(response(&answer))
+    }
+}
+
+fn refusal_answer(code: RefusalCode, message: &str) -> Answer {
+    Answer {
+        status: code.http_status(),
+        body: serde_json::to_string(&ecites_exchange::protocol::Refusal::new(code, message))
+            .unwrap_or_default(),
+    }
+}
+
+/// The Function URL response for an answer (built from JSON: the struct is non-exhaustive).
+pub fn response(answer: &Answer) -> LambdaFunctionUrlResponse {
+    let value = serde_json::json!({
+        "statusCode": answer.status,
+        "headers": {"content-type": "application/json"},
+        "body": answer.body,
+        "isBase64Encoded": false,
+        "cookies": [],
+    });
+    serde_json::from_value(value).unwrap_or_default()
+}

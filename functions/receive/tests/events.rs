@@ -1,0 +1,46 @@
+//! `events/receive-function-url.json` (for `cargo lambda invoke receive --data-file`) keeps
+//! parsing as the handler's input and carries a valid signed envelope. It is signed with the
+//! sample key of seed `01 01 ... 01` (key id `XB-2026-1`), which is public and for samples only.
+
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use ecites_exchange::protocol::{
+    verify, DocumentStatus, Envelope, SigningIdentity, KEY_ID_HEADER, SIGNATURE_HEADER,
+};
+
+const SAMPLE_SEED: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+#[test]
+fn the_sample_function_url_event_carries_a_verifiable_envelope_from_xb_to_xa() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/receive-function-url.json");
+    let text = std::fs::read_to_string(path).expect("event file");
+    let event: LambdaFunctionUrlRequest =
+        serde_json::from_str(&text).expect("a Function URL event");
+    assert_eq!(event.request_context.http.method.as_deref(), Some("POST"));
+    let body = event.body.expect("a body");
+    assert!(!event.is_base64_encoded);
+    let envelope: Envelope = serde_json::from_str(&body).expect("an envelope");
+    assert_eq!((envelope.from.as_str(), envelope.to.as_str()), ("XB", "XA"));
+    assert_eq!(envelope.document_status, DocumentStatus::Issued);
+    let header = |name: &str| {
+        event
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .expect("header")
+    };
+    assert_eq!(header(KEY_ID_HEADER), "XB-2026-1");
+    let key = SigningIdentity::from_base64_seed("XB-2026-1", SAMPLE_SEED).unwrap();
+    verify(
+        &key.public_key_base64(),
+        body.as_bytes(),
+        &header(SIGNATURE_HEADER),
+    )
+    .expect("the sample is signed by the sample key");
+    let xml = envelope.payload_bytes().unwrap();
+    let permit = ecites_domain::xml::read_permit(&xml)
+        .expect("readable XML")
+        .permit;
+    assert_eq!(permit.permit_number, envelope.permit_number);
+}

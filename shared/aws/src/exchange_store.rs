@@ -1,0 +1,578 @@
+//! DynamoDB and S3 for MA-to-MA exchange: the delivery tracking transitions of the forward
+//! function, the received documents and message-id claims of the receive function, and the
+//! partner directory with public keys. Same table as the ledger (design in `docs/exchange.md`):
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | delivery (ingest's row, moved here) | `PERMIT#<ISSUER>#<number>` | `DELIVERY#<000001>#<kind>#<RECIPIENT>` |
+//! | received document | `PERMIT#<SENDER>#<number>` | `RECEIVED#<000001>#<status>` |
+//! | message id claim (replay guard) | `MESSAGE#<SENDER>#<message id>` | `MESSAGE` |
+//! | audit | `PERMIT#...` | `AUDIT#<time>#<tag>#<nn>` |
+
+use crate::errors::classify;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Months, SecondsFormat, Utc};
+use ecites_domain::CountryCode;
+use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner, ExchangePartners};
+use ecites_exchange::forward::{Attempt, DeliveryTracker};
+use ecites_exchange::keys::escape_component;
+use ecites_exchange::ledger::DeliveryState;
+use ecites_exchange::protocol::AckStatus;
+use ecites_exchange::receive::{InboundLedger, NewReceived, ReceivedRecord};
+use ecites_exchange::{DeliveryMessage, Error};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How long audit rows of exchange are kept (CITES: at least 5 years).
+const RETAIN_MONTHS: u32 = 6 * 12;
+/// How long a message id claim is kept: well past the ±5 minute window, after which a replay
+/// is refused by its `sent_at` anyway.
+const CLAIM_TTL_SECONDS: i64 = 24 * 3600;
+
+fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn permit_pk(issuer: &str, number: &str) -> String {
+    format!("PERMIT#{issuer}#{}", escape_component(number))
+}
+
+fn delivery_key(message: &DeliveryMessage) -> Item {
+    HashMap::from([
+        (
+            "PK".to_owned(),
+            s(permit_pk(&message.issuer, &message.permit_number)),
+        ),
+        (
+            "SK".to_owned(),
+            s(format!(
+                "DELIVERY#{:06}#{}#{}",
+                message.permit_version,
+                message.kind.as_str(),
+                message.recipient
+            )),
+        ),
+    ])
+}
+
+fn received_key(from: CountryCode, number: &str, version: u32, status: &str) -> Item {
+    HashMap::from([
+        ("PK".to_owned(), s(permit_pk(&from.to_string(), number))),
+        (
+            "SK".to_owned(),
+            s(format!("RECEIVED#{version:06}#{status}")),
+        ),
+    ])
+}
+
+fn build_err(e: impl std::fmt::Display) -> Error {
+    Error::permanent("dynamodb request", e)
+}
+
+fn retain(at: DateTime<Utc>) -> i64 {
+    at.checked_add_months(Months::new(RETAIN_MONTHS))
+        .unwrap_or(at)
+        .timestamp()
+}
+
+fn audit_put(
+    table: &str,
+    issuer: &str,
+    number: &str,
+    at: DateTime<Utc>,
+    tag: &str,
+    event: &str,
+    detail: String,
+) -> Result<TransactWriteItem, Error> {
+    let item: Item = HashMap::from([
+        ("PK".to_owned(), s(permit_pk(issuer, number))),
+        ("SK".to_owned(), s(format!("AUDIT#{}#{tag}#00", time(at)))),
+        ("type".to_owned(), s("AUDIT")),
+        ("issuer".to_owned(), s(issuer)),
+        ("permit_number".to_owned(), s(number)),
+        ("event".to_owned(), s(event)),
+        ("detail".to_owned(), s(detail)),
+        ("at".to_owned(), s(time(at))),
+        ("ttl".to_owned(), n(retain(at))),
+    ]);
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// The exchange's records on the ledger table.
+#[derive(Clone, Debug)]
+pub struct DynamoExchangeStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoExchangeStore {
+    /// The store on `table`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoExchangeStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get(&self, key: Item) -> Result<Option<Item>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// `Ok(false)` when a condition of the transaction failed.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, Error> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let by_condition = error.as_service_error().and_then(|e| match e {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(
+                        c.cancellation_reasons().is_empty()
+                            || c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")),
+                    ),
+                    _ => None,
+                });
+                match by_condition {
+                    Some(true) => Ok(false),
+                    _ => Err(classify("dynamodb:TransactWriteItems", error)),
+                }
+            }
+        }
+    }
+
+    /// The delivery's attributes as text (state, attempts, tracking_number, last_error, ...),
+    /// for tests and operators.
+    pub async fn delivery_fields(
+        &self,
+        message: &DeliveryMessage,
+    ) -> Result<Option<HashMap<String, String>>, Error> {
+        Ok(self.get(delivery_key(message)).await?.map(as_text))
+    }
+
+    /// The received record of a document, as text fields.
+    pub async fn received_fields(
+        &self,
+        from: CountryCode,
+        number: &str,
+        version: u32,
+        status: &str,
+    ) -> Result<Option<HashMap<String, String>>, Error> {
+        Ok(self
+            .get(received_key(from, number, version, status))
+            .await?
+            .map(as_text))
+    }
+}
+
+fn as_text(item: Item) -> HashMap<String, String> {
+    item.into_iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::S(text) => Some((k, text)),
+            AttributeValue::N(number) => Some((k, number)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[async_trait]
+impl DeliveryTracker for DynamoExchangeStore {
+    async fn delivery_state(
+        &self,
+        message: &DeliveryMessage,
+    ) -> Result<Option<DeliveryState>, Error> {
+        let item = self.get(delivery_key(message)).await?;
+        Ok(item.and_then(|item| {
+            // A row for another delivery id under the same key would be a bug: treat it as
+            // absent rather than move it.
+            if item.get("delivery_id").and_then(|v| v.as_s().ok()) != Some(&message.delivery_id) {
+                return None;
+            }
+            item.get("state")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|text| DeliveryState::parse(text))
+        }))
+    }
+
+    async fn record_attempt(
+        &self,
+        message: &DeliveryMessage,
+        attempt: &Attempt,
+    ) -> Result<bool, Error> {
+        let mut set = vec![
+            "#state = :state",
+            "updated_at = :at",
+            "attempts = if_not_exists(attempts, :zero) + :one",
+        ];
+        let mut values: Item = HashMap::from([
+            (":state".to_owned(), s(attempt.state.as_str())),
+            (":at".to_owned(), s(time(attempt.at))),
+            (":zero".to_owned(), n(0)),
+            (":one".to_owned(), n(1)),
+            (":id".to_owned(), s(&message.delivery_id)),
+            (":pending".to_owned(), s(DeliveryState::Pending.as_str())),
+        ]);
+        if let Some(error) = &attempt.last_error {
+            set.push("last_error = :error");
+            values.insert(
+                ":error".into(),
+                s(error.chars().take(1000).collect::<String>()),
+            );
+        }
+        if let Some(tracking) = &attempt.tracking_number {
+            set.push("tracking_number = :tracking");
+            values.insert(":tracking".into(), s(tracking));
+        }
+        let mut remove = Vec::new();
+        if !attempt.state.is_open() {
+            // Leaves the sparse under-delivery index (pipeline.md).
+            remove.extend(["GSI1PK", "GSI1SK"]);
+            if attempt.last_error.is_none() {
+                // Delivered after failures: the errors stay in the audit rows.
+                remove.push("last_error");
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(message)))
+            .update_expression(expression)
+            .condition_expression("delivery_id = :id AND #state = :pending")
+            .expression_attribute_names("#state", "state")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_err)?;
+        let detail = format!(
+            "v{} {} to {}: {}{}{}",
+            message.permit_version,
+            message.kind.as_str(),
+            message.recipient,
+            attempt.state,
+            attempt
+                .tracking_number
+                .as_deref()
+                .map(|t| format!(" tracking {t}"))
+                .unwrap_or_default(),
+            attempt
+                .last_error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+        let tag = format!("DELIVERY-{}-{}", message.recipient, message.permit_version);
+        let audit = audit_put(
+            &self.table,
+            &message.issuer,
+            &message.permit_number,
+            attempt.at,
+            &tag,
+            "DELIVERY_STATE",
+            detail,
+        )?;
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit,
+        ])
+        .await
+    }
+
+    async fn reopen(&self, message: &DeliveryMessage, at: DateTime<Utc>) -> Result<bool, Error> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(message)))
+            .update_expression(
+                "SET #state = :pending, updated_at = :at, GSI1PK = :under, GSI1SK = :gsi1sk",
+            )
+            .condition_expression("delivery_id = :id AND #state = :failed")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
+            .expression_attribute_values(":failed", s(DeliveryState::Failed.as_str()))
+            .expression_attribute_values(":at", s(time(at)))
+            .expression_attribute_values(":id", s(&message.delivery_id))
+            .expression_attribute_values(":under", s(crate::dynamo::UNDER_DELIVERY))
+            .expression_attribute_values(
+                ":gsi1sk",
+                s(format!("{}#{}", time(at), message.delivery_id)),
+            )
+            .build()
+            .map_err(build_err)?;
+        let audit = audit_put(
+            &self.table,
+            &message.issuer,
+            &message.permit_number,
+            at,
+            &format!("REPLAY-{}-{}", message.recipient, message.permit_version),
+            "DELIVERY_STATE",
+            format!(
+                "v{} {} to {}: FAILED -> PENDING (replayed by an operator)",
+                message.permit_version,
+                message.kind.as_str(),
+                message.recipient
+            ),
+        )?;
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit,
+        ])
+        .await
+    }
+}
+
+#[async_trait]
+impl InboundLedger for DynamoExchangeStore {
+    async fn claim_message(
+        &self,
+        from: CountryCode,
+        message_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "PK",
+                s(format!("MESSAGE#{from}#{}", escape_component(message_id))),
+            )
+            .item("SK", s("MESSAGE"))
+            .item("type", s("MESSAGE"))
+            .item("at", s(time(at)))
+            .item("ttl", n(at.timestamp() + CLAIM_TTL_SECONDS))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(classify("dynamodb:PutItem", error)),
+        }
+    }
+
+    async fn record_received(&self, r: &NewReceived) -> Result<ReceivedRecord, Error> {
+        let key = received_key(
+            r.from,
+            &r.permit_number,
+            r.permit_version,
+            r.status.as_str(),
+        );
+        let ack = match r.ack_status {
+            AckStatus::Delivered => "DELIVERED",
+            AckStatus::DeliveredWithWarnings => "DELIVERED_WITH_WARNINGS",
+        };
+        let mut item = key.clone();
+        for (name, value) in [
+            ("type", s("RECEIVED")),
+            ("state", s("RECEIVED")),
+            ("issuer", s(r.from.to_string())),
+            ("permit_number", s(&r.permit_number)),
+            ("version", n(r.permit_version)),
+            ("document_status", s(r.status.as_str())),
+            ("document_type", s(&r.document_type)),
+            ("message_id", s(&r.message_id)),
+            ("tracking_number", s(&r.tracking_number)),
+            ("body_key", s(&r.body_key)),
+            ("signature", s(&r.signature)),
+            ("key_id", s(&r.key_id)),
+            ("ack_status", s(ack)),
+            ("findings", s(&r.findings_json)),
+            ("received_at", s(time(r.received_at))),
+            ("ttl", n(retain(r.received_at))),
+        ] {
+            item.insert(name.to_owned(), value);
+        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(build_err)?;
+        let audit = audit_put(
+            &self.table,
+            &r.from.to_string(),
+            &r.permit_number,
+            r.received_at,
+            &format!("RECEIVED-{}", r.permit_version),
+            "RECEIVED",
+            format!(
+                "v{} {} from {} message {} tracking {} ({ack})",
+                r.permit_version,
+                r.status.as_str(),
+                r.from,
+                r.message_id,
+                r.tracking_number
+            ),
+        )?;
+        if self
+            .transact(vec![TransactWriteItem::builder().put(put).build(), audit])
+            .await?
+        {
+            return Ok(ReceivedRecord {
+                tracking_number: r.tracking_number.clone(),
+                ack_status: r.ack_status,
+                duplicate: false,
+            });
+        }
+        let existing = self.get(key).await?.ok_or_else(|| {
+            Error::transient("dynamodb:GetItem", "the received record vanished; retry")
+        })?;
+        let text = |name: &str| {
+            existing
+                .get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(ReceivedRecord {
+            tracking_number: text("tracking_number"),
+            ack_status: if text("ack_status") == "DELIVERED_WITH_WARNINGS" {
+                AckStatus::DeliveredWithWarnings
+            } else {
+                AckStatus::Delivered
+            },
+            duplicate: true,
+        })
+    }
+}
+
+/// The partner directory with keys, read from S3 and cached for `ttl`.
+#[derive(Debug)]
+pub struct S3ExchangePartners {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    ttl: Duration,
+    cache: Mutex<Option<(Instant, Arc<ExchangeDirectory>)>>,
+}
+
+impl S3ExchangePartners {
+    /// The directory at `s3://bucket/key`, cached for `ttl`.
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        key: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        S3ExchangePartners {
+            client,
+            bucket: bucket.into(),
+            key: key.into(),
+            ttl,
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The whole directory (cached).
+    pub async fn directory(&self) -> Result<Arc<ExchangeDirectory>, Error> {
+        let mut cache = self.cache.lock().await;
+        if let Some((loaded, directory)) = cache.as_ref() {
+            if loaded.elapsed() < self.ttl {
+                return Ok(directory.clone());
+            }
+        }
+        let directory = Arc::new(read_directory(&self.client, &self.bucket, &self.key).await?);
+        *cache = Some((Instant::now(), directory.clone()));
+        Ok(directory)
+    }
+}
+
+/// Reads the directory document (uncached), e.g. for `ecites partners`.
+pub async fn read_directory(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<ExchangeDirectory, Error> {
+    let output = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::transient(
+                "s3:GetObject partner directory",
+                aws_sdk_s3::error::DisplayErrorContext(e),
+            )
+        })?;
+    let bytes = output
+        .body
+        .collect()
+        .await
+        .map_err(|e| Error::transient("s3:GetObject partner directory body", e))?
+        .into_bytes();
+    ExchangeDirectory::parse(&bytes).map_err(|e| {
+        Error::transient(
+            "partner directory",
+            format!("s3://{bucket}/{key} is not a valid directory: {e}"),
+        )
+    })
+}
+
+/// Writes the directory document (for `ecites partners add|remove`).
+pub async fn write_directory(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    directory: &ExchangeDirectory,
+) -> Result<(), Error> {
+    let body = serde_json::to_vec_pretty(directory)
+        .map_err(|e| Error::permanent("serialize partner directory", e))?;
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(body.into())
+        .send()
+        .await
+        .map_err(|e| classify("s3:PutObject", e))?;
+    Ok(())
+}
+
+#[async_trait]
+impl ExchangePartners for S3ExchangePartners {
+    async fn exchange_partner(
+        &self,
+        country: CountryCode,
+    ) -> Result<Option<ExchangePartner>, Error> {
+        Ok(self.directory().await?.get(country).cloned())
+    }
+}

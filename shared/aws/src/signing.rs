@@ -1,0 +1,179 @@
+//! The MA's Ed25519 signing key, kept in SSM Parameter Store (a `SecureString` holding the
+//! base64 32-byte seed), read once per cold start. Never logged: errors name the parameter,
+//! not its value.
+
+use crate::config::ClientOptions;
+use crate::errors::classify;
+use aws_config::{BehaviorVersion, Region};
+use ecites_exchange::protocol::SigningIdentity;
+use ecites_exchange::Error;
+
+/// An SSM client built like the other clients (endpoint override, emulator credentials).
+pub async fn ssm_client(
+    endpoint_url: Option<&str>,
+    region: &str,
+    options: &ClientOptions,
+) -> aws_sdk_ssm::Client {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if options.emulator_credentials {
+        loader = loader.credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ));
+    }
+    let shared = loader.load().await;
+    let mut builder = aws_sdk_ssm::config::Builder::from(&shared);
+    if let Some(counter) = &options.counter {
+        builder = builder.interceptor(counter.clone());
+    }
+    aws_sdk_ssm::Client::from_conf(builder.build())
+}
+
+/// Reads the signing key from the `SecureString` parameter `name` (with decryption).
+pub async fn load_signing_identity(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    key_id: &str,
+) -> Result<SigningIdentity, Error> {
+    let output = ssm
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| classify("ssm:GetParameter", e))?;
+    let value = output
+        .parameter()
+        .and_then(|p| p.value())
+        .ok_or_else(|| Error::permanent("ssm:GetParameter", format!("{name} has no value")))?;
+    SigningIdentity::from_base64_seed(key_id, value)
+        .map_err(|why| Error::permanent("signing key", format!("parameter {name}: {why}")))
+}
+
+/// Stores a signing key's seed as a `SecureString` (setup, demo and tests).
+pub async fn store_signing_identity(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    identity: &SigningIdentity,
+) -> Result<(), Error> {
+    ssm.put_parameter()
+        .name(name)
+        .value(identity.seed_base64())
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| classify("ssm:PutParameter", e))?;
+    Ok(())
+}
+
+/// A Secrets Manager client built like the other clients.
+pub async fn secrets_client(
+    endpoint_url: Option<&str>,
+    region: &str,
+    options: &ClientOptions,
+) -> aws_sdk_secretsmanager::Client {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if options.emulator_credentials {
+        loader = loader.credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ));
+    }
+    let shared = loader.load().await;
+    let mut builder = aws_sdk_secretsmanager::config::Builder::from(&shared);
+    if let Some(counter) = &options.counter {
+        builder = builder.interceptor(counter.clone());
+    }
+    aws_sdk_secretsmanager::Client::from_conf(builder.build())
+}
+
+/// The signing key held in a secret's string: either JSON
+/// `{"key_id": "XA-2026-1", "private_key": "<base64 seed>"}` (the key id travels with the key,
+/// so rotating is one secret update) or the bare base64 seed with `default_key_id`.
+pub fn identity_from_secret(
+    secret: &str,
+    default_key_id: Option<&str>,
+) -> Result<SigningIdentity, String> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        key_id: String,
+        private_key: String,
+    }
+    let trimmed = secret.trim();
+    if trimmed.starts_with('{') {
+        let stored: Stored = serde_json::from_str(trimmed)
+            .map_err(|_| "the secret is JSON but not {\"key_id\", \"private_key\"}".to_owned())?;
+        return SigningIdentity::from_base64_seed(&stored.key_id, &stored.private_key);
+    }
+    let key_id = default_key_id
+        .ok_or_else(|| "the secret holds a bare key: set ECITES_SIGNING_KEY_ID".to_owned())?;
+    SigningIdentity::from_base64_seed(key_id, trimmed)
+}
+
+/// Reads the signing key from the Secrets Manager secret `name` (see [`identity_from_secret`]).
+pub async fn load_signing_identity_from_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    default_key_id: Option<&str>,
+) -> Result<SigningIdentity, Error> {
+    let output = secrets
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(|e| classify("secretsmanager:GetSecretValue", e))?;
+    let value = output.secret_string().ok_or_else(|| {
+        Error::permanent(
+            "secretsmanager:GetSecretValue",
+            format!("{name} has no string"),
+        )
+    })?;
+    identity_from_secret(value, default_key_id)
+        .map_err(|why| Error::permanent("signing key", format!("secret {name}: {why}")))
+}
+
+/// Stores a signing key as a JSON secret (setup, demo and tests).
+pub async fn store_signing_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    identity: &SigningIdentity,
+) -> Result<(), Error> {
+    let value =
+        serde_json::json!({"key_id": identity.key_id, "private_key": identity.seed_base64()})
+            .to_string();
+    secrets
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .map_err(|e| classify("secretsmanager:CreateSecret", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_holds_json_with_its_key_id_or_a_bare_seed() {
+        let key = SigningIdentity::generate("XA-2026-1").unwrap();
+        let json = serde_json::json!({"key_id": "XA-2026-1", "private_key": key.seed_base64()})
+            .to_string();
+        let from_json = identity_from_secret(&json, None).unwrap();
+        assert_eq!(from_json.key_id, "XA-2026-1");
+        assert_eq!(from_json.public_key_base64(), key.public_key_base64());
+        let bare = identity_from_secret(&key.seed_base64(), Some("K")).unwrap();
+        assert_eq!(bare.key_id, "K");
+        assert!(identity_from_secret(&key.seed_base64(), None).is_err());
+        let error = identity_from_secret("{\"nope\": 1}", None).unwrap_err();
+        assert!(!error.contains(&key.seed_base64()));
+    }
+}

@@ -1,0 +1,744 @@
+//! The forward use case: one delivery message in, a signed envelope POSTed to the partner, the
+//! delivery's tracking state out.
+//!
+//! What the partner answers decides the state: an acknowledgement is DELIVERED (or
+//! DELIVERED_WITH_WARNINGS) with the partner's tracking number; a refusal that cannot change on
+//! retry (400, 401, 403, 404, 413, 422) is FAILED at once with the reason; anything that may
+//! pass later (429, 5xx, timeouts, connection errors) is retried with capped exponential
+//! backoff and jitter until the last receive before the DLQ, where it becomes FAILED and an
+//! operator replays it (`ecites replay`). Every transition is conditional on the delivery still
+//! being PENDING, so a delivery queued twice is sent at most once after it succeeded.
+
+use crate::directory::ExchangePartners;
+use crate::ledger::{DeliveryKind, DeliveryState};
+use crate::messages::DeliveryMessage;
+use crate::ports::{BlobStore, Clock, Fetched};
+use crate::protocol::{
+    b64, Ack, AckStatus, DocumentStatus, Envelope, Refusal, SigningIdentity, CONTENT_TYPE,
+    ENVELOPE_VERSION, KEY_ID_HEADER, SIGNATURE_HEADER,
+};
+use crate::Error;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// Namespace of the standard payload (toolkit v2).
+pub const PAYLOAD_NAMESPACE: &str = "urn:un:unece:uncefact:data:standard:CITESEPermit:2";
+/// Largest XML read from the outbox.
+pub const MAX_XML_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest answer read from a partner.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// A partner's HTTP answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpReply {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After`, when given in seconds.
+    pub retry_after: Option<Duration>,
+    /// The body (at most [`MAX_REPLY_BYTES`]).
+    pub body: Vec<u8>,
+}
+
+/// Sends a POST to a partner. Any `Err` (timeout, connection refused, TLS failure) is treated
+/// as transient.
+#[async_trait]
+pub trait PartnerTransport: Send + Sync {
+    /// POSTs `body` with `headers` to `url`.
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+    ) -> Result<HttpReply, String>;
+}
+
+/// A transition of a delivery out of (or within) PENDING.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The new state (PENDING for an attempt that will be retried).
+    pub state: DeliveryState,
+    /// The partner's tracking number, on delivery.
+    pub tracking_number: Option<String>,
+    /// Why it failed (or the warnings), for `ecites status`.
+    pub last_error: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The delivery records the forward function reads and moves.
+#[async_trait]
+pub trait DeliveryTracker: Send + Sync {
+    /// The delivery's current state, `None` when the ledger has no such delivery.
+    async fn delivery_state(
+        &self,
+        message: &DeliveryMessage,
+    ) -> Result<Option<DeliveryState>, Error>;
+    /// Records an attempt: attempts + 1, the new state, last error and tracking number, plus an
+    /// audit row; only if the delivery is still PENDING. `false` when it was not.
+    async fn record_attempt(
+        &self,
+        message: &DeliveryMessage,
+        attempt: &Attempt,
+    ) -> Result<bool, Error>;
+    /// Puts a FAILED delivery back to PENDING (for `ecites replay`); `false` when it was not
+    /// FAILED.
+    async fn reopen(&self, message: &DeliveryMessage, at: DateTime<Utc>) -> Result<bool, Error>;
+}
+
+/// The services forward runs over.
+#[derive(Clone, Copy)]
+pub struct ForwardServices<'a> {
+    /// Reads the outbox XML.
+    pub blobs: &'a dyn BlobStore,
+    /// The ledger's deliveries.
+    pub tracker: &'a dyn DeliveryTracker,
+    /// The partner directory (current endpoints).
+    pub partners: &'a dyn ExchangePartners,
+    /// HTTP.
+    pub transport: &'a dyn PartnerTransport,
+    /// Our signing key.
+    pub signer: &'a SigningIdentity,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+}
+
+/// Retry policy.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Receives before the queue moves the message to the DLQ (the queue's `maxReceiveCount`):
+    /// the attempt on the last one records FAILED.
+    pub max_receives: u32,
+    /// First delay.
+    pub base: Duration,
+    /// Longest delay (SQS visibility allows at most 12 hours).
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_receives: 5,
+            base: Duration::from_secs(30),
+            cap: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `receive_count + 1`: `base * 2^(n-1)` capped, with full jitter
+    /// (uniform in [delay/2, delay]) so partners recovering from an outage are not hit by every
+    /// sender at once; at least the partner's `Retry-After`.
+    pub fn delay(&self, receive_count: u32, retry_after: Option<Duration>) -> Duration {
+        let exponent = receive_count.saturating_sub(1).min(20);
+        let raw = self.base.saturating_mul(1u32 << exponent).min(self.cap);
+        let mut byte = [0u8; 1];
+        let jitter = if getrandom::getrandom(&mut byte).is_ok() {
+            f64::from(byte[0]) / 255.0
+        } else {
+            0.5
+        };
+        let delay = raw.mul_f64(0.5 + jitter / 2.0);
+        match retry_after {
+            Some(after) => delay.max(after.min(self.cap)),
+            None => delay,
+        }
+    }
+}
+
+/// What forwarding one message did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForwardOutcome {
+    /// The partner acknowledged.
+    Delivered {
+        /// Its tracking number.
+        tracking_number: String,
+        /// With warnings.
+        warnings: bool,
+    },
+    /// Refused for good (or failed on the last receive): FAILED with the reason.
+    Failed {
+        /// Why.
+        reason: String,
+        /// True when it failed because retries ran out (the message goes on to the DLQ for
+        /// `ecites replay`); false for a refusal that no retry can change.
+        exhausted: bool,
+    },
+    /// Retry after `delay` (change the message's visibility and report it as failed).
+    Retry {
+        /// When to try again.
+        delay: Duration,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing to do: the delivery is no longer PENDING (queued twice, or already done).
+    AlreadyDone {
+        /// Its state.
+        state: Option<DeliveryState>,
+    },
+}
+
+/// The envelope status for a delivery kind.
+pub fn document_status(kind: DeliveryKind) -> DocumentStatus {
+    match kind {
+        DeliveryKind::Permit => DocumentStatus::Issued,
+        DeliveryKind::Replacement => DocumentStatus::Replaced,
+        DeliveryKind::Cancellation => DocumentStatus::Cancelled,
+    }
+}
+
+/// How an HTTP answer is classified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplyClass {
+    /// Acknowledged.
+    Ack(Ack),
+    /// Refused for good.
+    Permanent(String),
+    /// May pass later.
+    Transient(String, Option<Duration>),
+}
+
+/// Classifies a partner's answer.
+pub fn classify_reply(reply: &HttpReply) -> ReplyClass {
+    let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(512)]).into_owned();
+    let refusal = serde_json::from_slice::<Refusal>(&reply.body)
+        .map(|r| format!("{:?}: {}", r.code, r.message))
+        .unwrap_or(text);
+    match reply.status {
+        200..=299 => match serde_json::from_slice::<Ack>(&reply.body) {
+            Ok(ack) => ReplyClass::Ack(ack),
+            Err(e) => ReplyClass::Transient(
+                format!(
+                    "HTTP {} without a readable acknowledgement: {e}",
+                    reply.status
+                ),
+                None,
+            ),
+        },
+        400 | 401 | 403 | 404 | 405 | 410 | 413 | 415 | 422 => {
+            ReplyClass::Permanent(format!("HTTP {} {refusal}", reply.status))
+        }
+        429 => ReplyClass::Transient(format!("HTTP 429 {refusal}"), reply.retry_after),
+        status => ReplyClass::Transient(format!("HTTP {status} {refusal}"), reply.retry_after),
+    }
+}
+
+/// True for `https://` endpoints, and for plain `http://` only on loopback (tests, the local
+/// demo): permits never cross a network in clear text.
+pub fn endpoint_allowed(endpoint: &str) -> bool {
+    let lower = endpoint.trim().to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .map(|h| h.trim_start_matches('['))
+            .unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Builds the signed envelope for a delivery: the body bytes and the headers.
+pub fn build_message(
+    message: &DeliveryMessage,
+    document_type: &str,
+    xml: &[u8],
+    message_id: &str,
+    signer: &SigningIdentity,
+    now: DateTime<Utc>,
+) -> (Vec<u8>, Vec<(&'static str, String)>) {
+    let envelope = Envelope {
+        envelope_version: ENVELOPE_VERSION,
+        message_id: message_id.to_owned(),
+        from: message.issuer.clone(),
+        to: message.recipient.clone(),
+        document_type: document_type.to_owned(),
+        document_status: document_status(message.kind),
+        permit_number: message.permit_number.clone(),
+        permit_version: message.permit_version,
+        replaces_version: message.replaces_version,
+        reason: message.reason.clone(),
+        sent_at: now,
+        payload_namespace: PAYLOAD_NAMESPACE.to_owned(),
+        payload: b64(xml),
+    };
+    let body = envelope.to_body();
+    let headers = vec![
+        ("content-type", CONTENT_TYPE.to_owned()),
+        (SIGNATURE_HEADER, signer.sign(&body)),
+        (KEY_ID_HEADER, signer.key_id.clone()),
+    ];
+    (body, headers)
+}
+
+/// The document type (E, R, I, O) of the standard XML, empty when it cannot be read.
+fn document_type_of(xml: &[u8]) -> String {
+    ecites_domain::xml::read_permit(xml)
+        .ok()
+        .and_then(|decoded| decoded.permit.document_type)
+        .map(|t| t.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// Forwards one delivery message. `receive_count` is the SQS `ApproximateReceiveCount` (1 on
+/// the first attempt). `Err` is only for failures of our own infrastructure (ledger, S3),
+/// which the caller retries like any transient failure.
+pub async fn forward_delivery(
+    services: ForwardServices<'_>,
+    policy: &RetryPolicy,
+    message: &DeliveryMessage,
+    message_id: &str,
+    receive_count: u32,
+) -> Result<ForwardOutcome, Error> {
+    let state = services.tracker.delivery_state(message).await?;
+    if state != Some(DeliveryState::Pending) {
+        return Ok(ForwardOutcome::AlreadyDone { state });
+    }
+    let now = services.clock.now();
+    let fail = |reason: String| Attempt {
+        state: DeliveryState::Failed,
+        tracking_number: None,
+        last_error: Some(reason),
+        at: now,
+    };
+
+    let xml = match services
+        .blobs
+        .get(&message.xml_bucket, &message.xml_key, MAX_XML_BYTES)
+        .await
+    {
+        Ok(Fetched::Bytes(bytes)) => bytes,
+        Ok(Fetched::TooLarge { size }) => {
+            let reason = format!("the outbox XML is {size} bytes, above {MAX_XML_BYTES}");
+            services
+                .tracker
+                .record_attempt(message, &fail(reason.clone()))
+                .await?;
+            return Ok(ForwardOutcome::Failed {
+                reason,
+                exhausted: false,
+            });
+        }
+        Err(Error::NotFound(what)) => {
+            let reason = format!("the outbox XML is missing: {what}");
+            services
+                .tracker
+                .record_attempt(message, &fail(reason.clone()))
+                .await?;
+            return Ok(ForwardOutcome::Failed {
+                reason,
+                exhausted: false,
+            });
+        }
+        Err(error) => return Err(error),
+    };
+
+    // The directory's current endpoint wins over the one queued (it may have moved during an
+    // outage); a partner removed or deactivated since is a permanent failure.
+    let endpoint = match message.recipient.parse() {
+        Ok(country) => match services
+            .partners
+            .exchange_partner(country)
+            .await
+            .unwrap_or_else(|error| {
+                // The queued endpoint came from the same directory at ingest: use it rather
+                // than hold every delivery hostage to a directory read.
+                tracing::warn!(%error, "partner directory unreadable: using the queued endpoint");
+                None
+            }) {
+            Some(partner) if partner.active => partner.endpoint,
+            Some(_) => {
+                let reason = format!("{} is inactive in the partner directory", message.recipient);
+                services
+                    .tracker
+                    .record_attempt(message, &fail(reason.clone()))
+                    .await?;
+                return Ok(ForwardOutcome::Failed {
+                    reason,
+                    exhausted: false,
+                });
+            }
+            None => message.endpoint.clone(),
+        },
+        Err(_) => message.endpoint.clone(),
+    };
+
+    if !endpoint_allowed(&endpoint) {
+        let reason = format!("endpoint {endpoint:?} is not https:// (plain http only on loopback)");
+        services
+            .tracker
+            .record_attempt(message, &fail(reason.clone()))
+            .await?;
+        return Ok(ForwardOutcome::Failed {
+            reason,
+            exhausted: false,
+        });
+    }
+    let (body, headers) = build_message(
+        message,
+        &document_type_of(&xml),
+        &xml,
+        message_id,
+        services.signer,
+        now,
+    );
+    let class = match services.transport.post(&endpoint, &headers, body).await {
+        Ok(reply) => classify_reply(&reply),
+        Err(error) => ReplyClass::Transient(error, None),
+    };
+    match class {
+        ReplyClass::Ack(ack) => {
+            let warnings = ack.status == AckStatus::DeliveredWithWarnings;
+            let attempt = Attempt {
+                state: if warnings {
+                    DeliveryState::DeliveredWithWarnings
+                } else {
+                    DeliveryState::Delivered
+                },
+                tracking_number: Some(ack.tracking_number.clone()),
+                last_error: warnings.then(|| {
+                    ack.findings
+                        .iter()
+                        .map(|f| format!("{}: {}", f.rule, f.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }),
+                at: now,
+            };
+            services.tracker.record_attempt(message, &attempt).await?;
+            Ok(ForwardOutcome::Delivered {
+                tracking_number: ack.tracking_number,
+                warnings,
+            })
+        }
+        ReplyClass::Permanent(reason) => {
+            services
+                .tracker
+                .record_attempt(message, &fail(reason.clone()))
+                .await?;
+            Ok(ForwardOutcome::Failed {
+                reason,
+                exhausted: false,
+            })
+        }
+        ReplyClass::Transient(reason, retry_after) => {
+            if receive_count >= policy.max_receives {
+                let reason = format!("gave up after {receive_count} attempts: {reason}");
+                services
+                    .tracker
+                    .record_attempt(message, &fail(reason.clone()))
+                    .await?;
+                return Ok(ForwardOutcome::Failed {
+                    reason,
+                    exhausted: true,
+                });
+            }
+            let attempt = Attempt {
+                state: DeliveryState::Pending,
+                tracking_number: None,
+                last_error: Some(reason.clone()),
+                at: now,
+            };
+            services.tracker.record_attempt(message, &attempt).await?;
+            Ok(ForwardOutcome::Retry {
+                delay: policy.delay(receive_count, retry_after),
+                reason,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> HttpReply {
+        HttpReply {
+            status,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn refusals_that_cannot_change_fail_at_once_and_the_rest_retry() {
+        for status in [400, 401, 403, 404, 422] {
+            assert!(
+                matches!(
+                    classify_reply(&reply(status, "{}")),
+                    ReplyClass::Permanent(_)
+                ),
+                "{status}"
+            );
+        }
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert!(
+                matches!(
+                    classify_reply(&reply(status, "")),
+                    ReplyClass::Transient(..)
+                ),
+                "{status}"
+            );
+        }
+        let ack =
+            r#"{"type":"ack","tracking_number":"XB-1","message_id":"m","status":"DELIVERED"}"#;
+        assert!(matches!(
+            classify_reply(&reply(200, ack)),
+            ReplyClass::Ack(_)
+        ));
+        assert!(matches!(
+            classify_reply(&reply(200, "ok")),
+            ReplyClass::Transient(..)
+        ));
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_endpoints_are_used() {
+        assert!(endpoint_allowed("https://ma.xb.example/cites"));
+        assert!(endpoint_allowed("http://127.0.0.1:8080/"));
+        assert!(endpoint_allowed("http://localhost/x"));
+        assert!(endpoint_allowed("http://[::1]:9/"));
+        assert!(!endpoint_allowed("http://ma.xb.example/cites"));
+        assert!(!endpoint_allowed("http://127.0.0.1.evil.example/"));
+        assert!(!endpoint_allowed("http://127.0.0.1@evil.example/"));
+        assert!(!endpoint_allowed("ftp://127.0.0.1/"));
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let policy = RetryPolicy {
+            max_receives: 10,
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(60),
+        };
+        let first = policy.delay(1, None);
+        assert!(first >= Duration::from_secs(1) && first <= Duration::from_secs(2));
+        let fourth = policy.delay(4, None);
+        assert!(fourth >= Duration::from_secs(8) && fourth <= Duration::from_secs(16));
+        assert!(policy.delay(30, None) <= Duration::from_secs(60));
+        assert!(policy.delay(1, Some(Duration::from_secs(40))) >= Duration::from_secs(40));
+        assert!(policy.delay(1, Some(Duration::from_secs(4000))) <= Duration::from_secs(60));
+    }
+
+    use crate::directory::ExchangePartner;
+    use crate::protocol::SigningIdentity;
+    use std::sync::Mutex;
+
+    struct Fakes {
+        state: Mutex<Option<DeliveryState>>,
+        attempts: Mutex<Vec<Attempt>>,
+        xml: Option<Vec<u8>>,
+        reply: Result<HttpReply, String>,
+        posts: Mutex<u32>,
+        endpoint: String,
+    }
+
+    #[async_trait]
+    impl BlobStore for Fakes {
+        async fn get(&self, _: &str, key: &str, _: u64) -> Result<Fetched, Error> {
+            self.xml
+                .clone()
+                .map(Fetched::Bytes)
+                .ok_or_else(|| Error::NotFound(key.into()))
+        }
+        async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn bucket(&self) -> &str {
+            "b"
+        }
+    }
+
+    #[async_trait]
+    impl DeliveryTracker for Fakes {
+        async fn delivery_state(
+            &self,
+            _: &DeliveryMessage,
+        ) -> Result<Option<DeliveryState>, Error> {
+            Ok(*self.state.lock().unwrap())
+        }
+        async fn record_attempt(
+            &self,
+            _: &DeliveryMessage,
+            attempt: &Attempt,
+        ) -> Result<bool, Error> {
+            let mut state = self.state.lock().unwrap();
+            if *state != Some(DeliveryState::Pending) {
+                return Ok(false);
+            }
+            *state = Some(attempt.state);
+            self.attempts.lock().unwrap().push(attempt.clone());
+            Ok(true)
+        }
+        async fn reopen(&self, _: &DeliveryMessage, _: DateTime<Utc>) -> Result<bool, Error> {
+            Ok(false)
+        }
+    }
+
+    #[async_trait]
+    impl ExchangePartners for Fakes {
+        async fn exchange_partner(
+            &self,
+            country: ecites_domain::CountryCode,
+        ) -> Result<Option<ExchangePartner>, Error> {
+            Ok(Some(ExchangePartner {
+                country,
+                endpoint: self.endpoint.clone(),
+                name: None,
+                active: true,
+                accepted_document_types: vec![],
+                public_key: None,
+                key_id: None,
+            }))
+        }
+    }
+
+    #[async_trait]
+    impl PartnerTransport for Fakes {
+        async fn post(
+            &self,
+            _: &str,
+            _: &[(&'static str, String)],
+            _: Vec<u8>,
+        ) -> Result<HttpReply, String> {
+            *self.posts.lock().unwrap() += 1;
+            self.reply.clone()
+        }
+    }
+
+    impl Clock for Fakes {
+        fn now(&self) -> DateTime<Utc> {
+            Utc::now()
+        }
+    }
+
+    fn fakes(reply: Result<HttpReply, String>) -> Fakes {
+        Fakes {
+            state: Mutex::new(Some(DeliveryState::Pending)),
+            attempts: Mutex::new(Vec::new()),
+            xml: Some(b"<x/>".to_vec()),
+            reply,
+            posts: Mutex::new(0),
+            endpoint: "https://ma.xb.example/cites".into(),
+        }
+    }
+
+    fn message() -> DeliveryMessage {
+        DeliveryMessage {
+            message_type: "delivery".into(),
+            version: 1,
+            delivery_id: "XA/1/v1/permit/XB".into(),
+            kind: DeliveryKind::Permit,
+            issuer: "XA".into(),
+            permit_number: "1".into(),
+            permit_version: 1,
+            replaces_version: None,
+            recipient: "XB".into(),
+            endpoint: "https://old.example/".into(),
+            xml_bucket: "b".into(),
+            xml_key: "outbox/x.xml".into(),
+            content_sha256: String::new(),
+            reason: None,
+        }
+    }
+
+    async fn run(f: &Fakes, receive_count: u32) -> ForwardOutcome {
+        let signer = SigningIdentity::generate("XA-1").unwrap();
+        let services = ForwardServices {
+            blobs: f,
+            tracker: f,
+            partners: f,
+            transport: f,
+            signer: &signer,
+            clock: f,
+        };
+        let policy = RetryPolicy {
+            max_receives: 3,
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(20),
+        };
+        forward_delivery(services, &policy, &message(), "m", receive_count)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_delivery_no_longer_pending_is_not_sent_again() {
+        let f = fakes(Ok(reply(200, "{}")));
+        *f.state.lock().unwrap() = Some(DeliveryState::Delivered);
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::AlreadyDone { .. }
+        ));
+        assert_eq!(*f.posts.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_missing_outbox_xml_fails_at_once_without_a_post() {
+        let mut f = fakes(Ok(reply(200, "{}")));
+        f.xml = None;
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::Failed {
+                exhausted: false,
+                ..
+            }
+        ));
+        assert_eq!(*f.posts.lock().unwrap(), 0);
+        assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Failed));
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_retries_until_the_last_receive_then_fails_exhausted() {
+        let f = fakes(Err("connection refused".into()));
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::Retry { .. }));
+        assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Pending));
+        assert!(matches!(
+            run(&f, 3).await,
+            ForwardOutcome::Failed {
+                exhausted: true,
+                ..
+            }
+        ));
+        let attempts = f.attempts.lock().unwrap();
+        assert_eq!(attempts.len(), 2);
+        assert!(attempts[1]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("connection refused"));
+    }
+
+    #[tokio::test]
+    async fn an_ack_with_warnings_is_delivered_with_warnings_and_keeps_them() {
+        let ack = r#"{"type":"ack","tracking_number":"XB-9","message_id":"m","status":"DELIVERED_WITH_WARNINGS","findings":[{"severity":"warning","rule":"r","field":"f","message":"odd"}]}"#;
+        let f = fakes(Ok(reply(200, ack)));
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::Delivered { warnings: true, .. }
+        ));
+        let attempts = f.attempts.lock().unwrap();
+        assert_eq!(attempts[0].state, DeliveryState::DeliveredWithWarnings);
+        assert_eq!(attempts[0].tracking_number.as_deref(), Some("XB-9"));
+        assert_eq!(attempts[0].last_error.as_deref(), Some("r: odd"));
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_endpoint_off_loopback_is_refused() {
+        let mut f = fakes(Ok(reply(200, "{}")));
+        f.endpoint = "http://ma.xb.example/cites".into();
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::Failed { .. }));
+        assert_eq!(*f.posts.lock().unwrap(), 0);
+    }
+}

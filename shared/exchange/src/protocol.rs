@@ -1,0 +1,404 @@
+//! The MA-to-MA exchange protocol (version 1), documented for partners in `docs/exchange.md`
+//! and `docs/openapi.yaml`.
+//!
+//! A message is one HTTP `POST` whose body is a JSON [`Envelope`] (ePhyto-hub style header
+//! fields plus the standard XML payload in base64) and whose headers carry an Ed25519 signature
+//! over the exact body bytes, with the sender's key id. Signing the body (rather than a
+//! canonicalised form) means the receiver verifies exactly what it stores and nobody has to
+//! agree on a JSON canonicalisation; every header field that matters (from, to, message id,
+//! sent-at) is inside the signed body.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+/// The only envelope version so far.
+pub const ENVELOPE_VERSION: u32 = 1;
+/// Header carrying the base64 Ed25519 signature over the body bytes.
+pub const SIGNATURE_HEADER: &str = "x-ecites-signature";
+/// Header carrying the id of the key that signed (as the partner directory names it).
+pub const KEY_ID_HEADER: &str = "x-ecites-key-id";
+/// Media type of the body.
+pub const CONTENT_TYPE: &str = "application/vnd.ecites.envelope+json";
+/// Largest body a receiver accepts (bytes): the domain reader's 4 MiB bound plus base64 and
+/// envelope overhead would exceed Function URL limits, so permits are bounded at 4 MiB of XML
+/// and bodies at 6 MiB (Lambda's synchronous payload limit).
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+/// Accepted clock difference between `sent_at` and the receiver's clock.
+pub const REPLAY_WINDOW: Duration = Duration::minutes(5);
+
+/// What the document does to the permit (ePhyto's `CertificateStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentStatus {
+    /// A new permit (version 1).
+    Issued,
+    /// A re-issue replacing an earlier version with the same number.
+    Replaced,
+    /// The issuer cancelled the permit.
+    Cancelled,
+}
+
+impl DocumentStatus {
+    /// The wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentStatus::Issued => "issued",
+            DocumentStatus::Replaced => "replaced",
+            DocumentStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The envelope around one permit document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Envelope format version ([`ENVELOPE_VERSION`]).
+    pub envelope_version: u32,
+    /// Unique per HTTP message (a new one per attempt): the replay key.
+    pub message_id: String,
+    /// Sending MA's country (ISO 3166-1 alpha-2); must be the permit's issuer.
+    pub from: String,
+    /// Receiving MA's country.
+    pub to: String,
+    /// Document type code (E, R, I, O).
+    pub document_type: String,
+    /// Issued, replaced or cancelled.
+    pub document_status: DocumentStatus,
+    /// The permit number (box 1).
+    pub permit_number: String,
+    /// The issuer's version of the permit (1 for the first; for a cancellation, the version
+    /// cancelled).
+    pub permit_version: u32,
+    /// For a replacement: the version it replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_version: Option<u32>,
+    /// For a cancellation: the issuer's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the sender sent this message (RFC 3339, UTC).
+    pub sent_at: DateTime<Utc>,
+    /// Namespace of the payload's root element.
+    pub payload_namespace: String,
+    /// The standard XML (UTF-8), base64.
+    pub payload: String,
+}
+
+impl Envelope {
+    /// The payload bytes, or why they cannot be read.
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, String> {
+        B64.decode(self.payload.as_bytes())
+            .map_err(|e| format!("payload is not base64: {e}"))
+    }
+
+    /// The body bytes to send (and sign).
+    pub fn to_body(&self) -> Vec<u8> {
+        // Serialising plain strings and numbers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Base64 of bytes (for payloads and keys).
+pub fn b64(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+/// An Ed25519 signing key with its id. `Debug` never shows the key.
+#[derive(Clone)]
+pub struct SigningIdentity {
+    /// The key id partners know the public key by (e.g. `XA-2026-1`).
+    pub key_id: String,
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for SigningIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningIdentity")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningIdentity {
+    /// A key from its 32-byte seed in base64 (the form kept in SSM / Secrets Manager).
+    pub fn from_base64_seed(key_id: &str, seed_b64: &str) -> Result<Self, String> {
+        let bytes = B64
+            .decode(seed_b64.trim().as_bytes())
+            // The error text never includes the secret itself.
+            .map_err(|_| "the signing key is not base64".to_owned())?;
+        let seed: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("the signing key is {} bytes, not 32", bytes.len()))?;
+        Ok(SigningIdentity {
+            key_id: key_id.to_owned(),
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// A fresh random key (for `ecites partners keygen`, tests and the demo).
+    pub fn generate(key_id: &str) -> Result<Self, String> {
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
+        Ok(SigningIdentity {
+            key_id: key_id.to_owned(),
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// The seed in base64, to store as a secret.
+    pub fn seed_base64(&self) -> String {
+        B64.encode(self.key.to_bytes())
+    }
+
+    /// The public key in base64, for the partners' directories.
+    pub fn public_key_base64(&self) -> String {
+        B64.encode(self.key.verifying_key().to_bytes())
+    }
+
+    /// The base64 signature over `body`.
+    pub fn sign(&self, body: &[u8]) -> String {
+        B64.encode(self.key.sign(body).to_bytes())
+    }
+}
+
+/// Checks that a base64 text is an Ed25519 public key (for `ecites partners add`).
+pub fn check_public_key(public_key_b64: &str) -> Result<(), String> {
+    let bytes = B64
+        .decode(public_key_b64.trim().as_bytes())
+        .map_err(|_| "the public key is not base64".to_owned())?;
+    let bytes: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("the public key is {} bytes, not 32", bytes.len()))?;
+    VerifyingKey::from_bytes(&bytes)
+        .map(|_| ())
+        .map_err(|_| "not a valid Ed25519 public key".to_owned())
+}
+
+/// Verifies a base64 signature over `body` with a base64 public key.
+pub fn verify(public_key_b64: &str, body: &[u8], signature_b64: &str) -> Result<(), String> {
+    let key_bytes = B64
+        .decode(public_key_b64.trim().as_bytes())
+        .map_err(|_| "the partner's public key is not base64".to_owned())?;
+    let key_bytes: [u8; 32] = key_bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| "the partner's public key is not 32 bytes".to_owned())?;
+    let key = VerifyingKey::from_bytes(&key_bytes)
+        .map_err(|_| "the partner's public key is not a valid Ed25519 key".to_owned())?;
+    let signature = B64
+        .decode(signature_b64.trim().as_bytes())
+        .map_err(|_| "the signature is not base64".to_owned())?;
+    let signature = Signature::from_slice(&signature)
+        .map_err(|_| "the signature is not 64 bytes".to_owned())?;
+    key.verify_strict(body, &signature)
+        .map_err(|_| "the signature does not match the body".to_owned())
+}
+
+/// True when `sent_at` is within [`REPLAY_WINDOW`] of `now`.
+pub fn within_window(sent_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    (now - sent_at).abs() <= REPLAY_WINDOW
+}
+
+/// How the receiver judged a document it accepted (ePhyto tracking states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AckStatus {
+    /// Stored; valid.
+    Delivered,
+    /// Stored; valid with warnings (see findings).
+    DeliveredWithWarnings,
+}
+
+/// A finding as sent over the wire (severity, rule, field, message).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireFinding {
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// The rule id.
+    pub rule: String,
+    /// The field, as the validator names it.
+    #[serde(default)]
+    pub field: String,
+    /// For people.
+    pub message: String,
+}
+
+impl From<&ecites_domain::Finding> for WireFinding {
+    fn from(finding: &ecites_domain::Finding) -> Self {
+        let value = serde_json::to_value(finding).unwrap_or_default();
+        let text = |name: &str| {
+            value
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        WireFinding {
+            severity: text("severity"),
+            rule: text("rule"),
+            field: text("field"),
+            message: text("message"),
+        }
+    }
+}
+
+/// The receiver's acknowledgement (HTTP 200).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Always `ack`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The receiver's tracking number for the document: the same for the same document however
+    /// often it is sent.
+    pub tracking_number: String,
+    /// The message acknowledged.
+    pub message_id: String,
+    /// Delivered or delivered with warnings.
+    pub status: AckStatus,
+    /// Warnings and infos, when any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<WireFinding>,
+    /// True when this document had been received before (this message changed nothing).
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// Why a receiver refused a message, with its HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefusalCode {
+    /// 400: the body is not an envelope, or the payload is not readable XML.
+    NotReadable,
+    /// 401: missing or bad signature, or `sent_at` outside the window.
+    Unauthenticated,
+    /// 403: the sender is not the permit's issuer, or the message is not addressed to us.
+    Forbidden,
+    /// 403: the sender is not (or no longer) in the receiver's partner directory.
+    UnknownSender,
+    /// 409: the message id was seen before (a replay).
+    Replayed,
+    /// 413: the body is larger than [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// 422: readable, but the permit is invalid (see findings).
+    Invalid,
+    /// 405: not a POST.
+    MethodNotAllowed,
+    /// 503: the receiver could not store the message; retry later.
+    Unavailable,
+}
+
+impl RefusalCode {
+    /// The HTTP status that goes with the refusal.
+    pub fn http_status(self) -> u16 {
+        match self {
+            RefusalCode::NotReadable => 400,
+            RefusalCode::Unauthenticated => 401,
+            RefusalCode::Forbidden | RefusalCode::UnknownSender => 403,
+            RefusalCode::MethodNotAllowed => 405,
+            RefusalCode::Replayed => 409,
+            RefusalCode::TooLarge => 413,
+            RefusalCode::Invalid => 422,
+            RefusalCode::Unavailable => 503,
+        }
+    }
+}
+
+/// A refusal (4xx/5xx).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// Always `refusal`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Why.
+    pub code: RefusalCode,
+    /// For people.
+    pub message: String,
+    /// The message refused, when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Validation findings, for `INVALID`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<WireFinding>,
+}
+
+impl Refusal {
+    /// A refusal without findings.
+    pub fn new(code: RefusalCode, message: impl Into<String>) -> Self {
+        Refusal {
+            kind: "refusal".into(),
+            code,
+            message: message.into(),
+            message_id: None,
+            findings: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope() -> Envelope {
+        Envelope {
+            envelope_version: 1,
+            message_id: "m-1".into(),
+            from: "XA".into(),
+            to: "XB".into(),
+            document_type: "E".into(),
+            document_status: DocumentStatus::Issued,
+            permit_number: "26XA0001".into(),
+            permit_version: 1,
+            replaces_version: None,
+            reason: None,
+            sent_at: Utc::now(),
+            payload_namespace: "urn:x".into(),
+            payload: b64(b"<x/>"),
+        }
+    }
+
+    #[test]
+    fn a_signature_verifies_only_for_the_exact_body_and_key() {
+        let key = SigningIdentity::generate("XA-1").unwrap();
+        let body = envelope().to_body();
+        let signature = key.sign(&body);
+        assert!(verify(&key.public_key_base64(), &body, &signature).is_ok());
+        let mut tampered = body.clone();
+        tampered[10] ^= 1;
+        assert!(verify(&key.public_key_base64(), &tampered, &signature).is_err());
+        let other = SigningIdentity::generate("XC-1").unwrap();
+        assert!(verify(&other.public_key_base64(), &body, &signature).is_err());
+        assert!(verify("not base64!", &body, &signature).is_err());
+        assert!(verify(&key.public_key_base64(), &body, "AAAA").is_err());
+    }
+
+    #[test]
+    fn a_key_round_trips_through_its_seed_and_never_prints() {
+        let key = SigningIdentity::generate("XA-1").unwrap();
+        let again = SigningIdentity::from_base64_seed("XA-1", &key.seed_base64()).unwrap();
+        assert_eq!(key.public_key_base64(), again.public_key_base64());
+        assert!(!format!("{key:?}").contains(&key.seed_base64()));
+        let error = SigningIdentity::from_base64_seed("k", "c2hvcnQ=").unwrap_err();
+        assert!(!error.contains("c2hvcnQ"));
+    }
+
+    #[test]
+    fn the_window_is_five_minutes_either_way() {
+        let now = Utc::now();
+        assert!(within_window(now - Duration::minutes(4), now));
+        assert!(within_window(now + Duration::minutes(4), now));
+        assert!(!within_window(now - Duration::minutes(6), now));
+        assert!(!within_window(now + Duration::minutes(6), now));
+    }
+
+    #[test]
+    fn envelopes_round_trip_as_json() {
+        let e = envelope();
+        let back: Envelope = serde_json::from_slice(&e.to_body()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.payload_bytes().unwrap(), b"<x/>");
+    }
+}

@@ -1,0 +1,215 @@
+//! `ecites-local demo-exchange`: two MAs (XA and XB) on one emulator exchange a permit, its
+//! replacement and its cancellation; then XB has an outage, XA retries into the DLQ, XB
+//! recovers and an operator replays; then a forged message is refused. Prints what each
+//! ledger says.
+
+use crate::exchange::{start_pair, Ma, PairOptions};
+use crate::fixtures;
+use crate::function_url::Mode;
+use chrono::Utc;
+use ecites_exchange::forward::{build_message, PartnerTransport};
+use ecites_exchange::ledger::{delivery_id, DeliveryKind};
+use ecites_exchange::protocol::SigningIdentity;
+use ecites_exchange::DeliveryMessage;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_secs(120);
+
+fn delivery(number: &str, version: u32, kind: DeliveryKind) -> DeliveryMessage {
+    let id = ecites_domain::PermitId {
+        issuer: crate::country("XA"),
+        number: number.to_owned(),
+    };
+    DeliveryMessage {
+        message_type: "delivery".into(),
+        version: 1,
+        delivery_id: delivery_id(&id, version, kind, crate::country("XB")),
+        kind,
+        issuer: "XA".into(),
+        permit_number: number.into(),
+        permit_version: version,
+        replaces_version: None,
+        recipient: "XB".into(),
+        endpoint: String::new(),
+        xml_bucket: String::new(),
+        xml_key: String::new(),
+        content_sha256: String::new(),
+        reason: None,
+    }
+}
+
+async fn row(
+    out: &mut String,
+    xa: &Ma,
+    xb: &Ma,
+    number: &str,
+    version: u32,
+    kind: DeliveryKind,
+) -> anyhow::Result<()> {
+    let sent = xa
+        .store
+        .delivery_fields(&delivery(number, version, kind))
+        .await?
+        .unwrap_or_default();
+    let status = match kind {
+        DeliveryKind::Permit => "issued",
+        DeliveryKind::Replacement => "replaced",
+        DeliveryKind::Cancellation => "cancelled",
+    };
+    let got = xb
+        .store
+        .received_fields(crate::country("XA"), number, version, status)
+        .await?
+        .unwrap_or_default();
+    let field = |map: &std::collections::HashMap<String, String>, name: &str| {
+        map.get(name).cloned().unwrap_or_else(|| "-".to_owned())
+    };
+    let _ = writeln!(
+        out,
+        "  {:<10} v{:<2} {:<13} {:<10} {:<8} {:<26} {:<9} {}",
+        number,
+        version,
+        kind.as_str(),
+        field(&sent, "state"),
+        field(&sent, "attempts"),
+        field(&sent, "tracking_number"),
+        field(&got, "state"),
+        field(&got, "tracking_number"),
+    );
+    Ok(())
+}
+
+/// Runs the demo and returns its report.
+pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
+    let options = PairOptions {
+        endpoint,
+        prefix: format!("demo{}-", Utc::now().timestamp()),
+        ..PairOptions::default()
+    };
+    let (xa, xb) = start_pair(options).await?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "two MAs on {}: XA receives at {}, XB at {}",
+        xa.local.endpoint,
+        xa.server.url(),
+        xb.server.url()
+    );
+
+    let _ = writeln!(
+        out,
+        "\n== XA issues 26XA0001 to XB, re-issues it, cancels it"
+    );
+    xa.drop_permit(
+        "26XA0001",
+        &fixtures::export_permit("26XA0001", "XA", "XB", 10),
+    )
+    .await?;
+    xa.forward_until_quiet(QUIET).await?;
+    xa.drop_permit(
+        "26XA0001-reissue",
+        &fixtures::export_permit("26XA0001", "XA", "XB", 12),
+    )
+    .await?;
+    xa.forward_until_quiet(QUIET).await?;
+    xa.local
+        .send_direct(r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"26XA0001","reason":"specimens died before export"}"#)
+        .await?;
+    xa.local.drain(QUIET).await?;
+    xa.forward_until_quiet(QUIET).await?;
+
+    let _ = writeln!(
+        out,
+        "\n== XB answers 500 while XA sends 26XA0002; XA retries into the DLQ"
+    );
+    xb.server.set_mode(Mode::Status(500));
+    let before = xb.server.requests();
+    xa.drop_permit(
+        "26XA0002",
+        &fixtures::export_permit("26XA0002", "XA", "XB", 3),
+    )
+    .await?;
+    xa.forward_until_quiet(QUIET).await?;
+    let _ = writeln!(
+        out,
+        "  XB answered 500 to {} attempts; XA's deliveries DLQ holds {}",
+        xb.server.requests() - before,
+        xa.local
+            .visible_messages(&xa.local.stack.deliveries_dlq_url)
+            .await?
+    );
+    let _ = writeln!(out, "\n== XB recovers; the operator runs `ecites replay`");
+    xb.server.set_mode(Mode::Healthy);
+    let report = ecites_aws::replay::replay_dlq(
+        &xa.local.clients.sqs,
+        &xa.store,
+        &xa.local.stack.deliveries_dlq_url,
+        &xa.local.stack.deliveries_queue_url,
+        100,
+    )
+    .await?;
+    let _ = writeln!(out, "  {report:?}");
+    xa.forward_until_quiet(QUIET).await?;
+
+    let _ = writeln!(out, "\n== a forger sends XB a permit in XA's name");
+    let forger = SigningIdentity::generate("XA-1").map_err(|e| anyhow::anyhow!(e))?;
+    let xml = ecites_domain::xml::write_permit(&fixtures::export_permit("26XA0666", "XA", "XB", 1));
+    let (body, headers) = build_message(
+        &delivery("26XA0666", 1, DeliveryKind::Permit),
+        "E",
+        xml.as_bytes(),
+        "forged-1",
+        &forger,
+        Utc::now(),
+    );
+    let transport = ecites_forward::HttpTransport::new(Duration::from_secs(5))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let reply = transport.post(&xb.server.url(), &headers, body).await;
+    match reply {
+        Ok(reply) => {
+            let _ = writeln!(
+                out,
+                "  XB answered {} {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.body)
+            );
+        }
+        Err(error) => {
+            let _ = writeln!(out, "  no answer: {error}");
+        }
+    }
+
+    let _ = writeln!(out, "\n== the two ledgers");
+    let _ = writeln!(
+        out,
+        "  {:<10} {:<3} {:<13} {:<10} {:<8} {:<26} {:<9} XB tracking",
+        "permit", "ver", "kind", "XA state", "attempts", "XA: XB's tracking number", "XB state"
+    );
+    row(&mut out, &xa, &xb, "26XA0001", 1, DeliveryKind::Permit).await?;
+    row(&mut out, &xa, &xb, "26XA0001", 2, DeliveryKind::Replacement).await?;
+    row(
+        &mut out,
+        &xa,
+        &xb,
+        "26XA0001",
+        2,
+        DeliveryKind::Cancellation,
+    )
+    .await?;
+    row(&mut out, &xa, &xb, "26XA0002", 1, DeliveryKind::Permit).await?;
+    let stored = xb.local.list("received/").await?;
+    let _ = writeln!(
+        out,
+        "\nXB stored {} original messages under received/:",
+        stored.len()
+    );
+    for key in stored {
+        let _ = writeln!(out, "  {key}");
+    }
+    let (id, status) =
+        ecites_aws::status::permit_status_in(xa.local.function.ledger(), "XA", "26XA0002").await?;
+    let _ = writeln!(out, "\n== `ecites status XA 26XA0002` at XA\n");
+    out.push_str(&ecites_aws::status::render(&id, &status));
+    Ok(out)
+}

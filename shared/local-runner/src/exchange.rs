@@ -1,0 +1,206 @@
+//! Two deployments (MAs XA and XB) on one emulator, exchanging permits end to end: each has its
+//! own bucket, queues, table and signing key (in SSM), its receive function served on a
+//! loopback port as a Function URL, and a partner directory naming the other with its public
+//! key. The end-to-end tests, `ecites-local demo-exchange` and the exchange bench use this.
+
+use crate::function_url::FunctionUrlServer;
+use crate::{EventSource, Local, LocalOptions, PollOutcome, REGION};
+use anyhow::Context as _;
+use ecites_aws::exchange_store::{write_directory, DynamoExchangeStore};
+use ecites_aws::signing::{
+    secrets_client, ssm_client, store_signing_identity, store_signing_secret,
+};
+use ecites_aws::{ClientOptions, Clients};
+use ecites_domain::Permit;
+use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
+use ecites_exchange::forward::RetryPolicy;
+use ecites_exchange::protocol::SigningIdentity;
+use ecites_forward::{ForwardFunction, ForwardSettings, KeySource};
+use ecites_receive::ReceiveFunction;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Knobs of a pair.
+#[derive(Clone, Debug)]
+pub struct PairOptions {
+    /// Use a running emulator instead of starting one.
+    pub endpoint: Option<String>,
+    /// Receives before the deliveries DLQ (= the forward function's `max_receives`).
+    pub max_receives: u32,
+    /// First backoff delay.
+    pub retry_base: Duration,
+    /// Longest backoff delay.
+    pub retry_cap: Duration,
+    /// Per-request timeout of the forward function.
+    pub timeout: Duration,
+    /// Partner directory cache of the functions (short, so tests can change it).
+    pub directory_ttl: Duration,
+    /// Prefix of the resource names (`<prefix>xa-...`), to share a running emulator.
+    pub prefix: String,
+}
+
+impl Default for PairOptions {
+    fn default() -> Self {
+        PairOptions {
+            endpoint: None,
+            max_receives: 3,
+            retry_base: Duration::from_millis(500),
+            retry_cap: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+            directory_ttl: Duration::from_millis(200),
+            prefix: String::new(),
+        }
+    }
+}
+
+/// One MA's deployment.
+pub struct Ma {
+    /// The ingest side (stack, clients, ingest function, request counter).
+    pub local: Local,
+    /// Its signing key (also stored in SSM, where the forward function read it).
+    pub key: SigningIdentity,
+    /// The forward function.
+    pub forward: ForwardFunction,
+    /// The deliveries queue's event source.
+    pub forward_source: EventSource,
+    /// The receive function.
+    pub receive: Arc<ReceiveFunction>,
+    /// Its loopback Function URL.
+    pub server: FunctionUrlServer,
+    /// The exchange records (for inspection).
+    pub store: DynamoExchangeStore,
+}
+
+impl Ma {
+    async fn start(
+        endpoint: Option<String>,
+        prefix: &str,
+        country: &str,
+        options: &PairOptions,
+    ) -> anyhow::Result<Ma> {
+        let mut local_options = LocalOptions::new(prefix);
+        local_options.endpoint = endpoint;
+        local_options.country = crate::country(country);
+        local_options.max_receive_count = options.max_receives;
+        let local = Local::start(local_options).await?;
+        let function_options = ClientOptions {
+            counter: Some(local.counter.clone()),
+            emulator_credentials: true,
+            ..ClientOptions::default()
+        };
+        let clients = Clients::from_config(&local.config, &function_options).await;
+        let key =
+            SigningIdentity::generate(&format!("{country}-1")).map_err(|e| anyhow::anyhow!(e))?;
+        // Both places a key can live are exercised: XA's in SSM, XB's in Secrets Manager.
+        let source = if country == "XA" {
+            let name = format!("/{prefix}/signing-key");
+            let ssm = ssm_client(Some(&local.endpoint), REGION, &function_options).await;
+            store_signing_identity(&ssm, &name, &key).await?;
+            KeySource::Parameter {
+                name,
+                key_id: key.key_id.clone(),
+            }
+        } else {
+            let name = format!("{prefix}/signing-key");
+            let secrets = secrets_client(Some(&local.endpoint), REGION, &function_options).await;
+            store_signing_secret(&secrets, &name, &key).await?;
+            KeySource::Secret { name, key_id: None }
+        };
+        let settings = ForwardSettings {
+            key: source,
+            max_receives_explicit: false,
+            timeout: options.timeout,
+            policy: RetryPolicy {
+                max_receives: options.max_receives,
+                base: options.retry_base,
+                cap: options.retry_cap,
+            },
+            directory_ttl: options.directory_ttl,
+        };
+        let forward =
+            ForwardFunction::from_env(&local.config, &clients, &function_options, settings)
+                .await
+                .context("starting the forward function")?;
+        let receive = Arc::new(ReceiveFunction::with_directory_ttl(
+            &local.config,
+            &clients,
+            options.directory_ttl,
+        ));
+        let server = FunctionUrlServer::start(receive.clone()).await?;
+        let forward_source = EventSource::new(
+            local.clients.sqs.clone(),
+            &local.stack.deliveries_queue_url,
+            REGION,
+        )
+        .await?;
+        let store = DynamoExchangeStore::new(local.clients.dynamodb.clone(), &local.stack.table);
+        Ok(Ma {
+            local,
+            key,
+            forward,
+            forward_source,
+            receive,
+            server,
+            store,
+        })
+    }
+
+    /// This MA as a partner entry for the other's directory.
+    pub fn as_partner(&self) -> ExchangePartner {
+        ExchangePartner {
+            country: self.local.config.country,
+            endpoint: self.server.url(),
+            name: Some(format!(
+                "Management Authority of {}",
+                self.local.config.country
+            )),
+            active: true,
+            accepted_document_types: Vec::new(),
+            public_key: Some(self.key.public_key_base64()),
+            key_id: Some(self.key.key_id.clone()),
+        }
+    }
+
+    /// Replaces this MA's partner directory.
+    pub async fn set_directory(&self, partners: Vec<ExchangePartner>) -> anyhow::Result<()> {
+        let directory = ExchangeDirectory {
+            version: 1,
+            partners,
+        };
+        write_directory(
+            &self.local.clients.s3,
+            &self.local.stack.bucket,
+            &self.local.stack.partners_key,
+            &directory,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Drops a permit (JSON form) into the inbox and runs ingest until its queue is quiet.
+    pub async fn drop_permit(&self, name: &str, permit: &Permit) -> anyhow::Result<()> {
+        self.local
+            .put_object(&format!("inbox/{name}.json"), crate::fixtures::json(permit))
+            .await?;
+        self.local.drain(Duration::from_secs(60)).await?;
+        Ok(())
+    }
+
+    /// Runs the forward function on the deliveries queue until it is quiet (retries included).
+    pub async fn forward_until_quiet(&self, timeout: Duration) -> anyhow::Result<PollOutcome> {
+        let handler = |event| self.forward.handle(event);
+        self.forward_source.run_until_quiet(&handler, timeout).await
+    }
+}
+
+/// Starts XA and XB on one emulator, each knowing the other.
+pub async fn start_pair(options: PairOptions) -> anyhow::Result<(Ma, Ma)> {
+    let xa_prefix = format!("{}xa", options.prefix);
+    let xa = Ma::start(options.endpoint.clone(), &xa_prefix, "XA", &options).await?;
+    let endpoint = Some(xa.local.endpoint.clone());
+    let xb_prefix = format!("{}xb", options.prefix);
+    let xb = Ma::start(endpoint, &xb_prefix, "XB", &options).await?;
+    xa.set_directory(vec![xb.as_partner()]).await?;
+    xb.set_directory(vec![xa.as_partner()]).await?;
+    Ok((xa, xb))
+}

@@ -1,0 +1,224 @@
+//! Serves a receive function on a loopback HTTP port the way a Lambda Function URL would: each
+//! HTTP request becomes the real `LambdaFunctionUrlRequest` event (payload format 2.0, body in
+//! base64), the same handler the Lambda runs is called, and its response is written back.
+//!
+//! For tests and the demo the server can also play an unhealthy partner ([`Mode`]): answer a
+//! fixed status, answer too late, or drop the connection, and then recover.
+
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use bytes::Bytes;
+use ecites_receive::ReceiveFunction;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use lambda_runtime::{Context, LambdaEvent};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Largest request body the loopback server reads (Function URLs cap requests at 6 MB; a bit
+/// more is read so the handler's own limit answers 413 with a refusal body).
+pub const SERVER_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// How the server behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Calls the receive function.
+    Healthy,
+    /// Answers this status without calling the function (e.g. 500, 503, 429).
+    Status(u16),
+    /// Waits this long, then calls the function (a slow partner: callers time out).
+    Slow(Duration),
+    /// Closes the connection without answering (a partner that is down mid-request).
+    Drop,
+}
+
+struct Shared {
+    function: Arc<ReceiveFunction>,
+    mode: Mutex<Mode>,
+    requests: AtomicU64,
+}
+
+/// A running loopback Function URL; stops when dropped.
+pub struct FunctionUrlServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FunctionUrlServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FunctionUrlServer {
+    /// Serves `function` on a free port of 127.0.0.1.
+    pub async fn start(function: Arc<ReceiveFunction>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            function,
+            mode: Mutex::new(Mode::Healthy),
+            requests: AtomicU64::new(0),
+        });
+        let accept_shared = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = accept_shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| {
+                        let shared = shared.clone();
+                        async move { serve(shared, peer, request).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FunctionUrlServer { addr, shared, task })
+    }
+
+    /// The URL partners POST to.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Changes how the server behaves from now on.
+    pub fn set_mode(&self, mode: Mode) {
+        if let Ok(mut current) = self.shared.mode.lock() {
+            *current = mode;
+        }
+    }
+
+    /// Requests seen so far (whatever the mode).
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+}
+
+fn plain(status: u16, body: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let mode = shared.mode.lock().map(|m| *m).unwrap_or(Mode::Healthy);
+    match mode {
+        Mode::Healthy => {}
+        Mode::Status(status) => {
+            let mut response = plain(
+                status,
+                r#"{"type":"refusal","code":"UNAVAILABLE","message":"partner unavailable (simulated)"}"#,
+            );
+            if status == 429 {
+                response.headers_mut().insert(
+                    hyper::header::RETRY_AFTER,
+                    hyper::header::HeaderValue::from_static("1"),
+                );
+            }
+            return Ok(response);
+        }
+        Mode::Slow(delay) => tokio::time::sleep(delay).await,
+        Mode::Drop => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "dropped (simulated outage)",
+            ))
+        }
+    }
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, SERVER_BODY_LIMIT).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Ok(plain(
+                413,
+                r#"{"type":"refusal","code":"TOO_LARGE","message":"request too large"}"#,
+            ))
+        }
+    };
+    let headers: serde_json::Map<String, serde_json::Value> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_owned(),
+                serde_json::Value::String(value.to_str().ok()?.to_owned()),
+            ))
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    // Payload format 2.0, as Lambda builds it for a Function URL.
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
+            }
+        },
+        "body": B64.encode(&body),
+        "isBase64Encoded": true,
+    });
+    let event: LambdaFunctionUrlRequest = match serde_json::from_value(event) {
+        Ok(event) => event,
+        Err(error) => return Ok(plain(500, &format!("bad event: {error}"))),
+    };
+    let result = shared
+        .function
+        .handle(LambdaEvent::new(event, Context::default()))
+        .await;
+    Ok(match result {
+        Ok(answer) => {
+            let body = match (answer.body, answer.is_base64_encoded) {
+                (Some(text), true) => B64.decode(text.as_bytes()).unwrap_or_default(),
+                (Some(text), false) => text.into_bytes(),
+                (None, _) => Vec::new(),
+            };
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            *response.status_mut() =
+                hyper::StatusCode::from_u16(u16::try_from(answer.status_code).unwrap_or(500))
+                    .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+            for (name, value) in answer.headers.iter() {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+            response
+        }
+        // A handler error is a 502 from a Function URL.
+        Err(_) => plain(502, "Internal Server Error"),
+    })
+}

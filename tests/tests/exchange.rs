@@ -1,0 +1,371 @@
+//! MA-to-MA exchange end to end: two deployments (XA and XB) on one moto server, each with its
+//! receive function served on a loopback port as a Function URL, the real ingest, forward and
+//! receive handlers, signed envelopes over real HTTP.
+
+use chrono::Utc;
+use ecites_e2e::fixtures;
+use ecites_exchange::forward::{build_message, PartnerTransport};
+use ecites_exchange::ledger::{delivery_id, DeliveryKind, DeliveryState};
+use ecites_exchange::protocol::SigningIdentity;
+use ecites_exchange::DeliveryMessage;
+use ecites_forward::HttpTransport;
+use ecites_local::exchange::{start_pair, Ma, PairOptions};
+use ecites_local::function_url::Mode;
+use std::collections::HashMap;
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_secs(90);
+
+fn message(
+    issuer: &str,
+    number: &str,
+    version: u32,
+    kind: DeliveryKind,
+    to: &str,
+) -> DeliveryMessage {
+    let id = ecites_e2e::id(issuer, number);
+    DeliveryMessage {
+        message_type: "delivery".into(),
+        version: 1,
+        delivery_id: delivery_id(&id, version, kind, ecites_local::country(to)),
+        kind,
+        issuer: issuer.into(),
+        permit_number: number.into(),
+        permit_version: version,
+        replaces_version: None,
+        recipient: to.into(),
+        endpoint: String::new(),
+        xml_bucket: String::new(),
+        xml_key: String::new(),
+        content_sha256: String::new(),
+        reason: None,
+    }
+}
+
+async fn delivery(
+    xa: &Ma,
+    number: &str,
+    version: u32,
+    kind: DeliveryKind,
+) -> HashMap<String, String> {
+    xa.store
+        .delivery_fields(&message("XA", number, version, kind, "XB"))
+        .await
+        .unwrap()
+        .expect("the delivery is in XA's ledger")
+}
+
+async fn received(
+    xb: &Ma,
+    number: &str,
+    version: u32,
+    status: &str,
+) -> Option<HashMap<String, String>> {
+    xb.store
+        .received_fields(ecites_local::country("XA"), number, version, status)
+        .await
+        .unwrap()
+}
+
+async fn pair() -> (Ma, Ma) {
+    ecites_aws::telemetry::init_tracing();
+    start_pair(PairOptions::default())
+        .await
+        .expect("two MAs start (is moto installed? make .venv/bin/moto_server)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permit_dropped_at_xa_arrives_at_xb_verified_and_both_ledgers_agree_through_replacement_and_cancellation(
+) {
+    let (xa, xb) = pair().await;
+    let permit = fixtures::export_permit("26XA0001", "XA", "XB", 10);
+    xa.drop_permit("26XA0001", &permit).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+
+    let sent = delivery(&xa, "26XA0001", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    assert_eq!(sent["attempts"], "1");
+    let got = received(&xb, "26XA0001", 1, "issued")
+        .await
+        .expect("XB recorded it");
+    assert_eq!(got["state"], "RECEIVED");
+    assert_eq!(got["tracking_number"], sent["tracking_number"]);
+    assert!(got["tracking_number"].starts_with("XB-"));
+    let stored = xb.local.list("received/XA/26XA0001/").await.unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+
+    // A replacement (same number, new content) follows it.
+    let replacement = fixtures::export_permit("26XA0001", "XA", "XB", 12);
+    xa.drop_permit("26XA0001-v2", &replacement).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let sent = delivery(&xa, "26XA0001", 2, DeliveryKind::Replacement).await;
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    let got = received(&xb, "26XA0001", 2, "replaced")
+        .await
+        .expect("replacement received");
+    assert_eq!(got["tracking_number"], sent["tracking_number"]);
+
+    // Then a cancellation.
+    xa.local
+        .send_direct(r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"26XA0001","reason":"specimens died"}"#)
+        .await
+        .unwrap();
+    xa.local.drain(QUIET).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let sent = delivery(&xa, "26XA0001", 2, DeliveryKind::Cancellation).await;
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    let got = received(&xb, "26XA0001", 2, "cancelled")
+        .await
+        .expect("cancellation received");
+    assert_eq!(got["tracking_number"], sent["tracking_number"]);
+    assert_eq!(
+        xb.local.list("received/XA/26XA0001/").await.unwrap().len(),
+        3
+    );
+}
+
+async fn fails_then_dlq_then_replay_delivers(mode: Mode, expected_error: &str) {
+    let (xa, xb) = pair().await;
+    xb.server.set_mode(mode);
+    let permit = fixtures::export_permit("26XA0100", "XA", "XB", 5);
+    xa.drop_permit("26XA0100", &permit).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+
+    let sent = delivery(&xa, "26XA0100", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "FAILED", "{sent:?}");
+    assert_eq!(sent["attempts"], "3", "{sent:?}");
+    assert!(sent["last_error"].contains(expected_error), "{sent:?}");
+    assert!(xb.server.requests() >= 3);
+    assert_eq!(
+        xa.local
+            .visible_messages(&xa.local.stack.deliveries_dlq_url)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(received(&xb, "26XA0100", 1, "issued").await.is_none());
+
+    // The partner recovers; the operator replays the DLQ.
+    xb.server.set_mode(Mode::Healthy);
+    let report = ecites_aws::replay::replay_dlq(
+        &xa.local.clients.sqs,
+        &xa.store,
+        &xa.local.stack.deliveries_dlq_url,
+        &xa.local.stack.deliveries_queue_url,
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.requeued, 1, "{report:?}");
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let sent = delivery(&xa, "26XA0100", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    assert_eq!(sent["attempts"], "4");
+    assert!(
+        !sent.contains_key("last_error"),
+        "cleared on delivery: {sent:?}"
+    );
+    let got = received(&xb, "26XA0100", 1, "issued")
+        .await
+        .expect("received after replay");
+    assert_eq!(got["tracking_number"], sent["tracking_number"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_answering_500_gets_retries_then_the_dlq_and_replay_delivers_after_recovery() {
+    fails_then_dlq_then_replay_delivers(Mode::Status(500), "HTTP 500").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_partner_times_out_is_retried_then_the_dlq_and_replay_delivers() {
+    fails_then_dlq_then_replay_delivers(Mode::Slow(Duration::from_secs(3)), "no answer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_dropping_connections_is_retried_then_the_dlq_and_replay_delivers() {
+    fails_then_dlq_then_replay_delivers(Mode::Drop, "connection").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_that_is_down_is_retried_then_failed_with_the_connection_error() {
+    let (xa, xb) = pair().await;
+    // Nothing listens on this port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut partner = xb.as_partner();
+    partner.endpoint = format!("http://127.0.0.1:{port}/");
+    xa.set_directory(vec![partner]).await.unwrap();
+    xa.drop_permit(
+        "26XA0200",
+        &fixtures::export_permit("26XA0200", "XA", "XB", 5),
+    )
+    .await
+    .unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let sent = delivery(&xa, "26XA0200", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "FAILED", "{sent:?}");
+    assert!(sent["last_error"].contains("connection"), "{sent:?}");
+    assert!(
+        !sent.contains_key("GSI1PK"),
+        "left the under-delivery index"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_cannot_change_fails_at_once_without_retries() {
+    let (xa, xb) = pair().await;
+    xb.server.set_mode(Mode::Status(422));
+    xa.drop_permit(
+        "26XA0300",
+        &fixtures::export_permit("26XA0300", "XA", "XB", 5),
+    )
+    .await
+    .unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let sent = delivery(&xa, "26XA0300", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "FAILED", "{sent:?}");
+    assert_eq!(sent["attempts"], "1");
+    assert_eq!(xb.server.requests(), 1);
+    assert_eq!(
+        xa.local
+            .visible_messages(&xa.local.stack.deliveries_dlq_url)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_delivery_queued_twice_is_sent_once() {
+    let (xa, xb) = pair().await;
+    xa.drop_permit(
+        "26XA0400",
+        &fixtures::export_permit("26XA0400", "XA", "XB", 5),
+    )
+    .await
+    .unwrap();
+    let queued = xa.local.take_deliveries().await.unwrap();
+    assert_eq!(queued.len(), 1);
+    for _ in 0..2 {
+        xa.local
+            .clients
+            .sqs
+            .send_message()
+            .queue_url(&xa.local.stack.deliveries_queue_url)
+            .message_body(serde_json::to_string(&queued[0]).unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    assert_eq!(xb.server.requests(), 1);
+    let sent = delivery(&xa, "26XA0400", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], DeliveryState::Delivered.as_str());
+    assert_eq!(sent["attempts"], "1");
+}
+
+/// Sends a hand-built envelope to XB and returns (status, body).
+async fn post(xb: &Ma, body: Vec<u8>, headers: &[(&'static str, String)]) -> (u16, String) {
+    let transport = HttpTransport::new(Duration::from_secs(10)).unwrap();
+    let reply = transport
+        .post(&xb.server.url(), headers, body)
+        .await
+        .unwrap();
+    (
+        reply.status,
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    )
+}
+
+fn xml(issuer: &str, number: &str) -> Vec<u8> {
+    ecites_domain::xml::write_permit(&fixtures::export_permit(number, issuer, "XB", 3)).into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_unknown_replayed_stale_misaddressed_and_oversized_messages_are_refused_and_nothing_is_stored(
+) {
+    let (xa, xb) = pair().await;
+    let delivery = message("XA", "26XA0500", 1, DeliveryKind::Permit, "XB");
+    let payload = xml("XA", "26XA0500");
+
+    // Forged: signed by a key that is not XA's.
+    let forger = SigningIdentity::generate(&xa.key.key_id).unwrap();
+    let (body, headers) = build_message(&delivery, "E", &payload, "m-forged", &forger, Utc::now());
+    let (status, text) = post(&xb, body, &headers).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("UNAUTHENTICATED"));
+
+    // Tampered: XA's signature, body changed after signing.
+    let (mut body, headers) =
+        build_message(&delivery, "E", &payload, "m-tampered", &xa.key, Utc::now());
+    let at = body.len() - 3;
+    body[at] ^= 1;
+    assert_eq!(post(&xb, body, &headers).await.0, 401);
+
+    // Unknown sender: XC is not in XB's directory.
+    let xc = SigningIdentity::generate("XC-1").unwrap();
+    let from_xc = message("XC", "26XC0001", 1, DeliveryKind::Permit, "XB");
+    let (body, headers) = build_message(
+        &from_xc,
+        "E",
+        &xml("XC", "26XC0001"),
+        "m-xc",
+        &xc,
+        Utc::now(),
+    );
+    let (status, text) = post(&xb, body, &headers).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("UNKNOWN_SENDER"));
+
+    // XA signing a permit issued by XD: an MA only sends its own permits.
+    let (body, headers) = build_message(
+        &delivery,
+        "E",
+        &xml("XD", "26XA0500"),
+        "m-foreign",
+        &xa.key,
+        Utc::now(),
+    );
+    let (status, text) = post(&xb, body, &headers).await;
+    assert_eq!(status, 403, "{text}");
+
+    // Not addressed to XB.
+    let to_xd = message("XA", "26XA0500", 1, DeliveryKind::Permit, "XD");
+    let (body, headers) = build_message(&to_xd, "E", &payload, "m-xd", &xa.key, Utc::now());
+    assert_eq!(post(&xb, body, &headers).await.0, 403);
+
+    // Stale: sent ten minutes ago.
+    let old = Utc::now() - chrono::Duration::minutes(10);
+    let (body, headers) = build_message(&delivery, "E", &payload, "m-old", &xa.key, old);
+    assert_eq!(post(&xb, body, &headers).await.0, 401);
+
+    // Oversized.
+    let (status, _) = post(&xb, vec![b' '; 7 * 1024 * 1024], &[]).await;
+    assert_eq!(status, 413);
+
+    // Not an envelope.
+    assert_eq!(post(&xb, b"hello".to_vec(), &[]).await.0, 400);
+
+    assert!(xb.local.list("received/").await.unwrap().is_empty());
+    assert!(received(&xb, "26XA0500", 1, "issued").await.is_none());
+
+    // A good message is accepted; the very same bytes again are a replay; the same document in
+    // a new message gets the same tracking number.
+    let (body, headers) = build_message(&delivery, "E", &payload, "m-good", &xa.key, Utc::now());
+    let (status, first) = post(&xb, body.clone(), &headers).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, text) = post(&xb, body, &headers).await;
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("REPLAYED"));
+    let (body, headers) = build_message(&delivery, "E", &payload, "m-again", &xa.key, Utc::now());
+    let (status, again) = post(&xb, body, &headers).await;
+    assert_eq!(status, 200, "{again}");
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(first["tracking_number"], again["tracking_number"]);
+    assert_eq!(again["duplicate"], true);
+    assert!(received(&xb, "26XA0500", 1, "issued").await.is_some());
+}
