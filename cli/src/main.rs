@@ -5,6 +5,8 @@
 
 mod convert;
 mod input;
+mod partners;
+mod replay;
 mod report;
 mod status;
 mod validate;
@@ -81,6 +83,18 @@ enum Command {
         /// The permit number as issued.
         permit: String,
     },
+    /// Put the deliveries that ended on the deliveries DLQ (after a partner outage) back for
+    /// delivery. Needs ECITES_DELIVERIES_DLQ_URL besides the functions' environment.
+    Replay {
+        /// The most DLQ messages to replay.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Manage the partner directory (partner MAs: endpoint, public key, accepted documents).
+    Partners {
+        #[command(subcommand)]
+        command: partners::PartnersCommand,
+    },
     /// List every validation rule: id, tier, severity, boxes and what it checks.
     Rules {
         /// How to print the list.
@@ -146,6 +160,8 @@ fn main() -> ExitCode {
             EXIT_OK
         }
         Command::Status { issuer, permit } => run_async(status::run(&issuer, &permit)),
+        Command::Replay { limit } => run_async(replay::run(limit)),
+        Command::Partners { command } => run_async(partners::run(command)),
         Command::Rules { format } => {
             print_rules(format);
             EXIT_OK
