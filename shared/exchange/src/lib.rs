@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod keys;
 pub mod ledger;
 pub mod messages;
+pub mod notify;
 pub mod partners;
 pub mod ports;
 

@@ -1,0 +1,423 @@
+use super::*;
+use serde_json::{json, Value};
+
+fn image(pairs: &[(&str, &str)]) -> Image {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn version_insert(version: &str) -> Change {
+    Change {
+        event_name: "INSERT".into(),
+        old: Image::new(),
+        new: image(&[
+            ("PK", "PERMIT#XA#26XA%2F1"),
+            ("SK", "VERSION#000001"),
+            ("type", "VERSION"),
+            ("issuer", "XA"),
+            ("permit_number", "26XA/1"),
+            ("version", version),
+            ("state", "ACTIVE"),
+            ("xml_key", "outbox/XA/26XA%2F1/abc.xml"),
+            ("received_at", "2026-01-05T10:00:00.000000Z"),
+        ]),
+    }
+}
+
+fn summary() -> PermitSummary {
+    PermitSummary {
+        document_type: Some("E".into()),
+        valid_from: None,
+        valid_until: Some("2026-06-30".into()),
+        exporter: Some("XA".into()),
+        importer: Some("XB".into()),
+        blocks: vec![event::BlockSummary {
+            id: "A".into(),
+            taxon: Some("Crocodylus siamensis".into()),
+            appendix: Some("I".into()),
+            origin: Some("XC".into()),
+            quantity: Some("5".into()),
+            ..Default::default()
+        }],
+    }
+}
+
+fn subscription(role: Role, events: &[EventType], filters: Filters) -> Subscription {
+    Subscription {
+        id: "customs-xb".into(),
+        agency: "Customs of XB".into(),
+        country: "XB".into(),
+        role,
+        events: events.to_vec(),
+        filters,
+        channel: Channel::Webhook {
+            url: "https://customs.xb.example/hook".into(),
+            secret_parameter: "/ecites/webhooks/customs-xb".into(),
+        },
+        include_xml: false,
+    }
+}
+
+#[test]
+fn first_version_is_issued_and_later_ones_are_replacements_with_stable_ids() {
+    let issued = state_change(&version_insert("1")).unwrap();
+    assert_eq!(issued.event, EventType::Issued);
+    assert_eq!(issued.id, "XA/26XA%2F1/v1/issued");
+    assert_eq!(
+        issued.xml_key.as_deref(),
+        Some("outbox/XA/26XA%2F1/abc.xml")
+    );
+    let replaced = state_change(&version_insert("2")).unwrap();
+    assert_eq!(replaced.event, EventType::Replaced);
+    assert_eq!(replaced.detail["replaces_version"], "1");
+    // The same record twice: the same id (what makes idempotency possible).
+    assert_eq!(state_change(&version_insert("2")).unwrap().id, replaced.id);
+}
+
+#[test]
+fn cancellation_is_the_version_turning_cancelled_once() {
+    let mut change = version_insert("1");
+    change.event_name = "MODIFY".into();
+    change.old = change.new.clone();
+    change.new.insert("state".into(), "CANCELLED".into());
+    let cancelled = state_change(&change).unwrap();
+    assert_eq!(cancelled.event, EventType::Cancelled);
+    assert_eq!(cancelled.id, "XA/26XA%2F1/v1/cancelled");
+    // A later modification of an already cancelled version is not a new cancellation.
+    change.old.insert("state".into(), "CANCELLED".into());
+    assert_eq!(state_change(&change), None);
+    // A version being replaced is not an event of its own (the new version is).
+    let mut replaced = version_insert("1");
+    replaced.event_name = "MODIFY".into();
+    replaced.old = replaced.new.clone();
+    replaced.new.insert("state".into(), "REPLACED".into());
+    assert_eq!(state_change(&replaced), None);
+}
+
+#[test]
+fn delivery_transitions_become_delivered_or_delivery_failed() {
+    let base = image(&[
+        ("SK", "DELIVERY#000001#permit#XB"),
+        ("type", "DELIVERY"),
+        ("issuer", "XA"),
+        ("permit_number", "26XA0001"),
+        ("version", "1"),
+        ("delivery_id", "XA/26XA0001/v1/permit/XB"),
+        ("recipient", "XB"),
+        ("state", "PENDING"),
+        ("xml_key", "outbox/XA/26XA0001/abc.xml"),
+    ]);
+    let mut delivered = base.clone();
+    delivered.insert("state".into(), "DELIVERED".into());
+    let change = Change {
+        event_name: "MODIFY".into(),
+        old: base.clone(),
+        new: delivered,
+    };
+    let sc = state_change(&change).unwrap();
+    assert_eq!(sc.event, EventType::Delivered);
+    assert_eq!(sc.id, "XA/26XA0001/v1/permit/XB/delivered");
+    assert_eq!(sc.detail["recipient"], "XB");
+
+    let mut failed = base.clone();
+    failed.insert("state".into(), "FAILED".into());
+    failed.insert("last_error".into(), "HTTP 503".into());
+    let change = Change {
+        event_name: "MODIFY".into(),
+        old: base.clone(),
+        new: failed,
+    };
+    assert_eq!(
+        state_change(&change).unwrap().event,
+        EventType::DeliveryFailed
+    );
+
+    let mut no_partner = base.clone();
+    no_partner.insert("state".into(), "NO_PARTNER".into());
+    let change = Change {
+        event_name: "INSERT".into(),
+        old: Image::new(),
+        new: no_partner,
+    };
+    assert_eq!(
+        state_change(&change).unwrap().event,
+        EventType::DeliveryFailed
+    );
+
+    // A new pending delivery, an attempt counter bump: nothing to tell.
+    let change = Change {
+        event_name: "INSERT".into(),
+        old: Image::new(),
+        new: base,
+    };
+    assert_eq!(state_change(&change), None);
+}
+
+#[test]
+fn bookkeeping_items_and_removals_are_not_events() {
+    for kind in ["HASH", "HEAD", "AUDIT", "NOTIFICATION", "SUBSCRIPTION"] {
+        let change = Change {
+            event_name: "INSERT".into(),
+            old: Image::new(),
+            new: image(&[("type", kind), ("issuer", "XA"), ("permit_number", "1")]),
+        };
+        assert_eq!(state_change(&change), None, "{kind}");
+    }
+    let mut removed = version_insert("1");
+    removed.event_name = "REMOVE".into();
+    assert_eq!(state_change(&removed), None);
+}
+
+#[test]
+fn rejections_carry_the_reason_and_their_own_id() {
+    let change = Change {
+        event_name: "INSERT".into(),
+        old: Image::new(),
+        new: image(&[
+            ("SK", "REJECTION#deadbeef"),
+            ("type", "REJECTION"),
+            ("issuer", "XA"),
+            ("permit_number", "26XA0009"),
+            ("reason", "the permit is invalid (2 errors)"),
+            ("received_at", "2026-01-05T10:00:00Z"),
+        ]),
+    };
+    let sc = state_change(&change).unwrap();
+    assert_eq!(sc.event, EventType::Rejected);
+    assert_eq!(sc.id, "XA/26XA0009/rejected/deadbeef");
+    assert_eq!(sc.detail["reason"], "the permit is invalid (2 errors)");
+}
+
+#[test]
+fn customs_of_the_importing_country_gets_only_permits_to_it() {
+    let customs = subscription(
+        Role::Customs,
+        &[EventType::Issued, EventType::Rejected],
+        Filters {
+            importer: vec!["XB".into()],
+            ..Filters::default()
+        },
+    );
+    let s = summary();
+    assert!(customs.wants(EventType::Issued, "XA", Some(&s)));
+    let mut elsewhere = summary();
+    elsewhere.importer = Some("XD".into());
+    assert!(!customs.wants(EventType::Issued, "XA", Some(&elsewhere)));
+    // Not subscribed to cancellations.
+    assert!(!customs.wants(EventType::Cancelled, "XA", Some(&s)));
+    // Rejections never concern customs, even when asked for.
+    assert!(!customs.wants(EventType::Rejected, "XA", None));
+}
+
+#[test]
+fn taxon_filters_cover_lower_ranks_only() {
+    assert!(subscription::taxon_covers(
+        "Crocodylus",
+        "Crocodylus siamensis"
+    ));
+    assert!(subscription::taxon_covers(
+        "crocodylus siamensis",
+        "Crocodylus siamensis"
+    ));
+    assert!(!subscription::taxon_covers(
+        "Crocodylus",
+        "Crocodylusx niloticus"
+    ));
+    let vet = subscription(
+        Role::Veterinary,
+        &[EventType::Issued],
+        Filters {
+            taxon: vec!["Crocodylus".into()],
+            appendix: vec!["I".into()],
+            ..Filters::default()
+        },
+    );
+    assert!(vet.wants(EventType::Issued, "XA", Some(&summary())));
+    let mut other = summary();
+    other.blocks[0].taxon = Some("Testudo hermanni".into());
+    assert!(!vet.wants(EventType::Issued, "XA", Some(&other)));
+}
+
+#[test]
+fn the_issuing_ma_subscribes_to_its_rejections_without_a_summary() {
+    let ma = subscription(
+        Role::ManagementAuthority,
+        &[EventType::Rejected, EventType::DeliveryFailed],
+        Filters {
+            issuer: vec!["XA".into()],
+            ..Filters::default()
+        },
+    );
+    assert!(ma.wants(EventType::Rejected, "XA", None));
+    assert!(!ma.wants(EventType::Rejected, "XB", None));
+}
+
+#[test]
+fn filter_policy_mirrors_the_subscription() {
+    let customs = subscription(
+        Role::Customs,
+        &[EventType::Issued, EventType::Received],
+        Filters {
+            exporter: vec!["XA".into()],
+            taxon: vec!["Crocodylus".into()],
+            ..Filters::default()
+        },
+    );
+    assert_eq!(
+        customs.filter_policy().unwrap(),
+        json!({"event": ["issued", "received"], "role": ["customs"], "exporter": ["XA"],
+               "taxon": [{"prefix": "Crocodylus"}]})
+    );
+    let too_many = subscription(
+        Role::Customs,
+        &[EventType::Issued],
+        Filters {
+            exporter: vec!["XA".into()],
+            importer: vec!["XB".into()],
+            origin: vec!["XC".into()],
+            appendix: vec!["I".into()],
+            ..Filters::default()
+        },
+    );
+    assert!(too_many.filter_policy().is_err());
+}
+
+#[test]
+fn subscriptions_refuse_plain_http_webhooks_and_odd_ids() {
+    let mut s = subscription(Role::Customs, &[EventType::Issued], Filters::default());
+    assert_eq!(s.check(), Ok(()));
+    s.channel = Channel::Webhook {
+        url: "http://customs.example/hook".into(),
+        secret_parameter: "/x".into(),
+    };
+    assert!(s.check().is_err());
+    s.channel = Channel::Webhook {
+        url: "http://127.0.0.1:8080/hook".into(),
+        secret_parameter: "/x".into(),
+    };
+    assert_eq!(s.check(), Ok(()));
+    s.id = "a/b".into();
+    assert!(s.check().is_err());
+}
+
+#[test]
+fn message_attributes_carry_what_filter_policies_match_on() {
+    let sc = state_change(&version_insert("1")).unwrap();
+    let attributes = message_attributes(&sc, Some(&summary()));
+    let get = |name: &str| {
+        attributes
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, t, v)| (*t, v.clone()))
+    };
+    assert_eq!(get("event"), Some(("String", "issued".to_owned())));
+    assert_eq!(get("importer"), Some(("String", "XB".to_owned())));
+    assert_eq!(
+        get("origin"),
+        Some(("String.Array", r#"["XC"]"#.to_owned()))
+    );
+    assert_eq!(
+        get("taxon"),
+        Some(("String.Array", r#"["Crocodylus siamensis"]"#.to_owned()))
+    );
+    let roles = get("role").unwrap().1;
+    assert!(roles.contains("customs"), "{roles}");
+}
+
+/// A small validator for the keywords `schema/notification.schema.json` uses: type, const,
+/// enum, required, properties, additionalProperties, items, `$ref` to `$defs`.
+fn validate(schema: &Value, root: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let name = r.trim_start_matches("#/$defs/");
+            &root["$defs"][name]
+        }
+        None => schema,
+    };
+    if let Some(expected) = schema.get("const") {
+        if expected != value {
+            errors.push(format!("{path}: expected {expected}"));
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            errors.push(format!("{path}: {value} not in enum"));
+        }
+    }
+    if let Some(kind) = schema.get("type").and_then(Value::as_str) {
+        let ok = match kind {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_u64() || value.is_i64(),
+            _ => true,
+        };
+        if !ok {
+            errors.push(format!("{path}: not a {kind}"));
+            return;
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for name in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !object.contains_key(name) {
+                errors.push(format!("{path}: missing {name}"));
+            }
+        }
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for (name, field) in object {
+            let field_path = format!("{path}/{name}");
+            match properties.and_then(|p| p.get(name)) {
+                Some(s) => validate(s, root, field, &field_path, errors),
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => errors.push(format!("{field_path}: not allowed")),
+                    Some(s @ Value::Object(_)) => validate(s, root, field, &field_path, errors),
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            validate(items, root, item, &format!("{path}/{i}"), errors);
+        }
+    }
+}
+
+#[test]
+fn produced_notifications_validate_against_the_published_schema() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schema/notification.schema.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema file")).expect("JSON");
+    let sc = state_change(&version_insert("1")).unwrap();
+    let xml = XmlLocation {
+        bucket: "b".into(),
+        key: "outbox/k.xml".into(),
+    };
+    let full = cloud_event(
+        &sc,
+        "XA",
+        Some(&summary()),
+        Some(&xml),
+        "2026-01-01T00:00:00Z",
+    );
+    let bare = cloud_event(&sc, "XA", None, None, "2026-01-01T00:00:00Z");
+    for event in [full, bare] {
+        let mut errors = Vec::new();
+        validate(&schema, &schema, &event, "", &mut errors);
+        assert!(errors.is_empty(), "{errors:?} in {event:#}");
+    }
+    // Every event type the code can produce is in the schema's enum.
+    let types = schema["properties"]["type"]["enum"].as_array().unwrap();
+    for event in EventType::ALL {
+        assert!(types.contains(&json!(event.cloud_type())), "{event}");
+    }
+}
