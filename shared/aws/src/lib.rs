@@ -11,6 +11,7 @@ pub mod config;
 pub mod dynamo;
 mod errors;
 pub mod interceptors;
+pub mod notify;
 pub mod s3;
 pub mod sqs;
 pub mod status;
