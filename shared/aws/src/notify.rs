@@ -496,3 +496,79 @@ impl NotifyClients {
         }
     }
 }
+
+/// Adding and removing subscriptions (what `ecites subscriptions` runs): the registry item,
+/// the SNS subscription with its filter policy for the SNS channel, the secret for webhooks.
+#[derive(Debug)]
+pub struct SubscriptionAdmin {
+    /// The registry.
+    pub registry: DynamoSubscriptions,
+    /// The topic.
+    pub topic: SnsTopic,
+    /// The secrets.
+    pub secrets: SsmSecrets,
+}
+
+impl SubscriptionAdmin {
+    /// Adds (or replaces) a subscription. For the SNS channel, subscribes the endpoint with the
+    /// generated filter policy and records the subscription ARN; for a webhook, stores `secret`
+    /// (when given) in SSM under the subscription's `secret_parameter`.
+    pub async fn add(
+        &self,
+        mut subscription: Subscription,
+        secret: Option<&Secret>,
+    ) -> Result<Subscription, Error> {
+        subscription
+            .check()
+            .map_err(|e| Error::InvalidMessage(e.to_string()))?;
+        if let Some(previous) = self.registry.get(&subscription.id).await? {
+            self.unsubscribe(&previous).await?;
+        }
+        match &mut subscription.channel {
+            Channel::Sns {
+                subscription_arn, ..
+            } => {
+                *subscription_arn = None;
+                let arn = self.topic.subscribe(&subscription).await?;
+                if let Channel::Sns {
+                    subscription_arn, ..
+                } = &mut subscription.channel
+                {
+                    *subscription_arn = Some(arn);
+                }
+            }
+            Channel::Webhook {
+                secret_parameter, ..
+            } => {
+                if let Some(secret) = secret {
+                    self.secrets.store(secret_parameter, secret).await?;
+                }
+            }
+        }
+        self.registry.put(&subscription).await?;
+        Ok(subscription)
+    }
+
+    async fn unsubscribe(&self, subscription: &Subscription) -> Result<(), Error> {
+        if let Channel::Sns {
+            subscription_arn: Some(arn),
+            ..
+        } = &subscription.channel
+        {
+            self.topic.unsubscribe(arn).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a subscription (and its SNS subscription); `false` when there was none. The
+    /// webhook secret is left in SSM for the operator to delete (it may be shared).
+    pub async fn remove(&self, id: &str) -> Result<bool, Error> {
+        match self.registry.get(id).await? {
+            Some(subscription) => {
+                self.unsubscribe(&subscription).await?;
+                self.registry.delete(id).await
+            }
+            None => Ok(false),
+        }
+    }
+}

@@ -8,8 +8,11 @@ pub mod bench;
 pub mod demo;
 pub mod fixtures;
 pub mod moto;
+pub mod notify;
 pub mod runner;
 pub mod setup;
+pub mod stream;
+pub mod webhook_receiver;
 
 use anyhow::Context as _;
 use aws_sdk_sqs::types::QueueAttributeName;
