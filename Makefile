@@ -12,8 +12,12 @@ EPIX_SAMPLE := shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certific
 
 .PHONY: help demo test lint fmt build bench schema clean
 
+# Operator targets: lint-infra, package, deploy (infra/README.md).
+include mk/infra.mk
+include mk/local-aws.mk
+
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
 # The local AWS emulator (moto server), pinned, in a project-local virtualenv.
 $(MOTO_SERVER):
@@ -45,6 +49,7 @@ schema: ## Regenerate schema/permit.schema.json from the model
 bench: ## Measure speed and memory (criterion benches and the folder conversion)
 	$(CARGO) bench -p ecites-domain
 	scripts/bench-folder.sh
+	$(MAKE) bench-pipeline
 
 clean: ## Remove build outputs and the emulator's virtualenv
 	$(CARGO) clean

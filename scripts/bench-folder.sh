@@ -21,14 +21,16 @@ for index in range(count):
     sub.mkdir(parents=True, exist_ok=True)
     (sub / f"permit-{index}.json").write_text(json.dumps(template))
 PY
-  /usr/bin/time -f "%e %M" -o "$work/time-$count" \
+  started=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$work/time-$count" \
     target/release/ecites convert --to xml "$work/in-$count" -o "$work/out-$count" 2>"$work/log-$count" || true
-  read -r seconds peak_kib <"$work/time-$count"
+  seconds=$(python3 -c "print(($(date +%s%N) - $started) / 1e9)")
+  read -r peak_kib <"$work/time-$count"
   tail -n 1 "$work/log-$count"
   python3 - "$count" "$seconds" "$peak_kib" <<'PY'
 import sys
 count, seconds, peak = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 rate = count / seconds if seconds > 0 else float("inf")
-print(f"folder of {count:>7} permits: {seconds:6.2f} s, {rate:8.0f} permits/s, peak RSS {peak / 1024:5.1f} MiB")
+print(f"folder of {count:>7} permits: {seconds:7.3f} s, {rate:8.0f} permits/s, peak RSS {peak / 1024:5.1f} MiB")
 PY
 done

@@ -632,3 +632,86 @@ async fn concurrent_versions_of_the_same_permit_become_versions_1_and_2() {
         "one delivery per version and recipient"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_aws_is_reported_as_batch_item_failure() {
+    let local = start().await;
+    // The same function, wired to an endpoint where nothing listens: connection errors.
+    let mut config = local.config.clone();
+    config.endpoint_url = Some(format!(
+        "http://127.0.0.1:{}",
+        ecites_local::moto::free_port().unwrap()
+    ));
+    let options = ecites_aws::ClientOptions {
+        emulator_credentials: true,
+        max_attempts: Some(1),
+        ..Default::default()
+    };
+    let clients = ecites_aws::Clients::from_config(&config, &options).await;
+    let function = ecites_ingest::IngestFunction::new(&config, &clients);
+    let event = sqs_event("m1", &inline_message(&export("26XA0023")));
+    let response = function
+        .handle(LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, vec!["m1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_server_error_is_reported_as_batch_item_failure() {
+    let local = start_with(|o| {
+        o.faults = Some(FaultInjector::server_error("TransactWriteItems", 1));
+        o.max_attempts = Some(1);
+    })
+    .await;
+    let event = sqs_event("m1", &inline_message(&export("26XA0024")));
+    let response = local
+        .function
+        .handle(LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    // The injector replaces the response after the emulator applied the write: the hard case of
+    // a lost response. The retry finds the version recorded and still queues its delivery.
+    let event = sqs_event("m1", &inline_message(&export("26XA0024")));
+    let retry = local
+        .function
+        .handle(LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert!(retry.batch_item_failures.is_empty());
+    let status = status(&local, "XA", "26XA0024").await;
+    assert_eq!((status.versions.len(), status.deliveries.len()), (1, 1));
+    let deliveries = local.take_deliveries().await.unwrap();
+    assert_eq!(
+        deliveries.len(),
+        1,
+        "the delivery is queued although the first attempt never sent it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurdly_long_permit_number_is_rejected_and_acknowledged() {
+    let local = start().await;
+    let number = "9".repeat(3_000);
+    local
+        .put_object("inbox/long.json", export(&number))
+        .await
+        .unwrap();
+    let cancel = serde_json::json!({"type": "cancel", "version": 1, "issuer": "XA",
+        "permit_number": number, "reason": "x"});
+    local.send_direct(&cancel.to_string()).await.unwrap();
+    let outcome = local.drain(DRAIN).await.unwrap();
+    assert_eq!(outcome.failed, 0, "rejected, not retried into the DLQ");
+    assert!(local
+        .get_object("rejected/inbox/long.json.report.json")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(local.list("rejected/sqs/").await.unwrap().len(), 1);
+}

@@ -29,6 +29,7 @@ pub struct IngestFunction {
     partners: S3PartnerDirectory,
     clock: Arc<dyn Clock>,
     settings: IngestSettings,
+    metrics_to_stdout: bool,
 }
 
 impl IngestFunction {
@@ -50,6 +51,9 @@ impl IngestFunction {
                 own_country: config.country,
                 max_object_bytes: config.max_object_bytes,
             },
+            // In Lambda, EMF lines go to stdout where CloudWatch picks them up; locally they go
+            // to the log so they do not clutter the tools' output.
+            metrics_to_stdout: std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
         }
     }
 
@@ -101,20 +105,22 @@ impl IngestFunction {
             }
         }
         let now_ms = self.clock.now().timestamp_millis();
-        println!(
-            "{}",
-            emf_line(
-                "ingest",
-                &[
-                    ("PermitsIngested", f64::from(ingested)),
-                    ("PermitsDuplicate", f64::from(duplicates)),
-                    ("PermitsRejected", f64::from(rejected)),
-                    ("MessagesFailed", f64::from(failed)),
-                    ("DeliveriesQueued", queued as f64),
-                ],
-                now_ms,
-            )
+        let line = emf_line(
+            "ingest",
+            &[
+                ("PermitsIngested", f64::from(ingested)),
+                ("PermitsDuplicate", f64::from(duplicates)),
+                ("PermitsRejected", f64::from(rejected)),
+                ("MessagesFailed", f64::from(failed)),
+                ("DeliveriesQueued", queued as f64),
+            ],
+            now_ms,
         );
+        if self.metrics_to_stdout {
+            println!("{line}");
+        } else {
+            tracing::info!(target: "emf", "{line}");
+        }
         Ok(response)
     }
 }

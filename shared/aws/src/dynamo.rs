@@ -362,18 +362,34 @@ impl DynamoLedger {
         {
             Ok(_) => Ok(true),
             Err(error) => {
-                let cancelled_by_condition = error.as_service_error().and_then(|e| match e {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(
-                        // Without reasons (some emulators omit them) assume a condition failed:
-                        // the caller re-reads and decides.
-                        c.cancellation_reasons().is_empty()
-                            || c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")),
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let reasons: Option<Vec<String>> = error.as_service_error().and_then(|e| match e {
+                    TransactWriteItemsError::TransactionCanceledException(c) => Some(
+                        c.cancellation_reasons()
+                            .iter()
+                            .filter_map(|r| r.code().map(str::to_owned))
+                            .collect(),
                     ),
                     _ => None,
                 });
-                match cancelled_by_condition {
-                    Some(true) => Ok(false),
-                    _ => Err(classify("dynamodb:TransactWriteItems", error)),
+                match reasons {
+                    // A condition failed, or another transaction on the same items won
+                    // (TransactionConflict), or the emulator gave no reasons: the caller re-reads
+                    // the permit and decides (duplicate, next version, or try again).
+                    Some(codes)
+                        if codes.is_empty()
+                            || codes.iter().any(|c| {
+                                c == "ConditionalCheckFailed" || c == "TransactionConflict"
+                            }) =>
+                    {
+                        Ok(false)
+                    }
+                    // Throttling or capacity reasons: retry the message later.
+                    Some(codes) => Err(Error::transient(
+                        "dynamodb:TransactWriteItems",
+                        format!("transaction cancelled: {}", codes.join(", ")),
+                    )),
+                    None => Err(classify("dynamodb:TransactWriteItems", error)),
                 }
             }
         }

@@ -71,7 +71,8 @@ impl Intercept for RequestCounter {
     }
 }
 
-/// Replaces the responses of one operation with a throttling error, a number of times.
+/// Replaces the responses of one DynamoDB operation with an error (throttling or 5xx), a number
+/// of times.
 ///
 /// moto never throttles, so tests use this to prove that throttling ends up in
 /// `batchItemFailures` rather than in an acknowledged, lost message.
@@ -79,6 +80,9 @@ impl Intercept for RequestCounter {
 pub struct FaultInjector {
     operation: String,
     remaining: Arc<Mutex<u64>>,
+    status: u16,
+    error_type: &'static str,
+    message: &'static str,
 }
 
 impl FaultInjector {
@@ -88,6 +92,20 @@ impl FaultInjector {
         FaultInjector {
             operation: operation.to_owned(),
             remaining: Arc::new(Mutex::new(times)),
+            status: 400,
+            error_type: "ThrottlingException",
+            message: "Rate of requests exceeds the allowed throughput (injected)",
+        }
+    }
+
+    /// Answers the next `times` requests of a DynamoDB `operation` with HTTP 500
+    /// `InternalServerError`.
+    pub fn server_error(operation: &str, times: u64) -> Self {
+        FaultInjector {
+            status: 500,
+            error_type: "InternalServerError",
+            message: "Internal server error (injected)",
+            ..FaultInjector::throttle(operation, times)
         }
     }
 
@@ -122,12 +140,16 @@ impl Intercept for FaultInjector {
             return Ok(());
         }
         *remaining -= 1;
-        let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput (injected)"}"#;
+        let body = serde_json::json!({
+            "__type": format!("com.amazonaws.dynamodb.v20120810#{}", self.error_type),
+            "message": self.message,
+        })
+        .to_string();
         let response = context.response_mut();
-        *response.status_mut() = StatusCode::try_from(400u16)?;
+        *response.status_mut() = StatusCode::try_from(self.status)?;
         response
             .headers_mut()
-            .insert("x-amzn-ErrorType", "ThrottlingException");
+            .insert("x-amzn-ErrorType", self.error_type);
         response
             .headers_mut()
             .insert("content-type", "application/x-amz-json-1.0");

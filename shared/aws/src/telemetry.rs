@@ -19,10 +19,11 @@ pub fn init_tracing_with_default(default_level: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        // The current span carries the SQS message id into every line of a record.
         builder
             .json()
-            .with_current_span(false)
-            .without_time()
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init()
     } else {
         builder.compact().try_init()

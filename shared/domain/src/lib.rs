@@ -9,8 +9,8 @@
 //! - [`xml`]: the CITES e-permit XML of the electronic permitting toolkit (v2): a tolerant,
 //!   bounded, single-pass reader and a canonical writer.
 //! - [`json`] and [`csv_form`]: the forms MA systems send us.
-//! - [`decode`]: format detection by content.
-//! - [`validate`]: findings by tier, box and rule.
+//! - [`mod@decode`]: format detection by content.
+//! - [`mod@validate`]: findings by tier, box and rule.
 
 #![warn(missing_docs)]
 

@@ -21,6 +21,18 @@ use sha2::{Digest, Sha256};
 /// How long audit records are kept after a permit's expiry (CITES: at least five years).
 pub const RETENTION_MONTHS: u32 = 5 * 12;
 
+/// Longest permit number the ledger records (a valid one has at most 35 characters; anything
+/// far longer could exceed DynamoDB's key size and turn a bad input into a retried one).
+pub const MAX_LEDGER_NUMBER_CHARS: usize = 100;
+
+/// Most findings kept on a ledger rejection row (the report keeps every one), so a permit with
+/// thousands of bad blocks cannot exceed DynamoDB's item size.
+pub const MAX_RECORDED_FINDINGS: usize = 100;
+
+fn recordable(id: &PermitId) -> bool {
+    id.number.chars().count() <= MAX_LEDGER_NUMBER_CHARS
+}
+
 /// What ingest needs to know about its deployment.
 #[derive(Clone, Debug)]
 pub struct IngestSettings {
@@ -300,7 +312,13 @@ async fn reject(
                 id: id.clone(),
                 content_sha256,
                 reason: problem.reason.clone(),
-                findings: problem.findings.clone(),
+                // The report has them all; the ledger row keeps the first ones (item size).
+                findings: problem
+                    .findings
+                    .iter()
+                    .take(MAX_RECORDED_FINDINGS)
+                    .cloned()
+                    .collect(),
                 source: source.to_string(),
                 report_key: key.clone(),
                 received_at: now,
@@ -376,7 +394,7 @@ async fn ingest_bytes(
             problems.push(Problem {
                 record: id
                     .as_ref()
-                    .is_some_and(|id| id.issuer == settings.own_country),
+                    .is_some_and(|id| id.issuer == settings.own_country && recordable(id)),
                 permit: id,
                 reason: format!("the permit is invalid ({errors} errors)"),
                 findings,
@@ -407,9 +425,9 @@ async fn ingest_bytes(
         let Some(recipient_countries) = recipient_countries(&one.permit) else {
             problems.push(Problem {
                 reason: "no recipient can be worked out: the country of import (E, R, O) or export (I) is missing".into(),
+                record: recordable(&id),
                 permit: Some(id),
                 findings,
-                record: true,
             });
             continue;
         };
@@ -512,7 +530,7 @@ async fn accept(
         received_at: now,
         valid_until,
         retain_until: retain_until(now, valid_until),
-        findings,
+        findings: findings.into_iter().take(MAX_RECORDED_FINDINGS).collect(),
         recipients,
     };
     let recorded = services.ledger.record_version(&version).await?;
@@ -572,6 +590,9 @@ async fn cancel(
     let problem = match issuer_code {
         None => Some(format!("the issuer {issuer:?} is not an ISO 3166-1 alpha-2 code")),
         Some(_) if number.is_empty() => Some("the permit number is empty".to_owned()),
+        Some(_) if number.chars().count() > MAX_LEDGER_NUMBER_CHARS => Some(format!(
+            "the permit number is longer than {MAX_LEDGER_NUMBER_CHARS} characters"
+        )),
         Some(code) if code != settings.own_country => Some(format!(
             "the permit is issued by {code}, not by this deployment's MA ({}): an MA only cancels its own permits",
             settings.own_country

@@ -14,7 +14,12 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Runs the demo and returns the summary to print. Starts moto unless `endpoint` is given, and
 /// stops whatever it started before returning.
 pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
-    let mut options = LocalOptions::new("demo");
+    // On a shared emulator, a fresh set of resources per run.
+    let prefix = match &endpoint {
+        Some(_) => format!("demo-{}", chrono::Utc::now().timestamp()),
+        None => "demo".to_owned(),
+    };
+    let mut options = LocalOptions::new(&prefix);
     options.endpoint = endpoint;
     let local = Local::start(options).await?;
     let mut log = String::new();

@@ -47,7 +47,7 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
         /// Permits per path.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 100)]
         permits: usize,
     },
 }

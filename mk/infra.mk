@@ -1,0 +1,68 @@
+# Operator targets: template lint, Lambda packaging, deployment. Included by the main Makefile.
+#
+#   make lint-infra   cfn-lint (+ serverless rules) and checkov over infra/template.yaml
+#   make package      one Lambda zip per crate under functions/ (cargo lambda, release)
+#   make deploy       sam build && sam deploy --guided (needs the AWS SAM CLI and credentials)
+#
+# Each tool lives in its own project-local virtualenv, pinned: checkov pins a boto3 that
+# conflicts with moto's (.venv), so nothing is shared.
+
+CFN_LINT_VERSION := 1.58.0
+CFN_LINT_SERVERLESS_VERSION := 0.3.6
+CHECKOV_VERSION := 3.3.30
+CARGO_LAMBDA_VERSION := 1.9.2
+ZIGLANG_VERSION := 0.17.1
+
+VENV_CFN := .venv-cfn
+VENV_CHECKOV := .venv-checkov
+VENV_LAMBDA := .venv-lambda
+TEMPLATE := infra/template.yaml
+PIP_QUIET := --quiet --disable-pip-version-check
+
+CFN_LINT := $(VENV_CFN)/bin/cfn-lint
+CHECKOV := $(VENV_CHECKOV)/bin/checkov
+CARGO_LAMBDA := $(VENV_LAMBDA)/bin/cargo-lambda
+
+.PHONY: lint-infra lint-cfn lint-checkov package deploy clean-infra
+
+$(CFN_LINT):
+	$(PYTHON) -m venv $(VENV_CFN)
+	$(VENV_CFN)/bin/pip install $(PIP_QUIET) "cfn-lint==$(CFN_LINT_VERSION)" "cfn-lint-serverless==$(CFN_LINT_SERVERLESS_VERSION)"
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/pip install $(PIP_QUIET) "checkov==$(CHECKOV_VERSION)"
+
+$(CARGO_LAMBDA):
+	$(PYTHON) -m venv $(VENV_LAMBDA)
+	$(VENV_LAMBDA)/bin/pip install $(PIP_QUIET) "cargo-lambda==$(CARGO_LAMBDA_VERSION)" "ziglang==$(ZIGLANG_VERSION)"
+
+lint-infra: lint-cfn lint-checkov ## Lint infra/template.yaml: cfn-lint (+ serverless rules) and checkov
+
+# -t: cfn-lint's -a takes one or more values, so a template after it would be read as a rules
+# module ("No module named 'infra/template'").
+lint-cfn: $(CFN_LINT)
+	$(CFN_LINT) -a cfn_lint_serverless.rules -t $(TEMPLATE)
+	@echo "cfn-lint: $(TEMPLATE) clean"
+
+lint-checkov: $(CHECKOV)
+	$(CHECKOV) -f $(TEMPLATE) --framework cloudformation --skip-download --compact --quiet
+	@echo "checkov: $(TEMPLATE) clean"
+
+# Discovers the crates under functions/ (scripts/package-lambdas.sh), arm64 when the rustup
+# toolchain has the aarch64 std, else x86_64; prints each zip's size.
+package: $(CARGO_LAMBDA) ## Build one release Lambda zip per crate under functions/ (target/lambda/<bin>/bootstrap.zip)
+	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" CARGO="$(CARGO)" PYTHON="$(PYTHON)" scripts/package-lambdas.sh
+
+deploy: ## sam build && sam deploy --guided (the AWS SAM CLI, credentials and a region are needed)
+	@command -v sam >/dev/null 2>&1 || { \
+	  echo "deploy: the AWS SAM CLI (sam) is not installed: see"; \
+	  echo "  https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html"; \
+	  echo "  then run make deploy again (infra/README.md explains the parameters)."; \
+	  exit 2; }
+	@$(MAKE) -s --no-print-directory $(CARGO_LAMBDA)
+	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" sam build --template-file $(TEMPLATE) --beta-features
+	sam deploy --guided
+
+clean-infra: ## Remove the lint and packaging virtualenvs
+	rm -rf $(VENV_CFN) $(VENV_CHECKOV) $(VENV_LAMBDA)
