@@ -46,7 +46,7 @@ pub struct NotifyConfig {
     pub bucket: String,
     /// The ledger table (`ECITES_TABLE`): registry and claims live there too.
     pub table: String,
-    /// The notifications topic (`ECITES_NOTIFY_TOPIC_ARN`).
+    /// The notifications topic (`ECITES_TOPIC_ARN`, as `infra/template.yaml` names it).
     pub topic_arn: String,
     /// The webhook queue (`ECITES_WEBHOOK_QUEUE_URL`).
     pub webhook_queue_url: String,
@@ -88,7 +88,7 @@ impl NotifyConfig {
             country: required("ECITES_COUNTRY")?,
             bucket: required("ECITES_BUCKET")?,
             table: required("ECITES_TABLE")?,
-            topic_arn: required("ECITES_NOTIFY_TOPIC_ARN")?,
+            topic_arn: required("ECITES_TOPIC_ARN")?,
             webhook_queue_url: required("ECITES_WEBHOOK_QUEUE_URL")?,
             subscriptions_cache: Duration::from_secs(number("ECITES_SUBSCRIPTIONS_CACHE_S", 60)?),
             webhook_backoff_s: number("ECITES_WEBHOOK_BACKOFF_S", 30)?.min(900) as i32,
@@ -327,20 +327,25 @@ mod tests {
 
     fn sample() -> Event {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../events/notify-stream-version-insert.json");
+            .join("../../events/notify-ledger-stream.json");
         serde_json::from_str(&std::fs::read_to_string(path).expect("sample event"))
             .expect("a DynamoDB stream event")
     }
 
     #[test]
-    fn sample_stream_record_is_an_issued_permit() {
+    fn sample_stream_is_an_issued_permit_then_its_delivery() {
         let event = sample();
-        let change = change_of(&event.records[0]);
-        assert_eq!(change.new["version"], "1");
-        assert!(change.old.is_empty());
-        let sc = state_change(&change).expect("an event");
-        assert_eq!(sc.event, EventType::Issued);
-        assert_eq!(sc.xml_key.as_deref(), Some("outbox/XA/26XA0001/0f1e.xml"));
+        let changes: Vec<_> = event.records.iter().map(change_of).collect();
+        assert_eq!(changes.len(), 3);
+        let issued = state_change(&changes[0]).expect("the version is an event");
+        assert_eq!(issued.event, EventType::Issued);
+        assert_eq!(issued.id, "XA/25XA000123/v1/issued");
+        assert!(issued.xml_key.is_some());
+        // A new PENDING delivery is not news; its move to DELIVERED is.
+        assert_eq!(state_change(&changes[1]), None);
+        let delivered = state_change(&changes[2]).expect("the delivery is an event");
+        assert_eq!(delivered.event, EventType::Delivered);
+        assert_eq!(delivered.detail["recipient"], "XB");
     }
 
     #[test]

@@ -286,7 +286,9 @@ pub fn state_change(change: &Change) -> Option<StateChange> {
     let number_key = crate::keys::escape_component(&permit_number);
     let version: Option<u32> = get("version").and_then(|v| v.parse().ok());
     let mut detail = BTreeMap::new();
-    let (event, id, time) = match get("type")? {
+    // The ledger writes upper-case types; lower case is accepted too (hand-written samples).
+    let kind = get("type")?.to_ascii_uppercase();
+    let (event, id, time) = match kind.as_str() {
         "VERSION" if change.event_name == "INSERT" => {
             let v = version?;
             if v == 1 {
