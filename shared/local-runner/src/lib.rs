@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod demo_notify;
 pub mod fixtures;
 pub mod moto;
 pub mod notify;

@@ -22,6 +22,13 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Notifications to agencies: a customs queue (SNS filter policy) and a signed webhook
+    /// each receive what they subscribed to and nothing else.
+    DemoNotify {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
     /// Create the stack on a running emulator and print the environment for the functions.
     Setup {
         /// The emulator endpoint.
@@ -70,6 +77,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo { endpoint } => {
             let summary = ecites_local::demo::run(endpoint).await?;
             println!("{summary}");
+        }
+        Command::DemoNotify { endpoint } => {
+            println!("{}", ecites_local::demo_notify::run(endpoint).await?);
         }
         Command::Setup {
             endpoint,
