@@ -421,3 +421,253 @@ fn produced_notifications_validate_against_the_published_schema() {
         assert!(types.contains(&json!(event.cloud_type())), "{event}");
     }
 }
+
+mod fakes {
+    use super::super::*;
+    use crate::ports::{BlobStore, Clock, Fetched};
+    use async_trait::async_trait;
+    use chrono::{DateTime, TimeZone, Utc};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    pub struct Registry(pub Vec<Subscription>);
+    #[async_trait]
+    impl SubscriptionRegistry for Registry {
+        async fn list(&self) -> Result<Vec<Subscription>, Error> {
+            Ok(self.0.clone())
+        }
+        async fn get(&self, id: &str) -> Result<Option<Subscription>, Error> {
+            Ok(self.0.iter().find(|s| s.id == id).cloned())
+        }
+    }
+
+    #[derive(Default)]
+    pub struct Claims(pub Mutex<HashMap<(String, String), bool>>);
+    #[async_trait]
+    impl NotificationClaims for Claims {
+        async fn claim(&self, event_id: &str, subscriber: &str) -> Result<Claim, Error> {
+            let mut map = self.0.lock().unwrap();
+            Ok(
+                match map.get(&(event_id.to_owned(), subscriber.to_owned())) {
+                    None => {
+                        map.insert((event_id.to_owned(), subscriber.to_owned()), false);
+                        Claim::New
+                    }
+                    Some(false) => Claim::Unfinished,
+                    Some(true) => Claim::Done,
+                },
+            )
+        }
+        async fn complete(&self, event_id: &str, subscriber: &str) -> Result<(), Error> {
+            self.0
+                .lock()
+                .unwrap()
+                .insert((event_id.to_owned(), subscriber.to_owned()), true);
+            Ok(())
+        }
+    }
+
+    /// Records sends; fails the first `fail_first` of them transiently.
+    #[derive(Default)]
+    pub struct Sink {
+        pub sent: Mutex<Vec<String>>,
+        pub fail_first: Mutex<usize>,
+    }
+    impl Sink {
+        fn take(&self, what: String) -> Result<(), Error> {
+            let mut fail = self.fail_first.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(Error::transient("send", "down"));
+            }
+            self.sent.lock().unwrap().push(what);
+            Ok(())
+        }
+    }
+    #[async_trait]
+    impl TopicPublisher for Sink {
+        async fn publish(
+            &self,
+            message: &str,
+            _attributes: &[(&'static str, &'static str, String)],
+        ) -> Result<(), Error> {
+            self.take(message.to_owned())
+        }
+    }
+    #[async_trait]
+    impl WebhookQueue for Sink {
+        async fn enqueue(&self, job: &WebhookJob) -> Result<(), Error> {
+            self.take(job.subscription_id.clone())
+        }
+    }
+
+    pub struct NoBlobs;
+    #[async_trait]
+    impl BlobStore for NoBlobs {
+        async fn get(&self, _: &str, key: &str, _: u64) -> Result<Fetched, Error> {
+            Err(Error::NotFound(key.to_owned()))
+        }
+        async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn bucket(&self) -> &str {
+            "b"
+        }
+    }
+
+    pub struct Fixed;
+    impl Clock for Fixed {
+        fn now(&self) -> DateTime<Utc> {
+            Utc.timestamp_opt(1_767_607_200, 0).unwrap()
+        }
+    }
+
+    pub struct Secrets;
+    #[async_trait]
+    impl SecretStore for Secrets {
+        async fn secret(&self, _: &str) -> Result<Secret, Error> {
+            Ok(Secret::new("k"))
+        }
+    }
+
+    pub struct Http {
+        pub status: u16,
+        pub seen: Mutex<Vec<(String, Vec<(String, String)>, Vec<u8>)>>,
+    }
+    #[async_trait]
+    impl WebhookTransport for Http {
+        async fn post(
+            &self,
+            url: &str,
+            headers: &[(String, String)],
+            body: Vec<u8>,
+        ) -> Result<u16, Error> {
+            self.seen
+                .lock()
+                .unwrap()
+                .push((url.to_owned(), headers.to_vec(), body));
+            Ok(self.status)
+        }
+    }
+}
+
+fn services<'a>(
+    registry: &'a fakes::Registry,
+    claims: &'a fakes::Claims,
+    topic: &'a fakes::Sink,
+    webhooks: &'a fakes::Sink,
+) -> NotifyServices<'a> {
+    NotifyServices {
+        blobs: &fakes::NoBlobs,
+        registry,
+        claims,
+        topic,
+        webhooks,
+        clock: &fakes::Fixed,
+    }
+}
+
+#[tokio::test]
+async fn a_record_seen_twice_publishes_and_queues_once() {
+    let registry = fakes::Registry(vec![subscription(
+        Role::Customs,
+        &[EventType::Issued],
+        Filters::default(),
+    )]);
+    let (claims, topic, webhooks) = Default::default();
+    let s = services(&registry, &claims, &topic, &webhooks);
+    let first = notify_change(s, "XA", &version_insert("1")).await.unwrap();
+    assert!(first.published);
+    assert_eq!(first.webhooks_queued, 1);
+    let again = notify_change(s, "XA", &version_insert("1")).await.unwrap();
+    assert!(!again.published);
+    assert_eq!((again.webhooks_queued, again.duplicates), (0, 1));
+    assert_eq!(topic.sent.lock().unwrap().len(), 1);
+    assert_eq!(webhooks.sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_send_that_failed_after_its_claim_is_sent_on_retry_not_lost() {
+    let registry = fakes::Registry(vec![]);
+    let (claims, topic, webhooks): (fakes::Claims, fakes::Sink, fakes::Sink) = Default::default();
+    *topic.fail_first.lock().unwrap() = 1;
+    let s = services(&registry, &claims, &topic, &webhooks);
+    let error = notify_change(s, "XA", &version_insert("1"))
+        .await
+        .unwrap_err();
+    assert!(error.is_transient());
+    assert!(
+        notify_change(s, "XA", &version_insert("1"))
+            .await
+            .unwrap()
+            .published
+    );
+    assert_eq!(topic.sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn webhook_jobs_are_signed_and_non_2xx_answers_are_transient() {
+    let sub = subscription(Role::Customs, &[EventType::Issued], Filters::default());
+    let registry = fakes::Registry(vec![sub]);
+    let job = WebhookJob {
+        kind: "webhook".into(),
+        version: 1,
+        subscription_id: "customs-xb".into(),
+        event: json!({"id": "e1", "type": "org.cites.epermit.issued"}),
+    };
+    let body = serde_json::to_string(&job).unwrap();
+    for (status, ok) in [(204, true), (503, false)] {
+        let http = fakes::Http {
+            status,
+            seen: Default::default(),
+        };
+        let s = WebhookServices {
+            registry: &registry,
+            secrets: &fakes::Secrets,
+            transport: &http,
+            clock: &fakes::Fixed,
+        };
+        let result = deliver_webhook(s, &body).await;
+        assert_eq!(result.is_ok(), ok, "{status}");
+        if let Err(error) = result {
+            assert!(error.is_transient());
+        }
+        let seen = http.seen.lock().unwrap();
+        let (url, headers, sent) = &seen[0];
+        assert_eq!(url, "https://customs.xb.example/hook");
+        let signature = &headers
+            .iter()
+            .find(|(n, _)| n == SIGNATURE_HEADER)
+            .unwrap()
+            .1;
+        assert_eq!(
+            verify(&Secret::new("k"), signature, sent, 1_767_607_200, 300),
+            Ok(())
+        );
+    }
+}
+
+#[tokio::test]
+async fn webhook_jobs_of_removed_subscriptions_are_dropped_unsent() {
+    let registry = fakes::Registry(vec![]);
+    let http = fakes::Http {
+        status: 200,
+        seen: Default::default(),
+    };
+    let s = WebhookServices {
+        registry: &registry,
+        secrets: &fakes::Secrets,
+        transport: &http,
+        clock: &fakes::Fixed,
+    };
+    let body = r#"{"type":"webhook","version":1,"subscription_id":"gone","event":{}}"#;
+    assert_eq!(
+        deliver_webhook(s, body).await.unwrap(),
+        WebhookOutcome::Unsubscribed
+    );
+    assert!(http.seen.lock().unwrap().is_empty());
+    assert!(matches!(
+        deliver_webhook(s, "not json").await,
+        Err(Error::InvalidMessage(_))
+    ));
+}
