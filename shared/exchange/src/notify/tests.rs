@@ -530,9 +530,12 @@ mod fakes {
         }
     }
 
+    /// A POST as the fake transport saw it: URL, headers, body.
+    pub type Post = (String, Vec<(String, String)>, Vec<u8>);
+
     pub struct Http {
         pub status: u16,
-        pub seen: Mutex<Vec<(String, Vec<(String, String)>, Vec<u8>)>>,
+        pub seen: Mutex<Vec<Post>>,
     }
     #[async_trait]
     impl WebhookTransport for Http {
