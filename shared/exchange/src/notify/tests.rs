@@ -674,3 +674,44 @@ async fn webhook_jobs_of_removed_subscriptions_are_dropped_unsent() {
         Err(Error::InvalidMessage(_))
     ));
 }
+
+#[test]
+fn a_permit_received_from_a_partner_is_received() {
+    let change = Change {
+        event_name: "INSERT".into(),
+        old: Image::new(),
+        new: image(&[
+            ("type", "RECEIVED"),
+            ("issuer", "XB"),
+            ("permit_number", "26XB0007"),
+            ("version", "2"),
+            ("sender", "XB"),
+            ("xml_key", "inbox-received/XB/26XB0007/abc.xml"),
+        ]),
+    };
+    let sc = state_change(&change).unwrap();
+    assert_eq!(sc.event, EventType::Received);
+    assert_eq!(sc.id, "XB/26XB0007/v2/received");
+    assert_eq!(sc.detail["sender"], "XB");
+}
+
+#[test]
+fn the_subscription_examples_in_the_docs_are_valid_registry_documents() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/notifications.md");
+    let doc = std::fs::read_to_string(path).expect("docs/notifications.md");
+    let start = doc
+        .find("A subscription (`doc`), JSON:")
+        .expect("the examples' heading");
+    let block = &doc[start..];
+    let block = &block[block.find("```json\n").expect("a json block") + 8..];
+    let block = &block[..block.find("```").expect("end of block")];
+    let examples: Vec<Subscription> = block
+        .split("\n\n")
+        .map(|text| serde_json::from_str(text).expect("a subscription"))
+        .collect();
+    assert_eq!(examples.len(), 2);
+    for example in &examples {
+        assert_eq!(example.check(), Ok(()), "{}", example.id);
+    }
+    assert!(matches!(examples[1].channel, Channel::Webhook { .. }));
+}
