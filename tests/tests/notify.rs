@@ -320,3 +320,46 @@ async fn removed_subscriptions_get_nothing() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_stream_record_is_retried_from_its_sequence_number_and_nothing_is_lost() {
+    let (local, notify) = start_all().await;
+    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
+    notify
+        .admin
+        .add(
+            sqs_subscription(
+                "customs-xb",
+                Role::Customs,
+                &[EventType::Issued],
+                Filters::default(),
+                &customs_arn,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    issue(&local, "26XA0601", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+
+    // The same function with a topic that does not exist: publishing fails.
+    let broken_config = ecites_notify::NotifyConfig {
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:missing".into(),
+        ..notify.config.clone()
+    };
+    let broken =
+        ecites_notify::NotifyFunction::new(&broken_config, &local.clients, &notify.clients);
+    let handler = |event| broken.handle(event);
+    let first = notify.stream.poll_once(&handler).await.unwrap();
+    assert_eq!(first.failed_batches, 1);
+    let second = notify.stream.poll_once(&handler).await.unwrap();
+    assert_eq!(second.failed_batches, 1, "re-read from the failed record");
+    assert!(second.records > 0);
+    assert!(local.take_all(&customs_url).await.unwrap().is_empty());
+
+    // Fixed: the retry from the failed record notifies, once.
+    notify.drain(DRAIN).await.unwrap();
+    let events = local.take_all(&customs_url).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(json(events[0].as_bytes())["subject"], "XA/26XA0601");
+}
