@@ -201,6 +201,11 @@ async fn webhook_receives_only_its_events_signed_with_its_secret() {
     );
     let key = event["data"]["xml"]["key"].as_str().expect("xml location");
     assert!(local.get_object(key).await.unwrap().is_some(), "{key}");
+    let url = event["data"]["xml"]["url"]
+        .as_str()
+        .expect("a presigned link");
+    assert!(url.starts_with(&local.endpoint), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,8 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use ecites_aws::notify::{
-    DynamoClaims, DynamoSubscriptions, NotifyClients, SnsTopic, SqsWebhookQueue, SsmSecrets,
+    DynamoClaims, DynamoSubscriptions, NotifyClients, S3XmlLinks, SnsTopic, SqsWebhookQueue,
+    SsmSecrets,
 };
 use ecites_aws::telemetry::emf_line;
 use ecites_aws::{Clients, S3BlobStore};
@@ -228,6 +229,7 @@ impl NotifyFunction {
 
 /// The webhook queue consumer, built once per process.
 pub struct WebhookFunction {
+    links: S3XmlLinks,
     registry: DynamoSubscriptions,
     secrets: SsmSecrets,
     transport: HttpTransport,
@@ -244,6 +246,7 @@ impl WebhookFunction {
         notify: &NotifyClients,
     ) -> Result<Self, ecites_exchange::Error> {
         Ok(WebhookFunction {
+            links: S3XmlLinks::new(clients.s3.clone()),
             registry: DynamoSubscriptions::new(
                 clients.dynamodb.clone(),
                 &config.table,
@@ -264,6 +267,7 @@ impl WebhookFunction {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let services = WebhookServices {
+            links: Some(&self.links),
             registry: &self.registry,
             secrets: &self.secrets,
             transport: &self.transport,

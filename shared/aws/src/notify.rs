@@ -572,3 +572,34 @@ impl SubscriptionAdmin {
         }
     }
 }
+
+/// Presigned S3 GET links to the standard XML, for webhook subscribers entitled to it (an
+/// agency in another account cannot read the bucket itself).
+#[derive(Clone, Debug)]
+pub struct S3XmlLinks {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3XmlLinks {
+    /// Links signed with `client`'s credentials.
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        S3XmlLinks { client }
+    }
+}
+
+#[async_trait]
+impl ecites_exchange::notify::XmlLinks for S3XmlLinks {
+    async fn link(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, Error> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+            .map_err(|e| Error::permanent("s3 presign", e))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| Error::permanent("s3 presign", e))?;
+        Ok(request.uri().to_owned())
+    }
+}

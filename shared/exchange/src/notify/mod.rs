@@ -261,9 +261,27 @@ pub async fn notify_change(
     Ok(outcome)
 }
 
+/// Short-lived links to the standard XML for subscribers entitled to it (S3 presigned GET), made
+/// at delivery time so a link never outlives its usefulness in a queue.
+#[async_trait]
+pub trait XmlLinks: Send + Sync {
+    /// A URL that reads `key` of `bucket` for `ttl`.
+    async fn link(
+        &self,
+        bucket: &str,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<String, Error>;
+}
+
+/// How long a link to the standard XML in a webhook stays valid.
+pub const XML_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// What [`deliver_webhook`] needs.
 #[derive(Clone, Copy)]
 pub struct WebhookServices<'a> {
+    /// Links to the XML (`None`: the webhook carries only bucket and key).
+    pub links: Option<&'a dyn XmlLinks>,
     /// The subscriptions.
     pub registry: &'a dyn SubscriptionRegistry,
     /// The secrets.
@@ -313,10 +331,17 @@ pub async fn deliver_webhook(
         return Ok(WebhookOutcome::Unsubscribed);
     };
     let secret = services.secrets.secret(secret_parameter).await?;
-    let body = serde_json::to_vec(&job.event)
-        .map_err(|e| Error::permanent("serialize notification", e))?;
+    let mut event = job.event;
+    if let (Some(links), Some(xml)) = (services.links, event["data"].get_mut("xml")) {
+        if let (Some(bucket), Some(key)) = (xml["bucket"].as_str(), xml["key"].as_str()) {
+            let url = links.link(bucket, key, XML_LINK_TTL).await?;
+            xml["url"] = serde_json::Value::from(url);
+        }
+    }
+    let body =
+        serde_json::to_vec(&event).map_err(|e| Error::permanent("serialize notification", e))?;
     let timestamp = services.clock.now().timestamp();
-    let event_id = job.event["id"].as_str().unwrap_or_default().to_owned();
+    let event_id = event["id"].as_str().unwrap_or_default().to_owned();
     let headers = vec![
         (
             "Content-Type".to_owned(),

@@ -625,6 +625,7 @@ async fn webhook_jobs_are_signed_and_non_2xx_answers_are_transient() {
             seen: Default::default(),
         };
         let s = WebhookServices {
+            links: None,
             registry: &registry,
             secrets: &fakes::Secrets,
             transport: &http,
@@ -658,6 +659,7 @@ async fn webhook_jobs_of_removed_subscriptions_are_dropped_unsent() {
         seen: Default::default(),
     };
     let s = WebhookServices {
+        links: None,
         registry: &registry,
         secrets: &fakes::Secrets,
         transport: &http,
