@@ -23,11 +23,13 @@ pub struct BenchRow {
 pub async fn run(endpoint: Option<String>, permits: usize) -> anyhow::Result<String> {
     let mut rows = Vec::new();
     for path in ["s3 drop", "direct sqs"] {
-        let mut options = LocalOptions::new(if path == "s3 drop" {
+        let name = if path == "s3 drop" {
             "bench-s3"
         } else {
             "bench-sqs"
-        });
+        };
+        let stamp = chrono::Utc::now().timestamp();
+        let mut options = LocalOptions::new(&format!("{name}-{stamp}"));
         options.endpoint = endpoint.clone();
         let mut local = Local::start(options).await?;
         local.ingest_source.wait_time_s = 0;
