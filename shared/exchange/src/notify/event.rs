@@ -217,6 +217,9 @@ impl PermitSummary {
     }
 }
 
+/// SNS delivers at most 10 message attributes to SQS subscribers.
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+
 /// An item image from the stream, flattened to text (`S` and `N` attributes; others dropped,
 /// the ledger uses no others for what notifications need).
 pub type Image = BTreeMap<String, String>;
@@ -435,7 +438,8 @@ pub fn cloud_event(
 }
 
 /// The SNS message attributes of an event (name, `String` or `String.Array`, value), so that
-/// subscribers filter with SNS filter policies. Array values are JSON arrays as text.
+/// subscribers filter with SNS filter policies. Array values are JSON arrays as text. At most
+/// [`MAX_MESSAGE_ATTRIBUTES`]: SNS refuses more on a message delivered to SQS.
 pub fn message_attributes(
     change: &StateChange,
     summary: Option<&PermitSummary>,

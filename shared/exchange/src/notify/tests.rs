@@ -324,6 +324,8 @@ fn message_attributes_carry_what_filter_policies_match_on() {
     );
     let roles = get("role").unwrap().1;
     assert!(roles.contains("customs"), "{roles}");
+    // Every attribute present at once stays within what SNS delivers to SQS.
+    assert_eq!(attributes.len(), event::MAX_MESSAGE_ATTRIBUTES);
 }
 
 /// A small validator for the keywords `schema/notification.schema.json` uses: type, const,
