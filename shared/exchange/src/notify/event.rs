@@ -353,22 +353,35 @@ pub fn state_change(change: &Change) -> Option<StateChange> {
                     detail.insert(name.into(), value.to_owned());
                 }
             }
-            (
-                event,
-                format!("{delivery_id}/{}", event.as_str()),
-                get("updated_at"),
-            )
+            // A delivery an operator replays (FAILED -> PENDING) may fail again: each failure
+            // episode is its own event, told by the attempt count it ended at.
+            let id = match (event, get("attempts")) {
+                (EventType::DeliveryFailed, Some(attempts)) => {
+                    format!("{delivery_id}/delivery_failed/{attempts}")
+                }
+                _ => format!("{delivery_id}/{}", event.as_str()),
+            };
+            (event, id, get("updated_at"))
         }
         "RECEIVED" if change.event_name == "INSERT" => {
+            // Written by the receive function (`RECEIVED#<version>#<status>`): the sender is
+            // the issuer; one received document per version and status (permit, replacement,
+            // cancellation).
             let v = version.unwrap_or(1);
-            if let Some(sender) = get("sender") {
-                detail.insert("sender".into(), sender.to_owned());
+            detail.insert(
+                "sender".into(),
+                get("sender").unwrap_or(issuer.as_str()).to_owned(),
+            );
+            for name in ["document_status", "tracking_number", "ack_status"] {
+                if let Some(value) = get(name) {
+                    detail.insert(name.into(), value.to_owned());
+                }
             }
-            (
-                EventType::Received,
-                format!("{issuer}/{number_key}/v{v}/received"),
-                get("received_at"),
-            )
+            let id = match get("document_status") {
+                Some(status) => format!("{issuer}/{number_key}/v{v}/{status}/received"),
+                None => format!("{issuer}/{number_key}/v{v}/received"),
+            };
+            (EventType::Received, id, get("received_at"))
         }
         _ => return None,
     };
@@ -378,7 +391,8 @@ pub fn state_change(change: &Change) -> Option<StateChange> {
         issuer,
         permit_number,
         version,
-        xml_key: get("xml_key").map(str::to_owned),
+        // Received documents keep their body under `body_key`.
+        xml_key: get("xml_key").or(get("body_key")).map(str::to_owned),
         time: time.map(str::to_owned),
         detail,
     })

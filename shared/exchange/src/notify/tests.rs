@@ -123,16 +123,28 @@ fn delivery_transitions_become_delivered_or_delivery_failed() {
 
     let mut failed = base.clone();
     failed.insert("state".into(), "FAILED".into());
+    failed.insert("attempts".into(), "5".into());
     failed.insert("last_error".into(), "HTTP 503".into());
     let change = Change {
         event_name: "MODIFY".into(),
         old: base.clone(),
-        new: failed,
+        new: failed.clone(),
     };
+    let first_failure = state_change(&change).unwrap();
+    assert_eq!(first_failure.event, EventType::DeliveryFailed);
     assert_eq!(
-        state_change(&change).unwrap().event,
-        EventType::DeliveryFailed
+        first_failure.id,
+        "XA/26XA0001/v1/permit/XB/delivery_failed/5"
     );
+    // Replayed by an operator, failed again: a new event.
+    let mut again = failed;
+    again.insert("attempts".into(), "10".into());
+    let change = Change {
+        event_name: "MODIFY".into(),
+        old: base.clone(),
+        new: again,
+    };
+    assert_ne!(state_change(&change).unwrap().id, first_failure.id);
 
     let mut no_partner = base.clone();
     no_partner.insert("state".into(), "NO_PARTNER".into());
@@ -681,22 +693,27 @@ async fn webhook_jobs_of_removed_subscriptions_are_dropped_unsent() {
 
 #[test]
 fn a_permit_received_from_a_partner_is_received() {
+    // As the receive function (branch exchange) writes it.
     let change = Change {
         event_name: "INSERT".into(),
         old: Image::new(),
         new: image(&[
+            ("SK", "RECEIVED#000002#replacement"),
             ("type", "RECEIVED"),
+            ("state", "RECEIVED"),
             ("issuer", "XB"),
             ("permit_number", "26XB0007"),
             ("version", "2"),
-            ("sender", "XB"),
-            ("xml_key", "inbox-received/XB/26XB0007/abc.xml"),
+            ("document_status", "replacement"),
+            ("body_key", "received/XB/26XB0007/abc.xml"),
+            ("received_at", "2026-01-05T10:00:00Z"),
         ]),
     };
     let sc = state_change(&change).unwrap();
     assert_eq!(sc.event, EventType::Received);
-    assert_eq!(sc.id, "XB/26XB0007/v2/received");
+    assert_eq!(sc.id, "XB/26XB0007/v2/replacement/received");
     assert_eq!(sc.detail["sender"], "XB");
+    assert_eq!(sc.xml_key.as_deref(), Some("received/XB/26XB0007/abc.xml"));
 }
 
 #[test]
