@@ -228,6 +228,23 @@ impl Subscription {
                     "webhook {url:?} must be https:// (plain http only on loopback)"
                 )));
             }
+            let host = url
+                .split_once("://")
+                .map(|(_, rest)| rest)
+                .unwrap_or("")
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or("")
+                .rsplit('@')
+                .next()
+                .unwrap_or("");
+            let host = host.trim_start_matches('[');
+            if host.starts_with("169.254.") || host.to_ascii_lowercase().starts_with("fd00:ec2::") {
+                // The instance metadata service: a webhook must never make the function call it.
+                return Err(InvalidSubscription(format!(
+                    "webhook {url:?} points at a link-local metadata address"
+                )));
+            }
             if secret_parameter.trim().is_empty() {
                 return Err(InvalidSubscription(
                     "a webhook needs secret_parameter".into(),

@@ -310,6 +310,17 @@ fn subscriptions_refuse_plain_http_webhooks_and_odd_ids() {
         secret_parameter: "/x".into(),
     };
     assert_eq!(s.check(), Ok(()));
+    for metadata in [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://user@169.254.170.2/v2/credentials",
+        "https://[fd00:ec2::254]/latest",
+    ] {
+        s.channel = Channel::Webhook {
+            url: metadata.into(),
+            secret_parameter: "/x".into(),
+        };
+        assert!(s.check().is_err(), "{metadata}");
+    }
     s.id = "a/b".into();
     assert!(s.check().is_err());
 }
