@@ -368,3 +368,44 @@ async fn a_failed_stream_record_is_retried_from_its_sequence_number_and_nothing_
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(json(events[0].as_bytes())["subject"], "XA/26XA0601");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customs_is_told_of_a_cancellation_with_the_issuers_reason() {
+    let (local, notify) = start_all().await;
+    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
+    notify
+        .admin
+        .add(
+            sqs_subscription(
+                "customs-xb",
+                Role::Customs,
+                &[EventType::Cancelled],
+                Filters {
+                    importer: vec!["XB".into()],
+                    ..Filters::default()
+                },
+                &customs_arn,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    issue(&local, "26XA0701", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+    local
+        .send_direct(r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"26XA0701","reason":"specimens died"}"#)
+        .await
+        .unwrap();
+    run_everything(&local, &notify).await;
+
+    let events = local.take_all(&customs_url).await.unwrap();
+    assert_eq!(events.len(), 1, "only the cancellation: {events:#?}");
+    let event = json(events[0].as_bytes());
+    assert_eq!(event["type"], "org.cites.epermit.cancelled");
+    assert_eq!(event["id"], "XA/26XA0701/v1/cancelled");
+    assert_eq!(event["data"]["detail"]["reason"], "specimens died");
+    assert_eq!(
+        event["data"]["importer"], "XB",
+        "summary of the cancelled version"
+    );
+}

@@ -289,6 +289,8 @@ pub fn state_change(change: &Change) -> Option<StateChange> {
     let number_key = crate::keys::escape_component(&permit_number);
     let version: Option<u32> = get("version").and_then(|v| v.parse().ok());
     let mut detail = BTreeMap::new();
+    let mut version_override = None;
+    let mut xml_override = None;
     // The ledger writes upper-case types; lower case is accepted too (hand-written samples).
     let kind = get("type")?.to_ascii_uppercase();
     let (event, id, time) = match kind.as_str() {
@@ -309,12 +311,22 @@ pub fn state_change(change: &Change) -> Option<StateChange> {
                 )
             }
         }
-        "VERSION"
+        // The cancellation is told from the permit head, which carries the issuer's reason;
+        // the cancelled version's own change is the same fact and is not an event.
+        "HEAD"
             if get("state") == Some("CANCELLED")
                 && old.get("state").map(String::as_str) != Some("CANCELLED") =>
         {
-            let v = version?;
-            if let Some(reason) = get("cancel_reason").or(get("reason")) {
+            let v: u32 = get("latest_version")?.parse().ok()?;
+            version_override = Some(v);
+            if let (Some(sha), Ok(issuer_code)) = (get("latest_sha256"), issuer.parse()) {
+                let id = ecites_domain::PermitId {
+                    issuer: issuer_code,
+                    number: permit_number.clone(),
+                };
+                xml_override = Some(crate::keys::outbox_key(&id, sha));
+            }
+            if let Some(reason) = get("cancel_reason") {
                 detail.insert("reason".into(), reason.to_owned());
             }
             (
@@ -390,9 +402,9 @@ pub fn state_change(change: &Change) -> Option<StateChange> {
         event,
         issuer,
         permit_number,
-        version,
+        version: version_override.or(version),
         // Received documents keep their body under `body_key`.
-        xml_key: get("xml_key").or(get("body_key")).map(str::to_owned),
+        xml_key: xml_override.or_else(|| get("xml_key").or(get("body_key")).map(str::to_owned)),
         time: time.map(str::to_owned),
         detail,
     })

@@ -77,23 +77,47 @@ fn first_version_is_issued_and_later_ones_are_replacements_with_stable_ids() {
 }
 
 #[test]
-fn cancellation_is_the_version_turning_cancelled_once() {
-    let mut change = version_insert("1");
-    change.event_name = "MODIFY".into();
-    change.old = change.new.clone();
-    change.new.insert("state".into(), "CANCELLED".into());
-    let cancelled = state_change(&change).unwrap();
-    assert_eq!(cancelled.event, EventType::Cancelled);
-    assert_eq!(cancelled.id, "XA/26XA%2F1/v1/cancelled");
-    // A later modification of an already cancelled version is not a new cancellation.
-    change.old.insert("state".into(), "CANCELLED".into());
-    assert_eq!(state_change(&change), None);
-    // A version being replaced is not an event of its own (the new version is).
-    let mut replaced = version_insert("1");
-    replaced.event_name = "MODIFY".into();
-    replaced.old = replaced.new.clone();
-    replaced.new.insert("state".into(), "REPLACED".into());
-    assert_eq!(state_change(&replaced), None);
+fn cancellation_is_the_head_turning_cancelled_once_with_the_reason() {
+    let head = image(&[
+        ("PK", "PERMIT#XA#26XA%2F1"),
+        ("SK", "HEAD"),
+        ("type", "HEAD"),
+        ("issuer", "XA"),
+        ("permit_number", "26XA/1"),
+        ("latest_version", "2"),
+        ("latest_sha256", "abc"),
+        ("state", "ACTIVE"),
+    ]);
+    let mut cancelled = head.clone();
+    cancelled.insert("state".into(), "CANCELLED".into());
+    cancelled.insert("cancel_reason".into(), "specimens died".into());
+    let change = Change {
+        event_name: "MODIFY".into(),
+        old: head,
+        new: cancelled.clone(),
+    };
+    let sc = state_change(&change).unwrap();
+    assert_eq!(sc.event, EventType::Cancelled);
+    assert_eq!(sc.id, "XA/26XA%2F1/v2/cancelled");
+    assert_eq!(sc.version, Some(2));
+    assert_eq!(sc.detail["reason"], "specimens died");
+    assert_eq!(sc.xml_key.as_deref(), Some("outbox/XA/26XA%2F1/abc.xml"));
+    // A later modification of an already cancelled head is not a new cancellation.
+    let again = Change {
+        event_name: "MODIFY".into(),
+        old: cancelled.clone(),
+        new: cancelled,
+    };
+    assert_eq!(state_change(&again), None);
+    // The version's own move to CANCELLED (same transaction) is not a second event, nor is a
+    // version being replaced (the new version is the event).
+    for state in ["CANCELLED", "REPLACED"] {
+        let mut version = version_insert("1");
+        version.event_name = "MODIFY".into();
+        version.old = version.new.clone();
+        version.new.insert("state".into(), state.into());
+        assert_eq!(state_change(&version), None, "{state}");
+    }
 }
 
 #[test]
