@@ -275,8 +275,8 @@ fn failed(state: Option<&str>) -> bool {
 }
 
 /// The state change a stream record stands for, if agencies care about it. Anything else
-/// (hash, head, audit, notification bookkeeping, subscriptions, removals) is `None`: the
-/// notify function acknowledges it and moves on.
+/// (hash rows, head changes other than its cancellation, audit, notification bookkeeping,
+/// subscriptions, removals) is `None`: the notify function acknowledges it and moves on.
 pub fn state_change(change: &Change) -> Option<StateChange> {
     if change.event_name == "REMOVE" {
         return None;
