@@ -10,7 +10,7 @@ MOTO_SERVER := $(VENV)/bin/moto_server
 ECITES := target/debug/ecites
 EPIX_SAMPLE := shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certificate.xml
 
-.PHONY: help demo test lint fmt build bench schema clean
+.PHONY: help demo demo-cli test lint fmt build bench schema clean
 
 # Operator targets: lint-infra, package, deploy (infra/README.md).
 include mk/infra.mk
@@ -28,7 +28,9 @@ $(MOTO_SERVER):
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
 
-demo: build ## Run the main job locally
+demo: demo-pipeline demo-cli ## Run the main job locally: the ingest pipeline on the emulated AWS, then the CLI
+
+demo-cli: build ## The ecites CLI over the samples: validate and convert
 	@echo "== validate: the EPIX sample, a JSON export permit, a CSV export with two permits"
 	$(ECITES) validate $(EPIX_SAMPLE) cli/tests/fixtures/export-permit.json cli/tests/fixtures/two-permits.csv
 	@echo "== convert: the JSON export permit to the standard CITES e-permit XML"

@@ -6,6 +6,7 @@
 mod convert;
 mod input;
 mod report;
+mod status;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -68,6 +69,18 @@ enum Command {
     },
     /// Print the JSON Schema of the JSON form of a permit.
     Schema,
+    /// Show what the delivery ledger knows about a permit: versions, deliveries per recipient
+    /// with their state, attempts and reasons, and the history.
+    ///
+    /// Reads the same environment as the Lambda functions (ECITES_TABLE, AWS_REGION, and
+    /// AWS_ENDPOINT_URL for the local emulator). Exit status: 0 found, 1 unknown permit,
+    /// 2 the ledger could not be read.
+    Status {
+        /// The issuing country (ISO 3166-1 alpha-2), e.g. XA.
+        issuer: String,
+        /// The permit number as issued.
+        permit: String,
+    },
     /// List every validation rule: id, tier, severity, boxes and what it checks.
     Rules {
         /// How to print the list.
@@ -132,12 +145,36 @@ fn main() -> ExitCode {
             );
             EXIT_OK
         }
+        Command::Status { issuer, permit } => run_async(status::run(&issuer, &permit)),
         Command::Rules { format } => {
             print_rules(format);
             EXIT_OK
         }
     };
     ExitCode::from(status)
+}
+
+/// Runs an AWS-facing command on a small runtime; its errors (the ledger or the network could
+/// not be reached) exit with status 2, like any input that cannot be read.
+fn run_async(command: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ecites: cannot start the async runtime: {error}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(code) if code == ExitCode::SUCCESS => EXIT_OK,
+        Ok(_) => EXIT_INVALID,
+        Err(error) => {
+            eprintln!("ecites: {error:#}");
+            EXIT_UNREADABLE
+        }
+    }
 }
 
 fn print_rules(format: ReportFormat) {
