@@ -16,6 +16,7 @@ EPIX_SAMPLE := shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certific
 include mk/infra.mk
 include mk/local-aws.mk
 include mk/exchange.mk
+include mk/notify.mk
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort

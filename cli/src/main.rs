@@ -9,6 +9,7 @@ mod partners;
 mod replay;
 mod report;
 mod status;
+mod subscriptions;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -95,6 +96,9 @@ enum Command {
         #[command(subcommand)]
         command: partners::PartnersCommand,
     },
+    /// Manage agency subscriptions to notifications (customs, veterinary, enforcement, ...).
+    /// Needs ECITES_TOPIC_ARN besides the functions' environment.
+    Subscriptions(subscriptions::SubscriptionsArgs),
     /// List every validation rule: id, tier, severity, boxes and what it checks.
     Rules {
         /// How to print the list.
@@ -162,6 +166,7 @@ fn main() -> ExitCode {
         Command::Status { issuer, permit } => run_async(status::run(&issuer, &permit)),
         Command::Replay { limit } => run_async(replay::run(limit)),
         Command::Partners { command } => run_async(partners::run(command)),
+        Command::Subscriptions(args) => run_async(subscriptions::run(args)),
         Command::Rules { format } => {
             print_rules(format);
             EXIT_OK

@@ -13,6 +13,7 @@ mod errors;
 pub mod exchange_config;
 pub mod exchange_store;
 pub mod interceptors;
+pub mod notify;
 pub mod replay;
 pub mod s3;
 pub mod signing;

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod keys;
 pub mod ledger;
 pub mod messages;
+pub mod notify;
 pub mod partners;
 pub mod ports;
 pub mod protocol;

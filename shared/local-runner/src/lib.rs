@@ -8,12 +8,16 @@ pub mod bench;
 pub mod bench_exchange;
 pub mod demo;
 pub mod demo_exchange;
+pub mod demo_notify;
 pub mod exchange;
 pub mod fixtures;
 pub mod function_url;
 pub mod moto;
+pub mod notify;
 pub mod runner;
 pub mod setup;
+pub mod stream;
+pub mod webhook_receiver;
 
 use anyhow::Context as _;
 use aws_sdk_sqs::types::QueueAttributeName;

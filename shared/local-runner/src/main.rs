@@ -29,6 +29,13 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Notifications to agencies: a customs queue (SNS filter policy) and a signed webhook
+    /// each receive what they subscribed to and nothing else.
+    DemoNotify {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
     /// Deliveries per second through forward -> receive on loopback, AWS requests per delivery.
     BenchExchange {
         /// Use a running emulator instead of starting one.
@@ -98,6 +105,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "{}",
                 ecites_local::bench_exchange::run(endpoint, deliveries).await?
             );
+        }
+        Command::DemoNotify { endpoint } => {
+            println!("{}", ecites_local::demo_notify::run(endpoint).await?);
         }
         Command::Setup {
             endpoint,

@@ -49,7 +49,7 @@ pub struct Stack {
     pub partners_key: String,
 }
 
-async fn queue_arn(clients: &Clients, url: &str) -> anyhow::Result<String> {
+pub(crate) async fn queue_arn(clients: &Clients, url: &str) -> anyhow::Result<String> {
     let attributes = clients
         .sqs
         .get_queue_attributes()
@@ -64,7 +64,7 @@ async fn queue_arn(clients: &Clients, url: &str) -> anyhow::Result<String> {
         .context("queue has no ARN")
 }
 
-async fn queue_with_dlq(
+pub(crate) async fn queue_with_dlq(
     clients: &Clients,
     name: &str,
     spec: &StackSpec,

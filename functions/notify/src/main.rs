@@ -1,0 +1,22 @@
+//! The notify Lambda (DynamoDB stream of the ledger): configuration and clients once, then the
+//! handler for every batch.
+
+use ecites_aws::notify::NotifyClients;
+use ecites_aws::{ClientOptions, Clients};
+use ecites_notify::{NotifyConfig, NotifyFunction};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    ecites_aws::telemetry::init_tracing();
+    let config = NotifyConfig::from_env()?;
+    let endpoint = config.endpoint_url.as_deref();
+    let clients = Clients::new(endpoint, &config.region, &ClientOptions::default()).await;
+    let notify = NotifyClients::new(endpoint, &config.region, false).await;
+    let function = NotifyFunction::new(&config, &clients, &notify);
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
+        function.handle(event)
+    }))
+    .await
+}

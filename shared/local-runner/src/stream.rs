@@ -1,0 +1,268 @@
+//! Plays Lambda's DynamoDB-stream event-source mapping: reads the ledger table's stream
+//! (DescribeStream, GetShardIterator, GetRecords), builds the `dynamodb::Event` Lambda would
+//! deliver (from JSON: the structs are `#[non_exhaustive]`), calls the handler, and on a
+//! reported failure re-reads the shard from the failed sequence number, as Lambda does with
+//! `ReportBatchItemFailures`.
+
+use anyhow::Context as _;
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What one poll did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamOutcome {
+    /// Records handed to the handler.
+    pub records: usize,
+    /// Batches the handler reported a failure in.
+    pub failed_batches: usize,
+}
+
+/// An event-source mapping for a table's stream, starting at TRIM_HORIZON.
+pub struct StreamSource {
+    client: aws_sdk_dynamodbstreams::Client,
+    stream_arn: String,
+    region: String,
+    /// Shard id -> next iterator (`None` once the shard is closed and read to its end).
+    iterators: Mutex<HashMap<String, Option<String>>>,
+    /// Records per batch (Lambda's BatchSize).
+    pub batch_size: i32,
+}
+
+impl std::fmt::Debug for StreamSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamSource")
+            .field("stream_arn", &self.stream_arn)
+            .finish()
+    }
+}
+
+/// DynamoDB JSON of an attribute value, as Lambda puts it in stream events. (Binary values are
+/// left out: the ledger stores none.)
+fn attribute_json(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(_) => json!({ "NULL": true }),
+        AttributeValue::Ss(v) => json!({ "SS": v }),
+        AttributeValue::Ns(v) => json!({ "NS": v }),
+        AttributeValue::L(items) => {
+            json!({ "L": items.iter().map(attribute_json).collect::<Vec<_>>() })
+        }
+        AttributeValue::M(map) => json!({ "M": item_json(Some(map)) }),
+        _ => json!({ "NULL": true }),
+    }
+}
+
+fn item_json(item: Option<&HashMap<String, AttributeValue>>) -> Value {
+    let mut out = Map::new();
+    for (name, value) in item.into_iter().flatten() {
+        if !matches!(value, AttributeValue::B(_) | AttributeValue::Bs(_)) {
+            out.insert(name.clone(), attribute_json(value));
+        }
+    }
+    Value::Object(out)
+}
+
+fn record_json(record: &Record, stream_arn: &str, region: &str) -> Option<Value> {
+    let change = record.dynamodb()?;
+    let mut dynamodb = json!({
+        "ApproximateCreationDateTime": change.approximate_creation_date_time().map(|t| t.secs()).unwrap_or(0),
+        "Keys": item_json(change.keys()),
+        "SequenceNumber": change.sequence_number(),
+        "SizeBytes": change.size_bytes().unwrap_or(0),
+        "StreamViewType": change.stream_view_type().map(|v| v.as_str()),
+    });
+    if let Some(new) = change.new_image() {
+        dynamodb["NewImage"] = item_json(Some(new));
+    }
+    if let Some(old) = change.old_image() {
+        dynamodb["OldImage"] = item_json(Some(old));
+    }
+    Some(json!({
+        "eventID": record.event_id(),
+        "eventName": record.event_name().map(|n| n.as_str()),
+        "eventVersion": record.event_version().unwrap_or("1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    }))
+}
+
+impl StreamSource {
+    /// A mapping for the stream of `table`.
+    pub async fn new(
+        dynamodb: &aws_sdk_dynamodb::Client,
+        client: aws_sdk_dynamodbstreams::Client,
+        table: &str,
+        region: &str,
+    ) -> anyhow::Result<Self> {
+        let described = dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .context("describing the table")?;
+        let stream_arn = described
+            .table()
+            .and_then(|t| t.latest_stream_arn())
+            .context("the table has no stream")?
+            .to_owned();
+        Ok(StreamSource {
+            client,
+            stream_arn,
+            region: region.to_owned(),
+            iterators: Mutex::new(HashMap::new()),
+            batch_size: 100,
+        })
+    }
+
+    /// Forgets every position: the next poll reads each shard from TRIM_HORIZON again, which is
+    /// what an operator's replay (or a stream consumer restarted without checkpoint) does.
+    pub fn rewind(&self) {
+        if let Ok(mut iterators) = self.iterators.lock() {
+            iterators.clear();
+        }
+    }
+
+    async fn iterator(
+        &self,
+        shard: &str,
+        kind: ShardIteratorType,
+        sequence: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let output = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(shard)
+            .shard_iterator_type(kind)
+            .set_sequence_number(sequence.map(str::to_owned))
+            .send()
+            .await
+            .context("GetShardIterator")?;
+        Ok(output.shard_iterator)
+    }
+
+    /// Reads one batch from every shard and runs the handler on each non-empty batch.
+    pub async fn poll_once<F, Fut>(&self, handler: &F) -> anyhow::Result<StreamOutcome>
+    where
+        F: Fn(LambdaEvent<Event>) -> Fut,
+        Fut: Future<Output = Result<DynamoDbEventResponse, lambda_runtime::Error>>,
+    {
+        let described = self
+            .client
+            .describe_stream()
+            .stream_arn(&self.stream_arn)
+            .send()
+            .await
+            .context("DescribeStream")?;
+        let shards: Vec<String> = described
+            .stream_description()
+            .map(|d| {
+                d.shards()
+                    .iter()
+                    .filter_map(|s| s.shard_id().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut outcome = StreamOutcome::default();
+        for shard in shards {
+            let known = self
+                .iterators
+                .lock()
+                .map_err(|_| anyhow::anyhow!("iterator lock poisoned"))?
+                .get(&shard)
+                .cloned();
+            let iterator = match known {
+                Some(Some(iterator)) => iterator,
+                Some(None) => continue,
+                None => match self
+                    .iterator(&shard, ShardIteratorType::TrimHorizon, None)
+                    .await?
+                {
+                    Some(iterator) => iterator,
+                    None => continue,
+                },
+            };
+            let output = self
+                .client
+                .get_records()
+                .shard_iterator(&iterator)
+                .limit(self.batch_size)
+                .send()
+                .await
+                .context("GetRecords")?;
+            let mut next = output.next_shard_iterator.clone();
+            let records: Vec<Value> = output
+                .records()
+                .iter()
+                .filter_map(|r| record_json(r, &self.stream_arn, &self.region))
+                .collect();
+            if !records.is_empty() {
+                outcome.records += records.len();
+                let event: Event = serde_json::from_value(json!({ "Records": records }))
+                    .context("building the stream event")?;
+                let failed = match handler(LambdaEvent::new(event, Context::default())).await {
+                    Ok(response) => response
+                        .batch_item_failures
+                        .into_iter()
+                        .filter_map(|f| f.item_identifier)
+                        .next(),
+                    Err(error) => {
+                        tracing::warn!(%error, "handler failed: the whole batch will be retried");
+                        output
+                            .records()
+                            .first()
+                            .and_then(|r| r.dynamodb()?.sequence_number().map(str::to_owned))
+                    }
+                };
+                if let Some(sequence) = failed {
+                    outcome.failed_batches += 1;
+                    next = self
+                        .iterator(&shard, ShardIteratorType::AtSequenceNumber, Some(&sequence))
+                        .await?;
+                }
+            }
+            self.iterators
+                .lock()
+                .map_err(|_| anyhow::anyhow!("iterator lock poisoned"))?
+                .insert(shard, next);
+        }
+        Ok(outcome)
+    }
+
+    /// Polls until a poll finds no new record (or `timeout` passes); returns the totals.
+    pub async fn run_until_quiet<F, Fut>(
+        &self,
+        handler: &F,
+        timeout: Duration,
+    ) -> anyhow::Result<StreamOutcome>
+    where
+        F: Fn(LambdaEvent<Event>) -> Fut,
+        Fut: Future<Output = Result<DynamoDbEventResponse, lambda_runtime::Error>>,
+    {
+        let deadline = Instant::now() + timeout;
+        let mut total = StreamOutcome::default();
+        while Instant::now() < deadline {
+            let outcome = self.poll_once(handler).await?;
+            total.records += outcome.records;
+            total.failed_batches += outcome.failed_batches;
+            if outcome.records == 0 {
+                return Ok(total);
+            }
+            if outcome.failed_batches > 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        anyhow::bail!("the stream was not quiet after {timeout:?} ({total:?})")
+    }
+}

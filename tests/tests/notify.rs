@@ -1,0 +1,411 @@
+//! End-to-end behaviour of notifications (issue 5) against moto server: real ingest, the
+//! ledger's real DynamoDB stream, the real notify and webhook handlers, SNS -> SQS with filter
+//! policies, and webhook subscribers on loopback.
+
+use ecites_e2e::*;
+use ecites_exchange::notify::{
+    verify, Channel, EventType, Filters, Role, Secret, Subscription, SubscriptionRegistry as _,
+    SIGNATURE_HEADER,
+};
+use ecites_local::notify::{LocalNotify, NotifyOptions};
+use ecites_local::webhook_receiver::WebhookReceiver;
+use serde_json::Value;
+
+async fn start_all() -> (Local, LocalNotify) {
+    let local = start().await;
+    let notify = LocalNotify::start(&local, NotifyOptions::default())
+        .await
+        .expect("notification stack starts");
+    (local, notify)
+}
+
+async fn issue(local: &Local, number: &str, importer: &str) {
+    let permit = fixtures::export_permit(number, "XA", importer, 10);
+    local
+        .put_object(&format!("inbox/{number}.json"), fixtures::json(&permit))
+        .await
+        .unwrap();
+}
+
+async fn run_everything(local: &Local, notify: &LocalNotify) {
+    local.drain(DRAIN).await.unwrap();
+    notify.drain(DRAIN).await.unwrap();
+}
+
+fn sqs_subscription(
+    id: &str,
+    role: Role,
+    events: &[EventType],
+    filters: Filters,
+    arn: &str,
+) -> Subscription {
+    Subscription {
+        id: id.into(),
+        agency: format!("agency {id}"),
+        country: "XB".into(),
+        role,
+        events: events.to_vec(),
+        filters,
+        channel: Channel::Sns {
+            protocol: "sqs".into(),
+            endpoint: arn.into(),
+            subscription_arn: None,
+        },
+        include_xml: false,
+    }
+}
+
+fn webhook(id: &str, url: &str, include_xml: bool) -> Subscription {
+    Subscription {
+        id: id.into(),
+        agency: "Customs of XB".into(),
+        country: "XB".into(),
+        role: Role::Customs,
+        events: vec![EventType::Issued],
+        filters: Filters {
+            importer: vec!["XB".into()],
+            ..Filters::default()
+        },
+        channel: Channel::Webhook {
+            url: url.into(),
+            secret_parameter: format!("/ecites/webhooks/{id}"),
+        },
+        include_xml,
+    }
+}
+
+fn json(body: &[u8]) -> Value {
+    serde_json::from_slice(body).expect("a JSON body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customs_queue_with_a_filter_policy_receives_only_matching_events() {
+    let (local, notify) = start_all().await;
+    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
+    let (ma_url, ma_arn) = notify.agency_queue(&local, "ma-xa").await.unwrap();
+    notify
+        .admin
+        .add(
+            sqs_subscription(
+                "customs-xb",
+                Role::Customs,
+                &[EventType::Issued, EventType::Rejected],
+                Filters {
+                    importer: vec!["XB".into()],
+                    ..Filters::default()
+                },
+                &customs_arn,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    notify
+        .admin
+        .add(
+            sqs_subscription(
+                "ma-xa",
+                Role::ManagementAuthority,
+                &[EventType::Rejected, EventType::DeliveryFailed],
+                Filters::default(),
+                &ma_arn,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+
+    issue(&local, "26XA0101", "XB").await; // for XB customs
+    issue(&local, "26XA0102", "XD").await; // another importer
+    issue(&local, "26XA0103", "XC").await; // XC has no partner: delivery_failed (NO_PARTNER)
+    local
+        .put_object("inbox/broken.json", fixtures::invalid_json("XA"))
+        .await
+        .unwrap();
+    run_everything(&local, &notify).await;
+
+    let customs: Vec<Value> = local
+        .take_all(&customs_url)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| json(b.as_bytes()))
+        .collect();
+    assert_eq!(customs.len(), 1, "{customs:#?}");
+    assert_eq!(customs[0]["type"], "org.cites.epermit.issued");
+    assert_eq!(customs[0]["subject"], "XA/26XA0101");
+    assert_eq!(customs[0]["data"]["importer"], "XB");
+    assert_eq!(customs[0]["data"]["blocks"][0]["taxon"], "Testudo hermanni");
+    assert!(
+        customs[0]["data"].get("xml").is_none(),
+        "the topic never carries the XML key"
+    );
+
+    let ma: Vec<Value> = local
+        .take_all(&ma_url)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| json(b.as_bytes()))
+        .collect();
+    let mut types: Vec<&str> = ma.iter().filter_map(|e| e["type"].as_str()).collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "org.cites.epermit.delivery_failed",
+            "org.cites.epermit.rejected"
+        ],
+        "{ma:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_receives_only_its_events_signed_with_its_secret() {
+    let (local, notify) = start_all().await;
+    let receiver = WebhookReceiver::start(200).await.unwrap();
+    let secret = Secret::new("customs-xb-secret-1");
+    notify
+        .admin
+        .add(
+            webhook("hook-xb", &receiver.url("/cites"), true),
+            Some(&secret),
+        )
+        .await
+        .unwrap();
+    issue(&local, "26XA0201", "XB").await;
+    issue(&local, "26XA0202", "XD").await;
+    run_everything(&local, &notify).await;
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{received:#?}");
+    let request = &received[0];
+    assert_eq!(request.path, "/cites");
+    let header = request
+        .headers
+        .get(&SIGNATURE_HEADER.to_ascii_lowercase())
+        .expect("signature header");
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(verify(&secret, header, &request.body, now, 300), Ok(()));
+    assert!(verify(&Secret::new("wrong"), header, &request.body, now, 300).is_err());
+    let event = json(&request.body);
+    assert_eq!(event["specversion"], "1.0");
+    assert_eq!(event["type"], "org.cites.epermit.issued");
+    assert_eq!(
+        request.headers["x-ecites-event-id"],
+        event["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        request.headers["content-type"],
+        "application/cloudevents+json"
+    );
+    let key = event["data"]["xml"]["key"].as_str().expect("xml location");
+    assert!(local.get_object(key).await.unwrap().is_some(), "{key}");
+    let url = event["data"]["xml"]["url"]
+        .as_str()
+        .expect("a presigned link");
+    assert!(url.starts_with(&local.endpoint), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriber_that_is_down_gets_retries_then_the_dlq() {
+    let (local, notify) = start_all().await;
+    let receiver = WebhookReceiver::start(503).await.unwrap();
+    notify
+        .admin
+        .add(
+            webhook("hook-down", &receiver.url("/down"), false),
+            Some(&Secret::new("s")),
+        )
+        .await
+        .unwrap();
+    issue(&local, "26XA0301", "XB").await;
+    run_everything(&local, &notify).await;
+
+    assert_eq!(
+        receiver.received().len(),
+        NotifyOptions::default().max_receive_count as usize,
+        "one attempt per receive before the DLQ"
+    );
+    let dead = local.take_all(&notify.webhook_dlq_url).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    let job = json(dead[0].as_bytes());
+    assert_eq!(job["subscription_id"], "hook-down");
+    assert_eq!(job["event"]["subject"], "XA/26XA0301");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_stream_records_do_not_notify_twice() {
+    let (local, notify) = start_all().await;
+    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
+    notify
+        .admin
+        .add(
+            sqs_subscription(
+                "customs-xb",
+                Role::Customs,
+                &[EventType::Issued],
+                Filters::default(),
+                &customs_arn,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    let receiver = WebhookReceiver::start(200).await.unwrap();
+    notify
+        .admin
+        .add(
+            webhook("hook-xb", &receiver.url("/x"), false),
+            Some(&Secret::new("s")),
+        )
+        .await
+        .unwrap();
+    issue(&local, "26XA0401", "XB").await;
+    run_everything(&local, &notify).await;
+
+    // Replay the whole stream from TRIM_HORIZON, as after a lost checkpoint.
+    notify.stream.rewind();
+    let replayed = notify.run_stream(DRAIN).await.unwrap();
+    assert!(replayed.records > 0, "the replay saw the records again");
+    notify.run_webhooks(DRAIN).await.unwrap();
+
+    assert_eq!(local.take_all(&customs_url).await.unwrap().len(), 1);
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_subscriptions_get_nothing() {
+    let (local, notify) = start_all().await;
+    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
+    notify
+        .admin
+        .add(
+            sqs_subscription(
+                "customs-xb",
+                Role::Customs,
+                &[EventType::Issued],
+                Filters::default(),
+                &customs_arn,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    let receiver = WebhookReceiver::start(200).await.unwrap();
+    notify
+        .admin
+        .add(
+            webhook("hook-xb", &receiver.url("/x"), false),
+            Some(&Secret::new("s")),
+        )
+        .await
+        .unwrap();
+
+    // A webhook already queued when its subscription is removed is dropped, not sent.
+    issue(&local, "26XA0501", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+    notify.run_stream(DRAIN).await.unwrap();
+    assert!(notify.admin.remove("hook-xb").await.unwrap());
+    assert!(notify.admin.remove("customs-xb").await.unwrap());
+    assert!(!notify.admin.remove("customs-xb").await.unwrap());
+    local.take_all(&customs_url).await.unwrap();
+    notify.run_webhooks(DRAIN).await.unwrap();
+
+    issue(&local, "26XA0502", "XB").await;
+    run_everything(&local, &notify).await;
+    assert!(receiver.received().is_empty(), "{:#?}", receiver.received());
+    assert!(local.take_all(&customs_url).await.unwrap().is_empty());
+    assert!(notify
+        .admin
+        .registry
+        .get("hook-xb")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_stream_record_is_retried_from_its_sequence_number_and_nothing_is_lost() {
+    let (local, notify) = start_all().await;
+    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
+    notify
+        .admin
+        .add(
+            sqs_subscription(
+                "customs-xb",
+                Role::Customs,
+                &[EventType::Issued],
+                Filters::default(),
+                &customs_arn,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    issue(&local, "26XA0601", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+
+    // The same function with a topic that does not exist: publishing fails.
+    let broken_config = ecites_notify::NotifyConfig {
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:missing".into(),
+        ..notify.config.clone()
+    };
+    let broken =
+        ecites_notify::NotifyFunction::new(&broken_config, &local.clients, &notify.clients);
+    let handler = |event| broken.handle(event);
+    let first = notify.stream.poll_once(&handler).await.unwrap();
+    assert_eq!(first.failed_batches, 1);
+    let second = notify.stream.poll_once(&handler).await.unwrap();
+    assert_eq!(second.failed_batches, 1, "re-read from the failed record");
+    assert!(second.records > 0);
+    assert!(local.take_all(&customs_url).await.unwrap().is_empty());
+
+    // Fixed: the retry from the failed record notifies, once.
+    notify.drain(DRAIN).await.unwrap();
+    let events = local.take_all(&customs_url).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(json(events[0].as_bytes())["subject"], "XA/26XA0601");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customs_is_told_of_a_cancellation_with_the_issuers_reason() {
+    let (local, notify) = start_all().await;
+    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
+    notify
+        .admin
+        .add(
+            sqs_subscription(
+                "customs-xb",
+                Role::Customs,
+                &[EventType::Cancelled],
+                Filters {
+                    importer: vec!["XB".into()],
+                    ..Filters::default()
+                },
+                &customs_arn,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    issue(&local, "26XA0701", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+    local
+        .send_direct(r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"26XA0701","reason":"specimens died"}"#)
+        .await
+        .unwrap();
+    run_everything(&local, &notify).await;
+
+    let events = local.take_all(&customs_url).await.unwrap();
+    assert_eq!(events.len(), 1, "only the cancellation: {events:#?}");
+    let event = json(events[0].as_bytes());
+    assert_eq!(event["type"], "org.cites.epermit.cancelled");
+    assert_eq!(event["id"], "XA/26XA0701/v1/cancelled");
+    assert_eq!(event["data"]["detail"]["reason"], "specimens died");
+    assert_eq!(
+        event["data"]["importer"], "XB",
+        "summary of the cancelled version"
+    );
+}
