@@ -29,7 +29,7 @@ $(MOTO_SERVER):
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
 
-demo: demo-pipeline demo-cli ## Run the main job locally: the ingest pipeline on the emulated AWS, then the CLI
+demo: demo-pipeline demo-exchange demo-notify demo-cli ## Run the main job locally: ingest, the two-MA exchange and notifications on the emulated AWS, then the CLI
 
 demo-cli: build ## The ecites CLI over the samples: validate and convert
 	@echo "== validate: the EPIX sample, a JSON export permit, a CSV export with two permits"
@@ -54,6 +54,7 @@ bench: ## Measure speed and memory (criterion benches and the folder conversion)
 	$(CARGO) bench -p ecites-domain
 	scripts/bench-folder.sh
 	$(MAKE) bench-pipeline
+	$(MAKE) bench-exchange
 
 clean: ## Remove build outputs and the emulator's virtualenv
 	$(CARGO) clean

@@ -15,5 +15,4 @@ test-exchange: $(MOTO_SERVER) ## Unit and end-to-end tests of the exchange crate
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo test -p ecites-exchange -p ecites-aws -p ecites-forward -p ecites-receive -p ecites-local
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo test -p ecites-e2e --test exchange
 
-demo: demo-exchange
 bench: bench-exchange
