@@ -37,8 +37,9 @@ demo-cli: build ## The ecites CLI over the samples: validate and convert
 	@echo "== convert: the JSON export permit to the standard CITES e-permit XML"
 	$(ECITES) convert --to xml cli/tests/fixtures/export-permit.json
 
-test: $(MOTO_SERVER) ## Run every test (unit, property, CLI and end-to-end against the local AWS emulator)
+test: $(MOTO_SERVER) ## Run every test: unit, property, CLI, end-to-end on the local AWS emulator, then the smoke test of the packaged Lambdas
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) $(CARGO) test --workspace
+	$(MAKE) --no-print-directory smoke
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -50,11 +51,11 @@ fmt: ## Format the code
 schema: ## Regenerate schema/permit.schema.json from the model
 	$(CARGO) run --quiet --bin ecites -- schema > schema/permit.schema.json
 
-bench: ## Measure speed and memory (criterion benches and the folder conversion)
+# mk/exchange.mk adds bench-exchange as a prerequisite; mk/infra.mk adds bench-functions.
+bench: ## Measure speed and memory (criterion benches, folder conversion, pipeline, exchange, packaged functions)
 	$(CARGO) bench -p ecites-domain
 	scripts/bench-folder.sh
 	$(MAKE) bench-pipeline
-	$(MAKE) bench-exchange
 
 clean: ## Remove build outputs and the emulator's virtualenv
 	$(CARGO) clean

@@ -23,7 +23,7 @@ CFN_LINT := $(VENV_CFN)/bin/cfn-lint
 CHECKOV := $(VENV_CHECKOV)/bin/checkov
 CARGO_LAMBDA := $(VENV_LAMBDA)/bin/cargo-lambda
 
-.PHONY: lint-infra lint-cfn lint-checkov package deploy clean-infra
+.PHONY: lint-infra lint-cfn lint-checkov package smoke bench-functions deploy clean-infra
 
 $(CFN_LINT):
 	$(PYTHON) -m venv $(VENV_CFN)
@@ -53,6 +53,16 @@ lint-checkov: $(CHECKOV)
 # toolchain has the aarch64 std, else x86_64; prints each zip's size.
 package: $(CARGO_LAMBDA) ## Build one release Lambda zip per crate under functions/ (target/lambda/<bin>/bootstrap.zip)
 	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" CARGO="$(CARGO)" PYTHON="$(PYTHON)" scripts/package-lambdas.sh
+
+# The packaged bootstraps, each against a loopback Lambda Runtime API with the environment the
+# template gives it, carry permits through the whole exchange on moto (shared/local-runner/src/smoke.rs).
+smoke: package $(MOTO_SERVER) ## Smoke test: start each packaged Lambda zip against a local Runtime API and moto, run the whole flow
+	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error $(CARGO) run --quiet -p ecites-local -- smoke | grep -v '^{"'
+
+bench-functions: package $(MOTO_SERVER) ## Each packaged function's cold start, peak memory on full batches, zip size, against the goals
+	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error $(CARGO) run --quiet -p ecites-local -- bench-functions --permits $(or $(PERMITS),50) | grep -v '^{"'
+
+bench: bench-functions
 
 deploy: ## sam build && sam deploy --guided (the AWS SAM CLI, credentials and a region are needed)
 	@command -v sam >/dev/null 2>&1 || { \

@@ -5,7 +5,9 @@
 //! For tests and the demo the server can also play an unhealthy partner ([`Mode`]): answer a
 //! fixed status, answer too late, or drop the connection, and then recover.
 
-use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -40,8 +42,30 @@ pub enum Mode {
     Drop,
 }
 
+/// What a Function URL calls: the receive function in process, or a packaged `bootstrap`
+/// behind the local Runtime API ([`crate::packaged`]).
+#[async_trait::async_trait]
+pub trait UrlFunction: Send + Sync {
+    /// Handles one request event as the Lambda would.
+    async fn call(
+        &self,
+        event: LambdaFunctionUrlRequest,
+    ) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error>;
+}
+
+#[async_trait::async_trait]
+impl UrlFunction for ReceiveFunction {
+    async fn call(
+        &self,
+        event: LambdaFunctionUrlRequest,
+    ) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error> {
+        self.handle(LambdaEvent::new(event, Context::default()))
+            .await
+    }
+}
+
 struct Shared {
-    function: Arc<ReceiveFunction>,
+    function: Arc<dyn UrlFunction>,
     mode: Mutex<Mode>,
     requests: AtomicU64,
 }
@@ -60,8 +84,13 @@ impl Drop for FunctionUrlServer {
 }
 
 impl FunctionUrlServer {
-    /// Serves `function` on a free port of 127.0.0.1.
+    /// Serves the receive `function` on a free port of 127.0.0.1.
     pub async fn start(function: Arc<ReceiveFunction>) -> anyhow::Result<Self> {
+        Self::start_with(function).await
+    }
+
+    /// Serves any [`UrlFunction`] on a free port of 127.0.0.1.
+    pub async fn start_with(function: Arc<dyn UrlFunction>) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
@@ -198,10 +227,7 @@ async fn serve(
         Ok(event) => event,
         Err(error) => return Ok(plain(500, &format!("bad event: {error}"))),
     };
-    let result = shared
-        .function
-        .handle(LambdaEvent::new(event, Context::default()))
-        .await;
+    let result = shared.function.call(event).await;
     Ok(match result {
         Ok(answer) => {
             let body = match (answer.body, answer.is_base64_encoded) {

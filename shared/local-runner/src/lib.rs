@@ -14,9 +14,13 @@ pub mod fixtures;
 pub mod function_url;
 pub mod moto;
 pub mod notify;
+pub mod packaged;
 pub mod runner;
+pub mod runtime_api;
 pub mod setup;
+pub mod smoke;
 pub mod stream;
+pub mod template_env;
 pub mod webhook_receiver;
 
 use anyhow::Context as _;

@@ -64,6 +64,30 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
+    /// Start each packaged Lambda (`make package`) against a loopback Runtime API, with the
+    /// environment infra/template.yaml gives it, and carry permits through ingest, forward,
+    /// receive, notify and webhooks; fails unless every hop happened.
+    Smoke {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Permits dropped at XA (10 make one full SQS batch).
+        #[arg(long, default_value_t = 10)]
+        permits: usize,
+        /// The template whose environment the functions get (default: infra/template.yaml).
+        #[arg(long)]
+        template: Option<std::path::PathBuf>,
+    },
+    /// The smoke flow as a benchmark: each packaged function's cold start, peak resident
+    /// memory while handling full batches, and zip size, against the goals.
+    BenchFunctions {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Permits dropped at XA.
+        #[arg(long, default_value_t = 50)]
+        permits: usize,
+    },
     /// Measure AWS requests per permit and throughput through ingest.
     Bench {
         /// Use a running emulator instead of starting one.
@@ -158,6 +182,27 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .run_until_quiet(&handler, std::time::Duration::from_secs(timeout))
                 .await?;
             println!("{outcome:?}");
+        }
+        Command::Smoke {
+            endpoint,
+            permits,
+            template,
+        } => {
+            let mut options = ecites_local::smoke::SmokeOptions::new(permits);
+            options.endpoint = endpoint;
+            if let Some(template) = template {
+                options.template = template;
+            }
+            let report = ecites_local::smoke::run(&options).await?;
+            print!("{}", ecites_local::smoke::render(&report));
+            ecites_local::smoke::check(&report, permits)?;
+            println!("smoke: every packaged function started, read its configuration and answered");
+        }
+        Command::BenchFunctions { endpoint, permits } => {
+            let mut options = ecites_local::smoke::SmokeOptions::new(permits);
+            options.endpoint = endpoint;
+            let report = ecites_local::smoke::run(&options).await?;
+            print!("{}", ecites_local::smoke::render(&report));
         }
         Command::Bench { endpoint, permits } => {
             let table = ecites_local::bench::run(endpoint, permits).await?;

@@ -1,0 +1,571 @@
+//! `ecites-local smoke` and `ecites-local bench-functions`: the packaged binaries of
+//! `make package`, each started as a process against a loopback Runtime API with the
+//! environment infra/template.yaml gives it (resolved against the local stack), carry permits
+//! through the whole exchange on the emulator:
+//!
+//! ```text
+//! XA inbox -> ingest -> deliveries -> forward --HTTPS-like loopback--> XB receive
+//!                 ledger stream -> notify -> SNS -> customs SQS queue
+//!                                         -> webhook queue -> webhooks -> signed POST
+//! ```
+//!
+//! So the real binaries are proven to start, read their configuration, reach AWS and answer;
+//! the run also measures each one's start-up, peak resident memory and zip size.
+
+use crate::exchange::{start_pair, Ma, PairOptions};
+use crate::function_url::FunctionUrlServer;
+use crate::notify::{LocalNotify, NotifyOptions};
+use crate::packaged::{package, RunningFunction};
+use crate::runtime_api::Answer;
+use crate::template_env::{Resolver, Template};
+use crate::webhook_receiver::WebhookReceiver;
+use crate::{fixtures, REGION};
+use anyhow::{bail, ensure, Context as _};
+use ecites_aws::signing::{secrets_client, store_signing_secret};
+use ecites_aws::ClientOptions;
+use ecites_exchange::notify::{
+    verify, Channel, EventType, Filters, Role, Secret, Subscription, SIGNATURE_HEADER,
+};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every binary `make package` builds, in the order the flow reaches them.
+pub const BINARIES: [&str; 5] = ["ingest", "forward", "receive", "notify", "webhooks"];
+
+/// The goals of issue 6 (reported, never asserted: timings depend on the machine).
+pub const COLD_START_GOAL: Duration = Duration::from_millis(50);
+/// Peak resident memory goal, so the 128 MB Lambda size is enough.
+pub const PEAK_RSS_GOAL_KIB: u64 = 64 * 1024;
+/// Zip size goal.
+pub const ZIP_GOAL_BYTES: u64 = 10 * 1024 * 1024;
+
+const QUIET: Duration = Duration::from_secs(120);
+
+/// Where things are.
+#[derive(Clone, Debug)]
+pub struct SmokeOptions {
+    /// `target/lambda` (one `<binary>/bootstrap.zip` each).
+    pub lambda_dir: PathBuf,
+    /// infra/template.yaml.
+    pub template: PathBuf,
+    /// Permits dropped at XA (10 make one full SQS batch).
+    pub permits: usize,
+    /// Use a running emulator instead of starting one.
+    pub endpoint: Option<String>,
+}
+
+impl SmokeOptions {
+    /// The repository's paths, `permits` permits.
+    pub fn new(permits: usize) -> Self {
+        let root = crate::moto::repo_root();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        SmokeOptions {
+            lambda_dir: target.join("lambda"),
+            template: root.join("infra/template.yaml"),
+            permits,
+            endpoint: None,
+        }
+    }
+}
+
+/// What one packaged function did and cost.
+#[derive(Clone, Debug)]
+pub struct FunctionReport {
+    /// The binary.
+    pub binary: String,
+    /// A fresh process: start to its first request for an event (configuration read, AWS
+    /// clients built).
+    pub init: Duration,
+    /// Cold start: a fresh process, an empty event waiting, process start to its answer.
+    pub cold_start: Duration,
+    /// A fresh process, process start to the answer for its first real batch in the flow
+    /// (cold start plus the batch's AWS and partner round trips on the emulator).
+    pub first_batch: Duration,
+    /// Peak resident memory over the run, KiB.
+    pub peak_rss_kib: u64,
+    /// The zip's size in bytes.
+    pub zip_bytes: u64,
+    /// Invocations it answered.
+    pub invocations: u32,
+}
+
+/// What the flow delivered, checked by [`run`].
+#[derive(Clone, Debug)]
+pub struct SmokeReport {
+    /// Per function, in [`BINARIES`] order.
+    pub functions: Vec<FunctionReport>,
+    /// Permits XA's ledger shows delivered to XB.
+    pub delivered: usize,
+    /// Permits XB recorded as received.
+    pub received: usize,
+    /// Notifications on the customs queue.
+    pub customs_notifications: usize,
+    /// Webhook requests whose signature verified.
+    pub verified_webhooks: usize,
+}
+
+struct Stacks {
+    xa: Ma,
+    xb: Ma,
+    notify: LocalNotify,
+    template: Template,
+    signing_secret: String,
+}
+
+/// XA's resources as the template's logical ids and parameters.
+fn resolver_for_xa(stacks: &Stacks) -> Resolver {
+    let stack = &stacks.xa.local.stack;
+    common(&stacks.xa)
+        .with_ref("NotificationTopic", &stacks.notify.topic_arn)
+        .with_ref("WebhookQueue", &stacks.notify.webhook_queue_url)
+        .with_ref("WebhooksQueue", &stacks.notify.webhook_queue_url)
+        .with_ref("SigningKeySecretName", &stacks.signing_secret)
+        .with_ref("IngestQueue", &stack.ingest_queue_url)
+}
+
+fn common(ma: &Ma) -> Resolver {
+    let stack = &ma.local.stack;
+    Resolver::default()
+        .with_ref("CountryCode", ma.local.config.country.to_string())
+        .with_ref("ExchangeBucket", &stack.bucket)
+        .with_ref("LedgerTable", &stack.table)
+        .with_ref("DeliveriesQueue", &stack.deliveries_queue_url)
+        .with_ref("PartnerDirectoryKey", &stack.partners_key)
+        .with_attribute(
+            "ExchangeBucket",
+            "Arn",
+            format!("arn:aws:s3:::{}", stack.bucket),
+        )
+}
+
+async fn start_stacks(options: &SmokeOptions) -> anyhow::Result<Stacks> {
+    let text = std::fs::read_to_string(&options.template)
+        .with_context(|| format!("reading {}", options.template.display()))?;
+    let template = Template::parse(&text)?;
+    for binary in BINARIES {
+        ensure!(
+            template.function(binary).is_some(),
+            "infra/template.yaml has no function built from the binary {binary}"
+        );
+    }
+    let pair = PairOptions {
+        endpoint: options.endpoint.clone(),
+        prefix: format!("smoke{}", std::process::id() % 10_000),
+        ..PairOptions::default()
+    };
+    let (xa, xb) = start_pair(pair).await?;
+    let notify = LocalNotify::start(&xa.local, NotifyOptions::default()).await?;
+    // The template points forward at a Secrets Manager secret holding the signing key.
+    let signing_secret = format!("{}/ecites/signing-key", xa.local.stack.bucket);
+    let secrets = secrets_client(
+        Some(&xa.local.endpoint),
+        REGION,
+        &ClientOptions {
+            emulator_credentials: true,
+            ..ClientOptions::default()
+        },
+    )
+    .await;
+    store_signing_secret(&secrets, &signing_secret, &xa.key).await?;
+    Ok(Stacks {
+        xa,
+        xb,
+        notify,
+        template,
+        signing_secret,
+    })
+}
+
+struct Running {
+    functions: Vec<Arc<RunningFunction>>,
+    _receive_url: FunctionUrlServer,
+    _work: tempfile::TempDir,
+}
+
+impl Running {
+    fn get(&self, binary: &str) -> &RunningFunction {
+        // BINARIES and `functions` are built in the same order.
+        let index = BINARIES.iter().position(|b| *b == binary).unwrap_or(0);
+        &self.functions[index]
+    }
+}
+
+/// Starts every packaged binary: XA's ingest, forward, notify and webhooks, XB's receive
+/// (behind its own loopback Function URL, which XA's directory then points at).
+async fn start_functions(options: &SmokeOptions, stacks: &Stacks) -> anyhow::Result<Running> {
+    let work = tempfile::Builder::new().prefix("ecites-smoke").tempdir()?;
+    let xa_env = resolver_for_xa(stacks);
+    let xb_env = common(&stacks.xb);
+    let mut functions = Vec::new();
+    for binary in BINARIES {
+        let (resolver, ma) = if binary == "receive" {
+            (&xb_env, &stacks.xb)
+        } else {
+            (&xa_env, &stacks.xa)
+        };
+        let environment = resolver.environment(&stacks.template, binary)?;
+        let package = package(&options.lambda_dir, binary)?;
+        let function =
+            RunningFunction::start(&package, work.path(), &environment, &ma.local.endpoint).await?;
+        functions.push(Arc::new(function));
+    }
+    let receive = functions[BINARIES.iter().position(|b| *b == "receive").unwrap_or(0)].clone();
+    let receive_url = FunctionUrlServer::start_with(receive).await?;
+    let mut xb = stacks.xb.as_partner();
+    xb.endpoint = receive_url.url();
+    stacks.xa.set_directory(vec![xb]).await?;
+    Ok(Running {
+        functions,
+        _receive_url: receive_url,
+        _work: work,
+    })
+}
+
+/// The smallest event each function accepts: an empty batch, or a request without a body
+/// (which receive refuses without touching AWS).
+fn empty_event(binary: &str) -> anyhow::Result<serde_json::Value> {
+    use aws_lambda_events::event::{dynamodb, lambda_function_urls, sqs};
+    Ok(match binary {
+        "receive" => {
+            serde_json::to_value(lambda_function_urls::LambdaFunctionUrlRequest::default())?
+        }
+        "notify" => serde_json::to_value(dynamodb::Event::default())?,
+        _ => serde_json::to_value(sqs::SqsEvent::default())?,
+    })
+}
+
+/// Starts each binary fresh with an empty event waiting and times process start to answer:
+/// start-up (runtime, configuration, AWS clients, TLS roots) without the work of a batch.
+async fn cold_starts(
+    options: &SmokeOptions,
+    stacks: &Stacks,
+) -> anyhow::Result<Vec<(String, Duration, Duration)>> {
+    let work = tempfile::Builder::new().prefix("ecites-cold").tempdir()?;
+    let mut out = Vec::new();
+    for binary in BINARIES {
+        let (resolver, ma) = if binary == "receive" {
+            (common(&stacks.xb), &stacks.xb)
+        } else {
+            (resolver_for_xa(stacks), &stacks.xa)
+        };
+        let environment = resolver.environment(&stacks.template, binary)?;
+        let package = package(&options.lambda_dir, binary)?;
+        let function =
+            RunningFunction::start(&package, work.path(), &environment, &ma.local.endpoint).await?;
+        let answer = function
+            .invoke_json(empty_event(binary)?)
+            .await
+            .with_context(|| format!("{binary} on an empty event"))?;
+        if let Answer::Error(error) = answer {
+            bail!(
+                "{binary} failed on an empty event: {error}\n{}",
+                function.log_tail()
+            );
+        }
+        let init = function.init_duration().unwrap_or_default();
+        let cold = function.since_start_to_first_answer().unwrap_or_default();
+        function.stop().await;
+        out.push((binary.to_owned(), init, cold));
+    }
+    Ok(out)
+}
+
+/// Runs the flow on the packaged binaries and checks every hop.
+pub async fn run(options: &SmokeOptions) -> anyhow::Result<SmokeReport> {
+    let stacks = start_stacks(options).await?;
+    let cold_starts = cold_starts(options, &stacks).await?;
+    let running = start_functions(options, &stacks).await?;
+    let result = flow(options, &stacks, &running).await;
+    let functions = BINARIES
+        .iter()
+        .map(|binary| {
+            let function = running.get(binary);
+            FunctionReport {
+                binary: (*binary).to_owned(),
+                init: cold_starts
+                    .iter()
+                    .find(|(b, _, _)| b == binary)
+                    .map(|(_, init, _)| *init)
+                    .unwrap_or_default(),
+                cold_start: cold_starts
+                    .iter()
+                    .find(|(b, _, _)| b == binary)
+                    .map(|(_, _, cold)| *cold)
+                    .unwrap_or_default(),
+                first_batch: function.cold_start().unwrap_or_default(),
+                peak_rss_kib: function.peak_rss_kib().unwrap_or(0),
+                zip_bytes: package(&options.lambda_dir, binary)
+                    .map(|p| p.zip_bytes)
+                    .unwrap_or(0),
+                invocations: function.invocations(),
+            }
+        })
+        .collect();
+    for function in &running.functions {
+        function.stop().await;
+    }
+    let (delivered, received, customs_notifications, verified_webhooks) = result?;
+    Ok(SmokeReport {
+        functions,
+        delivered,
+        received,
+        customs_notifications,
+        verified_webhooks,
+    })
+}
+
+async fn flow(
+    options: &SmokeOptions,
+    stacks: &Stacks,
+    running: &Running,
+) -> anyhow::Result<(usize, usize, usize, usize)> {
+    let Stacks { xa, xb, notify, .. } = stacks;
+    let (customs_url, customs_arn) = notify
+        .agency_queue(&xa.local, &format!("{}-customs-xb", xa.local.stack.bucket))
+        .await?;
+    notify
+        .admin
+        .add(
+            Subscription {
+                id: "customs-xb".into(),
+                agency: "Customs of XB".into(),
+                country: "XB".into(),
+                role: Role::Customs,
+                events: vec![EventType::Issued],
+                filters: Filters {
+                    importer: vec!["XB".into()],
+                    ..Filters::default()
+                },
+                channel: Channel::Sns {
+                    protocol: "sqs".into(),
+                    endpoint: customs_arn,
+                    subscription_arn: None,
+                },
+                include_xml: false,
+            },
+            None,
+        )
+        .await?;
+    let receiver = WebhookReceiver::start(200).await?;
+    let secret = Secret::new(format!("smoke-secret-{}", std::process::id()));
+    notify
+        .admin
+        .add(
+            Subscription {
+                id: "ma-xa-permit-system".into(),
+                agency: "Management Authority of XA (permit system)".into(),
+                country: "XA".into(),
+                role: Role::ManagementAuthority,
+                events: vec![EventType::Delivered],
+                filters: Filters::default(),
+                channel: Channel::Webhook {
+                    url: receiver.url("/ecites/events"),
+                    secret_parameter: format!(
+                        "/{}/webhooks/ma-xa-permit-system",
+                        xa.local.stack.bucket
+                    ),
+                },
+                include_xml: false,
+            },
+            Some(&secret),
+        )
+        .await?;
+
+    let numbers: Vec<String> = (1..=options.permits)
+        .map(|i| format!("26XA{:04}", 9000 + i))
+        .collect();
+    for number in &numbers {
+        let permit = fixtures::export_permit(number, "XA", "XB", 10);
+        xa.local
+            .put_object(&format!("inbox/{number}.json"), fixtures::json(&permit))
+            .await?;
+    }
+
+    let ingest = running.get("ingest");
+    let outcome = xa
+        .local
+        .ingest_source
+        .run_until_quiet(&|event| ingest.invoke(event), QUIET)
+        .await
+        .context("the packaged ingest")?;
+    ensure!(
+        outcome.failed == 0,
+        "ingest reported {} failed messages: {}",
+        outcome.failed,
+        ingest.log_tail()
+    );
+    let forward = running.get("forward");
+    xa.forward_source
+        .run_until_quiet(&|event| forward.invoke(event), QUIET)
+        .await
+        .context("the packaged forward")?;
+    let notify_function = running.get("notify");
+    notify
+        .stream
+        .run_until_quiet(&|event| notify_function.invoke(event), QUIET)
+        .await
+        .context("the packaged notify")?;
+    let webhooks = running.get("webhooks");
+    notify
+        .webhook_source
+        .run_until_quiet(&|event| webhooks.invoke(event), QUIET)
+        .await
+        .context("the packaged webhooks")?;
+
+    let mut delivered = 0;
+    let mut received = 0;
+    for number in &numbers {
+        let message = ecites_exchange::DeliveryMessage {
+            message_type: "delivery".into(),
+            version: 1,
+            delivery_id: ecites_exchange::ledger::delivery_id(
+                &ecites_domain::PermitId {
+                    issuer: crate::country("XA"),
+                    number: number.clone(),
+                },
+                1,
+                ecites_exchange::ledger::DeliveryKind::Permit,
+                crate::country("XB"),
+            ),
+            kind: ecites_exchange::ledger::DeliveryKind::Permit,
+            issuer: "XA".into(),
+            permit_number: number.clone(),
+            permit_version: 1,
+            replaces_version: None,
+            recipient: "XB".into(),
+            endpoint: String::new(),
+            xml_bucket: String::new(),
+            xml_key: String::new(),
+            content_sha256: String::new(),
+            reason: None,
+        };
+        let sent = xa.store.delivery_fields(&message).await?;
+        if sent
+            .as_ref()
+            .and_then(|f| f.get("state"))
+            .map(String::as_str)
+            == Some("DELIVERED")
+        {
+            delivered += 1;
+        } else {
+            bail!(
+                "permit {number}: XA's ledger shows {sent:?}, not DELIVERED\nforward: {}\nreceive: {}",
+                forward.log_tail(),
+                running.get("receive").log_tail()
+            );
+        }
+        if xb
+            .store
+            .received_fields(crate::country("XA"), number, 1, "issued")
+            .await?
+            .is_some()
+        {
+            received += 1;
+        }
+    }
+    let customs = xa.local.take_all(&customs_url).await?.len();
+    let now = chrono::Utc::now().timestamp();
+    let verified = receiver
+        .received()
+        .iter()
+        .filter(|request| {
+            request
+                .headers
+                .get(&SIGNATURE_HEADER.to_ascii_lowercase())
+                .is_some_and(|header| verify(&secret, header, &request.body, now, 300).is_ok())
+        })
+        .count();
+    for function in &running.functions {
+        ensure!(
+            function.is_running().await,
+            "{} exited during the run:\n{}",
+            function.binary,
+            function.log_tail()
+        );
+    }
+    Ok((delivered, received, customs, verified))
+}
+
+/// Fails unless every permit went the whole way: delivered and received, one customs
+/// notification and one verified webhook each, and every function answered.
+pub fn check(report: &SmokeReport, permits: usize) -> anyhow::Result<()> {
+    ensure!(
+        report.delivered == permits,
+        "{} of {permits} delivered",
+        report.delivered
+    );
+    ensure!(
+        report.received == permits,
+        "{} of {permits} received at XB",
+        report.received
+    );
+    ensure!(
+        report.customs_notifications == permits,
+        "{} customs notifications for {permits} permits",
+        report.customs_notifications
+    );
+    ensure!(
+        report.verified_webhooks == permits,
+        "{} verified webhooks for {permits} deliveries",
+        report.verified_webhooks
+    );
+    for function in &report.functions {
+        ensure!(
+            function.invocations > 0,
+            "{} was never invoked",
+            function.binary
+        );
+    }
+    Ok(())
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "OVER"
+    }
+}
+
+/// The measurements as a table, each against its goal.
+pub fn render(report: &SmokeReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<10} {:>8} {:>13} {:>15} {:>16} {:>12} {:>6}",
+        "function", "init ms", "cold ms", "1st batch ms", "peak RSS MiB", "zip MiB", "calls"
+    );
+    for f in &report.functions {
+        let _ = writeln!(
+            out,
+            "{:<10} {:>8.1} {:>7.1} {:<5} {:>15.1} {:>9.1} {:<6} {:>6.2} {:<5} {:>6}",
+            f.binary,
+            f.init.as_secs_f64() * 1000.0,
+            f.cold_start.as_secs_f64() * 1000.0,
+            mark(f.cold_start <= COLD_START_GOAL),
+            f.first_batch.as_secs_f64() * 1000.0,
+            f.peak_rss_kib as f64 / 1024.0,
+            mark(f.peak_rss_kib <= PEAK_RSS_GOAL_KIB),
+            f.zip_bytes as f64 / (1024.0 * 1024.0),
+            mark(f.zip_bytes <= ZIP_GOAL_BYTES),
+            f.invocations,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "goals: cold start (fresh process, empty event waiting: start to answer) < {} ms, peak RSS (whole flow, full batches) < {} MiB, zip < {} MiB",
+        COLD_START_GOAL.as_millis(),
+        PEAK_RSS_GOAL_KIB / 1024,
+        ZIP_GOAL_BYTES / (1024 * 1024)
+    );
+    let _ = writeln!(
+        out,
+        "flow: {} delivered XA -> XB, {} received at XB, {} customs notifications, {} signed webhooks verified",
+        report.delivered, report.received, report.customs_notifications, report.verified_webhooks
+    );
+    out
+}
