@@ -479,6 +479,7 @@ async fn flow(
                 .is_some_and(|header| verify(&secret, header, &request.body, now, 300).is_ok())
         })
         .count();
+    samples(stacks, running, &receiver, &secret).await?;
     for function in &running.functions {
         ensure!(
             function.is_running().await,
@@ -520,6 +521,157 @@ pub fn check(report: &SmokeReport, permits: usize) -> anyhow::Result<()> {
             function.binary
         );
     }
+    Ok(())
+}
+
+/// The bucket every sample in `events/` names (the stack's, as the template would name it).
+const SAMPLE_BUCKET: &str = "ecites-123456789012-5e8f6c70-cc1f-11f0-9d3a-0a1b2c3d4e5f";
+
+/// An `events/` sample, its bucket renamed to the local stack's.
+fn sample(name: &str, bucket: &str) -> anyhow::Result<serde_json::Value> {
+    let path = crate::moto::repo_root().join("events").join(name);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(serde_json::from_str(&text.replace(SAMPLE_BUCKET, bucket))?)
+}
+
+/// Sends a sample to a packaged function and returns its SQS or stream batch failures.
+async fn batch_failures(
+    function: &RunningFunction,
+    name: &str,
+    bucket: &str,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    match function.invoke_json(sample(name, bucket)?).await? {
+        Answer::Response(value) => Ok(value["batchItemFailures"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()),
+        Answer::Error(error) => bail!("{} failed on events/{name}: {error}", function.binary),
+    }
+}
+
+/// Each packaged function on its samples in `events/` (the receive sample, a message from
+/// XB's sample key with a fixed date, is checked by functions/receive/tests/events.rs):
+/// the S3 test event is skipped, the S3 notification's permit is ingested, its delivery is
+/// forwarded to XB, the direct messages (inline permit, large-file reference, cancellation)
+/// are taken, the stream batch notifies, and the webhook jobs reach their subscriber signed.
+async fn samples(
+    stacks: &Stacks,
+    running: &Running,
+    receiver: &WebhookReceiver,
+    secret: &Secret,
+) -> anyhow::Result<()> {
+    let Stacks { xa, notify, .. } = stacks;
+    let bucket = xa.local.stack.bucket.as_str();
+    let ingest = running.get("ingest");
+    let failures = batch_failures(ingest, "ingest-s3-test-event.json", bucket).await?;
+    ensure!(
+        failures.is_empty(),
+        "the S3 test event failed: {failures:?}"
+    );
+
+    let export =
+        std::fs::read(crate::moto::repo_root().join("cli/tests/fixtures/export-permit.json"))?;
+    xa.local
+        .put_object("inbox/2026/export permit 25XA000123 café.json", export)
+        .await?;
+    let failures = batch_failures(ingest, "ingest-s3-object-created.json", bucket).await?;
+    ensure!(
+        failures.is_empty(),
+        "the S3 notification sample failed: {failures:?}\n{}",
+        ingest.log_tail()
+    );
+    let written = xa.local.list("outbox/XA/25XA000123/").await?;
+    ensure!(
+        written.len() == 1,
+        "ingest wrote {written:?} for the sample permit"
+    );
+    // The delivery sample names the XML by its content hash: the same bytes as ingest wrote.
+    let delivery = sample("forward-delivery.json", bucket)?;
+    let body: serde_json::Value =
+        serde_json::from_str(delivery["Records"][0]["body"].as_str().unwrap_or_default())?;
+    ensure!(
+        body["xml_key"].as_str() == Some(written[0].as_str()),
+        "events/forward-delivery.json names {} but ingest wrote {}",
+        body["xml_key"],
+        written[0]
+    );
+
+    let forward = running.get("forward");
+    batch_failures(forward, "forward-delivery.json", bucket).await?;
+    let message: ecites_exchange::DeliveryMessage = serde_json::from_value(body)?;
+    let sent = xa
+        .store
+        .delivery_fields(&message)
+        .await?
+        .unwrap_or_default();
+    ensure!(
+        sent.get("state").map(String::as_str) == Some("DELIVERED"),
+        "the sample delivery ended {sent:?}\nforward: {}",
+        forward.log_tail()
+    );
+
+    let mut large = fixtures::export_permit("25XA000124", "XA", "XB", 3);
+    large.permit_number = "25XA000124".into();
+    xa.local
+        .put_object(
+            "inbox/large/25XA000124.xml",
+            ecites_domain::xml::write_permit(&large).into_bytes(),
+        )
+        .await?;
+    let failures = batch_failures(ingest, "ingest-direct-messages.json", bucket).await?;
+    ensure!(
+        failures.is_empty(),
+        "the direct messages failed: {failures:?}\n{}",
+        ingest.log_tail()
+    );
+    ensure!(
+        xa.local.list("outbox/XA/25XA000124/").await?.len() == 1,
+        "the large-file reference was not ingested"
+    );
+
+    let failures =
+        batch_failures(running.get("notify"), "notify-ledger-stream.json", bucket).await?;
+    ensure!(
+        failures.is_empty(),
+        "the stream sample failed: {failures:?}"
+    );
+
+    let before = receiver.received().len();
+    notify
+        .admin
+        .add(
+            Subscription {
+                id: "customs-xb".into(),
+                agency: "Customs of XB".into(),
+                country: "XB".into(),
+                role: Role::Customs,
+                events: vec![EventType::Issued, EventType::Delivered],
+                filters: Filters {
+                    importer: vec!["XB".into()],
+                    ..Filters::default()
+                },
+                channel: Channel::Webhook {
+                    url: receiver.url("/customs"),
+                    secret_parameter: format!("/{bucket}/webhooks/customs-xb"),
+                },
+                include_xml: true,
+            },
+            Some(secret),
+        )
+        .await?;
+    let webhooks = running.get("webhooks");
+    let failures = batch_failures(webhooks, "webhooks-delivery.json", bucket).await?;
+    ensure!(
+        failures.is_empty(),
+        "the webhook sample failed: {failures:?}\n{}",
+        webhooks.log_tail()
+    );
+    let posted = receiver.received().len() - before;
+    ensure!(
+        posted == 2,
+        "the two sample webhook jobs made {posted} requests"
+    );
     Ok(())
 }
 
