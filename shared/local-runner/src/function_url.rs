@@ -119,6 +119,11 @@ impl FunctionUrlServer {
         Ok(FunctionUrlServer { addr, shared, task })
     }
 
+    /// The socket address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The URL partners POST to.
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)

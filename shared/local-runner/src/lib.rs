@@ -21,6 +21,7 @@ pub mod setup;
 pub mod smoke;
 pub mod stream;
 pub mod template_env;
+pub mod tls_front;
 pub mod webhook_receiver;
 
 use anyhow::Context as _;

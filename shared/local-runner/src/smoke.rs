@@ -4,7 +4,7 @@
 //! through the whole exchange on the emulator:
 //!
 //! ```text
-//! XA inbox -> ingest -> deliveries -> forward --HTTPS-like loopback--> XB receive
+//! XA inbox -> ingest -> deliveries -> forward --HTTPS (TLS front on loopback)--> XB receive
 //!                 ledger stream -> notify -> SNS -> customs SQS queue
 //!                                         -> webhook queue -> webhooks -> signed POST
 //! ```
@@ -18,6 +18,7 @@ use crate::notify::{LocalNotify, NotifyOptions};
 use crate::packaged::{package, RunningFunction};
 use crate::runtime_api::Answer;
 use crate::template_env::{Resolver, Template};
+use crate::tls_front::TlsFront;
 use crate::webhook_receiver::WebhookReceiver;
 use crate::{fixtures, REGION};
 use anyhow::{bail, ensure, Context as _};
@@ -183,6 +184,7 @@ async fn start_stacks(options: &SmokeOptions) -> anyhow::Result<Stacks> {
 struct Running {
     functions: Vec<Arc<RunningFunction>>,
     _receive_url: FunctionUrlServer,
+    _tls: TlsFront,
     _work: tempfile::TempDir,
 }
 
@@ -195,9 +197,18 @@ impl Running {
 }
 
 /// Starts every packaged binary: XA's ingest, forward, notify and webhooks, XB's receive
-/// (behind its own loopback Function URL, which XA's directory then points at).
+/// behind its own loopback Function URL and a TLS front, which XA's directory then points at
+/// as `https://localhost:<port>/`; forward trusts the front's authority through
+/// `SSL_CERT_FILE`, so deliveries go through a real TLS handshake.
 async fn start_functions(options: &SmokeOptions, stacks: &Stacks) -> anyhow::Result<Running> {
     let work = tempfile::Builder::new().prefix("ecites-smoke").tempdir()?;
+    let (receive_url, tls) = {
+        // The URL server is started first; the receive process is plugged in below.
+        let slot = Arc::new(LateFunction::default());
+        let server = FunctionUrlServer::start_with(slot.clone()).await?;
+        let tls = TlsFront::start(server.addr(), work.path()).await?;
+        ((server, slot), tls)
+    };
     let xa_env = resolver_for_xa(stacks);
     let xb_env = common(&stacks.xb);
     let mut functions = Vec::new();
@@ -207,22 +218,56 @@ async fn start_functions(options: &SmokeOptions, stacks: &Stacks) -> anyhow::Res
         } else {
             (&xa_env, &stacks.xa)
         };
-        let environment = resolver.environment(&stacks.template, binary)?;
+        let mut environment = resolver.environment(&stacks.template, binary)?;
+        if binary == "forward" {
+            environment.push((
+                "SSL_CERT_FILE".to_owned(),
+                tls.ca_pem().display().to_string(),
+            ));
+        }
         let package = package(&options.lambda_dir, binary)?;
         let function =
             RunningFunction::start(&package, work.path(), &environment, &ma.local.endpoint).await?;
         functions.push(Arc::new(function));
     }
     let receive = functions[BINARIES.iter().position(|b| *b == "receive").unwrap_or(0)].clone();
-    let receive_url = FunctionUrlServer::start_with(receive).await?;
+    let (receive_url, slot) = receive_url;
+    slot.set(receive);
     let mut xb = stacks.xb.as_partner();
-    xb.endpoint = receive_url.url();
+    xb.endpoint = tls.url();
     stacks.xa.set_directory(vec![xb]).await?;
     Ok(Running {
         functions,
         _receive_url: receive_url,
+        _tls: tls,
         _work: work,
     })
+}
+
+/// A Function URL target set once the process behind it has started.
+#[derive(Default)]
+struct LateFunction(std::sync::OnceLock<Arc<RunningFunction>>);
+
+impl LateFunction {
+    fn set(&self, function: Arc<RunningFunction>) {
+        let _ = self.0.set(function);
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::function_url::UrlFunction for LateFunction {
+    async fn call(
+        &self,
+        event: aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest,
+    ) -> Result<
+        aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse,
+        lambda_runtime::Error,
+    > {
+        match self.0.get() {
+            Some(function) => function.call(event).await,
+            None => Err("the receive process has not started".into()),
+        }
+    }
 }
 
 /// The smallest event each function accepts: an empty batch, or a request without a body
@@ -716,7 +761,7 @@ pub fn render(report: &SmokeReport) -> String {
     );
     let _ = writeln!(
         out,
-        "flow: {} delivered XA -> XB, {} received at XB, {} customs notifications, {} signed webhooks verified",
+        "flow: {} delivered XA -> XB over TLS, {} received at XB, {} customs notifications, {} signed webhooks verified",
         report.delivered, report.received, report.customs_notifications, report.verified_webhooks
     );
     out

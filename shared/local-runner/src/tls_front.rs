@@ -1,0 +1,169 @@
+//! TLS termination on loopback: a partner endpoint reached as `https://localhost:<port>/` with a
+//! certificate from a throw-away certificate authority, in front of a plain loopback server.
+//!
+//! Partners are reached over HTTPS in production; this lets the smoke test send the packaged
+//! forward binary through a real TLS handshake (rustls, certificate and host name checked)
+//! instead of plain loopback HTTP. The binary is told to trust the authority the way any
+//! deployment is: `SSL_CERT_FILE`, which the native root store of `hyper-rustls` reads.
+
+use anyhow::Context as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// A running TLS front; stops when dropped.
+pub struct TlsFront {
+    addr: SocketAddr,
+    ca_pem: PathBuf,
+    ca_der: CertificateDer<'static>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TlsFront {
+    /// Makes an authority and a `localhost` certificate it signs, writes the authority's PEM
+    /// into `dir`, and forwards every TLS connection on a free port to `upstream`.
+    pub async fn start(upstream: SocketAddr, dir: &Path) -> anyhow::Result<TlsFront> {
+        let ca_key = rcgen::KeyPair::generate().context("authority key")?;
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "ecites-local test authority");
+        let ca = ca_params.self_signed(&ca_key)?;
+        let leaf_key = rcgen::KeyPair::generate().context("server key")?;
+        let leaf_params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+        let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key)?;
+
+        let ca_pem = dir.join("ecites-local-ca.pem");
+        std::fs::write(&ca_pem, ca.pem())?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone(), ca.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )?;
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A failed handshake (an untrusting client) just ends the connection.
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+        Ok(TlsFront {
+            addr,
+            ca_pem,
+            ca_der: ca.der().clone(),
+            task,
+        })
+    }
+
+    /// `https://localhost:<port>/`.
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}/", self.addr.port())
+    }
+
+    /// The authority's certificate (PEM file): what `SSL_CERT_FILE` points at.
+    pub fn ca_pem(&self) -> &Path {
+        &self.ca_pem
+    }
+
+    /// The authority's certificate (DER), for clients built in process.
+    pub fn ca_der(&self) -> &CertificateDer<'static> {
+        &self.ca_der
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::ServerName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn echo_server() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 64];
+                    let n = stream.read(&mut buffer).await.unwrap_or(0);
+                    let _ = stream.write_all(&buffer[..n]).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn client(roots: rustls::RootCertStore) -> tokio_rustls::TlsConnector {
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+    }
+
+    #[tokio::test]
+    async fn a_client_trusting_the_authority_reaches_the_upstream_through_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let front = TlsFront::start(echo_server().await, dir.path())
+            .await
+            .unwrap();
+        assert!(std::fs::read_to_string(front.ca_pem())
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----"));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(front.ca_der().clone()).unwrap();
+        let tcp = TcpStream::connect(front.addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut tls = client(roots).connect(name, tcp).await.unwrap();
+        tls.write_all(b"ping").await.unwrap();
+        let mut answer = [0u8; 4];
+        tls.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"ping");
+    }
+
+    #[tokio::test]
+    async fn a_client_not_trusting_the_authority_fails_the_handshake() {
+        let dir = tempfile::tempdir().unwrap();
+        let front = TlsFront::start(echo_server().await, dir.path())
+            .await
+            .unwrap();
+        let tcp = TcpStream::connect(front.addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let result = client(rustls::RootCertStore::empty())
+            .connect(name, tcp)
+            .await;
+        assert!(result.is_err(), "an unknown authority must be refused");
+    }
+}
