@@ -239,9 +239,4 @@ impl HandRun {
         let mappings: [&dyn Mapping; 4] = [&ingest, &forward, &notify, &webhooks];
         run_all(&mappings, options, stop).await
     }
-
-    /// Requests receive has answered so far.
-    pub fn receive_requests(&self) -> u64 {
-        self.server.requests()
-    }
 }

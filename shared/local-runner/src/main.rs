@@ -141,13 +141,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             let run = ecites_local::hand_run::HandRun::from_env(receive_port).await?;
             println!("receive: {}", run.receive_url());
-            let stop = ecites_local::mapping::Stop::new();
-            let on_signal = stop.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    on_signal.trigger();
-                }
-            });
+            let stop = ecites_local::mapping::Stop::on_ctrl_c();
             let options = ecites_local::mapping::RunOptions {
                 timeout: std::time::Duration::from_secs(timeout),
                 quiet_for: std::time::Duration::from_secs(quiet_for),

@@ -135,6 +135,19 @@ impl Stop {
         Stop::default()
     }
 
+    /// A stop triggered by Ctrl-C (SIGINT): the run then ends after the batch in hand instead of
+    /// being killed in the middle of it. Needs a Tokio runtime.
+    pub fn on_ctrl_c() -> Self {
+        let stop = Stop::new();
+        let on_signal = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_signal.trigger();
+            }
+        });
+        stop
+    }
+
     /// Asks the loop to stop after the poll in progress.
     pub fn trigger(&self) {
         self.0.store(true, Ordering::SeqCst);
