@@ -4,12 +4,13 @@
 
 use chrono::Utc;
 use ecites_e2e::fixtures;
+use ecites_e2e::start_pair;
 use ecites_exchange::forward::{build_message, PartnerTransport};
 use ecites_exchange::ledger::{delivery_id, DeliveryKind, DeliveryState};
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::DeliveryMessage;
 use ecites_forward::HttpTransport;
-use ecites_local::exchange::{start_pair, Ma, PairOptions};
+use ecites_local::exchange::Ma;
 use ecites_local::function_url::Mode;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -67,17 +68,10 @@ async fn received(
         .unwrap()
 }
 
-async fn pair() -> (Ma, Ma) {
-    ecites_aws::telemetry::init_tracing();
-    start_pair(PairOptions::default())
-        .await
-        .expect("two MAs start (is moto installed? make .venv/bin/moto_server)")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permit_dropped_at_xa_arrives_at_xb_verified_and_both_ledgers_agree_through_replacement_and_cancellation(
 ) {
-    let (xa, xb) = pair().await;
+    let (xa, xb) = start_pair().await;
     let permit = fixtures::export_permit("26XA0001", "XA", "XB", 10);
     xa.drop_permit("26XA0001", &permit).await.unwrap();
     xa.forward_until_quiet(QUIET).await.unwrap();
@@ -125,7 +119,7 @@ async fn permit_dropped_at_xa_arrives_at_xb_verified_and_both_ledgers_agree_thro
 }
 
 async fn fails_then_dlq_then_replay_delivers(mode: Mode, expected_error: &str) {
-    let (xa, xb) = pair().await;
+    let (xa, xb) = start_pair().await;
     xb.server.set_mode(mode);
     let permit = fixtures::export_permit("26XA0100", "XA", "XB", 5);
     xa.drop_permit("26XA0100", &permit).await.unwrap();
@@ -188,7 +182,7 @@ async fn partner_dropping_connections_is_retried_then_the_dlq_and_replay_deliver
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partner_that_is_down_is_retried_then_failed_with_the_connection_error() {
-    let (xa, xb) = pair().await;
+    let (xa, xb) = start_pair().await;
     // Nothing listens on this port any more.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -216,7 +210,7 @@ async fn partner_that_is_down_is_retried_then_failed_with_the_connection_error()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_that_cannot_change_fails_at_once_without_retries() {
-    let (xa, xb) = pair().await;
+    let (xa, xb) = start_pair().await;
     xb.server.set_mode(Mode::Status(422));
     xa.drop_permit(
         "26XA0300",
@@ -240,7 +234,7 @@ async fn a_refusal_that_cannot_change_fails_at_once_without_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_delivery_queued_twice_is_sent_once() {
-    let (xa, xb) = pair().await;
+    let (xa, xb) = start_pair().await;
     xa.drop_permit(
         "26XA0400",
         &fixtures::export_permit("26XA0400", "XA", "XB", 5),
@@ -287,7 +281,7 @@ fn xml(issuer: &str, number: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_unknown_replayed_stale_misaddressed_and_oversized_messages_are_refused_and_nothing_is_stored(
 ) {
-    let (xa, xb) = pair().await;
+    let (xa, xb) = start_pair().await;
     let delivery = message("XA", "26XA0500", 1, DeliveryKind::Permit, "XB");
     let payload = xml("XA", "26XA0500");
 

@@ -8,26 +8,10 @@ use ecites_exchange::{DeliveryKind, DeliveryState, Ledger, VersionState};
 use lambda_runtime::{Context, LambdaEvent};
 use std::time::{Duration, Instant};
 
-async fn status(local: &Local, issuer: &str, number: &str) -> ecites_exchange::PermitStatus {
-    local
-        .function
-        .ledger()
-        .status(&id(issuer, number))
-        .await
-        .expect("status")
-}
-
-fn export(number: &str) -> Vec<u8> {
-    fixtures::json(&fixtures::export_permit(number, "XA", "XB", 10))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_permit_becomes_standard_xml_a_version_and_a_pending_delivery() {
     let local = start().await;
-    local
-        .put_object("inbox/26XA0001.json", export("26XA0001"))
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/26XA0001.json", export("26XA0001")).await;
     local.drain(DRAIN).await.unwrap();
 
     let status = status(&local, "XA", "26XA0001").await;
@@ -80,10 +64,7 @@ async fn dropped_permit_becomes_standard_xml_a_version_and_a_pending_delivery() 
 async fn same_object_delivered_twice_leaves_one_version_and_one_delivery_per_recipient() {
     let local = start().await;
     let body = export("26XA0002");
-    local
-        .put_object("inbox/a.json", body.clone())
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/a.json", body.clone()).await;
     // S3 delivers the same notification again, and the same content arrives under another name.
     local
         .send_direct(&s3_notification(
@@ -93,7 +74,7 @@ async fn same_object_delivered_twice_leaves_one_version_and_one_delivery_per_rec
         ))
         .await
         .unwrap();
-    local.put_object("inbox/a copy.json", body).await.unwrap();
+    drop_file(&local, "inbox/a copy.json", body).await;
     local.drain(DRAIN).await.unwrap();
 
     let status = status(&local, "XA", "26XA0002").await;
@@ -139,22 +120,17 @@ async fn concurrent_deliveries_of_the_same_permit_leave_one_version_and_one_deli
 async fn invalid_permit_is_rejected_with_report_and_acknowledged() {
     let local = start().await;
     let invalid = fixtures::invalid_json("XA");
-    local
-        .put_object("inbox/invalid.json", invalid.clone())
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/invalid.json", invalid.clone()).await;
     // S3 delivers the notification a second time: still one rejection.
     let again = s3_notification(&local.stack.bucket, "inbox/invalid.json", invalid.len());
     local.send_direct(&again).await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0, "acknowledged, not retried");
 
-    let report = local
-        .get_object("rejected/inbox/invalid.json.report.json")
+    let report = rejection_report(&local, "inbox/invalid.json")
         .await
-        .unwrap()
         .expect("rejection report next to the original");
-    let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["type"], "rejection_report");
     let findings = report["problems"][0]["findings"]
         .as_array()
@@ -181,10 +157,7 @@ async fn unreadable_message_is_rejected_with_report_and_acknowledged() {
     let message_id = local.send_direct("this is not JSON").await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
-    let report = local
-        .get_object(&format!("rejected/sqs/{message_id}.report.json"))
-        .await
-        .unwrap();
+    let report = rejection_report(&local, &format!("sqs/{message_id}")).await;
     assert!(report.is_some());
 }
 
@@ -243,18 +216,13 @@ async fn only_the_throttled_record_of_a_batch_is_retried() {
 async fn foreign_issuer_is_refused() {
     let local = start().await;
     let foreign = fixtures::json(&fixtures::export_permit("26XB0001", "XB", "XA", 3));
-    local
-        .put_object("inbox/foreign.json", foreign)
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/foreign.json", foreign).await;
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
-    let report = local
-        .get_object("rejected/inbox/foreign.json.report.json")
+    let report = rejection_report(&local, "inbox/foreign.json")
         .await
-        .unwrap()
         .expect("report");
-    assert!(String::from_utf8_lossy(&report).contains("not by this deployment"));
+    assert!(report.contains("not by this deployment"));
     assert!(status(&local, "XB", "26XB0001").await.is_empty());
     assert!(local.list("outbox/").await.unwrap().is_empty());
     assert!(local.take_deliveries().await.unwrap().is_empty());
@@ -263,13 +231,10 @@ async fn foreign_issuer_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reissue_with_new_content_becomes_version_2_replacement() {
     let local = start().await;
-    local
-        .put_object("inbox/v1.json", export("26XA0008"))
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/v1.json", export("26XA0008")).await;
     local.drain(DRAIN).await.unwrap();
     let reissue = fixtures::json(&fixtures::export_permit("26XA0008", "XA", "XB", 12));
-    local.put_object("inbox/v2.json", reissue).await.unwrap();
+    drop_file(&local, "inbox/v2.json", reissue).await;
     local.drain(DRAIN).await.unwrap();
 
     let status = status(&local, "XA", "26XA0008").await;
@@ -301,10 +266,7 @@ async fn reissue_with_new_content_becomes_version_2_replacement() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancellation_is_recorded_and_delivered() {
     let local = start().await;
-    local
-        .put_object("inbox/c.json", export("26XA0009"))
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/c.json", export("26XA0009")).await;
     local.drain(DRAIN).await.unwrap();
     local.take_deliveries().await.unwrap();
     let cancel = serde_json::json!({"type": "cancel", "version": 1, "issuer": "XA",
@@ -341,10 +303,8 @@ async fn cancelling_an_unknown_permit_is_rejected_with_report() {
     let message_id = local.send_direct(cancel).await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
-    assert!(local
-        .get_object(&format!("rejected/sqs/{message_id}.report.json"))
+    assert!(rejection_report(&local, &format!("sqs/{message_id}"))
         .await
-        .unwrap()
         .is_some());
 }
 
@@ -364,16 +324,10 @@ async fn s3_test_event_is_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_with_spaces_plus_and_unicode_are_decoded() {
     let local = start().await;
-    local
-        .put_object("inbox/my permit+1 café.json", export("26XA0010"))
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/my permit+1 café.json", export("26XA0010")).await;
     // The same key as AWS encodes it (spaces as +, %2B for +, UTF-8 percent-encoded).
     let body = export("26XA0011");
-    local
-        .put_object("inbox/other permit+2 ü.json", body.clone())
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/other permit+2 ü.json", body.clone()).await;
     local
         .send_direct(&s3_notification(
             &local.stack.bucket,
@@ -400,15 +354,13 @@ async fn oversized_object_is_rejected() {
     let local = start_with(|o| o.max_object_bytes = 2_000).await;
     let mut big = export("26XA0012");
     big.extend(std::iter::repeat_n(b' ', 4_000));
-    local.put_object("inbox/big.json", big).await.unwrap();
+    drop_file(&local, "inbox/big.json", big).await;
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
-    let report = local
-        .get_object("rejected/inbox/big.json.report.json")
+    let report = rejection_report(&local, "inbox/big.json")
         .await
-        .unwrap()
         .expect("report");
-    assert!(String::from_utf8_lossy(&report).contains("more than the limit"));
+    assert!(report.contains("more than the limit"));
     assert!(status(&local, "XA", "26XA0012").await.is_empty());
 }
 
@@ -457,7 +409,7 @@ async fn recipient_missing_from_directory_is_recorded_as_no_partner() {
         "XA",
         2,
     ));
-    local.put_object("inbox/import.json", import).await.unwrap();
+    drop_file(&local, "inbox/import.json", import).await;
     local.drain(DRAIN).await.unwrap();
     let status = status(&local, "XA", "26XA0014").await;
     assert_eq!(status.deliveries.len(), 1);
@@ -474,13 +426,12 @@ async fn recipient_missing_from_directory_is_recorded_as_no_partner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_with_two_permits_records_both() {
     let local = start().await;
-    local
-        .put_object(
-            "inbox/batch.csv",
-            fixtures::csv_two_permits("XA", "26XA0015", "26XA0016", "XD"),
-        )
-        .await
-        .unwrap();
+    drop_file(
+        &local,
+        "inbox/batch.csv",
+        fixtures::csv_two_permits("XA", "26XA0015", "26XA0016", "XD"),
+    )
+    .await;
     local.drain(DRAIN).await.unwrap();
     for number in ["26XA0015", "26XA0016"] {
         let status = status(&local, "XA", number).await;
@@ -492,10 +443,7 @@ async fn csv_with_two_permits_records_both() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epix_xml_is_ingested() {
     let local = start().await;
-    local
-        .put_object("inbox/epix.xml", fixtures::EPIX_XML.to_vec())
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/epix.xml", fixtures::EPIX_XML.to_vec()).await;
     local.drain(DRAIN).await.unwrap();
     let status = status(&local, "XA", "XA000000").await;
     assert_eq!(
@@ -517,10 +465,7 @@ async fn new_permit_costs_one_write_of_each_kind() {
         .unwrap();
     local.drain(DRAIN).await.unwrap();
     local.counter.reset();
-    local
-        .put_object("inbox/budget.json", export("26XA0018"))
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/budget.json", export("26XA0018")).await;
     local.drain(DRAIN).await.unwrap();
     let counts = local.counter.snapshot();
     let count = |op: &str| counts.get(op).copied().unwrap_or(0);
@@ -534,10 +479,7 @@ async fn new_permit_costs_one_write_of_each_kind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_renders_versions_deliveries_and_history_and_ignores_expired_records() {
     let local = start().await;
-    local
-        .put_object("inbox/s.json", export("26XA0019"))
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/s.json", export("26XA0019")).await;
     local.drain(DRAIN).await.unwrap();
     let (permit, status) =
         ecites_aws::status::permit_status_in(local.function.ledger(), "xa", "26XA0019")
@@ -571,13 +513,10 @@ async fn status_renders_versions_deliveries_and_history_and_ignores_expired_reco
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permit_sent_by_reference_is_fetched_and_oversized_reference_is_rejected() {
     let local = start_with(|o| o.max_object_bytes = 3_000).await;
-    local
-        .put_object("large/ok.json", export("26XA0020"))
-        .await
-        .unwrap();
+    drop_file(&local, "large/ok.json", export("26XA0020")).await;
     let mut big = export("26XA0021");
     big.extend(std::iter::repeat_n(b' ', 4_000));
-    local.put_object("large/big.json", big).await.unwrap();
+    drop_file(&local, "large/big.json", big).await;
     for key in ["large/ok.json", "large/big.json"] {
         let message = serde_json::json!({"type": "permit_ref", "version": 1,
             "bucket": local.stack.bucket, "key": key});
@@ -588,12 +527,10 @@ async fn permit_sent_by_reference_is_fetched_and_oversized_reference_is_rejected
     assert_eq!(status(&local, "XA", "26XA0020").await.versions.len(), 1);
     assert!(status(&local, "XA", "26XA0021").await.is_empty());
     // Read with the size bound (no Content-Length announced in the message), then refused.
-    let report = local
-        .get_object("rejected/large/big.json.report.json")
+    let report = rejection_report(&local, "large/big.json")
         .await
-        .unwrap()
         .expect("report");
-    assert!(String::from_utf8_lossy(&report).contains("more than the limit"));
+    assert!(report.contains("more than the limit"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -699,19 +636,12 @@ async fn dynamodb_server_error_is_reported_as_batch_item_failure() {
 async fn absurdly_long_permit_number_is_rejected_and_acknowledged() {
     let local = start().await;
     let number = "9".repeat(3_000);
-    local
-        .put_object("inbox/long.json", export(&number))
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/long.json", export(&number)).await;
     let cancel = serde_json::json!({"type": "cancel", "version": 1, "issuer": "XA",
         "permit_number": number, "reason": "x"});
     local.send_direct(&cancel.to_string()).await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0, "rejected, not retried into the DLQ");
-    assert!(local
-        .get_object("rejected/inbox/long.json.report.json")
-        .await
-        .unwrap()
-        .is_some());
+    assert!(rejection_report(&local, "inbox/long.json").await.is_some());
     assert_eq!(local.list("rejected/sqs/").await.unwrap().len(), 1);
 }

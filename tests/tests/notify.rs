@@ -4,133 +4,47 @@
 
 use ecites_e2e::*;
 use ecites_exchange::notify::{
-    verify, Channel, EventType, Filters, Role, Secret, Subscription, SubscriptionRegistry as _,
-    SIGNATURE_HEADER,
+    verify, EventType, Filters, Role, Secret, SubscriptionRegistry as _, SIGNATURE_HEADER,
 };
 use ecites_local::notify::{LocalNotify, NotifyOptions};
 use ecites_local::webhook_receiver::WebhookReceiver;
-use serde_json::Value;
 
-async fn start_all() -> (Local, LocalNotify) {
-    let local = start().await;
-    let notify = LocalNotify::start(&local, NotifyOptions::default())
-        .await
-        .expect("notification stack starts");
-    (local, notify)
-}
-
-async fn issue(local: &Local, number: &str, importer: &str) {
-    let permit = fixtures::export_permit(number, "XA", importer, 10);
-    local
-        .put_object(&format!("inbox/{number}.json"), fixtures::json(&permit))
-        .await
-        .unwrap();
-}
-
-async fn run_everything(local: &Local, notify: &LocalNotify) {
-    local.drain(DRAIN).await.unwrap();
-    notify.drain(DRAIN).await.unwrap();
-}
-
-fn sqs_subscription(
-    id: &str,
-    role: Role,
-    events: &[EventType],
-    filters: Filters,
-    arn: &str,
-) -> Subscription {
-    Subscription {
-        id: id.into(),
-        agency: format!("agency {id}"),
-        country: "XB".into(),
-        role,
-        events: events.to_vec(),
-        filters,
-        channel: Channel::Sns {
-            protocol: "sqs".into(),
-            endpoint: arn.into(),
-            subscription_arn: None,
-        },
-        include_xml: false,
+fn importer(country: &str) -> Filters {
+    Filters {
+        importer: vec![country.into()],
+        ..Filters::default()
     }
-}
-
-fn webhook(id: &str, url: &str, include_xml: bool) -> Subscription {
-    Subscription {
-        id: id.into(),
-        agency: "Customs of XB".into(),
-        country: "XB".into(),
-        role: Role::Customs,
-        events: vec![EventType::Issued],
-        filters: Filters {
-            importer: vec!["XB".into()],
-            ..Filters::default()
-        },
-        channel: Channel::Webhook {
-            url: url.into(),
-            secret_parameter: format!("/ecites/webhooks/{id}"),
-        },
-        include_xml,
-    }
-}
-
-fn json(body: &[u8]) -> Value {
-    serde_json::from_slice(body).expect("a JSON body")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customs_queue_with_a_filter_policy_receives_only_matching_events() {
-    let (local, notify) = start_all().await;
-    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
-    let (ma_url, ma_arn) = notify.agency_queue(&local, "ma-xa").await.unwrap();
-    notify
-        .admin
-        .add(
-            sqs_subscription(
-                "customs-xb",
-                Role::Customs,
-                &[EventType::Issued, EventType::Rejected],
-                Filters {
-                    importer: vec!["XB".into()],
-                    ..Filters::default()
-                },
-                &customs_arn,
-            ),
-            None,
-        )
-        .await
-        .unwrap();
-    notify
-        .admin
-        .add(
-            sqs_subscription(
-                "ma-xa",
-                Role::ManagementAuthority,
-                &[EventType::Rejected, EventType::DeliveryFailed],
-                Filters::default(),
-                &ma_arn,
-            ),
-            None,
-        )
-        .await
-        .unwrap();
+    let (local, notify) = start_notify().await;
+    let customs_url = subscribed_queue(
+        &local,
+        &notify,
+        "customs-xb",
+        Role::Customs,
+        &[EventType::Issued, EventType::Rejected],
+        importer("XB"),
+    )
+    .await;
+    let ma_url = subscribed_queue(
+        &local,
+        &notify,
+        "ma-xa",
+        Role::ManagementAuthority,
+        &[EventType::Rejected, EventType::DeliveryFailed],
+        Filters::default(),
+    )
+    .await;
 
     issue(&local, "26XA0101", "XB").await; // for XB customs
     issue(&local, "26XA0102", "XD").await; // another importer
     issue(&local, "26XA0103", "XC").await; // XC has no partner: delivery_failed (NO_PARTNER)
-    local
-        .put_object("inbox/broken.json", fixtures::invalid_json("XA"))
-        .await
-        .unwrap();
+    drop_file(&local, "inbox/broken.json", fixtures::invalid_json("XA")).await;
     run_everything(&local, &notify).await;
 
-    let customs: Vec<Value> = local
-        .take_all(&customs_url)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| json(b.as_bytes()))
-        .collect();
+    let customs = take_events(&local, &customs_url).await;
     assert_eq!(customs.len(), 1, "{customs:#?}");
     assert_eq!(customs[0]["type"], "org.cites.epermit.issued");
     assert_eq!(customs[0]["subject"], "XA/26XA0101");
@@ -141,13 +55,7 @@ async fn customs_queue_with_a_filter_policy_receives_only_matching_events() {
         "the topic never carries the XML key"
     );
 
-    let ma: Vec<Value> = local
-        .take_all(&ma_url)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| json(b.as_bytes()))
-        .collect();
+    let ma = take_events(&local, &ma_url).await;
     let mut types: Vec<&str> = ma.iter().filter_map(|e| e["type"].as_str()).collect();
     types.sort_unstable();
     assert_eq!(
@@ -162,7 +70,7 @@ async fn customs_queue_with_a_filter_policy_receives_only_matching_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_receives_only_its_events_signed_with_its_secret() {
-    let (local, notify) = start_all().await;
+    let (local, notify) = start_notify().await;
     let receiver = WebhookReceiver::start(200).await.unwrap();
     let secret = Secret::new("customs-xb-secret-1");
     notify
@@ -210,16 +118,15 @@ async fn webhook_receives_only_its_events_signed_with_its_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriber_that_is_down_gets_retries_then_the_dlq() {
-    let (local, notify) = start_all().await;
+    let (local, notify) = start_notify().await;
     let receiver = WebhookReceiver::start(503).await.unwrap();
-    notify
-        .admin
-        .add(
-            webhook("hook-down", &receiver.url("/down"), false),
-            Some(&Secret::new("s")),
-        )
-        .await
-        .unwrap();
+    subscribe_webhook(
+        &notify,
+        "hook-down",
+        &receiver.url("/down"),
+        &Secret::new("s"),
+    )
+    .await;
     issue(&local, "26XA0301", "XB").await;
     run_everything(&local, &notify).await;
 
@@ -228,40 +135,36 @@ async fn subscriber_that_is_down_gets_retries_then_the_dlq() {
         NotifyOptions::default().max_receive_count as usize,
         "one attempt per receive before the DLQ"
     );
-    let dead = local.take_all(&notify.webhook_dlq_url).await.unwrap();
+    let dead = take_events(&local, &notify.webhook_dlq_url).await;
     assert_eq!(dead.len(), 1);
-    let job = json(dead[0].as_bytes());
-    assert_eq!(job["subscription_id"], "hook-down");
-    assert_eq!(job["event"]["subject"], "XA/26XA0301");
+    assert_eq!(dead[0]["subscription_id"], "hook-down");
+    assert_eq!(dead[0]["event"]["subject"], "XA/26XA0301");
+}
+
+/// XB's customs subscribed to issued permits twice over: through the topic (a queue) and by
+/// webhook. Returns the queue's URL and the webhook receiver.
+async fn customs_on_both_channels(
+    local: &Local,
+    notify: &LocalNotify,
+) -> (String, WebhookReceiver) {
+    let customs_url = subscribed_queue(
+        local,
+        notify,
+        "customs-xb",
+        Role::Customs,
+        &[EventType::Issued],
+        Filters::default(),
+    )
+    .await;
+    let receiver = WebhookReceiver::start(200).await.unwrap();
+    subscribe_webhook(notify, "hook-xb", &receiver.url("/x"), &Secret::new("s")).await;
+    (customs_url, receiver)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_stream_records_do_not_notify_twice() {
-    let (local, notify) = start_all().await;
-    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
-    notify
-        .admin
-        .add(
-            sqs_subscription(
-                "customs-xb",
-                Role::Customs,
-                &[EventType::Issued],
-                Filters::default(),
-                &customs_arn,
-            ),
-            None,
-        )
-        .await
-        .unwrap();
-    let receiver = WebhookReceiver::start(200).await.unwrap();
-    notify
-        .admin
-        .add(
-            webhook("hook-xb", &receiver.url("/x"), false),
-            Some(&Secret::new("s")),
-        )
-        .await
-        .unwrap();
+    let (local, notify) = start_notify().await;
+    let (customs_url, receiver) = customs_on_both_channels(&local, &notify).await;
     issue(&local, "26XA0401", "XB").await;
     run_everything(&local, &notify).await;
 
@@ -277,31 +180,8 @@ async fn replayed_stream_records_do_not_notify_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_subscriptions_get_nothing() {
-    let (local, notify) = start_all().await;
-    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
-    notify
-        .admin
-        .add(
-            sqs_subscription(
-                "customs-xb",
-                Role::Customs,
-                &[EventType::Issued],
-                Filters::default(),
-                &customs_arn,
-            ),
-            None,
-        )
-        .await
-        .unwrap();
-    let receiver = WebhookReceiver::start(200).await.unwrap();
-    notify
-        .admin
-        .add(
-            webhook("hook-xb", &receiver.url("/x"), false),
-            Some(&Secret::new("s")),
-        )
-        .await
-        .unwrap();
+    let (local, notify) = start_notify().await;
+    let (customs_url, receiver) = customs_on_both_channels(&local, &notify).await;
 
     // A webhook already queued when its subscription is removed is dropped, not sent.
     issue(&local, "26XA0501", "XB").await;
@@ -328,22 +208,16 @@ async fn removed_subscriptions_get_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_stream_record_is_retried_from_its_sequence_number_and_nothing_is_lost() {
-    let (local, notify) = start_all().await;
-    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
-    notify
-        .admin
-        .add(
-            sqs_subscription(
-                "customs-xb",
-                Role::Customs,
-                &[EventType::Issued],
-                Filters::default(),
-                &customs_arn,
-            ),
-            None,
-        )
-        .await
-        .unwrap();
+    let (local, notify) = start_notify().await;
+    let customs_url = subscribed_queue(
+        &local,
+        &notify,
+        "customs-xb",
+        Role::Customs,
+        &[EventType::Issued],
+        Filters::default(),
+    )
+    .await;
     issue(&local, "26XA0601", "XB").await;
     local.drain(DRAIN).await.unwrap();
 
@@ -364,32 +238,23 @@ async fn a_failed_stream_record_is_retried_from_its_sequence_number_and_nothing_
 
     // Fixed: the retry from the failed record notifies, once.
     notify.drain(DRAIN).await.unwrap();
-    let events = local.take_all(&customs_url).await.unwrap();
+    let events = take_events(&local, &customs_url).await;
     assert_eq!(events.len(), 1, "{events:#?}");
-    assert_eq!(json(events[0].as_bytes())["subject"], "XA/26XA0601");
+    assert_eq!(events[0]["subject"], "XA/26XA0601");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customs_is_told_of_a_cancellation_with_the_issuers_reason() {
-    let (local, notify) = start_all().await;
-    let (customs_url, customs_arn) = notify.agency_queue(&local, "customs-xb").await.unwrap();
-    notify
-        .admin
-        .add(
-            sqs_subscription(
-                "customs-xb",
-                Role::Customs,
-                &[EventType::Cancelled],
-                Filters {
-                    importer: vec!["XB".into()],
-                    ..Filters::default()
-                },
-                &customs_arn,
-            ),
-            None,
-        )
-        .await
-        .unwrap();
+    let (local, notify) = start_notify().await;
+    let customs_url = subscribed_queue(
+        &local,
+        &notify,
+        "customs-xb",
+        Role::Customs,
+        &[EventType::Cancelled],
+        importer("XB"),
+    )
+    .await;
     issue(&local, "26XA0701", "XB").await;
     local.drain(DRAIN).await.unwrap();
     local
@@ -398,9 +263,9 @@ async fn customs_is_told_of_a_cancellation_with_the_issuers_reason() {
         .unwrap();
     run_everything(&local, &notify).await;
 
-    let events = local.take_all(&customs_url).await.unwrap();
+    let events = take_events(&local, &customs_url).await;
     assert_eq!(events.len(), 1, "only the cancellation: {events:#?}");
-    let event = json(events[0].as_bytes());
+    let event = &events[0];
     assert_eq!(event["type"], "org.cites.epermit.cancelled");
     assert_eq!(event["id"], "XA/26XA0701/v1/cancelled");
     assert_eq!(event["data"]["detail"]["reason"], "specimens died");

@@ -86,12 +86,20 @@ impl Drop for FunctionUrlServer {
 impl FunctionUrlServer {
     /// Serves the receive `function` on a free port of 127.0.0.1.
     pub async fn start(function: Arc<ReceiveFunction>) -> anyhow::Result<Self> {
-        Self::start_with(function).await
+        Self::start_on(function, 0).await
     }
 
     /// Serves any [`UrlFunction`] on a free port of 127.0.0.1.
     pub async fn start_with(function: Arc<dyn UrlFunction>) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(function, 0).await
+    }
+
+    /// Serves `function` on `port` of 127.0.0.1 (0: a free one), so a hand-run stack can give
+    /// its partners a URL that stays the same from run to run.
+    pub async fn start_on(function: Arc<dyn UrlFunction>, port: u16) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| anyhow::anyhow!("binding 127.0.0.1:{port}: {e}"))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             function,

@@ -12,6 +12,8 @@ pub mod demo_notify;
 pub mod exchange;
 pub mod fixtures;
 pub mod function_url;
+pub mod hand_run;
+pub mod mapping;
 pub mod moto;
 pub mod notify;
 pub mod packaged;

@@ -45,7 +45,9 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         deliveries: usize,
     },
-    /// Create the stack on a running emulator and print the environment for the functions.
+    /// Create the whole stack on a running emulator (queues with DLQs, table with stream,
+    /// bucket, topic, signing key, partner directory) and print `export` lines for every
+    /// function: `eval "$(ecites-local setup --endpoint URL)"`.
     Setup {
         /// The emulator endpoint.
         #[arg(long)]
@@ -57,12 +59,19 @@ enum Command {
         #[arg(long, default_value = "XA")]
         country: String,
     },
-    /// Play the SQS event-source mapping for the ingest function (configured by the same env
-    /// vars as the Lambda, plus ECITES_INGEST_QUEUE_URL) until the queue is quiet.
+    /// Play every function at once from the environment `setup` printed: the ingest queue ->
+    /// ingest, the deliveries queue -> forward, the table's stream -> notify, the webhook queue
+    /// -> webhooks, and receive served on a loopback port; until quiet, Ctrl-C or the timeout.
     Run {
-        /// Give up after this many seconds.
+        /// Give up after this many seconds (an error if work is still pending).
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Serve receive on this port of 127.0.0.1 (0: a free one; the URL is printed).
+        #[arg(long, default_value_t = 0)]
+        receive_port: u16,
+        /// Keep going until everything has been quiet this many seconds (0: stop at once).
+        #[arg(long, default_value_t = 0)]
+        quiet_for: u64,
     },
     /// Start each packaged Lambda (`make package`) against a loopback Runtime API, with the
     /// environment infra/template.yaml gives it, and carry permits through ingest, forward,
@@ -138,50 +147,31 @@ async fn run(command: Command) -> anyhow::Result<()> {
             prefix,
             country,
         } => {
-            let clients = ecites_aws::Clients::new(
-                Some(&endpoint),
-                ecites_local::REGION,
-                &ecites_aws::ClientOptions {
-                    emulator_credentials: true,
-                    ..Default::default()
-                },
-            )
-            .await;
-            let options = ecites_local::LocalOptions::new(&prefix);
-            let spec = ecites_local::StackSpec {
+            let country = country
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--country {country:?} is not an ISO 3166-1 code"))?;
+            let spec = ecites_local::hand_run::HandRunSpec {
+                endpoint,
                 prefix,
-                visibility_timeout_s: options.visibility_timeout_s,
-                max_receive_count: options.max_receive_count,
-                partners: options.partners,
+                country,
             };
-            let stack = ecites_local::setup::setup(&clients, &spec).await?;
-            println!("export AWS_ENDPOINT_URL={endpoint}");
-            println!("export AWS_REGION={}", ecites_local::REGION);
-            println!("export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true");
-            println!("export ECITES_COUNTRY={country}");
-            println!("export ECITES_BUCKET={}", stack.bucket);
-            println!("export ECITES_TABLE={}", stack.table);
-            println!(
-                "export ECITES_DELIVERIES_QUEUE_URL={}",
-                stack.deliveries_queue_url
-            );
-            println!("export ECITES_INGEST_QUEUE_URL={}", stack.ingest_queue_url);
+            print!("{}", ecites_local::hand_run::create(&spec).await?.exports());
         }
-        Command::Run { timeout } => {
-            let config = ecites_aws::Config::from_env()?;
-            let queue = std::env::var("ECITES_INGEST_QUEUE_URL")
-                .map_err(|_| anyhow::anyhow!("ECITES_INGEST_QUEUE_URL is not set"))?;
-            let clients =
-                ecites_aws::Clients::from_config(&config, &ecites_aws::ClientOptions::default())
-                    .await;
-            let function = ecites_ingest::IngestFunction::new(&config, &clients);
-            let source =
-                ecites_local::EventSource::new(clients.sqs.clone(), &queue, &config.region).await?;
-            let handler = |event| function.handle(event);
-            let outcome = source
-                .run_until_quiet(&handler, std::time::Duration::from_secs(timeout))
-                .await?;
-            println!("{outcome:?}");
+        Command::Run {
+            timeout,
+            receive_port,
+            quiet_for,
+        } => {
+            let run = ecites_local::hand_run::HandRun::from_env(receive_port).await?;
+            println!("receive: {}", run.receive_url());
+            let stop = ecites_local::mapping::Stop::on_ctrl_c();
+            let options = ecites_local::mapping::RunOptions {
+                timeout: std::time::Duration::from_secs(timeout),
+                quiet_for: std::time::Duration::from_secs(quiet_for),
+                ..Default::default()
+            };
+            print!("{}", run.run(&options, &stop).await?);
         }
         Command::Smoke {
             endpoint,

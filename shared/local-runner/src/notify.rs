@@ -67,17 +67,8 @@ impl LocalNotify {
             .strip_suffix("-exchange")
             .unwrap_or(&local.stack.bucket)
             .to_owned();
-        let topic_arn = clients
-            .sns
-            .create_topic()
-            .name(format!("{prefix}-notifications"))
-            .send()
-            .await
-            .context("creating the topic")?
-            .topic_arn
-            .context("no topic ARN")?;
         let spec = crate::StackSpec {
-            prefix: prefix.clone(),
+            prefix,
             visibility_timeout_s: 1,
             max_receive_count: options.max_receive_count,
             partners: Directory {
@@ -85,9 +76,11 @@ impl LocalNotify {
                 partners: Vec::new(),
             },
         };
-        let (webhook_queue_url, webhook_dlq_url) =
-            crate::setup::queue_with_dlq(&local.clients, &format!("{prefix}-webhooks"), &spec)
-                .await?;
+        let crate::setup::NotifyResources {
+            topic_arn,
+            webhook_queue_url,
+            webhook_dlq_url,
+        } = crate::setup::setup_notify(&local.clients, &clients, &spec).await?;
         let config = NotifyConfig {
             country: local.config.country.to_string(),
             bucket: local.stack.bucket.clone(),
@@ -102,19 +95,7 @@ impl LocalNotify {
         };
         let function = NotifyFunction::new(&config, &local.clients, &clients);
         let webhooks = WebhookFunction::new(&config, &local.clients, &clients)?;
-        let streams = aws_sdk_dynamodbstreams::Client::from_conf(
-            aws_sdk_dynamodbstreams::config::Builder::from(
-                &aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(aws_config::Region::new(REGION))
-                    .endpoint_url(&local.endpoint)
-                    .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
-                        "test", "test", None, None, "emulator",
-                    ))
-                    .load()
-                    .await,
-            )
-            .build(),
-        );
+        let streams = crate::stream::streams_client(Some(&local.endpoint), REGION, true).await;
         let stream =
             StreamSource::new(&local.clients.dynamodb, streams, &local.stack.table, REGION).await?;
         let webhook_source =

@@ -252,3 +252,41 @@ pub async fn setup(clients: &Clients, spec: &StackSpec) -> anyhow::Result<Stack>
         partners_key,
     })
 }
+
+/// What the notification functions need besides [`Stack`]: the topic agencies subscribe to and
+/// the webhook queue with its DLQ.
+#[derive(Clone, Debug)]
+pub struct NotifyResources {
+    /// The notifications topic (`<prefix>-notifications`).
+    pub topic_arn: String,
+    /// The webhook queue (`<prefix>-webhooks`).
+    pub webhook_queue_url: String,
+    /// Its DLQ, where webhooks that keep failing end.
+    pub webhook_dlq_url: String,
+}
+
+/// Creates the notifications topic and the webhook queue with its DLQ (redrive after
+/// `spec.max_receive_count` receives), named after `spec.prefix` like the rest of the stack.
+pub async fn setup_notify(
+    clients: &Clients,
+    notify: &ecites_aws::notify::NotifyClients,
+    spec: &StackSpec,
+) -> anyhow::Result<NotifyResources> {
+    let prefix = &spec.prefix;
+    let topic_arn = notify
+        .sns
+        .create_topic()
+        .name(format!("{prefix}-notifications"))
+        .send()
+        .await
+        .context("creating the topic")?
+        .topic_arn
+        .context("no topic ARN")?;
+    let (webhook_queue_url, webhook_dlq_url) =
+        queue_with_dlq(clients, &format!("{prefix}-webhooks"), spec).await?;
+    Ok(NotifyResources {
+        topic_arn,
+        webhook_queue_url,
+        webhook_dlq_url,
+    })
+}

@@ -97,6 +97,26 @@ fn record_json(record: &Record, stream_arn: &str, region: &str) -> Option<Value>
     }))
 }
 
+/// A DynamoDB Streams client built like the others: the endpoint override (the emulator serves
+/// the Streams API on its one port) and, for the emulator, the static `test` credentials.
+pub async fn streams_client(
+    endpoint_url: Option<&str>,
+    region: &str,
+    emulator_credentials: bool,
+) -> aws_sdk_dynamodbstreams::Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()));
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if emulator_credentials {
+        loader = loader.credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ));
+    }
+    aws_sdk_dynamodbstreams::Client::new(&loader.load().await)
+}
+
 impl StreamSource {
     /// A mapping for the stream of `table`.
     pub async fn new(
