@@ -231,3 +231,67 @@ pub fn sqs_event(message_id: &str, body: &str) -> SqsEvent {
     }]}))
     .expect("a valid SQS event")
 }
+
+/// docs/openapi.yaml, the contract a partner implements from: the e2e tests check every answer
+/// of the receive function against it (status documented, body matching its schema) and every
+/// envelope they send against the `Envelope` schema, so the document cannot drift from the code.
+pub struct OpenApi {
+    document: Value,
+}
+
+impl OpenApi {
+    /// Reads docs/openapi.yaml.
+    pub fn load() -> OpenApi {
+        let path = ecites_local::moto::repo_root().join("docs/openapi.yaml");
+        let text = std::fs::read_to_string(&path).expect("docs/openapi.yaml");
+        OpenApi {
+            document: serde_yaml::from_str(&text).expect("docs/openapi.yaml is YAML"),
+        }
+    }
+
+    fn check(&self, schema_ref: &str, instance: &Value) -> Result<(), String> {
+        // The components travel with the schema so `#/components/...` references resolve.
+        let schema = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": schema_ref,
+            "components": self.document["components"],
+        });
+        let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+        let errors: Vec<String> = validator
+            .iter_errors(instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{schema_ref}: {}", errors.join("; ")))
+        }
+    }
+
+    /// The envelope a sender POSTs matches `#/components/schemas/Envelope`.
+    pub fn check_envelope(&self, body: &[u8]) -> Result<(), String> {
+        let envelope: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+        self.check("#/components/schemas/Envelope", &envelope)
+    }
+
+    /// The receive operation documents `status`, and `body` matches the schema it names.
+    pub fn check_answer(&self, status: u16, body: &[u8]) -> Result<(), String> {
+        let response = &self.document["paths"]["/"]["post"]["responses"][status.to_string()];
+        if response.is_null() {
+            return Err(format!(
+                "status {status} is not documented in docs/openapi.yaml"
+            ));
+        }
+        let Some(schema_ref) = response["content"]["application/json"]["schema"]["$ref"].as_str()
+        else {
+            return Ok(());
+        };
+        let answer: Value = serde_json::from_slice(body).map_err(|e| {
+            format!(
+                "status {status}: body is not JSON ({e}): {}",
+                String::from_utf8_lossy(body)
+            )
+        })?;
+        self.check(schema_ref, &answer)
+    }
+}

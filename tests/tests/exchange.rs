@@ -5,6 +5,7 @@
 use chrono::Utc;
 use ecites_e2e::fixtures;
 use ecites_e2e::start_pair;
+use ecites_e2e::OpenApi;
 use ecites_exchange::forward::{build_message, PartnerTransport};
 use ecites_exchange::ledger::{delivery_id, DeliveryKind, DeliveryState};
 use ecites_exchange::protocol::SigningIdentity;
@@ -261,13 +262,17 @@ async fn the_same_delivery_queued_twice_is_sent_once() {
     assert_eq!(sent["attempts"], "1");
 }
 
-/// Sends a hand-built envelope to XB and returns (status, body).
+/// Sends a hand-built envelope to XB and returns (status, body); every answer must be one
+/// docs/openapi.yaml documents, with the body its schema describes.
 async fn post(xb: &Ma, body: Vec<u8>, headers: &[(&'static str, String)]) -> (u16, String) {
     let transport = HttpTransport::new(Duration::from_secs(10)).unwrap();
     let reply = transport
         .post(&xb.server.url(), headers, body)
         .await
         .unwrap();
+    if let Err(drift) = OpenApi::load().check_answer(reply.status, &reply.body) {
+        panic!("the receive function's answer departs from docs/openapi.yaml: {drift}");
+    }
     (
         reply.status,
         String::from_utf8_lossy(&reply.body).into_owned(),
@@ -362,4 +367,52 @@ async fn forged_unknown_replayed_stale_misaddressed_and_oversized_messages_are_r
     assert_eq!(first["tracking_number"], again["tracking_number"]);
     assert_eq!(again["duplicate"], true);
     assert!(received(&xb, "26XA0500", 1, "issued").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_sent_and_every_answer_match_the_openapi_document() {
+    let (xa, xb) = start_pair().await;
+    let openapi = OpenApi::load();
+    let delivery = message("XA", "26XA0600", 1, DeliveryKind::Permit, "XB");
+
+    // What forward sends is an Envelope as documented.
+    let (body, headers) = build_message(
+        &delivery,
+        "E",
+        &xml("XA", "26XA0600"),
+        "m-doc",
+        &xa.key,
+        Utc::now(),
+    );
+    openapi.check_envelope(&body).unwrap();
+    let (status, ack) = post(&xb, body, &headers).await;
+    assert_eq!(status, 200, "{ack}");
+
+    // Readable but invalid (valid until before valid from): 422 INVALID with its findings.
+    let mut invalid = fixtures::export_permit("26XA0601", "XA", "XB", 3);
+    std::mem::swap(&mut invalid.valid_from, &mut invalid.valid_until);
+    let delivery = message("XA", "26XA0601", 1, DeliveryKind::Permit, "XB");
+    let payload = ecites_domain::xml::write_permit(&invalid).into_bytes();
+    let (body, headers) = build_message(&delivery, "E", &payload, "m-bad", &xa.key, Utc::now());
+    let (status, text) = post(&xb, body, &headers).await;
+    assert_eq!(status, 422, "{text}");
+    let refusal: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(refusal["code"], "INVALID");
+    assert!(
+        !refusal["findings"].as_array().unwrap().is_empty(),
+        "{text}"
+    );
+
+    // Only POST: any other method is a documented 405 refusal.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let answer = client.get(xb.server.url().parse().unwrap()).await.unwrap();
+    let status = answer.status().as_u16();
+    let body = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(status, 405, "{}", String::from_utf8_lossy(&body));
+    openapi.check_answer(status, &body).unwrap();
+    assert!(received(&xb, "26XA0601", 1, "issued").await.is_none());
 }
