@@ -23,9 +23,10 @@ use ecites_domain::{CountryCode, PermitId};
 use ecites_exchange::keys::escape_component;
 use ecites_exchange::ledger::{
     delivery_id, AuditEntry, DeliveryInfo, DeliveryKind, DeliveryState, NewCancellation,
-    NewRejection, NewVersion, PendingDelivery, PermitStatus, Recorded, RejectionInfo, VersionInfo,
-    VersionState,
+    NewRejection, NewVersion, PendingDelivery, PermitStatus, ReceivedInfo, ReceivedState, Recorded,
+    RejectionInfo, VersionInfo, VersionState,
 };
+use ecites_exchange::protocol::WireFinding;
 use ecites_exchange::{Clock, Error, Ledger};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -100,6 +101,16 @@ fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 
 fn get_n(item: &Item, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// The findings the receive function stored with a document (JSON of the wire findings), as
+/// `severity rule: message` lines; unreadable or absent JSON is no findings rather than a failed status.
+fn finding_lines(json: Option<&str>) -> Vec<String> {
+    json.and_then(|text| serde_json::from_str::<Vec<WireFinding>>(text).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| format!("{} {}: {}", f.severity, f.rule, f.message))
+        .collect()
 }
 
 fn key(pk: &str, sk: &str) -> Item {
@@ -951,7 +962,22 @@ impl Ledger for DynamoLedger {
                         .unwrap_or(DeliveryState::Pending),
                     attempts: u32::try_from(number("attempts")).unwrap_or(0),
                     last_error: get_s(item, "last_error").map(str::to_owned),
+                    tracking_number: get_s(item, "tracking_number").map(str::to_owned),
                     updated_at: text("updated_at"),
+                });
+            } else if sk.starts_with("RECEIVED#") {
+                // Written by the receive function (`exchange_store.rs`), same partition.
+                status.received.push(ReceivedInfo {
+                    version: u32::try_from(number("version")).unwrap_or(0),
+                    document_status: text("document_status"),
+                    document_type: text("document_type"),
+                    sender: text("issuer"),
+                    message_id: text("message_id"),
+                    received_at: text("received_at"),
+                    tracking_number: text("tracking_number"),
+                    state: ReceivedState::from_ack_status(&text("ack_status")),
+                    body_key: text("body_key"),
+                    findings: finding_lines(get_s(item, "findings")),
                 });
             } else if sk.starts_with("REJECTION#") {
                 status.rejections.push(RejectionInfo {
@@ -970,6 +996,9 @@ impl Ledger for DynamoLedger {
             }
         }
         status.versions.sort_by_key(|v| v.version);
+        status
+            .received
+            .sort_by(|a, b| (a.version, &a.received_at).cmp(&(b.version, &b.received_at)));
         status.history.sort_by(|a, b| a.at.cmp(&b.at));
         Ok(status)
     }
