@@ -22,7 +22,8 @@ pub enum DeliveryState {
     Delivered,
     /// The partner acknowledged receipt and reported warnings.
     DeliveredWithWarnings,
-    /// The partner received it but could not read it.
+    /// The partner received it but refused it as not readable (a 400 refusal `NOT_READABLE`):
+    /// final, like FAILED, since resending the same bytes cannot change it; the reason is kept.
     DeliveredNotReadable,
     /// Delivery failed for good (after retries), see the last error.
     Failed,
