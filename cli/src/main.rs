@@ -73,7 +73,9 @@ enum Command {
     /// Print the JSON Schema of the JSON form of a permit.
     Schema,
     /// Show what the delivery ledger knows about a permit: versions, deliveries per recipient
-    /// with their state, attempts and reasons, and the history.
+    /// with their state, attempts, the partner's tracking number and the last reason, the
+    /// documents received from the issuing partner (with our tracking number and the stored
+    /// original), and the history.
     ///
     /// Reads the same environment as the Lambda functions (ECITES_TABLE, AWS_REGION, and
     /// AWS_ENDPOINT_URL for the local emulator). Exit status: 0 found, 1 unknown permit,

@@ -64,7 +64,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
     let options = ecites_aws::ClientOptions::default();
     let clients = ecites_aws::Clients::from_config(&config, &options).await;
     let (s3, bucket, key) = (&clients.s3, &config.bucket, &config.partners_key);
-    let read = || ecites_aws::exchange_store::read_directory(s3, bucket, key);
+    let read = || ecites_aws::s3::read_directory(s3, bucket, key);
     match command {
         PartnersCommand::List => {
             let directory = read().await?;
@@ -126,7 +126,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                 public_key: Some(public_key.trim().to_owned()),
                 key_id,
             });
-            ecites_aws::exchange_store::write_directory(s3, bucket, key, &directory).await?;
+            ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
             println!(
                 "{code} saved in s3://{bucket}/{key} (warm functions see it within 5 minutes)"
             );
@@ -137,7 +137,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                 eprintln!("{code} is not in the directory");
                 return Ok(ExitCode::FAILURE);
             }
-            ecites_aws::exchange_store::write_directory(s3, bucket, key, &directory).await?;
+            ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
             println!("{code} removed from s3://{bucket}/{key}");
         }
         PartnersCommand::Keygen { parameter, key_id } => {

@@ -1,5 +1,6 @@
 //! `ecites status <ISSUER> <PERMIT>`: what the delivery ledger knows about a permit (versions,
-//! deliveries per recipient with their tracking state, rejections, history), read with the same
+//! deliveries per recipient with their tracking state and the partner's tracking number,
+//! documents received from the issuing partner, rejections, history), read with the same
 //! environment configuration as the Lambda functions (`ECITES_TABLE`, `AWS_REGION`,
 //! `AWS_ENDPOINT_URL` for the emulator, ...).
 

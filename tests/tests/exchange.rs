@@ -7,9 +7,10 @@ use ecites_e2e::fixtures;
 use ecites_e2e::start_pair;
 use ecites_e2e::OpenApi;
 use ecites_exchange::forward::{build_message, PartnerTransport};
-use ecites_exchange::ledger::{delivery_id, DeliveryKind, DeliveryState};
+use ecites_exchange::ledger::{delivery_id, DeliveryKind, DeliveryState, ReceivedState};
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::DeliveryMessage;
+use ecites_exchange::Ledger;
 use ecites_forward::HttpTransport;
 use ecites_local::exchange::Ma;
 use ecites_local::function_url::Mode;
@@ -415,4 +416,125 @@ async fn envelopes_sent_and_every_answer_match_the_openapi_document() {
     assert_eq!(status, 405, "{}", String::from_utf8_lossy(&body));
     openapi.check_answer(status, &body).unwrap();
     assert!(received(&xb, "26XA0601", 1, "issued").await.is_none());
+}
+
+/// The line of a rendered status that contains `needle`.
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_at_xa_shows_the_tracking_number_xb_holds_and_status_at_xb_lists_the_received_version(
+) {
+    let (xa, xb) = start_pair().await;
+    let permit = fixtures::export_permit("26XA0600", "XA", "XB", 10);
+    xa.drop_permit("26XA0600", &permit).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let got = received(&xb, "26XA0600", 1, "issued")
+        .await
+        .expect("XB recorded it");
+    let tracking = got["tracking_number"].clone();
+    assert!(tracking.starts_with("XB-"), "{got:?}");
+    let id = ecites_e2e::id("XA", "26XA0600");
+
+    // XA: the delivery row as `ecites status` reads and prints it.
+    let at_xa = xa.local.function.ledger().status(&id).await.unwrap();
+    assert_eq!(at_xa.deliveries.len(), 1, "{at_xa:?}");
+    assert_eq!(at_xa.deliveries[0].state, DeliveryState::Delivered);
+    assert_eq!(
+        at_xa.deliveries[0].tracking_number.as_deref(),
+        Some(tracking.as_str())
+    );
+    let text = ecites_aws::status::render(&id, &at_xa);
+    let row = line_with(&text, &tracking);
+    for expected in ["permit", "XB", "DELIVERED", " 1 "] {
+        assert!(row.contains(expected), "{expected:?} missing in {row:?}");
+    }
+
+    // XB: the received version as an item, matching the received row and the stored original.
+    let at_xb = xb.local.function.ledger().status(&id).await.unwrap();
+    assert_eq!(at_xb.state, None, "XB holds no version of its own");
+    assert_eq!(at_xb.received.len(), 1, "{at_xb:?}");
+    let item = &at_xb.received[0];
+    assert_eq!(item.tracking_number, tracking);
+    assert_eq!(item.version, 1);
+    assert_eq!(item.document_status, "issued");
+    assert_eq!(item.sender, "XA");
+    assert_eq!(item.message_id, got["message_id"]);
+    assert_eq!(item.body_key, got["body_key"]);
+    assert_eq!(item.received_at, got["received_at"]);
+    assert_eq!(item.state, ReceivedState::Received);
+    assert!(xb
+        .local
+        .list("received/XA/26XA0600/")
+        .await
+        .unwrap()
+        .contains(&item.body_key));
+    let text = ecites_aws::status::render(&id, &at_xb);
+    assert!(
+        text.starts_with("permit XA/26XA0600: received from partner XA\n"),
+        "{text}"
+    );
+    let row = line_with(&text, &tracking);
+    for expected in [&item.message_id, &item.body_key, &item.received_at] {
+        assert!(
+            row.contains(expected.as_str()),
+            "{expected:?} missing in {row:?}"
+        );
+    }
+    assert!(row.contains(" received "), "{row}");
+    assert!(
+        !text.contains("history:"),
+        "the RECEIVED audit row is not repeated as history:\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_not_readable_refusal_ends_delivered_not_readable_with_the_reason_and_no_retry() {
+    let (xa, xb) = start_pair().await;
+    xa.drop_permit(
+        "26XA0700",
+        &fixtures::export_permit("26XA0700", "XA", "XB", 5),
+    )
+    .await
+    .unwrap();
+    // The outbox copy is damaged between ingest and forward: XB cannot read what arrives.
+    let pending = delivery(&xa, "26XA0700", 1, DeliveryKind::Permit).await;
+    xa.local
+        .put_object(&pending["xml_key"], b"this is not a permit".to_vec())
+        .await
+        .unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+
+    let sent = delivery(&xa, "26XA0700", 1, DeliveryKind::Permit).await;
+    assert_eq!(
+        sent["state"],
+        DeliveryState::DeliveredNotReadable.as_str(),
+        "{sent:?}"
+    );
+    assert_eq!(sent["attempts"], "1", "{sent:?}");
+    assert!(sent["last_error"].contains("HTTP 400"), "{sent:?}");
+    assert!(sent["last_error"].contains("NotReadable"), "{sent:?}");
+    assert!(!sent.contains_key("tracking_number"), "{sent:?}");
+    assert!(
+        !sent.contains_key("GSI1PK"),
+        "left the under-delivery index"
+    );
+    assert_eq!(xb.server.requests(), 1, "not retried");
+    assert_eq!(
+        xa.local
+            .visible_messages(&xa.local.stack.deliveries_dlq_url)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(received(&xb, "26XA0700", 1, "issued").await.is_none());
+
+    let id = ecites_e2e::id("XA", "26XA0700");
+    let status = xa.local.function.ledger().status(&id).await.unwrap();
+    let text = ecites_aws::status::render(&id, &status);
+    let row = line_with(&text, "DELIVERED_NOT_READABLE");
+    assert!(row.contains(sent["last_error"].as_str()), "{row}");
 }

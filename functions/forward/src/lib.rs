@@ -13,11 +13,12 @@ pub mod http;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use ecites_aws::exchange_config::queue_url_from_arn;
-use ecites_aws::exchange_store::{DynamoExchangeStore, S3ExchangePartners};
+use ecites_aws::exchange_store::DynamoExchangeStore;
 use ecites_aws::signing::{
     load_signing_identity, load_signing_identity_from_secret, secrets_client, ssm_client,
 };
 use ecites_aws::telemetry::emf_line;
+use ecites_aws::S3PartnerDirectory;
 use ecites_aws::{ClientOptions, Clients, Config, S3BlobStore};
 use ecites_exchange::forward::{forward_delivery, ForwardOutcome, ForwardServices, RetryPolicy};
 use ecites_exchange::protocol::SigningIdentity;
@@ -159,7 +160,7 @@ enum RecordResult {
 pub struct ForwardFunction {
     blobs: S3BlobStore,
     store: DynamoExchangeStore,
-    partners: S3ExchangePartners,
+    partners: S3PartnerDirectory,
     transport: HttpTransport,
     signer: SigningIdentity,
     clock: Arc<dyn Clock>,
@@ -179,7 +180,7 @@ impl ForwardFunction {
         Ok(ForwardFunction {
             blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
             store: DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table),
-            partners: S3ExchangePartners::new(
+            partners: S3PartnerDirectory::new(
                 clients.s3.clone(),
                 &config.bucket,
                 &config.partners_key,

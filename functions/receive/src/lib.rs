@@ -9,7 +9,8 @@ use aws_lambda_events::event::lambda_function_urls::{
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ecites_aws::exchange_store::{DynamoExchangeStore, S3ExchangePartners};
+use ecites_aws::exchange_store::DynamoExchangeStore;
+use ecites_aws::S3PartnerDirectory;
 use ecites_aws::{Clients, Config, S3BlobStore};
 use ecites_exchange::protocol::{RefusalCode, MAX_BODY_BYTES};
 use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
@@ -25,7 +26,7 @@ pub const DIRECTORY_TTL: Duration = Duration::from_secs(300);
 pub struct ReceiveFunction {
     blobs: S3BlobStore,
     store: DynamoExchangeStore,
-    partners: S3ExchangePartners,
+    partners: S3PartnerDirectory,
     clock: Arc<dyn Clock>,
     settings: ReceiveSettings,
 }
@@ -41,7 +42,7 @@ impl ReceiveFunction {
         ReceiveFunction {
             blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
             store: DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table),
-            partners: S3ExchangePartners::new(
+            partners: S3PartnerDirectory::new(
                 clients.s3.clone(),
                 &config.bucket,
                 &config.partners_key,

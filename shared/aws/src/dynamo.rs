@@ -23,9 +23,10 @@ use ecites_domain::{CountryCode, PermitId};
 use ecites_exchange::keys::escape_component;
 use ecites_exchange::ledger::{
     delivery_id, AuditEntry, DeliveryInfo, DeliveryKind, DeliveryState, NewCancellation,
-    NewRejection, NewVersion, PendingDelivery, PermitStatus, Recorded, RejectionInfo, VersionInfo,
-    VersionState,
+    NewRejection, NewVersion, PendingDelivery, PermitStatus, ReceivedInfo, ReceivedState, Recorded,
+    RejectionInfo, VersionInfo, VersionState,
 };
+use ecites_exchange::protocol::WireFinding;
 use ecites_exchange::{Clock, Error, Ledger};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,6 +103,16 @@ fn get_n(item: &Item, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 
+/// The findings the receive function stored with a document (JSON of the wire findings), as
+/// `severity rule: message` lines; unreadable or absent JSON is no findings rather than a failed status.
+fn finding_lines(json: Option<&str>) -> Vec<String> {
+    json.and_then(|text| serde_json::from_str::<Vec<WireFinding>>(text).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| format!("{} {}: {}", f.severity, f.rule, f.message))
+        .collect()
+}
+
 fn key(pk: &str, sk: &str) -> Item {
     HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
 }
@@ -118,6 +129,37 @@ fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWrite
         .build()
         .map_err(build_err)?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// One conditional update in a ledger transaction. Every update of the ledger moves a `state`
+/// (a reserved word, hence `#state`) and some also the `ttl` (`#ttl`), so both names are
+/// declared when the expressions use them; `values` are the expressions' `:placeholders`.
+fn update<const N: usize>(
+    table: &str,
+    key: Item,
+    expression: &str,
+    condition: Option<&str>,
+    values: [(&str, AttributeValue); N],
+) -> Result<TransactWriteItem, Error> {
+    let mut builder = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(expression)
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_values(Some(
+            values
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+        ));
+    for (placeholder, name) in [("#state", "state"), ("#ttl", "ttl")] {
+        if expression.contains(placeholder) || condition.is_some_and(|c| c.contains(placeholder)) {
+            builder = builder.expression_attribute_names(placeholder, name);
+        }
+    }
+    Ok(TransactWriteItem::builder()
+        .update(builder.build().map_err(build_err)?)
+        .build())
 }
 
 /// Base attributes of every item of a permit.
@@ -438,28 +480,13 @@ impl DynamoLedger {
     /// Open deliveries, oldest first, from the `under_delivery` index (ePhyto's
     /// `GetUnderDeliveryEnvelope`): what the forward function and operators watch.
     pub async fn under_delivery(&self, limit: i32) -> Result<Vec<(String, String)>, Error> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI_UNDER_DELIVERY)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(UNDER_DELIVERY))
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| classify("dynamodb:Query", e))?;
-        Ok(output
-            .items()
-            .iter()
-            .filter(|item| !self.expired(item))
-            .filter_map(|item| {
-                Some((
-                    get_s(item, "delivery_id")?.to_owned(),
-                    get_s(item, "state")?.to_owned(),
-                ))
-            })
-            .collect())
+        self.deliveries_in_index(
+            GSI_UNDER_DELIVERY,
+            "GSI1PK",
+            UNDER_DELIVERY.to_owned(),
+            limit,
+        )
+        .await
     }
 
     /// Deliveries to one recipient, oldest first, from the `by_recipient` index:
@@ -469,13 +496,33 @@ impl DynamoLedger {
         recipient: CountryCode,
         limit: i32,
     ) -> Result<Vec<(String, String)>, Error> {
+        self.deliveries_in_index(
+            GSI_BY_RECIPIENT,
+            "GSI2PK",
+            format!("RECIPIENT#{recipient}"),
+            limit,
+        )
+        .await
+    }
+
+    /// `(delivery id, state)` of the live delivery items under one partition key of a delivery
+    /// index, oldest first (the indexes sort by time): the one query behind the operator views
+    /// of deliveries, whichever index they use.
+    async fn deliveries_in_index(
+        &self,
+        index: &str,
+        partition_attribute: &str,
+        partition: String,
+        limit: i32,
+    ) -> Result<Vec<(String, String)>, Error> {
         let output = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(GSI_BY_RECIPIENT)
-            .key_condition_expression("GSI2PK = :pk")
-            .expression_attribute_values(":pk", s(format!("RECIPIENT#{recipient}")))
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", partition_attribute)
+            .expression_attribute_values(":pk", s(partition))
             .limit(limit)
             .send()
             .await
@@ -549,38 +596,32 @@ impl DynamoLedger {
         match previous {
             None => items.push(put(&self.table, head, Some("attribute_not_exists(PK)"))?),
             Some(previous) => {
-                let mut values = HashMap::from([(":prev".to_owned(), n(previous))]);
                 // Keep the longest retention of any version on the head.
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(&pk(id), "HEAD")))
-                    .update_expression("SET latest_version = :v, latest_sha256 = :h, #state = :active, updated_at = :at, #ttl = :ttl")
-                    .condition_expression("latest_version = :prev")
-                    .expression_attribute_names("#state", "state")
-                    .expression_attribute_names("#ttl", "ttl")
-                    .set_expression_attribute_values(Some({
-                        values.insert(":v".into(), n(version));
-                        values.insert(":h".into(), s(v.content_sha256.clone()));
-                        values.insert(":active".into(), s(VersionState::Active.as_str()));
-                        values.insert(":at".into(), s(time(at)));
-                        values.insert(":ttl".into(), n(retain.timestamp()));
-                        values
-                    }))
-                    .build()
-                    .map_err(build_err)?;
-                items.push(TransactWriteItem::builder().update(update).build());
-                let replaced = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(&pk(id), &version_sk(previous))))
-                    .update_expression("SET #state = :replaced, replaced_by = :v, updated_at = :at")
-                    .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_names("#state", "state")
-                    .expression_attribute_values(":replaced", s(VersionState::Replaced.as_str()))
-                    .expression_attribute_values(":v", n(version))
-                    .expression_attribute_values(":at", s(time(at)))
-                    .build()
-                    .map_err(build_err)?;
-                items.push(TransactWriteItem::builder().update(replaced).build());
+                items.push(update(
+                    &self.table,
+                    key(&pk(id), "HEAD"),
+                    "SET latest_version = :v, latest_sha256 = :h, #state = :active, updated_at = :at, #ttl = :ttl",
+                    Some("latest_version = :prev"),
+                    [
+                        (":prev", n(previous)),
+                        (":v", n(version)),
+                        (":h", s(v.content_sha256.clone())),
+                        (":active", s(VersionState::Active.as_str())),
+                        (":at", s(time(at))),
+                        (":ttl", n(retain.timestamp())),
+                    ],
+                )?);
+                items.push(update(
+                    &self.table,
+                    key(&pk(id), &version_sk(previous)),
+                    "SET #state = :replaced, replaced_by = :v, updated_at = :at",
+                    Some("attribute_exists(PK)"),
+                    [
+                        (":replaced", s(VersionState::Replaced.as_str())),
+                        (":v", n(version)),
+                        (":at", s(time(at))),
+                    ],
+                )?);
             }
         }
 
@@ -772,31 +813,28 @@ impl Ledger for DynamoLedger {
             let at = c.received_at;
             let tag = "cancel";
             let mut items = Vec::new();
-            let head_update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(&pk(id), "HEAD")))
-                .update_expression(
-                    "SET #state = :cancelled, updated_at = :at, cancel_reason = :reason",
-                )
-                .condition_expression("latest_version = :v AND #state <> :cancelled")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":cancelled", s(VersionState::Cancelled.as_str()))
-                .expression_attribute_values(":at", s(time(at)))
-                .expression_attribute_values(":reason", s(c.reason.clone()))
-                .expression_attribute_values(":v", n(version))
-                .build()
-                .map_err(build_err)?;
-            items.push(TransactWriteItem::builder().update(head_update).build());
-            let version_update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(&pk(id), &version_sk(version))))
-                .update_expression("SET #state = :cancelled, updated_at = :at")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":cancelled", s(VersionState::Cancelled.as_str()))
-                .expression_attribute_values(":at", s(time(at)))
-                .build()
-                .map_err(build_err)?;
-            items.push(TransactWriteItem::builder().update(version_update).build());
+            items.push(update(
+                &self.table,
+                key(&pk(id), "HEAD"),
+                "SET #state = :cancelled, updated_at = :at, cancel_reason = :reason",
+                Some("latest_version = :v AND #state <> :cancelled"),
+                [
+                    (":cancelled", s(VersionState::Cancelled.as_str())),
+                    (":at", s(time(at))),
+                    (":reason", s(c.reason.clone())),
+                    (":v", n(version)),
+                ],
+            )?);
+            items.push(update(
+                &self.table,
+                key(&pk(id), &version_sk(version)),
+                "SET #state = :cancelled, updated_at = :at",
+                None,
+                [
+                    (":cancelled", s(VersionState::Cancelled.as_str())),
+                    (":at", s(time(at))),
+                ],
+            )?);
             items.push(put(
                 &self.table,
                 audit(
@@ -951,7 +989,22 @@ impl Ledger for DynamoLedger {
                         .unwrap_or(DeliveryState::Pending),
                     attempts: u32::try_from(number("attempts")).unwrap_or(0),
                     last_error: get_s(item, "last_error").map(str::to_owned),
+                    tracking_number: get_s(item, "tracking_number").map(str::to_owned),
                     updated_at: text("updated_at"),
+                });
+            } else if sk.starts_with("RECEIVED#") {
+                // Written by the receive function (`exchange_store.rs`), same partition.
+                status.received.push(ReceivedInfo {
+                    version: u32::try_from(number("version")).unwrap_or(0),
+                    document_status: text("document_status"),
+                    document_type: text("document_type"),
+                    sender: text("issuer"),
+                    message_id: text("message_id"),
+                    received_at: text("received_at"),
+                    tracking_number: text("tracking_number"),
+                    state: ReceivedState::from_ack_status(&text("ack_status")),
+                    body_key: text("body_key"),
+                    findings: finding_lines(get_s(item, "findings")),
                 });
             } else if sk.starts_with("REJECTION#") {
                 status.rejections.push(RejectionInfo {
@@ -970,6 +1023,9 @@ impl Ledger for DynamoLedger {
             }
         }
         status.versions.sort_by_key(|v| v.version);
+        status
+            .received
+            .sort_by(|a, b| (a.version, &a.received_at).cmp(&(b.version, &b.received_at)));
         status.history.sort_by(|a, b| a.at.cmp(&b.at));
         Ok(status)
     }

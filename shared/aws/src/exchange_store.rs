@@ -1,6 +1,6 @@
 //! DynamoDB and S3 for MA-to-MA exchange: the delivery tracking transitions of the forward
-//! function, the received documents and message-id claims of the receive function, and the
-//! partner directory with public keys. Same table as the ledger (design in `docs/exchange.md`):
+//! function, and the received documents and message-id claims of the receive function (the
+//! partner directory with public keys is read by [`crate::s3::S3PartnerDirectory`]). Same table as the ledger (design in `docs/exchange.md`):
 //!
 //! | item | PK | SK |
 //! |---|---|---|
@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Months, SecondsFormat, Utc};
 use ecites_domain::CountryCode;
-use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner, ExchangePartners};
 use ecites_exchange::forward::{Attempt, DeliveryTracker};
 use ecites_exchange::keys::escape_component;
 use ecites_exchange::ledger::DeliveryState;
@@ -22,9 +21,6 @@ use ecites_exchange::protocol::AckStatus;
 use ecites_exchange::receive::{InboundLedger, NewReceived, ReceivedRecord};
 use ecites_exchange::{DeliveryMessage, Error};
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -470,109 +466,5 @@ impl InboundLedger for DynamoExchangeStore {
             },
             duplicate: true,
         })
-    }
-}
-
-/// The partner directory with keys, read from S3 and cached for `ttl`.
-#[derive(Debug)]
-pub struct S3ExchangePartners {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-    key: String,
-    ttl: Duration,
-    cache: Mutex<Option<(Instant, Arc<ExchangeDirectory>)>>,
-}
-
-impl S3ExchangePartners {
-    /// The directory at `s3://bucket/key`, cached for `ttl`.
-    pub fn new(
-        client: aws_sdk_s3::Client,
-        bucket: impl Into<String>,
-        key: impl Into<String>,
-        ttl: Duration,
-    ) -> Self {
-        S3ExchangePartners {
-            client,
-            bucket: bucket.into(),
-            key: key.into(),
-            ttl,
-            cache: Mutex::new(None),
-        }
-    }
-
-    /// The whole directory (cached).
-    pub async fn directory(&self) -> Result<Arc<ExchangeDirectory>, Error> {
-        let mut cache = self.cache.lock().await;
-        if let Some((loaded, directory)) = cache.as_ref() {
-            if loaded.elapsed() < self.ttl {
-                return Ok(directory.clone());
-            }
-        }
-        let directory = Arc::new(read_directory(&self.client, &self.bucket, &self.key).await?);
-        *cache = Some((Instant::now(), directory.clone()));
-        Ok(directory)
-    }
-}
-
-/// Reads the directory document (uncached), e.g. for `ecites partners`.
-pub async fn read_directory(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> Result<ExchangeDirectory, Error> {
-    let output = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::transient(
-                "s3:GetObject partner directory",
-                aws_sdk_s3::error::DisplayErrorContext(e),
-            )
-        })?;
-    let bytes = output
-        .body
-        .collect()
-        .await
-        .map_err(|e| Error::transient("s3:GetObject partner directory body", e))?
-        .into_bytes();
-    ExchangeDirectory::parse(&bytes).map_err(|e| {
-        Error::transient(
-            "partner directory",
-            format!("s3://{bucket}/{key} is not a valid directory: {e}"),
-        )
-    })
-}
-
-/// Writes the directory document (for `ecites partners add|remove`).
-pub async fn write_directory(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    directory: &ExchangeDirectory,
-) -> Result<(), Error> {
-    let body = serde_json::to_vec_pretty(directory)
-        .map_err(|e| Error::permanent("serialize partner directory", e))?;
-    client
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type("application/json")
-        .body(body.into())
-        .send()
-        .await
-        .map_err(|e| classify("s3:PutObject", e))?;
-    Ok(())
-}
-
-#[async_trait]
-impl ExchangePartners for S3ExchangePartners {
-    async fn exchange_partner(
-        &self,
-        country: CountryCode,
-    ) -> Result<Option<ExchangePartner>, Error> {
-        Ok(self.directory().await?.get(country).cloned())
     }
 }

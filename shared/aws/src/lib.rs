@@ -24,7 +24,7 @@ pub mod telemetry;
 pub use config::{ClientOptions, Clients, Config, ConfigError};
 pub use dynamo::DynamoLedger;
 pub use errors::classify;
-pub use exchange_store::{DynamoExchangeStore, S3ExchangePartners};
+pub use exchange_store::DynamoExchangeStore;
 pub use interceptors::{FaultInjector, RequestCounter};
 pub use s3::{S3BlobStore, S3PartnerDirectory};
 pub use sqs::SqsDeliveryQueue;

@@ -5,9 +5,9 @@ use crate::errors::classify;
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use ecites_domain::CountryCode;
-use ecites_exchange::partners::{Directory, Partner};
+use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner, ExchangePartners};
+use ecites_exchange::partners::Partner;
 use ecites_exchange::{BlobStore, Error, Fetched, PartnerDirectory};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -85,18 +85,18 @@ impl BlobStore for S3BlobStore {
     }
 }
 
-/// The directory indexed by country, shared between the cache and readers.
-type PartnerIndex = Arc<BTreeMap<CountryCode, Partner>>;
-
-/// The partner directory, read from a JSON document in S3 and cached for `ttl` (a warm Lambda
-/// reads it once per `ttl`, not once per permit).
+/// The partner directory document (`config/partners.json` in the deployment's bucket), the one
+/// loader every function uses: fetched from S3 and parsed once per `ttl` (a warm Lambda reads
+/// it once per `ttl`, not once per permit), then served to ingest's recipient lookup
+/// ([`PartnerDirectory`]) and to forward's and receive's endpoint and key lookup
+/// ([`ExchangePartners`]) from the same cached [`ExchangeDirectory`].
 #[derive(Debug)]
 pub struct S3PartnerDirectory {
     client: aws_sdk_s3::Client,
     bucket: String,
     key: String,
     ttl: Duration,
-    cache: Mutex<Option<(Instant, PartnerIndex)>>,
+    cache: Mutex<Option<(Instant, Arc<ExchangeDirectory>)>>,
 }
 
 impl S3PartnerDirectory {
@@ -116,52 +116,89 @@ impl S3PartnerDirectory {
         }
     }
 
-    async fn load(&self) -> Result<PartnerIndex, Error> {
+    /// The whole directory, from the cache while it is younger than `ttl`.
+    pub async fn directory(&self) -> Result<Arc<ExchangeDirectory>, Error> {
         let mut cache = self.cache.lock().await;
-        if let Some((loaded, partners)) = cache.as_ref() {
+        if let Some((loaded, directory)) = cache.as_ref() {
             if loaded.elapsed() < self.ttl {
-                return Ok(partners.clone());
+                return Ok(directory.clone());
             }
         }
-        let output = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .send()
-            .await
-            // A missing directory is a deployment fault, not a fact about recipients: retry
-            // (and reach the DLQ) rather than record every recipient as NO_PARTNER.
-            .map_err(|e| {
-                Error::transient(
-                    "s3:GetObject partner directory",
-                    aws_sdk_s3::error::DisplayErrorContext(e),
-                )
-            })?;
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::transient("s3:GetObject partner directory body", e))?
-            .into_bytes();
-        let directory = Directory::parse(&bytes).map_err(|e| {
-            Error::transient(
-                "partner directory",
-                format!(
-                    "s3://{}/{} is not a valid directory: {e}",
-                    self.bucket, self.key
-                ),
-            )
-        })?;
-        let partners = Arc::new(directory.by_country());
-        *cache = Some((Instant::now(), partners.clone()));
-        Ok(partners)
+        let directory = Arc::new(read_directory(&self.client, &self.bucket, &self.key).await?);
+        *cache = Some((Instant::now(), directory.clone()));
+        Ok(directory)
     }
 }
 
 #[async_trait]
 impl PartnerDirectory for S3PartnerDirectory {
     async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error> {
-        Ok(self.load().await?.get(&country).cloned())
+        Ok(self.directory().await?.get(country).map(Partner::from))
     }
+}
+
+#[async_trait]
+impl ExchangePartners for S3PartnerDirectory {
+    async fn exchange_partner(
+        &self,
+        country: CountryCode,
+    ) -> Result<Option<ExchangePartner>, Error> {
+        Ok(self.directory().await?.get(country).cloned())
+    }
+}
+
+/// Fetches and parses the directory document, uncached (the cache above, and
+/// `ecites partners`). Every failure is transient: a missing or broken directory is a
+/// deployment fault, not a fact about recipients, so the caller retries (and reaches the DLQ)
+/// rather than record every recipient as NO_PARTNER.
+pub async fn read_directory(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<ExchangeDirectory, Error> {
+    let output = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::transient(
+                "s3:GetObject partner directory",
+                aws_sdk_s3::error::DisplayErrorContext(e),
+            )
+        })?;
+    let bytes = output
+        .body
+        .collect()
+        .await
+        .map_err(|e| Error::transient("s3:GetObject partner directory body", e))?
+        .into_bytes();
+    ExchangeDirectory::parse(&bytes).map_err(|e| {
+        Error::transient(
+            "partner directory",
+            format!("s3://{bucket}/{key} is not a valid directory: {e}"),
+        )
+    })
+}
+
+/// Writes the directory document (for `ecites partners add|remove` and the local setup).
+pub async fn write_directory(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    directory: &ExchangeDirectory,
+) -> Result<(), Error> {
+    let body = serde_json::to_vec_pretty(directory)
+        .map_err(|e| Error::permanent("serialize partner directory", e))?;
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(body.into())
+        .send()
+        .await
+        .map_err(|e| classify("s3:PutObject", e))?;
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! The `ecites status <ISSUER> <PERMIT>` query: versions, deliveries and history of a permit.
+//! The `ecites status <ISSUER> <PERMIT>` query: versions, deliveries (with the partners'
+//! tracking numbers), documents received from the issuing partner, and history of a permit.
 
 use crate::{ClientOptions, Clients, Config, DynamoLedger};
 use ecites_domain::PermitId;

@@ -46,6 +46,19 @@ fn yes() -> bool {
     true
 }
 
+/// Ingest's view of an entry: the same document read by one loader, without the keys.
+impl From<&ExchangePartner> for crate::partners::Partner {
+    fn from(partner: &ExchangePartner) -> Self {
+        crate::partners::Partner {
+            country: partner.country,
+            endpoint: partner.endpoint.clone(),
+            name: partner.name.clone(),
+            active: partner.active,
+            accepted_document_types: partner.accepted_document_types.clone(),
+        }
+    }
+}
+
 /// The whole directory document, as the exchange and `ecites partners` read and write it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExchangeDirectory {
@@ -109,6 +122,19 @@ mod tests {
         assert_eq!(ours.partners[0].public_key.as_deref(), Some("AAAA"));
         assert!(ours.partners[0].active);
         assert_eq!(theirs.partners[0].endpoint, "http://x");
+    }
+
+    #[test]
+    fn ingest_sees_the_exchange_entry_without_keys_and_the_last_entry_for_a_country_wins() {
+        let text = r#"{"version":1,"partners":[
+            {"country":"XB","endpoint":"https://old.example","public_key":"AAAA"},
+            {"country":"XB","endpoint":"https://new.example","active":false,"accepted_document_types":["E"],"name":"MA"}]}"#;
+        let exchange = ExchangeDirectory::parse(text.as_bytes()).unwrap();
+        let ingest = crate::partners::Directory::parse(text.as_bytes()).unwrap();
+        let country = "XB".parse().unwrap();
+        let converted = exchange.get(country).map(crate::partners::Partner::from);
+        assert_eq!(converted.as_ref(), ingest.by_country().get(&country));
+        assert_eq!(converted.unwrap().endpoint, "https://new.example");
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! delivery's tracking state out.
 //!
 //! What the partner answers decides the state: an acknowledgement is DELIVERED (or
-//! DELIVERED_WITH_WARNINGS) with the partner's tracking number; a refusal that cannot change on
-//! retry (400, 401, 403, 404, 413, 422) is FAILED at once with the reason; anything that may
-//! pass later (429, 5xx, timeouts, connection errors) is retried with capped exponential
-//! backoff and jitter until the last receive before the DLQ, where it becomes FAILED and an
-//! operator replays it (`ecites replay`). Every transition is conditional on the delivery still
+//! DELIVERED_WITH_WARNINGS) with the partner's tracking number; a `NOT_READABLE` refusal (400)
+//! is DELIVERED_NOT_READABLE (the ePhyto hub's name) with the reason; any other refusal that
+//! cannot change on retry (400, 401, 403, 404, 413, 422) is FAILED at once with the reason;
+//! both are final. Anything that may pass later (429, 5xx, timeouts, connection errors) is
+//! retried with capped exponential backoff and jitter until the last receive before the DLQ,
+//! where it becomes FAILED and an operator replays it (`ecites replay`). Every transition is conditional on the delivery still
 //! being PENDING, so a delivery queued twice is sent at most once after it succeeded.
 
 use crate::directory::ExchangePartners;
@@ -14,8 +15,8 @@ use crate::ledger::{DeliveryKind, DeliveryState};
 use crate::messages::DeliveryMessage;
 use crate::ports::{BlobStore, Clock, Fetched};
 use crate::protocol::{
-    b64, Ack, AckStatus, DocumentStatus, Envelope, Refusal, SigningIdentity, CONTENT_TYPE,
-    ENVELOPE_VERSION, KEY_ID_HEADER, SIGNATURE_HEADER,
+    b64, Ack, AckStatus, DocumentStatus, Envelope, Refusal, RefusalCode, SigningIdentity,
+    CONTENT_TYPE, ENVELOPE_VERSION, KEY_ID_HEADER, SIGNATURE_HEADER,
 };
 use crate::Error;
 use async_trait::async_trait;
@@ -192,6 +193,10 @@ pub fn document_status(kind: DeliveryKind) -> DocumentStatus {
 pub enum ReplyClass {
     /// Acknowledged.
     Ack(Ack),
+    /// The partner received the message but could not read it (400 refusal `NOT_READABLE`):
+    /// recorded as the hub's `DELIVERED_NOT_READABLE`, for good, since resending the same
+    /// bytes cannot change it.
+    NotReadable(String),
     /// Refused for good.
     Permanent(String),
     /// May pass later.
@@ -201,9 +206,14 @@ pub enum ReplyClass {
 /// Classifies a partner's answer.
 pub fn classify_reply(reply: &HttpReply) -> ReplyClass {
     let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(512)]).into_owned();
-    let refusal = serde_json::from_slice::<Refusal>(&reply.body)
+    let parsed = serde_json::from_slice::<Refusal>(&reply.body).ok();
+    let refusal = parsed
+        .as_ref()
         .map(|r| format!("{:?}: {}", r.code, r.message))
         .unwrap_or(text);
+    if reply.status == 400 && parsed.is_some_and(|r| r.code == RefusalCode::NotReadable) {
+        return ReplyClass::NotReadable(format!("HTTP 400 {refusal}"));
+    }
     match reply.status {
         200..=299 => match serde_json::from_slice::<Ack>(&reply.body) {
             Ok(ack) => ReplyClass::Ack(ack),
@@ -291,6 +301,57 @@ fn document_type_of(xml: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+/// Records an outcome no retry can change (`state` is FAILED or DELIVERED_NOT_READABLE) with
+/// its reason, and answers [`ForwardOutcome::Failed`]: every permanent failure of a delivery
+/// goes through here, so each is recorded the same way.
+async fn fail_for_good(
+    services: &ForwardServices<'_>,
+    message: &DeliveryMessage,
+    state: DeliveryState,
+    reason: String,
+    exhausted: bool,
+    at: DateTime<Utc>,
+) -> Result<ForwardOutcome, Error> {
+    let attempt = Attempt {
+        state,
+        tracking_number: None,
+        last_error: Some(reason.clone()),
+        at,
+    };
+    services.tracker.record_attempt(message, &attempt).await?;
+    Ok(ForwardOutcome::Failed { reason, exhausted })
+}
+
+/// The partner's current endpoint from the directory, or why the delivery must fail for good.
+/// The directory wins over the endpoint queued by ingest (the partner may have moved during an
+/// outage); a partner removed from the directory since keeps the queued endpoint, and so does
+/// an unreadable directory (the queued endpoint came from the same directory at ingest: better
+/// than holding every delivery hostage to a directory read).
+async fn current_endpoint(
+    services: &ForwardServices<'_>,
+    message: &DeliveryMessage,
+) -> Result<String, String> {
+    let Ok(country) = message.recipient.parse() else {
+        return Ok(message.endpoint.clone());
+    };
+    let partner = services
+        .partners
+        .exchange_partner(country)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "partner directory unreadable: using the queued endpoint");
+            None
+        });
+    match partner {
+        Some(partner) if partner.active => Ok(partner.endpoint),
+        Some(_) => Err(format!(
+            "{} is inactive in the partner directory",
+            message.recipient
+        )),
+        None => Ok(message.endpoint.clone()),
+    }
+}
+
 /// Forwards one delivery message. `receive_count` is the SQS `ApproximateReceiveCount` (1 on
 /// the first attempt). `Err` is only for failures of our own infrastructure (ledger, S3),
 /// which the caller retries like any transient failure.
@@ -306,11 +367,15 @@ pub async fn forward_delivery(
         return Ok(ForwardOutcome::AlreadyDone { state });
     }
     let now = services.clock.now();
-    let fail = |reason: String| Attempt {
-        state: DeliveryState::Failed,
-        tracking_number: None,
-        last_error: Some(reason),
-        at: now,
+    let failed = |reason: String| {
+        fail_for_good(
+            &services,
+            message,
+            DeliveryState::Failed,
+            reason,
+            false,
+            now,
+        )
     };
 
     let xml = match services
@@ -320,70 +385,26 @@ pub async fn forward_delivery(
     {
         Ok(Fetched::Bytes(bytes)) => bytes,
         Ok(Fetched::TooLarge { size }) => {
-            let reason = format!("the outbox XML is {size} bytes, above {MAX_XML_BYTES}");
-            services
-                .tracker
-                .record_attempt(message, &fail(reason.clone()))
-                .await?;
-            return Ok(ForwardOutcome::Failed {
-                reason,
-                exhausted: false,
-            });
+            return failed(format!(
+                "the outbox XML is {size} bytes, above {MAX_XML_BYTES}"
+            ))
+            .await;
         }
         Err(Error::NotFound(what)) => {
-            let reason = format!("the outbox XML is missing: {what}");
-            services
-                .tracker
-                .record_attempt(message, &fail(reason.clone()))
-                .await?;
-            return Ok(ForwardOutcome::Failed {
-                reason,
-                exhausted: false,
-            });
+            return failed(format!("the outbox XML is missing: {what}")).await;
         }
         Err(error) => return Err(error),
     };
 
-    // The directory's current endpoint wins over the one queued (it may have moved during an
-    // outage); a partner removed or deactivated since is a permanent failure.
-    let endpoint = match message.recipient.parse() {
-        Ok(country) => match services
-            .partners
-            .exchange_partner(country)
-            .await
-            .unwrap_or_else(|error| {
-                // The queued endpoint came from the same directory at ingest: use it rather
-                // than hold every delivery hostage to a directory read.
-                tracing::warn!(%error, "partner directory unreadable: using the queued endpoint");
-                None
-            }) {
-            Some(partner) if partner.active => partner.endpoint,
-            Some(_) => {
-                let reason = format!("{} is inactive in the partner directory", message.recipient);
-                services
-                    .tracker
-                    .record_attempt(message, &fail(reason.clone()))
-                    .await?;
-                return Ok(ForwardOutcome::Failed {
-                    reason,
-                    exhausted: false,
-                });
-            }
-            None => message.endpoint.clone(),
-        },
-        Err(_) => message.endpoint.clone(),
+    let endpoint = match current_endpoint(&services, message).await {
+        Ok(endpoint) => endpoint,
+        Err(reason) => return failed(reason).await,
     };
-
     if !endpoint_allowed(&endpoint) {
-        let reason = format!("endpoint {endpoint:?} is not https:// (plain http only on loopback)");
-        services
-            .tracker
-            .record_attempt(message, &fail(reason.clone()))
-            .await?;
-        return Ok(ForwardOutcome::Failed {
-            reason,
-            exhausted: false,
-        });
+        return failed(format!(
+            "endpoint {endpoint:?} is not https:// (plain http only on loopback)"
+        ))
+        .await;
     }
     let (body, headers) = build_message(
         message,
@@ -422,28 +443,23 @@ pub async fn forward_delivery(
                 warnings,
             })
         }
-        ReplyClass::Permanent(reason) => {
-            services
-                .tracker
-                .record_attempt(message, &fail(reason.clone()))
-                .await?;
-            Ok(ForwardOutcome::Failed {
+        ReplyClass::NotReadable(reason) => {
+            fail_for_good(
+                &services,
+                message,
+                DeliveryState::DeliveredNotReadable,
                 reason,
-                exhausted: false,
-            })
+                false,
+                now,
+            )
+            .await
+        }
+        ReplyClass::Permanent(reason) => failed(reason).await,
+        ReplyClass::Transient(reason, _) if receive_count >= policy.max_receives => {
+            let reason = format!("gave up after {receive_count} attempts: {reason}");
+            fail_for_good(&services, message, DeliveryState::Failed, reason, true, now).await
         }
         ReplyClass::Transient(reason, retry_after) => {
-            if receive_count >= policy.max_receives {
-                let reason = format!("gave up after {receive_count} attempts: {reason}");
-                services
-                    .tracker
-                    .record_attempt(message, &fail(reason.clone()))
-                    .await?;
-                return Ok(ForwardOutcome::Failed {
-                    reason,
-                    exhausted: true,
-                });
-            }
             let attempt = Attempt {
                 state: DeliveryState::Pending,
                 tracking_number: None,
@@ -542,6 +558,7 @@ mod tests {
         reply: Result<HttpReply, String>,
         posts: Mutex<u32>,
         endpoint: String,
+        active: bool,
     }
 
     #[async_trait]
@@ -596,7 +613,7 @@ mod tests {
                 country,
                 endpoint: self.endpoint.clone(),
                 name: None,
-                active: true,
+                active: self.active,
                 accepted_document_types: vec![],
                 public_key: None,
                 key_id: None,
@@ -631,6 +648,7 @@ mod tests {
             reply,
             posts: Mutex::new(0),
             endpoint: "https://ma.xb.example/cites".into(),
+            active: true,
         }
     }
 
@@ -732,6 +750,67 @@ mod tests {
         assert_eq!(attempts[0].state, DeliveryState::DeliveredWithWarnings);
         assert_eq!(attempts[0].tracking_number.as_deref(), Some("XB-9"));
         assert_eq!(attempts[0].last_error.as_deref(), Some("r: odd"));
+    }
+
+    #[test]
+    fn a_400_not_readable_refusal_is_told_apart_from_other_permanent_refusals() {
+        let not_readable = r#"{"type":"refusal","code":"NOT_READABLE","message":"payload is not XML","message_id":"m"}"#;
+        match classify_reply(&reply(400, not_readable)) {
+            ReplyClass::NotReadable(reason) => {
+                assert!(reason.contains("payload is not XML"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let forbidden =
+            r#"{"type":"refusal","code":"FORBIDDEN","message":"not ours","message_id":"m"}"#;
+        assert!(matches!(
+            classify_reply(&reply(403, forbidden)),
+            ReplyClass::Permanent(_)
+        ));
+        // A bare 400 without our refusal body says nothing about readability.
+        assert!(matches!(
+            classify_reply(&reply(400, "bad request")),
+            ReplyClass::Permanent(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_not_readable_refusal_ends_delivered_not_readable_with_the_reason_and_no_retry() {
+        let body = r#"{"type":"refusal","code":"NOT_READABLE","message":"payload is not readable XML","message_id":"m"}"#;
+        let f = fakes(Ok(reply(400, body)));
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::Failed {
+                exhausted: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            *f.state.lock().unwrap(),
+            Some(DeliveryState::DeliveredNotReadable)
+        );
+        let attempts = f.attempts.lock().unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert!(attempts[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("payload is not readable XML"));
+        assert_eq!(attempts[0].tracking_number, None);
+    }
+
+    #[tokio::test]
+    async fn an_inactive_partner_fails_at_once_without_a_post() {
+        let mut f = fakes(Ok(reply(200, "{}")));
+        f.active = false;
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::Failed { .. }));
+        assert_eq!(*f.posts.lock().unwrap(), 0);
+        assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Failed));
+        assert!(f.attempts.lock().unwrap()[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("inactive"));
     }
 
     #[tokio::test]

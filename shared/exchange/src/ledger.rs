@@ -22,7 +22,8 @@ pub enum DeliveryState {
     Delivered,
     /// The partner acknowledged receipt and reported warnings.
     DeliveredWithWarnings,
-    /// The partner received it but could not read it.
+    /// The partner received it but refused it as not readable (a 400 refusal `NOT_READABLE`):
+    /// final, like FAILED, since resending the same bytes cannot change it; the reason is kept.
     DeliveredNotReadable,
     /// Delivery failed for good (after retries), see the last error.
     Failed,
@@ -298,10 +299,76 @@ pub struct DeliveryInfo {
     pub state: DeliveryState,
     /// Delivery attempts so far.
     pub attempts: u32,
-    /// The last error, if any.
+    /// The last error, or the partner's warnings for a delivery with warnings, if any.
     pub last_error: Option<String>,
+    /// The partner's tracking number from its acknowledgement: the id to quote when asking the
+    /// partner MA about this document (the hub's `hubDeliveryNumber`). `None` until delivered.
+    pub tracking_number: Option<String>,
     /// Last change (RFC 3339).
     pub updated_at: String,
+}
+
+/// How we acknowledged a document received from a partner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReceivedState {
+    /// Stored and acknowledged as delivered.
+    Received,
+    /// Stored and acknowledged as delivered with warnings (the validator's findings).
+    ReceivedWithWarnings,
+}
+
+impl ReceivedState {
+    /// The form `ecites status` prints (`received`, `received with warnings`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceivedState::Received => "received",
+            ReceivedState::ReceivedWithWarnings => "received with warnings",
+        }
+    }
+
+    /// From the acknowledgement status the receive function stored (`ack_status`):
+    /// `DELIVERED_WITH_WARNINGS` is with warnings, anything else (`DELIVERED`) is not.
+    pub fn from_ack_status(ack_status: &str) -> Self {
+        if ack_status == "DELIVERED_WITH_WARNINGS" {
+            ReceivedState::ReceivedWithWarnings
+        } else {
+            ReceivedState::Received
+        }
+    }
+}
+
+impl fmt::Display for ReceivedState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One document received from a partner MA (a permit version, replacement or cancellation),
+/// as the receive function recorded it: what the receiving side's `ecites status` lists, so
+/// an operator can match it with the sender's status by the tracking number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReceivedInfo {
+    /// The issuer's version.
+    pub version: u32,
+    /// `issued`, `replaced` or `cancelled`, as the envelope said.
+    pub document_status: String,
+    /// Document type code (E, R, I, O).
+    pub document_type: String,
+    /// The sending MA's country (the issuer).
+    pub sender: String,
+    /// The id of the message that first carried it.
+    pub message_id: String,
+    /// When it was stored (RFC 3339).
+    pub received_at: String,
+    /// Our tracking number, the one our acknowledgement gave the sender.
+    pub tracking_number: String,
+    /// Received, or received with warnings.
+    pub state: ReceivedState,
+    /// The S3 key of the original signed message bytes.
+    pub body_key: String,
+    /// The validator's findings acknowledged with it (`severity rule: message`), when any.
+    pub findings: Vec<String>,
 }
 
 /// One rejected input for a permit.
@@ -341,6 +408,8 @@ pub struct PermitStatus {
     pub deliveries: Vec<DeliveryInfo>,
     /// Rejected inputs.
     pub rejections: Vec<RejectionInfo>,
+    /// Documents received from the issuing partner MA (the receiving side), by version.
+    pub received: Vec<ReceivedInfo>,
     /// The audit trail, oldest first.
     pub history: Vec<AuditEntry>,
 }
@@ -348,9 +417,16 @@ pub struct PermitStatus {
 impl PermitStatus {
     /// True when the ledger knows nothing about the permit.
     pub fn is_empty(&self) -> bool {
-        self.versions.is_empty() && self.rejections.is_empty() && self.history.is_empty()
+        self.versions.is_empty()
+            && self.rejections.is_empty()
+            && self.received.is_empty()
+            && self.history.is_empty()
     }
 }
+
+/// The audit event the receive function writes next to each received document; `ecites
+/// status` shows the document itself (under "received") instead of repeating it as history.
+pub const RECEIVED_EVENT: &str = "RECEIVED";
 
 /// The delivery id of a delivery: stable, so that whoever sees it twice can tell.
 pub fn delivery_id(
@@ -368,17 +444,21 @@ pub fn delivery_id(
 }
 
 /// Renders a permit's status as text for people (`ecites status`).
+///
+/// The sending side shows, per recipient, the tracking state, attempts, the partner's tracking
+/// number from its acknowledgement and the last reason (an error, or the partner's warnings);
+/// the receiving side shows each document received from the issuing partner, with our tracking
+/// number and where the original bytes are. The tracking number is the same text on both
+/// sides, so two operators can match a delivery with a receipt.
 pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "permit {id}: {}",
-        status
-            .state
-            .as_deref()
-            .unwrap_or("no valid version recorded")
-    );
+    let headline = match (&status.state, status.received.first()) {
+        (Some(state), _) => state.clone(),
+        (None, Some(first)) => format!("received from partner {}", first.sender),
+        (None, None) => "no valid version recorded".to_owned(),
+    };
+    let _ = writeln!(out, "permit {id}: {headline}");
     if !status.versions.is_empty() {
         let _ = writeln!(out, "\nversions:");
         let _ = writeln!(
@@ -403,21 +483,48 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
         let _ = writeln!(out, "\ndeliveries:");
         let _ = writeln!(
             out,
-            "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<27} last error",
-            "ver", "kind", "recipient", "state", "attempts", "updated"
+            "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<24} {:<27} last reason",
+            "ver", "kind", "recipient", "state", "attempts", "partner tracking", "updated"
         );
         for d in &status.deliveries {
             let _ = writeln!(
                 out,
-                "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<27} {}",
+                "  {:<4} {:<13} {:<9} {:<24} {:<8} {:<24} {:<27} {}",
                 d.version,
                 d.kind.as_str(),
                 d.recipient,
                 d.state.as_str(),
                 d.attempts,
+                d.tracking_number.as_deref().unwrap_or("-"),
                 d.updated_at,
                 d.last_error.as_deref().unwrap_or("-")
             );
+        }
+    }
+    if !status.received.is_empty() {
+        let _ = writeln!(out, "\nreceived:");
+        let _ = writeln!(
+            out,
+            "  {:<4} {:<10} {:<5} {:<6} {:<23} {:<24} {:<27} {:<36} original",
+            "ver", "status", "type", "sender", "state", "our tracking", "received", "message id"
+        );
+        for r in &status.received {
+            let _ = writeln!(
+                out,
+                "  {:<4} {:<10} {:<5} {:<6} {:<23} {:<24} {:<27} {:<36} {}",
+                r.version,
+                r.document_status,
+                r.document_type,
+                r.sender,
+                r.state.as_str(),
+                r.tracking_number,
+                r.received_at,
+                r.message_id,
+                r.body_key
+            );
+            for finding in &r.findings {
+                let _ = writeln!(out, "       {finding}");
+            }
         }
     }
     if !status.rejections.is_empty() {
@@ -430,11 +537,194 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
             );
         }
     }
-    if !status.history.is_empty() {
+    // Received documents are listed above; their audit rows would only repeat them.
+    let history: Vec<&AuditEntry> = status
+        .history
+        .iter()
+        .filter(|h| status.received.is_empty() || h.event != RECEIVED_EVENT)
+        .collect();
+    if !history.is_empty() {
         let _ = writeln!(out, "\nhistory:");
-        for h in &status.history {
+        for h in history {
             let _ = writeln!(out, "  {} {:<20} {}", h.at, h.event, h.detail);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> PermitId {
+        PermitId {
+            issuer: "XA".parse().unwrap(),
+            number: "26XA0001".into(),
+        }
+    }
+
+    fn delivery(state: DeliveryState) -> DeliveryInfo {
+        DeliveryInfo {
+            version: 1,
+            kind: DeliveryKind::Permit,
+            recipient: "XB".into(),
+            state,
+            attempts: 2,
+            last_error: None,
+            tracking_number: None,
+            updated_at: "2026-11-28T04:00:00.000000Z".into(),
+        }
+    }
+
+    fn received(state: ReceivedState, findings: Vec<String>) -> ReceivedInfo {
+        ReceivedInfo {
+            version: 1,
+            document_status: "issued".into(),
+            document_type: "E".into(),
+            sender: "XA".into(),
+            message_id: "0b6f7c0e-message".into(),
+            received_at: "2026-11-28T04:00:01.000000Z".into(),
+            tracking_number: "XB-0123456789abcdef0123".into(),
+            state,
+            body_key: "received/XA/26XA0001/0b6f7c0e-message.json".into(),
+            findings,
+        }
+    }
+
+    fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+        text.lines()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in\n{text}"))
+    }
+
+    #[test]
+    fn a_delivered_row_shows_state_attempts_and_the_partners_tracking_number() {
+        let mut d = delivery(DeliveryState::Delivered);
+        d.tracking_number = Some("XB-0123456789abcdef0123".into());
+        let status = PermitStatus {
+            state: Some("ACTIVE".into()),
+            deliveries: vec![d],
+            ..PermitStatus::default()
+        };
+        let text = render_status(&id(), &status);
+        assert!(text.contains("partner tracking"), "{text}");
+        let row = line_with(&text, "XB-0123456789abcdef0123");
+        for expected in ["permit", "XB", "DELIVERED", " 2 "] {
+            assert!(row.contains(expected), "{expected:?} missing in {row:?}");
+        }
+    }
+
+    #[test]
+    fn a_delivery_with_warnings_shows_the_partners_findings_as_the_last_reason() {
+        let mut d = delivery(DeliveryState::DeliveredWithWarnings);
+        d.tracking_number = Some("XB-1".into());
+        d.last_error = Some("W-DATE: expiry is far away".into());
+        let status = PermitStatus {
+            deliveries: vec![d],
+            ..PermitStatus::default()
+        };
+        let text = render_status(&id(), &status);
+        let row = line_with(&text, "DELIVERED_WITH_WARNINGS");
+        assert!(row.contains("XB-1"), "{row}");
+        assert!(row.ends_with("W-DATE: expiry is far away"), "{row}");
+    }
+
+    #[test]
+    fn a_refused_delivery_shows_no_tracking_number_and_the_reason() {
+        let mut d = delivery(DeliveryState::DeliveredNotReadable);
+        d.last_error = Some("HTTP 400 NotReadable: payload is not XML".into());
+        let status = PermitStatus {
+            deliveries: vec![d],
+            ..PermitStatus::default()
+        };
+        let text = render_status(&id(), &status);
+        let row = line_with(&text, "DELIVERED_NOT_READABLE");
+        assert!(
+            row.contains(" - "),
+            "tracking shown as '-' when none: {row}"
+        );
+        assert!(
+            row.ends_with("HTTP 400 NotReadable: payload is not XML"),
+            "{row}"
+        );
+    }
+
+    #[test]
+    fn a_received_document_is_listed_as_an_item_instead_of_its_audit_row() {
+        let status = PermitStatus {
+            received: vec![received(ReceivedState::Received, vec![])],
+            history: vec![AuditEntry {
+                at: "2026-11-28T04:00:01.000000Z".into(),
+                event: RECEIVED_EVENT.into(),
+                detail: "v1 issued from XA message m tracking XB-1 (DELIVERED)".into(),
+            }],
+            ..PermitStatus::default()
+        };
+        let text = render_status(&id(), &status);
+        assert!(
+            text.starts_with("permit XA/26XA0001: received from partner XA\n"),
+            "{text}"
+        );
+        let row = line_with(&text, "XB-0123456789abcdef0123");
+        for expected in [
+            "issued",
+            "XA",
+            "received",
+            "0b6f7c0e-message",
+            "2026-11-28T04:00:01.000000Z",
+            "received/XA/26XA0001/0b6f7c0e-message.json",
+        ] {
+            assert!(row.contains(expected), "{expected:?} missing in {row:?}");
+        }
+        assert!(!row.contains("with warnings"), "{row}");
+        assert!(!text.contains("history:"), "audit row repeated:\n{text}");
+        assert!(!text.contains("(DELIVERED)"), "{text}");
+    }
+
+    #[test]
+    fn a_document_received_with_warnings_says_so_and_lists_the_warnings() {
+        let status = PermitStatus {
+            received: vec![received(
+                ReceivedState::ReceivedWithWarnings,
+                vec!["warning W-DATE: expiry is far away".into()],
+            )],
+            ..PermitStatus::default()
+        };
+        let text = render_status(&id(), &status);
+        assert!(
+            line_with(&text, "XB-0123456789abcdef0123").contains("received with warnings"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n       warning W-DATE: expiry is far away\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn received_states_come_from_the_stored_ack_status() {
+        assert_eq!(
+            ReceivedState::from_ack_status("DELIVERED_WITH_WARNINGS"),
+            ReceivedState::ReceivedWithWarnings
+        );
+        assert_eq!(
+            ReceivedState::from_ack_status("DELIVERED"),
+            ReceivedState::Received
+        );
+    }
+
+    #[test]
+    fn other_audit_rows_still_show_as_history() {
+        let status = PermitStatus {
+            state: Some("ACTIVE".into()),
+            history: vec![AuditEntry {
+                at: "t".into(),
+                event: "VERSION_RECORDED".into(),
+                detail: "version 1".into(),
+            }],
+            ..PermitStatus::default()
+        };
+        let text = render_status(&id(), &status);
+        assert!(text.contains("history:\n  t VERSION_RECORDED"), "{text}");
+    }
 }

@@ -6,7 +6,8 @@
 use crate::function_url::FunctionUrlServer;
 use crate::{EventSource, Local, LocalOptions, PollOutcome, REGION};
 use anyhow::Context as _;
-use ecites_aws::exchange_store::{write_directory, DynamoExchangeStore};
+use ecites_aws::exchange_store::DynamoExchangeStore;
+use ecites_aws::s3::write_directory;
 use ecites_aws::signing::{
     secrets_client, ssm_client, store_signing_identity, store_signing_secret,
 };

@@ -256,21 +256,23 @@ pub struct StateChange {
     pub detail: BTreeMap<String, String>,
 }
 
+/// The partner has the document and can use it.
 fn delivered(state: Option<&str>) -> bool {
     matches!(
         state.and_then(DeliveryState::parse),
-        Some(
-            DeliveryState::Delivered
-                | DeliveryState::DeliveredWithWarnings
-                | DeliveryState::DeliveredNotReadable
-        )
+        Some(DeliveryState::Delivered | DeliveryState::DeliveredWithWarnings)
     )
 }
 
+/// The partner does not have a usable document, and no retry will change that by itself.
+/// `DELIVERED_NOT_READABLE` belongs here, not with `delivered`: the partner refused the bytes
+/// as unreadable, so for an agency waiting on the permit it is a failure with a reason.
 fn failed(state: Option<&str>) -> bool {
     matches!(
         state.and_then(DeliveryState::parse),
-        Some(DeliveryState::Failed | DeliveryState::NoPartner)
+        Some(
+            DeliveryState::Failed | DeliveryState::NoPartner | DeliveryState::DeliveredNotReadable
+        )
     )
 }
 

@@ -192,6 +192,33 @@ fn delivery_transitions_become_delivered_or_delivery_failed() {
 }
 
 #[test]
+fn a_delivery_the_partner_could_not_read_is_a_delivery_failure_with_the_reason() {
+    let pending = image(&[
+        ("SK", "DELIVERY#000001#permit#XB"),
+        ("type", "DELIVERY"),
+        ("issuer", "XA"),
+        ("permit_number", "26XA0001"),
+        ("version", "1"),
+        ("delivery_id", "XA/26XA0001/v1/permit/XB"),
+        ("recipient", "XB"),
+        ("state", "PENDING"),
+    ]);
+    let mut refused = pending.clone();
+    refused.insert("state".into(), "DELIVERED_NOT_READABLE".into());
+    refused.insert("attempts".into(), "1".into());
+    refused.insert("last_error".into(), "HTTP 400 NotReadable: not XML".into());
+    let change = Change {
+        event_name: "MODIFY".into(),
+        old: pending,
+        new: refused,
+    };
+    let sc = state_change(&change).unwrap();
+    assert_eq!(sc.event, EventType::DeliveryFailed);
+    assert_eq!(sc.detail["state"], "DELIVERED_NOT_READABLE");
+    assert_eq!(sc.detail["last_error"], "HTTP 400 NotReadable: not XML");
+}
+
+#[test]
 fn bookkeeping_items_and_removals_are_not_events() {
     for kind in ["HASH", "HEAD", "AUDIT", "NOTIFICATION", "SUBSCRIPTION"] {
         let change = Change {
