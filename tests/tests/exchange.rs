@@ -12,7 +12,7 @@ use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::DeliveryMessage;
 use ecites_exchange::Ledger;
 use ecites_forward::HttpTransport;
-use ecites_local::exchange::Ma;
+use ecites_local::exchange::{Ma, PairOptions};
 use ecites_local::function_url::Mode;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -118,6 +118,46 @@ async fn permit_dropped_at_xa_arrives_at_xb_verified_and_both_ledgers_agree_thro
         xb.local.list("received/XA/26XA0001/").await.unwrap().len(),
         3
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_delivery_waits_at_least_the_partners_retry_after_then_is_delivered() {
+    // Backoff for the first retry is 0.5 to 1 s; the partner asks for 3 s (within the 10 s cap).
+    let (xa, xb) = ecites_local::exchange::start_pair(PairOptions {
+        retry_base: Duration::from_secs(1),
+        retry_cap: Duration::from_secs(10),
+        ..PairOptions::default()
+    })
+    .await
+    .unwrap();
+    xb.server.set_mode(Mode::RateLimited(3));
+    xa.drop_permit(
+        "26XA0700",
+        &fixtures::export_permit("26XA0700", "XA", "XB", 5),
+    )
+    .await
+    .unwrap();
+    let handler = |event| xa.forward.handle(event);
+    let first = xa.forward_source.poll_once(&handler).await.unwrap();
+    assert_eq!(first.failed, 1, "{first:?}");
+    let sent = delivery(&xa, "26XA0700", 1, DeliveryKind::Permit).await;
+    assert!(sent["last_error"].contains("HTTP 429"), "{sent:?}");
+    assert_ne!(sent["state"], "FAILED", "a 429 is retried: {sent:?}");
+
+    // Past the backoff, still inside Retry-After: the message must not be back yet.
+    xb.server.set_mode(Mode::Healthy);
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let early = xa.forward_source.poll_once(&handler).await.unwrap();
+    assert_eq!(
+        early.received, 0,
+        "redelivered before Retry-After: {early:?}"
+    );
+    assert_eq!(xb.server.requests(), 1);
+
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let sent = delivery(&xa, "26XA0700", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    assert_eq!(sent["attempts"], "2", "{sent:?}");
 }
 
 async fn fails_then_dlq_then_replay_delivers(mode: Mode, expected_error: &str) {

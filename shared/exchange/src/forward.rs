@@ -129,7 +129,8 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The delay before attempt `receive_count + 1`: `base * 2^(n-1)` capped, with full jitter
     /// (uniform in [delay/2, delay]) so partners recovering from an outage are not hit by every
-    /// sender at once; at least the partner's `Retry-After`.
+    /// sender at once; at least the partner's `Retry-After`, which is itself capped so a partner
+    /// cannot park our deliveries for longer than `cap`.
     pub fn delay(&self, receive_count: u32, retry_after: Option<Duration>) -> Duration {
         let exponent = receive_count.saturating_sub(1).min(20);
         let raw = self.base.saturating_mul(1u32 << exponent).min(self.cap);

@@ -40,6 +40,8 @@ pub enum Mode {
     Slow(Duration),
     /// Closes the connection without answering (a partner that is down mid-request).
     Drop,
+    /// Answers 429 Too Many Requests with `Retry-After` of this many seconds.
+    RateLimited(u32),
 }
 
 /// What a Function URL calls: the receive function in process, or a packaged `bootstrap`
@@ -176,6 +178,18 @@ async fn serve(
                     hyper::header::RETRY_AFTER,
                     hyper::header::HeaderValue::from_static("1"),
                 );
+            }
+            return Ok(response);
+        }
+        Mode::RateLimited(seconds) => {
+            let mut response = plain(
+                429,
+                r#"{"type":"refusal","code":"UNAVAILABLE","message":"too many requests (simulated)"}"#,
+            );
+            if let Ok(value) = hyper::header::HeaderValue::from_str(&seconds.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, value);
             }
             return Ok(response);
         }
