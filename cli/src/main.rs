@@ -87,11 +87,16 @@ enum Command {
         permit: String,
     },
     /// Put the deliveries that ended on the deliveries DLQ (after a partner outage) back for
-    /// delivery. Needs ECITES_DELIVERIES_DLQ_URL besides the functions' environment.
+    /// delivery. Needs ECITES_DELIVERIES_DLQ_URL besides the functions' environment. With
+    /// --no-partner XC: send the deliveries recorded NO_PARTNER for XC, once XC is in the
+    /// partner directory.
     Replay {
-        /// The most DLQ messages to replay.
+        /// The most messages (or deliveries) to replay.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+        /// Instead of the DLQ: the NO_PARTNER deliveries to this country (ISO 3166-1 alpha-2).
+        #[arg(long, value_name = "COUNTRY")]
+        no_partner: Option<String>,
     },
     /// Manage the partner directory (partner MAs: endpoint, public key, accepted documents).
     Partners {
@@ -166,7 +171,10 @@ fn main() -> ExitCode {
             EXIT_OK
         }
         Command::Status { issuer, permit } => run_async(status::run(&issuer, &permit)),
-        Command::Replay { limit } => run_async(replay::run(limit)),
+        Command::Replay { limit, no_partner } => match no_partner {
+            Some(country) => run_async(replay::run_no_partner(&country, limit)),
+            None => run_async(replay::run(limit)),
+        },
         Command::Partners { command } => run_async(partners::run(command)),
         Command::Subscriptions(args) => run_async(subscriptions::run(args)),
         Command::Rules { format } => {

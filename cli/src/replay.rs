@@ -3,6 +3,9 @@
 //! an audit row) before its message is re-sent, so the forward function delivers it again;
 //! messages whose delivery succeeded meanwhile are removed. Configured like the functions
 //! (`ECITES_TABLE`, `ECITES_DELIVERIES_QUEUE_URL`, `AWS_*`) plus `ECITES_DELIVERIES_DLQ_URL`.
+//!
+//! `ecites replay --no-partner XC [--limit N]`: after XC has been added to the partner
+//! directory, sends the deliveries recorded NO_PARTNER for XC (reopened to PENDING first).
 
 use std::process::ExitCode;
 
@@ -32,4 +35,45 @@ pub async fn run(limit: usize) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Queues up to `limit` NO_PARTNER deliveries to `country` and prints what was done; exit 1
+/// when `country` is still missing from (or inactive in) the partner directory, so nothing is
+/// sent only to fail again.
+pub async fn run_no_partner(country: &str, limit: usize) -> anyhow::Result<ExitCode> {
+    let recipient: ecites_domain::CountryCode =
+        country.trim().to_ascii_uppercase().parse().map_err(|_| {
+            anyhow::anyhow!("--no-partner {country:?} is not an ISO 3166-1 alpha-2 code")
+        })?;
+    let config = ecites_aws::Config::from_env()?;
+    let clients =
+        ecites_aws::Clients::from_config(&config, &ecites_aws::ClientOptions::default()).await;
+    let directory =
+        ecites_aws::s3::read_directory(&clients.s3, &config.bucket, &config.partners_key).await?;
+    let listed = directory
+        .partners
+        .iter()
+        .any(|p| p.country == recipient && p.active);
+    if !listed {
+        println!(
+            "{recipient} is not an active partner in s3://{}/{}: add it first (ecites partners add)",
+            config.bucket, config.partners_key
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let store = ecites_aws::DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table);
+    let report = ecites_aws::replay::requeue_no_partner(
+        &clients.sqs,
+        &store,
+        &config.bucket,
+        &config.deliveries_queue_url,
+        recipient,
+        limit,
+    )
+    .await?;
+    println!(
+        "queued {} deliveries to {recipient} that waited for a partner; {} were reopened by someone else meanwhile",
+        report.requeued, report.discarded
+    );
+    Ok(ExitCode::SUCCESS)
 }

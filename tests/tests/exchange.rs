@@ -160,6 +160,50 @@ async fn a_rate_limited_delivery_waits_at_least_the_partners_retry_after_then_is
     assert_eq!(sent["attempts"], "2", "{sent:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permit_for_a_partner_not_yet_onboarded_waits_as_no_partner_and_is_sent_after_onboarding()
+{
+    let (xa, xb) = start_pair().await;
+    let onboarded = xb.as_partner();
+    xa.set_directory(Vec::new()).await.unwrap();
+    xa.drop_permit(
+        "26XA0800",
+        &fixtures::export_permit("26XA0800", "XA", "XB", 5),
+    )
+    .await
+    .unwrap();
+    let waiting = delivery(&xa, "26XA0800", 1, DeliveryKind::Permit).await;
+    assert_eq!(waiting["state"], "NO_PARTNER", "{waiting:?}");
+    let queue = &xa.local.stack.deliveries_queue_url;
+    assert_eq!(xa.local.visible_messages(queue).await.unwrap(), 0);
+
+    // XB is onboarded; the operator sends what waited for it (ecites replay --no-partner XB).
+    xa.set_directory(vec![onboarded]).await.unwrap();
+    let requeue = || {
+        ecites_aws::replay::requeue_no_partner(
+            &xa.local.clients.sqs,
+            &xa.store,
+            &xa.local.stack.bucket,
+            queue,
+            ecites_local::country("XB"),
+            100,
+        )
+    };
+    let report = requeue().await.unwrap();
+    assert_eq!(report.requeued, 1, "{report:?}");
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let sent = delivery(&xa, "26XA0800", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    assert_eq!(sent["attempts"], "1", "{sent:?}");
+    let got = received(&xb, "26XA0800", 1, "issued")
+        .await
+        .expect("XB received it");
+    assert_eq!(got["tracking_number"], sent["tracking_number"]);
+
+    // Nothing waits any more: a second run sends nothing.
+    assert_eq!(requeue().await.unwrap().requeued, 0);
+}
+
 async fn fails_then_dlq_then_replay_delivers(mode: Mode, expected_error: &str) {
     let (xa, xb) = start_pair().await;
     xb.server.set_mode(mode);

@@ -201,6 +201,135 @@ fn as_text(item: Item) -> HashMap<String, String> {
         .collect()
 }
 
+impl DynamoExchangeStore {
+    /// Moves a delivery in state `from` back to PENDING (under delivery again), with an audit
+    /// row saying an operator replayed it; `Ok(false)` when it is no longer in `from`.
+    async fn reopen_from(
+        &self,
+        message: &DeliveryMessage,
+        at: DateTime<Utc>,
+        from: DeliveryState,
+    ) -> Result<bool, Error> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(message)))
+            .update_expression(
+                "SET #state = :pending, updated_at = :at, GSI1PK = :under, GSI1SK = :gsi1sk",
+            )
+            .condition_expression("delivery_id = :id AND #state = :from")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":at", s(time(at)))
+            .expression_attribute_values(":id", s(&message.delivery_id))
+            .expression_attribute_values(":under", s(crate::dynamo::UNDER_DELIVERY))
+            .expression_attribute_values(
+                ":gsi1sk",
+                s(format!("{}#{}", time(at), message.delivery_id)),
+            )
+            .build()
+            .map_err(build_err)?;
+        let audit = audit_put(
+            &self.table,
+            &message.issuer,
+            &message.permit_number,
+            at,
+            &format!("REPLAY-{}-{}", message.recipient, message.permit_version),
+            "DELIVERY_STATE",
+            format!(
+                "v{} {} to {}: {} -> PENDING (replayed by an operator)",
+                message.permit_version,
+                message.kind.as_str(),
+                message.recipient,
+                from.as_str()
+            ),
+        )?;
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit,
+        ])
+        .await
+    }
+
+    /// Moves a NO_PARTNER delivery (its recipient was not in the directory when the permit was
+    /// ingested) back to PENDING, once the partner has been onboarded.
+    pub async fn reopen_no_partner(
+        &self,
+        message: &DeliveryMessage,
+        at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        self.reopen_from(message, at, DeliveryState::NoPartner)
+            .await
+    }
+
+    /// The deliveries to `recipient` recorded NO_PARTNER (oldest first, at most `limit`), as
+    /// the messages ingest would have queued, the XML in `bucket`: what to send once the
+    /// partner is in the directory. Read from the `by_recipient` index.
+    pub async fn no_partner_deliveries(
+        &self,
+        recipient: CountryCode,
+        bucket: &str,
+        limit: usize,
+    ) -> Result<Vec<DeliveryMessage>, Error> {
+        let mut messages = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(crate::dynamo::GSI_BY_RECIPIENT)
+                .key_condition_expression("GSI2PK = :pk")
+                .filter_expression("#state = :no_partner")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":pk", s(format!("RECIPIENT#{recipient}")))
+                .expression_attribute_values(":no_partner", s(DeliveryState::NoPartner.as_str()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("dynamodb:Query", e))?;
+            for item in output.items() {
+                if messages.len() >= limit {
+                    return Ok(messages);
+                }
+                if let Some(message) = no_partner_message(item, bucket) {
+                    messages.push(message);
+                }
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(messages),
+            }
+        }
+    }
+}
+
+/// A delivery item as the message ingest queues for it (`None` for an item missing a field).
+fn no_partner_message(item: &Item, bucket: &str) -> Option<DeliveryMessage> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let number = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u32>().ok())
+    };
+    Some(DeliveryMessage {
+        message_type: "delivery".into(),
+        version: 1,
+        delivery_id: text("delivery_id")?,
+        kind: ecites_exchange::ledger::DeliveryKind::parse(&text("kind")?)?,
+        issuer: text("issuer")?,
+        permit_number: text("permit_number")?,
+        permit_version: number("version")?,
+        replaces_version: number("replaces_version"),
+        recipient: text("recipient")?,
+        endpoint: text("endpoint").unwrap_or_default(),
+        xml_bucket: bucket.to_owned(),
+        xml_key: text("xml_key")?,
+        content_sha256: text("content_sha256")?,
+        reason: text("reason"),
+    })
+}
+
 #[async_trait]
 impl DeliveryTracker for DynamoExchangeStore {
     async fn delivery_state(
@@ -306,44 +435,7 @@ impl DeliveryTracker for DynamoExchangeStore {
     }
 
     async fn reopen(&self, message: &DeliveryMessage, at: DateTime<Utc>) -> Result<bool, Error> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(message)))
-            .update_expression(
-                "SET #state = :pending, updated_at = :at, GSI1PK = :under, GSI1SK = :gsi1sk",
-            )
-            .condition_expression("delivery_id = :id AND #state = :failed")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
-            .expression_attribute_values(":failed", s(DeliveryState::Failed.as_str()))
-            .expression_attribute_values(":at", s(time(at)))
-            .expression_attribute_values(":id", s(&message.delivery_id))
-            .expression_attribute_values(":under", s(crate::dynamo::UNDER_DELIVERY))
-            .expression_attribute_values(
-                ":gsi1sk",
-                s(format!("{}#{}", time(at), message.delivery_id)),
-            )
-            .build()
-            .map_err(build_err)?;
-        let audit = audit_put(
-            &self.table,
-            &message.issuer,
-            &message.permit_number,
-            at,
-            &format!("REPLAY-{}-{}", message.recipient, message.permit_version),
-            "DELIVERY_STATE",
-            format!(
-                "v{} {} to {}: FAILED -> PENDING (replayed by an operator)",
-                message.permit_version,
-                message.kind.as_str(),
-                message.recipient
-            ),
-        )?;
-        self.transact(vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit,
-        ])
-        .await
+        self.reopen_from(message, at, DeliveryState::Failed).await
     }
 }
 

@@ -2,6 +2,9 @@
 //! DLQ whose delivery is FAILED is put back to PENDING (conditionally, with an audit row) and
 //! sent to the deliveries queue again; then it is deleted from the DLQ. A message whose
 //! delivery is no longer FAILED (delivered meanwhile, or unknown) is just removed.
+//!
+//! And sending what waited for a partner (`ecites replay --no-partner XC`): deliveries recorded
+//! NO_PARTNER because XC was not in the directory are reopened and queued once it is.
 
 use crate::exchange_store::DynamoExchangeStore;
 use ecites_exchange::forward::DeliveryTracker;
@@ -77,6 +80,44 @@ pub async fn replay_dlq(
                     .map_err(|e| crate::classify("sqs:DeleteMessage", e))?;
             }
         }
+    }
+    Ok(report)
+}
+
+/// Queues the NO_PARTNER deliveries to `recipient` (at most `limit`), each reopened to PENDING
+/// first: for after the partner has been added to the directory. `requeued` counts what was
+/// sent; `discarded` what another operator or process reopened meanwhile.
+pub async fn requeue_no_partner(
+    sqs: &aws_sdk_sqs::Client,
+    store: &DynamoExchangeStore,
+    bucket: &str,
+    queue_url: &str,
+    recipient: ecites_domain::CountryCode,
+    limit: usize,
+) -> Result<ReplayReport, Error> {
+    let mut report = ReplayReport::default();
+    for delivery in store
+        .no_partner_deliveries(recipient, bucket, limit)
+        .await?
+    {
+        if !store
+            .reopen_no_partner(&delivery, chrono::Utc::now())
+            .await?
+        {
+            report.discarded += 1;
+            continue;
+        }
+        let body = serde_json::to_string(&delivery).map_err(|e| Error::Permanent {
+            operation: "serialising a delivery message".into(),
+            message: e.to_string(),
+        })?;
+        sqs.send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| crate::classify("sqs:SendMessage", e))?;
+        report.requeued += 1;
     }
     Ok(report)
 }
