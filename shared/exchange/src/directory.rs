@@ -9,8 +9,13 @@
 //! {"version": 1, "partners": [
 //!   {"country": "XB", "name": "MA of XB", "endpoint": "https://ma.xb.example/cites",
 //!    "active": true, "accepted_document_types": ["E", "R"],
-//!    "public_key": "<base64 Ed25519>", "key_id": "XB-2026-1"}]}
+//!    "public_key": "<base64 Ed25519>", "key_id": "XB-2026-1",
+//!    "rotation_keys": [{"key_id": "XB-2027-1", "public_key": "<base64 Ed25519>"}]}]}
 //! ```
+//!
+//! `rotation_keys` lets a key rotation overlap instead of being a switch at an agreed minute:
+//! while the partner moves to its new key, messages signed with either key are accepted, each
+//! key chosen by the `X-Ecites-Key-Id` the message carries ([`ExchangePartner::key_for`]).
 
 use async_trait::async_trait;
 use ecites_domain::CountryCode;
@@ -40,6 +45,107 @@ pub struct ExchangePartner {
     /// The id the partner sends in `X-Ecites-Key-Id`; when set, it must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// Further keys accepted from the partner while it rotates (the new key before it becomes
+    /// `public_key`, or the old one until it is retired); each is used only for messages
+    /// carrying its key id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotation_keys: Vec<PartnerKey>,
+}
+
+/// A public key accepted alongside the partner's current one during a rotation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerKey {
+    /// The id the partner sends in `X-Ecites-Key-Id` with messages signed by this key.
+    pub key_id: String,
+    /// The Ed25519 public key, base64 of the 32 bytes.
+    pub public_key: String,
+}
+
+/// Why no key of a partner can verify a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyChoiceError {
+    /// The entry has no public key at all: nothing from the partner is accepted.
+    NoKeyOnRecord,
+    /// The message's key id (or its absence) matches none of the keys on record.
+    UnknownKeyId {
+        /// What the message carried in `X-Ecites-Key-Id`.
+        sent: Option<String>,
+        /// The key ids on record.
+        on_record: Vec<String>,
+    },
+}
+
+impl ExchangePartner {
+    /// The public key (base64) to verify a message carrying `sent_key_id` with: the rotation
+    /// key of that id, else the current key when its id matches or none is on record for it.
+    pub fn key_for(&self, sent_key_id: Option<&str>) -> Result<&str, KeyChoiceError> {
+        let current = self.public_key.as_deref();
+        if current.is_none() && self.rotation_keys.is_empty() {
+            return Err(KeyChoiceError::NoKeyOnRecord);
+        }
+        if let Some(sent) = sent_key_id {
+            if let Some(key) = self.rotation_keys.iter().find(|k| k.key_id == sent) {
+                return Ok(&key.public_key);
+            }
+        }
+        match (current, self.key_id.as_deref()) {
+            (Some(key), None) => Ok(key),
+            (Some(key), Some(expected)) if sent_key_id == Some(expected) => Ok(key),
+            _ => Err(KeyChoiceError::UnknownKeyId {
+                sent: sent_key_id.map(str::to_owned),
+                on_record: self.key_ids(),
+            }),
+        }
+    }
+
+    /// Every key id on record (the current key's first), for messages and listings.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.key_id
+            .iter()
+            .cloned()
+            .chain(self.rotation_keys.iter().map(|k| k.key_id.clone()))
+            .collect()
+    }
+
+    /// Starts accepting `key` beside the current key (replacing a rotation key of the same
+    /// id). Refused when the id is the current key's, which would make the choice ambiguous.
+    pub fn accept_key(&mut self, key: PartnerKey) -> Result<(), String> {
+        if self.key_id.as_deref() == Some(key.key_id.as_str()) {
+            return Err(format!(
+                "key id {:?} is already {}'s current key",
+                key.key_id, self.country
+            ));
+        }
+        self.rotation_keys.retain(|k| k.key_id != key.key_id);
+        self.rotation_keys.push(key);
+        Ok(())
+    }
+
+    /// Stops accepting the key `key_id`. Retiring the current key promotes the oldest
+    /// rotation key to current; retiring the last key is refused (remove the partner instead).
+    pub fn retire_key(&mut self, key_id: &str) -> Result<(), String> {
+        if let Some(at) = self.rotation_keys.iter().position(|k| k.key_id == key_id) {
+            self.rotation_keys.remove(at);
+            return Ok(());
+        }
+        if self.key_id.as_deref() != Some(key_id) {
+            return Err(format!(
+                "{} has no key {key_id:?} (on record: {})",
+                self.country,
+                self.key_ids().join(", ")
+            ));
+        }
+        if self.rotation_keys.is_empty() {
+            return Err(format!(
+                "{key_id:?} is {}'s only key: accept its new key first, or remove the partner",
+                self.country
+            ));
+        }
+        let next = self.rotation_keys.remove(0);
+        self.key_id = Some(next.key_id);
+        self.public_key = Some(next.public_key);
+        Ok(())
+    }
 }
 
 fn yes() -> bool {
@@ -148,6 +254,7 @@ mod tests {
             accepted_document_types: vec![],
             public_key: None,
             key_id: None,
+            rotation_keys: vec![],
         };
         directory.upsert(partner("a"));
         directory.upsert(partner("b"));
@@ -155,5 +262,93 @@ mod tests {
         assert_eq!(directory.partners[0].endpoint, "b");
         assert!(directory.remove("XB".parse().unwrap()));
         assert!(!directory.remove("XB".parse().unwrap()));
+    }
+
+    fn rotating() -> ExchangePartner {
+        ExchangePartner {
+            country: "XB".parse().unwrap(),
+            endpoint: "https://x".into(),
+            name: None,
+            active: true,
+            accepted_document_types: vec![],
+            public_key: Some("OLD".into()),
+            key_id: Some("XB-1".into()),
+            rotation_keys: vec![],
+        }
+    }
+
+    fn key(id: &str, public_key: &str) -> PartnerKey {
+        PartnerKey {
+            key_id: id.into(),
+            public_key: public_key.into(),
+        }
+    }
+
+    #[test]
+    fn during_a_rotation_each_key_is_chosen_by_the_key_id_the_message_carries() {
+        let mut partner = rotating();
+        partner.accept_key(key("XB-2", "NEW")).unwrap();
+        assert_eq!(partner.key_for(Some("XB-1")), Ok("OLD"));
+        assert_eq!(partner.key_for(Some("XB-2")), Ok("NEW"));
+        assert_eq!(
+            partner.key_for(Some("XB-3")),
+            Err(KeyChoiceError::UnknownKeyId {
+                sent: Some("XB-3".into()),
+                on_record: vec!["XB-1".into(), "XB-2".into()],
+            })
+        );
+        assert!(partner.key_for(None).is_err(), "a key id is on record");
+    }
+
+    #[test]
+    fn a_current_key_without_an_id_verifies_whatever_id_is_sent_unless_a_rotation_key_matches() {
+        let mut partner = rotating();
+        partner.key_id = None;
+        assert_eq!(partner.key_for(None), Ok("OLD"));
+        assert_eq!(partner.key_for(Some("anything")), Ok("OLD"));
+        partner.accept_key(key("XB-2", "NEW")).unwrap();
+        assert_eq!(partner.key_for(Some("XB-2")), Ok("NEW"));
+        partner.public_key = None;
+        partner.rotation_keys.clear();
+        assert_eq!(partner.key_for(None), Err(KeyChoiceError::NoKeyOnRecord));
+    }
+
+    #[test]
+    fn retiring_the_current_key_promotes_the_accepted_one_and_the_last_key_cannot_be_retired() {
+        let mut partner = rotating();
+        assert!(partner
+            .accept_key(key("XB-1", "OTHER"))
+            .unwrap_err()
+            .contains("already XB's current key"));
+        assert!(partner.retire_key("XB-1").unwrap_err().contains("only key"));
+        partner.accept_key(key("XB-2", "NEW")).unwrap();
+        partner.accept_key(key("XB-2", "NEWER")).unwrap();
+        assert_eq!(partner.rotation_keys.len(), 1, "same id replaced");
+        assert!(partner
+            .retire_key("XB-9")
+            .unwrap_err()
+            .contains("XB-1, XB-2"));
+        partner.retire_key("XB-1").unwrap();
+        assert_eq!(partner.key_id.as_deref(), Some("XB-2"));
+        assert_eq!(partner.public_key.as_deref(), Some("NEWER"));
+        assert!(partner.rotation_keys.is_empty());
+        assert!(partner.key_for(Some("XB-1")).is_err(), "retired");
+    }
+
+    #[test]
+    fn rotation_keys_are_read_and_written_with_the_entry_and_omitted_when_empty() {
+        let text = r#"{"partners":[{"country":"XB","endpoint":"https://x","public_key":"OLD","key_id":"XB-1",
+            "rotation_keys":[{"key_id":"XB-2","public_key":"NEW"}]}]}"#;
+        let directory = ExchangeDirectory::parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            directory.partners[0].rotation_keys,
+            vec![key("XB-2", "NEW")]
+        );
+        let written = serde_json::to_string(&ExchangeDirectory {
+            version: 1,
+            partners: vec![rotating()],
+        })
+        .unwrap();
+        assert!(!written.contains("rotation_keys"), "{written}");
     }
 }

@@ -618,6 +618,7 @@ mod tests {
                 accepted_document_types: vec![],
                 public_key: None,
                 key_id: None,
+                rotation_keys: vec![],
             }))
         }
     }

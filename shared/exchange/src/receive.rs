@@ -7,7 +7,7 @@
 //! then acknowledged: nothing acknowledged is ever lost. The same document sent again (a new
 //! message after a lost answer) gets the same tracking number and changes nothing.
 
-use crate::directory::ExchangePartners;
+use crate::directory::{ExchangePartners, KeyChoiceError};
 use crate::keys::escape_component;
 use crate::ports::{BlobStore, Clock};
 use crate::protocol::{
@@ -243,29 +243,34 @@ async fn receive_inner(
             ))
         }
     };
-    let Some(public_key) = partner.public_key.as_deref() else {
-        return Ok(refuse(
-            RefusalCode::UnknownSender,
-            format!("no public key is on record for {from}"),
-            id,
-        ));
+    let key_id = header(KEY_ID_HEADER);
+    let public_key = match partner.key_for(key_id.as_deref()) {
+        Ok(public_key) => public_key,
+        Err(KeyChoiceError::NoKeyOnRecord) => {
+            return Ok(refuse(
+                RefusalCode::UnknownSender,
+                format!("no public key is on record for {from}"),
+                id,
+            ))
+        }
+        Err(KeyChoiceError::UnknownKeyId { sent, on_record }) => {
+            return Ok(refuse(
+                RefusalCode::Unauthenticated,
+                format!(
+                    "{KEY_ID_HEADER} {sent:?} is not a key on record for {from} (on record: {})",
+                    on_record.join(", ")
+                ),
+                id,
+            ))
+        }
     };
-    let (Some(signature), key_id) = (header(SIGNATURE_HEADER), header(KEY_ID_HEADER)) else {
+    let Some(signature) = header(SIGNATURE_HEADER) else {
         return Ok(refuse(
             RefusalCode::Unauthenticated,
             format!("the {SIGNATURE_HEADER} header is missing"),
             id,
         ));
     };
-    if let Some(expected) = partner.key_id.as_deref() {
-        if key_id.as_deref() != Some(expected) {
-            return Ok(refuse(
-                RefusalCode::Unauthenticated,
-                format!("key id {key_id:?} is not the key on record for {from}"),
-                id,
-            ));
-        }
-    }
     if let Err(why) = verify(public_key, body, &signature) {
         return Ok(refuse(RefusalCode::Unauthenticated, why, id));
     }
@@ -545,6 +550,7 @@ mod tests {
             accepted_document_types: vec![],
             public_key: Some(key.public_key_base64()),
             key_id: Some("FR-1".into()),
+            rotation_keys: vec![],
         };
         World {
             key,
@@ -695,5 +701,38 @@ mod tests {
         }
         assert!(w.blobs.objects.lock().unwrap().is_empty());
         assert!(w.inbound.records.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn during_a_key_rotation_both_keys_are_accepted_and_a_retired_key_is_refused() {
+        let mut w = world(false);
+        let now = w.clock.0;
+        let new_key = SigningIdentity::generate("FR-2").unwrap();
+        w.partners
+            .0
+            .accept_key(crate::directory::PartnerKey {
+                key_id: "FR-2".into(),
+                public_key: new_key.public_key_base64(),
+            })
+            .unwrap();
+        let sent_with = |key: &SigningIdentity, id: &str| {
+            build_message(&delivery("JP"), "E", &xml(), id, key, now)
+        };
+        for (key, id) in [(&w.key, "old-key"), (&new_key, "new-key")] {
+            let (body, headers) = sent_with(key, id);
+            let (status, answer) = send(&w, &body, &headers).await;
+            assert_eq!(status, 200, "{id}: {answer}");
+        }
+
+        w.partners.0.retire_key("FR-1").unwrap();
+        let (body, headers) = sent_with(&w.key, "old-key-after");
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 401, "{refusal}");
+        assert!(
+            refusal.to_string().contains("on record: FR-2"),
+            "the refusal names the keys on record: {refusal}"
+        );
+        let (body, headers) = sent_with(&new_key, "new-key-after");
+        assert_eq!(send(&w, &body, &headers).await.0, 200);
     }
 }

@@ -159,6 +159,7 @@ impl Ma {
             accepted_document_types: Vec::new(),
             public_key: Some(self.key.public_key_base64()),
             key_id: Some(self.key.key_id.clone()),
+            rotation_keys: Vec::new(),
         }
     }
 
