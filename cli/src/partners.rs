@@ -1,9 +1,9 @@
-//! `ecites partners list|add|remove|keygen`: edits the partner directory
+//! `ecites partners list|add|accept-key|retire-key|remove|keygen`: edits the partner directory
 //! (`s3://$ECITES_BUCKET/$ECITES_PARTNERS_KEY`, default `config/partners.json`) that ingest,
 //! forward and receive read (cached up to 5 minutes by warm functions), and creates this MA's
 //! signing key in SSM Parameter Store. The format is in `docs/exchange.md`.
 
-use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
+use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner, PartnerKey};
 use std::process::ExitCode;
 
 /// The `partners` subcommands (embed with `#[command(subcommand)]`).
@@ -34,6 +34,27 @@ pub enum PartnersCommand {
         #[arg(long)]
         inactive: bool,
     },
+    /// Starts accepting a partner's new key beside its current one (a rotation overlap):
+    /// messages are verified with the key their X-Ecites-Key-Id names.
+    AcceptKey {
+        /// The partner's country.
+        country: String,
+        /// The new key's id, as the partner will send it in X-Ecites-Key-Id.
+        #[arg(long)]
+        key_id: String,
+        /// The new Ed25519 public key, base64 (32 bytes).
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Stops accepting one of a partner's keys once it has moved off it; retiring the current
+    /// key makes the accepted new key current.
+    RetireKey {
+        /// The partner's country.
+        country: String,
+        /// The id of the key to stop accepting.
+        #[arg(long)]
+        key_id: String,
+    },
     /// Removes a partner.
     Remove {
         /// The partner's country.
@@ -58,6 +79,20 @@ fn country(text: &str) -> anyhow::Result<ecites_domain::CountryCode> {
         .map_err(|_| anyhow::anyhow!("{text:?} is not an ISO 3166-1 alpha-2 country code"))
 }
 
+/// The partner's key ids, current first, rotation keys after a `+`.
+fn key_ids(partner: &ExchangePartner) -> String {
+    let current = partner.key_id.clone().unwrap_or_else(|| "-".to_owned());
+    std::iter::once(current)
+        .chain(
+            partner
+                .rotation_keys
+                .iter()
+                .map(|k| format!("+{}", k.key_id)),
+        )
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Runs a `partners` subcommand.
 pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
     let config = ecites_aws::Config::from_env()?;
@@ -69,12 +104,12 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
         PartnersCommand::List => {
             let directory = read().await?;
             println!(
-                "{:<8} {:<7} {:<10} {:<12} endpoint",
-                "country", "active", "accepts", "key id"
+                "{:<8} {:<7} {:<10} {:<20} endpoint",
+                "country", "active", "accepts", "key ids"
             );
             for p in &directory.partners {
                 println!(
-                    "{:<8} {:<7} {:<10} {:<12} {}{}",
+                    "{:<8} {:<7} {:<10} {:<20} {}{}",
                     p.country.to_string(),
                     if p.active { "yes" } else { "no" },
                     if p.accepted_document_types.is_empty() {
@@ -82,9 +117,9 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     } else {
                         p.accepted_document_types.join(",")
                     },
-                    p.key_id.as_deref().unwrap_or("-"),
+                    key_ids(p),
                     p.endpoint,
-                    if p.public_key.is_none() {
+                    if p.public_key.is_none() && p.rotation_keys.is_empty() {
                         "  (no public key: nothing accepted from it)"
                     } else {
                         ""
@@ -113,8 +148,28 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                 }
                 Err(error) => return Err(error.into()),
             };
+            let country = country(&code)?;
+            // Keys being rotated in stay accepted when an entry is re-added (say, for a new
+            // endpoint), except one that the new current key replaces.
+            let rotation_keys: Vec<PartnerKey> = directory
+                .get(country)
+                .map(|old| old.rotation_keys.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|k| Some(&k.key_id) != key_id.as_ref())
+                .collect();
+            if !rotation_keys.is_empty() {
+                println!(
+                    "still accepted beside the current key: {}",
+                    rotation_keys
+                        .iter()
+                        .map(|k| k.key_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             directory.upsert(ExchangePartner {
-                country: country(&code)?,
+                country,
                 endpoint,
                 name,
                 active: !inactive,
@@ -125,10 +180,57 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     .collect(),
                 public_key: Some(public_key.trim().to_owned()),
                 key_id,
+                rotation_keys,
             });
             ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
             println!(
                 "{code} saved in s3://{bucket}/{key} (warm functions see it within 5 minutes)"
+            );
+        }
+        PartnersCommand::AcceptKey {
+            country: code,
+            key_id,
+            public_key,
+        } => {
+            ecites_exchange::protocol::check_public_key(&public_key)
+                .map_err(|why| anyhow::anyhow!("--public-key: {why}"))?;
+            let mut directory = read().await?;
+            let wanted = country(&code)?;
+            let Some(partner) = directory.partners.iter_mut().rfind(|p| p.country == wanted) else {
+                eprintln!("{code} is not in the directory (ecites partners add it first)");
+                return Ok(ExitCode::FAILURE);
+            };
+            if let Err(why) = partner.accept_key(PartnerKey {
+                key_id: key_id.trim().to_owned(),
+                public_key: public_key.trim().to_owned(),
+            }) {
+                eprintln!("{why}");
+                return Ok(ExitCode::FAILURE);
+            }
+            let accepted = partner.key_ids().join(", ");
+            ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
+            println!(
+                "{code}: keys accepted now {accepted} (warm functions see it within 5 minutes)"
+            );
+        }
+        PartnersCommand::RetireKey {
+            country: code,
+            key_id,
+        } => {
+            let mut directory = read().await?;
+            let wanted = country(&code)?;
+            let Some(partner) = directory.partners.iter_mut().rfind(|p| p.country == wanted) else {
+                eprintln!("{code} is not in the directory");
+                return Ok(ExitCode::FAILURE);
+            };
+            if let Err(why) = partner.retire_key(key_id.trim()) {
+                eprintln!("{why}");
+                return Ok(ExitCode::FAILURE);
+            }
+            let accepted = partner.key_ids().join(", ");
+            ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
+            println!(
+                "{code}: {key_id} retired; keys accepted now {accepted} (warm functions see it within 5 minutes)"
             );
         }
         PartnersCommand::Remove { country: code } => {

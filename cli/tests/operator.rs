@@ -1,0 +1,257 @@
+//! The operator commands as an operator runs them: the `ecites` binary with a deployment's
+//! environment, against two MAs (XA and XB) on the local AWS emulator, each with its receive
+//! function on a loopback Function URL. Covers `partners add|list|accept-key|retire-key`,
+//! `replay --no-partner` and `status`.
+
+use chrono::Utc;
+use ecites_exchange::forward::{build_message, PartnerTransport};
+use ecites_exchange::ledger::{delivery_id, DeliveryKind};
+use ecites_exchange::protocol::SigningIdentity;
+use ecites_exchange::DeliveryMessage;
+use ecites_forward::HttpTransport;
+use ecites_local::exchange::{start_pair, Ma, PairOptions};
+use ecites_local::{fixtures, REGION};
+use std::process::Output;
+use std::time::Duration;
+
+/// Runs `ecites` with `ma`'s deployment environment (what an operator exports from the stack's
+/// outputs).
+fn ecites_as(ma: &Ma, args: &[&str]) -> Output {
+    let stack = &ma.local.stack;
+    std::process::Command::new(env!("CARGO_BIN_EXE_ecites"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &ma.local.endpoint)
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("ECITES_COUNTRY", ma.local.config.country.to_string())
+        .env("ECITES_BUCKET", &stack.bucket)
+        .env("ECITES_TABLE", &stack.table)
+        .env("ECITES_PARTNERS_KEY", &stack.partners_key)
+        .env("ECITES_DELIVERIES_QUEUE_URL", &stack.deliveries_queue_url)
+        .env("ECITES_DELIVERIES_DLQ_URL", &stack.deliveries_dlq_url)
+        .output()
+        .expect("the ecites binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
+
+async fn pair() -> (Ma, Ma) {
+    start_pair(PairOptions::default())
+        .await
+        .expect("two local MAs start (is moto installed? make .venv/bin/moto_server)")
+}
+
+/// A delivery of XA's permit `number` to XB, as forward would describe it.
+fn delivery(number: &str) -> DeliveryMessage {
+    let id = ecites_domain::PermitId {
+        issuer: ecites_local::country("XA"),
+        number: number.into(),
+    };
+    DeliveryMessage {
+        message_type: "delivery".into(),
+        version: 1,
+        delivery_id: delivery_id(&id, 1, DeliveryKind::Permit, ecites_local::country("XB")),
+        kind: DeliveryKind::Permit,
+        issuer: "XA".into(),
+        permit_number: number.into(),
+        permit_version: 1,
+        replaces_version: None,
+        recipient: "XB".into(),
+        endpoint: String::new(),
+        xml_bucket: String::new(),
+        xml_key: String::new(),
+        content_sha256: String::new(),
+        reason: None,
+    }
+}
+
+/// POSTs XA's permit `number`, signed with `key` (its id in `X-Ecites-Key-Id`), to XB's
+/// receive endpoint; returns the status and the answer.
+async fn send_signed(xb: &Ma, number: &str, key: &SigningIdentity) -> (u16, String) {
+    let xml = ecites_domain::xml::write_permit(&fixtures::export_permit(number, "XA", "XB", 2));
+    let message_id = format!("{number}-{}", key.key_id);
+    let (body, headers) = build_message(
+        &delivery(number),
+        "E",
+        xml.as_bytes(),
+        &message_id,
+        key,
+        Utc::now(),
+    );
+    let transport = HttpTransport::new(Duration::from_secs(10)).unwrap();
+    let reply = transport
+        .post(&xb.server.url(), &headers, body)
+        .await
+        .expect("XB's receive endpoint answers");
+    (
+        reply.status,
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    )
+}
+
+/// Lets XB's warm receive function reload its directory (its cache lives 200 ms in tests).
+async fn directory_cache_expires() {
+    tokio::time::sleep(PairOptions::default().directory_ttl * 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_key_rotation_through_the_cli_accepts_both_keys_during_the_overlap_and_refuses_the_retired_key(
+) {
+    let (xa, xb) = pair().await;
+    let listed = succeeded(&ecites_as(&xb, &["partners", "list"]));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("XA") && l.contains("XA-1")),
+        "{listed}"
+    );
+
+    // XA announces its next key; XB's operator accepts it beside the current one.
+    let next = SigningIdentity::generate("XA-2").unwrap();
+    let public_key = next.public_key_base64();
+    let accepted = succeeded(&ecites_as(
+        &xb,
+        &[
+            "partners",
+            "accept-key",
+            "xa",
+            "--key-id",
+            "XA-2",
+            "--public-key",
+            &public_key,
+        ],
+    ));
+    assert!(accepted.contains("XA-1, XA-2"), "{accepted}");
+    let listed = succeeded(&ecites_as(&xb, &["partners", "list"]));
+    assert!(listed.contains("XA-1,+XA-2"), "{listed}");
+    directory_cache_expires().await;
+
+    // During the overlap, messages signed with either key are accepted.
+    let (status, answer) = send_signed(&xb, "26XA0901", &xa.key).await;
+    assert_eq!(status, 200, "old key: {answer}");
+    let (status, answer) = send_signed(&xb, "26XA0902", &next).await;
+    assert_eq!(status, 200, "new key: {answer}");
+
+    // XA has moved to the new key; XB retires the old one, and the new one becomes current.
+    let retired = succeeded(&ecites_as(
+        &xb,
+        &["partners", "retire-key", "XA", "--key-id", "XA-1"],
+    ));
+    assert!(retired.contains("keys accepted now XA-2"), "{retired}");
+    let listed = succeeded(&ecites_as(&xb, &["partners", "list"]));
+    let row = listed.lines().find(|l| l.starts_with("XA")).unwrap();
+    assert!(row.contains("XA-2") && !row.contains("XA-1"), "{row}");
+    directory_cache_expires().await;
+
+    let (status, answer) = send_signed(&xb, "26XA0903", &xa.key).await;
+    assert_eq!(status, 401, "the retired key is refused: {answer}");
+    assert!(answer.contains("on record: XA-2"), "{answer}");
+    let (status, answer) = send_signed(&xb, "26XA0904", &next).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        xb.local
+            .list("received/XA/26XA0903/")
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing from the refused message is stored"
+    );
+
+    // The last key cannot be retired, and a malformed key is refused naming the option.
+    let last = ecites_as(&xb, &["partners", "retire-key", "XA", "--key-id", "XA-2"]);
+    assert_eq!(last.status.code(), Some(1));
+    assert!(stderr(&last).contains("only key"), "{}", stderr(&last));
+    let malformed = ecites_as(
+        &xb,
+        &[
+            "partners",
+            "accept-key",
+            "XA",
+            "--key-id",
+            "XA-3",
+            "--public-key",
+            "not-a-key",
+        ],
+    );
+    assert!(!malformed.status.success());
+    assert!(
+        stderr(&malformed).contains("--public-key"),
+        "{}",
+        stderr(&malformed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_no_partner_refuses_until_the_partner_is_added_then_queues_what_waited_and_status_shows_it_delivered(
+) {
+    let (xa, xb) = pair().await;
+    xa.set_directory(Vec::new()).await.unwrap();
+    xa.drop_permit(
+        "26XA0950",
+        &fixtures::export_permit("26XA0950", "XA", "XB", 4),
+    )
+    .await
+    .unwrap();
+    let waiting = succeeded(&ecites_as(&xa, &["status", "XA", "26XA0950"]));
+    assert!(waiting.contains("NO_PARTNER"), "{waiting}");
+
+    let refused = ecites_as(&xa, &["replay", "--no-partner", "XB"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stdout(&refused).contains("not an active partner"),
+        "{}",
+        stdout(&refused)
+    );
+
+    let endpoint = xb.server.url();
+    succeeded(&ecites_as(
+        &xa,
+        &[
+            "partners",
+            "add",
+            "XB",
+            "--endpoint",
+            &endpoint,
+            "--public-key",
+            &xb.key.public_key_base64(),
+            "--key-id",
+            &xb.key.key_id,
+        ],
+    ));
+    let queued = succeeded(&ecites_as(&xa, &["replay", "--no-partner", "xb"]));
+    assert!(queued.starts_with("queued 1 "), "{queued}");
+    xa.forward_until_quiet(Duration::from_secs(90))
+        .await
+        .unwrap();
+
+    let shown = succeeded(&ecites_as(&xa, &["status", "XA", "26XA0950"]));
+    let row = shown
+        .lines()
+        .find(|l| l.contains("XB") && l.contains("DELIVERED"))
+        .unwrap_or_else(|| panic!("no delivered row for XB in\n{shown}"));
+    assert!(
+        row.contains("XB-"),
+        "the partner's tracking number is shown: {row}"
+    );
+    let again = succeeded(&ecites_as(&xa, &["replay", "--no-partner", "XB"]));
+    assert!(again.starts_with("queued 0 "), "{again}");
+}
