@@ -3,7 +3,8 @@
 //! forward and receive read (cached up to 5 minutes by warm functions), and creates this MA's
 //! signing key in SSM Parameter Store. The format is in `docs/exchange.md`.
 
-use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner, PartnerKey};
+use ecites_aws::s3::{edit_directory, DirectoryEdit};
+use ecites_exchange::directory::{ExchangePartner, PartnerKey};
 use std::process::ExitCode;
 
 /// The `partners` subcommands (embed with `#[command(subcommand)]`).
@@ -93,6 +94,17 @@ fn key_ids(partner: &ExchangePartner) -> String {
         .join(",")
 }
 
+/// The result of a saved edit; a refused one is explained on stderr and gives `None`.
+fn saved<T>(edit: DirectoryEdit<T>) -> Option<T> {
+    match edit {
+        DirectoryEdit::Saved(outcome) => Some(outcome),
+        DirectoryEdit::Refused(why) => {
+            eprintln!("{why}; nothing was changed");
+            None
+        }
+    }
+}
+
 /// Runs a `partners` subcommand.
 pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
     let config = ecites_aws::Config::from_env()?;
@@ -141,48 +153,42 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             if !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
                 anyhow::bail!("the endpoint must be https:// (plain http only on 127.0.0.1)");
             }
-            let mut directory = match read().await {
-                Ok(directory) => directory,
-                Err(error) if error.to_string().contains("NoSuchKey") => {
-                    ExchangeDirectory::default()
-                }
-                Err(error) => return Err(error.into()),
-            };
             let country = country(&code)?;
-            // Keys being rotated in stay accepted when an entry is re-added (say, for a new
-            // endpoint), except one that the new current key replaces.
-            let rotation_keys: Vec<PartnerKey> = directory
-                .get(country)
-                .map(|old| old.rotation_keys.clone())
-                .unwrap_or_default()
+            let accepted_document_types: Vec<String> = accepted_document_types
                 .into_iter()
-                .filter(|k| Some(&k.key_id) != key_id.as_ref())
+                .map(|t| t.trim().to_ascii_uppercase())
+                .filter(|t| !t.is_empty())
                 .collect();
-            if !rotation_keys.is_empty() {
-                println!(
-                    "still accepted beside the current key: {}",
-                    rotation_keys
-                        .iter()
-                        .map(|k| k.key_id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            directory.upsert(ExchangePartner {
-                country,
-                endpoint,
-                name,
-                active: !inactive,
-                accepted_document_types: accepted_document_types
+            let edit = edit_directory(s3, bucket, key, |directory| {
+                // Keys being rotated in stay accepted when an entry is re-added (say, for a
+                // new endpoint), except one that the new current key replaces.
+                let rotation_keys: Vec<PartnerKey> = directory
+                    .get(country)
+                    .map(|old| old.rotation_keys.clone())
+                    .unwrap_or_default()
                     .into_iter()
-                    .map(|t| t.trim().to_ascii_uppercase())
-                    .filter(|t| !t.is_empty())
-                    .collect(),
-                public_key: Some(public_key.trim().to_owned()),
-                key_id,
-                rotation_keys,
-            });
-            ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
+                    .filter(|k| Some(&k.key_id) != key_id.as_ref())
+                    .collect();
+                let kept = rotation_keys.iter().map(|k| k.key_id.clone()).collect();
+                directory.upsert(ExchangePartner {
+                    country,
+                    endpoint: endpoint.clone(),
+                    name: name.clone(),
+                    active: !inactive,
+                    accepted_document_types: accepted_document_types.clone(),
+                    public_key: Some(public_key.trim().to_owned()),
+                    key_id: key_id.clone(),
+                    rotation_keys,
+                });
+                Ok::<Vec<String>, String>(kept)
+            })
+            .await?;
+            let Some(kept) = saved(edit) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            if !kept.is_empty() {
+                println!("still accepted beside the current key: {}", kept.join(", "));
+            }
             println!(
                 "{code} saved in s3://{bucket}/{key} (warm functions see it within 5 minutes)"
             );
@@ -194,21 +200,19 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
         } => {
             ecites_exchange::protocol::check_public_key(&public_key)
                 .map_err(|why| anyhow::anyhow!("--public-key: {why}"))?;
-            let mut directory = read().await?;
             let wanted = country(&code)?;
-            let Some(partner) = directory.partners.iter_mut().rfind(|p| p.country == wanted) else {
-                eprintln!("{code} is not in the directory (ecites partners add it first)");
+            let edit = edit_directory(s3, bucket, key, |directory| {
+                let partner = directory.partner_mut(wanted)?;
+                partner.accept_key(PartnerKey {
+                    key_id: key_id.trim().to_owned(),
+                    public_key: public_key.trim().to_owned(),
+                })?;
+                Ok(partner.key_ids().join(", "))
+            })
+            .await?;
+            let Some(accepted) = saved(edit) else {
                 return Ok(ExitCode::FAILURE);
             };
-            if let Err(why) = partner.accept_key(PartnerKey {
-                key_id: key_id.trim().to_owned(),
-                public_key: public_key.trim().to_owned(),
-            }) {
-                eprintln!("{why}");
-                return Ok(ExitCode::FAILURE);
-            }
-            let accepted = partner.key_ids().join(", ");
-            ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
             println!(
                 "{code}: keys accepted now {accepted} (warm functions see it within 5 minutes)"
             );
@@ -217,29 +221,33 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             country: code,
             key_id,
         } => {
-            let mut directory = read().await?;
             let wanted = country(&code)?;
-            let Some(partner) = directory.partners.iter_mut().rfind(|p| p.country == wanted) else {
-                eprintln!("{code} is not in the directory");
+            let edit = edit_directory(s3, bucket, key, |directory| {
+                let partner = directory.partner_mut(wanted)?;
+                partner.retire_key(key_id.trim())?;
+                Ok(partner.key_ids().join(", "))
+            })
+            .await?;
+            let Some(accepted) = saved(edit) else {
                 return Ok(ExitCode::FAILURE);
             };
-            if let Err(why) = partner.retire_key(key_id.trim()) {
-                eprintln!("{why}");
-                return Ok(ExitCode::FAILURE);
-            }
-            let accepted = partner.key_ids().join(", ");
-            ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
             println!(
                 "{code}: {key_id} retired; keys accepted now {accepted} (warm functions see it within 5 minutes)"
             );
         }
         PartnersCommand::Remove { country: code } => {
-            let mut directory = read().await?;
-            if !directory.remove(country(&code)?) {
-                eprintln!("{code} is not in the directory");
+            let wanted = country(&code)?;
+            let edit = edit_directory(s3, bucket, key, |directory| {
+                if directory.remove(wanted) {
+                    Ok(())
+                } else {
+                    Err(format!("{wanted} is not in the directory"))
+                }
+            })
+            .await?;
+            if saved(edit).is_none() {
                 return Ok(ExitCode::FAILURE);
             }
-            ecites_aws::s3::write_directory(s3, bucket, key, &directory).await?;
             println!("{code} removed from s3://{bucket}/{key}");
         }
         PartnersCommand::Keygen { parameter, key_id } => {

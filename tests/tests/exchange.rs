@@ -622,3 +622,80 @@ async fn a_not_readable_refusal_ends_delivered_not_readable_with_the_reason_and_
     let row = line_with(&text, "DELIVERED_NOT_READABLE");
     assert!(row.contains(sent["last_error"].as_str()), "{row}");
 }
+
+/// An edit of the partner directory that loses a race to another writer is applied again to
+/// what that writer saved, so neither edit is lost; the same when both create the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_edits_of_the_partner_directory_both_land() {
+    use ecites_aws::s3::{edit_directory, read_directory, write_directory, DirectoryEdit};
+    use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
+    let local = ecites_e2e::start().await;
+    let (s3, bucket) = (&local.clients.s3, &local.stack.bucket);
+    let entry = |country: &str| ExchangePartner {
+        country: ecites_local::country(country),
+        endpoint: format!("https://ma.{}.example/cites", country.to_ascii_lowercase()),
+        name: None,
+        active: true,
+        accepted_document_types: Vec::new(),
+        public_key: None,
+        key_id: None,
+        rotation_keys: Vec::new(),
+    };
+
+    for key in [
+        local.stack.partners_key.as_str(),
+        "config/created-by-two.json",
+    ] {
+        let mut attempts = 0;
+        // Another operator saves XE while this edit (adding XF) is between its read and write.
+        let edit = edit_directory(s3, bucket, key, |directory| {
+            attempts += 1;
+            if attempts == 1 {
+                tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current().block_on(async {
+                        let mut theirs = read_directory(s3, bucket, key)
+                            .await
+                            .unwrap_or_else(|_| ExchangeDirectory::default());
+                        theirs.upsert(entry("XE"));
+                        write_directory(s3, bucket, key, &theirs).await.unwrap();
+                    })
+                });
+            }
+            directory.upsert(entry("XF"));
+            Ok::<_, String>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(edit, DirectoryEdit::Saved(()));
+        assert_eq!(attempts, 2, "{key}: the lost race is retried once");
+        let saved = read_directory(s3, bucket, key).await.unwrap();
+        for country in ["XE", "XF"] {
+            assert!(
+                saved.get(ecites_local::country(country)).is_some(),
+                "{key}: {country} was lost: {saved:?}"
+            );
+        }
+    }
+
+    // A refused edit writes nothing.
+    let before = read_directory(s3, bucket, &local.stack.partners_key)
+        .await
+        .unwrap();
+    let refused = edit_directory(s3, bucket, &local.stack.partners_key, |directory| {
+        directory
+            .partner_mut(ecites_local::country("XZ"))
+            .map(|_| ())
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(&refused, DirectoryEdit::Refused(why) if why.contains("XZ is not in the partner directory")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        read_directory(s3, bucket, &local.stack.partners_key)
+            .await
+            .unwrap(),
+        before
+    );
+}

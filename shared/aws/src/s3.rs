@@ -156,33 +156,124 @@ pub async fn read_directory(
     bucket: &str,
     key: &str,
 ) -> Result<ExchangeDirectory, Error> {
-    let output = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::transient(
+    match read_directory_version(client, bucket, key).await? {
+        Some((directory, _)) => Ok(directory),
+        None => Err(Error::transient(
+            "s3:GetObject partner directory",
+            format!("NoSuchKey: s3://{bucket}/{key} does not exist"),
+        )),
+    }
+}
+
+/// The directory with the ETag it was read at, or `None` when the document does not exist.
+async fn read_directory_version(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(ExchangeDirectory, String)>, Error> {
+    let output = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(output) => output,
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+            return Ok(None)
+        }
+        Err(error) => {
+            return Err(Error::transient(
                 "s3:GetObject partner directory",
-                aws_sdk_s3::error::DisplayErrorContext(e),
-            )
-        })?;
+                aws_sdk_s3::error::DisplayErrorContext(error),
+            ))
+        }
+    };
+    let etag = output.e_tag().unwrap_or_default().to_owned();
     let bytes = output
         .body
         .collect()
         .await
         .map_err(|e| Error::transient("s3:GetObject partner directory body", e))?
         .into_bytes();
-    ExchangeDirectory::parse(&bytes).map_err(|e| {
+    let directory = ExchangeDirectory::parse(&bytes).map_err(|e| {
         Error::transient(
             "partner directory",
             format!("s3://{bucket}/{key} is not a valid directory: {e}"),
         )
+    })?;
+    Ok(Some((directory, etag)))
+}
+
+/// What [`edit_directory`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DirectoryEdit<T> {
+    /// The edit was applied and saved; its result.
+    Saved(T),
+    /// The edit refused (nothing written), with the reason for the operator.
+    Refused(String),
+}
+
+/// How often [`edit_directory`] re-reads and re-applies an edit that lost a race.
+const EDIT_ATTEMPTS: usize = 5;
+
+/// Reads the directory (empty when it does not exist yet), applies `edit`, and writes the
+/// result only if nobody changed the document meanwhile: an S3 conditional write on the ETag
+/// read (`If-Match`), or `If-None-Match: *` when creating it. On a concurrent change it reads
+/// again and re-applies the edit, so two operators editing at once both land instead of the
+/// later one silently undoing the earlier.
+pub async fn edit_directory<T>(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    mut edit: impl FnMut(&mut ExchangeDirectory) -> Result<T, String>,
+) -> Result<DirectoryEdit<T>, Error> {
+    for _ in 0..EDIT_ATTEMPTS {
+        let (mut directory, etag) = match read_directory_version(client, bucket, key).await? {
+            Some((directory, etag)) => (directory, Some(etag)),
+            None => (ExchangeDirectory::default(), None),
+        };
+        let outcome = match edit(&mut directory) {
+            Ok(outcome) => outcome,
+            Err(why) => return Ok(DirectoryEdit::Refused(why)),
+        };
+        let body = serde_json::to_vec_pretty(&directory)
+            .map_err(|e| Error::permanent("serialize partner directory", e))?;
+        let request = client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(body.into());
+        let request = match etag {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(_) => return Ok(DirectoryEdit::Saved(outcome)),
+            Err(error) if lost_the_race(&error) => continue,
+            Err(error) => return Err(classify("s3:PutObject partner directory", error)),
+        }
+    }
+    Err(Error::transient(
+        "s3:PutObject partner directory",
+        format!(
+            "s3://{bucket}/{key} kept changing under {EDIT_ATTEMPTS} attempts to edit it; \
+             nothing was written, run the command again"
+        ),
+    ))
+}
+
+/// Whether a conditional write failed because the object changed (412) or another
+/// conditional write to it was in flight (409): both mean "read again and retry".
+fn lost_the_race<R>(
+    error: &aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::put_object::PutObjectError, R>,
+) -> bool {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    error.as_service_error().is_some_and(|e| {
+        matches!(
+            e.code(),
+            Some("PreconditionFailed") | Some("ConditionalRequestConflict")
+        )
     })
 }
 
-/// Writes the directory document (for `ecites partners add|remove` and the local setup).
+/// Writes the directory document unconditionally (tests and set-up; operators' edits go
+/// through [`edit_directory`]).
 pub async fn write_directory(
     client: &aws_sdk_s3::Client,
     bucket: &str,

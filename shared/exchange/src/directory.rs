@@ -198,6 +198,14 @@ impl ExchangeDirectory {
         self.partners.sort_by_key(|p| p.country);
     }
 
+    /// The entry of a country, to edit it; the error names the country for the operator.
+    pub fn partner_mut(&mut self, country: CountryCode) -> Result<&mut ExchangePartner, String> {
+        self.partners
+            .iter_mut()
+            .rfind(|p| p.country == country)
+            .ok_or_else(|| format!("{country} is not in the partner directory"))
+    }
+
     /// Removes a country's entry; `false` when there was none.
     pub fn remove(&mut self, country: CountryCode) -> bool {
         let before = self.partners.len();
