@@ -699,3 +699,155 @@ async fn concurrent_edits_of_the_partner_directory_both_land() {
         before
     );
 }
+
+/// The Python of the virtualenv moto runs from (it has `cryptography`, a moto dependency).
+fn python() -> std::path::PathBuf {
+    ecites_local::moto::moto_binary()
+        .parent()
+        .expect("moto_server lives in a bin folder")
+        .join("python")
+}
+
+/// Runs docs/examples/reference_partner.py with `args`.
+fn reference_partner(args: &[&str]) -> tokio::process::Command {
+    let script = ecites_local::moto::repo_root().join("docs/examples/reference_partner.py");
+    let mut command = tokio::process::Command::new(python());
+    command.arg(script).args(args).kill_on_drop(true);
+    command
+}
+
+/// The next line the reference partner prints, as JSON.
+async fn next_json_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> serde_json::Value {
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the reference partner prints within 30 s")
+        .unwrap()
+        .expect("the reference partner is running");
+    serde_json::from_str(&line).unwrap()
+}
+
+/// A partner that does not run this project, written from docs/exchange.md and
+/// docs/openapi.yaml alone (docs/examples/reference_partner.py), receives XA's permit from the
+/// real forward function and sends its own permit to XA's real receive function.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_written_in_python_from_the_docs_exchanges_permits_both_ways() {
+    use tokio::io::AsyncBufReadExt;
+    let (xa, xb) = start_pair().await;
+    let xc_key = SigningIdentity::generate("XC-1").unwrap();
+
+    // XC's endpoint, trusting XA's public key (exchanged out of band).
+    let mut serving = reference_partner(&[
+        "serve",
+        "--country",
+        "XC",
+        "--sender",
+        "XA",
+        "--sender-key",
+        &xa.key.public_key_base64(),
+        "--sender-key-id",
+        &xa.key.key_id,
+    ])
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .expect("python runs the reference partner");
+    let mut lines = tokio::io::BufReader::new(serving.stdout.take().unwrap()).lines();
+    let listening = next_json_line(&mut lines).await;
+    let endpoint = listening["listening"].as_str().unwrap().to_owned();
+    let xc = ecites_exchange::directory::ExchangePartner {
+        country: ecites_local::country("XC"),
+        endpoint,
+        name: Some("MA of XC (Python)".into()),
+        active: true,
+        accepted_document_types: Vec::new(),
+        public_key: Some(xc_key.public_key_base64()),
+        key_id: Some(xc_key.key_id.clone()),
+        rotation_keys: Vec::new(),
+    };
+    xa.set_directory(vec![xb.as_partner(), xc]).await.unwrap();
+
+    // XA -> XC: ingest, forward, the Python endpoint verifies and acknowledges.
+    xa.drop_permit(
+        "26XA0700",
+        &fixtures::export_permit("26XA0700", "XA", "XC", 6),
+    )
+    .await
+    .unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let taken = next_json_line(&mut lines).await;
+    assert_eq!(taken["permit_number"], "26XA0700", "{taken}");
+    assert_eq!(taken["from"], "XA");
+    assert_eq!(taken["document_status"], "issued");
+    let sent = xa
+        .store
+        .delivery_fields(&message("XA", "26XA0700", 1, DeliveryKind::Permit, "XC"))
+        .await
+        .unwrap()
+        .expect("XA's delivery to XC");
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    assert_eq!(
+        sent["tracking_number"],
+        taken["tracking_number"].as_str().unwrap()
+    );
+    let written = xa.local.list("outbox/XA/26XA0700/").await.unwrap();
+    assert!(
+        written
+            .iter()
+            .any(|key| key.contains(taken["payload_sha256"].as_str().unwrap())),
+        "XC got the XML XA wrote, byte for byte: {written:?} vs {taken}"
+    );
+
+    // XC -> XA: the Python sender signs its own permit; XA's receive stores and records it.
+    let xml_path = std::env::temp_dir().join(format!("xc-permit-{}.xml", std::process::id()));
+    let xml = ecites_domain::xml::write_permit(&fixtures::export_permit("26XC0001", "XC", "XA", 2));
+    std::fs::write(&xml_path, xml).unwrap();
+    let output = reference_partner(&[
+        "send",
+        "--country",
+        "XC",
+        "--seed",
+        &xc_key.seed_base64(),
+        "--key-id",
+        &xc_key.key_id,
+        "--to",
+        "XA",
+        "--url",
+        &xa.server.url(),
+        "--xml",
+        xml_path.to_str().unwrap(),
+        "--permit-number",
+        "26XC0001",
+    ])
+    .output()
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&xml_path);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(reply["status"], 200, "{reply}");
+    assert_eq!(reply["answer"]["type"], "ack", "{reply}");
+    let answer = serde_json::to_vec(&reply["answer"]).unwrap();
+    OpenApi::load().check_answer(200, &answer).unwrap();
+    let recorded = xa
+        .store
+        .received_fields(ecites_local::country("XC"), "26XC0001", 1, "issued")
+        .await
+        .unwrap()
+        .expect("XA recorded XC's permit");
+    assert_eq!(
+        recorded["tracking_number"],
+        reply["answer"]["tracking_number"].as_str().unwrap()
+    );
+    assert!(xa
+        .local
+        .list("received/XC/26XC0001/")
+        .await
+        .unwrap()
+        .contains(&recorded["body_key"]));
+    serving.kill().await.unwrap();
+}
