@@ -149,9 +149,9 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             inactive,
         } => {
             ecites_exchange::protocol::check_public_key(&public_key)
-                .map_err(|why| anyhow::anyhow!(why))?;
+                .map_err(|why| anyhow::anyhow!("--public-key: {why}"))?;
             if !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
-                anyhow::bail!("the endpoint must be https:// (plain http only on 127.0.0.1)");
+                anyhow::bail!("--endpoint must be https:// (plain http only on 127.0.0.1)");
             }
             let country = country(&code)?;
             let accepted_document_types: Vec<String> = accepted_document_types

@@ -222,6 +222,24 @@ async fn replay_no_partner_refuses_until_the_partner_is_added_then_queues_what_w
         stdout(&refused)
     );
 
+    let plain_http = ecites_as(
+        &xa,
+        &[
+            "partners",
+            "add",
+            "XB",
+            "--endpoint",
+            "http://ma.xb.example/cites",
+            "--public-key",
+            &xb.key.public_key_base64(),
+        ],
+    );
+    assert!(!plain_http.status.success());
+    assert!(
+        stderr(&plain_http).contains("--endpoint must be https://"),
+        "{}",
+        stderr(&plain_http)
+    );
     let endpoint = xb.server.url();
     succeeded(&ecites_as(
         &xa,
