@@ -105,6 +105,24 @@ fn saved<T>(edit: DirectoryEdit<T>) -> Option<T> {
     }
 }
 
+/// Applies `change` to the keys of `country`'s entry in one conditional edit of the
+/// directory: the key ids accepted afterwards, or `None` when refused (explained on stderr).
+async fn edit_keys(
+    clients: &ecites_aws::Clients,
+    config: &ecites_aws::Config,
+    country: ecites_domain::CountryCode,
+    mut change: impl FnMut(&mut ExchangePartner) -> Result<(), String>,
+) -> anyhow::Result<Option<String>> {
+    let (s3, bucket, key) = (&clients.s3, &config.bucket, &config.partners_key);
+    let edit = edit_directory(s3, bucket, key, |directory| {
+        let partner = directory.partner_mut(country)?;
+        change(partner)?;
+        Ok(partner.key_ids().join(", "))
+    })
+    .await?;
+    Ok(saved(edit))
+}
+
 /// Runs a `partners` subcommand.
 pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
     let config = ecites_aws::Config::from_env()?;
@@ -200,17 +218,14 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
         } => {
             ecites_exchange::protocol::check_public_key(&public_key)
                 .map_err(|why| anyhow::anyhow!("--public-key: {why}"))?;
-            let wanted = country(&code)?;
-            let edit = edit_directory(s3, bucket, key, |directory| {
-                let partner = directory.partner_mut(wanted)?;
+            let change = |partner: &mut ExchangePartner| {
                 partner.accept_key(PartnerKey {
                     key_id: key_id.trim().to_owned(),
                     public_key: public_key.trim().to_owned(),
-                })?;
-                Ok(partner.key_ids().join(", "))
-            })
-            .await?;
-            let Some(accepted) = saved(edit) else {
+                })
+            };
+            let Some(accepted) = edit_keys(&clients, &config, country(&code)?, change).await?
+            else {
                 return Ok(ExitCode::FAILURE);
             };
             println!(
@@ -221,14 +236,9 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             country: code,
             key_id,
         } => {
-            let wanted = country(&code)?;
-            let edit = edit_directory(s3, bucket, key, |directory| {
-                let partner = directory.partner_mut(wanted)?;
-                partner.retire_key(key_id.trim())?;
-                Ok(partner.key_ids().join(", "))
-            })
-            .await?;
-            let Some(accepted) = saved(edit) else {
+            let change = |partner: &mut ExchangePartner| partner.retire_key(key_id.trim());
+            let Some(accepted) = edit_keys(&clients, &config, country(&code)?, change).await?
+            else {
                 return Ok(ExitCode::FAILURE);
             };
             println!(

@@ -50,11 +50,7 @@ pub async fn run_no_partner(country: &str, limit: usize) -> anyhow::Result<ExitC
         ecites_aws::Clients::from_config(&config, &ecites_aws::ClientOptions::default()).await;
     let directory =
         ecites_aws::s3::read_directory(&clients.s3, &config.bucket, &config.partners_key).await?;
-    let listed = directory
-        .partners
-        .iter()
-        .any(|p| p.country == recipient && p.active);
-    if !listed {
+    if !directory.get(recipient).is_some_and(|p| p.active) {
         println!(
             "{recipient} is not an active partner in s3://{}/{}: add it first (ecites partners add)",
             config.bucket, config.partners_key

@@ -7,9 +7,10 @@
 //! NO_PARTNER because XC was not in the directory are reopened and queued once it is.
 
 use crate::exchange_store::DynamoExchangeStore;
+use crate::sqs::SqsDeliveryQueue;
 use ecites_exchange::forward::DeliveryTracker;
 use ecites_exchange::ledger::DeliveryState;
-use ecites_exchange::{DeliveryMessage, Error};
+use ecites_exchange::{DeliveryMessage, DeliveryQueue as _, Error};
 
 /// What a replay did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,6 +96,7 @@ pub async fn requeue_no_partner(
     recipient: ecites_domain::CountryCode,
     limit: usize,
 ) -> Result<ReplayReport, Error> {
+    let queue = SqsDeliveryQueue::new(sqs.clone(), queue_url);
     let mut report = ReplayReport::default();
     for delivery in store
         .no_partner_deliveries(recipient, bucket, limit)
@@ -107,16 +109,8 @@ pub async fn requeue_no_partner(
             report.discarded += 1;
             continue;
         }
-        let body = serde_json::to_string(&delivery).map_err(|e| Error::Permanent {
-            operation: "serialising a delivery message".into(),
-            message: e.to_string(),
-        })?;
-        sqs.send_message()
-            .queue_url(queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| crate::classify("sqs:SendMessage", e))?;
+        // Queued exactly as ingest queues deliveries.
+        queue.send(std::slice::from_ref(&delivery)).await?;
         report.requeued += 1;
     }
     Ok(report)
