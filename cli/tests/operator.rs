@@ -5,11 +5,10 @@
 
 use chrono::Utc;
 use ecites_exchange::forward::{build_message, PartnerTransport};
-use ecites_exchange::ledger::{delivery_id, DeliveryKind};
+use ecites_exchange::ledger::DeliveryKind;
 use ecites_exchange::protocol::SigningIdentity;
-use ecites_exchange::DeliveryMessage;
 use ecites_forward::HttpTransport;
-use ecites_local::exchange::{start_pair, Ma, PairOptions};
+use ecites_local::exchange::{delivery_message, start_pair, Ma, PairOptions};
 use ecites_local::{fixtures, REGION};
 use std::process::Output;
 use std::time::Duration;
@@ -60,37 +59,13 @@ async fn pair() -> (Ma, Ma) {
         .expect("two local MAs start (is moto installed? make .venv/bin/moto_server)")
 }
 
-/// A delivery of XA's permit `number` to XB, as forward would describe it.
-fn delivery(number: &str) -> DeliveryMessage {
-    let id = ecites_domain::PermitId {
-        issuer: ecites_local::country("XA"),
-        number: number.into(),
-    };
-    DeliveryMessage {
-        message_type: "delivery".into(),
-        version: 1,
-        delivery_id: delivery_id(&id, 1, DeliveryKind::Permit, ecites_local::country("XB")),
-        kind: DeliveryKind::Permit,
-        issuer: "XA".into(),
-        permit_number: number.into(),
-        permit_version: 1,
-        replaces_version: None,
-        recipient: "XB".into(),
-        endpoint: String::new(),
-        xml_bucket: String::new(),
-        xml_key: String::new(),
-        content_sha256: String::new(),
-        reason: None,
-    }
-}
-
 /// POSTs XA's permit `number`, signed with `key` (its id in `X-Ecites-Key-Id`), to XB's
 /// receive endpoint; returns the status and the answer.
 async fn send_signed(xb: &Ma, number: &str, key: &SigningIdentity) -> (u16, String) {
     let xml = ecites_domain::xml::write_permit(&fixtures::export_permit(number, "XA", "XB", 2));
     let message_id = format!("{number}-{}", key.key_id);
     let (body, headers) = build_message(
-        &delivery(number),
+        &delivery_message("XA", number, 1, DeliveryKind::Permit, "XB"),
         "E",
         xml.as_bytes(),
         &message_id,

@@ -7,43 +7,16 @@ use ecites_e2e::fixtures;
 use ecites_e2e::start_pair;
 use ecites_e2e::OpenApi;
 use ecites_exchange::forward::{build_message, PartnerTransport};
-use ecites_exchange::ledger::{delivery_id, DeliveryKind, DeliveryState, ReceivedState};
+use ecites_exchange::ledger::{DeliveryKind, DeliveryState, ReceivedState};
 use ecites_exchange::protocol::SigningIdentity;
-use ecites_exchange::DeliveryMessage;
 use ecites_exchange::Ledger;
 use ecites_forward::HttpTransport;
-use ecites_local::exchange::{Ma, PairOptions};
+use ecites_local::exchange::{delivery_message as message, Ma, PairOptions};
 use ecites_local::function_url::Mode;
 use std::collections::HashMap;
 use std::time::Duration;
 
 const QUIET: Duration = Duration::from_secs(90);
-
-fn message(
-    issuer: &str,
-    number: &str,
-    version: u32,
-    kind: DeliveryKind,
-    to: &str,
-) -> DeliveryMessage {
-    let id = ecites_e2e::id(issuer, number);
-    DeliveryMessage {
-        message_type: "delivery".into(),
-        version: 1,
-        delivery_id: delivery_id(&id, version, kind, ecites_local::country(to)),
-        kind,
-        issuer: issuer.into(),
-        permit_number: number.into(),
-        permit_version: version,
-        replaces_version: None,
-        recipient: to.into(),
-        endpoint: String::new(),
-        xml_bucket: String::new(),
-        xml_key: String::new(),
-        content_sha256: String::new(),
-        reason: None,
-    }
-}
 
 async fn delivery(
     xa: &Ma,

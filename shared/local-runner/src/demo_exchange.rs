@@ -3,12 +3,12 @@
 //! recovers and an operator replays; then a forged message is refused. Prints what each
 //! ledger says.
 
-use crate::exchange::{start_pair, Ma, PairOptions};
+use crate::exchange::{delivery_message, start_pair, Ma, PairOptions};
 use crate::fixtures;
 use crate::function_url::Mode;
 use chrono::Utc;
 use ecites_exchange::forward::{build_message, PartnerTransport};
-use ecites_exchange::ledger::{delivery_id, DeliveryKind};
+use ecites_exchange::ledger::DeliveryKind;
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::DeliveryMessage;
 use std::fmt::Write as _;
@@ -17,26 +17,7 @@ use std::time::Duration;
 const QUIET: Duration = Duration::from_secs(120);
 
 fn delivery(number: &str, version: u32, kind: DeliveryKind) -> DeliveryMessage {
-    let id = ecites_domain::PermitId {
-        issuer: crate::country("XA"),
-        number: number.to_owned(),
-    };
-    DeliveryMessage {
-        message_type: "delivery".into(),
-        version: 1,
-        delivery_id: delivery_id(&id, version, kind, crate::country("XB")),
-        kind,
-        issuer: "XA".into(),
-        permit_number: number.into(),
-        permit_version: version,
-        replaces_version: None,
-        recipient: "XB".into(),
-        endpoint: String::new(),
-        xml_bucket: String::new(),
-        xml_key: String::new(),
-        content_sha256: String::new(),
-        reason: None,
-    }
+    delivery_message("XA", number, version, kind, "XB")
 }
 
 async fn row(

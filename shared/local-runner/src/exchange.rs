@@ -12,14 +12,48 @@ use ecites_aws::signing::{
     secrets_client, ssm_client, store_signing_identity, store_signing_secret,
 };
 use ecites_aws::{ClientOptions, Clients};
-use ecites_domain::Permit;
+use ecites_domain::{Permit, PermitId};
 use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
 use ecites_exchange::forward::RetryPolicy;
+use ecites_exchange::ledger::{delivery_id, DeliveryKind};
 use ecites_exchange::protocol::SigningIdentity;
+use ecites_exchange::DeliveryMessage;
 use ecites_forward::{ForwardFunction, ForwardSettings, KeySource};
 use ecites_receive::ReceiveFunction;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The delivery message forward works from, for `issuer`'s permit `number` (its `version`, as
+/// `kind`) to `recipient`, without the XML's location: what hand-made envelopes are signed
+/// over and what the ledger's delivery rows are looked up by.
+pub fn delivery_message(
+    issuer: &str,
+    number: &str,
+    version: u32,
+    kind: DeliveryKind,
+    recipient: &str,
+) -> DeliveryMessage {
+    let id = PermitId {
+        issuer: crate::country(issuer),
+        number: number.to_owned(),
+    };
+    DeliveryMessage {
+        message_type: "delivery".into(),
+        version: 1,
+        delivery_id: delivery_id(&id, version, kind, crate::country(recipient)),
+        kind,
+        issuer: issuer.into(),
+        permit_number: number.into(),
+        permit_version: version,
+        replaces_version: None,
+        recipient: recipient.into(),
+        endpoint: String::new(),
+        xml_bucket: String::new(),
+        xml_key: String::new(),
+        content_sha256: String::new(),
+        reason: None,
+    }
+}
 
 /// Knobs of a pair.
 #[derive(Clone, Debug)]

@@ -464,30 +464,13 @@ async fn flow(
     let mut delivered = 0;
     let mut received = 0;
     for number in &numbers {
-        let message = ecites_exchange::DeliveryMessage {
-            message_type: "delivery".into(),
-            version: 1,
-            delivery_id: ecites_exchange::ledger::delivery_id(
-                &ecites_domain::PermitId {
-                    issuer: crate::country("XA"),
-                    number: number.clone(),
-                },
-                1,
-                ecites_exchange::ledger::DeliveryKind::Permit,
-                crate::country("XB"),
-            ),
-            kind: ecites_exchange::ledger::DeliveryKind::Permit,
-            issuer: "XA".into(),
-            permit_number: number.clone(),
-            permit_version: 1,
-            replaces_version: None,
-            recipient: "XB".into(),
-            endpoint: String::new(),
-            xml_bucket: String::new(),
-            xml_key: String::new(),
-            content_sha256: String::new(),
-            reason: None,
-        };
+        let message = crate::exchange::delivery_message(
+            "XA",
+            number,
+            1,
+            ecites_exchange::ledger::DeliveryKind::Permit,
+            "XB",
+        );
         let sent = xa.store.delivery_fields(&message).await?;
         if sent
             .as_ref()
