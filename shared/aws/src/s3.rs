@@ -31,19 +31,33 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Fetched, Error> {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Fetched, Error> {
         let output = match self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version_id.map(str::to_owned))
             .send()
             .await
         {
             Ok(output) => output,
             Err(error) => {
-                if error.as_service_error().is_some_and(|e| e.is_no_such_key()) {
-                    return Err(Error::NotFound(format!("s3://{bucket}/{key}")));
+                // A deleted version answers NoSuchVersion (404), which the SDK does not model.
+                let missing_version = version_id.is_some()
+                    && error.as_service_error().and_then(|e| e.meta().code())
+                        == Some("NoSuchVersion");
+                if missing_version || error.as_service_error().is_some_and(|e| e.is_no_such_key()) {
+                    let version = version_id
+                        .map(|v| format!(" version {v}"))
+                        .unwrap_or_default();
+                    return Err(Error::NotFound(format!("s3://{bucket}/{key}{version}")));
                 }
                 return Err(classify("s3:GetObject", error));
             }
