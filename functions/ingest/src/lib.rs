@@ -10,8 +10,10 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use ecites_aws::telemetry::emit_emf;
 use ecites_aws::{
-    Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, SqsDeliveryQueue,
+    Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, S3SpeciesChecklist,
+    SqsDeliveryQueue,
 };
+use ecites_exchange::keys::SPECIES_CHECKLIST_KEY;
 use ecites_exchange::{ingest_message, Clock, IngestSettings, Services, SystemClock};
 use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ pub struct IngestFunction {
     ledger: DynamoLedger,
     queue: SqsDeliveryQueue,
     partners: S3PartnerDirectory,
+    species: S3SpeciesChecklist,
     clock: Arc<dyn Clock>,
     settings: IngestSettings,
 }
@@ -43,6 +46,12 @@ impl IngestFunction {
                 clients.s3.clone(),
                 &config.bucket,
                 &config.partners_key,
+                PARTNER_CACHE_TTL,
+            ),
+            species: S3SpeciesChecklist::new(
+                clients.s3.clone(),
+                &config.bucket,
+                SPECIES_CHECKLIST_KEY,
                 PARTNER_CACHE_TTL,
             ),
             clock,
@@ -70,6 +79,7 @@ impl IngestFunction {
             ledger: &self.ledger,
             queue: &self.queue,
             partners: &self.partners,
+            species: &self.species,
             clock: self.clock.as_ref(),
         };
         let mut response = SqsBatchResponse::default();

@@ -11,7 +11,9 @@
 use crate::keys::{outbox_key, report_key, InputSource};
 use crate::ledger::{NewCancellation, NewRejection, NewVersion, Recipient, Recorded};
 use crate::messages::{parse_ingest_message, DeliveryMessage, IngestMessage, Input};
-use crate::ports::{BlobStore, Clock, DeliveryQueue, Fetched, Ledger, PartnerDirectory};
+use crate::ports::{
+    BlobStore, Clock, DeliveryQueue, Fetched, Ledger, PartnerDirectory, SpeciesChecklist,
+};
 use crate::Error;
 use chrono::{DateTime, Months, NaiveTime, Utc};
 use ecites_domain::{CountryCode, DocumentType, Finding, Permit, PermitId};
@@ -53,6 +55,8 @@ pub struct Services<'a> {
     pub queue: &'a dyn DeliveryQueue,
     /// The partner directory.
     pub partners: &'a dyn PartnerDirectory,
+    /// The CITES checklist for the `listing` tier ([`crate::NoChecklist`] for none).
+    pub species: &'a dyn SpeciesChecklist,
     /// The clock.
     pub clock: &'a dyn Clock,
 }
@@ -418,9 +422,13 @@ async fn ingest_bytes(
     };
     let mut report = IngestReport::default();
     let mut problems = Vec::new();
+    let checklist = services.species.checklist().await?;
     for one in decoded {
         let mut findings = one.findings;
         findings.extend(ecites_domain::validate(&one.permit));
+        if let Some(checklist) = &checklist {
+            findings.extend(ecites_domain::validate_listing(&one.permit, checklist));
+        }
         let id = one.permit.id();
         if !ecites_domain::is_valid(&findings) {
             let errors = findings.iter().filter(|f| f.is_error()).count();

@@ -23,6 +23,10 @@ pub fn decode_event_key(key: &str) -> String {
     percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
+/// Where `ecites species import` writes the deployment's CITES checklist (compact form), and the
+/// functions read it from.
+pub const SPECIES_CHECKLIST_KEY: &str = "config/species.json";
+
 /// Decodes an object key as EventBridge's S3 events carry it: percent-encoded, with `+` kept as
 /// itself (only S3's own notifications turn spaces into `+`).
 pub fn decode_eventbridge_key(key: &str) -> String {

@@ -86,6 +86,27 @@ pub trait PartnerDirectory: Send + Sync {
     async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error>;
 }
 
+/// The CITES checklist of the deployment, for the `listing` validation tier
+/// ([`ecites_domain::validate_listing`]).
+#[async_trait]
+pub trait SpeciesChecklist: Send + Sync {
+    /// The loaded checklist; `None` when the deployment has none (the tier is then skipped). A
+    /// checklist that exists but cannot be read is a transient error: a deployment fault, not a
+    /// fact about the permit.
+    async fn checklist(&self) -> Result<Option<std::sync::Arc<ecites_domain::Checklist>>, Error>;
+}
+
+/// No checklist: the `listing` tier never runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoChecklist;
+
+#[async_trait]
+impl SpeciesChecklist for NoChecklist {
+    async fn checklist(&self) -> Result<Option<std::sync::Arc<ecites_domain::Checklist>>, Error> {
+        Ok(None)
+    }
+}
+
 /// The time, injectable so tests control it.
 pub trait Clock: Send + Sync {
     /// Now.

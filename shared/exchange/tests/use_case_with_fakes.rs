@@ -147,6 +147,7 @@ async fn ingest(fakes: &Fakes, body: &str) -> ecites_exchange::IngestReport {
         ledger: fakes,
         queue: fakes,
         partners: fakes,
+        species: &ecites_exchange::NoChecklist,
         clock: fakes,
     };
     ingest_message(services, &settings(), "m1", body, None)
