@@ -46,7 +46,14 @@ fn export_csv() -> Vec<u8> {
         let name = format!("{} {}", genus(i), epithet(i, 0));
         let synonyms: Vec<String> = (0..SYNONYMS_PER_TAXON)
             .filter(|s| i % 16 < 11 || *s == 0) // ~22,000 synonyms in all
-            .map(|s| format!("{} {} Author, 19{:02}", genus(i + 1), epithet(i, s + 1), i % 100))
+            .map(|s| {
+                format!(
+                    "{} {} Author, 19{:02}",
+                    genus(i + 1),
+                    epithet(i, s + 1),
+                    i % 100
+                )
+            })
             .collect();
         out.push_str(&format!(
             "{},{},{name},\"Linnaeus, 1758\",SPECIES,{},\"{}\",\"KE,TZ,UG,GH,NG,XA\"\n",
@@ -88,7 +95,11 @@ fn main() {
         .map(|i| match i % 4 {
             0 => format!("{} {} (Author, 1900)", genus(i), epithet(i, 0)),
             1 => format!("{} {}", genus(i + 1), epithet(i, 1)),
-            2 => format!("{}   {}", genus(i).to_uppercase(), epithet(i, 0).to_uppercase()),
+            2 => format!(
+                "{}   {}",
+                genus(i).to_uppercase(),
+                epithet(i, 0).to_uppercase()
+            ),
             _ => format!("Nonexistens {}", epithet(i, 9)),
         })
         .collect();
@@ -102,14 +113,33 @@ fn main() {
     }
     let lookups = (rounds * names.len()) as f64 / started.elapsed().as_secs_f64();
 
-    println!("checklist of {} taxa, {} names (accepted and synonyms)", checklist.len(), checklist.names());
+    println!(
+        "checklist of {} taxa, {} names (accepted and synonyms)",
+        checklist.len(),
+        checklist.names()
+    );
     println!("| measure | value |");
     println!("|---|---|");
     println!("| export CSV size | {:.1} MB |", csv.len() as f64 / 1e6);
-    println!("| compact form size | {:.1} MB |", compact.len() as f64 / 1e6);
-    println!("| import from the CSV | {:.0} ms |", import.as_secs_f64() * 1e3);
-    println!("| load of the compact form (cold start) | {:.0} ms |", load.as_secs_f64() * 1e3);
-    println!("| resident memory the loaded checklist adds | {:.1} MiB |", after.saturating_sub(before) as f64 / 1024.0);
-    println!("| lookups per second (normalised, 3 in 4 found) | {:.0} |", lookups);
+    println!(
+        "| compact form size | {:.1} MB |",
+        compact.len() as f64 / 1e6
+    );
+    println!(
+        "| import from the CSV | {:.0} ms |",
+        import.as_secs_f64() * 1e3
+    );
+    println!(
+        "| load of the compact form (cold start) | {:.0} ms |",
+        load.as_secs_f64() * 1e3
+    );
+    println!(
+        "| resident memory the loaded checklist adds | {:.1} MiB |",
+        after.saturating_sub(before) as f64 / 1024.0
+    );
+    println!(
+        "| lookups per second (normalised, 3 in 4 found) | {:.0} |",
+        lookups
+    );
     assert!(found > 0);
 }

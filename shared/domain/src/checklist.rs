@@ -308,6 +308,11 @@ impl Checklist {
         self.taxa.is_empty()
     }
 
+    /// The taxa, in the order of the file.
+    pub fn taxa(&self) -> &[Taxon] {
+        &self.taxa
+    }
+
     /// How many names (accepted and synonyms) it answers for.
     pub fn names(&self) -> usize {
         self.names.len()
