@@ -85,10 +85,22 @@ pub enum Error {
         /// Why no format fits.
         reason: String,
     },
-    /// The input is not UTF-8 text.
-    #[error("the input is not UTF-8 text (invalid byte at offset {position})")]
-    NotUtf8 {
-        /// Offset of the first invalid byte.
+    /// The input's bytes are not valid in its encoding (the one its XML declaration or byte
+    /// order mark names, or UTF-8 when nothing is declared).
+    #[error(
+        "the input is not valid {encoding} text (an invalid byte sequence at byte {position})"
+    )]
+    Undecodable {
+        /// The encoding the input declared or was read in.
+        encoding: String,
+        /// Byte offset of the first invalid sequence, from the start of the input.
         position: usize,
+    },
+    /// The input's encoding declaration contradicts its bytes (a UTF-16 byte order mark with a
+    /// declaration of ISO-8859-1), or names no known encoding.
+    #[error("the input's character encoding is contradictory: {message}")]
+    EncodingMismatch {
+        /// What contradicts what.
+        message: String,
     },
 }

@@ -10,6 +10,7 @@
 //!   bounded, single-pass reader and a canonical writer.
 //! - [`json`] and [`csv_form`]: the forms MA systems send us.
 //! - [`mod@decode`]: format detection by content.
+//! - [`text`]: character encodings (XML declarations, byte order marks, Excel's code pages).
 //! - [`mod@validate`]: findings by tier, box and rule.
 
 #![warn(missing_docs)]
@@ -24,6 +25,7 @@ pub mod json;
 pub mod model;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;
 pub mod validate;
 pub mod xml;
 

@@ -174,7 +174,10 @@ fn non_utf8_input_is_refused_with_the_offset() {
     bytes.extend_from_slice(b"</ID></CITESEPermit>");
     assert_eq!(
         read_permit(&bytes).unwrap_err(),
-        Error::NotUtf8 { position: 21 }
+        Error::Undecodable {
+            encoding: "UTF-8".into(),
+            position: 21
+        }
     );
 }
 

@@ -724,12 +724,13 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
             actual: bytes.len(),
         });
     }
-    let input = std::str::from_utf8(bytes).map_err(|error| Error::NotUtf8 {
-        position: error.valid_up_to(),
-    })?;
-    let (input, offset) = match input.strip_prefix('\u{feff}') {
-        Some(rest) => (rest, 3u64),
-        None => (input, 0u64),
+    let decoded = crate::text::decode_xml(bytes)?;
+    let input: &str = &decoded.text;
+    // Positions are byte offsets in the input for UTF-8 (past a BOM), offsets in the decoded
+    // text for other encodings.
+    let offset = match (decoded.encoding, decoded.because) {
+        ("UTF-8", "byte order mark") => 3u64,
+        _ => 0u64,
     };
     let has_cr = memchr::memchr(b'\r', input.as_bytes()).is_some();
     let mut reader = Reader::from_str(input);

@@ -1,0 +1,149 @@
+//! Real-world inputs (issue 16): what MA systems, spreadsheets and national permit systems
+//! actually hand over, run through the `ecites` binary as a user runs it. The fixtures under
+//! `tests/fixtures/real-world/` are the reported cases; the siblings are built here from them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn ecites(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecites"))
+        .args(args)
+        .output()
+        .expect("the ecites binary runs")
+}
+
+fn ecites_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecites"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the ecites binary runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn case(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real-world")
+        .join(name)
+}
+
+fn read_case(name: &str) -> Vec<u8> {
+    std::fs::read(case(name)).unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `ecites convert --to json` of bytes on stdin: (exit code, stdout as JSON, stderr).
+fn to_json(from: &str, input: &[u8]) -> (Option<i32>, serde_json::Value, String) {
+    let output = ecites_with_stdin(&["convert", "--to", "json", "--from", from, "-"], input);
+    let json = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    (output.status.code(), json, text(&output.stderr))
+}
+
+fn utf16(text: &str, big_endian: bool, with_bom: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if with_bom {
+        out.extend(if big_endian {
+            [0xFE, 0xFF]
+        } else {
+            [0xFF, 0xFE]
+        });
+    }
+    for unit in text.encode_utf16() {
+        out.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    out
+}
+
+// ---- item 4: character encodings -------------------------------------------------------------
+
+/// The ISO-8859-1 case as Unicode text (its bytes are Latin-1).
+fn latin1_case_text() -> String {
+    read_case("xml-iso-8859-1-declared.xml")
+        .iter()
+        .map(|byte| char::from(*byte))
+        .collect()
+}
+
+#[test]
+fn xml_declared_iso_8859_1_converts_with_its_accented_names_intact() {
+    let path = case("xml-iso-8859-1-declared.xml");
+    for to in ["xml", "json"] {
+        let output = ecites(&["convert", "--to", to, path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let converted = String::from_utf8(output.stdout).expect("output is UTF-8");
+        assert!(converted.contains("Société Reptiles Lagune"), "{converted}");
+        assert!(
+            converted.contains("Zoológico de Wonderland (Muñoz &"),
+            "{converted}"
+        );
+        assert!(
+            converted.contains("Autorité CITES de Neverland"),
+            "{converted}"
+        );
+    }
+}
+
+#[test]
+fn xml_in_utf16_either_byte_order_with_or_without_bom_and_windows_1252_reads_the_same() {
+    let latin1 = latin1_case_text();
+    let (_, expected, _) = to_json("xml", &read_case("xml-iso-8859-1-declared.xml"));
+    assert!(expected.is_object(), "the Latin-1 case reads");
+    let utf16_text = latin1.replace("encoding=\"ISO-8859-1\"", "encoding=\"UTF-16\"");
+    let windows = latin1.replace("encoding=\"ISO-8859-1\"", "encoding=\"windows-1252\"");
+    let undeclared_utf8 = latin1.replace(" encoding=\"ISO-8859-1\"", "");
+    let mut inputs = vec![
+        windows.chars().map(|c| c as u8).collect::<Vec<u8>>(),
+        undeclared_utf8.clone().into_bytes(),
+        [&b"\xEF\xBB\xBF"[..], undeclared_utf8.as_bytes()].concat(),
+    ];
+    for big_endian in [false, true] {
+        for with_bom in [false, true] {
+            inputs.push(utf16(&utf16_text, big_endian, with_bom));
+        }
+    }
+    for (index, input) in inputs.iter().enumerate() {
+        let (code, json, stderr) = to_json("auto", input);
+        assert_eq!(code, Some(0), "input {index}: {stderr}");
+        assert_eq!(json, expected, "input {index}");
+    }
+}
+
+#[test]
+fn an_encoding_declaration_that_contradicts_the_bytes_is_refused_with_exit_2() {
+    let latin1 = latin1_case_text();
+    // A UTF-16 byte order mark on a document that says it is ISO-8859-1.
+    let contradicted = utf16(&latin1, false, true);
+    let output = ecites_with_stdin(&["validate", "-"], &contradicted);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("ISO-8859-1") && stderr.contains("UTF-16LE"),
+        "{stderr}"
+    );
+    // Declared UTF-8, but the names are Latin-1 bytes: says the encoding and the byte offset.
+    let bytes = read_case("xml-iso-8859-1-declared.xml");
+    let declared_utf8: Vec<u8> = String::from_utf8_lossy(&bytes)
+        .replace("encoding=\"ISO-8859-1\"", "encoding=\"UTF-8\"")
+        .chars()
+        .map(|c| if c == '\u{fffd}' { 0xE9 } else { c as u8 })
+        .collect();
+    let first_bad = declared_utf8.iter().position(|b| *b >= 0x80).unwrap();
+    let output = ecites_with_stdin(&["validate", "-"], &declared_utf8);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("not valid UTF-8") && stderr.contains(&format!("byte {first_bad}")),
+        "{stderr}"
+    );
+}
