@@ -147,3 +147,36 @@ fn an_encoding_declaration_that_contradicts_the_bytes_is_refused_with_exit_2() {
         "{stderr}"
     );
 }
+
+// ---- item 5: values in child elements --------------------------------------------------------
+
+#[test]
+fn a_un_cefact_date_string_of_format_102_gives_valid_from_in_the_converted_permit() {
+    let path = case("xml-datetimestring-102-optional-date-silently-dropped.xml");
+    let output = ecites(&["convert", "--to", "json", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["valid_from"], "2026-11-20");
+    let xml = ecites(&["convert", "--to", "xml", path.to_str().unwrap()]);
+    assert!(text(&xml.stdout).contains("<ram:StartDateTime>2026-11-20</ram:StartDateTime>"));
+}
+
+#[test]
+fn an_unknown_element_where_a_date_belongs_is_reported_by_validate_not_dropped() {
+    let xml = String::from_utf8(read_case(
+        "xml-datetimestring-102-optional-date-silently-dropped.xml",
+    ))
+    .unwrap()
+    .replace("udt:DateTimeString format=\"102\"", "udt:DateString")
+    .replace("</udt:DateTimeString>", "</udt:DateString>");
+    let output = ecites_with_stdin(&["validate", "--format", "json", "-"], xml.as_bytes());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report[0]["permits"][0]["findings"].as_array().unwrap();
+    let finding = findings
+        .iter()
+        .find(|f| f["rule"] == "value-element-unknown")
+        .unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(finding["field"], "valid_from");
+    assert_eq!(finding["permit_box"], "2");
+    assert!(finding["path"].as_str().unwrap().ends_with("/StartDateTime/DateString"));
+}

@@ -93,7 +93,10 @@ fn unknown_elements_and_signatories_two_and_four_are_ignored() {
         "<ram:ConsignorTradeParty><ram:Name>Exporter<ram:Note>ignored</ram:Note></ram:Name></ram:ConsignorTradeParty>",
     );
     let decoded = read(&xml);
-    assert_eq!(decoded.findings, vec![]);
+    // An element inside a value (the exporter's name) is not dropped silently: one warning.
+    let rules: Vec<&str> = decoded.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["value-element-unknown"]);
+    assert_eq!(decoded.findings[0].field, "exporter");
     assert_eq!(decoded.permit.permit_number, "XA1");
     assert_eq!(decoded.permit.document_type, None);
     assert_eq!(decoded.permit.security_stamp.as_deref(), Some("S1"));
@@ -348,4 +351,106 @@ fn header_references_and_the_whole_consignment_endorsement_are_read() {
         endorsement.quantity.unwrap().unit,
         Some(Coded::Known(Unit::BOX))
     );
+}
+
+// ---- values in child elements (issue 16 item 5) -----------------------------------------------
+
+#[test]
+fn un_cefact_date_strings_fill_every_date_of_the_permit() {
+    let dts = |format: &str, text: &str| {
+        format!("<udt:DateTimeString xmlns:udt=\"urn:un:unece:uncefact:data:standard:UnqualifiedDataType:8\"{format}>{text}</udt:DateTimeString>")
+    };
+    let xml = permit(
+        &format!(
+            "<ram:IssueDateTime>{}</ram:IssueDateTime>\
+             <ram:EffectiveSpecifiedPeriod><ram:StartDateTime>{}</ram:StartDateTime>\
+             <ram:EndDateTime>{}</ram:EndDateTime></ram:EffectiveSpecifiedPeriod>",
+            dts(" format=\"204\"", "20261120093000"),
+            dts(" format=\"102\"", "20261120"),
+            dts("", "20270519"),
+        ),
+        &item(&format!(
+            "<ram:ApplicableCrossBorderRegulatoryProcedure><ram:AcquisitionDateTime>{}</ram:AcquisitionDateTime></ram:ApplicableCrossBorderRegulatoryProcedure>\
+             <ram:AssociatedReferencedDocument><ram:IssueDateTime>{}</ram:IssueDateTime><ram:TypeCode>861</ram:TypeCode><ram:ID>25US1</ram:ID></ram:AssociatedReferencedDocument>",
+            dts(" format=\"203\"", "196805011200"),
+            dts(" format=\"205\"", "20250102030405+0700"),
+        )),
+    );
+    let decoded = read(&xml);
+    assert_eq!(decoded.findings, Vec::<Finding>::new());
+    let permit = &decoded.permit;
+    let text = |t: &Option<Timestamp>| t.map(|t| t.to_string());
+    assert_eq!(
+        text(&permit.issue_date).as_deref(),
+        Some("2026-11-20T09:30:00")
+    );
+    assert_eq!(text(&permit.valid_from).as_deref(), Some("2026-11-20"));
+    assert_eq!(text(&permit.valid_until).as_deref(), Some("2027-05-19"));
+    let block = &permit.blocks[0];
+    assert_eq!(
+        text(&block.acquisition_date).as_deref(),
+        Some("1968-05-01T12:00:00")
+    );
+    let origin = block.origin.as_ref().unwrap();
+    assert_eq!(
+        text(&origin.permit_date).as_deref(),
+        Some("2025-01-02T03:04:05+07:00")
+    );
+}
+
+#[test]
+fn a_date_string_that_does_not_match_its_format_is_a_date_finding_with_its_path() {
+    let xml = permit(
+        "<ram:EffectiveSpecifiedPeriod><ram:StartDateTime><udt:DateTimeString format=\"102\">2026-11-20</udt:DateTimeString></ram:StartDateTime></ram:EffectiveSpecifiedPeriod>",
+        "",
+    );
+    let decoded = read(&xml);
+    assert_eq!(decoded.permit.valid_from, None);
+    assert_eq!(decoded.findings.len(), 1, "{:?}", decoded.findings);
+    let finding = &decoded.findings[0];
+    assert_eq!(
+        (finding.rule.as_str(), finding.field.as_str()),
+        ("date-format", "valid_from")
+    );
+    assert!(
+        finding.path.ends_with("/StartDateTime/DateTimeString"),
+        "{}",
+        finding.path
+    );
+    assert!(
+        finding.message.contains("format 102"),
+        "{}",
+        finding.message
+    );
+}
+
+#[test]
+fn an_element_not_understood_where_a_value_belongs_is_a_warning_naming_path_and_box() {
+    let xml = permit(
+        "<ram:EffectiveSpecifiedPeriod><ram:EndDateTime><x:When xmlns:x=\"urn:x\">2027-05-19</x:When></ram:EndDateTime></ram:EffectiveSpecifiedPeriod>",
+        &item("<ram:TransportLogisticsPackage><ram:ItemQuantity><ram:Amount>3</ram:Amount></ram:ItemQuantity></ram:TransportLogisticsPackage>"),
+    );
+    let decoded = read(&xml);
+    assert_eq!(decoded.permit.valid_until, None);
+    let unknown: Vec<&Finding> = decoded
+        .findings
+        .iter()
+        .filter(|f| f.rule == "value-element-unknown")
+        .collect();
+    assert_eq!(unknown.len(), 2, "{:?}", decoded.findings);
+    assert_eq!(unknown[0].severity, Severity::Warning);
+    assert_eq!(unknown[0].field, "valid_until");
+    assert_eq!(unknown[0].permit_box.as_deref(), Some("2"));
+    assert!(
+        unknown[0].path.ends_with("/EndDateTime/When"),
+        "{}",
+        unknown[0].path
+    );
+    assert!(
+        unknown[0].message.contains("<When>"),
+        "{}",
+        unknown[0].message
+    );
+    assert_eq!(unknown[1].field, "blocks[0].quantity");
+    assert_eq!(unknown[1].permit_box.as_deref(), Some("11"));
 }

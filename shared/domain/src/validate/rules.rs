@@ -40,6 +40,13 @@ macro_rules! rules {
 }
 
 rules! {
+    // Structure: what the readers report about values they could not take as they are.
+    DATE_FORMAT = "date-format", Structure, Error, ["1", "2", "12", "12a", "12b", "13", "14"],
+        "A date is an ISO 8601 date or date-time, or a UN/CEFACT DateTimeString of format 102, 203, 204 or 205 (readers leave an unreadable date empty and report it here, once).";
+    NUMBER_FORMAT = "number-format", Structure, Error, ["11", "11a", "14"],
+        "A quantity is a decimal number (readers leave an unreadable number empty and report it here).";
+    VALUE_ELEMENT_UNKNOWN = "value-element-unknown", Structure, Warning, ["1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12", "13", "14"],
+        "An XML element the reader does not understand where a value belongs is reported, never dropped silently.";
     // Structure: the form of values.
     PERMIT_NUMBER_TOO_LONG = "permit-number-too-long", Structure, Error, ["1"],
         "The permit number has at most 35 characters (WCO data element D014).";

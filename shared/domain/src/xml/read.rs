@@ -89,6 +89,7 @@ enum Name {
     AnnualQuotaQuantity,
     AcquisitionDateTime,
     PreviousReferencedDocument,
+    DateTimeString,
 }
 
 /// Every known name with its spelling; the lookup and the finding paths share this table.
@@ -194,6 +195,7 @@ const NAMES: &[(Name, &str)] = &[
         Name::PreviousReferencedDocument,
         "PreviousReferencedDocument",
     ),
+    (Name::DateTimeString, "DateTimeString"),
 ];
 
 impl Name {
@@ -253,6 +255,7 @@ impl Name {
                 _ => Name::Other,
             },
             14 => match <&[u8; 14]>::try_from(local) {
+                Ok(b"DateTimeString") => Name::DateTimeString,
                 Ok(b"ActualDateTime") => Name::ActualDateTime,
                 Ok(b"ScientificName") => Name::ScientificName,
                 _ => Name::Other,
@@ -571,6 +574,20 @@ impl Slot {
         )
     }
 
+    /// Leaves holding a date: their value may come in a UN/CEFACT `DateTimeString` child.
+    fn is_date(self) -> bool {
+        matches!(
+            self,
+            Slot::IssueDate
+                | Slot::ValidFrom
+                | Slot::ValidUntil
+                | Slot::DocDate
+                | Slot::SigDate
+                | Slot::ExamDate
+                | Slot::Acquisition
+        )
+    }
+
     fn is_quantity(self) -> bool {
         matches!(
             self,
@@ -704,6 +721,8 @@ struct State<'a> {
     /// Referenced documents started in the current block.
     item_docs: usize,
     unit: Option<Coded<Unit>>,
+    /// The `format` attribute of the current `DateTimeString`.
+    date_format: Option<String>,
 }
 
 fn set_first(target: &mut Option<String>, value: &str) {
@@ -751,6 +770,7 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
         header_refs: 0,
         item_docs: 0,
         unit: None,
+        date_format: None,
     };
     let mut root_name: Option<String> = None;
 
@@ -953,6 +973,40 @@ impl<'a> State<'a> {
                     Slot::Outside
                 }
             }
+            // A value given in a child element: a UN/CEFACT date string is the date itself;
+            // anything else is not understood, and says so rather than dropping the value.
+            Some(parent) if parent.leaf => {
+                if name == Name::DateTimeString && parent.slot.is_date() {
+                    parent.slot
+                } else {
+                    let leaf = Frame {
+                        slot: Slot::Skip,
+                        name,
+                        leaf: false,
+                    };
+                    let parent = *parent;
+                    let actual = String::from_utf8_lossy(local_name(element.name().into_inner()))
+                        .into_owned();
+                    let mut path = self.path(leaf);
+                    path.pop(); // the unknown name's placeholder
+                    path.push_str(&actual);
+                    let finding = Finding::new(
+                        Severity::Warning,
+                        Tier::Structure,
+                        "value-element-unknown",
+                        self.field_of(parent.slot),
+                        path,
+                        self.box_of(parent.slot),
+                        format!(
+                            "<{}> holds an element <{}> the reader does not understand where a value belongs; the value was not read from it",
+                            parent.name.as_str(),
+                            actual
+                        ),
+                    );
+                    self.findings.push(finding);
+                    Slot::Skip
+                }
+            }
             Some(parent) => parent.slot.child(name),
         };
         let leaf = slot.is_leaf();
@@ -978,13 +1032,22 @@ impl<'a> State<'a> {
             _ => {}
         }
         // Most elements have no attributes; only look when there is something to look at.
-        if !element.attributes_raw().iter().all(u8::is_ascii_whitespace) {
-            let unit = attributes(element, reader, position, slot.is_quantity())?;
-            if slot.is_quantity() {
-                self.unit = unit;
-            }
-        } else if slot.is_quantity() {
-            self.unit = None;
+        let wanted = if slot.is_quantity() {
+            Some(&b"unitCode"[..])
+        } else if name == Name::DateTimeString && leaf {
+            Some(&b"format"[..])
+        } else {
+            None
+        };
+        let value = if !element.attributes_raw().iter().all(u8::is_ascii_whitespace) {
+            attributes(element, reader, position, wanted)?
+        } else {
+            None
+        };
+        if slot.is_quantity() {
+            self.unit = value.map(|unit| Coded::parse(&unit));
+        } else if wanted.is_some() {
+            self.date_format = value;
         }
         if leaf {
             self.text.clear();
@@ -1004,6 +1067,8 @@ impl<'a> State<'a> {
                 self.leaf(frame, parent, value);
             }
             self.text = text;
+            // A value read from a child (a date string) is not the parent's value too.
+            self.text.clear();
             return;
         }
         self.container_end(frame, parent);
@@ -1116,6 +1181,18 @@ impl<'a> State<'a> {
         path
     }
 
+    /// A date as written: ISO 8601 in the element itself, or a UN/CEFACT `DateTimeString`
+    /// child read by its format code. The error says why, for the finding.
+    fn parse_date(&self, leaf: Frame, value: &str) -> Result<Timestamp, String> {
+        if leaf.name == Name::DateTimeString {
+            Timestamp::parse_cefact(value, self.date_format.as_deref())
+        } else {
+            Timestamp::parse(value).map_err(|_| {
+                format!("{value:?} is not a date in ISO 8601 form (YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss with an optional offset such as +01:00)")
+            })
+        }
+    }
+
     fn timestamp(
         &mut self,
         leaf: Frame,
@@ -1124,12 +1201,117 @@ impl<'a> State<'a> {
         permit_box: &str,
         label: &str,
     ) -> Option<Timestamp> {
-        match Timestamp::parse(value) {
+        match self.parse_date(leaf, value) {
             Ok(timestamp) => Some(timestamp),
-            Err(_) => {
-                let finding = date_finding(field(self), self.path(leaf), permit_box, label, value);
+            Err(why) => {
+                let finding = date_finding(field(self), self.path(leaf), permit_box, label, &why);
                 self.findings.push(finding);
                 None
+            }
+        }
+    }
+
+    /// The model field a leaf fills, for findings about it.
+    fn field_of(&self, slot: Slot) -> String {
+        use Slot as S;
+        let party = || {
+            let party = self
+                .frames
+                .iter()
+                .rev()
+                .find(|frame| frame.slot == S::Party);
+            match party.map(|frame| frame.name) {
+                Some(Name::ConsigneeTradeParty) => "importer",
+                Some(Name::ConsignorTradeParty) => "exporter",
+                Some(Name::CertifyingTradeParty) => "export_endorsement.certifier",
+                _ => "issuing_authority",
+            }
+        };
+        let field = match slot {
+            S::PermitNumber => "permit_number",
+            S::DocName => "document_name",
+            S::DocType => "document_type",
+            S::DocSubtype => "document_subtype",
+            S::IssueDate => "issue_date",
+            S::Copy => "copy",
+            S::PurposeText => "purpose_text",
+            S::PurposeCode => "purpose",
+            S::Information => "special_conditions",
+            S::ValidFrom => "valid_from",
+            S::ValidUntil => "valid_until",
+            S::DocDate | S::DocTypeCode | S::DocId => "references",
+            S::TransportDocId => "transport_document",
+            S::StampId => "security_stamp",
+            S::SigDate | S::SigStatement | S::SigName => "signatory",
+            S::LocId | S::LocName => "issue_place",
+            S::PartyId | S::PartyName => return party().to_owned(),
+            S::Postcode
+            | S::PoBox
+            | S::Street
+            | S::City
+            | S::CountryId
+            | S::CountryName
+            | S::Subdivision => return format!("{}.address", party()),
+            S::ExamDate | S::ExamQty => "export_endorsement",
+            S::BlockId => return self.block_field("id"),
+            S::Marking => return self.block_field("marks"),
+            S::TradeCountryId | S::TradeCountryName => return self.block_field("origin"),
+            S::ItemQty => return self.block_field("quantity"),
+            S::Appendix => return self.block_field("appendix"),
+            S::Source => return self.block_field("source"),
+            S::Description => return self.block_field("description"),
+            S::Term => return self.block_field("term"),
+            S::CommonName => return self.block_field("common_name"),
+            S::ScientificName => return self.block_field("scientific_name"),
+            S::UsedToDate | S::Annual => return self.block_field("quota"),
+            S::Acquisition => return self.block_field("acquisition_date"),
+            S::OperationNumber => return self.block_field("operation_number"),
+            _ => "",
+        };
+        field.to_owned()
+    }
+
+    /// The permit box a leaf fills, for findings about it.
+    fn box_of(&self, slot: Slot) -> &'static str {
+        use Slot as S;
+        match slot {
+            S::PermitNumber | S::DocName | S::DocType | S::DocSubtype => "1",
+            S::ValidFrom | S::ValidUntil => "2",
+            S::PurposeText | S::PurposeCode => "5a",
+            S::Information => "5",
+            S::StampId => "5b",
+            S::IssueDate | S::SigDate | S::SigStatement | S::SigName | S::LocId | S::LocName => {
+                "13"
+            }
+            S::TransportDocId => "15",
+            S::ExamDate | S::ExamQty => "14",
+            S::Marking | S::Description | S::Term => "9",
+            S::Appendix | S::Source => "10",
+            S::ItemQty => "11",
+            S::UsedToDate | S::Annual => "11a",
+            S::TradeCountryId | S::TradeCountryName | S::DocDate | S::DocId | S::DocTypeCode => {
+                if self.in_item() {
+                    "12"
+                } else {
+                    ""
+                }
+            }
+            S::Acquisition | S::OperationNumber => "12b",
+            S::CommonName => "8",
+            S::ScientificName | S::BlockId => "7",
+            _ => {
+                let party = self
+                    .frames
+                    .iter()
+                    .rev()
+                    .find(|frame| frame.slot == S::Party);
+                match party.map(|frame| frame.name) {
+                    Some(Name::ConsigneeTradeParty) => "3",
+                    Some(Name::ConsignorTradeParty) => "4",
+                    Some(Name::CertifyingTradeParty) => "14",
+                    Some(_) => "6",
+                    None => "",
+                }
             }
         }
     }
@@ -1235,11 +1417,11 @@ impl<'a> State<'a> {
                 );
             }
             Slot::DocDate if self.doc.date.is_none() && self.doc.bad_date.is_none() => {
-                match Timestamp::parse(value) {
+                match self.parse_date(leaf, value) {
                     Ok(date) => self.doc.date = Some(date),
-                    Err(_) => {
+                    Err(why) => {
                         self.doc.bad_date = Some(BadDate {
-                            text: value.to_owned(),
+                            text: why,
                             path: self.path(leaf),
                         })
                     }
@@ -1408,44 +1590,39 @@ impl<'a> State<'a> {
 }
 
 /// Checks every attribute of an element for well-formedness (quoting, duplicates, references)
-/// and returns the `unitCode` of a quantity: absent, empty and EPIX's `?` placeholder all mean
-/// "no unit".
+/// and returns the value of the `wanted` attribute (a quantity's `unitCode`, a date string's
+/// `format`): absent, empty and EPIX's `?` placeholder all mean "not given".
 fn attributes(
     element: &BytesStart<'_>,
     reader: &Reader<&[u8]>,
     position: u64,
-    want_unit: bool,
-) -> Result<Option<Coded<Unit>>, Error> {
-    let mut unit = None;
+    wanted: Option<&[u8]>,
+) -> Result<Option<String>, Error> {
+    let mut found = None;
     for attribute in element.attributes() {
         let attribute = attribute.map_err(|error| Error::MalformedXml {
             position,
             message: error.to_string(),
         })?;
-        let is_unit = want_unit && attribute.key.local_name().as_ref() == b"unitCode";
-        if !is_unit && !attribute.value.contains(&b'&') {
+        let is_wanted = wanted == Some(attribute.key.local_name().as_ref());
+        if !is_wanted && !attribute.value.contains(&b'&') {
             continue;
         }
         let value = attribute
             .decode_and_unescape_value(reader.decoder())
             .map_err(|error| parse_error(&error, position))?;
-        if is_unit && unit.is_none() {
+        if is_wanted && found.is_none() {
             let value = trim_xml(&value);
             if !value.is_empty() && value != "?" {
-                unit = Some(Coded::parse(value));
+                found = Some(value.to_owned());
             }
         }
     }
-    Ok(unit)
+    Ok(found)
 }
 
-fn date_finding(
-    field: String,
-    path: String,
-    permit_box: &str,
-    label: &str,
-    value: &str,
-) -> Finding {
+/// A date that could not be read; `why` says what the text is and what was expected.
+fn date_finding(field: String, path: String, permit_box: &str, label: &str, why: &str) -> Finding {
     Finding::new(
         Severity::Error,
         Tier::Structure,
@@ -1453,7 +1630,7 @@ fn date_finding(
         field,
         path,
         permit_box,
-        format!("{label} is {value:?}, which is not a date in ISO 8601 form (YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss with an optional offset such as +01:00); it was left empty"),
+        format!("{label}: {why}; it was left empty"),
     )
 }
 
