@@ -46,9 +46,8 @@ enum Command {
         /// The output format.
         #[arg(long, value_enum)]
         to: OutputFormat,
-        /// The input format; `auto` decides by content (and checks the file extension).
-        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
-        from: InputFormat,
+        #[command(flatten)]
+        from: ReadArgs,
         /// The output folder, for converting a whole folder.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
@@ -63,9 +62,8 @@ enum Command {
         /// How to print findings.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
-        /// The input format; `auto` decides by content.
-        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
-        from: InputFormat,
+        #[command(flatten)]
+        from: ReadArgs,
         /// Permit files (`-` for standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -134,6 +132,54 @@ pub enum InputFormat {
     Json,
     /// The ecites CSV form.
     Csv,
+}
+
+/// How inputs are read: the format, and what a CSV export's sender declares about it.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct ReadArgs {
+    /// The input format; `auto` decides by content (and checks the file extension).
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub from: InputFormat,
+    /// The CSV separator; detected from the header row when not given.
+    #[arg(long, value_enum)]
+    pub csv_delimiter: Option<CsvDelimiter>,
+    /// CSV quantities use a decimal comma (0,35); detected when neither flag is given.
+    #[arg(long, conflicts_with = "decimal_point")]
+    pub decimal_comma: bool,
+    /// CSV quantities use a decimal point (0.35); detected when neither flag is given.
+    #[arg(long)]
+    pub decimal_point: bool,
+}
+
+impl ReadArgs {
+    /// The CSV reading options these flags declare (`None` = detect).
+    pub fn csv_options(&self) -> ecites_domain::csv_form::CsvOptions {
+        ecites_domain::csv_form::CsvOptions {
+            delimiter: self.csv_delimiter.map(|delimiter| match delimiter {
+                CsvDelimiter::Comma => b',',
+                CsvDelimiter::Semicolon => b';',
+                CsvDelimiter::Tab => b'\t',
+            }),
+            decimal_comma: if self.decimal_comma {
+                Some(true)
+            } else if self.decimal_point {
+                Some(false)
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// CSV field separators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CsvDelimiter {
+    /// `,`
+    Comma,
+    /// `;` (Excel in most European locales)
+    Semicolon,
+    /// a tab (Excel's "Unicode text")
+    Tab,
 }
 
 /// How findings are printed.

@@ -178,5 +178,136 @@ fn an_unknown_element_where_a_date_belongs_is_reported_by_validate_not_dropped()
         .unwrap_or_else(|| panic!("{findings:?}"));
     assert_eq!(finding["field"], "valid_from");
     assert_eq!(finding["permit_box"], "2");
-    assert!(finding["path"].as_str().unwrap().ends_with("/StartDateTime/DateString"));
+    assert!(finding["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("/StartDateTime/DateString"));
+}
+
+// ---- items 6 and 7: spreadsheet CSV, line numbers --------------------------------------------
+
+#[test]
+fn excel_european_csv_converts_with_decimal_comma_quantities_and_says_what_was_assumed() {
+    let path = case("csv-semicolon-decimal-comma.csv");
+    let output = ecites(&["convert", "--to", "json", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json[1]["permit_number"], "26XA000612");
+    assert_eq!(json[1]["blocks"][0]["quantity"]["value"], "0.35");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("csv-format-assumed")
+            && stderr.contains("separator ';'")
+            && stderr.contains("decimal comma"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn excel_csv_in_windows_1252_or_utf16_tab_separated_reads_the_same_as_utf8() {
+    let original = String::from_utf8(read_case("csv-semicolon-decimal-comma.csv"))
+        .unwrap()
+        .replace("Lagoon Leather Works", "Lederwerk Lagune Müller");
+    let (code, expected, stderr) = to_json("csv", original.as_bytes());
+    assert_eq!(code, Some(0), "{stderr}");
+    let cp1252: Vec<u8> = original.chars().map(|c| c as u8).collect();
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in original.replace(';', "\t").encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    let bom_utf8 = [&b"\xEF\xBB\xBF"[..], original.as_bytes()].concat();
+    for (label, input) in [
+        ("windows-1252", cp1252),
+        ("UTF-16LE", utf16),
+        ("UTF-8", bom_utf8),
+    ] {
+        let (code, json, stderr) = to_json("auto", &input);
+        assert_eq!(code, Some(0), "{label}: {stderr}");
+        assert_eq!(json, expected, "{label}");
+        assert!(stderr.contains(label), "{label}: {stderr}");
+    }
+}
+
+#[test]
+fn csv_flags_declare_separator_and_decimal_mark() {
+    let input = b"permit_number;issuer_country;quantity\n1;XA;2,5\n";
+    let output = ecites_with_stdin(
+        &[
+            "validate",
+            "--format",
+            "json",
+            "--from",
+            "csv",
+            "--csv-delimiter",
+            "semicolon",
+            "--decimal-point",
+            "-",
+        ],
+        input,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report[0]["permits"][0]["findings"].as_array().unwrap();
+    let number = findings
+        .iter()
+        .find(|f| f["rule"] == "number-format")
+        .unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(number["field"], "blocks[0].quantity");
+    let (code, json, stderr) = {
+        let output = ecites_with_stdin(
+            &[
+                "convert",
+                "--to",
+                "json",
+                "--from",
+                "csv",
+                "--decimal-comma",
+                "-",
+            ],
+            input,
+        );
+        (
+            output.status.code(),
+            serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default(),
+            text(&output.stderr),
+        )
+    };
+    assert_eq!(code, Some(1), "invalid only for missing boxes: {stderr}");
+    assert_eq!(json, serde_json::Value::Null);
+    assert!(!stderr.contains("number-format"), "{stderr}");
+}
+
+#[test]
+fn trailing_unnamed_empty_columns_are_ignored() {
+    let path = case("csv-trailing-empty-columns.csv");
+    let output = ecites(&["convert", "--to", "json", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    // Data in an unnamed column is refused, naming the line.
+    let with_data = String::from_utf8(read_case("csv-trailing-empty-columns.csv"))
+        .unwrap()
+        .replacen("CUM,,,", "CUM,,forgotten,", 1);
+    let output = ecites_with_stdin(&["validate", "--from", "csv", "-"], with_data.as_bytes());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("line 3") && stderr.contains("forgotten"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_date_in_a_crlf_csv_names_its_true_line() {
+    let path = case("csv-crlf-line-numbers.csv");
+    let output = ecites(&["validate", "--format", "json", path.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let finding = report[0]["permits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|permit| permit["findings"].as_array().unwrap())
+        .find(|f| f["rule"] == "date-format")
+        .cloned()
+        .unwrap();
+    assert_eq!(finding["path"], "CSV line 3, column valid_until");
 }

@@ -118,10 +118,20 @@ pub fn decode(bytes: &[u8], format: Format) -> Result<Decoded, Error> {
 
 /// Decodes an input holding one or more permits (a CSV export or a JSON array may hold many).
 pub fn decode_all(bytes: &[u8], format: Format) -> Result<Vec<Decoded>, Error> {
+    decode_all_with(bytes, format, &csv_form::CsvOptions::default())
+}
+
+/// [`decode_all`] with what the sender declared about a CSV export (separator, decimal mark);
+/// ignored for XML and JSON.
+pub fn decode_all_with(
+    bytes: &[u8],
+    format: Format,
+    csv: &csv_form::CsvOptions,
+) -> Result<Vec<Decoded>, Error> {
     match format {
         Format::Xml => Ok(vec![xml::read_permit(bytes)?]),
         Format::Json => json::read_permits(bytes),
-        Format::Csv => csv_form::read_permits(bytes),
+        Format::Csv => csv_form::read_permits_with(bytes, csv),
     }
 }
 

@@ -31,7 +31,7 @@ pub mod xml;
 
 pub use codes::{Appendix, CodeList, Coded, DocumentType, Purpose, Source, Term, Unit};
 pub use country::CountryCode;
-pub use decode::{decode, decode_all, detect_format, Format};
+pub use decode::{decode, decode_all, decode_all_with, detect_format, Format};
 pub use error::Error;
 pub use finding::{is_valid, Finding, Severity, Tier};
 pub use model::{Permit, PermitId, Timestamp};
