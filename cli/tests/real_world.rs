@@ -311,3 +311,65 @@ fn a_bad_date_in_a_crlf_csv_names_its_true_line() {
         .unwrap();
     assert_eq!(finding["path"], "CSV line 3, column valid_until");
 }
+
+// ---- items 10 and 11: one unreadable value, null ----------------------------------------------
+
+#[test]
+fn three_permits_with_php_style_offsets_all_convert() {
+    let path = case("national/json-zoned-issue-times.json");
+    let output = ecites(&["convert", "--to", "json", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let permits = json.as_array().unwrap();
+    assert_eq!(permits.len(), 3);
+    assert!(permits[2]["issue_date"]
+        .as_str()
+        .unwrap()
+        .ends_with("+07:00"));
+}
+
+#[test]
+fn an_unreadable_value_in_one_permit_of_an_array_leaves_the_others_readable() {
+    let original: serde_json::Value =
+        serde_json::from_slice(&read_case("national/json-zoned-issue-times.json")).unwrap();
+    let mut broken = original.clone();
+    broken[2]["issue_date"] = "20.11.2026 09:00".into();
+    broken[0]["blocks"][0]["quantity"]["value"] = "twelve".into();
+    let output = ecites_with_stdin(
+        &["validate", "--format", "json", "-"],
+        broken.to_string().as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let permits = report[0]["permits"].as_array().unwrap();
+    assert_eq!(permits.len(), 3);
+    let rules_of = |index: usize| -> Vec<(String, String)> {
+        permits[index]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["tier"] == "structure")
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().into(),
+                    f["field"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        rules_of(0),
+        [("json-value".into(), "blocks[0].quantity.value".into())]
+    );
+    assert_eq!(rules_of(1), Vec::<(String, String)>::new());
+    assert_eq!(permits[1]["valid"], true);
+    assert_eq!(rules_of(2), [("date-format".into(), "issue_date".into())]);
+}
+
+#[test]
+fn pydantic_style_nulls_are_absence() {
+    let path = case("national/json-pydantic-nulls.json");
+    let output = ecites(&["convert", "--to", "xml", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("CITESEPermit"));
+}

@@ -67,6 +67,15 @@ pub enum Error {
         /// What is wrong, naming the field.
         message: String,
     },
+    /// A permit of the JSON form could not be read: a field the form does not know, or it is
+    /// not an object.
+    #[error("the JSON {}is not a permit of the JSON form: {message}", index.map(|i| format!("array's permit {i} ")).unwrap_or_default())]
+    JsonPermit {
+        /// The permit's 1-based position in an array, when the input is an array.
+        index: Option<usize>,
+        /// What is wrong, naming the field.
+        message: String,
+    },
     /// The CSV form could not be read.
     #[error("the CSV is not valid at line {line}{}: {message}", column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default())]
     Csv {

@@ -47,6 +47,8 @@ rules! {
         "A quantity is a decimal number (readers leave an unreadable number empty and report it here).";
     VALUE_ELEMENT_UNKNOWN = "value-element-unknown", Structure, Warning, ["1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12", "13", "14"],
         "An XML element the reader does not understand where a value belongs is reported, never dropped silently.";
+    JSON_VALUE = "json-value", Structure, Error, ["1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12", "13", "14"],
+        "A value of the JSON form has the type its field needs (readers leave an unreadable value empty and report it here, on its own permit).";
     CSV_FORMAT_ASSUMED = "csv-format-assumed", Structure, Info, ["11", "11a", "14"],
         "A CSV export's encoding, separator or decimal mark (which decides the quantities of boxes 11, 11a and 14) was detected rather than declared: the note says what was assumed.";
     // Structure: the form of values.
