@@ -40,7 +40,7 @@ enum Command {
     ///
     /// With a file (or - for standard input), writes the converted permit to standard output.
     /// With a folder and -o OUTDIR, converts every file in it (recursively) into
-    /// OUTDIR/<issuer>/<permit number>.<xml|json> and prints a summary.
+    /// OUTDIR/<issuer>/<permit number, %-escaped>.<xml|json> and prints a summary.
     /// Exit status: 0 converted, 1 some permit invalid (findings on stderr), 2 some input unreadable.
     Convert {
         /// The output format.

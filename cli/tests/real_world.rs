@@ -373,3 +373,107 @@ fn pydantic_style_nulls_are_absence() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("CITESEPermit"));
 }
+
+// ---- item 8: folder conversion names ---------------------------------------------------------
+
+/// Percent-decoding, as the README tells users to read the file names back.
+fn unescape(stem: &str) -> String {
+    let mut out = Vec::new();
+    let mut rest = stem.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = std::str::from_utf8(&tail[..2]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            rest = &tail[2..];
+        } else {
+            out.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Every file under `dir` (recursively), relative to it.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                found.push(entry.path().strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn distinct_permit_numbers_get_distinct_reversible_file_names_inside_the_output_folder() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    for name in ["a-slashes.json", "b-underscores.json"] {
+        std::fs::copy(
+            case(&format!("folder-permit-number-collision/{name}")),
+            input.join(name),
+        )
+        .unwrap();
+    }
+    // Siblings: numbers that would climb out of the folder, hide, or break a file system.
+    let template: serde_json::Value =
+        serde_json::from_slice(&read_case("folder-permit-number-collision/a-slashes.json"))
+            .unwrap();
+    let hostile = [
+        "..",
+        "../../escaped",
+        "/etc/passwd",
+        "a\\b",
+        "nul\u{0}x",
+        ".hidden",
+        "26%2FXA%2F0001",
+    ];
+    for (index, number) in hostile.iter().enumerate() {
+        let mut permit = template.clone();
+        permit["permit_number"] = (*number).into();
+        std::fs::write(input.join(format!("h{index}.json")), permit.to_string()).unwrap();
+    }
+    let output_dir = work.path().join("out");
+    let output = ecites(&[
+        "convert",
+        "--to",
+        "xml",
+        input.to_str().unwrap(),
+        "-o",
+        output_dir.to_str().unwrap(),
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("9 permits converted"), "{stderr}");
+    // Nothing was written outside OUT.
+    let outside: Vec<_> = files_under(work.path())
+        .into_iter()
+        .filter(|path| !path.starts_with("in") && !path.starts_with("out"))
+        .collect();
+    assert_eq!(outside, Vec::<PathBuf>::new());
+    let written: Vec<String> = files_under(&output_dir.join("XA"))
+        .iter()
+        .map(|path| {
+            assert_eq!(path.components().count(), 1, "{path:?}");
+            let name = path.to_str().unwrap();
+            assert!(!name.starts_with('.'), "{name}");
+            unescape(name.strip_suffix(".xml").unwrap())
+        })
+        .collect();
+    let mut expected: Vec<String> = ["26/XA/0001", "26_XA_0001"]
+        .iter()
+        .chain(hostile.iter())
+        .map(|n| n.to_string())
+        .collect();
+    expected.sort();
+    let mut written = written;
+    written.sort();
+    assert_eq!(written, expected);
+}

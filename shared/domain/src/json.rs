@@ -61,7 +61,7 @@ fn read_one(mut value: Value, index: Option<usize>) -> Result<Decoded, Error> {
     };
     let mut findings = Vec::new();
     for _ in 0..=MAX_UNREADABLE_VALUES {
-        let error = match serde_path_to_error::deserialize::<_, Permit>(value.clone()) {
+        let error = match serde_path_to_error::deserialize::<_, Permit>(&value) {
             Ok(permit) => return Ok(Decoded { permit, findings }),
             Err(error) => error,
         };
