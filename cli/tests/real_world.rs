@@ -477,3 +477,77 @@ fn distinct_permit_numbers_get_distinct_reversible_file_names_inside_the_output_
     written.sort();
     assert_eq!(written, expected);
 }
+
+// ---- item 12: regional and certificate-specific data -----------------------------------------
+
+#[test]
+fn the_eu_annex_is_kept_per_block_and_written_out_in_xml_and_json() {
+    let path = case("national/csv-eu-annex-column.csv");
+    let output = ecites(&["convert", "--to", "json", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["blocks"][0]["eu_annex"], "A");
+    assert_eq!(json["blocks"][1]["eu_annex"], "B");
+    let xml = ecites(&["convert", "--to", "xml", path.to_str().unwrap()]);
+    let xml_text = text(&xml.stdout);
+    assert_eq!(
+        xml_text
+            .matches("<ext:RegionalAnnexCode xmlns:ext=\"urn:ecites-exchange:extension:1\">")
+            .count(),
+        2,
+        "{xml_text}"
+    );
+    // Reading the XML back keeps the Annex of each block.
+    let again = ecites_with_stdin(
+        &["convert", "--to", "json", "--from", "xml", "-"],
+        &xml.stdout,
+    );
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again, json);
+}
+
+#[test]
+fn an_unknown_eu_annex_is_a_code_list_error_naming_the_block() {
+    let csv = String::from_utf8(read_case("national/csv-eu-annex-column.csv"))
+        .unwrap()
+        .replacen(",II,A,C,", ",II,E,C,", 1);
+    let output = ecites_with_stdin(
+        &["validate", "--format", "json", "--from", "csv", "-"],
+        csv.as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report[0]["permits"][0]["findings"].as_array().unwrap();
+    let finding = findings
+        .iter()
+        .find(|f| f["rule"] == "eu-annex-unknown")
+        .unwrap();
+    assert_eq!(finding["field"], "blocks[0].eu_annex");
+}
+
+#[test]
+fn certificates_without_an_importer_by_nature_are_valid_without_one() {
+    let path = case("national/json-musical-instrument-certificate-no-importer.json");
+    let output = ecites(&["validate", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let original: serde_json::Value = serde_json::from_slice(&read_case(
+        "national/json-musical-instrument-certificate-no-importer.json",
+    ))
+    .unwrap();
+    for (subtype, expected) in [
+        ("Travelling exhibition certificate", Some(0)),
+        ("personal-ownership certificate", Some(0)),
+        ("Pre-Convention certificate", Some(1)),
+    ] {
+        let mut permit = original.clone();
+        permit["document_subtype"] = subtype.into();
+        let output = ecites_with_stdin(&["validate", "-"], permit.to_string().as_bytes());
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), expected, "{subtype}: {stdout}");
+        assert_eq!(
+            stdout.contains("importer-name-required"),
+            expected == Some(1),
+            "{stdout}"
+        );
+    }
+}

@@ -95,6 +95,7 @@ columns! {
     Term = "term", Block, "9", "CITES term code (LIV, SKI, WAT, ...)";
     Appendix = "appendix", Block, "10", "I, II or III";
     Source = "source", Block, "10", "source code (W, R, D, A, C, F, U, I, O, X, Y)";
+    EuAnnex = "eu_annex", Block, "10", "EU or GB Annex (A, B, C, D) beside the CITES Appendix, on European permits";
     Quantity = "quantity", Block, "11", "quantity (a decimal number with a point)";
     Unit = "unit", Block, "11", "CITES unit code (KIL, PCS, ...); empty for a number of specimens";
     QuotaUsed = "quota_used", Block, "11a", "total exported to date this year, this permit included";
@@ -663,6 +664,7 @@ fn apply_block_column(column: Column, value: &str, block: &mut Block, sink: &mut
         Column::Term => block.term = Some(Coded::parse(value)),
         Column::Appendix => block.appendix = Some(Coded::parse(value)),
         Column::Source => block.source = Some(Coded::parse(value)),
+        Column::EuAnnex => block.eu_annex = Some(Coded::parse(value)),
         Column::Quantity => {
             if let Some(amount) = sink.decimal(value) {
                 block.quantity = Some(Quantity {

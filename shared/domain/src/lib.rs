@@ -29,12 +29,14 @@ pub mod text;
 pub mod validate;
 pub mod xml;
 
-pub use codes::{Appendix, CodeList, Coded, DocumentType, Purpose, Source, Term, Unit};
+pub use codes::{
+    Appendix, CodeList, Coded, DocumentType, Purpose, RegionalAnnex, Source, Term, Unit,
+};
 pub use country::CountryCode;
 pub use decode::{decode, decode_all, decode_all_with, detect_format, Format};
 pub use error::Error;
 pub use finding::{is_valid, Finding, Severity, Tier};
-pub use model::{Permit, PermitId, Timestamp};
+pub use model::{CertificateKind, Permit, PermitId, Timestamp};
 pub use validate::validate;
 
 /// A permit as read from some input, with what the reader noticed on the way (values it could

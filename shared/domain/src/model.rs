@@ -8,7 +8,7 @@
 //! The JSON form of a permit is this model through serde (snake_case field names); the README
 //! documents it field by field and `schema/permit.schema.json` describes it for MA developers.
 
-use crate::codes::{Appendix, Coded, DocumentType, Purpose, Source, Term, Unit};
+use crate::codes::{Appendix, Coded, DocumentType, Purpose, RegionalAnnex, Source, Term, Unit};
 use crate::country::CountryCode;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat};
 use rust_decimal::Decimal;
@@ -139,6 +139,53 @@ impl Permit {
     /// The known document type, if any.
     pub fn known_document_type(&self) -> Option<DocumentType> {
         self.document_type.as_ref()?.known()
+    }
+
+    /// The kind of an "other" certificate (type O) whose nature decides which boxes it has,
+    /// read from its sub-type; `None` for other documents.
+    pub fn certificate_kind(&self) -> Option<CertificateKind> {
+        if self.known_document_type() != Some(DocumentType::O) {
+            return None;
+        }
+        CertificateKind::of_subtype(self.document_subtype.as_deref()?)
+    }
+}
+
+/// Certificates (document type O) that by nature have no importer: they accompany the same
+/// specimens across many borders, to no consignee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificateKind {
+    /// Musical-instrument certificate for frequent non-commercial cross-border movements
+    /// (Res. Conf. 16.8).
+    MusicalInstrument,
+    /// Travelling-exhibition certificate (Res. Conf. 12.3).
+    TravellingExhibition,
+    /// Certificate of ownership for live animals in personal ownership moving frequently
+    /// (Res. Conf. 10.20).
+    PersonalOwnership,
+}
+
+impl CertificateKind {
+    /// Recognises the sub-type as MA systems write it: the name in English, any case, with
+    /// spaces, hyphens or underscores (`Musical instrument certificate`, `travelling-exhibition`,
+    /// `TRAVELING_EXHIBITION`, `personal ownership`), or the short codes `MIC`, `TEC`, `POC`.
+    pub fn of_subtype(subtype: &str) -> Option<CertificateKind> {
+        let text = subtype.trim().to_lowercase().replace(['-', '_'], " ");
+        let has = |words: &str| text.contains(words);
+        if text == "mic" || has("musical instrument") {
+            Some(CertificateKind::MusicalInstrument)
+        } else if text == "tec" || has("travelling exhibition") || has("traveling exhibition") {
+            Some(CertificateKind::TravellingExhibition)
+        } else if text == "poc" || has("personal ownership") {
+            Some(CertificateKind::PersonalOwnership)
+        } else {
+            None
+        }
+    }
+
+    /// Whether this kind of certificate names an importer (boxes 3 and 3a): none of these do.
+    pub fn has_importer(self) -> bool {
+        false
     }
 }
 
@@ -280,6 +327,11 @@ pub struct Block {
     /// Box 10: source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Coded<Source>>,
+    /// Beside box 10 on European permits: the EU (or GB) Annex, A to D, of the species (Council
+    /// Regulation (EC) No 338/97; box 12 of the EU form). Written in the standard XML as the
+    /// extension element documented in docs/standard-format.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eu_annex: Option<Coded<RegionalAnnex>>,
     /// Box 11: quantity permitted, with its unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Quantity>,
@@ -736,6 +788,47 @@ mod tests {
     fn non_iso_dates_are_refused_with_the_text() {
         let error = Timestamp::parse("06/01/2014").unwrap_err();
         assert!(error.to_string().contains("06/01/2014"));
+    }
+
+    #[test]
+    fn certificate_kinds_are_recognised_from_the_subtype_of_type_o_only() {
+        for (subtype, kind) in [
+            (
+                "Musical instrument certificate",
+                CertificateKind::MusicalInstrument,
+            ),
+            ("MIC", CertificateKind::MusicalInstrument),
+            (
+                "travelling-exhibition",
+                CertificateKind::TravellingExhibition,
+            ),
+            (
+                "TRAVELING_EXHIBITION certificate",
+                CertificateKind::TravellingExhibition,
+            ),
+            (
+                "Certificate of personal ownership",
+                CertificateKind::PersonalOwnership,
+            ),
+        ] {
+            assert_eq!(
+                CertificateKind::of_subtype(subtype),
+                Some(kind),
+                "{subtype}"
+            );
+        }
+        assert_eq!(CertificateKind::of_subtype("pre-Convention"), None);
+        let mut permit = Permit {
+            document_type: Some(Coded::parse("E")),
+            document_subtype: Some("musical instrument".into()),
+            ..Permit::default()
+        };
+        assert_eq!(permit.certificate_kind(), None);
+        permit.document_type = Some(Coded::parse("O"));
+        assert_eq!(
+            permit.certificate_kind(),
+            Some(CertificateKind::MusicalInstrument)
+        );
     }
 
     #[test]

@@ -73,16 +73,23 @@ pub(super) fn check(permit: &Permit, out: &mut Collector) {
         );
     }
 
-    party(
-        permit.importer.as_ref(),
-        "importer",
-        "country of import",
-        [
-            (&rule::IMPORTER_NAME_REQUIRED, el::IMPORTER_NAME),
-            (&rule::IMPORTER_COUNTRY_REQUIRED, el::IMPORTER_COUNTRY),
-        ],
-        out,
-    );
+    // Musical-instrument, travelling-exhibition and personal-ownership certificates accompany
+    // their specimens to no consignee: they have no importer (their mandatory boxes differ).
+    let needs_importer = permit
+        .certificate_kind()
+        .is_none_or(|kind| kind.has_importer());
+    if needs_importer {
+        party(
+            permit.importer.as_ref(),
+            "importer",
+            "country of import",
+            [
+                (&rule::IMPORTER_NAME_REQUIRED, el::IMPORTER_NAME),
+                (&rule::IMPORTER_COUNTRY_REQUIRED, el::IMPORTER_COUNTRY),
+            ],
+            out,
+        );
+    }
     party(
         permit.exporter.as_ref(),
         "(re-)exporter",

@@ -67,9 +67,9 @@ rules! {
     VALID_UNTIL_REQUIRED = "valid-until-required", Mandatory, Error, ["2"],
         "The last day of validity is given.";
     IMPORTER_NAME_REQUIRED = "importer-name-required", Mandatory, Error, ["3"],
-        "The importer's name is given.";
+        "The importer's name is given (not on musical-instrument, travelling-exhibition and personal-ownership certificates, which have no importer).";
     IMPORTER_COUNTRY_REQUIRED = "importer-country-required", Mandatory, Error, ["3a"],
-        "The country of import is given.";
+        "The country of import is given (not on musical-instrument, travelling-exhibition and personal-ownership certificates).";
     EXPORTER_NAME_REQUIRED = "exporter-name-required", Mandatory, Error, ["4"],
         "The (re-)exporter's name is given.";
     EXPORTER_COUNTRY_REQUIRED = "exporter-country-required", Mandatory, Error, ["4"],
@@ -108,6 +108,8 @@ rules! {
         "The Appendix is I, II or III (or N, not listed).";
     SOURCE_UNKNOWN = "source-unknown", CodeList, Error, ["10"],
         "The source is a CITES source code.";
+    EU_ANNEX_UNKNOWN = "eu-annex-unknown", CodeList, Error, ["10"],
+        "The EU or GB Annex given beside the Appendix is A, B, C or D.";
     UNIT_UNKNOWN = "unit-unknown", CodeList, Error, ["11", "11a", "14"],
         "Units are CITES unit codes (not UN/ECE Rec 20 codes).";
     COUNTRY_UNKNOWN = "country-unknown", CodeList, Error, ["3a", "4", "6", "12", "12a", "14"],

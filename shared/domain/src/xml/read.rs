@@ -90,6 +90,7 @@ enum Name {
     AcquisitionDateTime,
     PreviousReferencedDocument,
     DateTimeString,
+    RegionalAnnexCode,
 }
 
 /// Every known name with its spelling; the lookup and the finding paths share this table.
@@ -196,6 +197,7 @@ const NAMES: &[(Name, &str)] = &[
         "PreviousReferencedDocument",
     ),
     (Name::DateTimeString, "DateTimeString"),
+    (Name::RegionalAnnexCode, "RegionalAnnexCode"),
 ];
 
 impl Name {
@@ -262,6 +264,7 @@ impl Name {
             },
             17 => match <&[u8; 17]>::try_from(local) {
                 Ok(b"TypeExtensionCode") => Name::TypeExtensionCode,
+                Ok(b"RegionalAnnexCode") => Name::RegionalAnnexCode,
                 _ => Name::Other,
             },
             18 => match <&[u8; 18]>::try_from(local) {
@@ -454,6 +457,7 @@ enum Slot {
     CommonName,
     ScientificName,
     Procedure,
+    Annex,
     UsedToDate,
     Annual,
     Acquisition,
@@ -527,6 +531,7 @@ impl Slot {
             (S::Package, N::ItemQuantity) => S::ItemQty,
             (S::TradeLine, N::TypeCode) => S::Appendix,
             (S::TradeLine, N::TypeExtensionCode) => S::Source,
+            (S::TradeLine, N::RegionalAnnexCode) => S::Annex,
             (S::TradeLine, N::SpecifiedTradeProduct) => S::Product,
             (S::Product, N::Description) => S::Description,
             (S::Product, N::TypeCode) => S::Term,
@@ -1258,6 +1263,7 @@ impl<'a> State<'a> {
             S::TradeCountryId | S::TradeCountryName => return self.block_field("origin"),
             S::ItemQty => return self.block_field("quantity"),
             S::Appendix => return self.block_field("appendix"),
+            S::Annex => return self.block_field("eu_annex"),
             S::Source => return self.block_field("source"),
             S::Description => return self.block_field("description"),
             S::Term => return self.block_field("term"),
@@ -1286,7 +1292,7 @@ impl<'a> State<'a> {
             S::TransportDocId => "15",
             S::ExamDate | S::ExamQty => "14",
             S::Marking | S::Description | S::Term => "9",
-            S::Appendix | S::Source => "10",
+            S::Appendix | S::Source | S::Annex => "10",
             S::ItemQty => "11",
             S::UsedToDate | S::Annual => "11a",
             S::TradeCountryId | S::TradeCountryName | S::DocDate | S::DocId | S::DocTypeCode => {
@@ -1542,6 +1548,11 @@ impl<'a> State<'a> {
             }
             Slot::Source => {
                 self.block.source.get_or_insert_with(|| Coded::parse(value));
+            }
+            Slot::Annex => {
+                self.block
+                    .eu_annex
+                    .get_or_insert_with(|| Coded::parse(value));
             }
             Slot::Description => set_first(&mut self.block.description, value),
             Slot::Term => {
