@@ -551,3 +551,29 @@ fn certificates_without_an_importer_by_nature_are_valid_without_one() {
         );
     }
 }
+
+// ---- item 9: silent guesses --------------------------------------------------------------------
+
+#[test]
+fn untyped_year_prefixed_references_go_to_their_countrys_box_and_the_inference_is_reported() {
+    let path = case("national/xml-reexport-untyped-year-prefixed-refs.xml");
+    let output = ecites(&["validate", "--format", "json", path.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report[0]["permits"][0]["findings"].as_array().unwrap();
+    let inferred: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["rule"] == "reference-box-inferred")
+        .map(|f| f["permit_box"].as_str().unwrap())
+        .collect();
+    assert_eq!(inferred.len(), 2, "{findings:?}");
+    assert!(inferred.contains(&"12") && inferred.contains(&"12a"));
+    let json = ecites(&["convert", "--to", "json", path.to_str().unwrap()]);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
+    let permit: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let block = &permit["blocks"][0];
+    assert_eq!(block["origin"]["country"], "US");
+    assert_eq!(block["origin"]["permit_number"], "25US812345");
+    assert_eq!(block["last_reexport"]["country"], "DE");
+    assert_eq!(block["last_reexport"]["permit_number"], "26DE004711");
+    assert!(text(&json.stderr).contains("reference-box-inferred"));
+}

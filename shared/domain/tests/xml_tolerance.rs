@@ -240,6 +240,9 @@ fn documents_without_type_codes_are_assigned_by_country_prefix() {
     assert_eq!(origin.permit_number.as_deref(), Some("TH-ORIG-9"));
     assert_eq!(origin.permit_date, Timestamp::parse("2007-07-09").ok());
     assert_eq!(reexport.permit_number.as_deref(), Some("FR-RE-1"));
+    let decoded = read(&xml);
+    let rules: Vec<&str> = decoded.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["reference-box-inferred", "reference-box-inferred"]);
 }
 
 #[test]
@@ -273,10 +276,65 @@ fn documents_with_other_type_codes_and_no_prefix_are_assigned_in_order() {
         Some("0002")
     );
     assert_eq!(block.last_reexport.as_ref().unwrap().country, None);
+    // The empty 911 document is dropped without a finding (it says nothing); each box given by
+    // position is reported, never a silent guess.
+    let inferred: Vec<(&str, Option<&str>)> = decoded
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.permit_box.as_deref()))
+        .collect();
     assert_eq!(
-        decoded.findings,
-        vec![],
-        "the empty 911 document is dropped silently"
+        inferred,
+        [
+            ("reference-box-inferred", Some("12")),
+            ("reference-box-inferred", Some("12a"))
+        ]
+    );
+    assert!(decoded.findings[0].message.contains("by its position"));
+}
+
+#[test]
+fn year_prefixed_numbers_go_to_the_box_of_their_country_with_a_warning_never_by_position() {
+    // Last re-export first, no type codes: the national system's order must not swap the boxes.
+    let xml = permit(
+        "",
+        &item(&format!(
+            "<ram:OriginTradeCountry><ram:ID>US</ram:ID></ram:OriginTradeCountry>             <ram:ExportTradeCountry><ram:ID>DE</ram:ID></ram:ExportTradeCountry>{}{}",
+            document("", "26DE004711", "2026-01-20"),
+            document("", "25US812345", "2025-05-14"),
+        )),
+    );
+    let decoded = read(&xml);
+    let block = &decoded.permit.blocks[0];
+    let number = |r: &Option<ecites_domain::model::CountryReference>| {
+        r.as_ref().unwrap().permit_number.clone().unwrap()
+    };
+    assert_eq!(number(&block.origin), "25US812345");
+    assert_eq!(number(&block.last_reexport), "26DE004711");
+    let found: Vec<(&str, &str, Option<&str>)> = decoded
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.field.as_str(), f.permit_box.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "reference-box-inferred",
+                "blocks[0].last_reexport.permit_number",
+                Some("12a")
+            ),
+            (
+                "reference-box-inferred",
+                "blocks[0].origin.permit_number",
+                Some("12")
+            ),
+        ]
+    );
+    assert!(
+        decoded.findings[0].message.contains("country DE"),
+        "{}",
+        decoded.findings[0].message
     );
 }
 

@@ -49,6 +49,10 @@ rules! {
         "An XML element the reader does not understand where a value belongs is reported, never dropped silently.";
     JSON_VALUE = "json-value", Structure, Error, ["1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12", "13", "14"],
         "A value of the JSON form has the type its field needs (readers leave an unreadable value empty and report it here, on its own permit).";
+    REFERENCE_BOX_INFERRED = "reference-box-inferred", Structure, Warning, ["12", "12a"],
+        "A block's referenced document without a UN/EDIFACT 1001 type code was given box 12 or 12a by the country its number carries or by its position: the finding says which, so a guess is never silent.";
+    REFERENCE_UNASSIGNED = "reference-unassigned", Structure, Warning, ["12"],
+        "A block refers to more documents than its origin permit and last re-export certificate; the extra one is reported and ignored.";
     CSV_FORMAT_ASSUMED = "csv-format-assumed", Structure, Info, ["11", "11a", "14"],
         "A CSV export's encoding, separator or decimal mark (which decides the quantities of boxes 11, 11a and 14) was detected rather than declared: the note says what was assumed.";
     // Structure: the form of values.

@@ -1654,11 +1654,24 @@ fn country_of(reference: &Option<CountryReference>) -> Option<&str> {
         .filter(|code| !code.is_empty())
 }
 
+/// Whether a document number carries `country` as its issuer: it starts with the country code
+/// (`FR1202501030-R`), or with a two-digit year and then the code (`26DE004711`), as many MAs
+/// number their permits.
+fn number_of_country(id: &str, country: &str) -> bool {
+    let bytes = id.as_bytes();
+    id.starts_with(country)
+        || (bytes.len() > 4
+            && bytes[..2].iter().all(u8::is_ascii_digit)
+            && id.get(2..4) == Some(country))
+}
+
 /// Assigns a block's referenced documents to box 12 (origin) and box 12a (last re-export).
 ///
 /// EPIX calls the 1001 type codes "buggy data", so they are trusted first but not alone: a
-/// document without a usable code goes to the box whose country prefixes its number, and
-/// otherwise fills the boxes in order (origin first).
+/// document without a usable code goes to the box whose country its number carries (as a
+/// prefix, or after a two-digit year), and otherwise fills the boxes in order (origin first).
+/// Every box given by country or by position is reported (`reference-box-inferred`, a
+/// warning), so a guess is never silent.
 fn assign_documents(
     block: &mut Block,
     docs: &mut [DocScratch],
@@ -1693,23 +1706,53 @@ fn assign_documents(
             continue;
         };
         let prefixed =
-            |country: Option<&str>| country.is_some_and(|country| id.starts_with(country));
-        if origin.is_none() && prefixed(origin_country) {
+            |country: Option<&str>| country.is_some_and(|country| number_of_country(id, country));
+        let inferred = if origin.is_none() && prefixed(origin_country) {
             origin = Some(position);
-            doc.assigned = true;
+            Some(("12", "origin", origin_country))
         } else if reexport.is_none() && prefixed(reexport_country) {
             reexport = Some(position);
+            Some(("12a", "last re-export", reexport_country))
+        } else {
+            None
+        };
+        if let Some((permit_box, role, country)) = inferred {
             doc.assigned = true;
+            findings.push(inferred_finding(
+                index,
+                position,
+                permit_box,
+                format!(
+                    "the document {id} has no UN/EDIFACT 1001 type code (861 origin, 811 re-export); it was taken as the {role} document of box {permit_box} because its number carries the country {}",
+                    country.unwrap_or_default()
+                ),
+            ));
         }
     }
     for (position, doc) in docs.iter_mut().enumerate() {
         if doc.assigned || !usable(doc) {
             continue;
         }
+        let described = doc.id.as_deref().map_or_else(
+            || "a document without number".to_owned(),
+            |id| format!("the document {id}"),
+        );
         if origin.is_none() {
             origin = Some(position);
+            findings.push(inferred_finding(
+                index,
+                position,
+                "12",
+                format!("{described} has no usable UN/EDIFACT 1001 type code and its number names neither country; it was taken as the origin document of box 12 by its position"),
+            ));
         } else if reexport.is_none() {
             reexport = Some(position);
+            findings.push(inferred_finding(
+                index,
+                position,
+                "12a",
+                format!("{described} has no usable UN/EDIFACT 1001 type code and its number names neither country; it was taken as the last re-export document of box 12a by its position"),
+            ));
         } else {
             findings.push(Finding::new(
                 Severity::Warning,
@@ -1761,6 +1804,28 @@ fn assign_documents(
     }
     block.origin = block.origin.take().and_then(not_empty);
     block.last_reexport = block.last_reexport.take().and_then(not_empty);
+}
+
+/// A box 12/12a document assigned by inference rather than by its type code.
+fn inferred_finding(index: usize, position: usize, permit_box: &str, message: String) -> Finding {
+    let field = if permit_box == "12" {
+        "origin.permit_number"
+    } else {
+        "last_reexport.permit_number"
+    };
+    Finding::new(
+        Severity::Warning,
+        Tier::Structure,
+        "reference-box-inferred",
+        format!("blocks[{index}].{field}"),
+        format!(
+            "/CITESEPermit/SpecifiedSupplyChainConsignment/IncludedSupplyChainConsignmentItem[{}]/AssociatedReferencedDocument[{}]",
+            index + 1,
+            position + 1
+        ),
+        permit_box,
+        message,
+    )
 }
 
 #[cfg(test)]
