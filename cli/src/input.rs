@@ -1,7 +1,7 @@
 //! Reading an input file (or standard input) into decoded, validated permits.
 
 use crate::{InputFormat, ReadArgs};
-use ecites_domain::{decode_all_with, detect_format, validate, Decoded, Finding, Format};
+use ecites_domain::{check, decode_all_with, detect_format, Decoded, Finding, Format};
 use std::io::Read;
 use std::path::Path;
 
@@ -71,8 +71,7 @@ pub fn check_bytes(
     Ok(decoded
         .into_iter()
         .map(|mut decoded| {
-            let mut findings = validate(&decoded.permit);
-            decoded.findings.append(&mut findings);
+            decoded.findings = check(&decoded);
             Checked { decoded }
         })
         .collect())

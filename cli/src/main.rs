@@ -191,7 +191,23 @@ pub enum ReportFormat {
     Json,
 }
 
+/// Makes a closed standard output end the process quietly, as `grep` and other Unix tools do
+/// (`ecites validate --format json FILE | head`). Rust ignores SIGPIPE, so every write to a
+/// closed pipe would fail with EPIPE and `println!` would panic ("failed printing to stdout");
+/// with the default action the kernel ends the process at the first such write, on every output
+/// path, without a message. Sockets are unaffected: Rust's networking sends with MSG_NOSIGNAL
+/// (Linux) or SO_NOSIGPIPE (macOS).
+fn exit_quietly_on_closed_pipes() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL at the start of main, before any thread
+    // is started, has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_closed_pipes();
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Convert {

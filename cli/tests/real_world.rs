@@ -577,3 +577,64 @@ fn untyped_year_prefixed_references_go_to_their_countrys_box_and_the_inference_i
     assert_eq!(block["last_reexport"]["permit_number"], "26DE004711");
     assert!(text(&json.stderr).contains("reference-box-inferred"));
 }
+
+// ---- also: a closed pipe ------------------------------------------------------------------------
+
+/// Runs the binary with its standard output a pipe whose reading end is already closed, as in
+/// `ecites ... | head` once head has exited.
+fn ecites_into_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_ecites"))
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the ecites binary runs")
+}
+
+#[test]
+fn every_output_path_exits_quietly_when_stdout_is_a_closed_pipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let csv = case("csv-crlf-line-numbers.csv");
+    let xml = case("xml-iso-8859-1-declared.xml");
+    let (csv, xml) = (csv.to_str().unwrap(), xml.to_str().unwrap());
+    for args in [
+        &["validate", "--format", "json", csv][..],
+        &["validate", csv],
+        &["convert", "--to", "xml", xml],
+        &["convert", "--to", "json", xml],
+        &["schema"],
+        &["rules"],
+        &["rules", "--format", "json"],
+    ] {
+        let output = ecites_into_closed_pipe(args);
+        // Findings may go to stderr (convert); nothing about the pipe may.
+        let stderr = text(&output.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(
+            output.status.signal(),
+            Some(libc_sigpipe()),
+            "{args:?}: {:?}",
+            output.status
+        );
+    }
+}
+
+/// SIGPIPE's number on every Unix we build for (POSIX leaves it open; Linux, macOS and the BSDs
+/// all use 13).
+fn libc_sigpipe() -> i32 {
+    13
+}
+
+#[test]
+fn an_unreadable_date_is_reported_once_not_also_as_missing() {
+    let path = case("csv-crlf-line-numbers.csv");
+    let output = ecites(&["validate", path.to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.matches("(date-format)").count(), 1, "{stdout}");
+    assert!(!stdout.contains("valid-until-required"), "{stdout}");
+}

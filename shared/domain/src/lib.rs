@@ -37,7 +37,7 @@ pub use decode::{decode, decode_all, decode_all_with, detect_format, Format};
 pub use error::Error;
 pub use finding::{is_valid, Finding, Severity, Tier};
 pub use model::{CertificateKind, Permit, PermitId, Timestamp};
-pub use validate::validate;
+pub use validate::{check, validate};
 
 /// A permit as read from some input, with what the reader noticed on the way (values it could
 /// not interpret, such as a date that is not a date). Reading keeps going past such values so that

@@ -53,6 +53,8 @@ rules! {
         "A block's referenced document without a UN/EDIFACT 1001 type code was given box 12 or 12a by the country its number carries or by its position: the finding says which, so a guess is never silent.";
     REFERENCE_UNASSIGNED = "reference-unassigned", Structure, Warning, ["12"],
         "A block refers to more documents than its origin permit and last re-export certificate; the extra one is reported and ignored.";
+    FINDINGS_CAPPED = "findings-capped", Structure, Error, ["1", "7"],
+        "At most 200 findings are reported per permit; one last finding says how many more there were, with the worst severity among them (error, warning or info).";
     CSV_FORMAT_ASSUMED = "csv-format-assumed", Structure, Info, ["11", "11a", "14"],
         "A CSV export's encoding, separator or decimal mark (which decides the quantities of boxes 11, 11a and 14) was detected rather than declared: the note says what was assumed.";
     // Structure: the form of values.
