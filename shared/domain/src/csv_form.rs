@@ -458,6 +458,12 @@ pub fn read_permits_with(bytes: &[u8], options: &CsvOptions) -> Result<Vec<Decod
         };
         let group = &mut groups[index];
         let block_index = group.decoded.permit.blocks.len();
+        if block_index >= crate::model::MAX_BLOCKS {
+            return Err(Error::TooManyBlocks {
+                limit: crate::model::MAX_BLOCKS,
+                at: Some(format!("CSV line {line}")),
+            });
+        }
         let mut block = Block::default();
         let (mut unit, mut quota_unit) = (None, None);
         for (column, value) in columns.iter().zip(record.iter()) {

@@ -27,6 +27,22 @@ pub enum Error {
         /// Byte offset where the limit was crossed.
         position: u64,
     },
+    /// A permit has more blocks than [`crate::model::MAX_BLOCKS`].
+    #[error("a permit has more than {limit} blocks{}; permits are limited to {limit} blocks", at.as_deref().map(|at| format!(" ({at})")).unwrap_or_default())]
+    TooManyBlocks {
+        /// The limit.
+        limit: usize,
+        /// Where the limit was crossed (a byte offset, a CSV line, a JSON permit), for people.
+        at: Option<String>,
+    },
+    /// An XML element has more attributes than the reader accepts.
+    #[error("an XML element has more than {limit} attributes (at byte {position}); refused as unreasonable")]
+    TooManyAttributes {
+        /// The limit (see `xml::MAX_ATTRIBUTES`).
+        limit: usize,
+        /// Byte offset of the element.
+        position: u64,
+    },
     /// The XML has a document type declaration. DTDs are refused outright: they are how
     /// entity-expansion ("billion laughs") and external-entity attacks are delivered, and no
     /// permit needs one.

@@ -59,6 +59,19 @@ fn read_one(mut value: Value, index: Option<usize>) -> Result<Decoded, Error> {
         index: index.map(|index| index + 1),
         message,
     };
+    let blocks = value
+        .get("blocks")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if blocks > crate::model::MAX_BLOCKS {
+        return Err(Error::TooManyBlocks {
+            limit: crate::model::MAX_BLOCKS,
+            at: Some(match index {
+                Some(index) => format!("the JSON array's permit {}", index + 1),
+                None => "the JSON permit".to_owned(),
+            }),
+        });
+    }
     let mut findings = Vec::new();
     for _ in 0..=MAX_UNREADABLE_VALUES {
         let error = match serde_path_to_error::deserialize::<_, Permit>(&value) {

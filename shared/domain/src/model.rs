@@ -19,6 +19,11 @@ use std::fmt;
 /// A country as written on a permit: a known ISO 3166-1 alpha-2 code, or the text found instead.
 pub type Country = Coded<CountryCode>;
 
+/// The most blocks a permit may have. Printed forms hold a handful; the largest electronic
+/// permits seen hold a few hundred (timber, corals). Readers refuse more ([`crate::Error::TooManyBlocks`]),
+/// so a hostile input cannot make validation and findings grow without bound.
+pub const MAX_BLOCKS: usize = 999;
+
 /// A permit's identity. Permit numbers are only unique per issuing country (the Trade Database
 /// counts about two million numbers used by more than one Party), so both parts are needed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -18,6 +18,10 @@ pub const RABIE_NAMESPACE: &str =
 /// for, such as the EU Annex of a block); see docs/standard-format.md.
 pub const EXTENSION_NAMESPACE: &str = "urn:ecites-exchange:extension:1";
 
+/// The most attributes the reader accepts on one element. Permit elements carry one or two
+/// (`unitCode`, namespace declarations); a SOAP wrapper a few more.
+pub const MAX_ATTRIBUTES: usize = 256;
+
 /// Bounds on what the reader accepts, so a hostile or broken message cannot exhaust memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadLimits {

@@ -1029,6 +1029,12 @@ impl<'a> State<'a> {
                 self.doc = DocScratch::new();
             }
             Slot::Item => {
+                if self.items >= crate::model::MAX_BLOCKS {
+                    return Err(Error::TooManyBlocks {
+                        limit: crate::model::MAX_BLOCKS,
+                        at: Some(format!("at byte {position}")),
+                    });
+                }
                 self.items += 1;
                 self.item_docs = 0;
                 self.block = Block::default();
@@ -1610,11 +1616,47 @@ fn attributes(
     wanted: Option<&[u8]>,
 ) -> Result<Option<String>, Error> {
     let mut found = None;
-    for attribute in element.attributes() {
+    // quick-xml's own duplicate check compares every pair; this one is linear: a list while
+    // short, a hash set beyond, and no more than MAX_ATTRIBUTES in all.
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut many: Option<std::collections::HashSet<Vec<u8>>> = None;
+    for attribute in element.attributes().with_checks(false) {
         let attribute = attribute.map_err(|error| Error::MalformedXml {
             position,
             message: error.to_string(),
         })?;
+        let key = attribute.key.into_inner();
+        let duplicate = match &mut many {
+            Some(set) => !set.insert(key.to_vec()),
+            None if keys.len() < 16 => {
+                let duplicate = keys.contains(&key);
+                keys.push(key);
+                duplicate
+            }
+            None => {
+                let mut set: std::collections::HashSet<Vec<u8>> =
+                    keys.iter().map(|key| key.to_vec()).collect();
+                let duplicate = !set.insert(key.to_vec());
+                many = Some(set);
+                duplicate
+            }
+        };
+        if duplicate {
+            return Err(Error::MalformedXml {
+                position,
+                message: format!(
+                    "the attribute {} appears twice on one element",
+                    String::from_utf8_lossy(key)
+                ),
+            });
+        }
+        let count = many.as_ref().map_or(keys.len(), |set| set.len());
+        if count > super::MAX_ATTRIBUTES {
+            return Err(Error::TooManyAttributes {
+                limit: super::MAX_ATTRIBUTES,
+                position,
+            });
+        }
         let is_wanted = wanted == Some(attribute.key.local_name().as_ref());
         if !is_wanted && !attribute.value.contains(&b'&') {
             continue;
