@@ -67,6 +67,17 @@ pub enum Error {
         /// What the XML parser reported.
         message: String,
     },
+    /// The XML could mean more than one thing: a value where the standard allows one occurs
+    /// twice (two permit numbers, two issuing countries), a second permit or a second document
+    /// follows, content stands outside the root element, or the root is in a foreign namespace.
+    /// Refused rather than read "first value wins".
+    #[error("the XML is ambiguous at byte {position}: {message}; refused rather than guessing which is meant")]
+    Ambiguous {
+        /// Byte offset of the element or text that makes it ambiguous.
+        position: u64,
+        /// What occurs where, naming the element.
+        message: String,
+    },
     /// Well-formed XML, but no `CITESEPermit` element in it.
     #[error("no CITESEPermit element found (the document's root is <{root}>); expected the CITES e-permit XML, toolkit v2")]
     NotAPermit {

@@ -371,11 +371,13 @@ fn type_codes_win_over_order_and_a_third_document_is_reported() {
 }
 
 #[test]
-fn only_the_first_permit_in_a_document_is_read() {
+fn a_wrapper_holding_two_permits_is_refused_not_read_first_wins() {
+    // This test used to pin "first permit wins" (issue 19 item 2 makes it a refusal).
     let first = permit("<ram:ID>FIRST</ram:ID>", "");
     let second = permit("<ram:ID>SECOND</ram:ID>", "");
     let xml = format!("<Batch>{first}{second}</Batch>");
-    assert_eq!(read(&xml).permit.permit_number, "FIRST");
+    let error = read_permit(xml.as_bytes()).unwrap_err();
+    assert!(error.to_string().contains("second CITESEPermit"), "{error}");
 }
 
 #[test]

@@ -607,6 +607,27 @@ struct Frame {
     name: Name,
     /// `slot.is_leaf()`, computed once: text events ask for it.
     leaf: bool,
+    /// The known children met so far, one bit per [`Name`]: a child the standard allows once
+    /// must not come twice.
+    seen: u128,
+}
+
+// Every name has its bit in `Frame::seen`.
+const _: () = assert!(NAMES.len() < 128);
+
+/// Children the standard allows more than once under a parent; every other known child of a
+/// known parent may occur once (a second one would make the permit mean two things).
+fn repeatable(parent: Slot, child: Name) -> bool {
+    matches!(
+        (parent, child),
+        (
+            Slot::Header,
+            Name::Information | Name::ReferenceReferencedDocument
+        ) | (Slot::Address, Name::StreetName)
+            | (Slot::Marks, Name::Marking)
+            | (Slot::Consignment, Name::IncludedSupplyChainConsignmentItem)
+            | (Slot::Item, Name::AssociatedReferencedDocument)
+    )
 }
 
 /// The text of the current leaf element: borrowed from the input when it comes in one piece,
@@ -728,6 +749,50 @@ struct State<'a> {
     unit: Option<Coded<Unit>>,
     /// The `format` attribute of the current `DateTimeString`.
     date_format: Option<String>,
+    /// Namespace prefixes declared by the elements around the permit (a SOAP envelope), to
+    /// tell which namespace the root is in.
+    outer_namespaces: Vec<Declared>,
+}
+
+/// A namespace declaration (`xmlns:p="uri"`, or `xmlns="uri"` with an empty prefix) on an element
+/// at `depth`.
+struct Declared {
+    depth: usize,
+    prefix: Vec<u8>,
+    uri: String,
+}
+
+/// The namespace declarations on an element.
+fn namespace_declarations(element: &BytesStart<'_>) -> Vec<(Vec<u8>, String)> {
+    element
+        .attributes()
+        .with_checks(false)
+        .filter_map(Result::ok)
+        .filter_map(|attribute| {
+            let key = attribute.key.into_inner();
+            let prefix = if key == b"xmlns" {
+                Vec::new()
+            } else {
+                key.strip_prefix(b"xmlns:")?.to_vec()
+            };
+            let uri = String::from_utf8_lossy(&attribute.value).trim().to_owned();
+            Some((prefix, uri))
+        })
+        .collect()
+}
+
+fn text_outside_root(position: u64) -> Error {
+    Error::MalformedXml {
+        position,
+        message: "text outside the document's root element".to_owned(),
+    }
+}
+
+fn ambiguous(position: u64, message: &str) -> Error {
+    Error::Ambiguous {
+        position,
+        message: message.to_owned(),
+    }
 }
 
 fn set_first(target: &mut Option<String>, value: &str) {
@@ -776,8 +841,18 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
         item_docs: 0,
         unit: None,
         date_format: None,
+        outer_namespaces: Vec::new(),
     };
     let mut root_name: Option<String> = None;
+    // Set once the document's root element has closed: anything but white space, comments and
+    // processing instructions after it is a second document.
+    let mut root_closed = false;
+    let outside_root = |what: &str, position: u64| {
+        ambiguous(
+            position,
+            &format!("{what} outside the document's root element (only one document is read)"),
+        )
+    };
 
     loop {
         let start = reader.buffer_position() + offset;
@@ -792,6 +867,9 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
                     position: start,
                 });
             }
+            Event::Start(_) | Event::Empty(_) if root_closed && state.frames.is_empty() => {
+                return Err(outside_root("a second root element", start));
+            }
             Event::Start(element) => {
                 if root_name.is_none() && state.frames.is_empty() {
                     root_name = Some(String::from_utf8_lossy(element.local_name().as_ref()).into());
@@ -804,6 +882,7 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
                 }
                 state.start(&element, &reader, start)?;
                 state.end();
+                root_closed |= state.frames.is_empty();
             }
             Event::End(_) => {
                 if state.frames.is_empty() {
@@ -813,6 +892,17 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
                     });
                 }
                 state.end();
+                root_closed |= state.frames.is_empty();
+            }
+            // Text outside the root is not well-formed XML, and could hide a second document
+            // (a permit after some text after another document).
+            Event::Text(text)
+                if state.frames.is_empty() && !text.iter().all(u8::is_ascii_whitespace) =>
+            {
+                return Err(text_outside_root(start));
+            }
+            Event::CData(_) | Event::GeneralRef(_) if state.frames.is_empty() => {
+                return Err(text_outside_root(start));
             }
             Event::Text(text) => {
                 if state.in_leaf() {
@@ -953,6 +1043,48 @@ fn trim_xml(text: &str) -> &str {
 }
 
 impl<'a> State<'a> {
+    fn declare_outer_namespaces(&mut self, element: &BytesStart<'_>) {
+        if !element.attributes_raw().windows(5).any(|w| w == b"xmlns") {
+            return;
+        }
+        let depth = self.frames.len();
+        for (prefix, uri) in namespace_declarations(element) {
+            self.outer_namespaces.push(Declared { depth, prefix, uri });
+        }
+    }
+
+    /// The root must be in the permit namespace, or in none (EPIX sends it so); a root in any
+    /// other namespace is another vocabulary that happens to use the name.
+    fn check_root_namespace(&self, element: &BytesStart<'_>, position: u64) -> Result<(), Error> {
+        let qualified = element.name().into_inner();
+        let prefix: &[u8] = match qualified.iter().position(|&byte| byte == b':') {
+            Some(colon) => &qualified[..colon],
+            None => b"",
+        };
+        let own = namespace_declarations(element)
+            .into_iter()
+            .rev()
+            .find(|(declared, _)| declared == prefix)
+            .map(|(_, uri)| uri);
+        let uri = own.or_else(|| {
+            self.outer_namespaces
+                .iter()
+                .rev()
+                .find(|declared| declared.prefix == prefix)
+                .map(|declared| declared.uri.clone())
+        });
+        match uri {
+            Some(uri) if !uri.is_empty() && uri != super::PERMIT_NAMESPACE => Err(ambiguous(
+                position,
+                &format!(
+                    "the CITESEPermit element is in the namespace {uri:?}, not the CITES e-permit namespace {:?}",
+                    super::PERMIT_NAMESPACE
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn in_leaf(&self) -> bool {
         self.frames.last().is_some_and(|frame| frame.leaf)
     }
@@ -964,17 +1096,25 @@ impl<'a> State<'a> {
         position: u64,
     ) -> Result<(), Error> {
         let name = Name::of(local_name(element.name().into_inner()));
+        if name == Name::CitesEPermit && self.permit_seen {
+            return Err(ambiguous(
+                position,
+                "a second CITESEPermit element; a document carries one permit",
+            ));
+        }
         let slot = match self.frames.last() {
             None
             | Some(Frame {
                 slot: Slot::Outside,
                 ..
             }) => {
-                if name == Name::CitesEPermit && !self.permit_seen {
+                if name == Name::CitesEPermit {
                     self.permit_seen = true;
                     self.root_frame = Some(self.frames.len());
+                    self.check_root_namespace(element, position)?;
                     Slot::Root
                 } else {
+                    self.declare_outer_namespaces(element);
                     Slot::Outside
                 }
             }
@@ -988,6 +1128,7 @@ impl<'a> State<'a> {
                         slot: Slot::Skip,
                         name,
                         leaf: false,
+                        seen: 0,
                     };
                     let parent = *parent;
                     let actual = String::from_utf8_lossy(local_name(element.name().into_inner()))
@@ -1014,8 +1155,40 @@ impl<'a> State<'a> {
             }
             Some(parent) => parent.slot.child(name),
         };
+        // Known children of known parents, values or not (the issuer's authentication type code
+        // is read by nobody, yet two of them are still two meanings).
+        if slot != Slot::Outside && name != Name::Other {
+            if let Some(parent) = self
+                .frames
+                .last_mut()
+                .filter(|parent| !matches!(parent.slot, Slot::Outside | Slot::Skip))
+            {
+                let bit = 1u128 << (name as u32);
+                if parent.seen & bit != 0 && !repeatable(parent.slot, name) {
+                    let parent = *parent;
+                    let mut path = self.path(parent);
+                    // `path` ends with the parent twice (it is both on the stack and the leaf).
+                    if let Some(cut) = path.rfind('/') {
+                        path.truncate(cut);
+                    }
+                    return Err(ambiguous(
+                        position,
+                        &format!(
+                            "<{}> occurs a second time in {path}, where the standard allows it once",
+                            name.as_str()
+                        ),
+                    ));
+                }
+                parent.seen |= bit;
+            }
+        }
         let leaf = slot.is_leaf();
-        self.frames.push(Frame { slot, name, leaf });
+        self.frames.push(Frame {
+            slot,
+            name,
+            leaf,
+            seen: 0,
+        });
         match slot {
             Slot::Party => self.party = Party::default(),
             Slot::Location => self.location = Location::default(),
@@ -1070,6 +1243,14 @@ impl<'a> State<'a> {
         let Some(frame) = self.frames.pop() else {
             return;
         };
+        let depth = self.frames.len();
+        while self
+            .outer_namespaces
+            .last()
+            .is_some_and(|declared| declared.depth >= depth)
+        {
+            self.outer_namespaces.pop();
+        }
         let parent = self.frames.last().copied();
         if frame.leaf {
             let text = std::mem::take(&mut self.text);
