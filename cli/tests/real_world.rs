@@ -631,3 +631,37 @@ fn every_output_path_exits_quietly_when_stdout_is_a_closed_pipe() {
         );
     }
 }
+
+// ---- issue 19 item 2: one meaning per document ---------------------------------------------------
+
+#[test]
+fn an_xml_permit_that_could_mean_two_things_is_unreadable_naming_the_element() {
+    let original = String::from_utf8(read_case(
+        "xml-datetimestring-102-optional-date-silently-dropped.xml",
+    ))
+    .unwrap();
+    let number_line = original
+        .lines()
+        .find(|line| line.trim_start().starts_with("<ram:ID>26"))
+        .unwrap();
+    let two_numbers = original.replacen(
+        number_line,
+        &format!("{number_line}\n    <ram:ID>26XA999999</ram:ID>"),
+        1,
+    );
+    let trailing = format!("{original}<rsm:CITESEPermit/>");
+    for (label, xml, expected) in [
+        ("two header ids", two_numbers, "<ID> occurs a second time"),
+        ("a second permit after the root", trailing, "second"),
+    ] {
+        let output = ecites_with_stdin(&["convert", "--to", "json", "-"], xml.as_bytes());
+        assert_eq!(output.status.code(), Some(2), "{label}");
+        assert!(output.stdout.is_empty(), "{label}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("ambiguous") || stderr.contains("not well-formed"),
+            "{label}: {stderr}"
+        );
+        assert!(stderr.contains(expected), "{label}: {stderr}");
+    }
+}

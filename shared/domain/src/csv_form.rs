@@ -374,7 +374,7 @@ pub fn read_permits_with(bytes: &[u8], options: &CsvOptions) -> Result<Vec<Decod
             Severity::Info,
             Tier::Structure,
             "csv-format-assumed",
-            "",
+            "input",
             "CSV",
             "",
             format!(

@@ -72,7 +72,7 @@ fn cap(mut findings: Vec<Finding>) -> Vec<Finding> {
         worst,
         Tier::Structure,
         rules::FINDINGS_CAPPED.id,
-        "",
+        "findings",
         "",
         "",
         format!(
