@@ -665,3 +665,14 @@ fn an_xml_permit_that_could_mean_two_things_is_unreadable_naming_the_element() {
         assert!(stderr.contains(expected), "{label}: {stderr}");
     }
 }
+
+#[test]
+fn json_written_by_powershell_in_utf16_with_a_bom_reads_like_utf8() {
+    let original = read_case("national/json-pydantic-nulls.json");
+    let (code, expected, stderr) = to_json("auto", &original);
+    assert_eq!(code, Some(0), "{stderr}");
+    let utf16_json = utf16(std::str::from_utf8(&original).unwrap(), false, true);
+    let (code, json, stderr) = to_json("auto", &utf16_json);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json, expected);
+}

@@ -27,8 +27,8 @@ const MAX_UNREADABLE_VALUES: usize = 64;
 /// not know (a typo must not drop a box), is not an object, or has more than 64 unreadable
 /// values ([`Error::JsonPermit`], naming the permit and the field).
 pub fn read_permits(bytes: &[u8]) -> Result<Vec<Decoded>, Error> {
-    let bytes = strip_bom(bytes);
-    let mut value: Value = parse(bytes)?;
+    let bytes = crate::text::decode_json(bytes)?;
+    let mut value: Value = parse(&bytes)?;
     strip_nulls(&mut value);
     match value {
         Value::Array(items) => items
@@ -269,10 +269,6 @@ fn allow_null(property: &mut Value) {
             serde_json::json!([{"$ref": reference}, {"type": "null"}]),
         );
     }
-}
-
-pub(crate) fn strip_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {

@@ -216,6 +216,23 @@ pub fn decode_csv(bytes: &[u8]) -> DecodedText<'_> {
     }
 }
 
+/// The bytes of a JSON input as UTF-8: RFC 8259 JSON is UTF-8 (a UTF-8 BOM is skipped), but
+/// Windows tools write UTF-16 with a BOM (PowerShell 5's `Out-File`, .NET's `Encoding.Unicode`),
+/// so a UTF-16 BOM is honoured too.
+///
+/// Errors: [`Error::Undecodable`] when UTF-16 text holds an unpaired surrogate (invalid UTF-8
+/// is left to the JSON parser, which reports its line and column).
+pub fn decode_json(bytes: &[u8]) -> Result<Cow<'_, [u8]>, Error> {
+    match bom(bytes) {
+        Some((encoding, length)) if is_utf16(encoding) => {
+            let text = strict(&bytes[length..], encoding, length, encoding.name())?;
+            Ok(Cow::Owned(text.into_owned().into_bytes()))
+        }
+        Some((_, length)) => Ok(Cow::Borrowed(&bytes[length..])),
+        None => Ok(Cow::Borrowed(bytes)),
+    }
+}
+
 /// The first characters of an input as text, for choosing its format: decoded by BOM or the
 /// UTF-16 byte pattern, else as UTF-8 with replacement characters. At most `limit` bytes are
 /// looked at.
@@ -363,6 +380,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("klingon-8"), "{error}");
+    }
+
+    #[test]
+    fn json_in_utf16_with_a_bom_is_decoded_and_a_utf8_bom_skipped() {
+        let bytes = utf16("{\"a\": \"é\"}", false, true);
+        assert_eq!(
+            decode_json(&bytes).unwrap().as_ref(),
+            "{\"a\": \"é\"}".as_bytes()
+        );
+        let bytes = utf16("[]", true, true);
+        assert_eq!(decode_json(&bytes).unwrap().as_ref(), b"[]");
+        assert_eq!(decode_json(b"\xEF\xBB\xBF[]").unwrap().as_ref(), b"[]");
     }
 
     #[test]
