@@ -1,7 +1,7 @@
 //! `ecites convert`: one permit to standard output, or a whole folder (historic backfills).
 
 use crate::input::{check_bytes, read_and_check, Checked};
-use crate::{InputFormat, OutputFormat, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
+use crate::{OutputFormat, ReadArgs, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
 use ecites_domain::{json, xml, Permit};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs;
@@ -20,7 +20,7 @@ fn render(permit: &Permit, to: OutputFormat) -> String {
 }
 
 /// Converts one input to standard output; findings go to standard error.
-pub fn single(input: &Path, from: InputFormat, to: OutputFormat) -> u8 {
+pub fn single(input: &Path, from: ReadArgs, to: OutputFormat) -> u8 {
     let source = input.display().to_string();
     let permits = match read_and_check(input, from) {
         Ok(permits) => permits,
@@ -83,7 +83,7 @@ struct Summary {
 
 /// Converts every file under `input` into `output`, streaming: one file in memory at a time,
 /// so memory stays flat however many permits the folder holds.
-pub fn folder(input: &Path, output: &Path, from: InputFormat, to: OutputFormat) -> u8 {
+pub fn folder(input: &Path, output: &Path, from: ReadArgs, to: OutputFormat) -> u8 {
     if !input.is_dir() {
         eprintln!(
             "{}: -o converts a folder; give a folder to convert",
@@ -176,8 +176,9 @@ enum Written {
     Unchanged,
 }
 
-/// Writes a valid permit to `<output>/<issuer>/<number>.<ext>`; an invalid permit, or a
-/// different permit already written under the same identity, is refused with the reasons.
+/// Writes a valid permit to `<output>/<issuer>/<escaped number>.<ext>` (see [`file_name`]); an
+/// invalid permit, or a different permit already written under the same identity, is refused
+/// with the reasons.
 fn write_one(checked: &Checked, output: &Path, to: OutputFormat) -> Result<Written, Vec<String>> {
     if !checked.is_valid() {
         return Err(checked
@@ -197,7 +198,7 @@ fn write_one(checked: &Checked, output: &Path, to: OutputFormat) -> Result<Writt
         OutputFormat::Json => "json",
     };
     let directory = output.join(id.issuer.to_string());
-    let target = directory.join(format!("{}.{extension}", safe_file_name(&id.number)));
+    let target = directory.join(file_name(&id.number, extension).map_err(|reason| vec![reason])?);
     let content = render(&checked.decoded.permit, to);
     match fs::read(&target) {
         Ok(existing) if existing == content.as_bytes() => return Ok(Written::Unchanged),
@@ -215,18 +216,27 @@ fn write_one(checked: &Checked, output: &Path, to: OutputFormat) -> Result<Writt
     Ok(Written::New)
 }
 
-/// Permit numbers may hold `/` and other characters that cannot be in a file name.
-fn safe_file_name(number: &str) -> String {
-    number
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// The longest file name the common file systems take (ext4, APFS, NTFS: 255 bytes).
+const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// The file name of a permit number: the pipeline's own S3 key escaping
+/// ([`ecites_exchange::keys::escape_component`]: ASCII letters, digits, `-` and `_` as they are,
+/// every other byte of the UTF-8 as `%XX`), so the name is reversible (percent-decoding gives
+/// the number back), distinct for distinct numbers (`26/XA/0001` is `26%2FXA%2F0001`,
+/// `26_XA_0001` stays), and never a path: `/`, `\`, `.` (so no `..` and no hidden file), NUL
+/// and `%` itself are all escaped. A name longer than file systems allow is refused.
+fn file_name(number: &str, extension: &str) -> Result<String, String> {
+    let name = format!(
+        "{}.{extension}",
+        ecites_exchange::keys::escape_component(number)
+    );
+    if name.len() > MAX_FILE_NAME_BYTES {
+        return Err(format!(
+            "the permit number {number:?} escapes to a file name of {} bytes, more than the {MAX_FILE_NAME_BYTES} file systems allow",
+            name.len()
+        ));
+    }
+    Ok(name)
 }
 
 /// Calls `visit` for every regular file under `root`, skipping the output folder (which may sit
@@ -263,4 +273,65 @@ fn walk(root: &Path, skip: &Path, visit: &mut dyn FnMut(&Path)) -> u64 {
         }
     }
     count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(name: &str) -> String {
+        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+        let bytes: Vec<u8> = {
+            let mut out = Vec::new();
+            let mut rest = stem.as_bytes();
+            while let Some((&byte, tail)) = rest.split_first() {
+                if byte == b'%' {
+                    out.push(
+                        u8::from_str_radix(std::str::from_utf8(&tail[..2]).unwrap(), 16).unwrap(),
+                    );
+                    rest = &tail[2..];
+                } else {
+                    out.push(byte);
+                    rest = tail;
+                }
+            }
+            out
+        };
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn file_names_are_distinct_reversible_and_never_paths() {
+        let numbers = [
+            "26/XA/0001",
+            "26_XA_0001",
+            "26%2FXA%2F0001",
+            "..",
+            ".",
+            ".hidden",
+            "../../etc/passwd",
+            "/abs",
+            "a\\b",
+            "nul\0byte",
+            "Žluť 1",
+            "con",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for number in numbers {
+            let name = file_name(number, "xml").unwrap();
+            assert!(seen.insert(name.clone()), "{number} collides");
+            assert_eq!(decode(&name), number);
+            assert!(!name.contains(['/', '\\', '\0']), "{name}");
+            assert!(!name.starts_with('.'), "{name}");
+            assert_eq!(Path::new(&name).components().count(), 1, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_number_too_long_for_a_file_name_is_refused_with_a_reason() {
+        let long = "\u{1D538}".repeat(30);
+        let reason = file_name(&long, "json").unwrap_err();
+        assert!(reason.contains("255"), "{reason}");
+        assert!(file_name(&"9".repeat(35), "json").is_ok());
+    }
 }

@@ -1,7 +1,7 @@
 //! Reading an input file (or standard input) into decoded, validated permits.
 
-use crate::InputFormat;
-use ecites_domain::{decode_all, detect_format, validate, Decoded, Finding, Format};
+use crate::{InputFormat, ReadArgs};
+use ecites_domain::{check, decode_all_with, detect_format, Decoded, Finding, Format};
 use std::io::Read;
 use std::path::Path;
 
@@ -34,7 +34,7 @@ impl Checked {
 
 /// Reads a file (`-` is standard input), detects or applies the format, decodes and validates.
 /// The error is a message for people: why the input could not be read at all.
-pub fn read_and_check(path: &Path, format: InputFormat) -> Result<Vec<Checked>, String> {
+pub fn read_and_check(path: &Path, from: ReadArgs) -> Result<Vec<Checked>, String> {
     let (bytes, name) = if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -51,27 +51,27 @@ pub fn read_and_check(path: &Path, format: InputFormat) -> Result<Vec<Checked>, 
                 .map(str::to_owned),
         )
     };
-    check_bytes(&bytes, name.as_deref(), format)
+    check_bytes(&bytes, name.as_deref(), from)
 }
 
 /// Decodes and validates bytes already in memory.
 pub fn check_bytes(
     bytes: &[u8],
     name: Option<&str>,
-    format: InputFormat,
+    from: ReadArgs,
 ) -> Result<Vec<Checked>, String> {
-    let format = match format {
+    let format = match from.from {
         InputFormat::Auto => detect_format(bytes, name).map_err(|error| error.to_string())?,
         InputFormat::Xml => Format::Xml,
         InputFormat::Json => Format::Json,
         InputFormat::Csv => Format::Csv,
     };
-    let decoded = decode_all(bytes, format).map_err(|error| error.to_string())?;
+    let decoded =
+        decode_all_with(bytes, format, &from.csv_options()).map_err(|error| error.to_string())?;
     Ok(decoded
         .into_iter()
         .map(|mut decoded| {
-            let mut findings = validate(&decoded.permit);
-            decoded.findings.append(&mut findings);
+            decoded.findings = check(&decoded);
             Checked { decoded }
         })
         .collect())

@@ -41,15 +41,14 @@ enum Command {
     ///
     /// With a file (or - for standard input), writes the converted permit to standard output.
     /// With a folder and -o OUTDIR, converts every file in it (recursively) into
-    /// OUTDIR/<issuer>/<permit number>.<xml|json> and prints a summary.
+    /// OUTDIR/<issuer>/<permit number, %-escaped>.<xml|json> and prints a summary.
     /// Exit status: 0 converted, 1 some permit invalid (findings on stderr), 2 some input unreadable.
     Convert {
         /// The output format.
         #[arg(long, value_enum)]
         to: OutputFormat,
-        /// The input format; `auto` decides by content (and checks the file extension).
-        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
-        from: InputFormat,
+        #[command(flatten)]
+        from: ReadArgs,
         /// The output folder, for converting a whole folder.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
@@ -64,9 +63,8 @@ enum Command {
         /// How to print findings.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
-        /// The input format; `auto` decides by content.
-        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
-        from: InputFormat,
+        #[command(flatten)]
+        from: ReadArgs,
         /// Permit files (`-` for standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -142,6 +140,54 @@ pub enum InputFormat {
     Csv,
 }
 
+/// How inputs are read: the format, and what a CSV export's sender declares about it.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct ReadArgs {
+    /// The input format; `auto` decides by content (and checks the file extension).
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub from: InputFormat,
+    /// The CSV separator; detected from the header row when not given.
+    #[arg(long, value_enum)]
+    pub csv_delimiter: Option<CsvDelimiter>,
+    /// CSV quantities use a decimal comma (0,35); detected when neither flag is given.
+    #[arg(long, conflicts_with = "decimal_point")]
+    pub decimal_comma: bool,
+    /// CSV quantities use a decimal point (0.35); detected when neither flag is given.
+    #[arg(long)]
+    pub decimal_point: bool,
+}
+
+impl ReadArgs {
+    /// The CSV reading options these flags declare (`None` = detect).
+    pub fn csv_options(&self) -> ecites_domain::csv_form::CsvOptions {
+        ecites_domain::csv_form::CsvOptions {
+            delimiter: self.csv_delimiter.map(|delimiter| match delimiter {
+                CsvDelimiter::Comma => b',',
+                CsvDelimiter::Semicolon => b';',
+                CsvDelimiter::Tab => b'\t',
+            }),
+            decimal_comma: if self.decimal_comma {
+                Some(true)
+            } else if self.decimal_point {
+                Some(false)
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// CSV field separators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CsvDelimiter {
+    /// `,`
+    Comma,
+    /// `;` (Excel in most European locales)
+    Semicolon,
+    /// a tab (Excel's "Unicode text")
+    Tab,
+}
+
 /// How findings are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -151,7 +197,23 @@ pub enum ReportFormat {
     Json,
 }
 
+/// Makes a closed standard output end the process quietly, as `grep` and other Unix tools do
+/// (`ecites validate --format json FILE | head`). Rust ignores SIGPIPE, so every write to a
+/// closed pipe would fail with EPIPE and `println!` would panic ("failed printing to stdout");
+/// with the default action the kernel ends the process at the first such write, on every output
+/// path, without a message. Sockets are unaffected: Rust's networking sends with MSG_NOSIGNAL
+/// (Linux) or SO_NOSIGPIPE (macOS).
+fn exit_quietly_on_closed_pipes() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL at the start of main, before any thread
+    // is started, has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_closed_pipes();
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Convert {

@@ -240,6 +240,18 @@ code_list! {
 }
 
 code_list! {
+    /// The regional Annex of the species beside its CITES Appendix: the EU Wildlife Trade
+    /// Regulations (Council Regulation (EC) No 338/97, Annexes A to D; box 12 of the EU form) and
+    /// the GB regime that retained them. Not part of the CITES form, so it has no CITES box.
+    RegionalAnnex, "EU/GB Annex" {
+        A = "A": "Annex A",
+        B = "B": "Annex B",
+        C = "C": "Annex C",
+        D = "D": "Annex D",
+    }
+}
+
+code_list! {
     /// Box 9: the CITES term (description) codes of the Guidelines for annual reports.
     Term, "term code" {
         LIV = "LIV": "live", BOD = "BOD": "bodies", SKE = "SKE": "skeletons", SKU = "SKU": "skulls",

@@ -95,6 +95,7 @@ columns! {
     Term = "term", Block, "9", "CITES term code (LIV, SKI, WAT, ...)";
     Appendix = "appendix", Block, "10", "I, II or III";
     Source = "source", Block, "10", "source code (W, R, D, A, C, F, U, I, O, X, Y)";
+    EuAnnex = "eu_annex", Block, "10", "EU or GB Annex (A, B, C, D) beside the CITES Appendix, on European permits";
     Quantity = "quantity", Block, "11", "quantity (a decimal number with a point)";
     Unit = "unit", Block, "11", "CITES unit code (KIL, PCS, ...); empty for a number of specimens";
     QuotaUsed = "quota_used", Block, "11a", "total exported to date this year, this permit included";
@@ -120,19 +121,158 @@ fn normalise(name: &str) -> String {
         .replace([' ', '-'], "_")
 }
 
-/// Reads every permit in a CSV input.
+/// How to read a CSV export. Every `None` is detected from the file (and the detection is
+/// reported as an `info` finding, rule `csv-format-assumed`); the CLI's `--csv-delimiter` and
+/// `--decimal-comma` flags set them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// The field separator: `b','`, `b';'` or `b'\t'`.
+    pub delimiter: Option<u8>,
+    /// Whether quantities use a decimal comma (`0,35`) rather than a decimal point (`0.35`).
+    pub decimal_comma: Option<bool>,
+}
+
+/// Reads every permit in a CSV input, detecting its encoding, separator and decimal mark.
 pub fn read_permits(bytes: &[u8]) -> Result<Vec<Decoded>, Error> {
+    read_permits_with(bytes, &CsvOptions::default())
+}
+
+/// The separators spreadsheets use, in order of preference when a header fits several.
+const DELIMITERS: [u8; 3] = [b',', b';', b'\t'];
+
+fn delimiter_name(delimiter: u8) -> String {
+    match delimiter {
+        b'\t' => "tab".to_owned(),
+        other => format!("'{}'", char::from(other)),
+    }
+}
+
+/// The separator of the header row: the one that makes a `permit_number` column, else the one
+/// that splits the header into the most columns (quoted text is not counted).
+fn detect_delimiter(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or("");
+    let split = |delimiter: u8| -> Vec<String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .from_reader(header.as_bytes());
+        reader
+            .records()
+            .next()
+            .and_then(Result::ok)
+            .map(|record| record.iter().map(normalise).collect())
+            .unwrap_or_default()
+    };
+    let names: Vec<(u8, Vec<String>)> = DELIMITERS.iter().map(|d| (*d, split(*d))).collect();
+    names
+        .iter()
+        .find(|(_, names)| names.iter().any(|name| name == "permit_number"))
+        .or_else(|| names.iter().max_by_key(|(_, names)| names.len()))
+        .map_or(b',', |(delimiter, _)| *delimiter)
+}
+
+/// Line numbers of byte offsets, right for every line ending (`\n`, `\r\n`, a lone `\r`):
+/// the start offset of each line, searched by bisection.
+struct Lines<'a> {
+    text: &'a [u8],
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        for (index, byte) in bytes.iter().enumerate() {
+            let ends_line =
+                *byte == b'\n' || (*byte == b'\r' && bytes.get(index + 1) != Some(&b'\n'));
+            if ends_line {
+                starts.push(index + 1);
+            }
+        }
+        Lines {
+            text: bytes,
+            starts,
+        }
+    }
+
+    /// The 1-based line of the record starting at byte `offset`. The csv crate's position of a
+    /// record after a CRLF is the `\n` (it ends records at the `\r`), and a record never
+    /// starts with a line end, so line ends at the offset are stepped over first.
+    fn line(&self, offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        while matches!(self.text.get(offset), Some(b'\r' | b'\n')) {
+            offset += 1;
+        }
+        let index = self.starts.partition_point(|start| *start <= offset);
+        index.max(1) as u64
+    }
+}
+
+/// A number in a CSV cell with the given decimal mark: `12`, `0.35` / `0,35`; with a decimal
+/// comma, points may group thousands (`1.234,5`).
+fn parse_decimal(value: &str, decimal_comma: bool) -> Option<Decimal> {
+    let normal = if decimal_comma {
+        let (whole, fraction) = match value.split_once(',') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (value, None),
+        };
+        let digits = whole.trim_start_matches(['-', '+']);
+        let grouped = digits.contains('.');
+        if grouped {
+            let mut groups = digits.split('.');
+            let first = groups.next().unwrap_or("");
+            let well_grouped =
+                (1..=3).contains(&first.len()) && groups.all(|group| group.len() == 3);
+            if !well_grouped {
+                return None;
+            }
+        }
+        let whole = whole.replace('.', "");
+        match fraction {
+            Some(fraction) => format!("{whole}.{fraction}"),
+            None => whole,
+        }
+    } else {
+        value.to_owned()
+    };
+    if normal.contains(',') || normal.ends_with('.') || normal.starts_with('.') {
+        return None;
+    }
+    Decimal::from_str(&normal).ok()
+}
+
+/// Reads every permit in a CSV input with the given options (see [`CsvOptions`]).
+///
+/// The text is decoded by [`crate::text::decode_csv`] (BOM, UTF-8, UTF-16LE, windows-1252).
+/// Errors: a header without `permit_number` or `issuer_country`, an unknown or repeated column,
+/// a column without a name that holds data, a ragged row, a permit column that differs between
+/// the rows of one permit; each names its line (counted right for every line ending and for
+/// quoted fields spanning lines) and column.
+pub fn read_permits_with(bytes: &[u8], options: &CsvOptions) -> Result<Vec<Decoded>, Error> {
+    let decoded = crate::text::decode_csv(bytes);
+    let text: &str = &decoded.text;
+    let lines = Lines::new(text);
+    let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(text));
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(crate::json::strip_bom(bytes));
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|error| csv_error(&error, None))?
+        .map_err(|error| csv_error(&error, &lines))?
         .clone();
+    // Columns without a name are kept aside: ignored when empty throughout (spreadsheets leave
+    // them), refused when they hold data.
     let mut columns = Vec::with_capacity(headers.len());
-    for header in headers.iter() {
+    let mut kept = Vec::with_capacity(headers.len());
+    let mut unnamed = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
         let name = normalise(header);
+        if name.is_empty() {
+            unnamed.push(index);
+            continue;
+        }
         let column = COLUMN_OF
             .iter()
             .find(|(known, _)| *known == name)
@@ -141,7 +281,8 @@ pub fn read_permits(bytes: &[u8]) -> Result<Vec<Decoded>, Error> {
                 line: 1,
                 column: Some(header.to_owned()),
                 message: format!(
-                    "unknown column {header:?}; the columns of the CSV form are: {}",
+                    "unknown column {header:?} (columns separated by {}); the columns of the CSV form are: {}",
+                    delimiter_name(delimiter),
                     COLUMNS
                         .iter()
                         .map(|c| c.name)
@@ -157,24 +298,96 @@ pub fn read_permits(bytes: &[u8]) -> Result<Vec<Decoded>, Error> {
             });
         }
         columns.push(column);
+        kept.push(index);
     }
     for required in [Column::PermitNumber, Column::IssuerCountry] {
         if !columns.contains(&required) {
             return Err(Error::Csv {
                 line: 1,
                 column: Some(name_of(required).to_owned()),
-                message:
-                    "this column is required: permits are identified by issuer country and number"
-                        .to_owned(),
+                message: format!(
+                    "this column is required: permits are identified by issuer country and number (the header, read with {} as the separator, names: {})",
+                    delimiter_name(delimiter),
+                    headers.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
+                ),
             });
         }
     }
+    let mut rows: Vec<(u64, csv::StringRecord)> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|error| csv_error(&error, &lines))?;
+        let line = lines.line(record.position().map_or(0, csv::Position::byte));
+        if let Some(index) = unnamed.iter().find(|index| !record[**index].is_empty()) {
+            return Err(Error::Csv {
+                line,
+                column: None,
+                message: format!(
+                    "column {} has no name in the header but holds {:?}; name the column or empty it",
+                    index + 1,
+                    &record[*index]
+                ),
+            });
+        }
+        let record: csv::StringRecord = kept.iter().map(|index| &record[*index]).collect();
+        rows.push((line, record));
+    }
+    let numeric = [
+        Column::Quantity,
+        Column::QuotaUsed,
+        Column::QuotaAnnual,
+        Column::ExportedQuantity,
+    ];
+    let (decimal_comma, decimal_detected) = match options.decimal_comma {
+        Some(declared) => (declared, false),
+        None => {
+            let cells = || {
+                rows.iter().flat_map(|(_, record)| {
+                    columns
+                        .iter()
+                        .zip(record.iter())
+                        .filter(|(column, _)| numeric.contains(column))
+                        .map(|(_, value)| value)
+                })
+            };
+            let comma =
+                cells().any(|value| value.contains(',') && parse_decimal(value, true).is_some());
+            let point =
+                cells().any(|value| value.contains('.') && parse_decimal(value, false).is_some());
+            (comma && !point, comma && !point)
+        }
+    };
+    let mut assumed = Vec::new();
+    if decoded.encoding != "UTF-8" || decoded.because != "valid UTF-8" {
+        assumed.push(format!(
+            "encoding {} ({})",
+            decoded.encoding, decoded.because
+        ));
+    }
+    if options.delimiter.is_none() && delimiter != b',' {
+        assumed.push(format!("separator {}", delimiter_name(delimiter)));
+    }
+    if decimal_detected {
+        assumed.push("decimal comma (quantities such as 0,35)".to_owned());
+    }
+    let note = (!assumed.is_empty()).then(|| {
+        Finding::new(
+            Severity::Info,
+            Tier::Structure,
+            "csv-format-assumed",
+            "input",
+            "CSV",
+            "",
+            format!(
+                "the CSV was read assuming {}; if that is wrong, convert again with --csv-delimiter or --decimal-comma/--decimal-point",
+                assumed.join(", ")
+            ),
+        )
+    });
 
     let mut groups: Vec<Group> = Vec::new();
     let mut group_of: HashMap<(String, String), usize> = HashMap::new();
-    for record in reader.records() {
-        let record = record.map_err(|error| csv_error(&error, None))?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+    for (line, record) in &rows {
+        let (line, record) = (*line, record);
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -234,6 +447,7 @@ pub fn read_permits(bytes: &[u8]) -> Result<Vec<Decoded>, Error> {
                         line,
                         column: *column,
                         field: name_of(*column).to_owned(),
+                        decimal_comma,
                     };
                     apply_permit_column(*column, value, &mut group.decoded.permit, &mut sink);
                 }
@@ -244,6 +458,12 @@ pub fn read_permits(bytes: &[u8]) -> Result<Vec<Decoded>, Error> {
         };
         let group = &mut groups[index];
         let block_index = group.decoded.permit.blocks.len();
+        if block_index >= crate::model::MAX_BLOCKS {
+            return Err(Error::TooManyBlocks {
+                limit: crate::model::MAX_BLOCKS,
+                at: Some(format!("CSV line {line}")),
+            });
+        }
         let mut block = Block::default();
         let (mut unit, mut quota_unit) = (None, None);
         for (column, value) in columns.iter().zip(record.iter()) {
@@ -256,6 +476,7 @@ pub fn read_permits(bytes: &[u8]) -> Result<Vec<Decoded>, Error> {
                         line,
                         column: *column,
                         field: format!("blocks[{block_index}].{}", name_of(*column)),
+                        decimal_comma,
                     };
                     apply_block_column(*column, value, &mut block, &mut sink);
                 }
@@ -272,7 +493,15 @@ pub fn read_permits(bytes: &[u8]) -> Result<Vec<Decoded>, Error> {
             message: "the CSV has a header but no rows".to_owned(),
         });
     }
-    Ok(groups.into_iter().map(|group| group.decoded).collect())
+    Ok(groups
+        .into_iter()
+        .map(|mut group| {
+            if let Some(note) = &note {
+                group.decoded.findings.insert(0, note.clone());
+            }
+            group.decoded
+        })
+        .collect())
 }
 
 struct Group {
@@ -287,6 +516,7 @@ struct Sink<'a> {
     line: u64,
     column: Column,
     field: String,
+    decimal_comma: bool,
 }
 
 impl Sink<'_> {
@@ -317,13 +547,18 @@ impl Sink<'_> {
 
     fn decimal(&mut self, value: &str) -> Option<Decimal> {
         let value = non_empty(value)?;
-        match Decimal::from_str(value) {
-            Ok(decimal) => Some(decimal),
-            Err(_) => {
+        match parse_decimal(value, self.decimal_comma) {
+            Some(decimal) => Some(decimal),
+            None => {
                 let name = COLUMNS[self.column as usize].name;
+                let example = if self.decimal_comma {
+                    "digits with a decimal comma, e.g. 12,5"
+                } else {
+                    "digits with a decimal point, e.g. 12.5"
+                };
                 self.report(
                     "number-format",
-                    format!("column {name}: {value:?} is not a number (use digits with a decimal point, e.g. 12.5)"),
+                    format!("column {name}: {value:?} is not a number (this file uses {example})"),
                 );
                 None
             }
@@ -435,6 +670,7 @@ fn apply_block_column(column: Column, value: &str, block: &mut Block, sink: &mut
         Column::Term => block.term = Some(Coded::parse(value)),
         Column::Appendix => block.appendix = Some(Coded::parse(value)),
         Column::Source => block.source = Some(Coded::parse(value)),
+        Column::EuAnnex => block.eu_annex = Some(Coded::parse(value)),
         Column::Quantity => {
             if let Some(amount) = sink.decimal(value) {
                 block.quantity = Some(Quantity {
@@ -536,8 +772,8 @@ fn block_letter(index: usize) -> String {
     String::from_utf8(letters).unwrap_or_default()
 }
 
-fn csv_error(error: &csv::Error, column: Option<String>) -> Error {
-    let line = error.position().map(|p| p.line()).unwrap_or(0);
+fn csv_error(error: &csv::Error, lines: &Lines) -> Error {
+    let line = error.position().map_or(0, |p| lines.line(p.byte()));
     let message = match error.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -549,7 +785,7 @@ fn csv_error(error: &csv::Error, column: Option<String>) -> Error {
     };
     Error::Csv {
         line,
-        column,
+        column: None,
         message,
     }
 }
@@ -647,6 +883,132 @@ permit_number,issuer_country,document_type,purpose,valid_until,exporter_name,exp
     fn a_ragged_row_is_refused_with_its_line() {
         let error = read_permits(b"permit_number,issuer_country\n1,XA,extra\n").unwrap_err();
         assert!(error.to_string().contains("line 2"), "{error}");
+    }
+
+    fn quantity_of(decoded: &Decoded) -> String {
+        decoded.permit.blocks[0]
+            .quantity
+            .as_ref()
+            .map(|q| q.value.to_string())
+            .unwrap_or_default()
+    }
+
+    fn notes(decoded: &Decoded) -> Vec<&str> {
+        decoded
+            .findings
+            .iter()
+            .filter(|f| f.rule == "csv-format-assumed")
+            .map(|f| f.message.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn excel_european_csv_reads_with_semicolons_and_decimal_commas_and_says_so() {
+        let input =
+            "permit_number;issuer_country;quantity;unit\r\n1;XA;0,35;CUM\r\n2;XA;1.234,5;KIL\r\n";
+        let permits = read_permits(input.as_bytes()).unwrap();
+        assert_eq!(quantity_of(&permits[0]), "0.35");
+        assert_eq!(quantity_of(&permits[1]), "1234.5");
+        let note = notes(&permits[0]);
+        assert_eq!(note.len(), 1);
+        assert!(
+            note[0].contains("separator ';'") && note[0].contains("decimal comma"),
+            "{}",
+            note[0]
+        );
+        assert_eq!(permits[0].findings[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn a_plain_comma_separated_utf8_file_needs_no_note() {
+        let permits = read_permits(TWO_BLOCKS.as_bytes()).unwrap();
+        assert!(notes(&permits[0]).is_empty());
+    }
+
+    #[test]
+    fn declared_options_override_detection_and_are_not_reported_as_assumed() {
+        let input = "permit_number;issuer_country;quantity\n1;XA;2,5\n";
+        let options = CsvOptions {
+            delimiter: Some(b';'),
+            decimal_comma: Some(true),
+        };
+        let permits = read_permits_with(input.as_bytes(), &options).unwrap();
+        assert_eq!(quantity_of(&permits[0]), "2.5");
+        assert!(notes(&permits[0]).is_empty());
+        let point = CsvOptions {
+            delimiter: Some(b';'),
+            decimal_comma: Some(false),
+        };
+        let decoded = read_permits_with(input.as_bytes(), &point)
+            .unwrap()
+            .remove(0);
+        assert_eq!(decoded.findings[0].rule, "number-format");
+        assert!(decoded.findings[0].message.contains("decimal point"));
+    }
+
+    #[test]
+    fn windows_1252_and_utf16_tab_separated_exports_are_decoded() {
+        let cp1252 = b"permit_number;issuer_country;importer_name\r\n1;XA;M\xfcller & S\xf6hne\r\n";
+        let decoded = read_permits(cp1252).unwrap().remove(0);
+        let importer = decoded.permit.importer.as_ref().unwrap();
+        assert_eq!(importer.name.as_deref(), Some("Müller & Söhne"));
+        assert!(
+            notes(&decoded)[0].contains("windows-1252"),
+            "{:?}",
+            notes(&decoded)
+        );
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "permit_number\tissuer_country\tquantity\r\n1\tXA\t3\r\n".encode_utf16() {
+            utf16.extend(unit.to_le_bytes());
+        }
+        let decoded = read_permits(&utf16).unwrap().remove(0);
+        assert_eq!(quantity_of(&decoded), "3");
+        let note = notes(&decoded);
+        assert!(
+            note[0].contains("UTF-16LE") && note[0].contains("tab"),
+            "{note:?}"
+        );
+    }
+
+    #[test]
+    fn unnamed_columns_empty_throughout_are_ignored_but_refused_when_they_hold_data() {
+        let empty = "permit_number,issuer_country,,\n1,XA,,\n2,XA,,\n";
+        assert_eq!(read_permits(empty.as_bytes()).unwrap().len(), 2);
+        let inner = "permit_number,,issuer_country\n1,,XA\n";
+        assert_eq!(read_permits(inner.as_bytes()).unwrap().len(), 1);
+        let data = "permit_number,issuer_country,\n1,XA,\n2,XA,oops\n";
+        let error = read_permits(data.as_bytes()).unwrap_err().to_string();
+        assert!(
+            error.contains("line 3") && error.contains("oops") && error.contains("column 3"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn finding_lines_are_right_for_every_line_ending_and_multiline_quoted_fields() {
+        for (ending, label) in [("\n", "LF"), ("\r\n", "CRLF"), ("\r", "CR")] {
+            let input = [
+                "permit_number,issuer_country,special_conditions,valid_until",
+                "1,XA,\"two\nlines\",2027-01-01",
+                "2,XA,plain,2027-02-30",
+            ]
+            .join(ending);
+            let permits = read_permits(input.as_bytes()).unwrap();
+            let finding = &permits[1].findings[0];
+            assert_eq!(finding.rule, "date-format", "{label}");
+            assert_eq!(finding.path, "CSV line 4, column valid_until", "{label}");
+        }
+    }
+
+    #[test]
+    fn a_missing_permit_number_column_names_the_separator_and_the_columns_found() {
+        let error = read_permits(b"issuer_country|permit_number\nXA|1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("permit_number") && error.contains("issuer_country|permit_number"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -68,18 +68,16 @@ pub fn detect_format(bytes: &[u8], file_name: Option<&str>) -> Result<Format, Er
 }
 
 fn sniff(bytes: &[u8]) -> Option<Format> {
-    let text = json::strip_bom(bytes);
-    let start = text.iter().position(|byte| !byte.is_ascii_whitespace())?;
-    match text[start] {
-        b'<' => Some(Format::Xml),
-        b'{' | b'[' => Some(Format::Json),
+    // Decoded by BOM or UTF-16 byte pattern, so UTF-16 files (Excel's "Unicode text", XML in
+    // UTF-16) are recognised like the rest.
+    let text = crate::text::sniff_start(bytes, 4096);
+    let text = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    match text.chars().next()? {
+        '<' => Some(Format::Xml),
+        '{' | '[' => Some(Format::Json),
         _ => {
-            let header_end = text[start..]
-                .iter()
-                .position(|byte| *byte == b'\n')
-                .map_or(text.len(), |end| start + end);
-            let header = std::str::from_utf8(&text[start..header_end]).ok()?;
-            let names_permit_number = header.split(',').any(|name| {
+            let header = text.lines().next()?;
+            let names_permit_number = header.split([',', ';', '\t']).any(|name| {
                 let name = name
                     .trim()
                     .trim_matches('"')
@@ -120,10 +118,20 @@ pub fn decode(bytes: &[u8], format: Format) -> Result<Decoded, Error> {
 
 /// Decodes an input holding one or more permits (a CSV export or a JSON array may hold many).
 pub fn decode_all(bytes: &[u8], format: Format) -> Result<Vec<Decoded>, Error> {
+    decode_all_with(bytes, format, &csv_form::CsvOptions::default())
+}
+
+/// [`decode_all`] with what the sender declared about a CSV export (separator, decimal mark);
+/// ignored for XML and JSON.
+pub fn decode_all_with(
+    bytes: &[u8],
+    format: Format,
+    csv: &csv_form::CsvOptions,
+) -> Result<Vec<Decoded>, Error> {
     match format {
         Format::Xml => Ok(vec![xml::read_permit(bytes)?]),
         Format::Json => json::read_permits(bytes),
-        Format::Csv => csv_form::read_permits(bytes),
+        Format::Csv => csv_form::read_permits_with(bytes, csv),
     }
 }
 
@@ -167,6 +175,19 @@ mod tests {
             detect_format(b"<x/>", Some("permit.txt")).unwrap(),
             Format::Xml
         );
+    }
+
+    #[test]
+    fn csv_headers_separated_by_semicolons_or_tabs_or_in_utf16_are_recognised() {
+        for input in [
+            &b"permit_number;issuer_country\r\n1;XA\r\n"[..],
+            b"Permit Number\tIssuer Country\n",
+            b"\xFF\xFEp\0e\0r\0m\0i\0t\0_\0n\0u\0m\0b\0e\0r\0",
+        ] {
+            assert_eq!(detect_format(input, Some("x.csv")).unwrap(), Format::Csv);
+        }
+        let utf16_xml = b"\xFF\xFE<\0?\0x\0m\0l\0";
+        assert_eq!(detect_format(utf16_xml, None).unwrap(), Format::Xml);
     }
 
     #[test]

@@ -27,6 +27,22 @@ pub enum Error {
         /// Byte offset where the limit was crossed.
         position: u64,
     },
+    /// A permit has more blocks than [`crate::model::MAX_BLOCKS`].
+    #[error("a permit has more than {limit} blocks{}; permits are limited to {limit} blocks", at.as_deref().map(|at| format!(" ({at})")).unwrap_or_default())]
+    TooManyBlocks {
+        /// The limit.
+        limit: usize,
+        /// Where the limit was crossed (a byte offset, a CSV line, a JSON permit), for people.
+        at: Option<String>,
+    },
+    /// An XML element has more attributes than the reader accepts.
+    #[error("an XML element has more than {limit} attributes (at byte {position}); refused as unreasonable")]
+    TooManyAttributes {
+        /// The limit (see `xml::MAX_ATTRIBUTES`).
+        limit: usize,
+        /// Byte offset of the element.
+        position: u64,
+    },
     /// The XML has a document type declaration. DTDs are refused outright: they are how
     /// entity-expansion ("billion laughs") and external-entity attacks are delivered, and no
     /// permit needs one.
@@ -51,6 +67,17 @@ pub enum Error {
         /// What the XML parser reported.
         message: String,
     },
+    /// The XML could mean more than one thing: a value where the standard allows one occurs
+    /// twice (two permit numbers, two issuing countries), a second permit or a second document
+    /// follows, content stands outside the root element, or the root is in a foreign namespace.
+    /// Refused rather than read "first value wins".
+    #[error("the XML is ambiguous at byte {position}: {message}; refused rather than guessing which is meant")]
+    Ambiguous {
+        /// Byte offset of the element or text that makes it ambiguous.
+        position: u64,
+        /// What occurs where, naming the element.
+        message: String,
+    },
     /// Well-formed XML, but no `CITESEPermit` element in it.
     #[error("no CITESEPermit element found (the document's root is <{root}>); expected the CITES e-permit XML, toolkit v2")]
     NotAPermit {
@@ -64,6 +91,15 @@ pub enum Error {
         line: usize,
         /// Column of the problem (1-based).
         column: usize,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A permit of the JSON form could not be read: a field the form does not know, or it is
+    /// not an object.
+    #[error("the JSON {}is not a permit of the JSON form: {message}", index.map(|i| format!("array's permit {i} ")).unwrap_or_default())]
+    JsonPermit {
+        /// The permit's 1-based position in an array, when the input is an array.
+        index: Option<usize>,
         /// What is wrong, naming the field.
         message: String,
     },
@@ -85,10 +121,22 @@ pub enum Error {
         /// Why no format fits.
         reason: String,
     },
-    /// The input is not UTF-8 text.
-    #[error("the input is not UTF-8 text (invalid byte at offset {position})")]
-    NotUtf8 {
-        /// Offset of the first invalid byte.
+    /// The input's bytes are not valid in its encoding (the one its XML declaration or byte
+    /// order mark names, or UTF-8 when nothing is declared).
+    #[error(
+        "the input is not valid {encoding} text (an invalid byte sequence at byte {position})"
+    )]
+    Undecodable {
+        /// The encoding the input declared or was read in.
+        encoding: String,
+        /// Byte offset of the first invalid sequence, from the start of the input.
         position: usize,
+    },
+    /// The input's encoding declaration contradicts its bytes (a UTF-16 byte order mark with a
+    /// declaration of ISO-8859-1), or names no known encoding.
+    #[error("the input's character encoding is contradictory: {message}")]
+    EncodingMismatch {
+        /// What contradicts what.
+        message: String,
     },
 }

@@ -10,6 +10,7 @@
 //!   bounded, single-pass reader and a canonical writer.
 //! - [`json`] and [`csv_form`]: the forms MA systems send us.
 //! - [`mod@decode`]: format detection by content.
+//! - [`text`]: character encodings (XML declarations, byte order marks, Excel's code pages).
 //! - [`mod@validate`]: findings by tier, box and rule.
 //! - [`checklist`]: the CITES checklist (Species+ export) for the `listing` tier.
 
@@ -26,17 +27,20 @@ pub mod json;
 pub mod model;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;
 pub mod validate;
 pub mod xml;
 
 pub use checklist::Checklist;
-pub use codes::{Appendix, CodeList, Coded, DocumentType, Purpose, Source, Term, Unit};
+pub use codes::{
+    Appendix, CodeList, Coded, DocumentType, Purpose, RegionalAnnex, Source, Term, Unit,
+};
 pub use country::CountryCode;
-pub use decode::{decode, decode_all, detect_format, Format};
+pub use decode::{decode, decode_all, decode_all_with, detect_format, Format};
 pub use error::Error;
 pub use finding::{is_valid, Finding, Severity, Tier};
-pub use model::{Permit, PermitId, Timestamp};
-pub use validate::{validate, validate_listing};
+pub use model::{CertificateKind, Permit, PermitId, Timestamp};
+pub use validate::{check, validate, validate_listing};
 
 /// A permit as read from some input, with what the reader noticed on the way (values it could
 /// not interpret, such as a date that is not a date). Reading keeps going past such values so that

@@ -8,7 +8,7 @@
 //! The JSON form of a permit is this model through serde (snake_case field names); the README
 //! documents it field by field and `schema/permit.schema.json` describes it for MA developers.
 
-use crate::codes::{Appendix, Coded, DocumentType, Purpose, Source, Term, Unit};
+use crate::codes::{Appendix, Coded, DocumentType, Purpose, RegionalAnnex, Source, Term, Unit};
 use crate::country::CountryCode;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat};
 use rust_decimal::Decimal;
@@ -18,6 +18,11 @@ use std::fmt;
 
 /// A country as written on a permit: a known ISO 3166-1 alpha-2 code, or the text found instead.
 pub type Country = Coded<CountryCode>;
+
+/// The most blocks a permit may have. Printed forms hold a handful; the largest electronic
+/// permits seen hold a few hundred (timber, corals). Readers refuse more ([`crate::Error::TooManyBlocks`]),
+/// so a hostile input cannot make validation and findings grow without bound.
+pub const MAX_BLOCKS: usize = 999;
 
 /// A permit's identity. Permit numbers are only unique per issuing country (the Trade Database
 /// counts about two million numbers used by more than one Party), so both parts are needed.
@@ -139,6 +144,53 @@ impl Permit {
     /// The known document type, if any.
     pub fn known_document_type(&self) -> Option<DocumentType> {
         self.document_type.as_ref()?.known()
+    }
+
+    /// The kind of an "other" certificate (type O) whose nature decides which boxes it has,
+    /// read from its sub-type; `None` for other documents.
+    pub fn certificate_kind(&self) -> Option<CertificateKind> {
+        if self.known_document_type() != Some(DocumentType::O) {
+            return None;
+        }
+        CertificateKind::of_subtype(self.document_subtype.as_deref()?)
+    }
+}
+
+/// Certificates (document type O) that by nature have no importer: they accompany the same
+/// specimens across many borders, to no consignee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificateKind {
+    /// Musical-instrument certificate for frequent non-commercial cross-border movements
+    /// (Res. Conf. 16.8).
+    MusicalInstrument,
+    /// Travelling-exhibition certificate (Res. Conf. 12.3).
+    TravellingExhibition,
+    /// Certificate of ownership for live animals in personal ownership moving frequently
+    /// (Res. Conf. 10.20).
+    PersonalOwnership,
+}
+
+impl CertificateKind {
+    /// Recognises the sub-type as MA systems write it: the name in English, any case, with
+    /// spaces, hyphens or underscores (`Musical instrument certificate`, `travelling-exhibition`,
+    /// `TRAVELING_EXHIBITION`, `personal ownership`), or the short codes `MIC`, `TEC`, `POC`.
+    pub fn of_subtype(subtype: &str) -> Option<CertificateKind> {
+        let text = subtype.trim().to_lowercase().replace(['-', '_'], " ");
+        let has = |words: &str| text.contains(words);
+        if text == "mic" || has("musical instrument") {
+            Some(CertificateKind::MusicalInstrument)
+        } else if text == "tec" || has("travelling exhibition") || has("traveling exhibition") {
+            Some(CertificateKind::TravellingExhibition)
+        } else if text == "poc" || has("personal ownership") {
+            Some(CertificateKind::PersonalOwnership)
+        } else {
+            None
+        }
+    }
+
+    /// Whether this kind of certificate names an importer (boxes 3 and 3a): none of these do.
+    pub fn has_importer(self) -> bool {
+        false
     }
 }
 
@@ -280,6 +332,11 @@ pub struct Block {
     /// Box 10: source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Coded<Source>>,
+    /// Beside box 10 on European permits: the EU (or GB) Annex, A to D, of the species (Council
+    /// Regulation (EC) No 338/97; box 12 of the EU form). Written in the standard XML as the
+    /// extension element documented in docs/standard-format.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eu_annex: Option<Coded<RegionalAnnex>>,
     /// Box 11: quantity permitted, with its unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Quantity>,
@@ -359,30 +416,141 @@ pub enum Timestamp {
     Local(NaiveDateTime),
 }
 
-/// Text that is not a date or date-time in ISO 8601 form.
+/// Text that is not a date or date-time in a form the reader knows.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{0:?} is not an ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm])"
+    "{0:?} is not an ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm[:ss[.fff]][Z|+hh:mm|+hhmm|+hh])"
 )]
 pub struct InvalidTimestamp(pub String);
 
+/// A UN/CEFACT `DateTimeString` whose `format` code is not one the reader knows.
+const CEFACT_FORMATS: &str =
+    "102 (CCYYMMDD), 203 (CCYYMMDDHHMM), 204 (CCYYMMDDHHMMSS) or 205 (CCYYMMDDHHMMSS+HHMM)";
+
 impl Timestamp {
-    /// Parses ISO 8601 dates and date-times; white space around the text is ignored.
+    /// Parses the ISO 8601 forms real serialisers write; white space around the text is ignored.
+    ///
+    /// - dates: `YYYY-MM-DD`, and the XML Schema `date` with a zone (`2026-11-20Z`,
+    ///   `2026-11-20+01:00`), read as the calendar date;
+    /// - date-times: `YYYY-MM-DDThh:mm[:ss[.f]]` (a space or `t` also separates date and time;
+    ///   fractions to nanoseconds), with an offset `Z`, `+hh:mm`, `+hhmm` (PHP, Java's basic
+    ///   form) or `+hh`, or without one (local time).
+    ///
+    /// A date-time keeps its offset as written; an offset is normalised to `+hh:mm` on output.
     pub fn parse(text: &str) -> Result<Self, InvalidTimestamp> {
         let text = text.trim();
+        let invalid = || InvalidTimestamp(text.to_owned());
         if text.len() == 10 {
             // Plain dates are the most common value on permits; reading the three numbers
             // directly is several times faster than chrono's format-string parser.
             return parse_plain_date(text.as_bytes())
                 .map(Timestamp::Date)
-                .ok_or_else(|| InvalidTimestamp(text.to_owned()));
+                .ok_or_else(invalid);
         }
-        if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
-            return Ok(Timestamp::DateTime(with_offset));
+        let (date, rest) = (
+            text.get(..10).ok_or_else(invalid)?,
+            text.get(10..).ok_or_else(invalid)?,
+        );
+        let date = parse_plain_date(date.as_bytes()).ok_or_else(invalid)?;
+        let Some(time) = rest.strip_prefix(['T', 't', ' ']) else {
+            // An XML Schema date with its zone: the calendar date is what the permit means.
+            parse_offset(rest).ok_or_else(invalid)?;
+            return Ok(Timestamp::Date(date));
+        };
+        let split = time.find(['Z', 'z', '+', '-']).unwrap_or(time.len());
+        let (clock, offset) = time.split_at(split);
+        let clock = parse_clock(clock).ok_or_else(invalid)?;
+        let local = date.and_time(clock);
+        if offset.is_empty() {
+            return Ok(Timestamp::Local(local));
         }
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-            .map(Timestamp::Local)
-            .map_err(|_| InvalidTimestamp(text.to_owned()))
+        let offset = parse_offset(offset).ok_or_else(invalid)?;
+        local
+            .and_local_timezone(offset)
+            .single()
+            .map(Timestamp::DateTime)
+            .ok_or_else(invalid)
+    }
+
+    /// Parses a UN/CEFACT `udt:DateTimeString` by its `format` attribute (UN/EDIFACT 2379):
+    /// `102` CCYYMMDD, `203` CCYYMMDDHHMM, `204` CCYYMMDDHHMMSS, `205` CCYYMMDDHHMMSS±HHMM.
+    /// Without a format the text may be any of those or an ISO 8601 form ([`Timestamp::parse`]).
+    ///
+    /// Errors: the text does not match its format (the message names the format), or the format
+    /// code is not one of those four.
+    pub fn parse_cefact(text: &str, format: Option<&str>) -> Result<Self, String> {
+        let text = text.trim();
+        let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+            let part = text.get(range)?;
+            part.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| part.parse().ok())?
+        };
+        let date = || {
+            NaiveDate::from_ymd_opt(
+                i32::try_from(digits(0..4)?).ok()?,
+                digits(4..6)?,
+                digits(6..8)?,
+            )
+        };
+        let time = |seconds: bool| {
+            chrono::NaiveTime::from_hms_opt(
+                digits(8..10)?,
+                digits(10..12)?,
+                if seconds { digits(12..14)? } else { 0 },
+            )
+        };
+        let format = format.map(str::trim).filter(|format| !format.is_empty());
+        let format = match format {
+            Some(format) => format,
+            None => {
+                if let Ok(timestamp) = Timestamp::parse(text) {
+                    return Ok(timestamp);
+                }
+                match text.len() {
+                    8 => "102",
+                    12 => "203",
+                    14 => "204",
+                    19 => "205",
+                    _ => {
+                        return Err(format!(
+                            "{text:?} is not an ISO 8601 date or date-time, nor a UN/CEFACT date string of format {CEFACT_FORMATS}"
+                        ))
+                    }
+                }
+            }
+        };
+        let parsed = match format {
+            "102" if text.len() == 8 => date().map(Timestamp::Date),
+            "203" if text.len() == 12 => date()
+                .zip(time(false))
+                .map(|(date, time)| Timestamp::Local(date.and_time(time))),
+            "204" if text.len() == 14 => date()
+                .zip(time(true))
+                .map(|(date, time)| Timestamp::Local(date.and_time(time))),
+            "205" if text.len() == 19 => date().zip(time(true)).and_then(|(date, time)| {
+                let offset = parse_offset(text.get(14..)?)?;
+                date.and_time(time)
+                    .and_local_timezone(offset)
+                    .single()
+                    .map(Timestamp::DateTime)
+            }),
+            "102" | "203" | "204" | "205" => None,
+            other => {
+                return Err(format!(
+                    "the date string has format {other:?}, which is not one the reader knows: {CEFACT_FORMATS}"
+                ))
+            }
+        };
+        parsed.ok_or_else(|| {
+            let shape = match format {
+                "102" => "CCYYMMDD",
+                "203" => "CCYYMMDDHHMM",
+                "204" => "CCYYMMDDHHMMSS",
+                _ => "CCYYMMDDHHMMSS+HHMM",
+            };
+            format!("{text:?} is not a date of UN/CEFACT format {format} ({shape})")
+        })
     }
 
     /// The calendar date, as the issuer wrote it (no conversion between time zones).
@@ -393,6 +561,62 @@ impl Timestamp {
             Timestamp::Local(date_time) => date_time.date(),
         }
     }
+}
+
+/// Reads `hh:mm`, `hh:mm:ss` or `hh:mm:ss.f` (one to nine fraction digits).
+fn parse_clock(text: &str) -> Option<chrono::NaiveTime> {
+    let bytes = text.as_bytes();
+    let two = |at: usize| -> Option<u32> {
+        let pair = bytes.get(at..at + 2)?;
+        pair.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| u32::from(pair[0] - b'0') * 10 + u32::from(pair[1] - b'0'))
+    };
+    if bytes.get(2) != Some(&b':') {
+        return None;
+    }
+    let (hour, minute) = (two(0)?, two(3)?);
+    let (second, nanos) = match bytes.len() {
+        5 => (0, 0),
+        8 if bytes[5] == b':' => (two(6)?, 0),
+        10..=18 if bytes[5] == b':' && bytes[8] == b'.' => {
+            let fraction = &text[9..];
+            if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let nanos: u32 = format!("{fraction:0<9}").parse().ok()?;
+            (two(6)?, nanos)
+        }
+        _ => return None,
+    };
+    chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)
+}
+
+/// Reads a UTC offset: `Z`, `+hh:mm`, `+hhmm` or `+hh` (and `-`), at most 23:59.
+fn parse_offset(text: &str) -> Option<FixedOffset> {
+    if text == "Z" || text == "z" {
+        return FixedOffset::east_opt(0);
+    }
+    let sign = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: &str = &text[1..];
+    let (hours, minutes) = match digits.len() {
+        2 => (digits, "00"),
+        4 => (&digits[..2], &digits[2..]),
+        5 if digits.as_bytes()[2] == b':' => (&digits[..2], &digits[3..]),
+        _ => return None,
+    };
+    if !(hours.bytes().chain(minutes.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (hours, minutes): (i32, i32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }
 
 /// Reads `YYYY-MM-DD`; `None` unless every character is in place and the date exists.
@@ -445,8 +669,8 @@ impl JsonSchema for Timestamp {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "An ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm]).",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+            "description": "An ISO 8601 date (YYYY-MM-DD, optionally with a zone) or date-time (YYYY-MM-DDThh:mm[:ss[.fffffffff]] with an optional offset Z, +hh:mm, +hhmm or +hh; a space or t may separate date and time).",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?$"
         })
     }
 }
@@ -499,9 +723,117 @@ mod tests {
     }
 
     #[test]
+    fn offsets_and_fractions_as_real_serialisers_write_them_are_read() {
+        for (text, expected) in [
+            ("2026-11-20T09:15:00+0700", "2026-11-20T09:15:00+07:00"),
+            ("2026-11-20T09:15:00+07", "2026-11-20T09:15:00+07:00"),
+            ("2026-11-20T09:15:00-0330", "2026-11-20T09:15:00-03:30"),
+            ("2026-11-20T09:15:00z", "2026-11-20T09:15:00Z"),
+            ("2026-11-20 09:15:00Z", "2026-11-20T09:15:00Z"),
+            ("2026-11-20T09:15Z", "2026-11-20T09:15:00Z"),
+            (
+                "2026-11-20T09:15:00.123456789+01:00",
+                "2026-11-20T09:15:00.123456789+01:00",
+            ),
+            ("2026-11-20T09:15:00.5", "2026-11-20T09:15:00.500"),
+            ("2026-11-20Z", "2026-11-20"),
+            ("2026-11-20+01:00", "2026-11-20"),
+        ] {
+            let parsed = Timestamp::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(parsed.to_string(), expected, "{text}");
+            assert_eq!(Timestamp::parse(&parsed.to_string()).unwrap(), parsed);
+        }
+        for text in [
+            "2026-11-20T09:15:00+7",
+            "2026-11-20T09:15:00+24:00",
+            "2026-11-20T25:00:00",
+            "2026-11-20T09:15:00.1234567890",
+            "2026-11-20T09",
+            "2026-11-20X",
+        ] {
+            assert!(Timestamp::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn un_cefact_date_strings_are_read_by_their_format_code() {
+        for (text, format, expected) in [
+            ("20261120", Some("102"), "2026-11-20"),
+            ("202611200930", Some("203"), "2026-11-20T09:30:00"),
+            ("20261120093015", Some("204"), "2026-11-20T09:30:15"),
+            (
+                "20261120093015+0100",
+                Some("205"),
+                "2026-11-20T09:30:15+01:00",
+            ),
+            ("20261120", None, "2026-11-20"),
+            ("20261120093015", None, "2026-11-20T09:30:15"),
+            ("2026-11-20", None, "2026-11-20"),
+            (" 20261120 ", Some(" 102 "), "2026-11-20"),
+        ] {
+            let parsed = Timestamp::parse_cefact(text, format)
+                .unwrap_or_else(|e| panic!("{text} {format:?}: {e}"));
+            assert_eq!(parsed.to_string(), expected);
+        }
+        let wrong = Timestamp::parse_cefact("2026-11-20", Some("102")).unwrap_err();
+        assert!(
+            wrong.contains("format 102") && wrong.contains("CCYYMMDD"),
+            "{wrong}"
+        );
+        let impossible = Timestamp::parse_cefact("20270230", Some("102")).unwrap_err();
+        assert!(impossible.contains("20270230"), "{impossible}");
+        let unknown = Timestamp::parse_cefact("20261120", Some("610")).unwrap_err();
+        assert!(
+            unknown.contains("\"610\"") && unknown.contains("102"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
     fn non_iso_dates_are_refused_with_the_text() {
         let error = Timestamp::parse("06/01/2014").unwrap_err();
         assert!(error.to_string().contains("06/01/2014"));
+    }
+
+    #[test]
+    fn certificate_kinds_are_recognised_from_the_subtype_of_type_o_only() {
+        for (subtype, kind) in [
+            (
+                "Musical instrument certificate",
+                CertificateKind::MusicalInstrument,
+            ),
+            ("MIC", CertificateKind::MusicalInstrument),
+            (
+                "travelling-exhibition",
+                CertificateKind::TravellingExhibition,
+            ),
+            (
+                "TRAVELING_EXHIBITION certificate",
+                CertificateKind::TravellingExhibition,
+            ),
+            (
+                "Certificate of personal ownership",
+                CertificateKind::PersonalOwnership,
+            ),
+        ] {
+            assert_eq!(
+                CertificateKind::of_subtype(subtype),
+                Some(kind),
+                "{subtype}"
+            );
+        }
+        assert_eq!(CertificateKind::of_subtype("pre-Convention"), None);
+        let mut permit = Permit {
+            document_type: Some(Coded::parse("E")),
+            document_subtype: Some("musical instrument".into()),
+            ..Permit::default()
+        };
+        assert_eq!(permit.certificate_kind(), None);
+        permit.document_type = Some(Coded::parse("O"));
+        assert_eq!(
+            permit.certificate_kind(),
+            Some(CertificateKind::MusicalInstrument)
+        );
     }
 
     #[test]

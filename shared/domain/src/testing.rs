@@ -18,7 +18,9 @@
 //!   EPIX placeholder for "no unit");
 //! - a referenced document has a number or a date.
 
-use crate::codes::{Appendix, CodeList, Coded, DocumentType, Purpose, Source, Term, Unit};
+use crate::codes::{
+    Appendix, CodeList, Coded, DocumentType, Purpose, RegionalAnnex, Source, Term, Unit,
+};
 use crate::country::CountryCode;
 use crate::model::{
     Address, Block, CountryReference, DocumentReference, Examination, Location, Party, Permit,
@@ -222,7 +224,10 @@ pub fn arb_block() -> BoxedStrategy<Block> {
     let codes = (
         option::of(arb_coded::<Term>()),
         option::of(arb_coded::<Appendix>()),
-        option::of(arb_coded::<Source>()),
+        (
+            option::of(arb_coded::<Source>()),
+            option::of(arb_coded::<RegionalAnnex>()),
+        ),
         option::of(arb_quantity()),
         option::of((option::of(arb_quantity()), option::of(arb_quantity())))
             .prop_map(|quota| {
@@ -244,7 +249,7 @@ pub fn arb_block() -> BoxedStrategy<Block> {
         .prop_map(
             |(
                 (id, scientific_name, common_name, description, marks),
-                (term, appendix, source, quantity, quota),
+                (term, appendix, (source, eu_annex), quantity, quota),
                 (origin, last_reexport, operation_number, acquisition_date, endorsement),
             )| Block {
                 id,
@@ -255,6 +260,7 @@ pub fn arb_block() -> BoxedStrategy<Block> {
                 term,
                 appendix,
                 source,
+                eu_annex,
                 quantity,
                 quota,
                 origin,
@@ -497,6 +503,7 @@ pub fn typical_permit(blocks: usize) -> Permit {
                     term: Some(Coded::Known(term)),
                     appendix: Some(Coded::Known(appendix)),
                     source: Some(Coded::Known(source)),
+                    eu_annex: None,
                     quantity: Some(Quantity {
                         value: Decimal::new(40 + index as i64, 0),
                         unit: Some(Coded::Known(unit)),

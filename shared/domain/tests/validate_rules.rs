@@ -1101,3 +1101,52 @@ mod arbitrary {
         }
     }
 }
+
+// ----- check: reading and validation together --------------------------------------------------
+
+#[test]
+fn an_unreadable_date_is_reported_once_by_the_reader_not_again_as_missing() {
+    let csv = "permit_number,issuer_country,valid_until,quantity\n1,XA,2027-02-30,ten\n";
+    let decoded = ecites_domain::csv_form::read_permits(csv.as_bytes())
+        .unwrap()
+        .remove(0);
+    let findings = ecites_domain::check(&decoded);
+    let about = |field: &str| -> Vec<&str> {
+        findings
+            .iter()
+            .filter(|f| f.field == field)
+            .map(|f| f.rule.as_str())
+            .collect()
+    };
+    assert_eq!(about("valid_until"), ["date-format"]);
+    assert_eq!(about("blocks[0].quantity"), ["number-format"]);
+    // A value simply missing is still reported by the mandatory tier.
+    assert_eq!(about("issue_date"), ["issue-date-required"]);
+}
+
+#[test]
+fn findings_are_capped_per_permit_with_a_final_count_keeping_the_worst_severity() {
+    let mut rows = String::from("permit_number,issuer_country,term\n");
+    for _ in 0..400 {
+        rows.push_str("1,XA,NOPE\n");
+    }
+    let decoded = ecites_domain::csv_form::read_permits(rows.as_bytes())
+        .unwrap()
+        .remove(0);
+    let findings = ecites_domain::check(&decoded);
+    assert_eq!(
+        findings.len(),
+        ecites_domain::validate::MAX_FINDINGS_PER_PERMIT
+    );
+    let last = findings.last().unwrap();
+    assert_eq!(last.rule, "findings-capped");
+    assert_eq!(last.severity, Severity::Error);
+    let total = validate(&decoded.permit).len();
+    let listed = findings.len() - 1;
+    assert!(
+        last.message
+            .starts_with(&format!("{} more findings", total - listed)),
+        "{}",
+        last.message
+    );
+}

@@ -174,7 +174,10 @@ fn non_utf8_input_is_refused_with_the_offset() {
     bytes.extend_from_slice(b"</ID></CITESEPermit>");
     assert_eq!(
         read_permit(&bytes).unwrap_err(),
-        Error::NotUtf8 { position: 21 }
+        Error::Undecodable {
+            encoding: "UTF-8".into(),
+            position: 21
+        }
     );
 }
 
@@ -271,4 +274,91 @@ proptest! {
         let tight = ReadLimits { max_bytes: 64 * 1024, max_depth: 12 };
         let _ = read_permit_with(&bytes, &tight);
     }
+}
+
+// ---- bounded work (issue 19 item 3) ---------------------------------------------------------
+
+fn timed<T>(what: &str, limit: std::time::Duration, run: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let result = run();
+    let took = start.elapsed();
+    assert!(took < limit, "{what} took {took:?}, more than {limit:?}");
+    result
+}
+
+#[test]
+fn tens_of_thousands_of_attributes_are_refused_quickly_at_the_limit() {
+    let attributes: String = (0..40_000).map(|i| format!(" a{i}=\"1\"")).collect();
+    let xml = format!("<CITESEPermit><HeaderExchangedDocument{attributes}/></CITESEPermit>");
+    let error = timed(
+        "40,000 attributes",
+        std::time::Duration::from_secs(2),
+        || read_permit(xml.as_bytes()).unwrap_err(),
+    );
+    assert!(
+        matches!(error, Error::TooManyAttributes { limit: 256, .. }),
+        "{error:?}"
+    );
+    let at_limit: String = (0..256).map(|i| format!(" a{i}=\"1\"")).collect();
+    let xml = format!("<CITESEPermit><HeaderExchangedDocument{at_limit}/></CITESEPermit>");
+    assert!(read_permit(xml.as_bytes()).is_ok());
+}
+
+#[test]
+fn a_duplicate_attribute_is_still_refused_past_the_short_list() {
+    let mut attributes: String = (0..40).map(|i| format!(" a{i}=\"1\"")).collect();
+    attributes.push_str(" a3=\"2\"");
+    let xml = format!("<CITESEPermit{attributes}/>");
+    let error = read_permit(xml.as_bytes()).unwrap_err();
+    assert!(error.to_string().contains("a3"), "{error}");
+}
+
+#[test]
+fn more_blocks_than_the_limit_are_refused_in_every_format() {
+    let item =
+        "<IncludedSupplyChainConsignmentItem><ID>A</ID></IncludedSupplyChainConsignmentItem>";
+    let xml = format!(
+        "<CITESEPermit><SpecifiedSupplyChainConsignment>{}</SpecifiedSupplyChainConsignment></CITESEPermit>",
+        item.repeat(30_000)
+    );
+    let error = timed(
+        "30,000 XML blocks",
+        std::time::Duration::from_secs(2),
+        || read_permit(xml.as_bytes()).unwrap_err(),
+    );
+    assert!(
+        matches!(error, Error::TooManyBlocks { limit: 999, .. }),
+        "{error:?}"
+    );
+    let mut csv = String::from("permit_number,issuer_country,block_id\n");
+    for _ in 0..1000 {
+        csv.push_str("1,XA,A\n");
+    }
+    let error = ecites_domain::csv_form::read_permits(csv.as_bytes()).unwrap_err();
+    assert!(error.to_string().contains("line 1001"), "{error}");
+    let json = format!(
+        "{{\"permit_number\": \"1\", \"blocks\": [{}]}}",
+        vec!["{\"id\": \"A\"}"; 1000].join(",")
+    );
+    let error = ecites_domain::json::read_permits(json.as_bytes()).unwrap_err();
+    assert!(matches!(error, Error::TooManyBlocks { .. }), "{error:?}");
+}
+
+#[test]
+fn the_most_blocks_allowed_all_with_one_letter_validate_in_linear_time_with_capped_findings() {
+    let mut csv = String::from("permit_number,issuer_country,block_id,term\n");
+    for _ in 0..999 {
+        csv.push_str("1,XA,A,NOPE\n");
+    }
+    let decoded = ecites_domain::csv_form::read_permits(csv.as_bytes())
+        .unwrap()
+        .remove(0);
+    let findings = timed("999 blocks", std::time::Duration::from_secs(2), || {
+        ecites_domain::check(&decoded)
+    });
+    assert_eq!(
+        findings.len(),
+        ecites_domain::validate::MAX_FINDINGS_PER_PERMIT
+    );
+    assert_eq!(findings.last().unwrap().rule, "findings-capped");
 }

@@ -93,7 +93,10 @@ fn unknown_elements_and_signatories_two_and_four_are_ignored() {
         "<ram:ConsignorTradeParty><ram:Name>Exporter<ram:Note>ignored</ram:Note></ram:Name></ram:ConsignorTradeParty>",
     );
     let decoded = read(&xml);
-    assert_eq!(decoded.findings, vec![]);
+    // An element inside a value (the exporter's name) is not dropped silently: one warning.
+    let rules: Vec<&str> = decoded.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["value-element-unknown"]);
+    assert_eq!(decoded.findings[0].field, "exporter");
     assert_eq!(decoded.permit.permit_number, "XA1");
     assert_eq!(decoded.permit.document_type, None);
     assert_eq!(decoded.permit.security_stamp.as_deref(), Some("S1"));
@@ -237,6 +240,9 @@ fn documents_without_type_codes_are_assigned_by_country_prefix() {
     assert_eq!(origin.permit_number.as_deref(), Some("TH-ORIG-9"));
     assert_eq!(origin.permit_date, Timestamp::parse("2007-07-09").ok());
     assert_eq!(reexport.permit_number.as_deref(), Some("FR-RE-1"));
+    let decoded = read(&xml);
+    let rules: Vec<&str> = decoded.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["reference-box-inferred", "reference-box-inferred"]);
 }
 
 #[test]
@@ -270,10 +276,65 @@ fn documents_with_other_type_codes_and_no_prefix_are_assigned_in_order() {
         Some("0002")
     );
     assert_eq!(block.last_reexport.as_ref().unwrap().country, None);
+    // The empty 911 document is dropped without a finding (it says nothing); each box given by
+    // position is reported, never a silent guess.
+    let inferred: Vec<(&str, Option<&str>)> = decoded
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.permit_box.as_deref()))
+        .collect();
     assert_eq!(
-        decoded.findings,
-        vec![],
-        "the empty 911 document is dropped silently"
+        inferred,
+        [
+            ("reference-box-inferred", Some("12")),
+            ("reference-box-inferred", Some("12a"))
+        ]
+    );
+    assert!(decoded.findings[0].message.contains("by its position"));
+}
+
+#[test]
+fn year_prefixed_numbers_go_to_the_box_of_their_country_with_a_warning_never_by_position() {
+    // Last re-export first, no type codes: the national system's order must not swap the boxes.
+    let xml = permit(
+        "",
+        &item(&format!(
+            "<ram:OriginTradeCountry><ram:ID>US</ram:ID></ram:OriginTradeCountry>             <ram:ExportTradeCountry><ram:ID>DE</ram:ID></ram:ExportTradeCountry>{}{}",
+            document("", "26DE004711", "2026-01-20"),
+            document("", "25US812345", "2025-05-14"),
+        )),
+    );
+    let decoded = read(&xml);
+    let block = &decoded.permit.blocks[0];
+    let number = |r: &Option<ecites_domain::model::CountryReference>| {
+        r.as_ref().unwrap().permit_number.clone().unwrap()
+    };
+    assert_eq!(number(&block.origin), "25US812345");
+    assert_eq!(number(&block.last_reexport), "26DE004711");
+    let found: Vec<(&str, &str, Option<&str>)> = decoded
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.field.as_str(), f.permit_box.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "reference-box-inferred",
+                "blocks[0].last_reexport.permit_number",
+                Some("12a")
+            ),
+            (
+                "reference-box-inferred",
+                "blocks[0].origin.permit_number",
+                Some("12")
+            ),
+        ]
+    );
+    assert!(
+        decoded.findings[0].message.contains("country DE"),
+        "{}",
+        decoded.findings[0].message
     );
 }
 
@@ -310,11 +371,13 @@ fn type_codes_win_over_order_and_a_third_document_is_reported() {
 }
 
 #[test]
-fn only_the_first_permit_in_a_document_is_read() {
+fn a_wrapper_holding_two_permits_is_refused_not_read_first_wins() {
+    // This test used to pin "first permit wins" (issue 19 item 2 makes it a refusal).
     let first = permit("<ram:ID>FIRST</ram:ID>", "");
     let second = permit("<ram:ID>SECOND</ram:ID>", "");
     let xml = format!("<Batch>{first}{second}</Batch>");
-    assert_eq!(read(&xml).permit.permit_number, "FIRST");
+    let error = read_permit(xml.as_bytes()).unwrap_err();
+    assert!(error.to_string().contains("second CITESEPermit"), "{error}");
 }
 
 #[test]
@@ -348,4 +411,106 @@ fn header_references_and_the_whole_consignment_endorsement_are_read() {
         endorsement.quantity.unwrap().unit,
         Some(Coded::Known(Unit::BOX))
     );
+}
+
+// ---- values in child elements (issue 16 item 5) -----------------------------------------------
+
+#[test]
+fn un_cefact_date_strings_fill_every_date_of_the_permit() {
+    let dts = |format: &str, text: &str| {
+        format!("<udt:DateTimeString xmlns:udt=\"urn:un:unece:uncefact:data:standard:UnqualifiedDataType:8\"{format}>{text}</udt:DateTimeString>")
+    };
+    let xml = permit(
+        &format!(
+            "<ram:IssueDateTime>{}</ram:IssueDateTime>\
+             <ram:EffectiveSpecifiedPeriod><ram:StartDateTime>{}</ram:StartDateTime>\
+             <ram:EndDateTime>{}</ram:EndDateTime></ram:EffectiveSpecifiedPeriod>",
+            dts(" format=\"204\"", "20261120093000"),
+            dts(" format=\"102\"", "20261120"),
+            dts("", "20270519"),
+        ),
+        &item(&format!(
+            "<ram:ApplicableCrossBorderRegulatoryProcedure><ram:AcquisitionDateTime>{}</ram:AcquisitionDateTime></ram:ApplicableCrossBorderRegulatoryProcedure>\
+             <ram:AssociatedReferencedDocument><ram:IssueDateTime>{}</ram:IssueDateTime><ram:TypeCode>861</ram:TypeCode><ram:ID>25US1</ram:ID></ram:AssociatedReferencedDocument>",
+            dts(" format=\"203\"", "196805011200"),
+            dts(" format=\"205\"", "20250102030405+0700"),
+        )),
+    );
+    let decoded = read(&xml);
+    assert_eq!(decoded.findings, Vec::<Finding>::new());
+    let permit = &decoded.permit;
+    let text = |t: &Option<Timestamp>| t.map(|t| t.to_string());
+    assert_eq!(
+        text(&permit.issue_date).as_deref(),
+        Some("2026-11-20T09:30:00")
+    );
+    assert_eq!(text(&permit.valid_from).as_deref(), Some("2026-11-20"));
+    assert_eq!(text(&permit.valid_until).as_deref(), Some("2027-05-19"));
+    let block = &permit.blocks[0];
+    assert_eq!(
+        text(&block.acquisition_date).as_deref(),
+        Some("1968-05-01T12:00:00")
+    );
+    let origin = block.origin.as_ref().unwrap();
+    assert_eq!(
+        text(&origin.permit_date).as_deref(),
+        Some("2025-01-02T03:04:05+07:00")
+    );
+}
+
+#[test]
+fn a_date_string_that_does_not_match_its_format_is_a_date_finding_with_its_path() {
+    let xml = permit(
+        "<ram:EffectiveSpecifiedPeriod><ram:StartDateTime><udt:DateTimeString format=\"102\">2026-11-20</udt:DateTimeString></ram:StartDateTime></ram:EffectiveSpecifiedPeriod>",
+        "",
+    );
+    let decoded = read(&xml);
+    assert_eq!(decoded.permit.valid_from, None);
+    assert_eq!(decoded.findings.len(), 1, "{:?}", decoded.findings);
+    let finding = &decoded.findings[0];
+    assert_eq!(
+        (finding.rule.as_str(), finding.field.as_str()),
+        ("date-format", "valid_from")
+    );
+    assert!(
+        finding.path.ends_with("/StartDateTime/DateTimeString"),
+        "{}",
+        finding.path
+    );
+    assert!(
+        finding.message.contains("format 102"),
+        "{}",
+        finding.message
+    );
+}
+
+#[test]
+fn an_element_not_understood_where_a_value_belongs_is_a_warning_naming_path_and_box() {
+    let xml = permit(
+        "<ram:EffectiveSpecifiedPeriod><ram:EndDateTime><x:When xmlns:x=\"urn:x\">2027-05-19</x:When></ram:EndDateTime></ram:EffectiveSpecifiedPeriod>",
+        &item("<ram:TransportLogisticsPackage><ram:ItemQuantity><ram:Amount>3</ram:Amount></ram:ItemQuantity></ram:TransportLogisticsPackage>"),
+    );
+    let decoded = read(&xml);
+    assert_eq!(decoded.permit.valid_until, None);
+    let unknown: Vec<&Finding> = decoded
+        .findings
+        .iter()
+        .filter(|f| f.rule == "value-element-unknown")
+        .collect();
+    assert_eq!(unknown.len(), 2, "{:?}", decoded.findings);
+    assert_eq!(unknown[0].severity, Severity::Warning);
+    assert_eq!(unknown[0].field, "valid_until");
+    assert_eq!(unknown[0].permit_box.as_deref(), Some("2"));
+    assert!(
+        unknown[0].path.ends_with("/EndDateTime/When"),
+        "{}",
+        unknown[0].path
+    );
+    assert!(
+        unknown[0].message.contains("<When>"),
+        "{}",
+        unknown[0].message
+    );
+    assert_eq!(unknown[1].field, "blocks[0].quantity");
+    assert_eq!(unknown[1].permit_box.as_deref(), Some("11"));
 }

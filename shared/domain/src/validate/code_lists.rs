@@ -67,6 +67,12 @@ pub(super) fn check(permit: &Permit, out: &mut Collector) {
             at(el::SOURCE),
             out,
         );
+        code(
+            block.eu_annex.as_ref(),
+            &rule::EU_ANNEX_UNKNOWN,
+            at(el::EU_ANNEX),
+            out,
+        );
         unit(block.quantity.as_ref(), at(el::QUANTITY_UNIT), out);
         if let Some(quota) = &block.quota {
             unit(quota.used_to_date.as_ref(), at(el::QUOTA_USED_UNIT), out);

@@ -174,6 +174,8 @@ elements! {
     TERM = "term", Product, "TypeCode", "9";
     APPENDIX = "appendix", TradeLine, "TypeCode", "10";
     SOURCE = "source", TradeLine, "TypeExtensionCode", "10";
+    /// An extension element (docs/standard-format.md): toolkit v2 has no regional Annex.
+    EU_ANNEX = "eu_annex", TradeLine, "RegionalAnnexCode", "10";
     QUANTITY = "quantity", Item, "TransportLogisticsPackage/ItemQuantity", "11";
     QUANTITY_VALUE = "quantity.value", Item, "TransportLogisticsPackage/ItemQuantity", "11";
     QUANTITY_UNIT = "quantity.unit", Item, "TransportLogisticsPackage/ItemQuantity/@unitCode", "11";

@@ -6,6 +6,7 @@ use super::{blank, Collector};
 use crate::codes::DocumentType;
 use crate::model::{Block, Party};
 use crate::Permit;
+use std::collections::hash_map::{Entry, HashMap};
 
 /// The longest permit number the WCO data model accepts (D014, an..35 in the v3 WCO view).
 const MAX_PERMIT_NUMBER_CHARS: usize = 35;
@@ -73,16 +74,23 @@ pub(super) fn check(permit: &Permit, out: &mut Collector) {
         );
     }
 
-    party(
-        permit.importer.as_ref(),
-        "importer",
-        "country of import",
-        [
-            (&rule::IMPORTER_NAME_REQUIRED, el::IMPORTER_NAME),
-            (&rule::IMPORTER_COUNTRY_REQUIRED, el::IMPORTER_COUNTRY),
-        ],
-        out,
-    );
+    // Musical-instrument, travelling-exhibition and personal-ownership certificates accompany
+    // their specimens to no consignee: they have no importer (their mandatory boxes differ).
+    let needs_importer = permit
+        .certificate_kind()
+        .is_none_or(|kind| kind.has_importer());
+    if needs_importer {
+        party(
+            permit.importer.as_ref(),
+            "importer",
+            "country of import",
+            [
+                (&rule::IMPORTER_NAME_REQUIRED, el::IMPORTER_NAME),
+                (&rule::IMPORTER_COUNTRY_REQUIRED, el::IMPORTER_COUNTRY),
+            ],
+            out,
+        );
+    }
     party(
         permit.exporter.as_ref(),
         "(re-)exporter",
@@ -111,22 +119,33 @@ pub(super) fn check(permit: &Permit, out: &mut Collector) {
             "the permit has no block of specimens; at least one block (A) is required.",
         );
     }
+    // The first block of each letter, so duplicates are found in one pass (linear, not pairwise).
+    let mut first_of: HashMap<String, usize> = HashMap::with_capacity(permit.blocks.len());
     for (index, block) in permit.blocks.iter().enumerate() {
         block_elements(index, block, out);
-        duplicate_block_id(&permit.blocks, index, block, out);
+        duplicate_block_id(&mut first_of, index, block, out);
     }
 }
 
 /// A block whose letter an earlier block already has (letters compared without regard to case
 /// or surrounding space: "a" and "A " are the same block on paper).
-fn duplicate_block_id(blocks: &[Block], index: usize, block: &Block, out: &mut Collector) {
+fn duplicate_block_id(
+    first_of: &mut HashMap<String, usize>,
+    index: usize,
+    block: &Block,
+    out: &mut Collector,
+) {
     let id = block.id.trim();
     if id.is_empty() {
         return;
     }
-    let first = blocks[..index]
-        .iter()
-        .position(|earlier| earlier.id.trim().eq_ignore_ascii_case(id));
+    let first = match first_of.entry(id.to_ascii_uppercase()) {
+        Entry::Occupied(first) => Some(*first.get()),
+        Entry::Vacant(slot) => {
+            slot.insert(index);
+            None
+        }
+    };
     if let Some(first) = first {
         out.push(
             &rule::BLOCK_ID_DUPLICATE,

@@ -29,8 +29,68 @@ mod term_unit;
 pub use listing::validate_listing;
 pub use rules::{RuleInfo, RULES};
 
-use crate::{Finding, Permit};
+use crate::{Decoded, Finding, Permit, Severity, Tier};
 use location::{box_rank, Loc};
+
+/// The most findings reported for one permit; the rest are summed up in one last finding
+/// (`findings-capped`), so a pathological permit (thousands of broken blocks) costs bounded
+/// output and memory.
+pub const MAX_FINDINGS_PER_PERMIT: usize = 200;
+
+/// Every finding for a permit as read: the reader's findings, then [`validate`]'s, sorted by box.
+///
+/// A value the reader could not interpret (an error on a field, such as `date-format` on
+/// `valid_until`) is reported once: the mandatory tier's "missing" finding for the same field is
+/// left out, as the README promises. At most [`MAX_FINDINGS_PER_PERMIT`] findings are returned;
+/// beyond that one `findings-capped` finding says how many more there were, with the worst
+/// severity among them (so the verdict never changes by capping).
+pub fn check(decoded: &Decoded) -> Vec<Finding> {
+    let read = &decoded.findings;
+    let covers = |reading: &Finding, field: &str| {
+        reading.is_error()
+            && (reading.field == field
+                || reading
+                    .field
+                    .strip_prefix(field)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('[')))
+    };
+    let mut findings: Vec<Finding> = read.clone();
+    findings.extend(validate(&decoded.permit).into_iter().filter(|finding| {
+        finding.tier != Tier::Mandatory
+            || !read.iter().any(|reading| covers(reading, &finding.field))
+    }));
+    cap(findings)
+}
+
+fn cap(mut findings: Vec<Finding>) -> Vec<Finding> {
+    if findings.len() <= MAX_FINDINGS_PER_PERMIT {
+        return findings;
+    }
+    let rest = findings.split_off(MAX_FINDINGS_PER_PERMIT - 1);
+    let worst = rest
+        .iter()
+        .map(|finding| finding.severity)
+        .max()
+        .unwrap_or(Severity::Info);
+    findings.push(Finding::new(
+        worst,
+        Tier::Structure,
+        rules::FINDINGS_CAPPED.id,
+        "findings",
+        "",
+        "",
+        format!(
+            "{} more findings not listed (at most {MAX_FINDINGS_PER_PERMIT} are reported per permit); the worst of them is {}",
+            rest.len(),
+            match worst {
+                Severity::Error => "an error",
+                Severity::Warning => "a warning",
+                Severity::Info => "information",
+            }
+        ),
+    ));
+    findings
+}
 
 /// Checks a permit against the standard's mandatory elements, the code lists and the business
 /// rules, and returns every finding, sorted by box and then by block.

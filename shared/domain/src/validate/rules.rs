@@ -40,6 +40,23 @@ macro_rules! rules {
 }
 
 rules! {
+    // Structure: what the readers report about values they could not take as they are.
+    DATE_FORMAT = "date-format", Structure, Error, ["1", "2", "12", "12a", "12b", "13", "14"],
+        "A date is an ISO 8601 date or date-time, or a UN/CEFACT DateTimeString of format 102, 203, 204 or 205 (readers leave an unreadable date empty and report it here, once).";
+    NUMBER_FORMAT = "number-format", Structure, Error, ["11", "11a", "14"],
+        "A quantity is a decimal number (readers leave an unreadable number empty and report it here).";
+    VALUE_ELEMENT_UNKNOWN = "value-element-unknown", Structure, Warning, ["1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12", "13", "14"],
+        "An XML element the reader does not understand where a value belongs is reported, never dropped silently.";
+    JSON_VALUE = "json-value", Structure, Error, ["1", "2", "3", "4", "5", "6", "7", "9", "10", "11", "12", "13", "14"],
+        "A value of the JSON form has the type its field needs (readers leave an unreadable value empty and report it here, on its own permit).";
+    REFERENCE_BOX_INFERRED = "reference-box-inferred", Structure, Warning, ["12", "12a"],
+        "A block's referenced document without a UN/EDIFACT 1001 type code was given box 12 or 12a by the country its number carries or by its position: the finding says which, so a guess is never silent.";
+    REFERENCE_UNASSIGNED = "reference-unassigned", Structure, Warning, ["12"],
+        "A block refers to more documents than its origin permit and last re-export certificate; the extra one is reported and ignored.";
+    FINDINGS_CAPPED = "findings-capped", Structure, Error, ["1", "7"],
+        "At most 200 findings are reported per permit; one last finding says how many more there were, with the worst severity among them (error, warning or info).";
+    CSV_FORMAT_ASSUMED = "csv-format-assumed", Structure, Info, ["11", "11a", "14"],
+        "A CSV export's encoding, separator or decimal mark (which decides the quantities of boxes 11, 11a and 14) was detected rather than declared: the note says what was assumed.";
     // Structure: the form of values.
     PERMIT_NUMBER_TOO_LONG = "permit-number-too-long", Structure, Error, ["1"],
         "The permit number has at most 35 characters (WCO data element D014).";
@@ -56,9 +73,9 @@ rules! {
     VALID_UNTIL_REQUIRED = "valid-until-required", Mandatory, Error, ["2"],
         "The last day of validity is given.";
     IMPORTER_NAME_REQUIRED = "importer-name-required", Mandatory, Error, ["3"],
-        "The importer's name is given.";
+        "The importer's name is given (not on musical-instrument, travelling-exhibition and personal-ownership certificates, which have no importer).";
     IMPORTER_COUNTRY_REQUIRED = "importer-country-required", Mandatory, Error, ["3a"],
-        "The country of import is given.";
+        "The country of import is given (not on musical-instrument, travelling-exhibition and personal-ownership certificates).";
     EXPORTER_NAME_REQUIRED = "exporter-name-required", Mandatory, Error, ["4"],
         "The (re-)exporter's name is given.";
     EXPORTER_COUNTRY_REQUIRED = "exporter-country-required", Mandatory, Error, ["4"],
@@ -97,6 +114,8 @@ rules! {
         "The Appendix is I, II or III (or N, not listed).";
     SOURCE_UNKNOWN = "source-unknown", CodeList, Error, ["10"],
         "The source is a CITES source code.";
+    EU_ANNEX_UNKNOWN = "eu-annex-unknown", CodeList, Error, ["10"],
+        "The EU or GB Annex given beside the Appendix is A, B, C or D.";
     UNIT_UNKNOWN = "unit-unknown", CodeList, Error, ["11", "11a", "14"],
         "Units are CITES unit codes (not UN/ECE Rec 20 codes).";
     COUNTRY_UNKNOWN = "country-unknown", CodeList, Error, ["3a", "4", "6", "12", "12a", "14"],

@@ -14,6 +14,14 @@ pub const PERMIT_NAMESPACE: &str = "urn:un:unece:uncefact:data:standard:CITESEPe
 pub const RABIE_NAMESPACE: &str =
     "urn:un:unece:uncefact:data:draft:ReusableAggregateBusinessInformationEntity:1";
 
+/// The namespace of ecites-exchange's extension elements (values the toolkit v2 has no element
+/// for, such as the EU Annex of a block); see docs/standard-format.md.
+pub const EXTENSION_NAMESPACE: &str = "urn:ecites-exchange:extension:1";
+
+/// The most attributes the reader accepts on one element. Permit elements carry one or two
+/// (`unitCode`, namespace declarations); a SOAP wrapper a few more.
+pub const MAX_ATTRIBUTES: usize = 256;
+
 /// Bounds on what the reader accepts, so a hostile or broken message cannot exhaust memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadLimits {

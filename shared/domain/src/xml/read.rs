@@ -89,6 +89,8 @@ enum Name {
     AnnualQuotaQuantity,
     AcquisitionDateTime,
     PreviousReferencedDocument,
+    DateTimeString,
+    RegionalAnnexCode,
 }
 
 /// Every known name with its spelling; the lookup and the finding paths share this table.
@@ -194,6 +196,8 @@ const NAMES: &[(Name, &str)] = &[
         Name::PreviousReferencedDocument,
         "PreviousReferencedDocument",
     ),
+    (Name::DateTimeString, "DateTimeString"),
+    (Name::RegionalAnnexCode, "RegionalAnnexCode"),
 ];
 
 impl Name {
@@ -253,12 +257,14 @@ impl Name {
                 _ => Name::Other,
             },
             14 => match <&[u8; 14]>::try_from(local) {
+                Ok(b"DateTimeString") => Name::DateTimeString,
                 Ok(b"ActualDateTime") => Name::ActualDateTime,
                 Ok(b"ScientificName") => Name::ScientificName,
                 _ => Name::Other,
             },
             17 => match <&[u8; 17]>::try_from(local) {
                 Ok(b"TypeExtensionCode") => Name::TypeExtensionCode,
+                Ok(b"RegionalAnnexCode") => Name::RegionalAnnexCode,
                 _ => Name::Other,
             },
             18 => match <&[u8; 18]>::try_from(local) {
@@ -451,6 +457,7 @@ enum Slot {
     CommonName,
     ScientificName,
     Procedure,
+    Annex,
     UsedToDate,
     Annual,
     Acquisition,
@@ -524,6 +531,7 @@ impl Slot {
             (S::Package, N::ItemQuantity) => S::ItemQty,
             (S::TradeLine, N::TypeCode) => S::Appendix,
             (S::TradeLine, N::TypeExtensionCode) => S::Source,
+            (S::TradeLine, N::RegionalAnnexCode) => S::Annex,
             (S::TradeLine, N::SpecifiedTradeProduct) => S::Product,
             (S::Product, N::Description) => S::Description,
             (S::Product, N::TypeCode) => S::Term,
@@ -571,6 +579,20 @@ impl Slot {
         )
     }
 
+    /// Leaves holding a date: their value may come in a UN/CEFACT `DateTimeString` child.
+    fn is_date(self) -> bool {
+        matches!(
+            self,
+            Slot::IssueDate
+                | Slot::ValidFrom
+                | Slot::ValidUntil
+                | Slot::DocDate
+                | Slot::SigDate
+                | Slot::ExamDate
+                | Slot::Acquisition
+        )
+    }
+
     fn is_quantity(self) -> bool {
         matches!(
             self,
@@ -585,6 +607,27 @@ struct Frame {
     name: Name,
     /// `slot.is_leaf()`, computed once: text events ask for it.
     leaf: bool,
+    /// The known children met so far, one bit per [`Name`]: a child the standard allows once
+    /// must not come twice.
+    seen: u128,
+}
+
+// Every name has its bit in `Frame::seen`.
+const _: () = assert!(NAMES.len() < 128);
+
+/// Children the standard allows more than once under a parent; every other known child of a
+/// known parent may occur once (a second one would make the permit mean two things).
+fn repeatable(parent: Slot, child: Name) -> bool {
+    matches!(
+        (parent, child),
+        (
+            Slot::Header,
+            Name::Information | Name::ReferenceReferencedDocument
+        ) | (Slot::Address, Name::StreetName)
+            | (Slot::Marks, Name::Marking)
+            | (Slot::Consignment, Name::IncludedSupplyChainConsignmentItem)
+            | (Slot::Item, Name::AssociatedReferencedDocument)
+    )
 }
 
 /// The text of the current leaf element: borrowed from the input when it comes in one piece,
@@ -704,6 +747,52 @@ struct State<'a> {
     /// Referenced documents started in the current block.
     item_docs: usize,
     unit: Option<Coded<Unit>>,
+    /// The `format` attribute of the current `DateTimeString`.
+    date_format: Option<String>,
+    /// Namespace prefixes declared by the elements around the permit (a SOAP envelope), to
+    /// tell which namespace the root is in.
+    outer_namespaces: Vec<Declared>,
+}
+
+/// A namespace declaration (`xmlns:p="uri"`, or `xmlns="uri"` with an empty prefix) on an element
+/// at `depth`.
+struct Declared {
+    depth: usize,
+    prefix: Vec<u8>,
+    uri: String,
+}
+
+/// The namespace declarations on an element.
+fn namespace_declarations(element: &BytesStart<'_>) -> Vec<(Vec<u8>, String)> {
+    element
+        .attributes()
+        .with_checks(false)
+        .filter_map(Result::ok)
+        .filter_map(|attribute| {
+            let key = attribute.key.into_inner();
+            let prefix = if key == b"xmlns" {
+                Vec::new()
+            } else {
+                key.strip_prefix(b"xmlns:")?.to_vec()
+            };
+            let uri = String::from_utf8_lossy(&attribute.value).trim().to_owned();
+            Some((prefix, uri))
+        })
+        .collect()
+}
+
+fn text_outside_root(position: u64) -> Error {
+    Error::MalformedXml {
+        position,
+        message: "text outside the document's root element".to_owned(),
+    }
+}
+
+fn ambiguous(position: u64, message: &str) -> Error {
+    Error::Ambiguous {
+        position,
+        message: message.to_owned(),
+    }
 }
 
 fn set_first(target: &mut Option<String>, value: &str) {
@@ -724,12 +813,13 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
             actual: bytes.len(),
         });
     }
-    let input = std::str::from_utf8(bytes).map_err(|error| Error::NotUtf8 {
-        position: error.valid_up_to(),
-    })?;
-    let (input, offset) = match input.strip_prefix('\u{feff}') {
-        Some(rest) => (rest, 3u64),
-        None => (input, 0u64),
+    let decoded = crate::text::decode_xml(bytes)?;
+    let input: &str = &decoded.text;
+    // Positions are byte offsets in the input for UTF-8 (past a BOM), offsets in the decoded
+    // text for other encodings.
+    let offset = match (decoded.encoding, decoded.because) {
+        ("UTF-8", "byte order mark") => 3u64,
+        _ => 0u64,
     };
     let has_cr = memchr::memchr(b'\r', input.as_bytes()).is_some();
     let mut reader = Reader::from_str(input);
@@ -750,8 +840,19 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
         header_refs: 0,
         item_docs: 0,
         unit: None,
+        date_format: None,
+        outer_namespaces: Vec::new(),
     };
     let mut root_name: Option<String> = None;
+    // Set once the document's root element has closed: anything but white space, comments and
+    // processing instructions after it is a second document.
+    let mut root_closed = false;
+    let outside_root = |what: &str, position: u64| {
+        ambiguous(
+            position,
+            &format!("{what} outside the document's root element (only one document is read)"),
+        )
+    };
 
     loop {
         let start = reader.buffer_position() + offset;
@@ -766,6 +867,9 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
                     position: start,
                 });
             }
+            Event::Start(_) | Event::Empty(_) if root_closed && state.frames.is_empty() => {
+                return Err(outside_root("a second root element", start));
+            }
             Event::Start(element) => {
                 if root_name.is_none() && state.frames.is_empty() {
                     root_name = Some(String::from_utf8_lossy(element.local_name().as_ref()).into());
@@ -778,6 +882,7 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
                 }
                 state.start(&element, &reader, start)?;
                 state.end();
+                root_closed |= state.frames.is_empty();
             }
             Event::End(_) => {
                 if state.frames.is_empty() {
@@ -787,6 +892,17 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
                     });
                 }
                 state.end();
+                root_closed |= state.frames.is_empty();
+            }
+            // Text outside the root is not well-formed XML, and could hide a second document
+            // (a permit after some text after another document).
+            Event::Text(text)
+                if state.frames.is_empty() && !text.iter().all(u8::is_ascii_whitespace) =>
+            {
+                return Err(text_outside_root(start));
+            }
+            Event::CData(_) | Event::GeneralRef(_) if state.frames.is_empty() => {
+                return Err(text_outside_root(start));
             }
             Event::Text(text) => {
                 if state.in_leaf() {
@@ -927,6 +1043,48 @@ fn trim_xml(text: &str) -> &str {
 }
 
 impl<'a> State<'a> {
+    fn declare_outer_namespaces(&mut self, element: &BytesStart<'_>) {
+        if !element.attributes_raw().windows(5).any(|w| w == b"xmlns") {
+            return;
+        }
+        let depth = self.frames.len();
+        for (prefix, uri) in namespace_declarations(element) {
+            self.outer_namespaces.push(Declared { depth, prefix, uri });
+        }
+    }
+
+    /// The root must be in the permit namespace, or in none (EPIX sends it so); a root in any
+    /// other namespace is another vocabulary that happens to use the name.
+    fn check_root_namespace(&self, element: &BytesStart<'_>, position: u64) -> Result<(), Error> {
+        let qualified = element.name().into_inner();
+        let prefix: &[u8] = match qualified.iter().position(|&byte| byte == b':') {
+            Some(colon) => &qualified[..colon],
+            None => b"",
+        };
+        let own = namespace_declarations(element)
+            .into_iter()
+            .rev()
+            .find(|(declared, _)| declared == prefix)
+            .map(|(_, uri)| uri);
+        let uri = own.or_else(|| {
+            self.outer_namespaces
+                .iter()
+                .rev()
+                .find(|declared| declared.prefix == prefix)
+                .map(|declared| declared.uri.clone())
+        });
+        match uri {
+            Some(uri) if !uri.is_empty() && uri != super::PERMIT_NAMESPACE => Err(ambiguous(
+                position,
+                &format!(
+                    "the CITESEPermit element is in the namespace {uri:?}, not the CITES e-permit namespace {:?}",
+                    super::PERMIT_NAMESPACE
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn in_leaf(&self) -> bool {
         self.frames.last().is_some_and(|frame| frame.leaf)
     }
@@ -938,24 +1096,99 @@ impl<'a> State<'a> {
         position: u64,
     ) -> Result<(), Error> {
         let name = Name::of(local_name(element.name().into_inner()));
+        if name == Name::CitesEPermit && self.permit_seen {
+            return Err(ambiguous(
+                position,
+                "a second CITESEPermit element; a document carries one permit",
+            ));
+        }
         let slot = match self.frames.last() {
             None
             | Some(Frame {
                 slot: Slot::Outside,
                 ..
             }) => {
-                if name == Name::CitesEPermit && !self.permit_seen {
+                if name == Name::CitesEPermit {
                     self.permit_seen = true;
                     self.root_frame = Some(self.frames.len());
+                    self.check_root_namespace(element, position)?;
                     Slot::Root
                 } else {
+                    self.declare_outer_namespaces(element);
                     Slot::Outside
+                }
+            }
+            // A value given in a child element: a UN/CEFACT date string is the date itself;
+            // anything else is not understood, and says so rather than dropping the value.
+            Some(parent) if parent.leaf => {
+                if name == Name::DateTimeString && parent.slot.is_date() {
+                    parent.slot
+                } else {
+                    let leaf = Frame {
+                        slot: Slot::Skip,
+                        name,
+                        leaf: false,
+                        seen: 0,
+                    };
+                    let parent = *parent;
+                    let actual = String::from_utf8_lossy(local_name(element.name().into_inner()))
+                        .into_owned();
+                    let mut path = self.path(leaf);
+                    path.pop(); // the unknown name's placeholder
+                    path.push_str(&actual);
+                    let finding = Finding::new(
+                        Severity::Warning,
+                        Tier::Structure,
+                        "value-element-unknown",
+                        self.field_of(parent.slot),
+                        path,
+                        self.box_of(parent.slot),
+                        format!(
+                            "<{}> holds an element <{}> the reader does not understand where a value belongs; the value was not read from it",
+                            parent.name.as_str(),
+                            actual
+                        ),
+                    );
+                    self.findings.push(finding);
+                    Slot::Skip
                 }
             }
             Some(parent) => parent.slot.child(name),
         };
+        // Known children of known parents, values or not (the issuer's authentication type code
+        // is read by nobody, yet two of them are still two meanings).
+        if slot != Slot::Outside && name != Name::Other {
+            if let Some(parent) = self
+                .frames
+                .last_mut()
+                .filter(|parent| !matches!(parent.slot, Slot::Outside | Slot::Skip))
+            {
+                let bit = 1u128 << (name as u32);
+                if parent.seen & bit != 0 && !repeatable(parent.slot, name) {
+                    let parent = *parent;
+                    let mut path = self.path(parent);
+                    // `path` ends with the parent twice (it is both on the stack and the leaf).
+                    if let Some(cut) = path.rfind('/') {
+                        path.truncate(cut);
+                    }
+                    return Err(ambiguous(
+                        position,
+                        &format!(
+                            "<{}> occurs a second time in {path}, where the standard allows it once",
+                            name.as_str()
+                        ),
+                    ));
+                }
+                parent.seen |= bit;
+            }
+        }
         let leaf = slot.is_leaf();
-        self.frames.push(Frame { slot, name, leaf });
+        self.frames.push(Frame {
+            slot,
+            name,
+            leaf,
+            seen: 0,
+        });
         match slot {
             Slot::Party => self.party = Party::default(),
             Slot::Location => self.location = Location::default(),
@@ -969,6 +1202,12 @@ impl<'a> State<'a> {
                 self.doc = DocScratch::new();
             }
             Slot::Item => {
+                if self.items >= crate::model::MAX_BLOCKS {
+                    return Err(Error::TooManyBlocks {
+                        limit: crate::model::MAX_BLOCKS,
+                        at: Some(format!("at byte {position}")),
+                    });
+                }
                 self.items += 1;
                 self.item_docs = 0;
                 self.block = Block::default();
@@ -977,13 +1216,22 @@ impl<'a> State<'a> {
             _ => {}
         }
         // Most elements have no attributes; only look when there is something to look at.
-        if !element.attributes_raw().iter().all(u8::is_ascii_whitespace) {
-            let unit = attributes(element, reader, position, slot.is_quantity())?;
-            if slot.is_quantity() {
-                self.unit = unit;
-            }
-        } else if slot.is_quantity() {
-            self.unit = None;
+        let wanted = if slot.is_quantity() {
+            Some(&b"unitCode"[..])
+        } else if name == Name::DateTimeString && leaf {
+            Some(&b"format"[..])
+        } else {
+            None
+        };
+        let value = if !element.attributes_raw().iter().all(u8::is_ascii_whitespace) {
+            attributes(element, reader, position, wanted)?
+        } else {
+            None
+        };
+        if slot.is_quantity() {
+            self.unit = value.map(|unit| Coded::parse(&unit));
+        } else if wanted.is_some() {
+            self.date_format = value;
         }
         if leaf {
             self.text.clear();
@@ -995,6 +1243,14 @@ impl<'a> State<'a> {
         let Some(frame) = self.frames.pop() else {
             return;
         };
+        let depth = self.frames.len();
+        while self
+            .outer_namespaces
+            .last()
+            .is_some_and(|declared| declared.depth >= depth)
+        {
+            self.outer_namespaces.pop();
+        }
         let parent = self.frames.last().copied();
         if frame.leaf {
             let text = std::mem::take(&mut self.text);
@@ -1003,6 +1259,8 @@ impl<'a> State<'a> {
                 self.leaf(frame, parent, value);
             }
             self.text = text;
+            // A value read from a child (a date string) is not the parent's value too.
+            self.text.clear();
             return;
         }
         self.container_end(frame, parent);
@@ -1115,6 +1373,18 @@ impl<'a> State<'a> {
         path
     }
 
+    /// A date as written: ISO 8601 in the element itself, or a UN/CEFACT `DateTimeString`
+    /// child read by its format code. The error says why, for the finding.
+    fn parse_date(&self, leaf: Frame, value: &str) -> Result<Timestamp, String> {
+        if leaf.name == Name::DateTimeString {
+            Timestamp::parse_cefact(value, self.date_format.as_deref())
+        } else {
+            Timestamp::parse(value).map_err(|_| {
+                format!("{value:?} is not a date in ISO 8601 form (YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss with an optional offset such as +01:00)")
+            })
+        }
+    }
+
     fn timestamp(
         &mut self,
         leaf: Frame,
@@ -1123,12 +1393,118 @@ impl<'a> State<'a> {
         permit_box: &str,
         label: &str,
     ) -> Option<Timestamp> {
-        match Timestamp::parse(value) {
+        match self.parse_date(leaf, value) {
             Ok(timestamp) => Some(timestamp),
-            Err(_) => {
-                let finding = date_finding(field(self), self.path(leaf), permit_box, label, value);
+            Err(why) => {
+                let finding = date_finding(field(self), self.path(leaf), permit_box, label, &why);
                 self.findings.push(finding);
                 None
+            }
+        }
+    }
+
+    /// The model field a leaf fills, for findings about it.
+    fn field_of(&self, slot: Slot) -> String {
+        use Slot as S;
+        let party = || {
+            let party = self
+                .frames
+                .iter()
+                .rev()
+                .find(|frame| frame.slot == S::Party);
+            match party.map(|frame| frame.name) {
+                Some(Name::ConsigneeTradeParty) => "importer",
+                Some(Name::ConsignorTradeParty) => "exporter",
+                Some(Name::CertifyingTradeParty) => "export_endorsement.certifier",
+                _ => "issuing_authority",
+            }
+        };
+        let field = match slot {
+            S::PermitNumber => "permit_number",
+            S::DocName => "document_name",
+            S::DocType => "document_type",
+            S::DocSubtype => "document_subtype",
+            S::IssueDate => "issue_date",
+            S::Copy => "copy",
+            S::PurposeText => "purpose_text",
+            S::PurposeCode => "purpose",
+            S::Information => "special_conditions",
+            S::ValidFrom => "valid_from",
+            S::ValidUntil => "valid_until",
+            S::DocDate | S::DocTypeCode | S::DocId => "references",
+            S::TransportDocId => "transport_document",
+            S::StampId => "security_stamp",
+            S::SigDate | S::SigStatement | S::SigName => "signatory",
+            S::LocId | S::LocName => "issue_place",
+            S::PartyId | S::PartyName => return party().to_owned(),
+            S::Postcode
+            | S::PoBox
+            | S::Street
+            | S::City
+            | S::CountryId
+            | S::CountryName
+            | S::Subdivision => return format!("{}.address", party()),
+            S::ExamDate | S::ExamQty => "export_endorsement",
+            S::BlockId => return self.block_field("id"),
+            S::Marking => return self.block_field("marks"),
+            S::TradeCountryId | S::TradeCountryName => return self.block_field("origin"),
+            S::ItemQty => return self.block_field("quantity"),
+            S::Appendix => return self.block_field("appendix"),
+            S::Annex => return self.block_field("eu_annex"),
+            S::Source => return self.block_field("source"),
+            S::Description => return self.block_field("description"),
+            S::Term => return self.block_field("term"),
+            S::CommonName => return self.block_field("common_name"),
+            S::ScientificName => return self.block_field("scientific_name"),
+            S::UsedToDate | S::Annual => return self.block_field("quota"),
+            S::Acquisition => return self.block_field("acquisition_date"),
+            S::OperationNumber => return self.block_field("operation_number"),
+            _ => "",
+        };
+        field.to_owned()
+    }
+
+    /// The permit box a leaf fills, for findings about it.
+    fn box_of(&self, slot: Slot) -> &'static str {
+        use Slot as S;
+        match slot {
+            S::PermitNumber | S::DocName | S::DocType | S::DocSubtype => "1",
+            S::ValidFrom | S::ValidUntil => "2",
+            S::PurposeText | S::PurposeCode => "5a",
+            S::Information => "5",
+            S::StampId => "5b",
+            S::IssueDate | S::SigDate | S::SigStatement | S::SigName | S::LocId | S::LocName => {
+                "13"
+            }
+            S::TransportDocId => "15",
+            S::ExamDate | S::ExamQty => "14",
+            S::Marking | S::Description | S::Term => "9",
+            S::Appendix | S::Source | S::Annex => "10",
+            S::ItemQty => "11",
+            S::UsedToDate | S::Annual => "11a",
+            S::TradeCountryId | S::TradeCountryName | S::DocDate | S::DocId | S::DocTypeCode => {
+                if self.in_item() {
+                    "12"
+                } else {
+                    ""
+                }
+            }
+            S::Acquisition | S::OperationNumber => "12b",
+            S::CommonName => "8",
+            S::ScientificName | S::BlockId => "7",
+            _ => {
+                let party = self
+                    .frames
+                    .iter()
+                    .rev()
+                    .find(|frame| frame.slot == S::Party);
+                match party.map(|frame| frame.name) {
+                    Some(Name::ConsigneeTradeParty) => "3",
+                    Some(Name::ConsignorTradeParty) => "4",
+                    Some(Name::CertifyingTradeParty) => "14",
+                    Some(_) => "6",
+                    None => "",
+                }
             }
         }
     }
@@ -1234,11 +1610,11 @@ impl<'a> State<'a> {
                 );
             }
             Slot::DocDate if self.doc.date.is_none() && self.doc.bad_date.is_none() => {
-                match Timestamp::parse(value) {
+                match self.parse_date(leaf, value) {
                     Ok(date) => self.doc.date = Some(date),
-                    Err(_) => {
+                    Err(why) => {
                         self.doc.bad_date = Some(BadDate {
-                            text: value.to_owned(),
+                            text: why,
                             path: self.path(leaf),
                         })
                     }
@@ -1360,6 +1736,11 @@ impl<'a> State<'a> {
             Slot::Source => {
                 self.block.source.get_or_insert_with(|| Coded::parse(value));
             }
+            Slot::Annex => {
+                self.block
+                    .eu_annex
+                    .get_or_insert_with(|| Coded::parse(value));
+            }
             Slot::Description => set_first(&mut self.block.description, value),
             Slot::Term => {
                 self.block.term.get_or_insert_with(|| Coded::parse(value));
@@ -1407,44 +1788,75 @@ impl<'a> State<'a> {
 }
 
 /// Checks every attribute of an element for well-formedness (quoting, duplicates, references)
-/// and returns the `unitCode` of a quantity: absent, empty and EPIX's `?` placeholder all mean
-/// "no unit".
+/// and returns the value of the `wanted` attribute (a quantity's `unitCode`, a date string's
+/// `format`): absent, empty and EPIX's `?` placeholder all mean "not given".
 fn attributes(
     element: &BytesStart<'_>,
     reader: &Reader<&[u8]>,
     position: u64,
-    want_unit: bool,
-) -> Result<Option<Coded<Unit>>, Error> {
-    let mut unit = None;
-    for attribute in element.attributes() {
+    wanted: Option<&[u8]>,
+) -> Result<Option<String>, Error> {
+    let mut found = None;
+    // quick-xml's own duplicate check compares every pair; this one is linear: a list while
+    // short, a hash set beyond, and no more than MAX_ATTRIBUTES in all.
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut many: Option<std::collections::HashSet<Vec<u8>>> = None;
+    for attribute in element.attributes().with_checks(false) {
         let attribute = attribute.map_err(|error| Error::MalformedXml {
             position,
             message: error.to_string(),
         })?;
-        let is_unit = want_unit && attribute.key.local_name().as_ref() == b"unitCode";
-        if !is_unit && !attribute.value.contains(&b'&') {
+        let key = attribute.key.into_inner();
+        let duplicate = match &mut many {
+            Some(set) => !set.insert(key.to_vec()),
+            None if keys.len() < 16 => {
+                let duplicate = keys.contains(&key);
+                keys.push(key);
+                duplicate
+            }
+            None => {
+                let mut set: std::collections::HashSet<Vec<u8>> =
+                    keys.iter().map(|key| key.to_vec()).collect();
+                let duplicate = !set.insert(key.to_vec());
+                many = Some(set);
+                duplicate
+            }
+        };
+        if duplicate {
+            return Err(Error::MalformedXml {
+                position,
+                message: format!(
+                    "the attribute {} appears twice on one element",
+                    String::from_utf8_lossy(key)
+                ),
+            });
+        }
+        let count = many.as_ref().map_or(keys.len(), |set| set.len());
+        if count > super::MAX_ATTRIBUTES {
+            return Err(Error::TooManyAttributes {
+                limit: super::MAX_ATTRIBUTES,
+                position,
+            });
+        }
+        let is_wanted = wanted == Some(attribute.key.local_name().as_ref());
+        if !is_wanted && !attribute.value.contains(&b'&') {
             continue;
         }
         let value = attribute
             .decode_and_unescape_value(reader.decoder())
             .map_err(|error| parse_error(&error, position))?;
-        if is_unit && unit.is_none() {
+        if is_wanted && found.is_none() {
             let value = trim_xml(&value);
             if !value.is_empty() && value != "?" {
-                unit = Some(Coded::parse(value));
+                found = Some(value.to_owned());
             }
         }
     }
-    Ok(unit)
+    Ok(found)
 }
 
-fn date_finding(
-    field: String,
-    path: String,
-    permit_box: &str,
-    label: &str,
-    value: &str,
-) -> Finding {
+/// A date that could not be read; `why` says what the text is and what was expected.
+fn date_finding(field: String, path: String, permit_box: &str, label: &str, why: &str) -> Finding {
     Finding::new(
         Severity::Error,
         Tier::Structure,
@@ -1452,7 +1864,7 @@ fn date_finding(
         field,
         path,
         permit_box,
-        format!("{label} is {value:?}, which is not a date in ISO 8601 form (YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss with an optional offset such as +01:00); it was left empty"),
+        format!("{label}: {why}; it was left empty"),
     )
 }
 
@@ -1465,11 +1877,24 @@ fn country_of(reference: &Option<CountryReference>) -> Option<&str> {
         .filter(|code| !code.is_empty())
 }
 
+/// Whether a document number carries `country` as its issuer: it starts with the country code
+/// (`FR1202501030-R`), or with a two-digit year and then the code (`26DE004711`), as many MAs
+/// number their permits.
+fn number_of_country(id: &str, country: &str) -> bool {
+    let bytes = id.as_bytes();
+    id.starts_with(country)
+        || (bytes.len() > 4
+            && bytes[..2].iter().all(u8::is_ascii_digit)
+            && id.get(2..4) == Some(country))
+}
+
 /// Assigns a block's referenced documents to box 12 (origin) and box 12a (last re-export).
 ///
 /// EPIX calls the 1001 type codes "buggy data", so they are trusted first but not alone: a
-/// document without a usable code goes to the box whose country prefixes its number, and
-/// otherwise fills the boxes in order (origin first).
+/// document without a usable code goes to the box whose country its number carries (as a
+/// prefix, or after a two-digit year), and otherwise fills the boxes in order (origin first).
+/// Every box given by country or by position is reported (`reference-box-inferred`, a
+/// warning), so a guess is never silent.
 fn assign_documents(
     block: &mut Block,
     docs: &mut [DocScratch],
@@ -1504,23 +1929,53 @@ fn assign_documents(
             continue;
         };
         let prefixed =
-            |country: Option<&str>| country.is_some_and(|country| id.starts_with(country));
-        if origin.is_none() && prefixed(origin_country) {
+            |country: Option<&str>| country.is_some_and(|country| number_of_country(id, country));
+        let inferred = if origin.is_none() && prefixed(origin_country) {
             origin = Some(position);
-            doc.assigned = true;
+            Some(("12", "origin", origin_country))
         } else if reexport.is_none() && prefixed(reexport_country) {
             reexport = Some(position);
+            Some(("12a", "last re-export", reexport_country))
+        } else {
+            None
+        };
+        if let Some((permit_box, role, country)) = inferred {
             doc.assigned = true;
+            findings.push(inferred_finding(
+                index,
+                position,
+                permit_box,
+                format!(
+                    "the document {id} has no UN/EDIFACT 1001 type code (861 origin, 811 re-export); it was taken as the {role} document of box {permit_box} because its number carries the country {}",
+                    country.unwrap_or_default()
+                ),
+            ));
         }
     }
     for (position, doc) in docs.iter_mut().enumerate() {
         if doc.assigned || !usable(doc) {
             continue;
         }
+        let described = doc.id.as_deref().map_or_else(
+            || "a document without number".to_owned(),
+            |id| format!("the document {id}"),
+        );
         if origin.is_none() {
             origin = Some(position);
+            findings.push(inferred_finding(
+                index,
+                position,
+                "12",
+                format!("{described} has no usable UN/EDIFACT 1001 type code and its number names neither country; it was taken as the origin document of box 12 by its position"),
+            ));
         } else if reexport.is_none() {
             reexport = Some(position);
+            findings.push(inferred_finding(
+                index,
+                position,
+                "12a",
+                format!("{described} has no usable UN/EDIFACT 1001 type code and its number names neither country; it was taken as the last re-export document of box 12a by its position"),
+            ));
         } else {
             findings.push(Finding::new(
                 Severity::Warning,
@@ -1572,6 +2027,28 @@ fn assign_documents(
     }
     block.origin = block.origin.take().and_then(not_empty);
     block.last_reexport = block.last_reexport.take().and_then(not_empty);
+}
+
+/// A box 12/12a document assigned by inference rather than by its type code.
+fn inferred_finding(index: usize, position: usize, permit_box: &str, message: String) -> Finding {
+    let field = if permit_box == "12" {
+        "origin.permit_number"
+    } else {
+        "last_reexport.permit_number"
+    };
+    Finding::new(
+        Severity::Warning,
+        Tier::Structure,
+        "reference-box-inferred",
+        format!("blocks[{index}].{field}"),
+        format!(
+            "/CITESEPermit/SpecifiedSupplyChainConsignment/IncludedSupplyChainConsignmentItem[{}]/AssociatedReferencedDocument[{}]",
+            index + 1,
+            position + 1
+        ),
+        permit_box,
+        message,
+    )
 }
 
 #[cfg(test)]

@@ -355,6 +355,15 @@ fn consignment(w: &mut Writer<'_>, permit: &Permit) {
         w.open("ram:IncludedSupplyChainTradeLineItem");
         w.code("ram:TypeCode", block.appendix.as_ref());
         w.code("ram:TypeExtensionCode", block.source.as_ref());
+        if let Some(annex) = block.eu_annex.as_ref() {
+            // Toolkit v2 has no element for a regional Annex: our documented extension, in its
+            // own namespace (docs/standard-format.md, "Extensions").
+            w.text_with_attrs(
+                "ext:RegionalAnnexCode",
+                concat!(" xmlns:ext=\"", "urn:ecites-exchange:extension:1", "\""),
+                annex.as_str(),
+            );
+        }
         w.open("ram:SpecifiedTradeProduct");
         w.text("ram:Description", block.description.as_deref());
         w.code("ram:TypeCode", block.term.as_ref());
