@@ -75,6 +75,9 @@ impl BlobStore for Outbox {
     async fn put(&self, _key: &str, _bytes: Vec<u8>, _content_type: &str) -> Result<(), Error> {
         unreachable!("notify writes nothing to the bucket")
     }
+    async fn delete(&self, _: &str) -> Result<(), Error> {
+        unreachable!("notify deletes nothing")
+    }
     fn bucket(&self) -> &str {
         BUCKET
     }

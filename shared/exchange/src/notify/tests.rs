@@ -586,6 +586,9 @@ mod fakes {
         async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
             Ok(())
         }
+        async fn delete(&self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
         fn bucket(&self) -> &str {
             "b"
         }
@@ -767,7 +770,8 @@ fn a_permit_received_from_a_partner_is_received() {
             ("permit_number", "26XB0007"),
             ("version", "2"),
             ("document_status", "replacement"),
-            ("body_key", "received/XB/26XB0007/abc.xml"),
+            ("body_key", "received/XB/26XB0007/m1.json"),
+            ("xml_key", "received/XB/26XB0007/m1.xml"),
             ("received_at", "2026-01-05T10:00:00Z"),
         ]),
     };
@@ -775,7 +779,28 @@ fn a_permit_received_from_a_partner_is_received() {
     assert_eq!(sc.event, EventType::Received);
     assert_eq!(sc.id, "XB/26XB0007/v2/replacement/received");
     assert_eq!(sc.detail["sender"], "XB");
-    assert_eq!(sc.xml_key.as_deref(), Some("received/XB/26XB0007/abc.xml"));
+    assert_eq!(
+        sc.xml_key.as_deref(),
+        Some("received/XB/26XB0007/m1.xml"),
+        "the verified payload XML, never the envelope"
+    );
+}
+
+#[test]
+fn a_received_row_without_verified_xml_is_never_summarised_from_its_envelope() {
+    let change = Change {
+        event_name: "INSERT".into(),
+        old: Image::new(),
+        new: image(&[
+            ("type", "RECEIVED"),
+            ("issuer", "XB"),
+            ("permit_number", "26XB0008"),
+            ("version", "1"),
+            ("document_status", "issued"),
+            ("body_key", "received/XB/26XB0008/m1.json"),
+        ]),
+    };
+    assert_eq!(state_change(&change).unwrap().xml_key, None);
 }
 
 #[test]

@@ -1,0 +1,238 @@
+//! Hostile partners and subscribers (issue 19): a genuine partner key, authentication holding
+//! everywhere, and what comes after it. Two MAs (XA and XB) on one moto server, XB's real
+//! receive function on a loopback Function URL, XB's real notify and webhook functions fed by
+//! its ledger stream, subscribers on loopback. Each test pins one class of the issue.
+
+use chrono::Utc;
+use ecites_domain::codes::Appendix;
+use ecites_e2e::{fixtures, start_pair, take_events, OpenApi, DRAIN};
+use ecites_exchange::forward::{build_message, PartnerTransport};
+use ecites_exchange::ledger::DeliveryKind;
+use ecites_exchange::Ledger as _;
+use ecites_exchange::notify::{EventType, Filters, Role};
+use ecites_exchange::protocol::{KEY_ID_HEADER, SIGNATURE_HEADER};
+use ecites_forward::HttpTransport;
+use ecites_local::exchange::{delivery_message as message, Ma};
+use ecites_local::notify::{LocalNotify, NotifyOptions};
+use serde_json::Value;
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_secs(90);
+
+/// Sends `body` to XB and returns (status, JSON answer); every answer must be one
+/// docs/openapi.yaml documents, with the body its schema describes.
+async fn post(xb: &Ma, body: Vec<u8>, headers: &[(&'static str, String)]) -> (u16, Value) {
+    let transport = HttpTransport::new(Duration::from_secs(10)).unwrap();
+    let reply = transport
+        .post(&xb.server.url(), headers, body)
+        .await
+        .unwrap();
+    if let Err(drift) = OpenApi::load().check_answer(reply.status, &reply.body) {
+        panic!("the receive function's answer departs from docs/openapi.yaml: {drift}");
+    }
+    (reply.status, serde_json::from_slice(&reply.body).unwrap())
+}
+
+/// XA's signature headers over `body`.
+fn signed_by(xa: &Ma, body: &[u8]) -> Vec<(&'static str, String)> {
+    vec![
+        ("content-type", "application/vnd.ecites.envelope+json".into()),
+        (SIGNATURE_HEADER, xa.key.sign(body)),
+        (KEY_ID_HEADER, xa.key.key_id.clone()),
+    ]
+}
+
+fn xml_of(permit: &ecites_domain::Permit) -> Vec<u8> {
+    ecites_domain::xml::write_permit(permit).into_bytes()
+}
+
+/// XB's notification side, with XB's customs subscribed through the topic to `received`
+/// permits imported into XB (the documented example: `--events received --importer XB`).
+async fn customs_of_xb(xb: &Ma) -> (LocalNotify, String) {
+    let notify = LocalNotify::start(&xb.local, NotifyOptions::default())
+        .await
+        .expect("notification stack starts");
+    let url = ecites_e2e::subscribed_queue(
+        &xb.local,
+        &notify,
+        "customs-xb",
+        Role::Customs,
+        &[EventType::Received],
+        Filters {
+            importer: vec!["XB".into()],
+            ..Filters::default()
+        },
+    )
+    .await;
+    (notify, url)
+}
+
+/// Class 1: the `received` event is summarised from the verified payload XML, so customs
+/// filtering on the importer is told, with the importer and taxon the permit names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customs_filtered_on_the_importer_is_told_of_a_received_permit_from_its_verified_xml() {
+    let (xa, xb) = start_pair().await;
+    let (notify, customs) = customs_of_xb(&xb).await;
+    xa.drop_permit(
+        "26XA1901",
+        &fixtures::export_permit("26XA1901", "XA", "XB", 4),
+    )
+    .await
+    .unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    notify.drain(DRAIN).await.unwrap();
+
+    let events = take_events(&xb.local, &customs).await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let data = &events[0]["data"];
+    assert_eq!(events[0]["type"], "org.cites.epermit.received");
+    assert_eq!(data["importer"], "XB", "{data}");
+    assert_eq!(data["exporter"], "XA", "{data}");
+    assert_eq!(data["blocks"][0]["taxon"], "Testudo hermanni", "{data}");
+    assert_eq!(data["blocks"][0]["appendix"], "II", "{data}");
+}
+
+/// Class 2: a signed envelope with a field nobody documented (here holding a second permit,
+/// Appendix I, in single-quoted XML) is refused before anything is stored, naming the field;
+/// customs is told nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envelope_with_an_unknown_field_holding_a_second_permit_is_refused_and_nobody_is_told() {
+    let (xa, xb) = start_pair().await;
+    let (notify, customs) = customs_of_xb(&xb).await;
+    let delivery = message("XA", "26XA1902", 1, DeliveryKind::Permit, "XB");
+    let valid = fixtures::export_permit("26XA1902", "XA", "XB", 4);
+    let (body, _) = build_message(&delivery, "E", &xml_of(&valid), "m-1", &xa.key, Utc::now());
+    let mut smuggled = valid.clone();
+    smuggled.blocks[0].scientific_name = Some("Panthera tigris".into());
+    smuggled.blocks[0].appendix = Some(Appendix::I.into());
+    let second = String::from_utf8(xml_of(&smuggled))
+        .unwrap()
+        .replace('"', "'")
+        .replace('\n', " ");
+    let mut envelope: Value = serde_json::from_slice(&body).unwrap();
+    envelope["note"] = Value::from(second);
+    let body = serde_json::to_vec(&envelope).unwrap();
+    let (status, refusal) = post(&xb, body.clone(), &signed_by(&xa, &body)).await;
+    assert_eq!(status, 400, "{refusal}");
+    let text = refusal["message"].as_str().unwrap();
+    assert!(text.contains("unknown field `note`"), "{refusal}");
+
+    // A field given twice: serde_json alone would keep the last; the envelope reader refuses.
+    let text = String::from_utf8(
+        build_message(&delivery, "E", &xml_of(&valid), "m-2", &xa.key, Utc::now()).0,
+    )
+    .unwrap();
+    let twice = text.replacen('{', r#"{"permit_number":"26XA9999","#, 1).into_bytes();
+    let (status, refusal) = post(&xb, twice.clone(), &signed_by(&xa, &twice)).await;
+    assert_eq!(status, 400, "{refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate field `permit_number`"),
+        "{refusal}"
+    );
+
+    // The payload namespace must be what the payload is.
+    let mut envelope: Value = serde_json::from_str(&text).unwrap();
+    envelope["message_id"] = "m-3".into();
+    envelope["payload_namespace"] = "urn:example:other".into();
+    let body = serde_json::to_vec(&envelope).unwrap();
+    let (status, refusal) = post(&xb, body.clone(), &signed_by(&xa, &body)).await;
+    assert_eq!(status, 400, "{refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("payload_namespace"),
+        "{refusal}"
+    );
+
+    assert!(xb.local.list("received/").await.unwrap().is_empty());
+    notify.drain(DRAIN).await.unwrap();
+    assert!(take_events(&xb.local, &customs).await.is_empty());
+}
+
+/// Class 5: the same document (sender, number, version, status) with different content is a
+/// conflict: 409 with a reason, recorded in the audit trail, the first kept. A cancellation is
+/// checked like a permit, and a number no key can hold is a refusal before anything is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_content_for_a_document_is_a_recorded_conflict_and_bad_cancellations_store_nothing(
+) {
+    let (xa, xb) = start_pair().await;
+    let delivery = message("XA", "26XA1905", 1, DeliveryKind::Permit, "XB");
+    let first = fixtures::export_permit("26XA1905", "XA", "XB", 4);
+    let (body, headers) =
+        build_message(&delivery, "E", &xml_of(&first), "m-first", &xa.key, Utc::now());
+    let (status, ack) = post(&xb, body, &headers).await;
+    assert_eq!(status, 200, "{ack}");
+
+    let other = fixtures::export_permit("26XA1905", "XA", "XB", 400);
+    let (body, headers) =
+        build_message(&delivery, "E", &xml_of(&other), "m-other", &xa.key, Utc::now());
+    let (status, refusal) = post(&xb, body, &headers).await;
+    assert_eq!(status, 409, "{refusal}");
+    assert_eq!(refusal["code"], "CONFLICT", "{refusal}");
+    assert!(
+        refusal["message"].as_str().unwrap().contains("different content"),
+        "{refusal}"
+    );
+    let row = xb
+        .store
+        .received_fields(ecites_local::country("XA"), "26XA1905", 1, "issued")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row["message_id"], "m-first", "the first stays: {row:?}");
+    let id = ecites_e2e::id("XA", "26XA1905");
+    let status = xb.local.function.ledger().status(&id).await.unwrap();
+    let conflict = status
+        .history
+        .iter()
+        .find(|entry| entry.event == "RECEIVED_CONFLICT")
+        .unwrap_or_else(|| panic!("no conflict audit row: {:?}", status.history));
+    assert!(conflict.detail.contains("m-other"), "{conflict:?}");
+
+    // The same content again is still a plain duplicate.
+    let (body, headers) =
+        build_message(&delivery, "E", &xml_of(&first), "m-again", &xa.key, Utc::now());
+    let (status, again) = post(&xb, body, &headers).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true);
+
+    // A cancellation whose number no key can hold: refused (4xx) naming the field, nothing
+    // stored, not a 503 that the sender would retry for ever.
+    let long = format!("26XA{}", "9".repeat(1500));
+    let mut cancel = message("XA", &long, 1, DeliveryKind::Cancellation, "XB");
+    cancel.reason = Some("specimens died".into());
+    let permit = fixtures::export_permit(&long, "XA", "XB", 4);
+    let (body, headers) =
+        build_message(&cancel, "E", &xml_of(&permit), "m-long", &xa.key, Utc::now());
+    let (status, refusal) = post(&xb, body, &headers).await;
+    assert!((400..500).contains(&status), "{status} {refusal}");
+    assert!(
+        refusal["message"].as_str().unwrap().contains("permit_number"),
+        "{refusal}"
+    );
+
+    // A cancellation without a document type in its payload is not trusted either.
+    let mut untyped = fixtures::export_permit("26XA1906", "XA", "XB", 4);
+    untyped.document_type = None;
+    let cancel = message("XA", "26XA1906", 1, DeliveryKind::Cancellation, "XB");
+    let (body, headers) =
+        build_message(&cancel, "E", &xml_of(&untyped), "m-untyped", &xa.key, Utc::now());
+    let (status, refusal) = post(&xb, body, &headers).await;
+    assert_eq!(status, 400, "{refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("document_type"),
+        "{refusal}"
+    );
+    let stored = xb.local.list("received/XA/").await.unwrap();
+    assert!(
+        stored.iter().all(|key| key.starts_with("received/XA/26XA1905/")),
+        "{stored:?}"
+    );
+}
