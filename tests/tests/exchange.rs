@@ -61,7 +61,11 @@ async fn permit_dropped_at_xa_arrives_at_xb_verified_and_both_ledgers_agree_thro
     assert_eq!(got["tracking_number"], sent["tracking_number"]);
     assert!(got["tracking_number"].starts_with("XB-"));
     let stored = xb.local.list("received/XA/26XA0001/").await.unwrap();
-    assert_eq!(stored.len(), 2, "the envelope and its verified XML: {stored:?}");
+    assert_eq!(
+        stored.len(),
+        2,
+        "the envelope and its verified XML: {stored:?}"
+    );
     assert!(stored.contains(&got["body_key"]) && stored.contains(&got["xml_key"]));
 
     // A replacement (same number, new content) follows it.

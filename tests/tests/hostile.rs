@@ -8,9 +8,9 @@ use ecites_domain::codes::Appendix;
 use ecites_e2e::{fixtures, start_pair, take_events, OpenApi, DRAIN};
 use ecites_exchange::forward::{build_message, PartnerTransport};
 use ecites_exchange::ledger::DeliveryKind;
-use ecites_exchange::Ledger as _;
 use ecites_exchange::notify::{EventType, Filters, Role};
 use ecites_exchange::protocol::{KEY_ID_HEADER, SIGNATURE_HEADER};
+use ecites_exchange::Ledger as _;
 use ecites_forward::HttpTransport;
 use ecites_local::exchange::{delivery_message as message, Ma};
 use ecites_local::notify::{LocalNotify, NotifyOptions};
@@ -36,7 +36,10 @@ async fn post(xb: &Ma, body: Vec<u8>, headers: &[(&'static str, String)]) -> (u1
 /// XA's signature headers over `body`.
 fn signed_by(xa: &Ma, body: &[u8]) -> Vec<(&'static str, String)> {
     vec![
-        ("content-type", "application/vnd.ecites.envelope+json".into()),
+        (
+            "content-type",
+            "application/vnd.ecites.envelope+json".into(),
+        ),
         (SIGNATURE_HEADER, xa.key.sign(body)),
         (KEY_ID_HEADER, xa.key.key_id.clone()),
     ]
@@ -122,7 +125,9 @@ async fn an_envelope_with_an_unknown_field_holding_a_second_permit_is_refused_an
         build_message(&delivery, "E", &xml_of(&valid), "m-2", &xa.key, Utc::now()).0,
     )
     .unwrap();
-    let twice = text.replacen('{', r#"{"permit_number":"26XA9999","#, 1).into_bytes();
+    let twice = text
+        .replacen('{', r#"{"permit_number":"26XA9999","#, 1)
+        .into_bytes();
     let (status, refusal) = post(&xb, twice.clone(), &signed_by(&xa, &twice)).await;
     assert_eq!(status, 400, "{refusal}");
     assert!(
@@ -162,19 +167,34 @@ async fn a_second_content_for_a_document_is_a_recorded_conflict_and_bad_cancella
     let (xa, xb) = start_pair().await;
     let delivery = message("XA", "26XA1905", 1, DeliveryKind::Permit, "XB");
     let first = fixtures::export_permit("26XA1905", "XA", "XB", 4);
-    let (body, headers) =
-        build_message(&delivery, "E", &xml_of(&first), "m-first", &xa.key, Utc::now());
+    let (body, headers) = build_message(
+        &delivery,
+        "E",
+        &xml_of(&first),
+        "m-first",
+        &xa.key,
+        Utc::now(),
+    );
     let (status, ack) = post(&xb, body, &headers).await;
     assert_eq!(status, 200, "{ack}");
 
     let other = fixtures::export_permit("26XA1905", "XA", "XB", 400);
-    let (body, headers) =
-        build_message(&delivery, "E", &xml_of(&other), "m-other", &xa.key, Utc::now());
+    let (body, headers) = build_message(
+        &delivery,
+        "E",
+        &xml_of(&other),
+        "m-other",
+        &xa.key,
+        Utc::now(),
+    );
     let (status, refusal) = post(&xb, body, &headers).await;
     assert_eq!(status, 409, "{refusal}");
     assert_eq!(refusal["code"], "CONFLICT", "{refusal}");
     assert!(
-        refusal["message"].as_str().unwrap().contains("different content"),
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("different content"),
         "{refusal}"
     );
     let row = xb
@@ -194,8 +214,14 @@ async fn a_second_content_for_a_document_is_a_recorded_conflict_and_bad_cancella
     assert!(conflict.detail.contains("m-other"), "{conflict:?}");
 
     // The same content again is still a plain duplicate.
-    let (body, headers) =
-        build_message(&delivery, "E", &xml_of(&first), "m-again", &xa.key, Utc::now());
+    let (body, headers) = build_message(
+        &delivery,
+        "E",
+        &xml_of(&first),
+        "m-again",
+        &xa.key,
+        Utc::now(),
+    );
     let (status, again) = post(&xb, body, &headers).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["duplicate"], true);
@@ -206,12 +232,21 @@ async fn a_second_content_for_a_document_is_a_recorded_conflict_and_bad_cancella
     let mut cancel = message("XA", &long, 1, DeliveryKind::Cancellation, "XB");
     cancel.reason = Some("specimens died".into());
     let permit = fixtures::export_permit(&long, "XA", "XB", 4);
-    let (body, headers) =
-        build_message(&cancel, "E", &xml_of(&permit), "m-long", &xa.key, Utc::now());
+    let (body, headers) = build_message(
+        &cancel,
+        "E",
+        &xml_of(&permit),
+        "m-long",
+        &xa.key,
+        Utc::now(),
+    );
     let (status, refusal) = post(&xb, body, &headers).await;
     assert!((400..500).contains(&status), "{status} {refusal}");
     assert!(
-        refusal["message"].as_str().unwrap().contains("permit_number"),
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("permit_number"),
         "{refusal}"
     );
 
@@ -219,8 +254,14 @@ async fn a_second_content_for_a_document_is_a_recorded_conflict_and_bad_cancella
     let mut untyped = fixtures::export_permit("26XA1906", "XA", "XB", 4);
     untyped.document_type = None;
     let cancel = message("XA", "26XA1906", 1, DeliveryKind::Cancellation, "XB");
-    let (body, headers) =
-        build_message(&cancel, "E", &xml_of(&untyped), "m-untyped", &xa.key, Utc::now());
+    let (body, headers) = build_message(
+        &cancel,
+        "E",
+        &xml_of(&untyped),
+        "m-untyped",
+        &xa.key,
+        Utc::now(),
+    );
     let (status, refusal) = post(&xb, body, &headers).await;
     assert_eq!(status, 400, "{refusal}");
     assert!(
@@ -232,7 +273,248 @@ async fn a_second_content_for_a_document_is_a_recorded_conflict_and_bad_cancella
     );
     let stored = xb.local.list("received/XA/").await.unwrap();
     assert!(
-        stored.iter().all(|key| key.starts_with("received/XA/26XA1905/")),
+        stored
+            .iter()
+            .all(|key| key.starts_with("received/XA/26XA1905/")),
         "{stored:?}"
     );
+}
+
+/// A webhook subscription of XB's customs to permits issued for import into XB at `url`,
+/// written straight into the registry (as one added before a rule existed, or by hand), and
+/// its secret.
+async fn written_around_the_admin(notify: &LocalNotify, id: &str, url: &str) {
+    let subscription = ecites_e2e::webhook(id, url, false);
+    notify.admin.registry.put(&subscription).await.unwrap();
+    notify
+        .admin
+        .secrets
+        .store(
+            &format!("/ecites/webhooks/{id}"),
+            &ecites_exchange::notify::Secret::new("s"),
+        )
+        .await
+        .unwrap();
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap()
+}
+
+/// Class 4: hostile subscriber URLs. Refused when added (userinfo, the metadata service in
+/// decimal, octal, hexadecimal and IPv6 forms, internal names, the Runtime API port), and
+/// refused again at delivery by the real webhooks function: a subscription written around the
+/// admin reaches neither the loopback service its userinfo hides nor the Runtime API; loopback
+/// subscribers are reached only under the local-run setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_webhook_urls_are_refused_when_added_and_again_at_delivery() {
+    use ecites_exchange::notify::WebhookPolicy;
+    use ecites_local::webhook_receiver::WebhookReceiver;
+    let (local, notify) = ecites_e2e::start_notify().await;
+    let inside = WebhookReceiver::start(200).await.unwrap();
+    let runtime = WebhookReceiver::start(200).await.unwrap();
+    let legit = WebhookReceiver::start(200).await.unwrap();
+    let inside_port = port_of(&inside.url(""));
+    let runtime_port = port_of(&runtime.url(""));
+
+    for url in [
+        format!("http://127.0.0.1:80@127.0.0.1:{inside_port}/"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://2852039166/latest/meta-data/".to_owned(),
+        "https://0251.0376.0251.0376/".to_owned(),
+        "https://0xa9fea9fe/".to_owned(),
+        "https://[::ffff:169.254.169.254]/".to_owned(),
+        "https://[fd00:ec2::254]/latest".to_owned(),
+        "https://metadata.google.internal/".to_owned(),
+        "https://10.0.0.8/hook".to_owned(),
+        "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next".to_owned(),
+    ] {
+        let added = notify
+            .admin
+            .add(ecites_e2e::webhook("hook-hostile", &url, false), None)
+            .await;
+        assert!(added.is_err(), "{url} was added");
+    }
+
+    written_around_the_admin(
+        &notify,
+        "hook-userinfo",
+        &format!("http://127.0.0.1:80@127.0.0.1:{inside_port}/hook"),
+    )
+    .await;
+    written_around_the_admin(
+        &notify,
+        "hook-runtime",
+        &runtime.url("/2018-06-01/runtime/invocation/next"),
+    )
+    .await;
+    written_around_the_admin(&notify, "hook-legit", &legit.url("/hook")).await;
+    ecites_e2e::issue(&local, "26XA1941", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+    notify.run_stream(DRAIN).await.unwrap();
+
+    // The real webhooks function, local-run setting on, the Runtime API on `runtime`'s port.
+    let config = ecites_notify::NotifyConfig {
+        webhook_policy: WebhookPolicy {
+            allow_loopback: true,
+            runtime_api_port: runtime_port,
+        },
+        ..notify.config.clone()
+    };
+    let webhooks =
+        ecites_notify::WebhookFunction::new(&config, &local.clients, &notify.clients).unwrap();
+    notify
+        .webhook_source
+        .run_until_quiet(&|event| webhooks.handle(event), DRAIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        legit.received().len(),
+        1,
+        "the loopback subscriber, in a local run"
+    );
+    assert!(inside.received().is_empty(), "{:?}", inside.received());
+    assert!(runtime.received().is_empty(), "{:?}", runtime.received());
+    let dead = take_events(&local, &notify.webhook_dlq_url).await;
+    let mut dead: Vec<&str> = dead
+        .iter()
+        .filter_map(|job| job["subscription_id"].as_str())
+        .collect();
+    dead.sort_unstable();
+    assert_eq!(
+        dead,
+        ["hook-runtime", "hook-userinfo"],
+        "nothing lost: in the DLQ"
+    );
+
+    // Without the local-run setting a loopback subscriber is never reached.
+    ecites_e2e::issue(&local, "26XA1942", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+    notify.run_stream(DRAIN).await.unwrap();
+    let production = ecites_notify::NotifyConfig {
+        webhook_policy: WebhookPolicy::default(),
+        ..notify.config.clone()
+    };
+    let webhooks =
+        ecites_notify::WebhookFunction::new(&production, &local.clients, &notify.clients).unwrap();
+    notify
+        .webhook_source
+        .run_until_quiet(&|event| webhooks.handle(event), DRAIN)
+        .await
+        .unwrap();
+    assert_eq!(legit.received().len(), 1, "{:?}", legit.received());
+}
+
+/// A subscriber that answers 200 with a body that never ends: the first 128 KiB at once, then
+/// nothing, the connection held open. Returns its URL and the number of requests it took.
+async fn endless_answer() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 8192];
+                // Headers, then the body by its Content-Length.
+                loop {
+                    let Ok(n) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length: usize = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if seen.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let head = "HTTP/1.1 200 OK\r\ncontent-length: 1610612736\r\n\r\n";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let _ = stream.write_all(&vec![b'x'; 128 * 1024]).await;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            });
+        }
+    });
+    (url, requests)
+}
+
+/// Class 3: the webhooks function reads at most 64 KiB of a subscriber's answer (a 1.5 GB
+/// answer that never finishes is not waited for: the delivery succeeds on its status), and the
+/// receive function's answer is bounded (100 findings and a count of the rest).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_answering_without_end_is_delivered_and_receive_answers_are_bounded() {
+    let (local, notify) = ecites_e2e::start_notify().await;
+    let (url, requests) = endless_answer().await;
+    notify
+        .admin
+        .add(
+            ecites_e2e::webhook("hook-endless", &url, false),
+            Some(&ecites_exchange::notify::Secret::new("s")),
+        )
+        .await
+        .unwrap();
+    ecites_e2e::issue(&local, "26XA1931", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+    notify.run_stream(DRAIN).await.unwrap();
+    let started = std::time::Instant::now();
+    let outcome = notify.run_webhooks(DRAIN).await.unwrap();
+    assert_eq!(
+        requests.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "delivered at the first attempt: {outcome:?}"
+    );
+    assert!(
+        started.elapsed() < notify.config.webhook_timeout,
+        "not waiting for the answer's end"
+    );
+    assert!(take_events(&local, &notify.webhook_dlq_url)
+        .await
+        .is_empty());
+    drop(local);
+
+    // 150 blocks of Appendix II with source D: one warning each, 150 warnings.
+    let (xa, xb) = start_pair().await;
+    let mut permit = fixtures::export_permit("26XA1932", "XA", "XB", 4);
+    let block = permit.blocks[0].clone();
+    permit.blocks = (1..=150)
+        .map(|n| {
+            let mut b = block.clone();
+            b.id = n.to_string();
+            b.source = Some(ecites_domain::codes::Source::D.into());
+            b
+        })
+        .collect();
+    let delivery = message("XA", "26XA1932", 1, DeliveryKind::Permit, "XB");
+    let (body, headers) = build_message(
+        &delivery,
+        "E",
+        &xml_of(&permit),
+        "m-many",
+        &xa.key,
+        Utc::now(),
+    );
+    let (status, ack) = post(&xb, body, &headers).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["findings"].as_array().unwrap().len(), 100, "{ack}");
+    assert!(ack["findings_omitted"].as_u64().unwrap() >= 50, "{ack}");
 }

@@ -294,6 +294,7 @@ async fn the_sample_webhook_jobs_are_posted_signed_with_the_subscribers_secret()
         secrets: &Secrets,
         transport: &subscriber,
         clock: &clock,
+        policy: ecites_exchange::notify::WebhookPolicy::default(),
     };
     for record in &event.records {
         assert!(record.attributes.contains_key("ApproximateReceiveCount"));

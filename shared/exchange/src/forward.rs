@@ -15,8 +15,7 @@ use crate::ledger::{DeliveryKind, DeliveryState};
 use crate::messages::DeliveryMessage;
 use crate::ports::{BlobStore, Clock, Fetched};
 use crate::protocol::{
-    bounded,
-    b64, Ack, AckStatus, DocumentStatus, Envelope, Refusal, RefusalCode, SigningIdentity,
+    b64, bounded, Ack, AckStatus, DocumentStatus, Envelope, Refusal, RefusalCode, SigningIdentity,
     CONTENT_TYPE, ENVELOPE_VERSION, KEY_ID_HEADER, SIGNATURE_HEADER,
 };
 use crate::Error;
@@ -225,11 +224,19 @@ pub fn classify_reply(reply: &HttpReply, sent_message_id: &str) -> ReplyClass {
         .as_ref()
         .map(|r| format!("{:?}: {}", r.code, r.message))
         .unwrap_or(text);
-    if reply.status == 400 && parsed.as_ref().is_some_and(|r| r.code == RefusalCode::NotReadable) {
+    if reply.status == 400
+        && parsed
+            .as_ref()
+            .is_some_and(|r| r.code == RefusalCode::NotReadable)
+    {
         return ReplyClass::NotReadable(format!("HTTP 400 {refusal}"));
     }
     // The partner holds other content for this very document: resending cannot change that.
-    if reply.status == 409 && parsed.as_ref().is_some_and(|r| r.code == RefusalCode::Conflict) {
+    if reply.status == 409
+        && parsed
+            .as_ref()
+            .is_some_and(|r| r.code == RefusalCode::Conflict)
+    {
         return ReplyClass::Permanent(format!("HTTP 409 {refusal}"));
     }
     match reply.status {
@@ -242,18 +249,16 @@ pub fn classify_reply(reply: &HttpReply, sent_message_id: &str) -> ReplyClass {
                 ),
                 None,
             ),
-            Ok(ack) if !tracking_number_acceptable(&ack.tracking_number) => {
-                ReplyClass::Transient(
-                    format!(
-                        "HTTP {} acknowledgement with an unusable tracking number ({} \
+            Ok(ack) if !tracking_number_acceptable(&ack.tracking_number) => ReplyClass::Transient(
+                format!(
+                    "HTTP {} acknowledgement with an unusable tracking number ({} \
                          characters; 1 to {MAX_TRACKING_NUMBER_CHARS} without control \
                          characters expected)",
-                        reply.status,
-                        ack.tracking_number.chars().count()
-                    ),
-                    None,
-                )
-            }
+                    reply.status,
+                    ack.tracking_number.chars().count()
+                ),
+                None,
+            ),
             Ok(ack) => ReplyClass::Ack(ack),
             Err(e) => ReplyClass::Transient(
                 format!(

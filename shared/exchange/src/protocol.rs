@@ -148,7 +148,10 @@ fn no_control(field: &'static str, text: &str) -> Result<(), EnvelopeError> {
     match text.chars().find(|c| c.is_control()) {
         Some(c) => Err(envelope_error(
             field,
-            format!("must not contain control characters (found U+{:04X})", c as u32),
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
         )),
         None => Ok(()),
     }
@@ -187,9 +190,7 @@ impl Envelope {
         if number_chars == 0 || number_chars > MAX_PERMIT_NUMBER_CHARS {
             return Err(envelope_error(
                 "permit_number",
-                format!(
-                    "must be 1 to {MAX_PERMIT_NUMBER_CHARS} characters (has {number_chars})"
-                ),
+                format!("must be 1 to {MAX_PERMIT_NUMBER_CHARS} characters (has {number_chars})"),
             ));
         }
         no_control("permit_number", &self.permit_number)?;

@@ -18,9 +18,9 @@ use crate::directory::{ExchangePartners, KeyChoiceError};
 use crate::keys::escape_component;
 use crate::ports::{BlobStore, Clock};
 use crate::protocol::{
-    bounded, cap_findings, parse_envelope, verify, within_window, Ack, AckStatus,
-    DocumentStatus, Envelope, Refusal, RefusalCode, WireFinding, KEY_ID_HEADER,
-    MAX_ANSWER_TEXT_CHARS, MAX_BODY_BYTES, PAYLOAD_NAMESPACE, SIGNATURE_HEADER,
+    bounded, cap_findings, parse_envelope, verify, within_window, Ack, AckStatus, DocumentStatus,
+    Envelope, Refusal, RefusalCode, WireFinding, KEY_ID_HEADER, MAX_ANSWER_TEXT_CHARS,
+    MAX_BODY_BYTES, PAYLOAD_NAMESPACE, SIGNATURE_HEADER,
 };
 use crate::Error;
 use async_trait::async_trait;
@@ -340,7 +340,9 @@ async fn receive_inner(
             return Ok(unauthenticated("no public key is on record for the sender"))
         }
         Err(KeyChoiceError::UnknownKeyId { .. }) => {
-            return Ok(unauthenticated("the key id is not on record for the sender"))
+            return Ok(unauthenticated(
+                "the key id is not on record for the sender",
+            ))
         }
     };
     let Some(signature) = header(SIGNATURE_HEADER) else {
@@ -378,10 +380,20 @@ async fn receive_inner(
     }
     let xml = match envelope.payload_bytes() {
         Ok(xml) => xml,
-        Err(why) => return Ok(refuse(RefusalCode::NotReadable, format!("payload: {why}"), id)),
+        Err(why) => {
+            return Ok(refuse(
+                RefusalCode::NotReadable,
+                format!("payload: {why}"),
+                id,
+            ))
+        }
     };
     if let Err(why) = check_payload_root(&xml) {
-        return Ok(refuse(RefusalCode::NotReadable, format!("payload: {why}"), id));
+        return Ok(refuse(
+            RefusalCode::NotReadable,
+            format!("payload: {why}"),
+            id,
+        ));
     }
     let decoded = match ecites_domain::xml::read_permit(&xml) {
         Ok(decoded) => decoded,
@@ -451,7 +463,8 @@ async fn receive_inner(
         })
         .collect();
     if !refusing.is_empty() {
-        let (findings, omitted) = cap_findings(refusing.into_iter().map(WireFinding::from).collect());
+        let (findings, omitted) =
+            cap_findings(refusing.into_iter().map(WireFinding::from).collect());
         let mut refusal = Refusal::new(RefusalCode::Invalid, "the permit is invalid");
         refusal.message_id = Some(envelope.message_id.clone());
         refusal.findings = findings;
@@ -916,7 +929,10 @@ mod tests {
         assert_eq!(status, 409, "{refusal}");
         assert_eq!(refusal["code"], "CONFLICT");
         assert!(
-            refusal["message"].as_str().unwrap().contains("different content"),
+            refusal["message"]
+                .as_str()
+                .unwrap()
+                .contains("different content"),
             "{refusal}"
         );
         assert_eq!(w.inbound.records.lock().unwrap().len(), 1);
@@ -953,7 +969,10 @@ mod tests {
     async fn envelope_fields_that_contradict_or_break_a_rule_are_refused_naming_the_field() {
         let w = world(false);
         let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
-            ("permit_version", Box::new(|e| e["permit_version"] = 0.into())),
+            (
+                "permit_version",
+                Box::new(|e| e["permit_version"] = 0.into()),
+            ),
             (
                 "replaces_version",
                 Box::new(|e| e["replaces_version"] = 1.into()),
@@ -1009,7 +1028,10 @@ mod tests {
         let (body, headers) = build_message(&cancel, "E", &payload, "c1", &w.key, w.clock.0);
         let (status, refusal) = send(&w, &body, &headers).await;
         assert_eq!(status, 400, "{refusal}");
-        assert!(refusal["message"].as_str().unwrap().starts_with("document_type"));
+        assert!(refusal["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("document_type"));
         assert!(w.blobs.objects.lock().unwrap().is_empty());
     }
 
@@ -1038,10 +1060,8 @@ mod tests {
             failure_persistence: None,
             ..Config::default()
         };
-        let mut runner = TestRunner::new_with_rng(
-            config,
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[19; 32]),
-        );
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[19; 32]));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -1049,8 +1069,7 @@ mod tests {
         runner
             .run(&strategy, |(field, how, word)| {
                 let w = world(false);
-                let (body, _) =
-                    build_message(&delivery("JP"), "E", &xml(), "m", &w.key, w.clock.0);
+                let (body, _) = build_message(&delivery("JP"), "E", &xml(), "m", &w.key, w.clock.0);
                 let text = String::from_utf8(body).unwrap();
                 let name = fields[field];
                 let twin = match how {
@@ -1071,7 +1090,13 @@ mod tests {
                 let ambiguous = text.replacen('{', &format!("{{{twin}"), 1).into_bytes();
                 let headers = signed(&w, &ambiguous);
                 let (status, refusal) = runtime.block_on(send(&w, &ambiguous, &headers));
-                prop_assert_eq!(status, 400, "{}: {}", String::from_utf8_lossy(&ambiguous), refusal);
+                prop_assert_eq!(
+                    status,
+                    400,
+                    "{}: {}",
+                    String::from_utf8_lossy(&ambiguous),
+                    refusal
+                );
                 prop_assert!(w.blobs.objects.lock().unwrap().is_empty());
                 Ok(())
             })

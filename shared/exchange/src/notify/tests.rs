@@ -360,7 +360,11 @@ fn subscriptions_refuse_plain_http_webhooks_and_odd_ids() {
         url: "http://127.0.0.1:8080/hook".into(),
         secret_parameter: "/x".into(),
     };
-    assert_eq!(s.check(), Ok(()));
+    assert_eq!(s.check_with(WebhookPolicy::local()), Ok(()));
+    assert!(
+        s.check_with(WebhookPolicy::default()).is_err(),
+        "loopback only in local runs"
+    );
     for metadata in [
         "https://169.254.169.254/latest/meta-data/",
         "https://user@169.254.170.2/v2/credentials",
@@ -709,6 +713,7 @@ async fn webhook_jobs_are_signed_and_non_2xx_answers_are_transient() {
             secrets: &fakes::Secrets,
             transport: &http,
             clock: &fakes::Fixed,
+            policy: WebhookPolicy::default(),
         };
         let result = deliver_webhook(s, &body).await;
         assert_eq!(result.is_ok(), ok, "{status}");
@@ -743,6 +748,7 @@ async fn webhook_jobs_of_removed_subscriptions_are_dropped_unsent() {
         secrets: &fakes::Secrets,
         transport: &http,
         clock: &fakes::Fixed,
+        policy: WebhookPolicy::default(),
     };
     let body = r#"{"type":"webhook","version":1,"subscription_id":"gone","event":{}}"#;
     assert_eq!(
