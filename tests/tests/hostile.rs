@@ -518,3 +518,104 @@ async fn a_subscriber_answering_without_end_is_delivered_and_receive_answers_are
     assert_eq!(ack["findings"].as_array().unwrap().len(), 100, "{ack}");
     assert!(ack["findings_omitted"].as_u64().unwrap() >= 50, "{ack}");
 }
+
+/// Class 6: an unauthenticated caller cannot tell an active partner from a stranger, nor learn
+/// key ids: every authentication failure is the same 401. Envelope fields that break a rule
+/// (version 0, a message id over 128 characters or with terminal escapes, `replaced`/
+/// `cancelled` fields on the wrong status) are refused naming the field; the message id limit
+/// counts characters, not bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_callers_all_get_one_answer_and_odd_envelope_fields_are_refused() {
+    use ecites_exchange::protocol::SigningIdentity;
+    let (xa, xb) = start_pair().await;
+    let payload = xml_of(&fixtures::export_permit("26XA1961", "XA", "XB", 4));
+    let delivery = message("XA", "26XA1961", 1, DeliveryKind::Permit, "XB");
+    let stranger = SigningIdentity::generate("XC-1").unwrap();
+    let from_xc = message("XC", "26XC1961", 1, DeliveryKind::Permit, "XB");
+    let wrong_key = SigningIdentity::generate(&xa.key.key_id).unwrap();
+    let unknown_key_id = SigningIdentity::generate("XA-404").unwrap();
+    let mut answers = Vec::new();
+    for (d, key, id) in [
+        (&from_xc, &stranger, "u-1"),
+        (&delivery, &wrong_key, "u-2"),
+        (&delivery, &unknown_key_id, "u-3"),
+    ] {
+        let (body, headers) = build_message(d, "E", &payload, id, key, Utc::now());
+        answers.push(post(&xb, body, &headers).await);
+    }
+    let (body, mut headers) = build_message(&delivery, "E", &payload, "u-4", &xa.key, Utc::now());
+    headers.retain(|(name, _)| *name != SIGNATURE_HEADER);
+    answers.push(post(&xb, body, &headers).await);
+    for (status, answer) in &answers {
+        assert_eq!(*status, 401, "{answer}");
+        assert_eq!(answer, &answers[0].1, "told apart: {answers:?}");
+        assert!(!answer.to_string().contains(&xa.key.key_id), "{answer}");
+    }
+
+    let signed_envelope = |id: &str, alter: &dyn Fn(&mut Value)| {
+        let (body, _) = build_message(&delivery, "E", &payload, id, &xa.key, Utc::now());
+        let mut envelope: Value = serde_json::from_slice(&body).unwrap();
+        alter(&mut envelope);
+        let body = serde_json::to_vec(&envelope).unwrap();
+        let headers = signed_by(&xa, &body);
+        (body, headers)
+    };
+    let cases: [(&str, &dyn Fn(&mut Value)); 6] = [
+        ("permit_version", &|e| e["permit_version"] = 0.into()),
+        ("replaces_version", &|e| e["replaces_version"] = 3.into()),
+        ("reason", &|e| e["reason"] = "not a cancellation".into()),
+        ("message_id", &|e| e["message_id"] = "é".repeat(129).into()),
+        ("message_id", &|e| {
+            e["message_id"] = "m-\u{1b}[2J\u{1b}]0;x\u{7}".into()
+        }),
+        ("permit_version", &|e| {
+            e["document_status"] = "replaced".into()
+        }),
+    ];
+    for (n, (field, alter)) in cases.iter().enumerate() {
+        let (body, headers) = signed_envelope(&format!("f-{n}"), alter);
+        let (status, refusal) = post(&xb, body, &headers).await;
+        assert_eq!(status, 400, "{field}: {refusal}");
+        assert!(
+            refusal["message"].as_str().unwrap().starts_with(field),
+            "{field}: {refusal}"
+        );
+    }
+    assert!(xb.local.list("received/").await.unwrap().is_empty());
+    // A header sent twice is one value joined with commas (as a Function URL passes it), not
+    // the last one: a genuine key id after a bogus one does not authenticate.
+    let (body, headers) = build_message(&delivery, "E", &payload, "h-1", &xa.key, Utc::now());
+    let mut twice = vec![(KEY_ID_HEADER, "XA-404".to_owned())];
+    twice.extend(headers);
+    let (status, answer) = post(&xb, body, &twice).await;
+    assert_eq!(status, 401, "{answer}");
+    // 128 characters of two bytes each are 128 characters: accepted.
+    let (body, headers) = signed_envelope("unused", &|e| e["message_id"] = "é".repeat(128).into());
+    let (status, ack) = post(&xb, body, &headers).await;
+    assert_eq!(status, 200, "{ack}");
+}
+
+/// The local runner (tests trust it): the stream reader keeps feeding notify after it has
+/// caught up with the stream, as Lambda's mapping does; changes committed later are told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_reader_keeps_feeding_notify_after_catching_up() {
+    let (local, notify) = ecites_e2e::start_notify().await;
+    let customs = ecites_e2e::subscribed_queue(
+        &local,
+        &notify,
+        "customs-xb",
+        Role::Customs,
+        &[EventType::Issued],
+        Filters::default(),
+    )
+    .await;
+    for number in ["26XA1971", "26XA1972", "26XA1973"] {
+        ecites_e2e::issue(&local, number, "XB").await;
+        ecites_e2e::run_everything(&local, &notify).await;
+        // Caught up: a poll finds nothing new.
+        assert_eq!(notify.run_stream(DRAIN).await.unwrap().records, 0);
+        let events = take_events(&local, &customs).await;
+        assert_eq!(events.len(), 1, "{number}: {events:#?}");
+        assert_eq!(events[0]["subject"], format!("XA/{number}"));
+    }
+}
