@@ -560,7 +560,8 @@ async fn unauthenticated_callers_all_get_one_answer_and_odd_envelope_fields_are_
         let headers = signed_by(&xa, &body);
         (body, headers)
     };
-    let cases: [(&str, &dyn Fn(&mut Value)); 6] = [
+    type Alteration<'a> = &'a dyn Fn(&mut Value);
+    let cases: [(&str, Alteration); 6] = [
         ("permit_version", &|e| e["permit_version"] = 0.into()),
         ("replaces_version", &|e| e["replaces_version"] = 3.into()),
         ("reason", &|e| e["reason"] = "not a cancellation".into()),

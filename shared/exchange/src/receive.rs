@@ -219,6 +219,8 @@ pub fn received_xml_key(from: CountryCode, permit_number: &str, message_id: &str
 fn check_payload_root(xml: &[u8]) -> Result<(), String> {
     use quick_xml::events::Event;
     use quick_xml::name::ResolveResult;
+    // A UTF-8 byte order mark is an encoding signature, not content.
+    let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
     let mut reader = quick_xml::NsReader::from_reader(xml);
     let mut buf = Vec::new();
     loop {
@@ -968,7 +970,8 @@ mod tests {
     #[tokio::test]
     async fn envelope_fields_that_contradict_or_break_a_rule_are_refused_naming_the_field() {
         let w = world(false);
-        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        type Alteration = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Alteration)> = vec![
             (
                 "permit_version",
                 Box::new(|e| e["permit_version"] = 0.into()),
@@ -1101,5 +1104,23 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    #[test]
+    fn the_payload_root_is_one_citesepermit_in_the_standard_namespace_with_nothing_before_it() {
+        let xml = xml();
+        assert_eq!(check_payload_root(&xml), Ok(()));
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(&xml);
+        assert_eq!(check_payload_root(&with_bom), Ok(()));
+        let mut text_first = b"{\"note\": ".to_vec();
+        text_first.extend_from_slice(&xml);
+        assert!(check_payload_root(&text_first).is_err());
+        let other = String::from_utf8(xml.clone())
+            .unwrap()
+            .replace(PAYLOAD_NAMESPACE, "urn:example:other");
+        assert!(check_payload_root(other.as_bytes()).is_err());
+        assert!(check_payload_root(b"<Envelope/>").is_err());
+        assert!(check_payload_root(b"").is_err());
     }
 }

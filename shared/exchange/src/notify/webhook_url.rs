@@ -175,8 +175,7 @@ pub fn check_webhook_url(text: &str, policy: WebhookPolicy) -> Result<Url, Strin
             "webhook {text:?} carries user information (user@host): refused"
         ));
     }
-    let loopback_literal;
-    match url.host() {
+    let loopback_literal = match url.host() {
         None => return Err(format!("webhook {text:?} has no host")),
         Some(Host::Domain(name)) => {
             if internal_name(name, policy.allow_loopback) {
@@ -184,7 +183,7 @@ pub fn check_webhook_url(text: &str, policy: WebhookPolicy) -> Result<Url, Strin
                     "webhook {text:?} names an internal host ({name}): refused"
                 ));
             }
-            loopback_literal = name.eq_ignore_ascii_case("localhost");
+            name.eq_ignore_ascii_case("localhost")
         }
         Some(Host::Ipv4(ip)) => {
             if !address_allowed(IpAddr::V4(ip), policy.allow_loopback) {
@@ -193,7 +192,7 @@ pub fn check_webhook_url(text: &str, policy: WebhookPolicy) -> Result<Url, Strin
                      reserved address: refused"
                 ));
             }
-            loopback_literal = ip.is_loopback();
+            ip.is_loopback()
         }
         Some(Host::Ipv6(ip)) => {
             if !address_allowed(IpAddr::V6(ip), policy.allow_loopback) {
@@ -202,9 +201,9 @@ pub fn check_webhook_url(text: &str, policy: WebhookPolicy) -> Result<Url, Strin
                      unique-local or reserved address: refused"
                 ));
             }
-            loopback_literal = ip.is_loopback();
+            ip.is_loopback()
         }
-    }
+    };
     match url.scheme() {
         "https" => {}
         "http" if loopback_literal && policy.allow_loopback => {}
