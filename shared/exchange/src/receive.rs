@@ -602,6 +602,8 @@ mod tests {
     struct Blobs {
         objects: Mutex<HashMap<String, Vec<u8>>>,
         broken: bool,
+        /// Refuses `.xml` objects for good (as S3 refuses a key it can never hold).
+        refuses_xml: bool,
     }
 
     #[async_trait]
@@ -616,6 +618,9 @@ mod tests {
         async fn put(&self, key: &str, bytes: Vec<u8>, _: &str) -> Result<(), Error> {
             if self.broken {
                 return Err(Error::transient("s3:PutObject", "503 Slow Down"));
+            }
+            if self.refuses_xml && key.ends_with(".xml") {
+                return Err(Error::permanent("s3:PutObject", "KeyTooLongError (400)"));
             }
             self.objects.lock().unwrap().insert(key.into(), bytes);
             Ok(())
@@ -1122,5 +1127,20 @@ mod tests {
         assert!(check_payload_root(other.as_bytes()).is_err());
         assert!(check_payload_root(b"<Envelope/>").is_err());
         assert!(check_payload_root(b"").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_store_refusing_for_good_is_a_4xx_and_leaves_nothing_half_stored() {
+        let mut w = world(false);
+        w.blobs.refuses_xml = true;
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 400, "{refusal}");
+        assert_eq!(refusal["code"], "NOT_STORABLE");
+        assert!(
+            w.blobs.objects.lock().unwrap().is_empty(),
+            "the envelope stored first was removed"
+        );
+        assert!(w.inbound.records.lock().unwrap().is_empty());
     }
 }
