@@ -562,7 +562,11 @@ async fn unauthenticated_callers_all_get_one_answer_and_odd_envelope_fields_are_
     };
     type Alteration<'a> = &'a dyn Fn(&mut Value);
     let cases: [(&str, Alteration); 6] = [
-        ("permit_version", &|e| e["permit_version"] = 0.into()),
+        // A cancellation of version 0: nothing else but the version rule refuses it.
+        ("permit_version", &|e| {
+            e["permit_version"] = 0.into();
+            e["document_status"] = "cancelled".into();
+        }),
         ("replaces_version", &|e| e["replaces_version"] = 3.into()),
         ("reason", &|e| e["reason"] = "not a cancellation".into()),
         ("message_id", &|e| e["message_id"] = "é".repeat(129).into()),

@@ -979,7 +979,10 @@ mod tests {
         let cases: Vec<(&str, Alteration)> = vec![
             (
                 "permit_version",
-                Box::new(|e| e["permit_version"] = 0.into()),
+                Box::new(|e| {
+                    e["permit_version"] = 0.into();
+                    e["document_status"] = "cancelled".into();
+                }),
             ),
             (
                 "replaces_version",
