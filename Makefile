@@ -54,6 +54,7 @@ schema: ## Regenerate schema/permit.schema.json from the model
 # mk/exchange.mk adds bench-exchange as a prerequisite; mk/infra.mk adds bench-functions.
 bench: ## Measure speed and memory (criterion benches, folder conversion, pipeline, exchange, packaged functions)
 	$(CARGO) bench -p ecites-domain
+	$(CARGO) run --release --quiet -p ecites-domain --example checklist_profile
 	scripts/bench-folder.sh
 	$(MAKE) bench-pipeline
 

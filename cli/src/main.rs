@@ -8,6 +8,7 @@ mod input;
 mod partners;
 mod replay;
 mod report;
+mod species;
 mod status;
 mod subscriptions;
 mod validate;
@@ -106,6 +107,11 @@ enum Command {
     /// Manage agency subscriptions to notifications (customs, veterinary, enforcement, ...).
     /// Needs ECITES_TOPIC_ARN besides the functions' environment.
     Subscriptions(subscriptions::SubscriptionsArgs),
+    /// The CITES checklist for the listing tier: check an export and load it (docs/species.md).
+    Species {
+        #[command(subcommand)]
+        command: species::SpeciesCommand,
+    },
     /// List every validation rule: id, tier, severity, boxes and what it checks.
     Rules {
         /// How to print the list.
@@ -176,6 +182,7 @@ fn main() -> ExitCode {
             None => run_async(replay::run(limit)),
         },
         Command::Partners { command } => run_async(partners::run(command)),
+        Command::Species { command } => run_async(species::run(command)),
         Command::Subscriptions(args) => run_async(subscriptions::run(args)),
         Command::Rules { format } => {
             print_rules(format);
@@ -222,6 +229,9 @@ fn print_rules(format: ReportFormat) {
                     rule.description
                 );
             }
+            println!(
+                "\nThe listing rules run only with a CITES checklist: --species FILE for validate and convert, or the deployment's config/species.json (ecites species import)."
+            );
         }
         ReportFormat::Json => {
             let rules: Vec<_> = RULES

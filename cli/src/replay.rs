@@ -26,10 +26,7 @@ pub async fn run(limit: usize) -> anyhow::Result<ExitCode> {
         limit,
     )
     .await?;
-    println!(
-        "replayed {} deliveries; removed {} that need nothing; {} unreadable left on the DLQ",
-        report.requeued, report.discarded, report.unreadable
-    );
+    println!("{report}");
     Ok(if report.unreadable == 0 {
         ExitCode::SUCCESS
     } else {

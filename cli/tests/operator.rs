@@ -1,7 +1,7 @@
 //! The operator commands as an operator runs them: the `ecites` binary with a deployment's
 //! environment, against two MAs (XA and XB) on the local AWS emulator, each with its receive
 //! function on a loopback Function URL. Covers `partners add|list|accept-key|retire-key`,
-//! `replay --no-partner` and `status`.
+//! `replay --no-partner`, `status` and `species import`.
 
 use chrono::Utc;
 use ecites_exchange::forward::{build_message, PartnerTransport};
@@ -315,4 +315,54 @@ async fn keygen_refuses_to_replace_an_existing_key_unless_forced() {
         ],
     )));
     assert_ne!(forced, first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn species_import_loads_the_checklist_that_makes_ingest_refuse_a_wrong_appendix() {
+    let (xa, _xb) = pair().await;
+    let export = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/domain/tests/fixtures/species/Index_of_CITES_Species_2026-11-01_0930.csv"
+    );
+    // A dry run writes nothing.
+    let dry = succeeded(&ecites_as(&xa, &["species", "import", "--dry-run", export]));
+    assert!(
+        dry.contains("CITES checklist of 2026-11-01: 15 taxa"),
+        "{dry}"
+    );
+    assert!(xa
+        .local
+        .get_object("config/species.json")
+        .await
+        .unwrap()
+        .is_none());
+    let loaded = succeeded(&ecites_as(&xa, &["species", "import", export]));
+    assert!(loaded.contains("config/species.json"), "{loaded}");
+    // Hermann's tortoise is Appendix II: declared I, ingest refuses it now.
+    let mut permit = fixtures::export_permit("26XA0901", "XA", "XB", 3);
+    permit.blocks[0].appendix = Some(ecites_domain::Coded::parse("I"));
+    xa.local
+        .put_object("inbox/26XA0901.json", fixtures::json(&permit))
+        .await
+        .unwrap();
+    xa.local.drain(Duration::from_secs(60)).await.unwrap();
+    let report = xa
+        .local
+        .get_object("rejected/inbox/26XA0901.json.report.json")
+        .await
+        .unwrap()
+        .expect("a rejection report");
+    assert!(String::from_utf8_lossy(&report).contains("listing-appendix-mismatch"));
+    // Not a checklist: refused, naming the missing column, exit 2.
+    let refused = ecites_as(
+        &xa,
+        &[
+            "species",
+            "import",
+            "--dry-run",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("TaxonId"), "{}", stderr(&refused));
 }

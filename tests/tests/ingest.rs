@@ -296,13 +296,28 @@ async fn cancellation_is_recorded_and_delivered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_an_unknown_permit_is_rejected_with_report() {
+async fn cancelling_a_permit_not_yet_recorded_waits_for_it_and_a_foreign_one_is_rejected() {
     let local = start().await;
+    // A standard queue may deliver a cancellation before its permit: it waits in the ledger
+    // (tests/tests/real_world_pipeline.rs shows it taking effect when the permit arrives).
     let cancel =
         r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"NOPE","reason":"x"}"#;
     let message_id = local.send_direct(cancel).await.unwrap();
     let outcome = local.drain(DRAIN).await.unwrap();
     assert_eq!(outcome.failed, 0);
+    assert!(rejection_report(&local, &format!("sqs/{message_id}"))
+        .await
+        .is_none());
+    let status = status(&local, "XA", "NOPE").await;
+    assert!(status
+        .history
+        .iter()
+        .any(|h| h.event == "CANCELLATION_WAITING" && h.detail.contains("x")));
+    // Another MA's permit is never ours to cancel: refused with a report.
+    let foreign =
+        r#"{"type":"cancel","version":1,"issuer":"XB","permit_number":"26XB0001","reason":"x"}"#;
+    let message_id = local.send_direct(foreign).await.unwrap();
+    local.drain(DRAIN).await.unwrap();
     assert!(rejection_report(&local, &format!("sqs/{message_id}"))
         .await
         .is_some());

@@ -17,7 +17,7 @@ use ecites_aws::exchange_store::DynamoExchangeStore;
 use ecites_aws::signing::{
     load_signing_identity, load_signing_identity_from_secret, secrets_client, ssm_client,
 };
-use ecites_aws::telemetry::emf_line;
+use ecites_aws::telemetry::emit_emf;
 use ecites_aws::S3PartnerDirectory;
 use ecites_aws::{ClientOptions, Clients, Config, S3BlobStore};
 use ecites_exchange::forward::{forward_delivery, ForwardOutcome, ForwardServices, RetryPolicy};
@@ -382,18 +382,15 @@ impl ForwardFunction {
                 }
             }
         }
-        println!(
-            "{}",
-            emf_line(
-                "forward",
-                &[
-                    ("DeliveriesDelivered", f64::from(delivered)),
-                    ("DeliveriesFailed", f64::from(failed)),
-                    ("DeliveriesRetried", f64::from(retried)),
-                    ("DeliveriesSkipped", f64::from(skipped)),
-                ],
-                self.clock.now().timestamp_millis(),
-            )
+        emit_emf(
+            "forward",
+            &[
+                ("DeliveriesDelivered", f64::from(delivered)),
+                ("DeliveriesFailed", f64::from(failed)),
+                ("DeliveriesRetried", f64::from(retried)),
+                ("DeliveriesSkipped", f64::from(skipped)),
+            ],
+            self.clock.now().timestamp_millis(),
         );
         Ok(response)
     }

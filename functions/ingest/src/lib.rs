@@ -8,10 +8,12 @@
 #![warn(missing_docs)]
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use ecites_aws::telemetry::emf_line;
+use ecites_aws::telemetry::emit_emf;
 use ecites_aws::{
-    Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, SqsDeliveryQueue,
+    Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, S3SpeciesChecklist,
+    SqsDeliveryQueue,
 };
+use ecites_exchange::keys::SPECIES_CHECKLIST_KEY;
 use ecites_exchange::{ingest_message, Clock, IngestSettings, Services, SystemClock};
 use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
@@ -27,9 +29,9 @@ pub struct IngestFunction {
     ledger: DynamoLedger,
     queue: SqsDeliveryQueue,
     partners: S3PartnerDirectory,
+    species: S3SpeciesChecklist,
     clock: Arc<dyn Clock>,
     settings: IngestSettings,
-    metrics_to_stdout: bool,
 }
 
 impl IngestFunction {
@@ -46,14 +48,17 @@ impl IngestFunction {
                 &config.partners_key,
                 PARTNER_CACHE_TTL,
             ),
+            species: S3SpeciesChecklist::new(
+                clients.s3.clone(),
+                &config.bucket,
+                SPECIES_CHECKLIST_KEY,
+                PARTNER_CACHE_TTL,
+            ),
             clock,
             settings: IngestSettings {
                 own_country: config.country,
                 max_object_bytes: config.max_object_bytes,
             },
-            // In Lambda, EMF lines go to stdout where CloudWatch picks them up; locally they go
-            // to the log so they do not clutter the tools' output.
-            metrics_to_stdout: std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
         }
     }
 
@@ -74,16 +79,23 @@ impl IngestFunction {
             ledger: &self.ledger,
             queue: &self.queue,
             partners: &self.partners,
+            species: &self.species,
             clock: self.clock.as_ref(),
         };
         let mut response = SqsBatchResponse::default();
         let (mut ingested, mut duplicates, mut rejected, mut failed, mut queued) =
             (0u32, 0u32, 0u32, 0u32, 0usize);
+        let mut waiting = 0usize;
         for record in event.payload.records {
             let message_id = record.message_id.clone().unwrap_or_default();
             let body = record.body.as_deref().unwrap_or("");
+            let sent_at = record
+                .attributes
+                .get("SentTimestamp")
+                .and_then(|ms| ms.parse::<i64>().ok())
+                .and_then(chrono::DateTime::from_timestamp_millis);
             let span = tracing::info_span!("ingest", message_id = %message_id);
-            match ingest_message(services, &self.settings, &message_id, body)
+            match ingest_message(services, &self.settings, &message_id, body, sent_at)
                 .instrument(span)
                 .await
             {
@@ -92,6 +104,7 @@ impl IngestFunction {
                     duplicates += report.ingested.iter().filter(|p| p.duplicate).count() as u32;
                     rejected += report.rejected.len() as u32;
                     queued += report.deliveries_queued;
+                    waiting += report.waiting_cancellations;
                 }
                 Err(error) => {
                     failed += 1;
@@ -105,7 +118,7 @@ impl IngestFunction {
             }
         }
         let now_ms = self.clock.now().timestamp_millis();
-        let line = emf_line(
+        emit_emf(
             "ingest",
             &[
                 ("PermitsIngested", f64::from(ingested)),
@@ -113,14 +126,10 @@ impl IngestFunction {
                 ("PermitsRejected", f64::from(rejected)),
                 ("MessagesFailed", f64::from(failed)),
                 ("DeliveriesQueued", queued as f64),
+                ("CancellationsWaiting", waiting as f64),
             ],
             now_ms,
         );
-        if self.metrics_to_stdout {
-            println!("{line}");
-        } else {
-            tracing::info!(target: "emf", "{line}");
-        }
         Ok(response)
     }
 }

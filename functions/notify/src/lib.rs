@@ -21,7 +21,7 @@ use ecites_aws::notify::{
     DynamoClaims, DynamoSubscriptions, NotifyClients, S3XmlLinks, SnsTopic, SqsWebhookQueue,
     SsmSecrets,
 };
-use ecites_aws::telemetry::emf_line;
+use ecites_aws::telemetry::emit_emf;
 use ecites_aws::{Clients, S3BlobStore};
 use ecites_exchange::notify::{
     deliver_webhook, notify_change, Change, Image, NotifyServices, WebhookOutcome, WebhookPolicy,
@@ -209,19 +209,16 @@ impl NotifyFunction {
                 }
             }
         }
-        println!(
-            "{}",
-            emf_line(
-                "notify",
-                &[
-                    ("NotificationEvents", f64::from(events)),
-                    ("NotificationsPublished", f64::from(published)),
-                    ("WebhooksQueued", queued as f64),
-                    ("NotificationDuplicates", duplicates as f64),
-                    ("StreamRecordsFailed", f64::from(failed)),
-                ],
-                self.clock.now().timestamp_millis(),
-            )
+        emit_emf(
+            "notify",
+            &[
+                ("NotificationEvents", f64::from(events)),
+                ("NotificationsPublished", f64::from(published)),
+                ("WebhooksQueued", queued as f64),
+                ("NotificationDuplicates", duplicates as f64),
+                ("StreamRecordsFailed", f64::from(failed)),
+            ],
+            self.clock.now().timestamp_millis(),
         );
         Ok(stream_response(failed_sequence))
     }
@@ -316,17 +313,14 @@ impl WebhookFunction {
                 }
             }
         }
-        println!(
-            "{}",
-            emf_line(
-                "webhooks",
-                &[
-                    ("WebhooksDelivered", f64::from(delivered)),
-                    ("WebhooksUnsubscribed", f64::from(unsubscribed)),
-                    ("WebhooksFailed", f64::from(failed)),
-                ],
-                self.clock.now().timestamp_millis(),
-            )
+        emit_emf(
+            "webhooks",
+            &[
+                ("WebhooksDelivered", f64::from(delivered)),
+                ("WebhooksUnsubscribed", f64::from(unsubscribed)),
+                ("WebhooksFailed", f64::from(failed)),
+            ],
+            self.clock.now().timestamp_millis(),
         );
         Ok(response)
     }

@@ -65,7 +65,13 @@ struct Outbox(Vec<u8>);
 
 #[async_trait]
 impl BlobStore for Outbox {
-    async fn get(&self, bucket: &str, key: &str, _max_bytes: u64) -> Result<Fetched, Error> {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version: Option<&str>,
+        _max_bytes: u64,
+    ) -> Result<Fetched, Error> {
         if bucket == BUCKET && key.starts_with("outbox/XA/25XA000123/") {
             Ok(Fetched::Bytes(self.0.clone()))
         } else {

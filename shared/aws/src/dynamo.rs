@@ -17,7 +17,7 @@
 
 use crate::errors::classify;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ecites_domain::{CountryCode, PermitId};
 use ecites_exchange::keys::escape_component;
@@ -86,6 +86,12 @@ fn time(at: DateTime<Utc>) -> String {
 fn pk(id: &PermitId) -> String {
     format!("PERMIT#{}#{}", id.issuer, escape_component(&id.number))
 }
+
+/// The sort key of a cancellation that arrived before its permit.
+const WAITING_CANCELLATION_SK: &str = "CANCELLATION_WAITING";
+/// States of that item: waiting for the permit, then applied to it.
+const WAITING: &str = "WAITING";
+const APPLIED: &str = "APPLIED";
 
 fn version_sk(version: u32) -> String {
     format!("VERSION#{version:06}")
@@ -160,6 +166,21 @@ fn update<const N: usize>(
     Ok(TransactWriteItem::builder()
         .update(builder.build().map_err(build_err)?)
         .build())
+}
+
+/// The transaction item that holds while no cancellation waits for the permit: first in every
+/// version transaction, so a permit whose cancellation came first learns it from the failed
+/// condition at no extra request.
+fn no_waiting_cancellation(table: &str, id: &PermitId) -> Result<TransactWriteItem, Error> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(&pk(id), WAITING_CANCELLATION_SK)))
+        .condition_expression("attribute_not_exists(PK) OR #state <> :waiting")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":waiting", s(WAITING))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
 /// Base attributes of every item of a permit.
@@ -395,6 +416,15 @@ impl DynamoLedger {
 
     /// Sends a transaction; `Ok(false)` when a condition failed (someone else wrote first).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, Error> {
+        Ok(self.transact_detailed(items).await?.is_none())
+    }
+
+    /// Runs a transaction: `None` when it committed, else the positions of the items whose
+    /// condition failed (empty when the service gave no reasons, or another transaction won).
+    async fn transact_detailed(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<usize>>, Error> {
         match self
             .client
             .transact_write_items()
@@ -402,14 +432,14 @@ impl DynamoLedger {
             .send()
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(None),
             Err(error) => {
                 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
                 let reasons: Option<Vec<String>> = error.as_service_error().and_then(|e| match e {
                     TransactWriteItemsError::TransactionCanceledException(c) => Some(
                         c.cancellation_reasons()
                             .iter()
-                            .filter_map(|r| r.code().map(str::to_owned))
+                            .map(|r| r.code().unwrap_or("None").to_owned())
                             .collect(),
                     ),
                     _ => None,
@@ -419,12 +449,19 @@ impl DynamoLedger {
                     // (TransactionConflict), or the emulator gave no reasons: the caller re-reads
                     // the permit and decides (duplicate, next version, or try again).
                     Some(codes)
-                        if codes.is_empty()
+                        if codes.iter().all(|c| c == "None")
                             || codes.iter().any(|c| {
                                 c == "ConditionalCheckFailed" || c == "TransactionConflict"
                             }) =>
                     {
-                        Ok(false)
+                        Ok(Some(
+                            codes
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, c)| *c == "ConditionalCheckFailed")
+                                .map(|(i, _)| i)
+                                .collect(),
+                        ))
                     }
                     // Throttling or capacity reasons: retry the message later.
                     Some(codes) => Err(Error::transient(
@@ -564,10 +601,60 @@ impl DynamoLedger {
         Ok(issuers)
     }
 
+    /// The transaction of content that was sent before the current version `current` but
+    /// arrived after it: its hash (so a redelivery is a duplicate of this decision) and an audit
+    /// row, on the condition that `current` is still the current version. Nothing is delivered.
+    fn superseded_transaction(
+        &self,
+        v: &NewVersion,
+        current: u32,
+        current_sent_at: &str,
+    ) -> Result<Vec<TransactWriteItem>, Error> {
+        let id = &v.id;
+        let tag = v.content_sha256.get(..12).unwrap_or(&v.content_sha256);
+        let mut hash = base(
+            id,
+            &format!("HASH#{}", v.content_sha256),
+            "HASH",
+            v.retain_until,
+        );
+        hash.insert("superseded_by".into(), n(current));
+        let sent = v.sent_at.map(time).unwrap_or_default();
+        Ok(vec![
+            put(&self.table, hash, Some("attribute_not_exists(PK)"))?,
+            update(
+                &self.table,
+                key(&pk(id), "HEAD"),
+                "SET updated_at = :at",
+                Some("latest_version = :current"),
+                [(":current", n(current)), (":at", s(time(v.received_at)))],
+            )?,
+            put(
+                &self.table,
+                audit(
+                    id,
+                    v.received_at,
+                    tag,
+                    1,
+                    "SUPERSEDED_ON_ARRIVAL",
+                    format!(
+                        "content {} sent at {sent} from {} arrived after version {current} (sent at {current_sent_at}), which replaces it: recorded, not delivered (its XML is {})",
+                        v.content_sha256, v.source, v.xml_key
+                    ),
+                    v.retain_until,
+                ),
+                None,
+            )?,
+        ])
+    }
+
+    /// The items recording `v` as the version after `previous`; with `check_waiting`, the
+    /// first item is [`no_waiting_cancellation`].
     fn version_transaction(
         &self,
         v: &NewVersion,
         previous: Option<u32>,
+        check_waiting: bool,
     ) -> Result<VersionTransaction, Error> {
         let id = &v.id;
         let version = previous.map_or(1, |p| p + 1);
@@ -576,6 +663,9 @@ impl DynamoLedger {
         let tag = v.content_sha256.get(..12).unwrap_or(&v.content_sha256);
         let number_key = format!("NUMBER#{}", escape_component(&id.number));
         let mut items = Vec::new();
+        if check_waiting {
+            items.push(no_waiting_cancellation(&self.table, id)?);
+        }
         let mut audit_seq = 0usize;
         let mut next_audit = |event: &str, detail: String| {
             audit_seq += 1;
@@ -591,16 +681,21 @@ impl DynamoLedger {
         head.insert("latest_sha256".into(), s(v.content_sha256.clone()));
         head.insert("state".into(), s(VersionState::Active.as_str()));
         head.insert("updated_at".into(), s(time(at)));
+        if let Some(sent_at) = v.sent_at {
+            head.insert("latest_sent_at".into(), s(time(sent_at)));
+        }
         head.insert("GSI3PK".into(), s(number_key.clone()));
         head.insert("GSI3SK".into(), s(format!("{}#HEAD", id.issuer)));
         match previous {
             None => items.push(put(&self.table, head, Some("attribute_not_exists(PK)"))?),
             Some(previous) => {
                 // Keep the longest retention of any version on the head.
+                // The head keeps the send time of the current version (absent when unknown).
+                let sent = v.sent_at.map(|t| s(time(t))).unwrap_or_else(|| s(""));
                 items.push(update(
                     &self.table,
                     key(&pk(id), "HEAD"),
-                    "SET latest_version = :v, latest_sha256 = :h, #state = :active, updated_at = :at, #ttl = :ttl",
+                    "SET latest_version = :v, latest_sha256 = :h, #state = :active, updated_at = :at, #ttl = :ttl, latest_sent_at = :sent",
                     Some("latest_version = :prev"),
                     [
                         (":prev", n(previous)),
@@ -609,6 +704,7 @@ impl DynamoLedger {
                         (":active", s(VersionState::Active.as_str())),
                         (":at", s(time(at))),
                         (":ttl", n(retain.timestamp())),
+                        (":sent", sent),
                     ],
                 )?);
                 items.push(update(
@@ -633,6 +729,9 @@ impl DynamoLedger {
         row.insert("document_type".into(), s(v.document_type.clone()));
         row.insert("source".into(), s(v.source.clone()));
         row.insert("received_at".into(), s(time(at)));
+        if let Some(sent_at) = v.sent_at {
+            row.insert("sent_at".into(), s(time(sent_at)));
+        }
         if let Some(until) = v.valid_until {
             row.insert("valid_until".into(), s(time(until)));
         }
@@ -727,32 +826,75 @@ impl Ledger for DynamoLedger {
         // Optimistic first attempt: most permits are new, so assume version 1 and let the
         // conditions tell otherwise; this keeps a new permit at one ledger request.
         let mut previous: Option<u32> = None;
+        let mut previous_sent_at: Option<String> = None;
+        let mut check_waiting = true;
+        let mut cancellation_waiting = false;
         for _ in 0..MAX_CONFLICT_RETRIES {
-            let (items, version, pending, no_partner) = self.version_transaction(v, previous)?;
-            if self.transact(items).await? {
+            // Sent before the current version (RFC 3339 in UTC with fixed digits: the strings
+            // order as the times do): recorded as superseded, the current version stays.
+            if let (Some(current), Some(current_sent), Some(sent)) =
+                (previous, previous_sent_at.as_deref(), v.sent_at)
+            {
+                if !current_sent.is_empty() && time(sent).as_str() < current_sent {
+                    let items = self.superseded_transaction(v, current, current_sent)?;
+                    if self.transact(items).await? {
+                        return Ok(Recorded::Superseded {
+                            by_version: current,
+                        });
+                    }
+                }
+            }
+            let (items, version, pending, no_partner) =
+                self.version_transaction(v, previous, check_waiting)?;
+            let Some(failed) = self.transact_detailed(items).await? else {
                 return Ok(Recorded::New {
                     version,
                     pending,
                     no_partner,
+                    cancellation_waiting,
                 });
+            };
+            // The first item failed (or the service did not say which): a cancellation may
+            // wait for this permit. Record the version without the check and say so.
+            if check_waiting
+                && (failed.is_empty() || failed.contains(&0))
+                && self.waiting_cancellation(id).await?.is_some()
+            {
+                check_waiting = false;
+                cancellation_waiting = true;
             }
             if let Some(existing) = self
                 .get(&pk(id), &format!("HASH#{}", v.content_sha256))
                 .await?
             {
+                if let Some(by_version) =
+                    get_n(&existing, "superseded_by").and_then(|v| u32::try_from(v).ok())
+                {
+                    return Ok(Recorded::Superseded { by_version });
+                }
                 let version = get_n(&existing, "version")
                     .and_then(|v| u32::try_from(v).ok())
                     .ok_or_else(|| {
                         Error::permanent("ledger", format!("hash item of {id} has no version"))
                     })?;
                 let pending = self.pending_of(id, version, None).await?;
-                return Ok(Recorded::Duplicate { version, pending });
+                // A first attempt may have stopped before the waiting cancellation was applied.
+                let cancellation_waiting = self.waiting_cancellation(id).await?.is_some();
+                return Ok(Recorded::Duplicate {
+                    version,
+                    pending,
+                    cancellation_waiting,
+                });
             }
             let head = self.get(&pk(id), "HEAD").await?;
             previous = head
                 .as_ref()
                 .and_then(|h| get_n(h, "latest_version"))
                 .and_then(|v| u32::try_from(v).ok());
+            previous_sent_at = head
+                .as_ref()
+                .and_then(|h| get_s(h, "latest_sent_at"))
+                .map(str::to_owned);
         }
         Err(Error::transient(
             "dynamodb:TransactWriteItems",
@@ -775,7 +917,11 @@ impl Ledger for DynamoLedger {
                 let pending = self
                     .pending_of(id, version, Some(DeliveryKind::Cancellation))
                     .await?;
-                return Ok(Recorded::Duplicate { version, pending });
+                return Ok(Recorded::Duplicate {
+                    version,
+                    pending,
+                    cancellation_waiting: false,
+                });
             }
             let retain = get_n(&head, "ttl")
                 .and_then(|t| DateTime::from_timestamp(t, 0))
@@ -899,6 +1045,7 @@ impl Ledger for DynamoLedger {
                     version,
                     pending,
                     no_partner,
+                    cancellation_waiting: false,
                 });
             }
         }
@@ -906,6 +1053,80 @@ impl Ledger for DynamoLedger {
             "dynamodb:TransactWriteItems",
             format!("{id} kept changing under concurrent writers"),
         ))
+    }
+
+    async fn record_waiting_cancellation(&self, c: &NewCancellation) -> Result<bool, Error> {
+        let id = &c.id;
+        let retain = ecites_exchange::ingest::retain_until(c.received_at, None);
+        let mut item = base(id, WAITING_CANCELLATION_SK, "CANCELLATION_WAITING", retain);
+        item.insert("state".into(), s(WAITING));
+        item.insert("reason".into(), s(c.reason.clone()));
+        item.insert("source".into(), s(c.source.clone()));
+        item.insert("received_at".into(), s(time(c.received_at)));
+        let items = vec![
+            put(&self.table, item, Some("attribute_not_exists(PK)"))?,
+            put(
+                &self.table,
+                audit(
+                    id,
+                    c.received_at,
+                    "waiting-cancel",
+                    1,
+                    "CANCELLATION_WAITING",
+                    format!(
+                        "cancellation received before any version of the permit: it takes effect when the permit arrives ({}, from {})",
+                        c.reason, c.source
+                    ),
+                    retain,
+                ),
+                None,
+            )?,
+        ];
+        self.transact(items).await
+    }
+
+    async fn waiting_cancellation(&self, id: &PermitId) -> Result<Option<NewCancellation>, Error> {
+        let Some(item) = self.get(&pk(id), WAITING_CANCELLATION_SK).await? else {
+            return Ok(None);
+        };
+        if get_s(&item, "state") != Some(WAITING) {
+            return Ok(None);
+        }
+        let received_at = get_s(&item, "received_at")
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| {
+                Error::permanent(
+                    "ledger",
+                    format!("waiting cancellation of {id} has no time"),
+                )
+            })?;
+        Ok(Some(NewCancellation {
+            id: id.clone(),
+            reason: get_s(&item, "reason").unwrap_or("").to_owned(),
+            source: get_s(&item, "source").unwrap_or("").to_owned(),
+            received_at,
+        }))
+    }
+
+    async fn waiting_cancellation_applied(
+        &self,
+        id: &PermitId,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let items = vec![update(
+            &self.table,
+            key(&pk(id), WAITING_CANCELLATION_SK),
+            "SET #state = :applied, applied_at = :at",
+            Some("#state = :waiting"),
+            [
+                (":applied", s(APPLIED)),
+                (":waiting", s(WAITING)),
+                (":at", s(time(at))),
+            ],
+        )?];
+        // `false` (already applied by a concurrent or earlier attempt) is as good as `true`.
+        self.transact(items).await.map(|_| ())
     }
 
     async fn record_rejection(&self, r: &NewRejection) -> Result<bool, Error> {

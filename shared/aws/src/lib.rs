@@ -26,5 +26,5 @@ pub use dynamo::DynamoLedger;
 pub use errors::classify;
 pub use exchange_store::DynamoExchangeStore;
 pub use interceptors::{FaultInjector, RequestCounter};
-pub use s3::{S3BlobStore, S3PartnerDirectory};
+pub use s3::{S3BlobStore, S3PartnerDirectory, S3SpeciesChecklist};
 pub use sqs::SqsDeliveryQueue;

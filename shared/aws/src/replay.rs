@@ -23,6 +23,19 @@ pub struct ReplayReport {
     pub unreadable: usize,
 }
 
+impl std::fmt::Display for ReplayReport {
+    /// `1 delivery put back on the deliveries queue, 0 discarded (delivered or unknown),
+    /// 0 unreadable left on the DLQ`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.requeued == 1 { "y" } else { "ies" };
+        write!(
+            f,
+            "{} deliver{plural} put back on the deliveries queue, {} discarded (delivered or unknown), {} unreadable left on the DLQ",
+            self.requeued, self.discarded, self.unreadable
+        )
+    }
+}
+
 /// Moves the DLQ's delivery messages back to the deliveries queue (at most `limit`).
 pub async fn replay_dlq(
     sqs: &aws_sdk_sqs::Client,

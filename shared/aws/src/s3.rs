@@ -4,10 +4,11 @@
 use crate::errors::classify;
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
+use ecites_domain::Checklist;
 use ecites_domain::CountryCode;
 use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner, ExchangePartners};
 use ecites_exchange::partners::Partner;
-use ecites_exchange::{BlobStore, Error, Fetched, PartnerDirectory};
+use ecites_exchange::{BlobStore, Error, Fetched, PartnerDirectory, SpeciesChecklist};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -31,19 +32,33 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Fetched, Error> {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Fetched, Error> {
         let output = match self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version_id.map(str::to_owned))
             .send()
             .await
         {
             Ok(output) => output,
             Err(error) => {
-                if error.as_service_error().is_some_and(|e| e.is_no_such_key()) {
-                    return Err(Error::NotFound(format!("s3://{bucket}/{key}")));
+                // A deleted version answers NoSuchVersion (404), which the SDK does not model.
+                let missing_version = version_id.is_some()
+                    && error.as_service_error().and_then(|e| e.meta().code())
+                        == Some("NoSuchVersion");
+                if missing_version || error.as_service_error().is_some_and(|e| e.is_no_such_key()) {
+                    let version = version_id
+                        .map(|v| format!(" version {v}"))
+                        .unwrap_or_default();
+                    return Err(Error::NotFound(format!("s3://{bucket}/{key}{version}")));
                 }
                 return Err(classify("s3:GetObject", error));
             }
@@ -155,6 +170,80 @@ impl ExchangePartners for S3PartnerDirectory {
         country: CountryCode,
     ) -> Result<Option<ExchangePartner>, Error> {
         Ok(self.directory().await?.get(country).cloned())
+    }
+}
+
+/// The most bytes a compact checklist may have (a full Species+ export compacts to a few MB).
+pub const MAX_CHECKLIST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The deployment's CITES checklist, read from `s3://bucket/config/species.json` (written by
+/// `ecites species import`) once per `ttl` and shared by every permit of a warm function. No
+/// object: no checklist, and the `listing` tier is skipped.
+#[derive(Debug)]
+pub struct S3SpeciesChecklist {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    ttl: Duration,
+    cache: Mutex<Option<(Instant, Option<Arc<Checklist>>)>>,
+}
+
+impl S3SpeciesChecklist {
+    /// The checklist at `s3://bucket/key`, cached for `ttl`.
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        key: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        S3SpeciesChecklist {
+            client,
+            bucket: bucket.into(),
+            key: key.into(),
+            ttl,
+            cache: Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl SpeciesChecklist for S3SpeciesChecklist {
+    async fn checklist(&self) -> Result<Option<Arc<Checklist>>, Error> {
+        let mut cache = self.cache.lock().await;
+        if let Some((loaded, checklist)) = cache.as_ref() {
+            if loaded.elapsed() < self.ttl {
+                return Ok(checklist.clone());
+            }
+        }
+        let store = S3BlobStore::new(self.client.clone(), &self.bucket);
+        let checklist = match store
+            .get(&self.bucket, &self.key, None, MAX_CHECKLIST_BYTES)
+            .await
+        {
+            Ok(Fetched::Bytes(bytes)) => {
+                let checklist = Checklist::from_compact(&bytes).map_err(|e| {
+                    Error::transient(
+                        "species checklist",
+                        format!("s3://{}/{}: {e}", self.bucket, self.key),
+                    )
+                })?;
+                tracing::info!(taxa = checklist.len(), date = %checklist.date, "CITES checklist loaded");
+                Some(Arc::new(checklist))
+            }
+            Ok(Fetched::TooLarge { size }) => {
+                return Err(Error::transient(
+                    "species checklist",
+                    format!(
+                        "s3://{}/{} is {size} bytes, over {MAX_CHECKLIST_BYTES}",
+                        self.bucket, self.key
+                    ),
+                ))
+            }
+            Err(Error::NotFound(_)) => None,
+            Err(error) => return Err(error),
+        };
+        *cache = Some((Instant::now(), checklist.clone()));
+        Ok(checklist)
     }
 }
 

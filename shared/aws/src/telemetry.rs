@@ -61,6 +61,18 @@ pub fn emf_line(function: &str, metrics: &[(&str, f64)], timestamp_ms: i64) -> S
     Value::Object(document).to_string()
 }
 
+/// Emits one EMF line (see [`emf_line`]) where CloudWatch reads it: on stdout inside Lambda
+/// (`AWS_LAMBDA_FUNCTION_NAME` is set there), and as a `debug` log event of target `emf`
+/// elsewhere, so local tools and demos print their own sentences, not metric JSON.
+pub fn emit_emf(function: &str, metrics: &[(&str, f64)], timestamp_ms: i64) {
+    let line = emf_line(function, metrics, timestamp_ms);
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        println!("{line}");
+    } else {
+        tracing::debug!(target: "emf", "{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

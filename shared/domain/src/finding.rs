@@ -32,6 +32,9 @@ pub enum Tier {
     CodeList,
     /// Rules between values (validity window, references, term/unit pairs).
     BusinessRule,
+    /// The species against the CITES checklist: name, Appendix, range, source by kingdom. Runs
+    /// only where a checklist is loaded ([`crate::validate::validate_listing`]).
+    Listing,
 }
 
 /// One thing validation found.

@@ -11,9 +11,11 @@
 //! - [`json`] and [`csv_form`]: the forms MA systems send us.
 //! - [`mod@decode`]: format detection by content.
 //! - [`mod@validate`]: findings by tier, box and rule.
+//! - [`checklist`]: the CITES checklist (Species+ export) for the `listing` tier.
 
 #![warn(missing_docs)]
 
+pub mod checklist;
 pub mod codes;
 pub mod country;
 pub mod csv_form;
@@ -27,13 +29,14 @@ pub mod testing;
 pub mod validate;
 pub mod xml;
 
+pub use checklist::Checklist;
 pub use codes::{Appendix, CodeList, Coded, DocumentType, Purpose, Source, Term, Unit};
 pub use country::CountryCode;
 pub use decode::{decode, decode_all, detect_format, Format};
 pub use error::Error;
 pub use finding::{is_valid, Finding, Severity, Tier};
 pub use model::{Permit, PermitId, Timestamp};
-pub use validate::validate;
+pub use validate::{validate, validate_listing};
 
 /// A permit as read from some input, with what the reader noticed on the way (values it could
 /// not interpret, such as a date that is not a date). Reading keeps going past such values so that

@@ -429,7 +429,7 @@ pub async fn forward_delivery(
 
     let xml = match services
         .blobs
-        .get(&message.xml_bucket, &message.xml_key, MAX_XML_BYTES)
+        .get(&message.xml_bucket, &message.xml_key, None, MAX_XML_BYTES)
         .await
     {
         Ok(Fetched::Bytes(bytes)) => bytes,
@@ -649,7 +649,7 @@ mod tests {
 
     #[async_trait]
     impl BlobStore for Fakes {
-        async fn get(&self, _: &str, key: &str, _: u64) -> Result<Fetched, Error> {
+        async fn get(&self, _: &str, key: &str, _: Option<&str>, _: u64) -> Result<Fetched, Error> {
             self.xml
                 .clone()
                 .map(Fetched::Bytes)

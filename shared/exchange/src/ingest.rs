@@ -11,7 +11,9 @@
 use crate::keys::{outbox_key, report_key, InputSource};
 use crate::ledger::{NewCancellation, NewRejection, NewVersion, Recipient, Recorded};
 use crate::messages::{parse_ingest_message, DeliveryMessage, IngestMessage, Input};
-use crate::ports::{BlobStore, Clock, DeliveryQueue, Fetched, Ledger, PartnerDirectory};
+use crate::ports::{
+    BlobStore, Clock, DeliveryQueue, Fetched, Ledger, PartnerDirectory, SpeciesChecklist,
+};
 use crate::Error;
 use chrono::{DateTime, Months, NaiveTime, Utc};
 use ecites_domain::{CountryCode, DocumentType, Finding, Permit, PermitId};
@@ -53,6 +55,8 @@ pub struct Services<'a> {
     pub queue: &'a dyn DeliveryQueue,
     /// The partner directory.
     pub partners: &'a dyn PartnerDirectory,
+    /// The CITES checklist for the `listing` tier ([`crate::NoChecklist`] for none).
+    pub species: &'a dyn SpeciesChecklist,
     /// The clock.
     pub clock: &'a dyn Clock,
 }
@@ -96,6 +100,11 @@ pub struct IngestReport {
     pub deliveries_queued: usize,
     /// Recipients recorded without a partner.
     pub no_partner: usize,
+    /// Cancellations recorded to wait for their permit (it has not arrived yet).
+    pub waiting_cancellations: usize,
+    /// Permits (`ISSUER/number`) whose content was sent before their current version but
+    /// arrived after it: recorded as superseded, not delivered.
+    pub superseded: Vec<String>,
 }
 
 impl IngestReport {
@@ -104,10 +113,14 @@ impl IngestReport {
         self.rejected.extend(other.rejected);
         self.deliveries_queued += other.deliveries_queued;
         self.no_partner += other.no_partner;
+        self.waiting_cancellations += other.waiting_cancellations;
+        self.superseded.extend(other.superseded);
     }
 }
 
-/// Ingests one ingest queue message.
+/// Ingests one ingest queue message; `sent_at` is when SQS says it was sent (its
+/// `SentTimestamp`), which orders the versions of a permit sent in direct messages (S3 events
+/// carry their own time).
 ///
 /// Returns `Err` only for transient failures (the caller reports the message in
 /// `batchItemFailures` so it is retried); everything permanent is reported (a rejection report
@@ -118,6 +131,7 @@ pub async fn ingest_message(
     settings: &IngestSettings,
     message_id: &str,
     body: &str,
+    sent_at: Option<DateTime<Utc>>,
 ) -> Result<IngestReport, Error> {
     let message_source = InputSource::Message {
         message_id: message_id.to_owned(),
@@ -145,8 +159,18 @@ pub async fn ingest_message(
     let mut report = IngestReport::default();
     for input in inputs {
         let one = match input {
-            Input::Object { bucket, key, size } => {
-                let source = InputSource::Object { bucket, key };
+            Input::Object {
+                bucket,
+                key,
+                version_id,
+                size,
+                event_time,
+            } => {
+                let source = InputSource::Object {
+                    bucket,
+                    key,
+                    version_id,
+                };
                 match size {
                     // The notification already says it is too large: no need to fetch it.
                     Some(size) if size > settings.max_object_bytes => {
@@ -159,7 +183,7 @@ pub async fn ingest_message(
                         )
                         .await?
                     }
-                    _ => ingest_object(services, settings, source).await?,
+                    _ => ingest_object(services, settings, source, event_time.or(sent_at)).await?,
                 }
             }
             Input::Inline { file_name, content } => {
@@ -169,6 +193,7 @@ pub async fn ingest_message(
                     &message_source,
                     file_name.as_deref(),
                     content.as_bytes(),
+                    sent_at,
                 )
                 .await?
             }
@@ -197,18 +222,29 @@ async fn ingest_object(
     services: Services<'_>,
     settings: &IngestSettings,
     source: InputSource,
+    sent_at: Option<DateTime<Utc>>,
 ) -> Result<IngestReport, Error> {
-    let InputSource::Object { bucket, key } = &source else {
+    let InputSource::Object {
+        bucket,
+        key,
+        version_id,
+    } = &source
+    else {
         return Ok(IngestReport::default());
     };
     match services
         .blobs
-        .get(bucket, key, settings.max_object_bytes)
+        .get(
+            bucket,
+            key,
+            version_id.as_deref(),
+            settings.max_object_bytes,
+        )
         .await
     {
         Ok(Fetched::Bytes(bytes)) => {
             let file_name = key.rsplit('/').next();
-            ingest_bytes(services, settings, &source, file_name, &bytes).await
+            ingest_bytes(services, settings, &source, file_name, &bytes, sent_at).await
         }
         Ok(Fetched::TooLarge { size }) => {
             let reason = too_large(size, settings.max_object_bytes);
@@ -350,6 +386,7 @@ async fn ingest_bytes(
     source: &InputSource,
     file_name: Option<&str>,
     bytes: &[u8],
+    sent_at: Option<DateTime<Utc>>,
 ) -> Result<IngestReport, Error> {
     if bytes.len() as u64 > settings.max_object_bytes {
         let reason = format!(
@@ -385,9 +422,13 @@ async fn ingest_bytes(
     };
     let mut report = IngestReport::default();
     let mut problems = Vec::new();
+    let checklist = services.species.checklist().await?;
     for one in decoded {
         let mut findings = one.findings;
         findings.extend(ecites_domain::validate(&one.permit));
+        if let Some(checklist) = &checklist {
+            findings.extend(ecites_domain::validate_listing(&one.permit, checklist));
+        }
         let id = one.permit.id();
         if !ecites_domain::is_valid(&findings) {
             let errors = findings.iter().filter(|f| f.is_error()).count();
@@ -438,6 +479,7 @@ async fn ingest_bytes(
             &one.permit,
             findings,
             recipient_countries,
+            sent_at,
         )
         .await?;
         report.merge(one_report);
@@ -466,6 +508,7 @@ async fn accept(
     permit: &Permit,
     findings: Vec<Finding>,
     countries: Vec<CountryCode>,
+    sent_at: Option<DateTime<Utc>>,
 ) -> Result<IngestReport, Error> {
     let now = services.clock.now();
     let xml = ecites_domain::xml::write_permit(permit);
@@ -528,6 +571,7 @@ async fn accept(
             .unwrap_or_default(),
         source: source.to_string(),
         received_at: now,
+        sent_at,
         valid_until,
         retain_until: retain_until(now, valid_until),
         findings: findings.into_iter().take(MAX_RECORDED_FINDINGS).collect(),
@@ -535,13 +579,24 @@ async fn accept(
     };
     let recorded = services.ledger.record_version(&version).await?;
     let mut report = IngestReport::default();
-    let (number, duplicate, pending, no_partner) = match recorded {
+    let (number, duplicate, pending, no_partner, cancellation_waiting) = match recorded {
         Recorded::New {
             version,
             pending,
             no_partner,
-        } => (version, false, pending, no_partner),
-        Recorded::Duplicate { version, pending } => (version, true, pending, Vec::new()),
+            cancellation_waiting,
+        } => (version, false, pending, no_partner, cancellation_waiting),
+        Recorded::Duplicate {
+            version,
+            pending,
+            cancellation_waiting,
+        } => (version, true, pending, Vec::new(), cancellation_waiting),
+        Recorded::Superseded { by_version } => {
+            tracing::warn!(permit = %id, issuer = %id.issuer, by_version, source = %source, "content sent before the current version arrived after it: recorded as superseded, not delivered");
+            let mut report = IngestReport::default();
+            report.superseded.push(id.to_string());
+            return Ok(report);
+        }
     };
     for country in &no_partner {
         tracing::warn!(permit = %id, issuer = %id.issuer, recipient = %country, "recipient has no partner: delivery recorded as NO_PARTNER");
@@ -555,6 +610,38 @@ async fn accept(
         duplicate,
         cancellation: false,
     });
+    // A cancellation that came first takes effect now (for a duplicate too: a retried message
+    // whose first attempt stopped between the version and the cancellation finishes the work).
+    if cancellation_waiting {
+        if let Some(waiting) = services.ledger.waiting_cancellation(&id).await? {
+            report.merge(apply_waiting_cancellation(services, waiting).await?);
+        }
+    }
+    Ok(report)
+}
+
+/// Applies a cancellation that arrived before its permit, now that a version is recorded: the
+/// permit is cancelled (its history shows the version, then the cancellation) and the
+/// cancellation goes to the recipients like any other.
+async fn apply_waiting_cancellation(
+    services: Services<'_>,
+    waiting: NewCancellation,
+) -> Result<IngestReport, Error> {
+    let now = services.clock.now();
+    let cancellation = NewCancellation {
+        source: format!(
+            "{} (received {}, before the permit)",
+            waiting.source,
+            waiting.received_at.to_rfc3339()
+        ),
+        received_at: now,
+        ..waiting
+    };
+    let report = record_and_send_cancellation(services, &cancellation).await?;
+    services
+        .ledger
+        .waiting_cancellation_applied(&cancellation.id, now)
+        .await?;
     Ok(report)
 }
 
@@ -621,24 +708,49 @@ async fn cancel(
         source: source.to_string(),
         received_at: services.clock.now(),
     };
-    let recorded = match services.ledger.record_cancellation(&cancellation).await {
-        Ok(recorded) => recorded,
-        Err(Error::NotFound(what)) => {
-            let problem = Problem {
-                permit: Some(id),
-                reason: format!("cannot cancel: {what}"),
-                findings: Vec::new(),
-                record: false,
-            };
-            return reject(services, source, None, vec![problem]).await;
-        }
-        Err(error) => return Err(error),
-    };
+    match record_and_send_cancellation(services, &cancellation).await {
+        Err(Error::NotFound(_)) => {}
+        done => return done,
+    }
+    // No version yet: a standard queue may deliver a cancellation before its permit. It waits
+    // in the ledger and takes effect when the permit arrives. Written first, checked again
+    // after: a permit recorded in between is then cancelled here (the permit's own check may
+    // have run before this write).
+    services
+        .ledger
+        .record_waiting_cancellation(&cancellation)
+        .await?;
+    match services.ledger.waiting_cancellation(&id).await? {
+        Some(waiting) => match apply_waiting_cancellation(services, waiting).await {
+            Err(Error::NotFound(_)) => {}
+            done => return done,
+        },
+        // Applied already, by the permit that arrived meanwhile.
+        None => return Ok(IngestReport::default()),
+    }
+    tracing::info!(permit = %id, issuer = %id.issuer, "cancellation waits for its permit");
+    Ok(IngestReport {
+        waiting_cancellations: 1,
+        ..IngestReport::default()
+    })
+}
+
+/// Records a cancellation of a recorded permit and queues its deliveries. An unknown permit is
+/// [`Error::NotFound`].
+async fn record_and_send_cancellation(
+    services: Services<'_>,
+    cancellation: &NewCancellation,
+) -> Result<IngestReport, Error> {
+    let id = cancellation.id.clone();
+    let recorded = services.ledger.record_cancellation(cancellation).await?;
     let (version, duplicate, pending) = match recorded {
         Recorded::New {
             version, pending, ..
         } => (version, false, pending),
-        Recorded::Duplicate { version, pending } => (version, true, pending),
+        Recorded::Duplicate {
+            version, pending, ..
+        } => (version, true, pending),
+        Recorded::Superseded { by_version } => (by_version, true, Vec::new()),
     };
     let queued = send(services, &pending).await?;
     tracing::info!(permit = %id, issuer = %id.issuer, version, duplicate, "permit cancelled");

@@ -23,6 +23,16 @@ pub fn decode_event_key(key: &str) -> String {
     percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
+/// Where `ecites species import` writes the deployment's CITES checklist (compact form), and the
+/// functions read it from.
+pub const SPECIES_CHECKLIST_KEY: &str = "config/species.json";
+
+/// Decodes an object key as EventBridge's S3 events carry it: percent-encoded, with `+` kept as
+/// itself (only S3's own notifications turn spaces into `+`).
+pub fn decode_eventbridge_key(key: &str) -> String {
+    percent_decode_str(key).decode_utf8_lossy().into_owned()
+}
+
 /// Where the canonical XML of a permit version goes: `outbox/<ISSUER>/<number>/<sha256>.xml`.
 ///
 /// Keyed by content hash rather than version number so the write can happen before the ledger
@@ -55,6 +65,8 @@ pub enum InputSource {
         bucket: String,
         /// The decoded key.
         key: String,
+        /// The object version read, when the bucket is versioned.
+        version_id: Option<String>,
     },
     /// The body of an SQS message.
     Message {
@@ -66,7 +78,16 @@ pub enum InputSource {
 impl std::fmt::Display for InputSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            InputSource::Object { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+            InputSource::Object {
+                bucket,
+                key,
+                version_id: None,
+            } => write!(f, "s3://{bucket}/{key}"),
+            InputSource::Object {
+                bucket,
+                key,
+                version_id: Some(version),
+            } => write!(f, "s3://{bucket}/{key}?versionId={version}"),
             InputSource::Message { message_id } => write!(f, "sqs:{message_id}"),
         }
     }
@@ -87,6 +108,14 @@ mod tests {
             "inbox/café.json"
         );
         assert_eq!(decode_event_key("inbox/plain.csv"), "inbox/plain.csv");
+    }
+
+    #[test]
+    fn eventbridge_keys_keep_plus_and_decode_percent() {
+        assert_eq!(
+            decode_eventbridge_key("inbox/c++%20permit%C3%A9.json"),
+            "inbox/c++ permit\u{e9}.json"
+        );
     }
 
     #[test]

@@ -174,6 +174,10 @@ pub struct NewVersion {
     pub source: String,
     /// When this ingest saw it.
     pub received_at: DateTime<Utc>,
+    /// When the MA's system sent it, as the event says (S3's event time, or SQS's
+    /// `SentTimestamp` of a direct message), when known: a version sent before the recorded
+    /// current version, but arriving after it (a standard queue reorders), does not replace it.
+    pub sent_at: Option<DateTime<Utc>>,
     /// The permit's last day of validity, when known.
     pub valid_until: Option<DateTime<Utc>>,
     /// The retention deadline: records are kept at least until then.
@@ -255,6 +259,10 @@ pub enum Recorded {
         pending: Vec<PendingDelivery>,
         /// Recipients recorded as NO_PARTNER.
         no_partner: Vec<CountryCode>,
+        /// A cancellation of the permit arrived before it and waits
+        /// ([`Ledger::waiting_cancellation`](crate::Ledger::waiting_cancellation)): the caller
+        /// applies it now. Always `false` from `record_cancellation`.
+        cancellation_waiting: bool,
     },
     /// The same content (or the same cancellation) was recorded before. `pending` lists its
     /// deliveries still PENDING, which are queued again in case the first attempt stopped between
@@ -264,6 +272,14 @@ pub enum Recorded {
         version: u32,
         /// Deliveries of that version still pending.
         pending: Vec<PendingDelivery>,
+        /// As for `New`: a waiting cancellation is still to be applied.
+        cancellation_waiting: bool,
+    },
+    /// The content was sent before the current version but arrived after it: recorded in the
+    /// history as superseded on arrival, never delivered, the current version stays in effect.
+    Superseded {
+        /// The current version, which replaces it.
+        by_version: u32,
     },
 }
 

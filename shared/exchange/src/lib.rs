@@ -25,4 +25,7 @@ pub use ingest::{ingest_message, IngestReport, IngestSettings, Services};
 pub use ledger::{render_status, DeliveryKind, DeliveryState, PermitStatus, VersionState};
 pub use messages::DeliveryMessage;
 pub use partners::{Directory, Partner};
-pub use ports::{BlobStore, Clock, DeliveryQueue, Fetched, Ledger, PartnerDirectory, SystemClock};
+pub use ports::{
+    BlobStore, Clock, DeliveryQueue, Fetched, Ledger, NoChecklist, PartnerDirectory,
+    SpeciesChecklist, SystemClock,
+};

@@ -1,16 +1,31 @@
 //! The message formats on the ingest and deliveries queues (documented in `docs/pipeline.md`).
 //!
-//! The ingest queue carries either S3 event notifications (S3 -> SQS for `inbox/`) or messages
-//! that MA systems send directly, tagged with `type` and `version` so the format can grow:
+//! The ingest queue carries S3 event notifications for `inbox/`, however an operator wires S3 to
+//! the queue (as AWS documents the wirings):
+//!
+//! - S3 -> SQS: the body is the S3 notification (`{"Records": [...]}`, keys form-urlencoded);
+//! - S3 -> SNS -> SQS: SNS's envelope (`{"Type": "Notification", "Message": "<the S3
+//!   notification as a string>"}`, raw message delivery off, SNS's default), or the notification
+//!   itself with raw delivery on;
+//! - S3 -> EventBridge -> SQS: the EventBridge event (`{"detail-type": "Object Created",
+//!   "source": "aws.s3", "detail": {...}}`, keys percent-encoded, `+` kept), also inside SNS;
+//!
+//! or messages that MA systems send directly (on their own, or wrapped by SNS or EventBridge the
+//! same way), tagged with `type` and `version` so the format can grow:
 //!
 //! ```json
 //! {"type": "permit", "version": 1, "file_name": "24XA0001.json", "content": "{...}"}
 //! {"type": "permit_ref", "version": 1, "bucket": "b", "key": "large/24XA0001.xml"}
 //! {"type": "cancel", "version": 1, "issuer": "XA", "permit_number": "24XA0001", "reason": "..."}
 //! ```
+//!
+//! An S3 event names one object version (`versionId`, EventBridge's `version-id`): ingest reads
+//! exactly that version, so a key overwritten before ingest runs loses neither permit. Keys
+//! ending in `/` are folders (the S3 console makes them as 0-byte objects): not files, skipped.
 
-use crate::keys::decode_event_key;
+use crate::keys::{decode_event_key, decode_eventbridge_key};
 use crate::ledger::{DeliveryKind, PendingDelivery};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -23,8 +38,13 @@ pub enum Input {
         bucket: String,
         /// The decoded key.
         key: String,
+        /// The object version the event names (`None` for an unversioned bucket or a
+        /// `permit_ref` without one): the version read, never "the latest".
+        version_id: Option<String>,
         /// The size the notification announced, when it did.
         size: Option<u64>,
+        /// When S3 says the object was written (the event's time), when it says.
+        event_time: Option<DateTime<Utc>>,
     },
     /// A permit file sent inline in the message.
     Inline {
@@ -67,6 +87,8 @@ enum Direct {
         version: u32,
         bucket: String,
         key: String,
+        #[serde(default)]
+        version_id: Option<String>,
     },
     Cancel {
         version: u32,
@@ -80,11 +102,29 @@ enum Direct {
 /// The only version of the direct message format so far.
 pub const DIRECT_MESSAGE_VERSION: u32 = 1;
 
+/// How many wrappers (SNS envelopes, EventBridge events) may stand around a message: S3 -> SNS
+/// -> EventBridge -> SQS is the deepest wiring AWS offers; more is a loop or an attack.
+const MAX_WRAPPERS: usize = 3;
+
 /// Reads an ingest queue message body. An unreadable body is a permanent error (the caller
 /// reports and acknowledges it).
 pub fn parse_ingest_message(body: &str) -> Result<IngestMessage, crate::Error> {
     let value: Value = serde_json::from_str(body)
         .map_err(|e| crate::Error::InvalidMessage(format!("the message body is not JSON: {e}")))?;
+    parse_value(value, 0)
+}
+
+fn invalid(reason: impl Into<String>) -> crate::Error {
+    crate::Error::InvalidMessage(reason.into())
+}
+
+fn parse_value(value: Value, wrappers: usize) -> Result<IngestMessage, crate::Error> {
+    if let Some(sns_type) = sns_type(&value) {
+        return parse_sns(&value, sns_type, wrappers);
+    }
+    if is_eventbridge(&value) {
+        return parse_eventbridge(value, wrappers);
+    }
     if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Ok(IngestMessage::Skip("s3:TestEvent".into()));
     }
@@ -92,44 +132,160 @@ pub fn parse_ingest_message(body: &str) -> Result<IngestMessage, crate::Error> {
         return Ok(parse_s3_records(records));
     }
     if value.get("type").is_some() {
-        let direct: Direct = serde_json::from_value(value).map_err(|e| {
-            crate::Error::InvalidMessage(format!("not a valid direct message: {e}"))
-        })?;
-        let version = match &direct {
-            Direct::Permit { version, .. }
-            | Direct::PermitRef { version, .. }
-            | Direct::Cancel { version, .. } => *version,
-        };
-        if version != DIRECT_MESSAGE_VERSION {
-            return Err(crate::Error::InvalidMessage(format!(
-                "direct message version {version} is not supported (expected {DIRECT_MESSAGE_VERSION})"
+        return parse_direct(value);
+    }
+    Err(invalid(
+        "neither an S3 event notification (direct, through SNS or through EventBridge) nor a direct message (no `Records`, `detail` or `type`)",
+    ))
+}
+
+/// SNS's envelope (raw message delivery off): `Type` is `Notification` (or a subscription
+/// message) and `TopicArn` names the topic.
+fn sns_type(value: &Value) -> Option<&str> {
+    let sns_type = value.get("Type")?.as_str()?;
+    value.get("TopicArn")?.as_str()?;
+    Some(sns_type)
+}
+
+fn parse_sns(
+    value: &Value,
+    sns_type: &str,
+    wrappers: usize,
+) -> Result<IngestMessage, crate::Error> {
+    if sns_type != "Notification" {
+        // SubscriptionConfirmation / UnsubscribeConfirmation: SNS confirms SQS subscriptions
+        // itself; nothing to ingest.
+        return Ok(IngestMessage::Skip(format!("SNS {sns_type} message")));
+    }
+    if wrappers >= MAX_WRAPPERS {
+        return Err(invalid(format!(
+            "more than {MAX_WRAPPERS} SNS/EventBridge wrappers around the message"
+        )));
+    }
+    let message = value
+        .get("Message")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("the SNS notification has no `Message` string"))?;
+    let inner: Value = serde_json::from_str(message)
+        .map_err(|e| invalid(format!("the SNS notification's `Message` is not JSON: {e}")))?;
+    parse_value(inner, wrappers + 1)
+}
+
+/// An EventBridge event: `detail-type`, `source` and a `detail` object.
+fn is_eventbridge(value: &Value) -> bool {
+    value.get("detail-type").is_some_and(Value::is_string)
+        && value.get("source").is_some_and(Value::is_string)
+        && value.get("detail").is_some_and(Value::is_object)
+}
+
+fn parse_eventbridge(mut value: Value, wrappers: usize) -> Result<IngestMessage, crate::Error> {
+    let source = value.get("source").and_then(Value::as_str).unwrap_or("");
+    let detail_type = value
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if source == "aws.s3" {
+        if detail_type != "Object Created" {
+            return Ok(IngestMessage::Skip(format!(
+                "EventBridge {detail_type} event"
             )));
         }
-        let input = match direct {
-            Direct::Permit {
-                file_name, content, ..
-            } => Input::Inline { file_name, content },
-            Direct::PermitRef { bucket, key, .. } => Input::Object {
+        let detail = &value["detail"];
+        let bucket = detail.pointer("/bucket/name").and_then(Value::as_str);
+        let key = detail.pointer("/object/key").and_then(Value::as_str);
+        let (Some(bucket), Some(key)) = (bucket, key) else {
+            return Err(invalid(
+                "the EventBridge Object Created event has no detail.bucket.name or detail.object.key",
+            ));
+        };
+        let key = decode_eventbridge_key(key);
+        if is_folder(&key) {
+            return Ok(IngestMessage::Skip(format!("folder {key} (not a file)")));
+        }
+        return Ok(IngestMessage::Inputs(vec![Input::Object {
+            bucket: bucket.to_owned(),
+            key,
+            version_id: detail
+                .pointer("/object/version-id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            size: detail.pointer("/object/size").and_then(Value::as_u64),
+            event_time: time_of(value.get("time")),
+        }]));
+    }
+    // A producer's own event (PutEvents) carrying a direct message, or an S3 notification, as
+    // its detail.
+    if wrappers >= MAX_WRAPPERS {
+        return Err(invalid(format!(
+            "more than {MAX_WRAPPERS} SNS/EventBridge wrappers around the message"
+        )));
+    }
+    let detail = value["detail"].take();
+    parse_value(detail, wrappers + 1)
+}
+
+fn time_of(value: Option<&Value>) -> Option<DateTime<Utc>> {
+    value
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A key that names a folder, not a file: the S3 console's "Create folder" writes a 0-byte
+/// object whose key ends in `/`.
+fn is_folder(key: &str) -> bool {
+    key.ends_with('/')
+}
+
+fn parse_direct(value: Value) -> Result<IngestMessage, crate::Error> {
+    let direct: Direct = serde_json::from_value(value)
+        .map_err(|e| invalid(format!("not a valid direct message: {e}")))?;
+    let version = match &direct {
+        Direct::Permit { version, .. }
+        | Direct::PermitRef { version, .. }
+        | Direct::Cancel { version, .. } => *version,
+    };
+    if version != DIRECT_MESSAGE_VERSION {
+        return Err(invalid(format!(
+            "direct message version {version} is not supported (expected {DIRECT_MESSAGE_VERSION})"
+        )));
+    }
+    let input = match direct {
+        Direct::Permit {
+            file_name, content, ..
+        } => Input::Inline { file_name, content },
+        Direct::PermitRef {
+            bucket,
+            key,
+            version_id,
+            ..
+        } => {
+            if is_folder(&key) {
+                return Err(invalid(format!(
+                    "permit_ref names {key}, a folder, not a file"
+                )));
+            }
+            Input::Object {
                 bucket,
                 key,
+                version_id,
                 size: None,
-            },
-            Direct::Cancel {
-                issuer,
-                permit_number,
-                reason,
-                ..
-            } => Input::Cancel {
-                issuer,
-                permit_number,
-                reason,
-            },
-        };
-        return Ok(IngestMessage::Inputs(vec![input]));
-    }
-    Err(crate::Error::InvalidMessage(
-        "neither an S3 event notification nor a direct message (no `Records` or `type`)".into(),
-    ))
+                event_time: None,
+            }
+        }
+        Direct::Cancel {
+            issuer,
+            permit_number,
+            reason,
+            ..
+        } => Input::Cancel {
+            issuer,
+            permit_number,
+            reason,
+        },
+    };
+    Ok(IngestMessage::Inputs(vec![input]))
 }
 
 /// Reads S3 notification records leniently: only the fields we use are required (moto's records
@@ -143,12 +299,24 @@ fn parse_s3_records(records: &[Value]) -> IngestMessage {
             .and_then(Value::as_str)
             .unwrap_or("");
         let bucket = record.pointer("/s3/bucket/name").and_then(Value::as_str);
-        let key = record.pointer("/s3/object/key").and_then(Value::as_str);
+        let key = record
+            .pointer("/s3/object/key")
+            .and_then(Value::as_str)
+            .map(decode_event_key);
         match (event.starts_with("ObjectCreated"), bucket, key) {
+            (true, Some(_), Some(key)) if is_folder(&key) => {
+                skipped.push(format!("folder {key} (not a file)"));
+            }
             (true, Some(bucket), Some(key)) => inputs.push(Input::Object {
                 bucket: bucket.to_owned(),
-                key: decode_event_key(key),
+                key,
+                version_id: record
+                    .pointer("/s3/object/versionId")
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned),
                 size: record.pointer("/s3/object/size").and_then(Value::as_u64),
+                event_time: time_of(record.get("eventTime")),
             }),
             _ => skipped.push(
                 if event.is_empty() {
@@ -161,7 +329,10 @@ fn parse_s3_records(records: &[Value]) -> IngestMessage {
         }
     }
     if inputs.is_empty() {
-        IngestMessage::Skip(format!("no ObjectCreated records ({})", skipped.join(", ")))
+        IngestMessage::Skip(format!(
+            "no ObjectCreated records of files ({})",
+            skipped.join(", ")
+        ))
     } else {
         IngestMessage::Inputs(inputs)
     }
@@ -247,7 +418,9 @@ mod tests {
             IngestMessage::Inputs(vec![Input::Object {
                 bucket: "b".into(),
                 key: "inbox/a b.xml".into(),
-                size: Some(12)
+                version_id: None,
+                size: Some(12),
+                event_time: None,
             }])
         );
     }

@@ -24,9 +24,15 @@ pub enum Fetched {
 /// Object storage (S3): inputs are read from it, canonical XML and reports written to it.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
-    /// Reads an object, refusing to read more than `max_bytes`. A missing object is
-    /// [`Error::NotFound`].
-    async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Fetched, Error>;
+    /// Reads an object (exactly `version_id` when given, else the current version), refusing to
+    /// read more than `max_bytes`. A missing object or version is [`Error::NotFound`].
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Fetched, Error>;
     /// Writes an object to the deployment's bucket (idempotent: same key, same bytes).
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), Error>;
     /// Removes an object of the deployment's bucket (what a refused message had stored); a
@@ -48,6 +54,21 @@ pub trait Ledger: Send + Sync {
     /// Records the cancellation of the permit's current version with one cancellation delivery
     /// per recipient of that version. An unknown permit is [`Error::NotFound`].
     async fn record_cancellation(&self, cancellation: &NewCancellation) -> Result<Recorded, Error>;
+    /// Records a cancellation that arrived before any version of its permit (a standard queue
+    /// reorders messages), to take effect when the permit arrives; `false` when it was recorded
+    /// before. The history shows it from now on.
+    async fn record_waiting_cancellation(
+        &self,
+        cancellation: &NewCancellation,
+    ) -> Result<bool, Error>;
+    /// The cancellation waiting for this permit, if one is recorded and not yet applied.
+    async fn waiting_cancellation(&self, id: &PermitId) -> Result<Option<NewCancellation>, Error>;
+    /// Marks the waiting cancellation as applied (idempotent).
+    async fn waiting_cancellation_applied(
+        &self,
+        id: &PermitId,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error>;
     /// Records a rejected input against its permit; `false` when it was recorded before.
     async fn record_rejection(&self, rejection: &NewRejection) -> Result<bool, Error>;
     /// Everything the ledger holds on a permit (expired records are ignored).
@@ -66,6 +87,27 @@ pub trait DeliveryQueue: Send + Sync {
 pub trait PartnerDirectory: Send + Sync {
     /// The partner for a country, if the directory has one.
     async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error>;
+}
+
+/// The CITES checklist of the deployment, for the `listing` validation tier
+/// ([`ecites_domain::validate_listing`]).
+#[async_trait]
+pub trait SpeciesChecklist: Send + Sync {
+    /// The loaded checklist; `None` when the deployment has none (the tier is then skipped). A
+    /// checklist that exists but cannot be read is a transient error: a deployment fault, not a
+    /// fact about the permit.
+    async fn checklist(&self) -> Result<Option<std::sync::Arc<ecites_domain::Checklist>>, Error>;
+}
+
+/// No checklist: the `listing` tier never runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoChecklist;
+
+#[async_trait]
+impl SpeciesChecklist for NoChecklist {
+    async fn checklist(&self) -> Result<Option<std::sync::Arc<ecites_domain::Checklist>>, Error> {
+        Ok(None)
+    }
 }
 
 /// The time, injectable so tests control it.

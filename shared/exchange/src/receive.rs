@@ -608,7 +608,7 @@ mod tests {
 
     #[async_trait]
     impl BlobStore for Blobs {
-        async fn get(&self, _: &str, key: &str, _: u64) -> Result<Fetched, Error> {
+        async fn get(&self, _: &str, key: &str, _: Option<&str>, _: u64) -> Result<Fetched, Error> {
             let objects = self.objects.lock().unwrap();
             objects
                 .get(key)

@@ -18,13 +18,20 @@ use std::sync::Mutex;
 struct Fakes {
     objects: Mutex<Vec<(String, Vec<u8>)>>,
     versions: Mutex<Vec<NewVersion>>,
+    waiting: Mutex<Option<NewCancellation>>,
     rejections: Mutex<Vec<NewRejection>>,
     sent: Mutex<Vec<DeliveryMessage>>,
 }
 
 #[async_trait]
 impl BlobStore for Fakes {
-    async fn get(&self, _bucket: &str, key: &str, _max: u64) -> Result<Fetched, Error> {
+    async fn get(
+        &self,
+        _bucket: &str,
+        key: &str,
+        _version: Option<&str>,
+        _max: u64,
+    ) -> Result<Fetched, Error> {
         let objects = self.objects.lock().unwrap();
         let found = objects
             .iter()
@@ -72,10 +79,27 @@ impl Ledger for Fakes {
             version: 1,
             pending,
             no_partner: Vec::new(),
+            cancellation_waiting: false,
         })
     }
     async fn record_cancellation(&self, c: &NewCancellation) -> Result<Recorded, Error> {
         Err(Error::NotFound(c.id.to_string()))
+    }
+    async fn record_waiting_cancellation(&self, c: &NewCancellation) -> Result<bool, Error> {
+        let mut waiting = self.waiting.lock().unwrap();
+        let new = waiting.is_none();
+        waiting.get_or_insert_with(|| c.clone());
+        Ok(new)
+    }
+    async fn waiting_cancellation(&self, _id: &PermitId) -> Result<Option<NewCancellation>, Error> {
+        Ok(self.waiting.lock().unwrap().clone())
+    }
+    async fn waiting_cancellation_applied(
+        &self,
+        _id: &PermitId,
+        _at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        unreachable!("no version is ever cancelled by these fakes")
     }
     async fn record_rejection(&self, rejection: &NewRejection) -> Result<bool, Error> {
         self.rejections.lock().unwrap().push(rejection.clone());
@@ -126,9 +150,10 @@ async fn ingest(fakes: &Fakes, body: &str) -> ecites_exchange::IngestReport {
         ledger: fakes,
         queue: fakes,
         partners: fakes,
+        species: &ecites_exchange::NoChecklist,
         clock: fakes,
     };
-    ingest_message(services, &settings(), "m1", body)
+    ingest_message(services, &settings(), "m1", body, None)
         .await
         .unwrap()
 }
@@ -173,13 +198,21 @@ async fn unknown_direct_message_type_is_reported_not_retried() {
 }
 
 #[tokio::test]
-async fn cancelling_an_unknown_permit_is_reported() {
+async fn a_cancellation_of_a_permit_not_yet_recorded_waits_for_it_instead_of_being_refused() {
     let fakes = Fakes::default();
     let report = ingest(
         &fakes,
         r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"1","reason":"x"}"#,
     )
     .await;
-    assert_eq!(report.rejected.len(), 1);
-    assert!(report.rejected[0].reason.contains("cannot cancel"));
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(report.waiting_cancellations, 1);
+    let waiting = fakes
+        .waiting
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("recorded to wait");
+    assert_eq!(waiting.id.to_string(), "XA/1");
+    assert_eq!(waiting.reason, "x");
 }

@@ -60,7 +60,7 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
         local.put_object(key, bytes).await?;
     }
     let outcome = local.drain(DRAIN_TIMEOUT).await?;
-    let _ = writeln!(log, "  ingest: {outcome:?}");
+    let _ = writeln!(log, "  ingest: {outcome}");
 
     let _ = writeln!(
         log,
@@ -79,7 +79,7 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
         .put_object("inbox/export permit 26XA0001 reissued.json", reissue)
         .await?;
     let outcome = local.drain(DRAIN_TIMEOUT).await?;
-    let _ = writeln!(log, "  ingest: {outcome:?}");
+    let _ = writeln!(log, "  ingest: {outcome}");
 
     let _ = writeln!(log, "\nround 3: cancellation of 26XA0002 by direct message");
     let cancel = serde_json::json!({
@@ -88,7 +88,7 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
     });
     local.send_direct(&cancel.to_string()).await?;
     let outcome = local.drain(DRAIN_TIMEOUT).await?;
-    let _ = writeln!(log, "  ingest: {outcome:?}");
+    let _ = writeln!(log, "  ingest: {outcome}");
 
     let requests = local.counter.snapshot();
     let (id, status) =

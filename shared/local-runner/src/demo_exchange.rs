@@ -130,7 +130,7 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
         100,
     )
     .await?;
-    let _ = writeln!(out, "  {report:?}");
+    let _ = writeln!(out, "  {report}");
     xa.forward_until_quiet(QUIET).await?;
 
     let _ = writeln!(out, "\n== a forger sends XB a permit in XA's name");

@@ -25,6 +25,18 @@ pub struct PollOutcome {
     pub deleted: usize,
 }
 
+impl std::fmt::Display for PollOutcome {
+    /// `5 messages handled: 5 done, 0 left for a retry`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.received == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} message{plural} handled: {} done, {} left for a retry",
+            self.received, self.deleted, self.failed
+        )
+    }
+}
+
 /// An event-source mapping for one queue.
 #[derive(Clone, Debug)]
 pub struct EventSource {

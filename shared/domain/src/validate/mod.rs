@@ -10,7 +10,9 @@
 //! - **mandatory**: the required elements (§6, "Required elements");
 //! - **code list**: CITES code lists and ISO 3166-1 country codes;
 //! - **business rule**: rules between values (validity window, countries, references,
-//!   term/unit pairs, quota, endorsement).
+//!   term/unit pairs, quota, endorsement);
+//! - **listing**: the species against the CITES checklist, where one is loaded
+//!   ([`validate_listing`]).
 //!
 //! A value that is missing is reported once, by the mandatory tier; rules that need it are
 //! skipped rather than reporting the same gap again. Likewise an unknown code is reported by the
@@ -18,11 +20,13 @@
 
 mod business;
 mod code_lists;
+mod listing;
 mod location;
 mod mandatory;
 mod rules;
 mod term_unit;
 
+pub use listing::validate_listing;
 pub use rules::{RuleInfo, RULES};
 
 use crate::{Finding, Permit};

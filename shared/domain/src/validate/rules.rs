@@ -147,4 +147,18 @@ rules! {
         "The quantity endorsed at export is in the unit of the quantity permitted.";
     ENDORSEMENT_EXCEEDS_PERMIT = "endorsement-exceeds-permitted", BusinessRule, Error, ["14"],
         "The quantity endorsed at export does not exceed the quantity permitted.";
+
+    // Listing: the species against the CITES checklist (only where one is loaded).
+    LISTING_NAME_UNKNOWN = "listing-name-unknown", Listing, Warning, ["7"],
+        "The scientific name is in the CITES checklist (accepted name, synonym, or a genus listed as such); unknown is a warning, as the checklist may be older than the permit.";
+    LISTING_SYNONYM = "listing-synonym", Listing, Warning, ["7"],
+        "The scientific name is the checklist's accepted name, not a synonym (the finding gives the accepted name).";
+    LISTING_APPENDIX_MISMATCH = "listing-appendix-mismatch", Listing, Error, ["10"],
+        "The declared Appendix is the taxon's listing (one of them for split listings) (Convention Art. II, III, IV, V).";
+    LISTING_NOT_LISTED = "listing-not-listed", Listing, Warning, ["10"],
+        "The taxon is listed: a taxon the checklist gives as not listed (NC) needs no CITES permit.";
+    LISTING_OUTSIDE_RANGE = "listing-outside-range", Listing, Warning, ["12", "4"],
+        "Wild specimens (source W) come from a range state of the taxon: the country of origin, or the exporter's country when no origin is given.";
+    LISTING_SOURCE_KINGDOM = "listing-source-kingdom", Listing, Error, ["10"],
+        "The source suits the kingdom (Res. Conf. 12.3): A is for plants only; C, F and R for animals only.";
 }

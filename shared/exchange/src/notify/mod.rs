@@ -145,7 +145,7 @@ pub struct Notified {
 }
 
 async fn summary_of(blobs: &dyn BlobStore, key: &str) -> Result<Option<PermitSummary>, Error> {
-    match blobs.get(blobs.bucket(), key, MAX_XML_BYTES).await {
+    match blobs.get(blobs.bucket(), key, None, MAX_XML_BYTES).await {
         Ok(Fetched::Bytes(bytes)) => match ecites_domain::xml::read_permit(&bytes) {
             Ok(decoded) => Ok(Some(PermitSummary::of(&decoded.permit))),
             Err(error) => {

@@ -584,7 +584,7 @@ mod fakes {
     pub struct NoBlobs;
     #[async_trait]
     impl BlobStore for NoBlobs {
-        async fn get(&self, _: &str, key: &str, _: u64) -> Result<Fetched, Error> {
+        async fn get(&self, _: &str, key: &str, _: Option<&str>, _: u64) -> Result<Fetched, Error> {
             Err(Error::NotFound(key.to_owned()))
         }
         async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
