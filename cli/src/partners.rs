@@ -70,6 +70,10 @@ pub enum PartnersCommand {
         /// The key id (ECITES_SIGNING_KEY_ID).
         #[arg(long)]
         key_id: String,
+        /// Replace a key already in the parameter (without it, an existing key is kept and the
+        /// command fails: partners verify with its public key).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -260,7 +264,11 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             }
             println!("{code} removed from s3://{bucket}/{key}");
         }
-        PartnersCommand::Keygen { parameter, key_id } => {
+        PartnersCommand::Keygen {
+            parameter,
+            key_id,
+            force,
+        } => {
             let identity = ecites_exchange::protocol::SigningIdentity::generate(&key_id)
                 .map_err(|why| anyhow::anyhow!(why))?;
             let ssm = ecites_aws::signing::ssm_client(
@@ -269,7 +277,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                 &options,
             )
             .await;
-            ecites_aws::signing::store_signing_identity(&ssm, &parameter, &identity).await?;
+            ecites_aws::signing::put_signing_identity(&ssm, &parameter, &identity, force).await?;
             println!("key id:     {key_id}");
             println!("public key: {}", identity.public_key_base64());
             println!("private key stored in SSM parameter {parameter} (SecureString)");

@@ -209,6 +209,7 @@ async fn admin() -> anyhow::Result<SubscriptionAdmin> {
         registry: DynamoSubscriptions::new(clients.dynamodb, table, Duration::ZERO),
         topic: SnsTopic::new(notify.sns.clone(), topic),
         secrets: SsmSecrets::new(notify.ssm),
+        policy: ecites_exchange::notify::WebhookPolicy::from_env(),
     })
 }
 

@@ -139,7 +139,10 @@ async fn a_partner_key_rotation_through_the_cli_accepts_both_keys_during_the_ove
 
     let (status, answer) = send_signed(&xb, "26XA0903", &xa.key).await;
     assert_eq!(status, 401, "the retired key is refused: {answer}");
-    assert!(answer.contains("on record: XA-2"), "{answer}");
+    assert!(
+        !answer.contains("XA-2") && !answer.contains("XA-1"),
+        "the refusal names no key id on record: {answer}"
+    );
     let (status, answer) = send_signed(&xb, "26XA0904", &next).await;
     assert_eq!(status, 200, "{answer}");
     assert!(
@@ -247,6 +250,71 @@ async fn replay_no_partner_refuses_until_the_partner_is_added_then_queues_what_w
     );
     let again = succeeded(&ecites_as(&xa, &["replay", "--no-partner", "XB"]));
     assert!(again.starts_with("queued 0 "), "{again}");
+}
+
+/// `ecites partners keygen` never replaces a signing key silently: a second run on the same
+/// parameter fails naming `--force` and leaves the key (what partners verify with) alone;
+/// with `--force` it replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keygen_refuses_to_replace_an_existing_key_unless_forced() {
+    let (xa, _xb) = pair().await;
+    let parameter = "/xa/keygen-test";
+    let public_key = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("public key:"))
+            .map(|k| k.trim().to_owned())
+            .expect("the public key is printed")
+    };
+    let first = public_key(&succeeded(&ecites_as(
+        &xa,
+        &[
+            "partners",
+            "keygen",
+            "--parameter",
+            parameter,
+            "--key-id",
+            "XA-9",
+        ],
+    )));
+    let again = ecites_as(
+        &xa,
+        &[
+            "partners",
+            "keygen",
+            "--parameter",
+            parameter,
+            "--key-id",
+            "XA-10",
+        ],
+    );
+    assert!(!again.status.success(), "{}", stdout(&again));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    let ssm = ecites_aws::signing::ssm_client(
+        Some(&xa.local.endpoint),
+        REGION,
+        &ecites_aws::ClientOptions {
+            emulator_credentials: true,
+            ..ecites_aws::ClientOptions::default()
+        },
+    )
+    .await;
+    let kept = ecites_aws::signing::load_signing_identity(&ssm, parameter, "XA-9")
+        .await
+        .unwrap();
+    assert_eq!(kept.public_key_base64(), first, "the key stayed");
+    let forced = public_key(&succeeded(&ecites_as(
+        &xa,
+        &[
+            "partners",
+            "keygen",
+            "--parameter",
+            parameter,
+            "--key-id",
+            "XA-10",
+            "--force",
+        ],
+    )));
+    assert_ne!(forced, first);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,7 +61,12 @@ async fn permit_dropped_at_xa_arrives_at_xb_verified_and_both_ledgers_agree_thro
     assert_eq!(got["tracking_number"], sent["tracking_number"]);
     assert!(got["tracking_number"].starts_with("XB-"));
     let stored = xb.local.list("received/XA/26XA0001/").await.unwrap();
-    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        stored.len(),
+        2,
+        "the envelope and its verified XML: {stored:?}"
+    );
+    assert!(stored.contains(&got["body_key"]) && stored.contains(&got["xml_key"]));
 
     // A replacement (same number, new content) follows it.
     let replacement = fixtures::export_permit("26XA0001", "XA", "XB", 12);
@@ -89,7 +94,7 @@ async fn permit_dropped_at_xa_arrives_at_xb_verified_and_both_ledgers_agree_thro
     assert_eq!(got["tracking_number"], sent["tracking_number"]);
     assert_eq!(
         xb.local.list("received/XA/26XA0001/").await.unwrap().len(),
-        3
+        6
     );
 }
 
@@ -374,8 +379,11 @@ async fn forged_unknown_replayed_stale_misaddressed_and_oversized_messages_are_r
         Utc::now(),
     );
     let (status, text) = post(&xb, body, &headers).await;
-    assert_eq!(status, 403, "{text}");
-    assert!(text.contains("UNKNOWN_SENDER"));
+    assert_eq!(status, 401, "{text}");
+    assert!(
+        text.contains("UNAUTHENTICATED"),
+        "an unknown sender is told what a forger is told: {text}"
+    );
 
     // XA signing a permit issued by XD: an MA only sends its own permits.
     let (body, headers) = build_message(

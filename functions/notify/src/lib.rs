@@ -24,7 +24,8 @@ use ecites_aws::notify::{
 use ecites_aws::telemetry::emit_emf;
 use ecites_aws::{Clients, S3BlobStore};
 use ecites_exchange::notify::{
-    deliver_webhook, notify_change, Change, Image, NotifyServices, WebhookOutcome, WebhookServices,
+    deliver_webhook, notify_change, Change, Image, NotifyServices, WebhookOutcome, WebhookPolicy,
+    WebhookServices,
 };
 use ecites_exchange::{Clock, SystemClock};
 use lambda_runtime::LambdaEvent;
@@ -63,6 +64,9 @@ pub struct NotifyConfig {
     pub endpoint_url: Option<String>,
     /// Region (`AWS_REGION`).
     pub region: String,
+    /// Where webhooks may go ([`WebhookPolicy::from_env`]: `ECITES_ALLOW_LOOPBACK_WEBHOOKS`
+    /// for local runs, `AWS_LAMBDA_RUNTIME_API`).
+    pub webhook_policy: WebhookPolicy,
 }
 
 fn required(name: &str) -> Result<String, ConfigError> {
@@ -96,6 +100,7 @@ impl NotifyConfig {
             webhook_timeout: Duration::from_secs(number("ECITES_WEBHOOK_TIMEOUT_S", 10)?),
             endpoint_url: env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
             region: env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
+            webhook_policy: WebhookPolicy::from_env(),
         })
     }
 }
@@ -233,6 +238,7 @@ pub struct WebhookFunction {
     queue: SqsWebhookQueue,
     backoff_s: i32,
     clock: Arc<dyn Clock>,
+    policy: WebhookPolicy,
 }
 
 impl WebhookFunction {
@@ -250,10 +256,11 @@ impl WebhookFunction {
                 Duration::ZERO,
             ),
             secrets: SsmSecrets::new(notify.ssm.clone()),
-            transport: HttpTransport::new(config.webhook_timeout)?,
+            transport: HttpTransport::new(config.webhook_timeout, config.webhook_policy)?,
             queue: SqsWebhookQueue::new(clients.sqs.clone(), &config.webhook_queue_url),
             backoff_s: config.webhook_backoff_s,
             clock: Arc::new(SystemClock),
+            policy: config.webhook_policy,
         })
     }
 
@@ -269,6 +276,7 @@ impl WebhookFunction {
             secrets: &self.secrets,
             transport: &self.transport,
             clock: self.clock.as_ref(),
+            policy: self.policy,
         };
         let mut response = SqsBatchResponse::default();
         let (mut delivered, mut unsubscribed, mut failed) = (0u32, 0u32, 0u32);

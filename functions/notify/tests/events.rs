@@ -81,6 +81,9 @@ impl BlobStore for Outbox {
     async fn put(&self, _key: &str, _bytes: Vec<u8>, _content_type: &str) -> Result<(), Error> {
         unreachable!("notify writes nothing to the bucket")
     }
+    async fn delete(&self, _: &str) -> Result<(), Error> {
+        unreachable!("notify deletes nothing")
+    }
     fn bucket(&self) -> &str {
         BUCKET
     }
@@ -297,6 +300,7 @@ async fn the_sample_webhook_jobs_are_posted_signed_with_the_subscribers_secret()
         secrets: &Secrets,
         transport: &subscriber,
         clock: &clock,
+        policy: ecites_exchange::notify::WebhookPolicy::default(),
     };
     for record in &event.records {
         assert!(record.attributes.contains_key("ApproximateReceiveCount"));

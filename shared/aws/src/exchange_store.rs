@@ -498,6 +498,8 @@ impl InboundLedger for DynamoExchangeStore {
             ("message_id", s(&r.message_id)),
             ("tracking_number", s(&r.tracking_number)),
             ("body_key", s(&r.body_key)),
+            ("xml_key", s(&r.xml_key)),
+            ("document_sha256", s(&r.document_sha256)),
             ("signature", s(&r.signature)),
             ("key_id", s(&r.key_id)),
             ("ack_status", s(ack)),
@@ -537,6 +539,7 @@ impl InboundLedger for DynamoExchangeStore {
                 tracking_number: r.tracking_number.clone(),
                 ack_status: r.ack_status,
                 duplicate: false,
+                conflict: false,
             });
         }
         let existing = self.get(key).await?.ok_or_else(|| {
@@ -549,6 +552,37 @@ impl InboundLedger for DynamoExchangeStore {
                 .cloned()
                 .unwrap_or_default()
         };
+        // Rows recorded before the digest was kept have none: they cannot be compared.
+        let recorded_sha = text("document_sha256");
+        if !recorded_sha.is_empty() && recorded_sha != r.document_sha256 {
+            let audit = audit_put(
+                &self.table,
+                &r.from.to_string(),
+                &r.permit_number,
+                r.received_at,
+                &format!("CONFLICT-{}", r.permit_version),
+                "RECEIVED_CONFLICT",
+                format!(
+                    "v{} {} from {} message {}: content {} differs from the recorded {} \
+                     (message {}); refused, the first stays; the refused bytes are at {}",
+                    r.permit_version,
+                    r.status.as_str(),
+                    r.from,
+                    r.message_id,
+                    r.document_sha256,
+                    recorded_sha,
+                    text("message_id"),
+                    r.body_key
+                ),
+            )?;
+            self.transact(vec![audit]).await?;
+            return Ok(ReceivedRecord {
+                tracking_number: text("tracking_number"),
+                ack_status: r.ack_status,
+                duplicate: false,
+                conflict: true,
+            });
+        }
         Ok(ReceivedRecord {
             tracking_number: text("tracking_number"),
             ack_status: if text("ack_status") == "DELIVERED_WITH_WARNINGS" {
@@ -557,6 +591,7 @@ impl InboundLedger for DynamoExchangeStore {
                 AckStatus::Delivered
             },
             duplicate: true,
+            conflict: false,
         })
     }
 }

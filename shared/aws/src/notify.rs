@@ -507,6 +507,8 @@ pub struct SubscriptionAdmin {
     pub topic: SnsTopic,
     /// The secrets.
     pub secrets: SsmSecrets,
+    /// Where webhooks may go ([`WebhookPolicy::from_env`] for the CLI, local for local runs).
+    pub policy: ecites_exchange::notify::WebhookPolicy,
 }
 
 impl SubscriptionAdmin {
@@ -519,7 +521,7 @@ impl SubscriptionAdmin {
         secret: Option<&Secret>,
     ) -> Result<Subscription, Error> {
         subscription
-            .check()
+            .check_with(self.policy)
             .map_err(|e| Error::InvalidMessage(e.to_string()))?;
         if let Some(previous) = self.registry.get(&subscription.id).await? {
             self.unsubscribe(&previous).await?;

@@ -95,6 +95,17 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("s3:DeleteObject", e))?;
+        Ok(())
+    }
+
     fn bucket(&self) -> &str {
         &self.bucket
     }

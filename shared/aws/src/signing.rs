@@ -53,21 +53,51 @@ pub async fn load_signing_identity(
         .map_err(|why| Error::permanent("signing key", format!("parameter {name}: {why}")))
 }
 
-/// Stores a signing key's seed as a `SecureString` (setup, demo and tests).
+/// Stores a signing key's seed as a `SecureString` (setup, demo and tests), replacing any key
+/// already there.
 pub async fn store_signing_identity(
     ssm: &aws_sdk_ssm::Client,
     name: &str,
     identity: &SigningIdentity,
 ) -> Result<(), Error> {
-    ssm.put_parameter()
+    put_signing_identity(ssm, name, identity, true).await
+}
+
+/// Stores a signing key's seed as a `SecureString`. Unless `overwrite`, an existing parameter
+/// is left alone and the answer is a permanent error saying so (`ecites partners keygen`
+/// without `--force`: replacing the key would leave every partner with a public key that no
+/// longer verifies anything we sign).
+pub async fn put_signing_identity(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    identity: &SigningIdentity,
+    overwrite: bool,
+) -> Result<(), Error> {
+    let result = ssm
+        .put_parameter()
         .name(name)
         .value(identity.seed_base64())
         .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .overwrite(true)
+        .overwrite(overwrite)
         .send()
-        .await
-        .map_err(|e| classify("ssm:PutParameter", e))?;
-    Ok(())
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_already_exists()) =>
+        {
+            Err(Error::permanent(
+                "ssm:PutParameter",
+                format!(
+                    "{name} already holds a signing key: refusing to replace it (partners \
+                     verify with its public key); use --force to replace it"
+                ),
+            ))
+        }
+        Err(error) => Err(classify("ssm:PutParameter", error)),
+    }
 }
 
 /// A Secrets Manager client built like the other clients.

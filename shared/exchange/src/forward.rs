@@ -15,7 +15,7 @@ use crate::ledger::{DeliveryKind, DeliveryState};
 use crate::messages::DeliveryMessage;
 use crate::ports::{BlobStore, Clock, Fetched};
 use crate::protocol::{
-    b64, Ack, AckStatus, DocumentStatus, Envelope, Refusal, RefusalCode, SigningIdentity,
+    b64, bounded, Ack, AckStatus, DocumentStatus, Envelope, Refusal, RefusalCode, SigningIdentity,
     CONTENT_TYPE, ENVELOPE_VERSION, KEY_ID_HEADER, SIGNATURE_HEADER,
 };
 use crate::Error;
@@ -23,8 +23,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-/// Namespace of the standard payload (toolkit v2).
-pub const PAYLOAD_NAMESPACE: &str = "urn:un:unece:uncefact:data:standard:CITESEPermit:2";
+/// Namespace of the standard payload (toolkit v2), re-exported from [`crate::protocol`].
+pub use crate::protocol::PAYLOAD_NAMESPACE;
 /// Largest XML read from the outbox.
 pub const MAX_XML_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest answer read from a partner.
@@ -204,19 +204,61 @@ pub enum ReplyClass {
     Transient(String, Option<Duration>),
 }
 
-/// Classifies a partner's answer.
-pub fn classify_reply(reply: &HttpReply) -> ReplyClass {
+/// Longest tracking number kept from a partner's acknowledgement, in characters.
+pub const MAX_TRACKING_NUMBER_CHARS: usize = 128;
+
+/// A partner's tracking number is kept and shown to operators: 1 to
+/// [`MAX_TRACKING_NUMBER_CHARS`] characters, none of them control characters (terminal
+/// escapes).
+pub fn tracking_number_acceptable(tracking: &str) -> bool {
+    let chars = tracking.chars().count();
+    (1..=MAX_TRACKING_NUMBER_CHARS).contains(&chars) && !tracking.chars().any(char::is_control)
+}
+
+/// Classifies a partner's answer to the message `sent_message_id`: an acknowledgement of
+/// another message id, or with an unusable tracking number, is no acknowledgement (retried).
+pub fn classify_reply(reply: &HttpReply, sent_message_id: &str) -> ReplyClass {
     let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(512)]).into_owned();
     let parsed = serde_json::from_slice::<Refusal>(&reply.body).ok();
     let refusal = parsed
         .as_ref()
         .map(|r| format!("{:?}: {}", r.code, r.message))
         .unwrap_or(text);
-    if reply.status == 400 && parsed.is_some_and(|r| r.code == RefusalCode::NotReadable) {
+    if reply.status == 400
+        && parsed
+            .as_ref()
+            .is_some_and(|r| r.code == RefusalCode::NotReadable)
+    {
         return ReplyClass::NotReadable(format!("HTTP 400 {refusal}"));
+    }
+    // The partner holds other content for this very document: resending cannot change that.
+    if reply.status == 409
+        && parsed
+            .as_ref()
+            .is_some_and(|r| r.code == RefusalCode::Conflict)
+    {
+        return ReplyClass::Permanent(format!("HTTP 409 {refusal}"));
     }
     match reply.status {
         200..=299 => match serde_json::from_slice::<Ack>(&reply.body) {
+            Ok(ack) if ack.message_id != sent_message_id => ReplyClass::Transient(
+                format!(
+                    "HTTP {} acknowledges message {:?}, not the one sent ({sent_message_id:?})",
+                    reply.status,
+                    bounded(&ack.message_id, 128)
+                ),
+                None,
+            ),
+            Ok(ack) if !tracking_number_acceptable(&ack.tracking_number) => ReplyClass::Transient(
+                format!(
+                    "HTTP {} acknowledgement with an unusable tracking number ({} \
+                         characters; 1 to {MAX_TRACKING_NUMBER_CHARS} without control \
+                         characters expected)",
+                    reply.status,
+                    ack.tracking_number.chars().count()
+                ),
+                None,
+            ),
             Ok(ack) => ReplyClass::Ack(ack),
             Err(e) => ReplyClass::Transient(
                 format!(
@@ -278,8 +320,14 @@ pub fn build_message(
         document_status: document_status(message.kind),
         permit_number: message.permit_number.clone(),
         permit_version: message.permit_version,
-        replaces_version: message.replaces_version,
-        reason: message.reason.clone(),
+        // Each status carries only its own fields (a receiver refuses contradictory ones).
+        replaces_version: message
+            .replaces_version
+            .filter(|_| message.kind == DeliveryKind::Replacement),
+        reason: message
+            .reason
+            .clone()
+            .filter(|_| message.kind == DeliveryKind::Cancellation),
         sent_at: now,
         payload_namespace: PAYLOAD_NAMESPACE.to_owned(),
         payload: b64(xml),
@@ -416,7 +464,7 @@ pub async fn forward_delivery(
         now,
     );
     let class = match services.transport.post(&endpoint, &headers, body).await {
-        Ok(reply) => classify_reply(&reply),
+        Ok(reply) => classify_reply(&reply, message_id),
         Err(error) => ReplyClass::Transient(error, None),
     };
     match class {
@@ -493,7 +541,7 @@ mod tests {
         for status in [400, 401, 403, 404, 422] {
             assert!(
                 matches!(
-                    classify_reply(&reply(status, "{}")),
+                    classify_reply(&reply(status, "{}"), "m"),
                     ReplyClass::Permanent(_)
                 ),
                 "{status}"
@@ -502,7 +550,7 @@ mod tests {
         for status in [408, 429, 500, 502, 503, 504] {
             assert!(
                 matches!(
-                    classify_reply(&reply(status, "")),
+                    classify_reply(&reply(status, ""), "m"),
                     ReplyClass::Transient(..)
                 ),
                 "{status}"
@@ -511,11 +559,48 @@ mod tests {
         let ack =
             r#"{"type":"ack","tracking_number":"XB-1","message_id":"m","status":"DELIVERED"}"#;
         assert!(matches!(
-            classify_reply(&reply(200, ack)),
+            classify_reply(&reply(200, ack), "m"),
             ReplyClass::Ack(_)
         ));
         assert!(matches!(
-            classify_reply(&reply(200, "ok")),
+            classify_reply(&reply(200, "ok"), "m"),
+            ReplyClass::Transient(..)
+        ));
+    }
+
+    #[test]
+    fn an_ack_of_another_message_or_with_an_unusable_tracking_number_is_no_ack_and_a_conflict_is_final(
+    ) {
+        let ack = |id: &str, tracking: &str| {
+            serde_json::json!({"type": "ack", "tracking_number": tracking, "message_id": id,
+                "status": "DELIVERED"})
+            .to_string()
+        };
+        assert!(matches!(
+            classify_reply(&reply(200, &ack("m", "XB-1")), "m"),
+            ReplyClass::Ack(_)
+        ));
+        assert!(matches!(
+            classify_reply(&reply(200, &ack("other", "XB-1")), "m"),
+            ReplyClass::Transient(..)
+        ));
+        for tracking in ["", "XB-\u{1b}[2J", &"9".repeat(129)] {
+            assert!(
+                matches!(
+                    classify_reply(&reply(200, &ack("m", tracking)), "m"),
+                    ReplyClass::Transient(..)
+                ),
+                "{tracking:?}"
+            );
+        }
+        let conflict = r#"{"type":"refusal","code":"CONFLICT","message":"other content"}"#;
+        assert!(matches!(
+            classify_reply(&reply(409, conflict), "m"),
+            ReplyClass::Permanent(_)
+        ));
+        let replayed = r#"{"type":"refusal","code":"REPLAYED","message":"seen"}"#;
+        assert!(matches!(
+            classify_reply(&reply(409, replayed), "m"),
             ReplyClass::Transient(..)
         ));
     }
@@ -571,6 +656,9 @@ mod tests {
                 .ok_or_else(|| Error::NotFound(key.into()))
         }
         async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<(), Error> {
             Ok(())
         }
         fn bucket(&self) -> &str {
@@ -757,7 +845,7 @@ mod tests {
     #[test]
     fn a_400_not_readable_refusal_is_told_apart_from_other_permanent_refusals() {
         let not_readable = r#"{"type":"refusal","code":"NOT_READABLE","message":"payload is not XML","message_id":"m"}"#;
-        match classify_reply(&reply(400, not_readable)) {
+        match classify_reply(&reply(400, not_readable), "m") {
             ReplyClass::NotReadable(reason) => {
                 assert!(reason.contains("payload is not XML"), "{reason}")
             }
@@ -766,12 +854,12 @@ mod tests {
         let forbidden =
             r#"{"type":"refusal","code":"FORBIDDEN","message":"not ours","message_id":"m"}"#;
         assert!(matches!(
-            classify_reply(&reply(403, forbidden)),
+            classify_reply(&reply(403, forbidden), "m"),
             ReplyClass::Permanent(_)
         ));
         // A bare 400 without our refusal body says nothing about readability.
         assert!(matches!(
-            classify_reply(&reply(400, "bad request")),
+            classify_reply(&reply(400, "bad request"), "m"),
             ReplyClass::Permanent(_)
         ));
     }

@@ -459,7 +459,34 @@ pub fn delivery_id(
     )
 }
 
-/// Renders a permit's status as text for people (`ecites status`).
+/// A stored string as a terminal may show it: control characters (terminal escapes, newlines)
+/// and bidirectional overrides written as `\u{..}`, and the text cut at `max_chars` characters
+/// with `…`. Partners and subscribers choose
+/// message ids, tracking numbers and reasons: they are never printed raw.
+pub fn shown(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max_chars {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Longest partner-chosen identifier (message id, tracking number, key) shown by
+/// [`render_status`], in characters.
+const SHOWN_ID: usize = 64;
+/// Longest partner-chosen text (reasons, findings, audit details) shown, in characters.
+const SHOWN_TEXT: usize = 300;
+
+/// Renders a permit's status as text for people (`ecites status`). Every stored string is
+/// passed through [`shown`].
 ///
 /// The sending side shows, per recipient, the tracking state, attempts, the partner's tracking
 /// number from its acknowledgement and the last reason (an error, or the partner's warnings);
@@ -471,10 +498,15 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
     let mut out = String::new();
     let headline = match (&status.state, status.received.first()) {
         (Some(state), _) => state.clone(),
-        (None, Some(first)) => format!("received from partner {}", first.sender),
+        (None, Some(first)) => format!("received from partner {}", shown(&first.sender, 8)),
         (None, None) => "no valid version recorded".to_owned(),
     };
-    let _ = writeln!(out, "permit {id}: {headline}");
+    let _ = writeln!(
+        out,
+        "permit {}/{}: {headline}",
+        id.issuer,
+        shown(&id.number, SHOWN_ID)
+    );
     if !status.versions.is_empty() {
         let _ = writeln!(out, "\nversions:");
         let _ = writeln!(
@@ -490,8 +522,8 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
                 v.state.as_str(),
                 v.document_type,
                 v.received_at,
-                v.content_sha256.get(..16).unwrap_or(&v.content_sha256),
-                v.xml_key
+                shown(&v.content_sha256, 16),
+                shown(&v.xml_key, SHOWN_TEXT)
             );
         }
     }
@@ -511,9 +543,9 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
                 d.recipient,
                 d.state.as_str(),
                 d.attempts,
-                d.tracking_number.as_deref().unwrap_or("-"),
+                shown(d.tracking_number.as_deref().unwrap_or("-"), SHOWN_ID),
                 d.updated_at,
-                d.last_error.as_deref().unwrap_or("-")
+                shown(d.last_error.as_deref().unwrap_or("-"), SHOWN_TEXT)
             );
         }
     }
@@ -529,17 +561,17 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
                 out,
                 "  {:<4} {:<10} {:<5} {:<6} {:<23} {:<24} {:<27} {:<36} {}",
                 r.version,
-                r.document_status,
-                r.document_type,
-                r.sender,
+                shown(&r.document_status, 10),
+                shown(&r.document_type, 5),
+                shown(&r.sender, 6),
                 r.state.as_str(),
-                r.tracking_number,
-                r.received_at,
-                r.message_id,
-                r.body_key
+                shown(&r.tracking_number, SHOWN_ID),
+                shown(&r.received_at, 40),
+                shown(&r.message_id, SHOWN_ID),
+                shown(&r.body_key, SHOWN_TEXT)
             );
             for finding in &r.findings {
-                let _ = writeln!(out, "       {finding}");
+                let _ = writeln!(out, "       {}", shown(finding, SHOWN_TEXT));
             }
         }
     }
@@ -549,7 +581,11 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
             let _ = writeln!(
                 out,
                 "  {} {} ({} errors) report {} from {}",
-                r.received_at, r.reason, r.errors, r.report_key, r.source
+                r.received_at,
+                shown(&r.reason, SHOWN_TEXT),
+                r.errors,
+                shown(&r.report_key, SHOWN_TEXT),
+                shown(&r.source, SHOWN_TEXT)
             );
         }
     }
@@ -562,7 +598,13 @@ pub fn render_status(id: &PermitId, status: &PermitStatus) -> String {
     if !history.is_empty() {
         let _ = writeln!(out, "\nhistory:");
         for h in history {
-            let _ = writeln!(out, "  {} {:<20} {}", h.at, h.event, h.detail);
+            let _ = writeln!(
+                out,
+                "  {} {:<20} {}",
+                h.at,
+                h.event,
+                shown(&h.detail, SHOWN_TEXT)
+            );
         }
     }
     out
@@ -695,6 +737,29 @@ mod tests {
         assert!(!row.contains("with warnings"), "{row}");
         assert!(!text.contains("history:"), "audit row repeated:\n{text}");
         assert!(!text.contains("(DELIVERED)"), "{text}");
+    }
+
+    #[test]
+    fn partner_strings_are_escaped_and_bounded_when_shown() {
+        let mut hostile = received(
+            ReceivedState::Received,
+            vec!["warning x: \u{1b}]0;owned\u{7}".into()],
+        );
+        hostile.message_id = format!("m\u{1b}[2J{}", "x".repeat(10_000));
+        hostile.tracking_number = format!("XB-\u{202e}{}", "9".repeat(10_000));
+        let status = PermitStatus {
+            received: vec![hostile],
+            deliveries: vec![],
+            ..PermitStatus::default()
+        };
+        let text = render_status(&id(), &status);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text}"
+        );
+        assert!(!text.contains('\u{202e}'), "{text}");
+        assert!(text.contains("m\\u{1b}[2J"), "{text}");
+        assert!(text.len() < 2_000, "{} bytes", text.len());
     }
 
     #[test]

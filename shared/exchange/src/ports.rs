@@ -35,6 +35,9 @@ pub trait BlobStore: Send + Sync {
     ) -> Result<Fetched, Error>;
     /// Writes an object to the deployment's bucket (idempotent: same key, same bytes).
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), Error>;
+    /// Removes an object of the deployment's bucket (what a refused message had stored); a
+    /// missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<(), Error>;
     /// The deployment's bucket, as delivery messages name it.
     fn bucket(&self) -> &str;
 }

@@ -53,7 +53,13 @@ impl DocumentStatus {
 }
 
 /// The envelope around one permit document.
+///
+/// Read with [`parse_envelope`]: an unknown field is refused (`deny_unknown_fields`), and so is
+/// a field given twice (serde's derived reader refuses a duplicate field of a struct, where a
+/// map or `serde_json::Value` would silently keep the last): every reader of the signed bytes
+/// sees one meaning.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Envelope {
     /// Envelope format version ([`ENVELOPE_VERSION`]).
     pub envelope_version: u32,
@@ -97,6 +103,183 @@ impl Envelope {
     pub fn to_body(&self) -> Vec<u8> {
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Longest `message_id`, in characters (Unicode scalar values), `docs/openapi.yaml`.
+pub const MAX_MESSAGE_ID_CHARS: usize = 128;
+/// Longest `permit_number`, in characters: the domain's box 1 limit (`permit-number-too-long`).
+pub const MAX_PERMIT_NUMBER_CHARS: usize = 35;
+/// Longest `reason` of a cancellation, in characters.
+pub const MAX_REASON_CHARS: usize = 1000;
+/// The only payload namespace of envelope version 1 (the CITES e-permit toolkit v2 root).
+pub const PAYLOAD_NAMESPACE: &str = "urn:un:unece:uncefact:data:standard:CITESEPermit:2";
+
+/// Why an envelope is refused before its payload is read: the field and the rule broken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvelopeError {
+    /// The envelope field (`message_id`, `permit_version`, ... or `body` for the JSON itself).
+    pub field: &'static str,
+    /// The rule broken, for people.
+    pub rule: String,
+}
+
+impl std::fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.rule)
+    }
+}
+
+fn envelope_error(field: &'static str, rule: impl Into<String>) -> EnvelopeError {
+    EnvelopeError {
+        field,
+        rule: rule.into(),
+    }
+}
+
+/// Reads the body as an [`Envelope`]: JSON, every field known, none twice. The error names what
+/// serde found (`unknown field `x``, `duplicate field `from``, a missing or mistyped field).
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
+    serde_json::from_slice::<Envelope>(body)
+        .map_err(|e| envelope_error("body", format!("not an envelope: {e}")))
+}
+
+fn no_control(field: &'static str, text: &str) -> Result<(), EnvelopeError> {
+    match text.chars().find(|c| c.is_control()) {
+        Some(c) => Err(envelope_error(
+            field,
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Envelope {
+    /// Checks the fields on their own and against each other (before authentication only the
+    /// JSON shape is trusted; call this after): the version, `message_id` (1 to
+    /// [`MAX_MESSAGE_ID_CHARS`] characters, counted as characters, no control characters),
+    /// `permit_number` (1 to [`MAX_PERMIT_NUMBER_CHARS`] characters, no control characters),
+    /// `permit_version` (at least 1), `document_type` (E, R, I, O), `payload_namespace`
+    /// ([`PAYLOAD_NAMESPACE`]) and the status fields: `issued` is version 1 without
+    /// `replaces_version` or `reason`; `replaced` is version 2 or later, its `replaces_version`
+    /// (when given) earlier than `permit_version`, without `reason`; `cancelled` has no
+    /// `replaces_version`, and its `reason` is at most [`MAX_REASON_CHARS`] characters.
+    /// Source of the rules: `docs/exchange.md` (The message).
+    pub fn check_fields(&self) -> Result<(), EnvelopeError> {
+        if self.envelope_version != ENVELOPE_VERSION {
+            return Err(envelope_error(
+                "envelope_version",
+                format!(
+                    "version {} is not supported (expected {ENVELOPE_VERSION})",
+                    self.envelope_version
+                ),
+            ));
+        }
+        let id_chars = self.message_id.chars().count();
+        if id_chars == 0 || id_chars > MAX_MESSAGE_ID_CHARS {
+            return Err(envelope_error(
+                "message_id",
+                format!("must be 1 to {MAX_MESSAGE_ID_CHARS} characters (has {id_chars})"),
+            ));
+        }
+        no_control("message_id", &self.message_id)?;
+        let number_chars = self.permit_number.chars().count();
+        if number_chars == 0 || number_chars > MAX_PERMIT_NUMBER_CHARS {
+            return Err(envelope_error(
+                "permit_number",
+                format!("must be 1 to {MAX_PERMIT_NUMBER_CHARS} characters (has {number_chars})"),
+            ));
+        }
+        no_control("permit_number", &self.permit_number)?;
+        if self.permit_version == 0 {
+            return Err(envelope_error("permit_version", "must be 1 or more"));
+        }
+        if !matches!(self.document_type.as_str(), "E" | "R" | "I" | "O") {
+            return Err(envelope_error(
+                "document_type",
+                format!("{:?} is not one of E, R, I, O", self.document_type),
+            ));
+        }
+        if self.payload_namespace != PAYLOAD_NAMESPACE {
+            return Err(envelope_error(
+                "payload_namespace",
+                format!(
+                    "{:?} is not {PAYLOAD_NAMESPACE} (the only payload of envelope version 1)",
+                    self.payload_namespace
+                ),
+            ));
+        }
+        match self.document_status {
+            DocumentStatus::Issued => {
+                if self.permit_version != 1 {
+                    return Err(envelope_error(
+                        "permit_version",
+                        format!(
+                            "an issued document is version 1, not {}",
+                            self.permit_version
+                        ),
+                    ));
+                }
+                if self.replaces_version.is_some() {
+                    return Err(envelope_error(
+                        "replaces_version",
+                        "an issued document replaces nothing",
+                    ));
+                }
+                if self.reason.is_some() {
+                    return Err(envelope_error(
+                        "reason",
+                        "only a cancellation carries a reason",
+                    ));
+                }
+            }
+            DocumentStatus::Replaced => {
+                if self.permit_version < 2 {
+                    return Err(envelope_error(
+                        "permit_version",
+                        "a replacement is version 2 or later",
+                    ));
+                }
+                if let Some(replaced) = self.replaces_version {
+                    if replaced == 0 || replaced >= self.permit_version {
+                        return Err(envelope_error(
+                            "replaces_version",
+                            format!(
+                                "{replaced} is not an earlier version than {}",
+                                self.permit_version
+                            ),
+                        ));
+                    }
+                }
+                if self.reason.is_some() {
+                    return Err(envelope_error(
+                        "reason",
+                        "only a cancellation carries a reason",
+                    ));
+                }
+            }
+            DocumentStatus::Cancelled => {
+                if self.replaces_version.is_some() {
+                    return Err(envelope_error(
+                        "replaces_version",
+                        "a cancellation replaces nothing",
+                    ));
+                }
+                if let Some(reason) = &self.reason {
+                    let chars = reason.chars().count();
+                    if chars > MAX_REASON_CHARS {
+                        return Err(envelope_error(
+                            "reason",
+                            format!("must be at most {MAX_REASON_CHARS} characters (has {chars})"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -262,9 +445,47 @@ pub struct Ack {
     /// Warnings and infos, when any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<WireFinding>,
+    /// How many findings were left out of `findings` (at most [`MAX_WIRE_FINDINGS`] are sent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub findings_omitted: usize,
     /// True when this document had been received before (this message changed nothing).
     #[serde(default)]
     pub duplicate: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Most findings an answer carries; the rest are counted in `findings_omitted`, so an answer
+/// stays far below the Function URL's 6 MB response cap whatever the payload.
+pub const MAX_WIRE_FINDINGS: usize = 100;
+/// Longest text (characters) of a refusal message or a finding's message in an answer: partner
+/// input quoted in them is cut there.
+pub const MAX_ANSWER_TEXT_CHARS: usize = 500;
+
+/// `text` cut to `max` characters, with `…` when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// The first [`MAX_WIRE_FINDINGS`] findings, each message bounded, and how many were left out.
+pub fn cap_findings(findings: Vec<WireFinding>) -> (Vec<WireFinding>, usize) {
+    let omitted = findings.len().saturating_sub(MAX_WIRE_FINDINGS);
+    let kept = findings
+        .into_iter()
+        .take(MAX_WIRE_FINDINGS)
+        .map(|f| WireFinding {
+            severity: f.severity,
+            rule: bounded(&f.rule, MAX_ANSWER_TEXT_CHARS),
+            field: bounded(&f.field, MAX_ANSWER_TEXT_CHARS),
+            message: bounded(&f.message, MAX_ANSWER_TEXT_CHARS),
+        })
+        .collect();
+    (kept, omitted)
 }
 
 /// Why a receiver refused a message, with its HTTP status.
@@ -281,6 +502,11 @@ pub enum RefusalCode {
     UnknownSender,
     /// 409: the message id was seen before (a replay).
     Replayed,
+    /// 409: the same document (sender, number, version, status) was received before with
+    /// different content; the first stays, this one is refused and recorded in the audit trail.
+    Conflict,
+    /// 400: the receiver can never store this message (a dependency refused it for good).
+    NotStorable,
     /// 413: the body is larger than [`MAX_BODY_BYTES`].
     TooLarge,
     /// 422: readable, but the permit is invalid (see findings).
@@ -295,11 +521,11 @@ impl RefusalCode {
     /// The HTTP status that goes with the refusal.
     pub fn http_status(self) -> u16 {
         match self {
-            RefusalCode::NotReadable => 400,
+            RefusalCode::NotReadable | RefusalCode::NotStorable => 400,
             RefusalCode::Unauthenticated => 401,
             RefusalCode::Forbidden | RefusalCode::UnknownSender => 403,
             RefusalCode::MethodNotAllowed => 405,
-            RefusalCode::Replayed => 409,
+            RefusalCode::Replayed | RefusalCode::Conflict => 409,
             RefusalCode::TooLarge => 413,
             RefusalCode::Invalid => 422,
             RefusalCode::Unavailable => 503,
@@ -323,6 +549,9 @@ pub struct Refusal {
     /// Validation findings, for `INVALID`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<WireFinding>,
+    /// How many findings were left out of `findings` (at most [`MAX_WIRE_FINDINGS`] are sent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub findings_omitted: usize,
 }
 
 impl Refusal {
@@ -334,6 +563,7 @@ impl Refusal {
             message: message.into(),
             message_id: None,
             findings: Vec::new(),
+            findings_omitted: 0,
         }
     }
 }

@@ -1,24 +1,35 @@
 //! The receive use case: a partner's signed envelope in, an acknowledgement or a refusal out.
 //!
 //! The order is what makes it safe: size, then authentication (directory key, signature over
-//! the exact bytes, time window), then authorisation (addressed to us, sent by the permit's
-//! issuer), then the payload (readable, valid), then the replay check (message id claimed once),
-//! then the original bytes are stored in S3 and the document recorded in the ledger, and only
-//! then acknowledged: nothing acknowledged is ever lost. The same document sent again (a new
-//! message after a lost answer) gets the same tracking number and changes nothing.
+//! the exact bytes, time window), then the envelope's fields (each on its own and against each
+//! other), then authorisation (addressed to us, sent by the permit's issuer), then the payload
+//! (one root in the standard namespace, readable, agreeing with the envelope, valid), then the
+//! key limits, then the replay check (message id claimed once), then the original bytes and the
+//! verified XML are stored in S3 and the document recorded in the ledger, and only then
+//! acknowledged: nothing acknowledged is ever lost. The same document sent again (a new message
+//! after a lost answer) gets the same tracking number and changes nothing; the same document
+//! with different content is a conflict (409), refused and recorded.
+//!
+//! Before the signature is verified every refusal is the same 401 without detail, so an
+//! unauthenticated caller learns nothing about the directory (which senders are partners, which
+//! key ids are on record).
 
 use crate::directory::{ExchangePartners, KeyChoiceError};
 use crate::keys::escape_component;
 use crate::ports::{BlobStore, Clock};
 use crate::protocol::{
-    verify, within_window, Ack, AckStatus, DocumentStatus, Envelope, Refusal, RefusalCode,
-    WireFinding, ENVELOPE_VERSION, KEY_ID_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER,
+    bounded, cap_findings, parse_envelope, verify, within_window, Ack, AckStatus, DocumentStatus,
+    Envelope, Refusal, RefusalCode, WireFinding, KEY_ID_HEADER, MAX_ANSWER_TEXT_CHARS,
+    MAX_BODY_BYTES, PAYLOAD_NAMESPACE, SIGNATURE_HEADER,
 };
 use crate::Error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ecites_domain::{CountryCode, Severity};
 use sha2::{Digest, Sha256};
+
+/// Longest S3 object key, in bytes (S3's limit).
+pub const MAX_OBJECT_KEY_BYTES: usize = 1024;
 
 /// A document received from a partner, to record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,15 +48,22 @@ pub struct NewReceived {
     pub message_id: String,
     /// Our tracking number for it (derived from the document, so stable).
     pub tracking_number: String,
-    /// Where the original bytes are.
+    /// Where the original bytes (the signed envelope) are.
     pub body_key: String,
+    /// Where the verified payload XML is: what notifications and subscribers read, never the
+    /// envelope.
+    pub xml_key: String,
+    /// The document's content digest ([`document_sha256`]): the same document sent again has
+    /// the same digest; a different one under the same (sender, number, version, status) is a
+    /// conflict.
+    pub document_sha256: String,
     /// The sender's signature and key id (to re-verify the stored bytes later).
     pub signature: String,
     /// The key id.
     pub key_id: String,
     /// Delivered or delivered with warnings.
     pub ack_status: AckStatus,
-    /// Warnings (JSON).
+    /// Warnings (JSON, at most [`crate::protocol::MAX_WIRE_FINDINGS`]).
     pub findings_json: String,
     /// When.
     pub received_at: DateTime<Utc>,
@@ -60,6 +78,9 @@ pub struct ReceivedRecord {
     pub ack_status: AckStatus,
     /// True when the document had been recorded before.
     pub duplicate: bool,
+    /// True when a document with the same (sender, number, version, status) but a different
+    /// [`NewReceived::document_sha256`] was recorded before: nothing changed but an audit row.
+    pub conflict: bool,
 }
 
 /// The receiving side of the ledger.
@@ -74,7 +95,8 @@ pub trait InboundLedger: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, Error>;
     /// Records a received document once (RECEIVED) with an audit row; a second recording of the
-    /// same document returns the first record.
+    /// same document returns the first record (`duplicate`), one with different content
+    /// changes nothing but records a conflict audit row (`conflict`).
     async fn record_received(&self, received: &NewReceived) -> Result<ReceivedRecord, Error>;
 }
 
@@ -125,10 +147,23 @@ impl Answer {
     }
 }
 
+/// A refusal; the message is cut at [`MAX_ANSWER_TEXT_CHARS`] (it may quote partner input).
 fn refuse(code: RefusalCode, message: impl Into<String>, message_id: Option<&str>) -> Answer {
-    let mut refusal = Refusal::new(code, message);
+    let mut refusal = Refusal::new(code, bounded(&message.into(), MAX_ANSWER_TEXT_CHARS));
     refusal.message_id = message_id.map(str::to_owned);
     Answer::refuse(refusal)
+}
+
+/// The one answer to every message that fails authentication (unknown or inactive sender, no
+/// key, unknown key id, missing or wrong signature): the same status and text whatever the
+/// reason, naming no key id. The reason is logged for the operator.
+fn unauthenticated(why: &str) -> Answer {
+    tracing::warn!(reason = why, "message refused: not authenticated");
+    refuse(
+        RefusalCode::Unauthenticated,
+        "the message is not signed by a key this receiver accepts for its sender",
+        None,
+    )
 }
 
 /// Our tracking number for a document: derived from (sender, number, version, status), so the
@@ -147,6 +182,17 @@ pub fn tracking_number(own: CountryCode, received: &Envelope) -> String {
     format!("{own}-{}", &hex::encode(digest)[..20])
 }
 
+/// The content digest of a received document: hex sha256 of the payload XML, a NUL byte and
+/// the cancellation reason (empty when none). Two messages for the same (sender, number,
+/// version, status) must have the same digest, or the second is a conflict.
+pub fn document_sha256(xml: &[u8], reason: Option<&str>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(xml);
+    hasher.update([0u8]);
+    hasher.update(reason.unwrap_or_default().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
 /// Where the original bytes of a received message are kept.
 pub fn received_key(from: CountryCode, permit_number: &str, message_id: &str) -> String {
     format!(
@@ -156,9 +202,71 @@ pub fn received_key(from: CountryCode, permit_number: &str, message_id: &str) ->
     )
 }
 
+/// Where the verified payload XML carried by a received message is kept (beside its
+/// envelope, [`received_key`] with `.xml`).
+pub fn received_xml_key(from: CountryCode, permit_number: &str, message_id: &str) -> String {
+    format!(
+        "received/{from}/{}/{}.xml",
+        escape_component(permit_number),
+        escape_component(message_id)
+    )
+}
+
+/// Checks that the payload's first element is the `CITESEPermit` root in
+/// [`PAYLOAD_NAMESPACE`], with nothing but an XML declaration, comments, processing
+/// instructions and whitespace before it. The domain reader then reads the document; this
+/// guards the exchange's own rule that `payload_namespace` says what the payload is.
+fn check_payload_root(xml: &[u8]) -> Result<(), String> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    // A UTF-8 byte order mark is an encoding signature, not content.
+    let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
+    let mut reader = quick_xml::NsReader::from_reader(xml);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_resolved_event_into(&mut buf) {
+            Ok((ns, Event::Start(e) | Event::Empty(e))) => {
+                let local = e.local_name();
+                let namespace = match ns {
+                    ResolveResult::Bound(ns) => String::from_utf8_lossy(ns.as_ref()).into_owned(),
+                    _ => String::new(),
+                };
+                if local.as_ref() != b"CITESEPermit" || namespace != PAYLOAD_NAMESPACE {
+                    return Err(format!(
+                        "the payload's root is {{{}}}{}, not {{{PAYLOAD_NAMESPACE}}}CITESEPermit",
+                        bounded(&namespace, 100),
+                        bounded(&String::from_utf8_lossy(local.as_ref()), 100)
+                    ));
+                }
+                return Ok(());
+            }
+            Ok((_, Event::Text(t))) => {
+                if !t.iter().all(u8::is_ascii_whitespace) {
+                    return Err("the payload has text before its root element".into());
+                }
+            }
+            Ok((_, Event::Decl(_) | Event::Comment(_) | Event::PI(_))) => {}
+            Ok((_, Event::Eof)) => return Err("the payload has no root element".into()),
+            Ok((_, other)) => {
+                return Err(format!(
+                    "the payload has {} before its root element",
+                    match other {
+                        Event::DocType(_) => "a DOCTYPE",
+                        Event::CData(_) => "a CDATA section",
+                        _ => "markup",
+                    }
+                ))
+            }
+            Err(e) => return Err(format!("the payload is not XML: {e}")),
+        }
+    }
+}
+
 /// Handles one inbound request. `header` looks a header up by lower-case name. `Err` is never
-/// returned for bad input: refusals are answers; only our own infrastructure failing becomes a
-/// 503 answer (the sender retries).
+/// returned for bad input: refusals are answers. Our own infrastructure failing transiently
+/// becomes a 503 answer (the sender retries); failing permanently (a dependency refusing the
+/// write for good) a 400 `NOT_STORABLE`, after removing what was stored for the message.
 pub async fn receive_message(
     services: ReceiveServices<'_>,
     settings: &ReceiveSettings,
@@ -166,13 +274,29 @@ pub async fn receive_message(
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Answer {
-    match receive_inner(services, settings, method, header, body).await {
+    let mut stored = Vec::new();
+    match receive_inner(services, settings, method, header, body, &mut stored).await {
         Ok(answer) => answer,
-        Err(error) => {
+        Err(error) if error.is_transient() => {
             tracing::warn!(error = %error, "receive failed: answering 503 so the sender retries");
             refuse(
                 RefusalCode::Unavailable,
                 "the receiver could not store the message; retry later",
+                None,
+            )
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "receive failed for good: answering 400 NOT_STORABLE");
+            // What this message stored (its own keys, named by its message id) goes: nothing
+            // half-stored stays behind.
+            for key in &stored {
+                if let Err(e) = services.blobs.delete(key).await {
+                    tracing::warn!(key, error = %e, "could not remove a half-stored object");
+                }
+            }
+            refuse(
+                RefusalCode::NotStorable,
+                format!("the receiver cannot store this message: {error}"),
                 None,
             )
         }
@@ -185,6 +309,7 @@ async fn receive_inner(
     method: &str,
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
+    stored: &mut Vec<String>,
 ) -> Result<Answer, Error> {
     if !method.eq_ignore_ascii_case("POST") {
         return Ok(refuse(RefusalCode::MethodNotAllowed, "use POST", None));
@@ -197,83 +322,38 @@ async fn receive_inner(
             None,
         ));
     }
-    let envelope: Envelope = match serde_json::from_slice(body) {
+    let envelope = match parse_envelope(body) {
         Ok(envelope) => envelope,
-        Err(e) => {
-            return Ok(refuse(
-                RefusalCode::NotReadable,
-                format!("the body is not an envelope: {e}"),
-                None,
-            ))
-        }
+        Err(e) => return Ok(refuse(RefusalCode::NotReadable, e.to_string(), None)),
     };
-    let id = Some(envelope.message_id.as_str());
-    if envelope.envelope_version != ENVELOPE_VERSION {
-        return Ok(refuse(
-            RefusalCode::NotReadable,
-            format!(
-                "envelope version {} is not supported (expected {ENVELOPE_VERSION})",
-                envelope.envelope_version
-            ),
-            id,
-        ));
-    }
-    if envelope.message_id.is_empty() || envelope.message_id.len() > 128 {
-        return Ok(refuse(
-            RefusalCode::NotReadable,
-            "message_id must be 1 to 128 characters",
-            id,
-        ));
-    }
     // Authentication: the sender's key from our directory, the signature over the exact bytes.
+    // Every failure here gets the same answer.
     let Ok(from) = envelope.from.parse::<CountryCode>() else {
-        return Ok(refuse(
-            RefusalCode::UnknownSender,
-            "`from` is not a country code",
-            id,
-        ));
+        return Ok(unauthenticated("`from` is not a country code"));
     };
     let partner = match services.partners.exchange_partner(from).await? {
         Some(partner) if partner.active => partner,
-        _ => {
-            return Ok(refuse(
-                RefusalCode::UnknownSender,
-                format!("{from} is not an active partner of this MA"),
-                id,
-            ))
-        }
+        _ => return Ok(unauthenticated("the sender is not an active partner")),
     };
     let key_id = header(KEY_ID_HEADER);
     let public_key = match partner.key_for(key_id.as_deref()) {
         Ok(public_key) => public_key,
         Err(KeyChoiceError::NoKeyOnRecord) => {
-            return Ok(refuse(
-                RefusalCode::UnknownSender,
-                format!("no public key is on record for {from}"),
-                id,
-            ))
+            return Ok(unauthenticated("no public key is on record for the sender"))
         }
-        Err(KeyChoiceError::UnknownKeyId { sent, on_record }) => {
-            return Ok(refuse(
-                RefusalCode::Unauthenticated,
-                format!(
-                    "{KEY_ID_HEADER} {sent:?} is not a key on record for {from} (on record: {})",
-                    on_record.join(", ")
-                ),
-                id,
+        Err(KeyChoiceError::UnknownKeyId { .. }) => {
+            return Ok(unauthenticated(
+                "the key id is not on record for the sender",
             ))
         }
     };
     let Some(signature) = header(SIGNATURE_HEADER) else {
-        return Ok(refuse(
-            RefusalCode::Unauthenticated,
-            format!("the {SIGNATURE_HEADER} header is missing"),
-            id,
-        ));
+        return Ok(unauthenticated("the signature header is missing"));
     };
     if let Err(why) = verify(public_key, body, &signature) {
-        return Ok(refuse(RefusalCode::Unauthenticated, why, id));
+        return Ok(unauthenticated(&why));
     }
+    // Authenticated from here on: refusals may say why.
     let now = services.clock.now();
     if !within_window(envelope.sent_at, now) {
         return Ok(refuse(
@@ -282,15 +362,19 @@ async fn receive_inner(
                 "sent_at {} is more than 5 minutes from the receiver's clock ({now})",
                 envelope.sent_at
             ),
-            id,
+            None,
         ));
     }
+    if let Err(e) = envelope.check_fields() {
+        return Ok(refuse(RefusalCode::NotReadable, e.to_string(), None));
+    }
+    let id = Some(envelope.message_id.as_str());
     // Authorisation: addressed to us, and an MA only sends its own permits.
     if envelope.to != settings.own_country.to_string() {
         return Ok(refuse(
             RefusalCode::Forbidden,
             format!(
-                "the message is addressed to {:?}, not {}",
+                "to: the message is addressed to {:?}, not {}",
                 envelope.to, settings.own_country
             ),
             id,
@@ -298,14 +382,27 @@ async fn receive_inner(
     }
     let xml = match envelope.payload_bytes() {
         Ok(xml) => xml,
-        Err(why) => return Ok(refuse(RefusalCode::NotReadable, why, id)),
+        Err(why) => {
+            return Ok(refuse(
+                RefusalCode::NotReadable,
+                format!("payload: {why}"),
+                id,
+            ))
+        }
     };
+    if let Err(why) = check_payload_root(&xml) {
+        return Ok(refuse(
+            RefusalCode::NotReadable,
+            format!("payload: {why}"),
+            id,
+        ));
+    }
     let decoded = match ecites_domain::xml::read_permit(&xml) {
         Ok(decoded) => decoded,
         Err(e) => {
             return Ok(refuse(
                 RefusalCode::NotReadable,
-                format!("the payload is not a readable CITES e-permit: {e}"),
+                format!("payload: not a readable CITES e-permit: {e}"),
                 id,
             ))
         }
@@ -313,7 +410,7 @@ async fn receive_inner(
     let Some(permit_id) = decoded.permit.id() else {
         return Ok(refuse(
             RefusalCode::NotReadable,
-            "the payload has no permit number or issuing country",
+            "payload: it has no permit number or issuing country",
             id,
         ));
     };
@@ -321,7 +418,7 @@ async fn receive_inner(
         return Ok(refuse(
             RefusalCode::Forbidden,
             format!(
-                "{from} signed a permit issued by {}: an MA can only send its own permits",
+                "from: {from} signed a permit issued by {}: an MA can only send its own permits",
                 permit_id.issuer
             ),
             id,
@@ -331,7 +428,7 @@ async fn receive_inner(
         return Ok(refuse(
             RefusalCode::NotReadable,
             format!(
-                "the envelope names permit {:?} but the payload is {:?}",
+                "permit_number: the envelope names permit {:?} but the payload is {:?}",
                 envelope.permit_number, permit_id.number
             ),
             id,
@@ -343,11 +440,11 @@ async fn receive_inner(
         .as_ref()
         .map(|t| t.as_str().to_owned())
         .unwrap_or_default();
-    if !payload_type.is_empty() && payload_type != envelope.document_type {
+    if payload_type != envelope.document_type {
         return Ok(refuse(
             RefusalCode::NotReadable,
             format!(
-                "the envelope says document type {:?} but the payload is {payload_type:?}",
+                "document_type: the envelope says {:?} but the payload says {payload_type:?}",
                 envelope.document_type
             ),
             id,
@@ -355,19 +452,48 @@ async fn receive_inner(
     }
     let mut findings = decoded.findings;
     findings.extend(ecites_domain::validate(&decoded.permit));
-    let wire: Vec<WireFinding> = findings
-        .iter()
-        .filter(|f| f.severity != Severity::Info)
-        .map(WireFinding::from)
-        .collect();
     // A cancellation carries the cancelled version; it is recorded even if that version no
-    // longer validates (its validity window may have passed).
-    if !ecites_domain::is_valid(&findings) && envelope.document_status != DocumentStatus::Cancelled
-    {
+    // longer validates (its validity window may have passed), but what identifies the document
+    // (its structure, box 1: type and number, box 6: the issuer) is checked like any permit's.
+    let refusing: Vec<&ecites_domain::Finding> = findings
+        .iter()
+        .filter(|f| f.is_error())
+        .filter(|f| {
+            envelope.document_status != DocumentStatus::Cancelled
+                || f.tier == ecites_domain::Tier::Structure
+                || matches!(f.permit_box.as_deref(), Some("1" | "6"))
+        })
+        .collect();
+    if !refusing.is_empty() {
+        let (findings, omitted) =
+            cap_findings(refusing.into_iter().map(WireFinding::from).collect());
         let mut refusal = Refusal::new(RefusalCode::Invalid, "the permit is invalid");
         refusal.message_id = Some(envelope.message_id.clone());
-        refusal.findings = wire;
+        refusal.findings = findings;
+        refusal.findings_omitted = omitted;
         return Ok(Answer::refuse(refusal));
+    }
+    let (wire, omitted) = cap_findings(
+        findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .map(WireFinding::from)
+            .collect(),
+    );
+    // Key limits, before anything is written: a key S3 or DynamoDB would refuse must be a
+    // refusal now, not a failure after the original was stored.
+    let body_key = received_key(from, &envelope.permit_number, &envelope.message_id);
+    let xml_key = received_xml_key(from, &envelope.permit_number, &envelope.message_id);
+    if body_key.len() > MAX_OBJECT_KEY_BYTES || xml_key.len() > MAX_OBJECT_KEY_BYTES {
+        return Ok(refuse(
+            RefusalCode::NotReadable,
+            format!(
+                "message_id: with the permit number it makes an object key of {} bytes, above \
+                 {MAX_OBJECT_KEY_BYTES} (use a shorter id, e.g. a UUID)",
+                body_key.len().max(xml_key.len())
+            ),
+            id,
+        ));
     }
     // Replay: the message id is claimed once; the claim outlives the time window.
     if !services
@@ -381,12 +507,17 @@ async fn receive_inner(
             id,
         ));
     }
-    // Store the original bytes before anything is acknowledged.
-    let body_key = received_key(from, &envelope.permit_number, &envelope.message_id);
+    // Store the original bytes and the verified XML before anything is acknowledged.
     services
         .blobs
         .put(&body_key, body.to_vec(), crate::protocol::CONTENT_TYPE)
         .await?;
+    stored.push(body_key.clone());
+    services
+        .blobs
+        .put(&xml_key, xml.clone(), "application/xml")
+        .await?;
+    stored.push(xml_key.clone());
     let warnings = wire
         .iter()
         .any(|f| f.severity == "warning" || f.severity == "error");
@@ -406,6 +537,8 @@ async fn receive_inner(
             message_id: envelope.message_id.clone(),
             tracking_number: tracking_number(settings.own_country, &envelope),
             body_key,
+            xml_key,
+            document_sha256: document_sha256(&xml, envelope.reason.as_deref()),
             signature,
             key_id: key_id.unwrap_or_default(),
             ack_status,
@@ -413,6 +546,27 @@ async fn receive_inner(
             received_at: now,
         })
         .await?;
+    if record.conflict {
+        tracing::warn!(
+            from = %from,
+            permit = %envelope.permit_number,
+            message_id = %envelope.message_id,
+            "conflict: the same document with different content; refused"
+        );
+        return Ok(refuse(
+            RefusalCode::Conflict,
+            format!(
+                "permit {} version {} ({}) was received before with different content; the \
+                 first stays on record (tracking number {}) and this message was refused and \
+                 recorded. Send a new version instead.",
+                envelope.permit_number,
+                envelope.permit_version,
+                envelope.document_status.as_str(),
+                record.tracking_number
+            ),
+            id,
+        ));
+    }
     tracing::info!(
         from = %from,
         permit = %envelope.permit_number,
@@ -427,6 +581,7 @@ async fn receive_inner(
         message_id: envelope.message_id,
         status: record.ack_status,
         findings: wire,
+        findings_omitted: omitted,
         duplicate: record.duplicate,
     }))
 }
@@ -447,6 +602,8 @@ mod tests {
     struct Blobs {
         objects: Mutex<HashMap<String, Vec<u8>>>,
         broken: bool,
+        /// Refuses `.xml` objects for good (as S3 refuses a key it can never hold).
+        refuses_xml: bool,
     }
 
     #[async_trait]
@@ -462,7 +619,14 @@ mod tests {
             if self.broken {
                 return Err(Error::transient("s3:PutObject", "503 Slow Down"));
             }
+            if self.refuses_xml && key.ends_with(".xml") {
+                return Err(Error::permanent("s3:PutObject", "KeyTooLongError (400)"));
+            }
             self.objects.lock().unwrap().insert(key.into(), bytes);
+            Ok(())
+        }
+        async fn delete(&self, key: &str) -> Result<(), Error> {
+            self.objects.lock().unwrap().remove(key);
             Ok(())
         }
         fn bucket(&self) -> &str {
@@ -473,7 +637,7 @@ mod tests {
     #[derive(Default)]
     struct Inbound {
         claims: Mutex<HashSet<String>>,
-        records: Mutex<HashMap<String, ReceivedRecord>>,
+        records: Mutex<HashMap<String, (ReceivedRecord, String)>>,
     }
 
     #[async_trait]
@@ -496,9 +660,11 @@ mod tests {
                 r.from, r.permit_number, r.permit_version, r.status
             );
             let mut records = self.records.lock().unwrap();
-            if let Some(existing) = records.get(&key) {
+            if let Some((existing, digest)) = records.get(&key) {
+                let conflict = *digest != r.document_sha256;
                 return Ok(ReceivedRecord {
-                    duplicate: true,
+                    duplicate: !conflict,
+                    conflict,
                     ..existing.clone()
                 });
             }
@@ -506,8 +672,9 @@ mod tests {
                 tracking_number: r.tracking_number.clone(),
                 ack_status: r.ack_status,
                 duplicate: false,
+                conflict: false,
             };
-            records.insert(key, record.clone());
+            records.insert(key, (record.clone(), r.document_sha256.clone()));
             Ok(record)
         }
     }
@@ -621,11 +788,16 @@ mod tests {
         assert_eq!(status, 200, "{ack}");
         assert_eq!(ack["duplicate"], false);
         let stored = w.blobs.objects.lock().unwrap().clone();
-        assert_eq!(stored.len(), 1);
+        assert_eq!(stored.len(), 2, "the envelope and the verified XML");
         assert_eq!(
-            stored.values().next().unwrap(),
-            &body,
+            stored[&received_key("FR".parse().unwrap(), "24FR000123", "m1")],
+            body,
             "the exact bytes are kept"
+        );
+        assert_eq!(
+            stored[&received_xml_key("FR".parse().unwrap(), "24FR000123", "m1")],
+            xml(),
+            "and the payload XML as verified"
         );
         let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m2", &w.key, w.clock.0);
         let (status, again) = send(&w, &body, &headers).await;
@@ -675,7 +847,7 @@ mod tests {
                 let mut d = delivery("JP");
                 d.issuer = "DE".into();
                 let (b, h) = build_message(&d, "E", &xml(), "u", &w.key, now);
-                ("unknown sender", b, h, 403)
+                ("unknown sender", b, h, 401)
             },
             {
                 let (b, mut h) = build_message(&delivery("JP"), "E", &xml(), "k", &w.key, now);
@@ -729,10 +901,249 @@ mod tests {
         let (status, refusal) = send(&w, &body, &headers).await;
         assert_eq!(status, 401, "{refusal}");
         assert!(
-            refusal.to_string().contains("on record: FR-2"),
-            "the refusal names the keys on record: {refusal}"
+            !refusal.to_string().contains("FR-2") && !refusal.to_string().contains("FR-1"),
+            "the refusal names no key on record: {refusal}"
         );
         let (body, headers) = sent_with(&new_key, "new-key-after");
         assert_eq!(send(&w, &body, &headers).await.0, 200);
+    }
+
+    /// Signs `body` as FR's key would and returns the headers.
+    fn signed(w: &World, body: &[u8]) -> Vec<(&'static str, String)> {
+        vec![
+            (SIGNATURE_HEADER, w.key.sign(body)),
+            (KEY_ID_HEADER, w.key.key_id.clone()),
+        ]
+    }
+
+    /// A valid envelope as JSON, to alter.
+    fn envelope_json(w: &World, id: &str) -> serde_json::Value {
+        let (body, _) = build_message(&delivery("JP"), "E", &xml(), id, &w.key, w.clock.0);
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_same_document_with_different_content_is_a_conflict_and_the_first_stays() {
+        let w = world(false);
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
+        let (status, first) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{first}");
+        let mut other = ecites_domain::testing::typical_permit(1);
+        other.blocks[0].scientific_name = Some("Panthera tigris".into());
+        let other = ecites_domain::xml::write_permit(&other).into_bytes();
+        let (body, headers) = build_message(&delivery("JP"), "E", &other, "m2", &w.key, w.clock.0);
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 409, "{refusal}");
+        assert_eq!(refusal["code"], "CONFLICT");
+        assert!(
+            refusal["message"]
+                .as_str()
+                .unwrap()
+                .contains("different content"),
+            "{refusal}"
+        );
+        assert_eq!(w.inbound.records.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn every_authentication_failure_gets_the_same_answer_naming_no_key() {
+        let w = world(false);
+        let now = w.clock.0;
+        let stranger = SigningIdentity::generate("FR-9").unwrap();
+        let mut not_partner = delivery("JP");
+        not_partner.issuer = "DE".into();
+        let cases = [
+            build_message(&not_partner, "E", &xml(), "a", &w.key, now),
+            build_message(&delivery("JP"), "E", &xml(), "b", &stranger, now),
+            {
+                let (b, mut h) = build_message(&delivery("JP"), "E", &xml(), "c", &w.key, now);
+                h.retain(|(n, _)| *n != SIGNATURE_HEADER);
+                (b, h)
+            },
+        ];
+        let mut answers = Vec::new();
+        for (body, headers) in cases {
+            answers.push(send(&w, &body, &headers).await);
+        }
+        for (status, answer) in &answers {
+            assert_eq!(*status, 401, "{answer}");
+            assert_eq!(answer, &answers[0].1, "answers differ");
+            assert!(!answer.to_string().contains("FR-1"), "{answer}");
+        }
+    }
+
+    #[tokio::test]
+    async fn envelope_fields_that_contradict_or_break_a_rule_are_refused_naming_the_field() {
+        let w = world(false);
+        type Alteration = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Alteration)> = vec![
+            (
+                "permit_version",
+                Box::new(|e| {
+                    e["permit_version"] = 0.into();
+                    e["document_status"] = "cancelled".into();
+                }),
+            ),
+            (
+                "replaces_version",
+                Box::new(|e| e["replaces_version"] = 1.into()),
+            ),
+            ("reason", Box::new(|e| e["reason"] = "died".into())),
+            (
+                "permit_version",
+                Box::new(|e| {
+                    e["document_status"] = "replaced".into();
+                }),
+            ),
+            (
+                "payload_namespace",
+                Box::new(|e| e["payload_namespace"] = "urn:other".into()),
+            ),
+            (
+                "message_id",
+                Box::new(|e| e["message_id"] = "é".repeat(129).into()),
+            ),
+            (
+                "message_id",
+                Box::new(|e| e["message_id"] = "m\u{1b}[2J".into()),
+            ),
+            ("body", Box::new(|e| e["extra"] = "x".into())),
+        ];
+        for (i, (field, alter)) in cases.iter().enumerate() {
+            let mut envelope = envelope_json(&w, &format!("m{i}"));
+            alter(&mut envelope);
+            let body = serde_json::to_vec(&envelope).unwrap();
+            let (status, refusal) = send(&w, &body, &signed(&w, &body)).await;
+            assert_eq!(status, 400, "{field}: {refusal}");
+            assert!(
+                refusal["message"].as_str().unwrap().starts_with(field),
+                "{field}: {refusal}"
+            );
+        }
+        // 128 two-byte characters are 128 characters: accepted.
+        let mut envelope = envelope_json(&w, "x");
+        envelope["message_id"] = "é".repeat(128).into();
+        let body = serde_json::to_vec(&envelope).unwrap();
+        let (status, answer) = send(&w, &body, &signed(&w, &body)).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_is_checked_like_a_permit_for_type_number_and_issuer() {
+        let w = world(false);
+        let mut cancel = delivery("JP");
+        cancel.kind = DeliveryKind::Cancellation;
+        let mut permit = ecites_domain::testing::typical_permit(1);
+        permit.document_type = None;
+        let payload = ecites_domain::xml::write_permit(&permit).into_bytes();
+        let (body, headers) = build_message(&cancel, "E", &payload, "c1", &w.key, w.clock.0);
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 400, "{refusal}");
+        assert!(refusal["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("document_type"));
+        assert!(w.blobs.objects.lock().unwrap().is_empty());
+    }
+
+    /// Property test (fixed seed): a valid, signed envelope made ambiguous (a field given twice
+    /// with another value, a field under an escaped spelling given twice, an unknown field, a
+    /// field under another case) is refused 400 whatever the field, and nothing is stored.
+    #[test]
+    fn ambiguous_envelopes_are_refused_and_nothing_is_stored() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let fields = [
+            "envelope_version",
+            "message_id",
+            "from",
+            "to",
+            "document_type",
+            "document_status",
+            "permit_number",
+            "permit_version",
+            "sent_at",
+            "payload_namespace",
+            "payload",
+        ];
+        let config = Config {
+            cases: 64,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[19; 32]));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let strategy = (0..fields.len(), 0..4u8, "[a-z]{1,12}");
+        runner
+            .run(&strategy, |(field, how, word)| {
+                let w = world(false);
+                let (body, _) = build_message(&delivery("JP"), "E", &xml(), "m", &w.key, w.clock.0);
+                let text = String::from_utf8(body).unwrap();
+                let name = fields[field];
+                let twin = match how {
+                    // The same field again, with another value (a string is valid JSON for all
+                    // but the numbers; either way the derive sees the field twice).
+                    0 => format!("\"{name}\":\"{word}\","),
+                    // The same field again, its first letter escaped: one name after unescaping.
+                    1 => format!(
+                        "\"\\u{:04x}{}\":\"{word}\",",
+                        name.as_bytes()[0],
+                        &name[1..]
+                    ),
+                    // A field nobody documented.
+                    2 => format!("\"x_{word}\":\"{word}\","),
+                    // A field under another case.
+                    _ => format!("\"{}\":\"{word}\",", name.to_ascii_uppercase()),
+                };
+                let ambiguous = text.replacen('{', &format!("{{{twin}"), 1).into_bytes();
+                let headers = signed(&w, &ambiguous);
+                let (status, refusal) = runtime.block_on(send(&w, &ambiguous, &headers));
+                prop_assert_eq!(
+                    status,
+                    400,
+                    "{}: {}",
+                    String::from_utf8_lossy(&ambiguous),
+                    refusal
+                );
+                prop_assert!(w.blobs.objects.lock().unwrap().is_empty());
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn the_payload_root_is_one_citesepermit_in_the_standard_namespace_with_nothing_before_it() {
+        let xml = xml();
+        assert_eq!(check_payload_root(&xml), Ok(()));
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(&xml);
+        assert_eq!(check_payload_root(&with_bom), Ok(()));
+        let mut text_first = b"{\"note\": ".to_vec();
+        text_first.extend_from_slice(&xml);
+        assert!(check_payload_root(&text_first).is_err());
+        let other = String::from_utf8(xml.clone())
+            .unwrap()
+            .replace(PAYLOAD_NAMESPACE, "urn:example:other");
+        assert!(check_payload_root(other.as_bytes()).is_err());
+        assert!(check_payload_root(b"<Envelope/>").is_err());
+        assert!(check_payload_root(b"").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_store_refusing_for_good_is_a_4xx_and_leaves_nothing_half_stored() {
+        let mut w = world(false);
+        w.blobs.refuses_xml = true;
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 400, "{refusal}");
+        assert_eq!(refusal["code"], "NOT_STORABLE");
+        assert!(
+            w.blobs.objects.lock().unwrap().is_empty(),
+            "the envelope stored first was removed"
+        );
+        assert!(w.inbound.records.lock().unwrap().is_empty());
     }
 }

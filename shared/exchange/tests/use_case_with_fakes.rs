@@ -45,6 +45,9 @@ impl BlobStore for Fakes {
         self.objects.lock().unwrap().push((key.to_owned(), bytes));
         Ok(())
     }
+    async fn delete(&self, _: &str) -> Result<(), Error> {
+        Ok(())
+    }
     fn bucket(&self) -> &str {
         "bucket"
     }

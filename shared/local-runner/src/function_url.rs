@@ -159,6 +159,28 @@ fn plain(status: u16, body: &str) -> Response<Full<Bytes>> {
     response
 }
 
+/// The request headers as a Function URL event carries them: names in lower case, and a
+/// header sent more than once joined into one value with commas, in order (as Lambda does;
+/// keeping only the last would give the function a meaning the sender's other readers never
+/// saw). Values that are not visible ASCII are left out.
+pub fn event_headers(headers: &hyper::HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for name in headers.keys() {
+        let values: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if !values.is_empty() {
+            out.insert(
+                name.as_str().to_owned(),
+                serde_json::Value::String(values.join(",")),
+            );
+        }
+    }
+    out
+}
+
 async fn serve(
     shared: Arc<Shared>,
     peer: SocketAddr,
@@ -211,16 +233,7 @@ async fn serve(
             ))
         }
     };
-    let headers: serde_json::Map<String, serde_json::Value> = parts
-        .headers
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((
-                name.as_str().to_owned(),
-                serde_json::Value::String(value.to_str().ok()?.to_owned()),
-            ))
-        })
-        .collect();
+    let headers = event_headers(&parts.headers);
     let now = chrono::Utc::now();
     // Payload format 2.0, as Lambda builds it for a Function URL.
     let event = serde_json::json!({
@@ -274,4 +287,20 @@ async fn serve(
         // A handler error is a 502 from a Function URL.
         Err(_) => plain(502, "Internal Server Error"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_sent_twice_is_joined_with_commas_as_a_function_url_does() {
+        let mut headers = hyper::HeaderMap::new();
+        headers.append("x-ecites-key-id", "XA-1".parse().unwrap());
+        headers.append("x-ecites-key-id", "XA-2".parse().unwrap());
+        headers.append("content-type", "application/json".parse().unwrap());
+        let event = event_headers(&headers);
+        assert_eq!(event["x-ecites-key-id"], "XA-1,XA-2");
+        assert_eq!(event["content-type"], "application/json");
+    }
 }

@@ -134,6 +134,12 @@ impl HandRunStack {
             ("ECITES_SUBSCRIPTIONS_CACHE_S", "0".to_owned()),
             ("ECITES_WEBHOOK_BACKOFF_S", "1".to_owned()),
             ("ECITES_WEBHOOK_TIMEOUT_S", "5".to_owned()),
+            // A hand-run stack is a local run: its subscribers may listen on loopback (the
+            // setting the template never sets).
+            (
+                ecites_exchange::notify::webhook_url::ALLOW_LOOPBACK_ENV,
+                "1".to_owned(),
+            ),
         ]
     }
 

@@ -92,6 +92,8 @@ impl LocalNotify {
             webhook_timeout: Duration::from_secs(5),
             endpoint_url: Some(local.endpoint.clone()),
             region: REGION.to_owned(),
+            // Local runs: the tests' and the demo's subscribers listen on loopback.
+            webhook_policy: ecites_exchange::notify::WebhookPolicy::local(),
         };
         let function = NotifyFunction::new(&config, &local.clients, &clients);
         let webhooks = WebhookFunction::new(&config, &local.clients, &clients)?;
@@ -108,6 +110,7 @@ impl LocalNotify {
             ),
             topic: SnsTopic::new(clients.sns.clone(), &topic_arn),
             secrets: SsmSecrets::new(clients.ssm.clone()),
+            policy: ecites_exchange::notify::WebhookPolicy::local(),
         };
         Ok(LocalNotify {
             topic_arn,

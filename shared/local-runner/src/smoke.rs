@@ -225,6 +225,14 @@ async fn start_functions(options: &SmokeOptions, stacks: &Stacks) -> anyhow::Res
                 tls.ca_pem().display().to_string(),
             ));
         }
+        if binary == "webhooks" {
+            // The smoke test's subscriber listens on loopback: the local-run setting, which
+            // the template never sets.
+            environment.push((
+                ecites_exchange::notify::webhook_url::ALLOW_LOOPBACK_ENV.to_owned(),
+                "1".to_owned(),
+            ));
+        }
         let package = package(&options.lambda_dir, binary)?;
         let function =
             RunningFunction::start(&package, work.path(), &environment, &ma.local.endpoint).await?;

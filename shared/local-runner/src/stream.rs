@@ -31,6 +31,9 @@ pub struct StreamSource {
     region: String,
     /// Shard id -> next iterator (`None` once the shard is closed and read to its end).
     iterators: Mutex<HashMap<String, Option<String>>>,
+    /// Shard id -> the last sequence number handed to the handler (and not failed), to resume
+    /// after it when an iterator is lost.
+    last_sequence: Mutex<HashMap<String, String>>,
     /// Records per batch (Lambda's BatchSize).
     pub batch_size: i32,
 }
@@ -141,6 +144,7 @@ impl StreamSource {
             stream_arn,
             region: region.to_owned(),
             iterators: Mutex::new(HashMap::new()),
+            last_sequence: Mutex::new(HashMap::new()),
             batch_size: 100,
         })
     }
@@ -150,6 +154,34 @@ impl StreamSource {
     pub fn rewind(&self) {
         if let Ok(mut iterators) = self.iterators.lock() {
             iterators.clear();
+        }
+        if let Ok(mut last) = self.last_sequence.lock() {
+            last.clear();
+        }
+    }
+
+    /// An iterator resuming `shard` after the last record handed over (TRIM_HORIZON when none
+    /// was).
+    async fn resume(&self, shard: &str) -> anyhow::Result<Option<String>> {
+        let last = self
+            .last_sequence
+            .lock()
+            .map_err(|_| anyhow::anyhow!("sequence lock poisoned"))?
+            .get(shard)
+            .cloned();
+        match last {
+            Some(sequence) => {
+                self.iterator(
+                    shard,
+                    ShardIteratorType::AfterSequenceNumber,
+                    Some(&sequence),
+                )
+                .await
+            }
+            None => {
+                self.iterator(shard, ShardIteratorType::TrimHorizon, None)
+                    .await
+            }
         }
     }
 
@@ -185,17 +217,24 @@ impl StreamSource {
             .send()
             .await
             .context("DescribeStream")?;
-        let shards: Vec<String> = described
+        // (shard id, still open): an open shard has no ending sequence number.
+        let shards: Vec<(String, bool)> = described
             .stream_description()
             .map(|d| {
                 d.shards()
                     .iter()
-                    .filter_map(|s| s.shard_id().map(str::to_owned))
+                    .filter_map(|s| {
+                        let open = s
+                            .sequence_number_range()
+                            .and_then(|r| r.ending_sequence_number())
+                            .is_none();
+                        s.shard_id().map(|id| (id.to_owned(), open))
+                    })
                     .collect()
             })
             .unwrap_or_default();
         let mut outcome = StreamOutcome::default();
-        for shard in shards {
+        for (shard, open) in shards {
             let known = self
                 .iterators
                 .lock()
@@ -204,23 +243,35 @@ impl StreamSource {
                 .cloned();
             let iterator = match known {
                 Some(Some(iterator)) => iterator,
-                Some(None) => continue,
-                None => match self
-                    .iterator(&shard, ShardIteratorType::TrimHorizon, None)
-                    .await?
-                {
+                // A closed shard read to its end is done; an open one never is: Lambda's
+                // mapping keeps reading it, so resume after the last record seen.
+                Some(None) if !open => continue,
+                Some(None) | None => match self.resume(&shard).await? {
                     Some(iterator) => iterator,
                     None => continue,
                 },
             };
-            let output = self
+            let output = match self
                 .client
                 .get_records()
                 .shard_iterator(&iterator)
                 .limit(self.batch_size)
                 .send()
                 .await
-                .context("GetRecords")?;
+            {
+                Ok(output) => output,
+                Err(error) => {
+                    // An expired or trimmed iterator (AWS expires them after 15 minutes): start
+                    // again after the last record seen rather than stop feeding the function.
+                    tracing::warn!(shard, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&error), "GetRecords failed: resuming after the last record seen");
+                    let resumed = self.resume(&shard).await?;
+                    self.iterators
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("iterator lock poisoned"))?
+                        .insert(shard, resumed);
+                    continue;
+                }
+            };
             let mut next = output.next_shard_iterator.clone();
             let records: Vec<Value> = output
                 .records()
@@ -250,6 +301,15 @@ impl StreamSource {
                     next = self
                         .iterator(&shard, ShardIteratorType::AtSequenceNumber, Some(&sequence))
                         .await?;
+                } else if let Some(last) = output
+                    .records()
+                    .last()
+                    .and_then(|r| r.dynamodb()?.sequence_number())
+                {
+                    self.last_sequence
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("sequence lock poisoned"))?
+                        .insert(shard.clone(), last.to_owned());
                 }
             }
             self.iterators

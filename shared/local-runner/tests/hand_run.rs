@@ -128,6 +128,7 @@ async fn setup_then_run_ingests_a_dropped_permit_notifies_subscribers_through_th
         ),
         topic: SnsTopic::new(notify_clients.sns.clone(), &env["ECITES_TOPIC_ARN"]),
         secrets: SsmSecrets::new(notify_clients.ssm.clone()),
+        policy: ecites_exchange::notify::WebhookPolicy::local(),
     };
     let customs_url = clients
         .sqs

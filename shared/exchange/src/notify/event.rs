@@ -405,8 +405,10 @@ pub fn state_change(change: &Change) -> Option<StateChange> {
         issuer,
         permit_number,
         version: version_override.or(version),
-        // Received documents keep their body under `body_key`.
-        xml_key: xml_override.or_else(|| get("xml_key").or(get("body_key")).map(str::to_owned)),
+        // Received documents name their verified payload XML under `xml_key` too; their
+        // `body_key` (the signed envelope, JSON) is never read as a permit: only the verified
+        // payload has one meaning.
+        xml_key: xml_override.or_else(|| get("xml_key").map(str::to_owned)),
         time: time.map(str::to_owned),
         detail,
     })

@@ -10,6 +10,7 @@
 pub mod event;
 pub mod signature;
 pub mod subscription;
+pub mod webhook_url;
 
 pub use event::{
     cloud_event, message_attributes, state_change, Change, EventType, Image, PermitSummary,
@@ -17,6 +18,7 @@ pub use event::{
 };
 pub use signature::{sign, verify, Secret, SignatureError, SIGNATURE_HEADER};
 pub use subscription::{Channel, Filters, InvalidSubscription, Role, Subscription};
+pub use webhook_url::{address_allowed, check_webhook_url, WebhookPolicy};
 
 use crate::ports::{BlobStore, Clock, Fetched};
 use crate::Error;
@@ -290,6 +292,8 @@ pub struct WebhookServices<'a> {
     pub transport: &'a dyn WebhookTransport,
     /// The time (signature timestamps).
     pub clock: &'a dyn Clock,
+    /// Where webhooks may go, checked again at every delivery.
+    pub policy: WebhookPolicy,
 }
 
 /// What a webhook delivery did.
@@ -330,6 +334,15 @@ pub async fn deliver_webhook(
     else {
         return Ok(WebhookOutcome::Unsubscribed);
     };
+    // The URL is checked again now: the registry may hold a subscription added before a rule
+    // existed, or written around the admin. Refused URLs are permanent errors (the job ends in
+    // the DLQ, visible to the operator, never sent).
+    let target = check_webhook_url(url, services.policy).map_err(|why| {
+        Error::permanent(
+            "webhook POST",
+            format!("subscription {}: {why}", subscription.id),
+        )
+    })?;
     let secret = services.secrets.secret(secret_parameter).await?;
     let mut event = job.event;
     if let (Some(links), Some(xml)) = (services.links, event["data"].get_mut("xml")) {
@@ -351,9 +364,21 @@ pub async fn deliver_webhook(
         ("X-Ecites-Event-Id".to_owned(), event_id),
         ("X-Ecites-Subscription".to_owned(), subscription.id.clone()),
     ];
-    let status = services.transport.post(url, &headers, body).await?;
+    let status = services
+        .transport
+        .post(target.as_str(), &headers, body)
+        .await?;
     if (200..300).contains(&status) {
         Ok(WebhookOutcome::Delivered { status })
+    } else if (300..400).contains(&status) {
+        Err(Error::transient(
+            "webhook POST",
+            format!(
+                "subscriber {} answered HTTP {status}, a redirect: never followed, the \
+                 delivery failed",
+                subscription.id
+            ),
+        ))
     } else {
         Err(Error::transient(
             "webhook POST",

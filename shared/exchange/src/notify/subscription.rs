@@ -3,6 +3,7 @@
 //! NPPO), with the filters the CITES boxes offer (countries, appendix, document type, taxon).
 
 use crate::notify::event::{EventType, PermitSummary};
+use crate::notify::webhook_url::WebhookPolicy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -198,9 +199,17 @@ pub struct Subscription {
 pub struct InvalidSubscription(pub String);
 
 impl Subscription {
-    /// Checks what the registry must never hold: an unusable id, no events, a webhook that is
-    /// not HTTPS (plain HTTP only on loopback, for local runs).
+    /// [`Subscription::check_with`] under the policy the environment sets
+    /// ([`WebhookPolicy::from_env`]: production unless `ECITES_ALLOW_LOOPBACK_WEBHOOKS=1`).
     pub fn check(&self) -> Result<(), InvalidSubscription> {
+        self.check_with(WebhookPolicy::from_env())
+    }
+
+    /// Checks what the registry must never hold: an unusable id, no events, a webhook URL that
+    /// breaks a rule of [`crate::notify::webhook_url`] (not HTTPS, user information, an address
+    /// or name inside the network). The webhook function checks the URL again at each delivery,
+    /// and every address it resolves to.
+    pub fn check_with(&self, policy: WebhookPolicy) -> Result<(), InvalidSubscription> {
         if self.id.is_empty()
             || self.id.len() > 64
             || !self
@@ -221,30 +230,8 @@ impl Subscription {
             secret_parameter,
         } = &self.channel
         {
-            let loopback =
-                url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:");
-            if !url.starts_with("https://") && !loopback {
-                return Err(InvalidSubscription(format!(
-                    "webhook {url:?} must be https:// (plain http only on loopback)"
-                )));
-            }
-            let host = url
-                .split_once("://")
-                .map(|(_, rest)| rest)
-                .unwrap_or("")
-                .split(['/', '?', '#'])
-                .next()
-                .unwrap_or("")
-                .rsplit('@')
-                .next()
-                .unwrap_or("");
-            let host = host.trim_start_matches('[');
-            if host.starts_with("169.254.") || host.to_ascii_lowercase().starts_with("fd00:ec2::") {
-                // The instance metadata service: a webhook must never make the function call it.
-                return Err(InvalidSubscription(format!(
-                    "webhook {url:?} points at a link-local metadata address"
-                )));
-            }
+            crate::notify::webhook_url::check_webhook_url(url, policy)
+                .map_err(InvalidSubscription)?;
             if secret_parameter.trim().is_empty() {
                 return Err(InvalidSubscription(
                     "a webhook needs secret_parameter".into(),

@@ -360,7 +360,11 @@ fn subscriptions_refuse_plain_http_webhooks_and_odd_ids() {
         url: "http://127.0.0.1:8080/hook".into(),
         secret_parameter: "/x".into(),
     };
-    assert_eq!(s.check(), Ok(()));
+    assert_eq!(s.check_with(WebhookPolicy::local()), Ok(()));
+    assert!(
+        s.check_with(WebhookPolicy::default()).is_err(),
+        "loopback only in local runs"
+    );
     for metadata in [
         "https://169.254.169.254/latest/meta-data/",
         "https://user@169.254.170.2/v2/credentials",
@@ -586,6 +590,9 @@ mod fakes {
         async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
             Ok(())
         }
+        async fn delete(&self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
         fn bucket(&self) -> &str {
             "b"
         }
@@ -706,6 +713,7 @@ async fn webhook_jobs_are_signed_and_non_2xx_answers_are_transient() {
             secrets: &fakes::Secrets,
             transport: &http,
             clock: &fakes::Fixed,
+            policy: WebhookPolicy::default(),
         };
         let result = deliver_webhook(s, &body).await;
         assert_eq!(result.is_ok(), ok, "{status}");
@@ -740,6 +748,7 @@ async fn webhook_jobs_of_removed_subscriptions_are_dropped_unsent() {
         secrets: &fakes::Secrets,
         transport: &http,
         clock: &fakes::Fixed,
+        policy: WebhookPolicy::default(),
     };
     let body = r#"{"type":"webhook","version":1,"subscription_id":"gone","event":{}}"#;
     assert_eq!(
@@ -767,7 +776,8 @@ fn a_permit_received_from_a_partner_is_received() {
             ("permit_number", "26XB0007"),
             ("version", "2"),
             ("document_status", "replacement"),
-            ("body_key", "received/XB/26XB0007/abc.xml"),
+            ("body_key", "received/XB/26XB0007/m1.json"),
+            ("xml_key", "received/XB/26XB0007/m1.xml"),
             ("received_at", "2026-01-05T10:00:00Z"),
         ]),
     };
@@ -775,7 +785,28 @@ fn a_permit_received_from_a_partner_is_received() {
     assert_eq!(sc.event, EventType::Received);
     assert_eq!(sc.id, "XB/26XB0007/v2/replacement/received");
     assert_eq!(sc.detail["sender"], "XB");
-    assert_eq!(sc.xml_key.as_deref(), Some("received/XB/26XB0007/abc.xml"));
+    assert_eq!(
+        sc.xml_key.as_deref(),
+        Some("received/XB/26XB0007/m1.xml"),
+        "the verified payload XML, never the envelope"
+    );
+}
+
+#[test]
+fn a_received_row_without_verified_xml_is_never_summarised_from_its_envelope() {
+    let change = Change {
+        event_name: "INSERT".into(),
+        old: Image::new(),
+        new: image(&[
+            ("type", "RECEIVED"),
+            ("issuer", "XB"),
+            ("permit_number", "26XB0008"),
+            ("version", "1"),
+            ("document_status", "issued"),
+            ("body_key", "received/XB/26XB0008/m1.json"),
+        ]),
+    };
+    assert_eq!(state_change(&change).unwrap().xml_key, None);
 }
 
 #[test]
