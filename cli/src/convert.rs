@@ -1,7 +1,7 @@
 //! `ecites convert`: one permit to standard output, or a whole folder (historic backfills).
 
-use crate::input::{check_bytes, read_and_check, Checked};
-use crate::{OutputFormat, ReadArgs, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
+use crate::input::{check_bytes, read_and_check, Checked, Reader};
+use crate::{OutputFormat, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
 use ecites_domain::{json, xml, Permit};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs;
@@ -20,7 +20,7 @@ fn render(permit: &Permit, to: OutputFormat) -> String {
 }
 
 /// Converts one input to standard output; findings go to standard error.
-pub fn single(input: &Path, from: ReadArgs, to: OutputFormat) -> u8 {
+pub fn single(input: &Path, from: &Reader, to: OutputFormat) -> u8 {
     let source = input.display().to_string();
     let permits = match read_and_check(input, from) {
         Ok(permits) => permits,
@@ -83,7 +83,7 @@ struct Summary {
 
 /// Converts every file under `input` into `output`, streaming: one file in memory at a time,
 /// so memory stays flat however many permits the folder holds.
-pub fn folder(input: &Path, output: &Path, from: ReadArgs, to: OutputFormat) -> u8 {
+pub fn folder(input: &Path, output: &Path, from: &Reader, to: OutputFormat) -> u8 {
     if !input.is_dir() {
         eprintln!(
             "{}: -o converts a folder; give a folder to convert",

@@ -1,7 +1,9 @@
 //! Reading an input file (or standard input) into decoded, validated permits.
 
 use crate::{InputFormat, ReadArgs};
-use ecites_domain::{check, decode_all_with, detect_format, Decoded, Finding, Format};
+use ecites_domain::{
+    check, decode_all_with, detect_format, validate_listing, Checklist, Decoded, Finding, Format,
+};
 use std::io::Read;
 use std::path::Path;
 
@@ -32,9 +34,36 @@ impl Checked {
     }
 }
 
+/// How inputs are read and checked: the reading flags, and the CITES checklist of
+/// `--species FILE` for the listing tier (docs/species.md), when given.
+pub struct Reader {
+    /// The format and CSV flags.
+    pub args: ReadArgs,
+    /// The checklist, loaded once for every input.
+    pub checklist: Option<Checklist>,
+}
+
+impl Reader {
+    /// Loads the `--species` checklist, if any; an unusable one is reported on stderr and is
+    /// exit status 2 (an input that cannot be read).
+    pub fn new(args: ReadArgs) -> Result<Reader, u8> {
+        let checklist = match &args.species {
+            None => None,
+            Some(path) => match crate::species::load(path, None) {
+                Ok(checklist) => Some(checklist),
+                Err(error) => {
+                    eprintln!("ecites: {error:#}");
+                    return Err(crate::EXIT_UNREADABLE);
+                }
+            },
+        };
+        Ok(Reader { args, checklist })
+    }
+}
+
 /// Reads a file (`-` is standard input), detects or applies the format, decodes and validates.
 /// The error is a message for people: why the input could not be read at all.
-pub fn read_and_check(path: &Path, from: ReadArgs) -> Result<Vec<Checked>, String> {
+pub fn read_and_check(path: &Path, from: &Reader) -> Result<Vec<Checked>, String> {
     let (bytes, name) = if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -58,8 +87,9 @@ pub fn read_and_check(path: &Path, from: ReadArgs) -> Result<Vec<Checked>, Strin
 pub fn check_bytes(
     bytes: &[u8],
     name: Option<&str>,
-    from: ReadArgs,
+    reader: &Reader,
 ) -> Result<Vec<Checked>, String> {
+    let from = &reader.args;
     let format = match from.from {
         InputFormat::Auto => detect_format(bytes, name).map_err(|error| error.to_string())?,
         InputFormat::Xml => Format::Xml,
@@ -72,6 +102,11 @@ pub fn check_bytes(
         .into_iter()
         .map(|mut decoded| {
             decoded.findings = check(&decoded);
+            if let Some(checklist) = &reader.checklist {
+                decoded
+                    .findings
+                    .extend(validate_listing(&decoded.permit, checklist));
+            }
             Checked { decoded }
         })
         .collect())

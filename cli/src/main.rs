@@ -141,11 +141,15 @@ pub enum InputFormat {
 }
 
 /// How inputs are read: the format, and what a CSV export's sender declares about it.
-#[derive(Clone, Copy, Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct ReadArgs {
     /// The input format; `auto` decides by content (and checks the file extension).
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     pub from: InputFormat,
+    /// The CITES checklist for the listing tier: the Species+ export (CSV) or its compact form
+    /// (docs/species.md). Without it the listing rules do not run.
+    #[arg(long, value_name = "FILE")]
+    pub species: Option<PathBuf>,
     /// The CSV separator; detected from the header row when not given.
     #[arg(long, value_enum)]
     pub csv_delimiter: Option<CsvDelimiter>,
@@ -221,15 +225,21 @@ fn main() -> ExitCode {
             from,
             output,
             input,
-        } => match output {
-            Some(output) => convert::folder(&input, &output, from, to),
-            None => convert::single(&input, from, to),
+        } => match input::Reader::new(from) {
+            Ok(reader) => match output {
+                Some(output) => convert::folder(&input, &output, &reader, to),
+                None => convert::single(&input, &reader, to),
+            },
+            Err(code) => code,
         },
         Command::Validate {
             format,
             from,
             files,
-        } => validate::run(&files, from, format),
+        } => match input::Reader::new(from) {
+            Ok(reader) => validate::run(&files, &reader, format),
+            Err(code) => code,
+        },
         Command::Schema => {
             let schema = ecites_domain::json::json_schema();
             println!(

@@ -1,12 +1,13 @@
 //! `ecites validate`.
 
 use crate::input::read_and_check;
-use crate::{report, ReadArgs, ReportFormat, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
+use crate::input::Reader;
+use crate::{report, ReportFormat, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
 use serde_json::json;
 use std::path::PathBuf;
 
 /// Validates each file and prints the findings; returns the exit status.
-pub fn run(files: &[PathBuf], from: ReadArgs, format: ReportFormat) -> u8 {
+pub fn run(files: &[PathBuf], from: &Reader, format: ReportFormat) -> u8 {
     let mut status = EXIT_OK;
     let mut documents = Vec::new();
     let stdout = std::io::stdout();

@@ -248,3 +248,84 @@ fn folder_conversion_writes_one_file_per_permit_and_a_rejection_log() {
         text(&again.stderr)
     );
 }
+
+fn checklist() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/domain/tests/fixtures/species/Index_of_CITES_Species_2026-11-01_0930.csv")
+}
+
+#[test]
+fn species_runs_the_listing_tier_in_validate_and_convert() {
+    let species = checklist();
+    let species = species.to_str().unwrap();
+    let parrots = fixture("grey-parrots-declared-appendix-ii.json");
+    let parrots = parrots.to_str().unwrap();
+    // Without a checklist the permit is valid: the listing tier does not run.
+    assert_eq!(ecites(&["validate", parrots]).status.code(), Some(0));
+    let output = ecites(&[
+        "validate",
+        "--format",
+        "json",
+        "--species",
+        species,
+        parrots,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report = text(&output.stdout);
+    assert!(report.contains("listing-appendix-mismatch"), "{report}");
+    assert!(report.contains("listing-outside-range"), "{report}");
+    let output = ecites(&["convert", "--to", "xml", "--species", species, parrots]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        output.stdout.is_empty(),
+        "an invalid permit is not converted"
+    );
+    // The compact form works the same, and a consistent permit stays valid.
+    let dir = tempfile::tempdir().unwrap();
+    let compact = dir.path().join("species.json");
+    let imported = ecites(&[
+        "species",
+        "import",
+        "--out",
+        compact.to_str().unwrap(),
+        species,
+    ]);
+    assert_eq!(
+        imported.status.code(),
+        Some(0),
+        "{}",
+        text(&imported.stderr)
+    );
+    let compact = compact.to_str().unwrap();
+    assert_eq!(
+        ecites(&["validate", "--species", compact, parrots])
+            .status
+            .code(),
+        Some(1)
+    );
+    let good = fixture("export-permit.json");
+    assert_eq!(
+        ecites(&["validate", "--species", compact, good.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn an_unusable_species_file_is_exit_2_naming_the_problem() {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let good = fixture("export-permit.json");
+    let output = ecites(&[
+        "validate",
+        "--species",
+        readme.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("TaxonId"),
+        "{}",
+        text(&output.stderr)
+    );
+}

@@ -16,7 +16,8 @@
 //!   either absent or has at least one value, because an empty aggregate is not written;
 //! - coded values are what [`Coded::parse`] makes of their text, and a unit is never `?` (the
 //!   EPIX placeholder for "no unit");
-//! - a referenced document has a number or a date.
+//! - a referenced document has a number or a date;
+//! - a block has at least one value.
 
 use crate::codes::{
     Appendix, CodeList, Coded, DocumentType, Purpose, RegionalAnnex, Source, Term, Unit,
@@ -270,6 +271,8 @@ pub fn arb_block() -> BoxedStrategy<Block> {
                 endorsement,
             },
         )
+        // An empty block writes nothing, so no reader can give it back (normal form).
+        .prop_filter("a block has at least one value", |block| *block != Block::default())
         .boxed()
 }
 

@@ -424,8 +424,8 @@ async fn ingest_bytes(
     let mut problems = Vec::new();
     let checklist = services.species.checklist().await?;
     for one in decoded {
-        let mut findings = one.findings;
-        findings.extend(ecites_domain::validate(&one.permit));
+        // Reading findings, then validation without repeating a value the reader reported, capped.
+        let mut findings = ecites_domain::check(&one);
         if let Some(checklist) = &checklist {
             findings.extend(ecites_domain::validate_listing(&one.permit, checklist));
         }

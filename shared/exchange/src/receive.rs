@@ -450,8 +450,8 @@ async fn receive_inner(
             id,
         ));
     }
-    let mut findings = decoded.findings;
-    findings.extend(ecites_domain::validate(&decoded.permit));
+    // Reading findings, then validation without repeating a value the reader reported, capped.
+    let findings = ecites_domain::check(&decoded);
     // A cancellation carries the cancelled version; it is recorded even if that version no
     // longer validates (its validity window may have passed), but what identifies the document
     // (its structure, box 1: type and number, box 6: the issuer) is checked like any permit's.
