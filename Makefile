@@ -9,6 +9,8 @@ MOTO_VERSION := 5.2.5
 MOTO_SERVER := $(VENV)/bin/moto_server
 ECITES := target/debug/ecites
 EPIX_SAMPLE := shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certificate.xml
+# A small hand-made checklist in the shape of the Species+ export (docs/species.md).
+SPECIES_SAMPLE := shared/domain/tests/fixtures/species/Index_of_CITES_Species_2026-11-01_0930.csv
 
 .PHONY: help demo demo-cli test lint fmt build bench schema clean
 
@@ -36,6 +38,9 @@ demo-cli: build ## The ecites CLI over the samples: validate and convert
 	$(ECITES) validate $(EPIX_SAMPLE) cli/tests/fixtures/export-permit.json cli/tests/fixtures/two-permits.csv
 	@echo "== convert: the JSON export permit to the standard CITES e-permit XML"
 	$(ECITES) convert --to xml cli/tests/fixtures/export-permit.json
+	@echo "== the listing tier with a CITES checklist: grey parrots (Appendix I) declared Appendix II, wild-caught in a country outside their range; refused (exit 1)"
+	$(ECITES) species import --dry-run $(SPECIES_SAMPLE)
+	$(ECITES) validate --species $(SPECIES_SAMPLE) cli/tests/fixtures/grey-parrots-declared-appendix-ii.json; test $$? -eq 1
 
 test: $(MOTO_SERVER) ## Run every test: unit, property, CLI, end-to-end on the local AWS emulator, then the smoke test of the packaged Lambdas
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) $(CARGO) test --workspace
