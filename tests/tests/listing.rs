@@ -65,3 +65,31 @@ async fn without_a_checklist_the_listing_tier_does_not_run() {
         Some("ACTIVE")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_received_permit_with_a_listing_error_is_received_with_warnings_not_refused() {
+    let (xa, xb) = start_pair().await;
+    // Only XB has a checklist: XA's ingest lets the permit through, XB's receive judges it.
+    xb.local
+        .put_object(SPECIES_CHECKLIST_KEY, compact_checklist())
+        .await
+        .unwrap();
+    let mut permit = fixtures::export_permit("26XA0304", "XA", "XB", 5);
+    permit.blocks[0].appendix = Some(ecites_domain::Coded::parse("I"));
+    xa.drop_permit("26XA0304", &permit).await.unwrap();
+    xa.forward_until_quiet(std::time::Duration::from_secs(90))
+        .await
+        .unwrap();
+    let got = xb
+        .store
+        .received_fields(ecites_local::country("XA"), "26XA0304", 1, "issued")
+        .await
+        .unwrap()
+        .expect("XB received it");
+    assert_eq!(got["ack_status"], "DELIVERED_WITH_WARNINGS", "{got:?}");
+    assert!(
+        got["findings"].contains("listing-appendix-mismatch"),
+        "{got:?}"
+    );
+    assert!(got["findings"].contains("\"warning\""), "{got:?}");
+}

@@ -10,8 +10,8 @@ use aws_lambda_events::event::lambda_function_urls::{
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ecites_aws::exchange_store::DynamoExchangeStore;
-use ecites_aws::S3PartnerDirectory;
 use ecites_aws::{Clients, Config, S3BlobStore};
+use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
 use ecites_exchange::protocol::{RefusalCode, MAX_BODY_BYTES};
 use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
 use ecites_exchange::{Clock, SystemClock};
@@ -27,6 +27,7 @@ pub struct ReceiveFunction {
     blobs: S3BlobStore,
     store: DynamoExchangeStore,
     partners: S3PartnerDirectory,
+    species: S3SpeciesChecklist,
     clock: Arc<dyn Clock>,
     settings: ReceiveSettings,
 }
@@ -46,6 +47,12 @@ impl ReceiveFunction {
                 clients.s3.clone(),
                 &config.bucket,
                 &config.partners_key,
+                ttl,
+            ),
+            species: S3SpeciesChecklist::new(
+                clients.s3.clone(),
+                &config.bucket,
+                ecites_exchange::keys::SPECIES_CHECKLIST_KEY,
                 ttl,
             ),
             clock: Arc::new(SystemClock),
@@ -97,6 +104,7 @@ impl ReceiveFunction {
             blobs: &self.blobs,
             ledger: &self.store,
             partners: &self.partners,
+            species: &self.species,
             clock: self.clock.as_ref(),
         };
         let answer = receive_message(services, &self.settings, &method, &header, &body).await;

@@ -272,7 +272,9 @@ pub fn arb_block() -> BoxedStrategy<Block> {
             },
         )
         // An empty block writes nothing, so no reader can give it back (normal form).
-        .prop_filter("a block has at least one value", |block| *block != Block::default())
+        .prop_filter("a block has at least one value", |block| {
+            *block != Block::default()
+        })
         .boxed()
 }
 

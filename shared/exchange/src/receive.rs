@@ -16,7 +16,7 @@
 
 use crate::directory::{ExchangePartners, KeyChoiceError};
 use crate::keys::escape_component;
-use crate::ports::{BlobStore, Clock};
+use crate::ports::{BlobStore, Clock, SpeciesChecklist};
 use crate::protocol::{
     bounded, cap_findings, parse_envelope, verify, within_window, Ack, AckStatus, DocumentStatus,
     Envelope, Refusal, RefusalCode, WireFinding, KEY_ID_HEADER, MAX_ANSWER_TEXT_CHARS,
@@ -109,6 +109,9 @@ pub struct ReceiveServices<'a> {
     pub ledger: &'a dyn InboundLedger,
     /// The partner directory with keys.
     pub partners: &'a dyn ExchangePartners,
+    /// The CITES checklist for the `listing` tier ([`crate::NoChecklist`] for none): a
+    /// received permit's listing findings are warnings, never a refusal.
+    pub species: &'a dyn SpeciesChecklist,
     /// The clock.
     pub clock: &'a dyn Clock,
 }
@@ -451,7 +454,20 @@ async fn receive_inner(
         ));
     }
     // Reading findings, then validation without repeating a value the reader reported, capped.
-    let findings = ecites_domain::check(&decoded);
+    let mut findings = ecites_domain::check(&decoded);
+    // The listing tier, where a checklist is loaded. The issuing MA is the authority on its
+    // permit (Convention Art. VI), so its listing errors are passed on as warnings: the permit
+    // is received with warnings, never refused for them.
+    if let Some(checklist) = services.species.checklist().await? {
+        findings.extend(
+            ecites_domain::validate_listing(&decoded.permit, &checklist)
+                .into_iter()
+                .map(|mut finding| {
+                    finding.severity = finding.severity.min(Severity::Warning);
+                    finding
+                }),
+        );
+    }
     // A cancellation carries the cancelled version; it is recorded even if that version no
     // longer validates (its validity window may have passed), but what identifies the document
     // (its structure, box 1: type and number, box 6: the issuer) is checked like any permit's.
@@ -763,6 +779,7 @@ mod tests {
             blobs: &w.blobs,
             ledger: &w.inbound,
             partners: &w.partners,
+            species: &crate::NoChecklist,
             clock: &w.clock,
         };
         let settings = ReceiveSettings {
