@@ -1,27 +1,10 @@
 //! The `ecites` binary, run as a user runs it: exit statuses, stdout and stderr.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-fn ecites(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ecites"))
-        .args(args)
-        .output()
-        .expect("the ecites binary runs")
-}
+mod common;
 
-fn ecites_with_stdin(args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ecites"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the ecites binary runs");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::{ecites, ecites_with_stdin, text};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,10 +15,6 @@ fn fixture(name: &str) -> PathBuf {
 fn epix_sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certificate.xml")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn invalid_permit_json() -> String {

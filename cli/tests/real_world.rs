@@ -5,25 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn ecites(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ecites"))
-        .args(args)
-        .output()
-        .expect("the ecites binary runs")
-}
+mod common;
 
-fn ecites_with_stdin(args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ecites"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the ecites binary runs");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::{ecites, ecites_with_stdin, text};
 
 fn case(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,10 +17,6 @@ fn case(name: &str) -> PathBuf {
 
 fn read_case(name: &str) -> Vec<u8> {
     std::fs::read(case(name)).unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `ecites convert --to json` of bytes on stdin: (exit code, stdout as JSON, stderr).

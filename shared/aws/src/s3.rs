@@ -117,13 +117,7 @@ impl BlobStore for S3BlobStore {
 /// ([`PartnerDirectory`]) and to forward's and receive's endpoint and key lookup
 /// ([`ExchangePartners`]) from the same cached [`ExchangeDirectory`].
 #[derive(Debug)]
-pub struct S3PartnerDirectory {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-    key: String,
-    ttl: Duration,
-    cache: Mutex<Option<(Instant, Arc<ExchangeDirectory>)>>,
-}
+pub struct S3PartnerDirectory(CachedObject<Arc<ExchangeDirectory>>);
 
 impl S3PartnerDirectory {
     /// A directory read from `s3://bucket/key`, cached for `ttl`.
@@ -133,26 +127,57 @@ impl S3PartnerDirectory {
         key: impl Into<String>,
         ttl: Duration,
     ) -> Self {
-        S3PartnerDirectory {
+        S3PartnerDirectory(CachedObject::new(client, bucket.into(), key.into(), ttl))
+    }
+
+    /// The whole directory, from the cache while it is younger than `ttl`.
+    pub async fn directory(&self) -> Result<Arc<ExchangeDirectory>, Error> {
+        self.0
+            .get(|client, bucket, key| async move {
+                Ok(Arc::new(read_directory(client, bucket, key).await?))
+            })
+            .await
+    }
+}
+
+/// A document of the deployment's bucket that a warm function loads once per `ttl`, then
+/// serves from memory (the partner directory, the CITES checklist).
+#[derive(Debug)]
+struct CachedObject<T> {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    ttl: Duration,
+    cache: Mutex<Option<(Instant, T)>>,
+}
+
+impl<T: Clone> CachedObject<T> {
+    fn new(client: aws_sdk_s3::Client, bucket: String, key: String, ttl: Duration) -> Self {
+        CachedObject {
             client,
-            bucket: bucket.into(),
-            key: key.into(),
+            bucket,
+            key,
             ttl,
             cache: Mutex::new(None),
         }
     }
 
-    /// The whole directory, from the cache while it is younger than `ttl`.
-    pub async fn directory(&self) -> Result<Arc<ExchangeDirectory>, Error> {
+    /// The value, from the cache while it is younger than `ttl`, else loaded by `load` (which
+    /// is given the client, bucket and key). A failed load leaves the cache as it was.
+    async fn get<'a, F, Fut>(&'a self, load: F) -> Result<T, Error>
+    where
+        F: FnOnce(&'a aws_sdk_s3::Client, &'a str, &'a str) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
         let mut cache = self.cache.lock().await;
-        if let Some((loaded, directory)) = cache.as_ref() {
+        if let Some((loaded, value)) = cache.as_ref() {
             if loaded.elapsed() < self.ttl {
-                return Ok(directory.clone());
+                return Ok(value.clone());
             }
         }
-        let directory = Arc::new(read_directory(&self.client, &self.bucket, &self.key).await?);
-        *cache = Some((Instant::now(), directory.clone()));
-        Ok(directory)
+        let value = load(&self.client, &self.bucket, &self.key).await?;
+        *cache = Some((Instant::now(), value.clone()));
+        Ok(value)
     }
 }
 
@@ -180,13 +205,7 @@ pub const MAX_CHECKLIST_BYTES: u64 = 64 * 1024 * 1024;
 /// `ecites species import`) once per `ttl` and shared by every permit of a warm function. No
 /// object: no checklist, and the `listing` tier is skipped.
 #[derive(Debug)]
-pub struct S3SpeciesChecklist {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-    key: String,
-    ttl: Duration,
-    cache: Mutex<Option<(Instant, Option<Arc<Checklist>>)>>,
-}
+pub struct S3SpeciesChecklist(CachedObject<Option<Arc<Checklist>>>);
 
 impl S3SpeciesChecklist {
     /// The checklist at `s3://bucket/key`, cached for `ttl`.
@@ -196,54 +215,33 @@ impl S3SpeciesChecklist {
         key: impl Into<String>,
         ttl: Duration,
     ) -> Self {
-        S3SpeciesChecklist {
-            client,
-            bucket: bucket.into(),
-            key: key.into(),
-            ttl,
-            cache: Mutex::new(None),
-        }
+        S3SpeciesChecklist(CachedObject::new(client, bucket.into(), key.into(), ttl))
     }
 }
 
 #[async_trait]
 impl SpeciesChecklist for S3SpeciesChecklist {
     async fn checklist(&self) -> Result<Option<Arc<Checklist>>, Error> {
-        let mut cache = self.cache.lock().await;
-        if let Some((loaded, checklist)) = cache.as_ref() {
-            if loaded.elapsed() < self.ttl {
-                return Ok(checklist.clone());
-            }
-        }
-        let store = S3BlobStore::new(self.client.clone(), &self.bucket);
-        let checklist = match store
-            .get(&self.bucket, &self.key, None, MAX_CHECKLIST_BYTES)
-            .await
-        {
-            Ok(Fetched::Bytes(bytes)) => {
-                let checklist = Checklist::from_compact(&bytes).map_err(|e| {
-                    Error::transient(
+        self.0
+            .get(|client, bucket, key| async move {
+                let store = S3BlobStore::new(client.clone(), bucket);
+                match store.get(bucket, key, None, MAX_CHECKLIST_BYTES).await {
+                    Ok(Fetched::Bytes(bytes)) => {
+                        let checklist = Checklist::from_compact(&bytes).map_err(|e| {
+                            Error::transient("species checklist", format!("s3://{bucket}/{key}: {e}"))
+                        })?;
+                        tracing::info!(taxa = checklist.len(), date = %checklist.date, "CITES checklist loaded");
+                        Ok(Some(Arc::new(checklist)))
+                    }
+                    Ok(Fetched::TooLarge { size }) => Err(Error::transient(
                         "species checklist",
-                        format!("s3://{}/{}: {e}", self.bucket, self.key),
-                    )
-                })?;
-                tracing::info!(taxa = checklist.len(), date = %checklist.date, "CITES checklist loaded");
-                Some(Arc::new(checklist))
-            }
-            Ok(Fetched::TooLarge { size }) => {
-                return Err(Error::transient(
-                    "species checklist",
-                    format!(
-                        "s3://{}/{} is {size} bytes, over {MAX_CHECKLIST_BYTES}",
-                        self.bucket, self.key
-                    ),
-                ))
-            }
-            Err(Error::NotFound(_)) => None,
-            Err(error) => return Err(error),
-        };
-        *cache = Some((Instant::now(), checklist.clone()));
-        Ok(checklist)
+                        format!("s3://{bucket}/{key} is {size} bytes, over {MAX_CHECKLIST_BYTES}"),
+                    )),
+                    Err(Error::NotFound(_)) => Ok(None),
+                    Err(error) => Err(error),
+                }
+            })
+            .await
     }
 }
 
