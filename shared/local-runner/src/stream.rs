@@ -346,3 +346,77 @@ impl StreamSource {
         anyhow::bail!("the stream was not quiet after {timeout:?} ({total:?})")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Local, LocalOptions, REGION};
+    use aws_sdk_dynamodb::types::AttributeValue as Item;
+
+    async fn put(local: &Local, sk: &str) {
+        local
+            .clients
+            .dynamodb
+            .put_item()
+            .table_name(&local.stack.table)
+            .item("PK", Item::S("PERMIT#XA#STREAMTEST".into()))
+            .item("SK", Item::S(sk.into()))
+            .send()
+            .await
+            .expect("a ledger write");
+    }
+
+    /// Counts the records handed over, acknowledging them all.
+    async fn poll(source: &StreamSource) -> usize {
+        let handler = |_event: LambdaEvent<Event>| async {
+            Ok::<_, lambda_runtime::Error>(DynamoDbEventResponse::default())
+        };
+        source.poll_once(&handler).await.expect("a poll").records
+    }
+
+    async fn caught_up_source() -> (Local, StreamSource) {
+        let local = Local::start(LocalOptions::new("st"))
+            .await
+            .expect("moto starts (make .venv/bin/moto_server)");
+        let streams = streams_client(Some(&local.endpoint), REGION, true).await;
+        let source =
+            StreamSource::new(&local.clients.dynamodb, streams, &local.stack.table, REGION)
+                .await
+                .unwrap();
+        put(&local, "ONE").await;
+        assert_eq!(poll(&source).await, 1);
+        assert_eq!(poll(&source).await, 0, "caught up");
+        (local, source)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_open_shard_that_gave_no_next_iterator_is_read_again_after_its_last_record() {
+        let (local, source) = caught_up_source().await;
+        // What a stream answers when it hands out no next iterator after catching up: the
+        // mapping must not take the open shard for finished.
+        for next in source.iterators.lock().unwrap().values_mut() {
+            *next = None;
+        }
+        put(&local, "TWO").await;
+        assert_eq!(
+            poll(&source).await,
+            1,
+            "the change committed later is handed over"
+        );
+        assert_eq!(poll(&source).await, 0, "and only once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_expired_iterator_resumes_after_the_last_record_instead_of_failing() {
+        let (local, source) = caught_up_source().await;
+        for next in source.iterators.lock().unwrap().values_mut() {
+            *next = Some("expired-or-trimmed-iterator".into());
+        }
+        put(&local, "TWO").await;
+        let mut handed = 0;
+        for _ in 0..2 {
+            handed += poll(&source).await;
+        }
+        assert_eq!(handed, 1, "resumed after ONE: TWO once, ONE not again");
+    }
+}
