@@ -564,11 +564,30 @@ pub fn check(report: &SmokeReport, permits: usize) -> anyhow::Result<()> {
 const SAMPLE_BUCKET: &str = "ecites-123456789012-5e8f6c70-cc1f-11f0-9d3a-0a1b2c3d4e5f";
 
 /// An `events/` sample, its bucket renamed to the local stack's.
+/// The object version the S3 notification sample names (the template's bucket is versioned):
+/// ingest reads exactly that version, so the smoke test puts the object on a versioned bucket
+/// and names the version S3 gave it.
+const SAMPLE_VERSION_ID: &str = "096fKKXTRTtl3on89fVO.nfljtsv6qko";
+
 fn sample(name: &str, bucket: &str) -> anyhow::Result<serde_json::Value> {
+    sample_naming(name, bucket, None)
+}
+
+/// A sample with the stack's bucket and, when given, the object version S3 gave the sample's
+/// object.
+fn sample_naming(
+    name: &str,
+    bucket: &str,
+    version_id: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
     let path = crate::moto::repo_root().join("events").join(name);
-    let text =
+    let mut text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(serde_json::from_str(&text.replace(SAMPLE_BUCKET, bucket))?)
+    text = text.replace(SAMPLE_BUCKET, bucket);
+    if let Some(version_id) = version_id {
+        text = text.replace(SAMPLE_VERSION_ID, version_id);
+    }
+    Ok(serde_json::from_str(&text)?)
 }
 
 /// Sends a sample to a packaged function and returns its SQS or stream batch failures.
@@ -577,7 +596,15 @@ async fn batch_failures(
     name: &str,
     bucket: &str,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
-    match function.invoke_json(sample(name, bucket)?).await? {
+    invoke_for_failures(function, name, sample(name, bucket)?).await
+}
+
+async fn invoke_for_failures(
+    function: &RunningFunction,
+    name: &str,
+    event: serde_json::Value,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    match function.invoke_json(event).await? {
         Answer::Response(value) => Ok(value["batchItemFailures"]
             .as_array()
             .cloned()
@@ -608,10 +635,28 @@ async fn samples(
 
     let export =
         std::fs::read(crate::moto::repo_root().join("cli/tests/fixtures/export-permit.json"))?;
-    xa.local
-        .put_object("inbox/2026/export permit 25XA000123 café.json", export)
-        .await?;
-    let failures = batch_failures(ingest, "ingest-s3-object-created.json", bucket).await?;
+    let s3 = &xa.local.clients.s3;
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .context("turning on versioning, as the template does")?;
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key("inbox/2026/export permit 25XA000123 café.json")
+        .body(export.into())
+        .send()
+        .await
+        .context("putting the sample permit")?;
+    let name = "ingest-s3-object-created.json";
+    let event = sample_naming(name, bucket, put.version_id())?;
+    let failures = invoke_for_failures(ingest, name, event).await?;
     ensure!(
         failures.is_empty(),
         "the S3 notification sample failed: {failures:?}\n{}",
