@@ -22,7 +22,7 @@ moto: $(MOTO_SERVER) ## Install moto server (the local AWS emulator) into .venv
 # The ingest pipeline on the emulator: starts moto on a free port, sets everything up, drops a
 # realistic set of permits, runs ingest until quiet, prints the summary and stops what it started.
 demo-pipeline: $(MOTO_SERVER) ## The ingest pipeline on the emulator: permits in, XML, ledger and deliveries out, summary
-	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo run --quiet -p ecites-local -- demo
+	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- demo
 
 # AWS requests per permit and throughput through ingest on the emulator.
 bench-pipeline: $(MOTO_SERVER) ## AWS requests per permit and throughput through ingest on the emulator
