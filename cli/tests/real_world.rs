@@ -26,24 +26,7 @@ fn to_json(from: &str, input: &[u8]) -> (Option<i32>, serde_json::Value, String)
     (output.status.code(), json, text(&output.stderr))
 }
 
-fn utf16(text: &str, big_endian: bool, with_bom: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    if with_bom {
-        out.extend(if big_endian {
-            [0xFE, 0xFF]
-        } else {
-            [0xFF, 0xFE]
-        });
-    }
-    for unit in text.encode_utf16() {
-        out.extend(if big_endian {
-            unit.to_be_bytes()
-        } else {
-            unit.to_le_bytes()
-        });
-    }
-    out
-}
+use ecites_domain::testing::utf16;
 
 // ---- item 4: character encodings -------------------------------------------------------------
 

@@ -278,6 +278,27 @@ pub fn arb_block() -> BoxedStrategy<Block> {
         .boxed()
 }
 
+/// `text` encoded as UTF-16, little- or big-endian, with or without a byte order mark: what
+/// .NET, PowerShell and older Windows exporters write.
+pub fn utf16(text: &str, big_endian: bool, with_bom: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if with_bom {
+        out.extend(if big_endian {
+            [0xFE, 0xFF]
+        } else {
+            [0xFF, 0xFE]
+        });
+    }
+    for unit in text.encode_utf16() {
+        out.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    out
+}
+
 /// A permit in the normal form every format carries without loss (see the module docs).
 pub fn arb_permit() -> BoxedStrategy<Permit> {
     let identity = (

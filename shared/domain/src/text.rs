@@ -254,24 +254,7 @@ pub(crate) fn sniff_start(bytes: &[u8], limit: usize) -> String {
 mod tests {
     use super::*;
 
-    fn utf16(text: &str, big_endian: bool, with_bom: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        if with_bom {
-            out.extend(if big_endian {
-                [0xFE, 0xFF]
-            } else {
-                [0xFF, 0xFE]
-            });
-        }
-        for unit in text.encode_utf16() {
-            out.extend(if big_endian {
-                unit.to_be_bytes()
-            } else {
-                unit.to_le_bytes()
-            });
-        }
-        out
-    }
+    use crate::testing::utf16;
 
     #[test]
     fn latin1_declared_xml_is_decoded_by_its_declaration() {
