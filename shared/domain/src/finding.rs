@@ -35,6 +35,9 @@ pub enum Tier {
     /// The species against the CITES checklist: name, Appendix, range, source by kingdom. Runs
     /// only where a checklist is loaded ([`crate::validate::validate_listing`]).
     Listing,
+    /// A use of a permit at a border (customs endorsement, import confirmation, refusal) against
+    /// the permit on record and the uses before it ([`crate::usage`]).
+    Use,
 }
 
 /// One thing validation found.

@@ -13,6 +13,8 @@
 //! - [`text`]: character encodings (XML declarations, byte order marks, Excel's code pages).
 //! - [`mod@validate`]: findings by tier, box and rule.
 //! - [`checklist`]: the CITES checklist (Species+ export) for the `listing` tier.
+//! - [`usage`]: permit use at the border (customs endorsements, import confirmations,
+//!   refusals), the balance per block and the checks of the `use` tier.
 
 #![warn(missing_docs)]
 
@@ -28,6 +30,7 @@ pub mod model;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;
+pub mod usage;
 pub mod validate;
 pub mod xml;
 
