@@ -87,6 +87,9 @@ pub struct AddArgs {
     /// Taxa (a genus covers its species).
     #[arg(long, value_delimiter = ',')]
     pub taxon: Vec<String>,
+    /// Alert rules (`use-second-consignment`, ...): only alerts raising one of them.
+    #[arg(long, value_delimiter = ',')]
+    pub rule: Vec<String>,
     /// Channel: an SQS queue ARN subscribed to the topic.
     #[arg(long, group = "channel")]
     pub sqs_queue_arn: Option<String>,
@@ -172,6 +175,7 @@ pub fn subscription_of(args: &AddArgs) -> anyhow::Result<Subscription> {
             appendix: args.appendix.clone(),
             document_type: args.document_type.clone(),
             taxon: args.taxon.clone(),
+            rule: args.rule.clone(),
         },
         channel,
         include_xml: args.include_xml,

@@ -80,6 +80,7 @@ impl IngestFunction {
             queue: &self.queue,
             partners: &self.partners,
             species: &self.species,
+            uses: &self.ledger,
             clock: self.clock.as_ref(),
         };
         let mut response = SqsBatchResponse::default();

@@ -10,7 +10,7 @@ use aws_lambda_events::event::lambda_function_urls::{
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ecites_aws::exchange_store::DynamoExchangeStore;
-use ecites_aws::{Clients, Config, S3BlobStore};
+use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore};
 use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
 use ecites_exchange::protocol::{RefusalCode, MAX_BODY_BYTES};
 use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
@@ -28,6 +28,7 @@ pub struct ReceiveFunction {
     store: DynamoExchangeStore,
     partners: S3PartnerDirectory,
     species: S3SpeciesChecklist,
+    uses: DynamoLedger,
     clock: Arc<dyn Clock>,
     settings: ReceiveSettings,
 }
@@ -54,6 +55,11 @@ impl ReceiveFunction {
                 &config.bucket,
                 ecites_exchange::keys::SPECIES_CHECKLIST_KEY,
                 ttl,
+            ),
+            uses: DynamoLedger::new(
+                clients.dynamodb.clone(),
+                &config.table,
+                Arc::new(SystemClock),
             ),
             clock: Arc::new(SystemClock),
             settings: ReceiveSettings {
@@ -105,6 +111,7 @@ impl ReceiveFunction {
             ledger: &self.store,
             partners: &self.partners,
             species: &self.species,
+            uses: &self.uses,
             clock: self.clock.as_ref(),
         };
         let answer = receive_message(services, &self.settings, &method, &header, &body).await;

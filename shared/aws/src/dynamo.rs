@@ -8,6 +8,8 @@
 //! | delivery | same | `DELIVERY#<000001>#<kind>#<RECIPIENT>` |
 //! | rejection | same | `REJECTION#<sha256>` |
 //! | audit | same | `AUDIT#<RFC 3339 time>#<tag>#<nn>` |
+//! | customs use ([`uses`]) | same | `USE#<kind>#<declaration>` |
+//! | consignment claim | same | `CONSIGNMENT#<kind>` |
 //!
 //! GSI1 `under_delivery` (sparse: only open deliveries carry `GSI1PK = UNDER_DELIVERY`),
 //! GSI2 `by_recipient` (`GSI2PK = RECIPIENT#<XB>`), GSI3 `by_number` (`GSI3PK =
@@ -30,6 +32,8 @@ use ecites_exchange::protocol::WireFinding;
 use ecites_exchange::{Clock, Error, Ledger};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+mod uses;
 
 /// Item attributes.
 type Item = HashMap<String, AttributeValue>;
@@ -739,6 +743,11 @@ impl DynamoLedger {
             let findings = serde_json::to_string(&v.findings)
                 .map_err(|e| Error::permanent("serialize findings", e))?;
             row.insert("findings".into(), s(findings));
+        }
+        if let Some(facts) = &v.facts {
+            let facts = serde_json::to_string(facts)
+                .map_err(|e| Error::permanent("serialize permit facts", e))?;
+            row.insert("facts".into(), s(facts));
         }
         row.insert("GSI3PK".into(), s(number_key));
         row.insert(

@@ -509,6 +509,11 @@ impl InboundLedger for DynamoExchangeStore {
         ] {
             item.insert(name.to_owned(), value);
         }
+        if let Some(facts) = &r.facts {
+            let facts = serde_json::to_string(facts)
+                .map_err(|e| Error::permanent("serialize permit facts", e))?;
+            item.insert("facts".to_owned(), s(facts));
+        }
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

@@ -38,7 +38,9 @@ pub const MAX_USE_TEXT_CHARS: usize = 512;
 pub const MAX_USE_BLOCKS: usize = crate::model::MAX_BLOCKS;
 
 /// What a customs authority recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UseKind {
     /// Box 14: the exporting country's customs endorsed the permit with the quantities actually
@@ -212,7 +214,7 @@ pub struct BlockFacts {
 
 /// What uses are checked against: the facts of one permit version, small enough to keep on the
 /// ledger's version item so that a verification is one read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PermitFacts {
     /// Box 1 document type code (E, R, I, O).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -471,7 +473,12 @@ use_rules! {
         "The shipment was stopped or the permit refused at a border.";
 }
 
-fn finding(rule: &RuleInfo, field: impl Into<String>, permit_box: &str, message: String) -> Finding {
+fn finding(
+    rule: &RuleInfo,
+    field: impl Into<String>,
+    permit_box: &str,
+    message: String,
+) -> Finding {
     Finding::new(
         rule.severity,
         rule.tier,
@@ -527,7 +534,10 @@ pub fn check_use_form(used: &PermitUse) -> Vec<Finding> {
             &USE_DECLARATION,
             "declaration_number",
             "14",
-            format!("a {} gives the customs declaration number", used.kind.label()),
+            format!(
+                "a {} gives the customs declaration number",
+                used.kind.label()
+            ),
         ));
     }
     if declaration.chars().count() > MAX_USE_ID_CHARS || declaration.contains('\0') {
@@ -583,7 +593,10 @@ pub fn check_use_form(used: &PermitUse) -> Vec<Finding> {
                 &USE_QUANTITY,
                 format!("blocks[{index}].quantity.value"),
                 "14",
-                format!("block {id}: the quantity {} is not above zero", block.quantity.value),
+                format!(
+                    "block {id}: the quantity {} is not above zero",
+                    block.quantity.value
+                ),
             ));
         }
         if let Some(dead) = block.dead_on_arrival {
@@ -601,7 +614,10 @@ pub fn check_use_form(used: &PermitUse) -> Vec<Finding> {
         }
     }
     if used.kind == UseKind::BorderRefusal
-        && used.reason.as_deref().is_none_or(|reason| reason.trim().is_empty())
+        && used
+            .reason
+            .as_deref()
+            .is_none_or(|reason| reason.trim().is_empty())
     {
         out.push(finding(
             &USE_REASON,
@@ -612,7 +628,11 @@ pub fn check_use_form(used: &PermitUse) -> Vec<Finding> {
     }
     let long = |text: Option<&str>, max: usize| text.is_some_and(|t| t.chars().count() > max);
     for (field, text, max) in [
-        ("customs_office", used.customs_office.as_deref(), MAX_USE_TEXT_CHARS),
+        (
+            "customs_office",
+            used.customs_office.as_deref(),
+            MAX_USE_TEXT_CHARS,
+        ),
         ("officer", used.officer.as_deref(), MAX_USE_TEXT_CHARS),
         ("reason", used.reason.as_deref(), MAX_USE_TEXT_CHARS),
         (
@@ -969,13 +989,7 @@ pub fn verify(
 ) -> Verification {
     let kind = request.at.use_kind();
     let unit_of = |block: &str| -> Option<Coded<Unit>> {
-        record?
-            .facts
-            .block(block)?
-            .quantity
-            .as_ref()?
-            .unit
-            .clone()
+        record?.facts.block(block)?.quantity.as_ref()?.unit.clone()
     };
     let hypothetical = PermitUse {
         kind,
@@ -1041,10 +1055,17 @@ impl fmt::Display for Verification {
             }
         )?;
         match &self.record {
-            None => writeln!(f, "  Not on record: never issued here nor received from its issuer.")?,
+            None => writeln!(
+                f,
+                "  Not on record: never issued here nor received from its issuer."
+            )?,
             Some(record) => {
                 match &record.origin {
-                    PermitOrigin::Issued => writeln!(f, "  Issued by this Management Authority, version {}.", record.version)?,
+                    PermitOrigin::Issued => writeln!(
+                        f,
+                        "  Issued by this Management Authority, version {}.",
+                        record.version
+                    )?,
                     PermitOrigin::Received { from, at } => writeln!(
                         f,
                         "  Received electronically from {from} at {at}, version {}.",
@@ -1055,12 +1076,16 @@ impl fmt::Display for Verification {
                     PermitState::Valid => "in force".to_owned(),
                     PermitState::Cancelled { reason } => format!(
                         "cancelled{}",
-                        reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                        reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
                     ),
                     PermitState::Replaced { by } => format!("replaced by {by}"),
                 };
                 let show = |date: Option<NaiveDate>| {
-                    date.map(|d| d.to_string()).unwrap_or_else(|| "not given".into())
+                    date.map(|d| d.to_string())
+                        .unwrap_or_else(|| "not given".into())
                 };
                 writeln!(
                     f,
@@ -1087,7 +1112,10 @@ impl fmt::Display for Verification {
                 "block", "species", "permitted", "exported", "imported", "remaining"
             )?;
             for block in &self.balance {
-                let show = |v: Option<Decimal>| v.map(|v| v.normalize().to_string()).unwrap_or_else(|| "-".into());
+                let show = |v: Option<Decimal>| {
+                    v.map(|v| v.normalize().to_string())
+                        .unwrap_or_else(|| "-".into())
+                };
                 writeln!(
                     f,
                     "  {:<6} {:<32} {:>10} {:>10} {:>10} {:>10}  {}",
@@ -1113,7 +1141,11 @@ impl fmt::Display for Verification {
                     reported.kind.label(),
                     reported.reported_by.trim(),
                     reported.date.date(),
-                    if reported.declaration_number.trim().is_empty() { "-" } else { reported.declaration_number.trim() },
+                    if reported.declaration_number.trim().is_empty() {
+                        "-"
+                    } else {
+                        reported.declaration_number.trim()
+                    },
                     if used.rules.is_empty() {
                         String::new()
                     } else {

@@ -108,7 +108,11 @@ fn rules(findings: &[ecites_domain::Finding]) -> Vec<&str> {
 #[test]
 fn a_use_within_the_permit_raises_nothing_and_moves_the_balance() {
     let permit = record();
-    let used = endorsement("DEC-1", "2026-04-01", &[("A", 10, None), ("B", 4, Some("KGM"))]);
+    let used = endorsement(
+        "DEC-1",
+        "2026-04-01",
+        &[("A", 10, None), ("B", 4, Some("KGM"))],
+    );
     assert!(check_use_form(&used).is_empty());
     assert!(check_use(cc("XA"), Some(&permit), &[], &used).is_empty());
     let after = balance(&permit.facts, &[on_record(used, &[])]);
@@ -181,7 +185,12 @@ fn a_cancelled_or_replaced_permit_or_an_old_version_is_an_alert() {
 fn a_second_declaration_of_the_same_kind_is_a_second_consignment() {
     let first = on_record(endorsement("DEC-1", "2026-04-01", &[("A", 4, None)]), &[]);
     let second = endorsement("DEC-2", "2026-04-02", &[("A", 4, None)]);
-    let findings = check_use(cc("XA"), Some(&record()), &[first.clone()], &second);
+    let findings = check_use(
+        cc("XA"),
+        Some(&record()),
+        std::slice::from_ref(&first),
+        &second,
+    );
     assert_eq!(rules(&findings), ["use-second-consignment"]);
     assert!(findings[0].message.contains("DEC-1"));
     // The import confirmation of the same shipment is not a second consignment.
@@ -299,10 +308,7 @@ fn json_errors_name_the_field() {
 #[test]
 fn verify_answers_with_the_balance_and_the_findings_the_declared_quantities_would_raise() {
     let permit = record();
-    let exported = on_record(
-        endorsement("DEC-1", "2026-04-01", &[("A", 6, None)]),
-        &[],
-    );
+    let exported = on_record(endorsement("DEC-1", "2026-04-01", &[("A", 6, None)]), &[]);
     let request = VerifyRequest {
         id: permit.id.clone(),
         at: Border::Import,
@@ -310,17 +316,30 @@ fn verify_answers_with_the_balance_and_the_findings_the_declared_quantities_woul
         on: day("2026-04-03"),
         declared: vec![("A".into(), Decimal::from(6))],
     };
-    let answer = verify(cc("XB"), &request, Some(&permit), &[exported.clone()]);
+    let answer = verify(
+        cc("XB"),
+        &request,
+        Some(&permit),
+        std::slice::from_ref(&exported),
+    );
     assert!(answer.usable, "{answer}");
     assert_eq!(answer.balance[0].remaining, Some(Decimal::from(4)));
     let text = answer.to_string();
     assert!(text.contains("usable for this shipment"), "{text}");
-    assert!(text.contains("export endorsement by XA on 2026-04-01, declaration DEC-1"), "{text}");
+    assert!(
+        text.contains("export endorsement by XA on 2026-04-01, declaration DEC-1"),
+        "{text}"
+    );
     let too_much = VerifyRequest {
         declared: vec![("A".into(), Decimal::from(7))],
         ..request.clone()
     };
-    let answer = verify(cc("XB"), &too_much, Some(&permit), &[exported.clone()]);
+    let answer = verify(
+        cc("XB"),
+        &too_much,
+        Some(&permit),
+        std::slice::from_ref(&exported),
+    );
     assert!(!answer.usable);
     assert_eq!(rules(&answer.findings), ["use-import-above-exported"]);
     // At export, a permit already endorsed cannot clear a second consignment.

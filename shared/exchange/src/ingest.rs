@@ -57,6 +57,8 @@ pub struct Services<'a> {
     pub partners: &'a dyn PartnerDirectory,
     /// The CITES checklist for the `listing` tier ([`crate::NoChecklist`] for none).
     pub species: &'a dyn SpeciesChecklist,
+    /// The ledger's side of customs uses.
+    pub uses: &'a dyn crate::usage::UseLedger,
     /// The clock.
     pub clock: &'a dyn Clock,
 }
@@ -105,6 +107,25 @@ pub struct IngestReport {
     /// Permits (`ISSUER/number`) whose content was sent before their current version but
     /// arrived after it: recorded as superseded, not delivered.
     pub superseded: Vec<String>,
+    /// Customs uses recorded (or found recorded before).
+    pub uses: Vec<IngestedUse>,
+    /// Uses that had waited for a permit recorded now, checked again.
+    pub uses_rechecked: usize,
+}
+
+/// A customs use that ingest recorded (or found recorded before).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IngestedUse {
+    /// `ISSUER/number`.
+    pub permit: String,
+    /// `export_endorsement`, `import_confirmation` or `border_refusal`.
+    pub kind: String,
+    /// True when recorded before.
+    pub duplicate: bool,
+    /// True when the permit is not on record yet (checked again when it arrives).
+    pub waiting: bool,
+    /// Rule ids of the findings with severity error: the alerts.
+    pub alerts: Vec<String>,
 }
 
 impl IngestReport {
@@ -115,6 +136,8 @@ impl IngestReport {
         self.no_partner += other.no_partner;
         self.waiting_cancellations += other.waiting_cancellations;
         self.superseded.extend(other.superseded);
+        self.uses.extend(other.uses);
+        self.uses_rechecked += other.uses_rechecked;
     }
 }
 
@@ -197,6 +220,9 @@ pub async fn ingest_message(
                 )
                 .await?
             }
+            Input::Use { content } => {
+                ingest_use(services, settings, &message_source, &content).await?
+            }
             Input::Cancel {
                 issuer,
                 permit_number,
@@ -216,6 +242,74 @@ pub async fn ingest_message(
         report.merge(one);
     }
     Ok(report)
+}
+
+/// A customs use sent on the ingest queue: read (errors name the field), checked and recorded
+/// ([`crate::usage::record_use`]); a broken one is refused with a report like any input.
+async fn ingest_use(
+    services: Services<'_>,
+    settings: &IngestSettings,
+    source: &InputSource,
+    content: &str,
+) -> Result<IngestReport, Error> {
+    let used = match ecites_domain::usage::PermitUse::from_json(content.as_bytes()) {
+        Ok(used) => used,
+        Err(error) => {
+            let problem = Problem::without_permit(format!(
+                "the use cannot be read: use.{}: {}",
+                error.field, error.rule
+            ));
+            return reject(services, source, Some(content.as_bytes()), vec![problem]).await;
+        }
+    };
+    let permit = used.permit_id();
+    let kind = used.kind;
+    let outcome = crate::usage::record_use(
+        crate::usage::UseServices {
+            ledger: services.uses,
+            clock: services.clock,
+            own_country: settings.own_country,
+        },
+        used,
+        &source.to_string(),
+    )
+    .await?;
+    let alerts = outcome.alerts().into_iter().map(str::to_owned).collect();
+    match outcome {
+        crate::usage::UseOutcome::Refused { findings } => {
+            let problem = Problem {
+                permit,
+                reason: format!(
+                    "the {} is invalid: {}",
+                    kind.label(),
+                    findings
+                        .iter()
+                        .filter(|f| f.is_error())
+                        .map(|f| format!("{} ({})", f.field, f.rule))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                findings,
+                record: false,
+            };
+            reject(services, source, Some(content.as_bytes()), vec![problem]).await
+        }
+        crate::usage::UseOutcome::Recorded {
+            permit,
+            duplicate,
+            waiting,
+            ..
+        } => Ok(IngestReport {
+            uses: vec![IngestedUse {
+                permit,
+                kind: kind.as_str().to_owned(),
+                duplicate,
+                waiting,
+                alerts,
+            }],
+            ..IngestReport::default()
+        }),
+    }
 }
 
 async fn ingest_object(
@@ -576,6 +670,7 @@ async fn accept(
         retain_until: retain_until(now, valid_until),
         findings: findings.into_iter().take(MAX_RECORDED_FINDINGS).collect(),
         recipients,
+        facts: Some(ecites_domain::usage::PermitFacts::of(permit)),
     };
     let recorded = services.ledger.record_version(&version).await?;
     let mut report = IngestReport::default();
@@ -603,6 +698,19 @@ async fn accept(
     }
     report.no_partner = no_partner.len();
     report.deliveries_queued = send(services, &pending).await?;
+    // Customs uses of this permit that came before it are checked again now; for a duplicate
+    // too, since an earlier attempt may have stopped before this step.
+    {
+        report.uses_rechecked = crate::usage::recheck_waiting_uses(
+            crate::usage::UseServices {
+                ledger: services.uses,
+                clock: services.clock,
+                own_country: id.issuer,
+            },
+            &id,
+        )
+        .await?;
+    }
     tracing::info!(permit = %id, issuer = %id.issuer, version = number, duplicate, source = %source, "permit version recorded");
     report.ingested.push(IngestedPermit {
         permit: id.to_string(),

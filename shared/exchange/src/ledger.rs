@@ -186,6 +186,9 @@ pub struct NewVersion {
     pub findings: Vec<Finding>,
     /// The recipients.
     pub recipients: Vec<Recipient>,
+    /// What customs uses are checked against (validity, countries, blocks), kept on the
+    /// version so that a verification is one read.
+    pub facts: Option<ecites_domain::usage::PermitFacts>,
 }
 
 /// A cancellation of the current version of a permit.

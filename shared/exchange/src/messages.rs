@@ -53,6 +53,12 @@ pub enum Input {
         /// The file's content (XML, JSON or CSV text).
         content: String,
     },
+    /// A customs use of a permit ([`ecites_domain::usage::PermitUse`], JSON), read by ingest
+    /// so that a broken one is refused field by field.
+    Use {
+        /// The use's JSON.
+        content: String,
+    },
     /// A cancellation of a permit by its issuer.
     Cancel {
         /// Issuing country (ISO 3166-1 alpha-2).
@@ -96,6 +102,11 @@ enum Direct {
         permit_number: String,
         #[serde(default)]
         reason: String,
+    },
+    Use {
+        version: u32,
+        #[serde(rename = "use")]
+        used: Value,
     },
 }
 
@@ -244,7 +255,8 @@ fn parse_direct(value: Value) -> Result<IngestMessage, crate::Error> {
     let version = match &direct {
         Direct::Permit { version, .. }
         | Direct::PermitRef { version, .. }
-        | Direct::Cancel { version, .. } => *version,
+        | Direct::Cancel { version, .. }
+        | Direct::Use { version, .. } => *version,
     };
     if version != DIRECT_MESSAGE_VERSION {
         return Err(invalid(format!(
@@ -283,6 +295,9 @@ fn parse_direct(value: Value) -> Result<IngestMessage, crate::Error> {
             issuer,
             permit_number,
             reason,
+        },
+        Direct::Use { used, .. } => Input::Use {
+            content: used.to_string(),
         },
     };
     Ok(IngestMessage::Inputs(vec![input]))

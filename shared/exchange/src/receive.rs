@@ -67,6 +67,8 @@ pub struct NewReceived {
     pub findings_json: String,
     /// When.
     pub received_at: DateTime<Utc>,
+    /// What customs uses of this permit are checked against (validity, countries, blocks).
+    pub facts: Option<ecites_domain::usage::PermitFacts>,
 }
 
 /// What recording found.
@@ -112,6 +114,9 @@ pub struct ReceiveServices<'a> {
     /// The CITES checklist for the `listing` tier ([`crate::NoChecklist`] for none): a
     /// received permit's listing findings are warnings, never a refusal.
     pub species: &'a dyn SpeciesChecklist,
+    /// The ledger's side of customs uses: uses that waited for this permit are checked again
+    /// when it arrives.
+    pub uses: &'a dyn crate::usage::UseLedger,
     /// The clock.
     pub clock: &'a dyn Clock,
 }
@@ -560,6 +565,7 @@ async fn receive_inner(
             ack_status,
             findings_json: serde_json::to_string(&wire).unwrap_or_default(),
             received_at: now,
+            facts: Some(ecites_domain::usage::PermitFacts::of(&decoded.permit)),
         })
         .await?;
     if record.conflict {
@@ -583,6 +589,20 @@ async fn receive_inner(
             id,
         ));
     }
+    // Customs uses of this permit that came before it are checked again now (a late delivery
+    // is not fraud). Also for a duplicate: an earlier attempt may have stopped before this.
+    crate::usage::recheck_waiting_uses(
+        crate::usage::UseServices {
+            ledger: services.uses,
+            clock: services.clock,
+            own_country: settings.own_country,
+        },
+        &ecites_domain::PermitId {
+            issuer: from,
+            number: envelope.permit_number.clone(),
+        },
+    )
+    .await?;
     tracing::info!(
         from = %from,
         permit = %envelope.permit_number,
@@ -780,6 +800,7 @@ mod tests {
             ledger: &w.inbound,
             partners: &w.partners,
             species: &crate::NoChecklist,
+            uses: &crate::usage::tests::NoUses,
             clock: &w.clock,
         };
         let settings = ReceiveSettings {

@@ -131,6 +131,29 @@ impl PartnerDirectory for Fakes {
     }
 }
 
+/// No customs uses in these tests: every permit is new and none has uses waiting for it.
+#[async_trait]
+impl ecites_exchange::usage::UseLedger for Fakes {
+    async fn permit_uses(&self, _: &PermitId) -> Result<ecites_exchange::usage::PermitUses, Error> {
+        Ok(ecites_exchange::usage::PermitUses::default())
+    }
+    async fn record_use(
+        &self,
+        _: &ecites_exchange::usage::NewUse,
+    ) -> Result<ecites_exchange::usage::UseRecorded, Error> {
+        Ok(ecites_exchange::usage::UseRecorded::New)
+    }
+    async fn recheck_use(
+        &self,
+        _: &PermitId,
+        _: &str,
+        _: &[ecites_domain::Finding],
+        _: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        Ok(false)
+    }
+}
+
 impl Clock for Fakes {
     fn now(&self) -> DateTime<Utc> {
         "2026-01-05T10:00:00Z".parse().unwrap()
@@ -151,6 +174,7 @@ async fn ingest(fakes: &Fakes, body: &str) -> ecites_exchange::IngestReport {
         queue: fakes,
         partners: fakes,
         species: &ecites_exchange::NoChecklist,
+        uses: fakes,
         clock: fakes,
     };
     ingest_message(services, &settings(), "m1", body, None)

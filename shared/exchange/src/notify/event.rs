@@ -35,11 +35,18 @@ pub enum EventType {
     DeliveryFailed,
     /// A permit was received genuine from a partner MA (written by the receive function).
     Received,
+    /// Customs recorded a use of a permit (export endorsement, import confirmation, border
+    /// refusal) that raised no alert.
+    Used,
+    /// A use raised findings of severity error (a second consignment, a quantity above the
+    /// permit, an expired, cancelled or never received permit, ...): `detail.alerts` names the
+    /// rules.
+    Alert,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 9] = [
         EventType::Issued,
         EventType::Replaced,
         EventType::Cancelled,
@@ -47,6 +54,8 @@ impl EventType {
         EventType::Delivered,
         EventType::DeliveryFailed,
         EventType::Received,
+        EventType::Used,
+        EventType::Alert,
     ];
 
     /// The short form (`issued`, `delivery_failed`): the SNS `event` attribute.
@@ -59,6 +68,8 @@ impl EventType {
             EventType::Delivered => "delivered",
             EventType::DeliveryFailed => "delivery_failed",
             EventType::Received => "received",
+            EventType::Used => "used",
+            EventType::Alert => "alert",
         }
     }
 
@@ -93,6 +104,7 @@ impl EventType {
                 Other,
             ],
             EventType::Rejected | EventType::DeliveryFailed => &[ManagementAuthority, Enforcement],
+            EventType::Used | EventType::Alert => &[Customs, Enforcement, ManagementAuthority],
         }
     }
 }
@@ -397,6 +409,48 @@ pub fn state_change(change: &Change) -> Option<StateChange> {
             };
             (EventType::Received, id, get("received_at"))
         }
+        "USE" => {
+            // A customs use: told when recorded, and again when a use that waited for its
+            // permit is checked again on the permit's arrival.
+            let rechecked = change.event_name == "MODIFY"
+                && get("rechecked_at").is_some()
+                && old.get("rechecked_at") != new.get("rechecked_at");
+            if change.event_name != "INSERT" && !rechecked {
+                return None;
+            }
+            let sk = get("SK")?;
+            let alerts = get("alerts").unwrap_or("").trim();
+            let event = if alerts.is_empty() {
+                EventType::Used
+            } else {
+                EventType::Alert
+            };
+            for name in ["kind", "declaration_number", "reported_by", "alerts"] {
+                if let Some(value) = get(name).filter(|v| !v.trim().is_empty()) {
+                    detail.insert(name.into(), value.to_owned());
+                }
+            }
+            if rechecked {
+                detail.insert("rechecked".into(), "true".into());
+            } else if new.get("waiting").map(String::as_str) == Some("true") {
+                detail.insert("waiting_for_permit".into(), "true".into());
+            }
+            let key = sk.strip_prefix("USE#").unwrap_or(sk);
+            let id = if rechecked {
+                format!(
+                    "{issuer}/{number_key}/use/{key}/rechecked/{}",
+                    get("rechecked_at").unwrap_or("")
+                )
+            } else {
+                format!("{issuer}/{number_key}/use/{key}")
+            };
+            let time = if rechecked {
+                get("rechecked_at")
+            } else {
+                get("recorded_at")
+            };
+            (event, id, time)
+        }
         _ => return None,
     };
     Some(StateChange {
@@ -485,6 +539,10 @@ pub fn message_attributes(
             array(change.event.roles().iter().map(|r| r.as_str()).collect()),
         ),
     ];
+    let rules: Vec<&str> = change.rules().collect();
+    if !rules.is_empty() {
+        out.push(("rule", "String.Array", array(rules)));
+    }
     if let Some(p) = summary {
         if let Some(e) = &p.exporter {
             out.push(("exporter", "String", e.clone()));
@@ -510,5 +568,17 @@ pub fn message_attributes(
             out.push(("taxon", "String.Array", array(taxa)));
         }
     }
+    out.truncate(MAX_MESSAGE_ATTRIBUTES);
     out
+}
+
+impl StateChange {
+    /// The rule ids of an alert (`detail.alerts`), none for other events.
+    pub fn rules(&self) -> impl Iterator<Item = &str> {
+        self.detail
+            .get("alerts")
+            .map(String::as_str)
+            .unwrap_or("")
+            .split_whitespace()
+    }
 }

@@ -229,7 +229,7 @@ pub async fn notify_change(
     });
     for subscription in services.registry.list().await? {
         if !matches!(subscription.channel, Channel::Webhook { .. })
-            || !subscription.wants(sc.event, &sc.issuer, summary.as_ref())
+            || !subscription.wants_change(&sc, summary.as_ref())
         {
             continue;
         }

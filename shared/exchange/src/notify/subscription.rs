@@ -88,6 +88,10 @@ pub struct Filters {
     /// `Crocodylus` matches `Crocodylus siamensis`), case-insensitively.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub taxon: Vec<String>,
+    /// Alert rules (`use-second-consignment`, ...): only alerts raising one of these pass;
+    /// events without rules (every other event) do not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule: Vec<String>,
 }
 
 fn any_of(wanted: &[String], have: &[&str]) -> bool {
@@ -248,6 +252,20 @@ impl Subscription {
             && self.filters.matches(issuer, summary)
     }
 
+    /// [`Subscription::wants`] for a state change, with its alert rules against the `rule`
+    /// filter.
+    pub fn wants_change(
+        &self,
+        change: &super::StateChange,
+        summary: Option<&PermitSummary>,
+    ) -> bool {
+        self.wants(change.event, &change.issuer, summary)
+            && (self.filters.rule.is_empty()
+                || change
+                    .rules()
+                    .any(|rule| self.filters.rule.iter().any(|w| w.trim() == rule)))
+    }
+
     /// The SNS filter policy (on message attributes) selecting the same events as
     /// [`Subscription::wants`]: `event`, `role` and every non-empty filter. Taxa become prefix
     /// matches. SNS allows at most 5 keys: more filters than that are refused.
@@ -268,6 +286,7 @@ impl Subscription {
             ("origin", &f.origin),
             ("appendix", &f.appendix),
             ("document_type", &f.document_type),
+            ("rule", &f.rule),
         ] {
             if !values.is_empty() {
                 policy.insert(name.into(), strings(values));

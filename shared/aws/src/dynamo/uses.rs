@@ -1,0 +1,299 @@
+//! Customs uses of permits on the ledger table, in the permit's partition:
+//!
+//! | item | SK | written |
+//! |---|---|---|
+//! | use | `USE#<kind>#<declaration>` | once (`attribute_not_exists`): the same use twice is one |
+//! | consignment claim | `CONSIGNMENT#<kind>` | by the first use of its kind, in the same transaction |
+//!
+//! The permit on record is read from the same partition in the same query: the head and
+//! versions (issued here, with the `facts` of each version) or the received documents (with
+//! theirs), so that checking a use or answering a verification is one read.
+
+use super::{audit, base, get_n, get_s, key, pk, put, s, time, update, DynamoLedger, Item};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ecites_domain::usage::{
+    PermitFacts, PermitOnRecord, PermitOrigin, PermitState, PermitUse, UseOnRecord,
+};
+use ecites_domain::{Finding, PermitId};
+use ecites_exchange::usage::{NewUse, PermitUses, StoredUse, UseLedger, UseRecorded};
+use ecites_exchange::{Error, VersionState};
+
+fn use_sk(key: &str) -> String {
+    format!("USE#{key}")
+}
+
+fn facts_of(item: &Item) -> Option<PermitFacts> {
+    serde_json::from_str(get_s(item, "facts")?).ok()
+}
+
+fn alerts(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(|f| f.rule.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn findings_json(findings: &[Finding]) -> Result<String, Error> {
+    serde_json::to_string(findings).map_err(|e| Error::permanent("serialize use findings", e))
+}
+
+/// The permit as this deployment issued it: head and current version.
+fn issued(id: &PermitId, items: &[Item]) -> Option<PermitOnRecord> {
+    let head = items.iter().find(|i| get_s(i, "SK") == Some("HEAD"))?;
+    let version = u32::try_from(get_n(head, "latest_version")?).ok()?;
+    let current = items.iter().find(|i| {
+        get_s(i, "SK").is_some_and(|sk| sk.starts_with("VERSION#"))
+            && get_n(i, "version") == Some(i64::from(version))
+    });
+    let state = if get_s(head, "state") == Some(VersionState::Cancelled.as_str()) {
+        PermitState::Cancelled {
+            reason: get_s(head, "cancel_reason").map(str::to_owned),
+        }
+    } else {
+        PermitState::Valid
+    };
+    Some(PermitOnRecord {
+        id: id.clone(),
+        version,
+        facts: current.and_then(facts_of).unwrap_or_default(),
+        state,
+        origin: PermitOrigin::Issued,
+    })
+}
+
+/// The permit as received from its issuer: the latest received document.
+fn received(id: &PermitId, items: &[Item]) -> Option<PermitOnRecord> {
+    let documents: Vec<&Item> = items
+        .iter()
+        .filter(|i| get_s(i, "SK").is_some_and(|sk| sk.starts_with("RECEIVED#")))
+        .collect();
+    let latest = documents
+        .iter()
+        .filter(|i| get_s(i, "document_status") != Some("cancelled"))
+        .max_by_key(|i| get_n(i, "version").unwrap_or(0))
+        .or_else(|| documents.first())?;
+    let cancellation = documents
+        .iter()
+        .find(|i| get_s(i, "document_status") == Some("cancelled"));
+    let version = documents
+        .iter()
+        .filter_map(|i| get_n(i, "version"))
+        .max()
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(1);
+    Some(PermitOnRecord {
+        id: id.clone(),
+        version,
+        facts: facts_of(latest).unwrap_or_default(),
+        state: match cancellation {
+            Some(_) => PermitState::Cancelled { reason: None },
+            None => PermitState::Valid,
+        },
+        origin: PermitOrigin::Received {
+            from: id.issuer,
+            at: get_s(latest, "received_at").unwrap_or("").to_owned(),
+        },
+    })
+}
+
+fn stored_use(item: &Item) -> Option<StoredUse> {
+    let sk = get_s(item, "SK")?;
+    let reported: PermitUse = serde_json::from_str(get_s(item, "use")?).ok()?;
+    let findings: Vec<Finding> = get_s(item, "findings")
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
+    Some(StoredUse {
+        key: sk.strip_prefix("USE#")?.to_owned(),
+        on_record: UseOnRecord {
+            reported,
+            recorded_at: get_s(item, "recorded_at").unwrap_or("").to_owned(),
+            rules: findings
+                .iter()
+                .filter(|f| f.is_error())
+                .map(|f| f.rule.clone())
+                .collect(),
+        },
+        findings,
+        waiting: get_s(item, "waiting") == Some("true"),
+    })
+}
+
+#[async_trait]
+impl UseLedger for DynamoLedger {
+    async fn permit_uses(&self, id: &PermitId) -> Result<PermitUses, Error> {
+        let items = self.query_prefix(&pk(id), "").await?;
+        let mut record = issued(id, &items).or_else(|| received(id, &items));
+        if let (Some(record), Some(replaced)) = (
+            record.as_mut(),
+            items.iter().find(|i| get_s(i, "SK") == Some("REPLACED_BY")),
+        ) {
+            record.state = PermitState::Replaced {
+                by: get_s(replaced, "by").unwrap_or("").to_owned(),
+            };
+        }
+        let xml_key = match record.as_ref().map(|r| &r.origin) {
+            Some(PermitOrigin::Issued) => items
+                .iter()
+                .find(|i| get_s(i, "SK") == Some("HEAD"))
+                .and_then(|head| get_s(head, "latest_sha256"))
+                .map(|sha| ecites_exchange::keys::outbox_key(id, sha)),
+            Some(PermitOrigin::Received { .. }) => items
+                .iter()
+                .filter(|i| {
+                    get_s(i, "SK").is_some_and(|sk| sk.starts_with("RECEIVED#"))
+                        && get_s(i, "document_status") != Some("cancelled")
+                })
+                .max_by_key(|i| get_n(i, "version").unwrap_or(0))
+                .and_then(|i| get_s(i, "xml_key"))
+                .map(str::to_owned),
+            None => None,
+        };
+        let mut uses: Vec<StoredUse> = items.iter().filter_map(stored_use).collect();
+        uses.sort_by(|a, b| {
+            (&a.on_record.recorded_at, &a.key).cmp(&(&b.on_record.recorded_at, &b.key))
+        });
+        Ok(PermitUses {
+            record,
+            xml_key,
+            uses,
+        })
+    }
+
+    async fn record_use(&self, new: &NewUse) -> Result<UseRecorded, Error> {
+        let id = &new.id;
+        let used = &new.used;
+        let mut item = base(id, &use_sk(&new.key), "USE", new.retain_until);
+        item.insert("kind".into(), s(used.kind.as_str()));
+        item.insert(
+            "declaration_number".into(),
+            s(used.declaration_number.trim()),
+        );
+        item.insert("reported_by".into(), s(used.reported_by.trim()));
+        item.insert(
+            "use".into(),
+            s(serde_json::to_string(used).map_err(|e| Error::permanent("serialize use", e))?),
+        );
+        item.insert("findings".into(), s(findings_json(&new.findings)?));
+        let alert_rules = alerts(&new.findings);
+        if !alert_rules.is_empty() {
+            item.insert("alerts".into(), s(alert_rules.clone()));
+        }
+        item.insert("recorded_at".into(), s(time(new.recorded_at)));
+        item.insert("source".into(), s(new.source.clone()));
+        // Text, not BOOL: stream images are read as text (the notify function keeps S and N).
+        item.insert(
+            "waiting".into(),
+            s(if new.waiting { "true" } else { "false" }),
+        );
+        if let Some(xml_key) = &new.permit_xml_key {
+            item.insert("xml_key".into(), s(xml_key.clone()));
+        }
+        let mut items = vec![put(&self.table, item, Some("attribute_not_exists(PK)"))?];
+        if new.claim_consignment {
+            let mut claim = base(
+                id,
+                &format!("CONSIGNMENT#{}", used.kind.as_str()),
+                "CONSIGNMENT",
+                new.retain_until,
+            );
+            claim.insert(
+                "declaration_number".into(),
+                s(used.declaration_number.trim()),
+            );
+            claim.insert("use_key".into(), s(new.key.clone()));
+            claim.insert("at".into(), s(time(new.recorded_at)));
+            let condition = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(claim))
+                .condition_expression("attribute_not_exists(PK) OR declaration_number = :d")
+                .expression_attribute_values(":d", s(used.declaration_number.trim()))
+                .build()
+                .map_err(super::build_err)?;
+            items.push(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .put(condition)
+                    .build(),
+            );
+        }
+        let tag = new.key.get(..40).unwrap_or(&new.key).replace('#', "-");
+        items.push(put(
+            &self.table,
+            audit(
+                id,
+                new.recorded_at,
+                &tag,
+                1,
+                "USE_RECORDED",
+                format!(
+                    "{} by {} declaration {} from {}{}",
+                    used.kind.label(),
+                    used.reported_by.trim(),
+                    used.declaration_number.trim(),
+                    new.source,
+                    if alert_rules.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; alerts: {alert_rules}")
+                    }
+                ),
+                new.retain_until,
+            ),
+            None,
+        )?);
+        Ok(match self.transact_detailed(items).await? {
+            None => UseRecorded::New,
+            Some(failed) if failed.contains(&0) => UseRecorded::Duplicate,
+            Some(_) => UseRecorded::ConsignmentTaken,
+        })
+    }
+
+    async fn recheck_use(
+        &self,
+        id: &PermitId,
+        key_of_use: &str,
+        findings: &[Finding],
+        at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let alert_rules = alerts(findings);
+        let transaction = update(
+            &self.table,
+            key(&pk(id), &use_sk(key_of_use)),
+            "SET findings = :f, waiting = :no, rechecked_at = :at, alerts = :a",
+            Some("waiting = :yes"),
+            [
+                (":f", s(findings_json(findings)?)),
+                (":no", s("false")),
+                (":yes", s("true")),
+                (":at", s(time(at))),
+                (":a", s(alert_rules.clone())),
+            ],
+        )?;
+        let audit_row = put(
+            &self.table,
+            audit(
+                id,
+                at,
+                &key_of_use.get(..40).unwrap_or(key_of_use).replace('#', "-"),
+                2,
+                "USE_RECHECKED",
+                format!(
+                    "the permit arrived; the use {key_of_use} checked again: {}",
+                    if alert_rules.is_empty() {
+                        "no alerts".to_owned()
+                    } else {
+                        format!("alerts: {alert_rules}")
+                    }
+                ),
+                at.checked_add_months(chrono::Months::new(
+                    ecites_exchange::usage::USE_RETENTION_MONTHS,
+                ))
+                .unwrap_or(at),
+            ),
+            None,
+        )?;
+        self.transact(vec![transaction, audit_row]).await
+    }
+}

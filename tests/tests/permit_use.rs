@@ -1,0 +1,393 @@
+//! Customs uses of permits end to end on moto: two MAs (XA issues, XB imports), customs at both
+//! ends sending uses on their MA's ingest queue, the real ingest, forward and receive functions,
+//! and the ledger's balance, findings and alerts.
+
+use ecites_domain::usage::{Border, PermitOrigin, VerifyRequest};
+use ecites_e2e::*;
+use ecites_exchange::notify::{EventType, Filters, Role};
+use ecites_exchange::usage::{record_use, verify_permit, UseLedger, UseServices};
+use ecites_exchange::SystemClock;
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_secs(30);
+
+/// A direct ingest message carrying a use of XA's permit `number`.
+fn use_message(
+    kind: &str,
+    number: &str,
+    reported_by: &str,
+    declaration: &str,
+    date: &str,
+    quantity: i64,
+) -> String {
+    json!({
+        "type": "use",
+        "version": 1,
+        "use": {
+            "kind": kind,
+            "permit": {"issuer": "XA", "number": number},
+            "reported_by": reported_by,
+            "declaration_number": declaration,
+            "date": date,
+            "port": {"id": "XAPOR", "name": "Port of XA"},
+            "customs_office": "Cargo office",
+            "officer": "Officer 7",
+            "blocks": [{"block": "A", "quantity": {"value": quantity.to_string()}}]
+        }
+    })
+    .to_string()
+}
+
+async fn send_use(local: &Local, body: &str) {
+    local.send_direct(body).await.expect("use sent");
+    local.drain(DRAIN).await.expect("ingest drained");
+}
+
+fn rules_of(findings: &[ecites_domain::Finding]) -> Vec<String> {
+    findings.iter().map(|f| f.rule.clone()).collect()
+}
+
+async fn uses(local: &Local, number: &str) -> ecites_exchange::usage::PermitUses {
+    local
+        .function
+        .ledger()
+        .permit_uses(&id("XA", number))
+        .await
+        .expect("ledger read")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endorsed_at_xa_and_confirmed_at_xb_each_ledger_keeps_the_balance_and_a_second_consignment_is_an_alert(
+) {
+    let (xa, xb) = start_pair().await;
+    let permit = fixtures::export_permit("26XA0100", "XA", "XB", 10);
+    xa.drop_permit("26XA0100", &permit).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+
+    // XA's customs endorse the export (box 14): 8 of the 10 permitted.
+    send_use(
+        &xa.local,
+        &use_message(
+            "export_endorsement",
+            "26XA0100",
+            "XA",
+            "XA-DEC-1",
+            "2026-02-10",
+            8,
+        ),
+    )
+    .await;
+    let at_xa = uses(&xa.local, "26XA0100").await;
+    assert_eq!(at_xa.record.as_ref().unwrap().origin, PermitOrigin::Issued);
+    assert_eq!(at_xa.uses.len(), 1);
+    assert!(
+        at_xa.uses[0].findings.is_empty(),
+        "{:?}",
+        at_xa.uses[0].findings
+    );
+
+    // XB's customs confirm the import of the permit XB received electronically.
+    let confirmation = use_message(
+        "import_confirmation",
+        "26XA0100",
+        "XB",
+        "XB-DEC-1",
+        "2026-02-12",
+        8,
+    );
+    send_use(&xb.local, &confirmation).await;
+    let at_xb = uses(&xb.local, "26XA0100").await;
+    assert!(matches!(
+        at_xb.record.as_ref().unwrap().origin,
+        PermitOrigin::Received { from, .. } if from.to_string() == "XA"
+    ));
+    assert_eq!(at_xb.uses.len(), 1);
+    assert!(
+        at_xb.uses[0].findings.is_empty(),
+        "{:?}",
+        at_xb.uses[0].findings
+    );
+
+    // The same confirmation delivered twice is one use.
+    send_use(&xb.local, &confirmation).await;
+    assert_eq!(uses(&xb.local, "26XA0100").await.uses.len(), 1);
+
+    // Verification at XB: one read gives the balance.
+    let services = UseServices {
+        ledger: xb.local.function.ledger(),
+        clock: &SystemClock,
+        own_country: ecites_local::country("XB"),
+    };
+    let answer = verify_permit(
+        services,
+        &VerifyRequest {
+            id: id("XA", "26XA0100"),
+            at: Border::Import,
+            by: ecites_local::country("XB"),
+            on: "2026-02-12".parse().unwrap(),
+            declared: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.balance[0].imported, Decimal::from(8));
+    assert_eq!(answer.balance[0].permitted, Some(Decimal::from(10)));
+    // Another import under the same permit would be a second consignment.
+    assert!(!answer.usable);
+    assert_eq!(rules_of(&answer.findings), ["use-second-consignment"]);
+
+    // A second export under another declaration is recorded with its alert.
+    send_use(
+        &xa.local,
+        &use_message(
+            "export_endorsement",
+            "26XA0100",
+            "XA",
+            "XA-DEC-2",
+            "2026-02-20",
+            2,
+        ),
+    )
+    .await;
+    let at_xa = uses(&xa.local, "26XA0100").await;
+    assert_eq!(at_xa.uses.len(), 2);
+    let second = at_xa
+        .uses
+        .iter()
+        .find(|u| u.key.ends_with("XA-DEC-2"))
+        .unwrap();
+    assert_eq!(rules_of(&second.findings), ["use-second-consignment"]);
+    let status = status(&xa.local, "XA", "26XA0100").await;
+    assert!(
+        status
+            .history
+            .iter()
+            .any(|h| h.event == "USE_RECORDED" && h.detail.contains("use-second-consignment")),
+        "{:?}",
+        status.history
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_quantity_expired_and_never_received_permits_raise_their_alerts_and_a_late_permit_is_checked_again(
+) {
+    let (xa, xb) = start_pair().await;
+    for number in ["26XA0201", "26XA0202"] {
+        let permit = fixtures::export_permit(number, "XA", "XB", 10);
+        xa.drop_permit(number, &permit).await.unwrap();
+    }
+    xa.forward_until_quiet(QUIET).await.unwrap();
+
+    send_use(
+        &xa.local,
+        &use_message(
+            "export_endorsement",
+            "26XA0201",
+            "XA",
+            "D-1",
+            "2026-02-10",
+            11,
+        ),
+    )
+    .await;
+    assert_eq!(
+        rules_of(&uses(&xa.local, "26XA0201").await.uses[0].findings),
+        ["use-quantity-above-permitted"]
+    );
+    send_use(
+        &xa.local,
+        &use_message(
+            "export_endorsement",
+            "26XA0202",
+            "XA",
+            "D-2",
+            "2026-07-01",
+            5,
+        ),
+    )
+    .await;
+    assert_eq!(
+        rules_of(&uses(&xa.local, "26XA0202").await.uses[0].findings),
+        ["use-after-validity"]
+    );
+
+    // XB's customs are shown paper permit 26XA0299, which XB never received.
+    send_use(
+        &xb.local,
+        &use_message(
+            "import_confirmation",
+            "26XA0299",
+            "XB",
+            "XB-D-9",
+            "2026-02-12",
+            3,
+        ),
+    )
+    .await;
+    let waiting = uses(&xb.local, "26XA0299").await;
+    assert!(waiting.record.is_none());
+    assert!(waiting.uses[0].waiting);
+    assert_eq!(
+        rules_of(&waiting.uses[0].findings),
+        ["use-permit-not-received"]
+    );
+
+    // The permit was only late: when XA's delivery arrives, the use is checked again.
+    let late = fixtures::export_permit("26XA0299", "XA", "XB", 10);
+    xa.drop_permit("26XA0299", &late).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let rechecked = uses(&xb.local, "26XA0299").await;
+    assert!(rechecked.record.is_some());
+    assert!(!rechecked.uses[0].waiting);
+    assert!(
+        rechecked.uses[0].findings.is_empty(),
+        "{:?}",
+        rechecked.uses[0].findings
+    );
+    let status = status(&xb.local, "XA", "26XA0299").await;
+    assert!(status.history.iter().any(|h| h.event == "USE_RECHECKED"));
+
+    // A use of XA's own number XA never issued.
+    send_use(
+        &xa.local,
+        &use_message(
+            "export_endorsement",
+            "26XA0404",
+            "XA",
+            "D-4",
+            "2026-02-10",
+            1,
+        ),
+    )
+    .await;
+    assert_eq!(
+        rules_of(&uses(&xa.local, "26XA0404").await.uses[0].findings),
+        ["use-permit-not-issued"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_consignments_arriving_at_once_exactly_one_is_first() {
+    let local = start().await;
+    for round in 0..4 {
+        let number = format!("26XA03{round:02}");
+        issue(&local, &number, "XB").await;
+        local.drain(DRAIN).await.unwrap();
+        let ledger = local.function.ledger();
+        let services = UseServices {
+            ledger,
+            clock: &SystemClock,
+            own_country: ecites_local::country("XA"),
+        };
+        let one = |declaration: &str| {
+            let body = use_message(
+                "export_endorsement",
+                &number,
+                "XA",
+                declaration,
+                "2026-02-10",
+                1,
+            );
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            ecites_domain::usage::PermitUse::from_json(value["use"].to_string().as_bytes()).unwrap()
+        };
+        let (a, b) = tokio::join!(
+            record_use(services, one("RACE-A"), "test:a"),
+            record_use(services, one("RACE-B"), "test:b"),
+        );
+        let seconds = [a.unwrap(), b.unwrap()]
+            .iter()
+            .filter(|outcome| outcome.alerts() == ["use-second-consignment"])
+            .count();
+        assert_eq!(
+            seconds, 1,
+            "round {round}: exactly one of the two is a second consignment"
+        );
+        assert_eq!(uses(&local, &number).await.uses.len(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_an_enforcement_subscriber_filtering_by_rule_and_a_broken_use_is_refused_with_a_report(
+) {
+    let (local, notify) = start_notify().await;
+    let queue = subscribed_queue(
+        &local,
+        &notify,
+        "enforcement-xa",
+        Role::Enforcement,
+        &[EventType::Alert],
+        Filters {
+            rule: vec!["use-second-consignment".into()],
+            ..Filters::default()
+        },
+    )
+    .await;
+    let customs = subscribed_queue(
+        &local,
+        &notify,
+        "customs-xa",
+        Role::Customs,
+        &[EventType::Used],
+        Filters::default(),
+    )
+    .await;
+    issue(&local, "26XA0500", "XB").await;
+    issue(&local, "26XA0501", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+    for (declaration, quantity) in [("D-1", 4), ("D-2", 4)] {
+        local
+            .send_direct(&use_message(
+                "export_endorsement",
+                "26XA0500",
+                "XA",
+                declaration,
+                "2026-02-10",
+                quantity,
+            ))
+            .await
+            .unwrap();
+    }
+    // Over quantity but the first consignment: an alert of another rule.
+    local
+        .send_direct(&use_message(
+            "export_endorsement",
+            "26XA0501",
+            "XA",
+            "D-3",
+            "2026-02-10",
+            99,
+        ))
+        .await
+        .unwrap();
+    // A use that names no declaration and a negative quantity is refused, field by field.
+    let broken = use_message("export_endorsement", "26XA0500", "XA", "", "2026-02-10", -1);
+    let message_id = local.send_direct(&broken).await.unwrap();
+    run_everything(&local, &notify).await;
+
+    let alerts = take_events(&local, &queue).await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["type"], "org.cites.epermit.alert");
+    assert_eq!(alerts[0]["data"]["permit_number"], "26XA0500");
+    assert_eq!(
+        alerts[0]["data"]["detail"]["alerts"],
+        "use-second-consignment"
+    );
+    assert_eq!(alerts[0]["data"]["detail"]["declaration_number"], "D-2");
+    let used = take_events(&local, &customs).await;
+    assert_eq!(
+        used.len(),
+        1,
+        "only the first endorsement raised no alert: {used:#?}"
+    );
+    assert_eq!(used[0]["data"]["detail"]["kind"], "export_endorsement");
+
+    let report = rejection_report(&local, &format!("sqs/{message_id}"))
+        .await
+        .expect("a rejection report for the broken use");
+    assert!(report.contains("declaration_number"), "{report}");
+    assert!(report.contains("use-quantity-not-positive"), "{report}");
+    assert_eq!(uses(&local, "26XA0500").await.uses.len(), 2);
+}
