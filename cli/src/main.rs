@@ -12,6 +12,7 @@ mod species;
 mod status;
 mod subscriptions;
 mod validate;
+mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -109,6 +110,31 @@ enum Command {
     Species {
         #[command(subcommand)]
         command: species::SpeciesCommand,
+    },
+    /// What customs needs before clearing a shipment under a permit, from the ledger: known or
+    /// not, received from whom and when, status, validity, each block with its species and
+    /// remaining balance, the uses so far, and the findings the declared quantities would raise.
+    ///
+    /// Reads the same environment as the Lambda functions (ECITES_TABLE, ECITES_COUNTRY, and
+    /// AWS_ENDPOINT_URL for the local emulator). Exit status: 0 usable, 1 not usable (a finding
+    /// of severity error), 2 the ledger cannot be read.
+    Verify {
+        /// The issuing country (ISO 3166-1 alpha-2), e.g. XA.
+        issuer: String,
+        /// The permit number as issued.
+        number: String,
+        /// A declared quantity, BLOCK=QUANTITY in the permit's unit (repeat for each block).
+        #[arg(long = "block", value_name = "BLOCK=QUANTITY", value_parser = verify::parse_block)]
+        blocks: Vec<(String, rust_decimal::Decimal)>,
+        /// Where the shipment is cleared.
+        #[arg(long, value_enum, default_value_t = verify::At::Import)]
+        at: verify::At,
+        /// The day of the shipment (YYYY-MM-DD); today when not given.
+        #[arg(long)]
+        on: Option<String>,
+        /// How to print the answer.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
     },
     /// List every validation rule: id, tier, severity, boxes and what it checks.
     Rules {
@@ -256,6 +282,14 @@ fn main() -> ExitCode {
         Command::Partners { command } => run_async(partners::run(command)),
         Command::Species { command } => run_async(species::run(command)),
         Command::Subscriptions(args) => run_async(subscriptions::run(args)),
+        Command::Verify {
+            issuer,
+            number,
+            blocks,
+            at,
+            on,
+            format,
+        } => run_async(verify::run(&issuer, &number, at, on, blocks, format)),
         Command::Rules { format } => {
             print_rules(format);
             EXIT_OK
@@ -288,10 +322,14 @@ fn run_async(command: impl std::future::Future<Output = anyhow::Result<ExitCode>
 }
 
 fn print_rules(format: ReportFormat) {
-    use ecites_domain::validate::RULES;
+    let rules = || {
+        ecites_domain::validate::RULES
+            .iter()
+            .chain(ecites_domain::usage::USE_RULES)
+    };
     match format {
         ReportFormat::Human => {
-            for rule in RULES {
+            for rule in rules() {
                 println!(
                     "{:<40} {:<14} {:<8} box {:<10} {}",
                     rule.id,
@@ -304,10 +342,12 @@ fn print_rules(format: ReportFormat) {
             println!(
                 "\nThe listing rules run only with a CITES checklist: --species FILE for validate and convert, or the deployment's config/species.json (ecites species import)."
             );
+            println!(
+                "The use rules check customs uses of a permit (export endorsements, import confirmations, border refusals) against the ledger, and what `ecites verify` answers."
+            );
         }
         ReportFormat::Json => {
-            let rules: Vec<_> = RULES
-                .iter()
+            let rules: Vec<_> = rules()
                 .map(|rule| {
                     serde_json::json!({
                         "id": rule.id,

@@ -366,3 +366,130 @@ async fn species_import_loads_the_checklist_that_makes_ingest_refuse_a_wrong_app
     assert_eq!(refused.status.code(), Some(2));
     assert!(stderr(&refused).contains("TaxonId"), "{}", stderr(&refused));
 }
+
+/// A direct ingest message carrying a use of XA's permit `number`.
+fn use_message(kind: &str, number: &str, by: &str, declaration: &str, quantity: i64) -> String {
+    serde_json::json!({
+        "type": "use",
+        "version": 1,
+        "use": {
+            "kind": kind,
+            "permit": {"issuer": "XA", "number": number},
+            "reported_by": by,
+            "declaration_number": declaration,
+            "date": "2026-02-10",
+            "blocks": [{"block": "A", "quantity": {"value": quantity.to_string()}}]
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_answers_customs_from_the_ledger_and_status_shows_the_balance_and_the_uses() {
+    let (xa, xb) = pair().await;
+    let permit = fixtures::export_permit("26XA0960", "XA", "XB", 10);
+    xa.drop_permit("26XA0960", &permit).await.unwrap();
+    xa.forward_until_quiet(Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    // Before export: usable, nothing used yet, 10 remaining.
+    let before = ecites_as(
+        &xa,
+        &[
+            "verify",
+            "XA",
+            "26XA0960",
+            "--at",
+            "export",
+            "--on",
+            "2026-02-10",
+            "--block",
+            "A=10",
+        ],
+    );
+    let text = succeeded(&before);
+    assert!(text.contains("usable for this shipment"), "{text}");
+    assert!(
+        text.contains("Issued by this Management Authority"),
+        "{text}"
+    );
+    assert!(text.contains("No use recorded."), "{text}");
+
+    // XA's customs endorse 8 of the 10.
+    xa.local
+        .send_direct(&use_message(
+            "export_endorsement",
+            "26XA0960",
+            "XA",
+            "XA-D-1",
+            8,
+        ))
+        .await
+        .unwrap();
+    xa.local.drain(Duration::from_secs(30)).await.unwrap();
+    let shown = succeeded(&ecites_as(&xa, &["status", "XA", "26XA0960"]));
+    assert!(shown.contains("customs uses and balance:"), "{shown}");
+    assert!(
+        shown.contains("export endorsement by XA on 2026-02-10, declaration XA-D-1"),
+        "{shown}"
+    );
+    let row = shown
+        .lines()
+        .find(|line| line.trim_start().starts_with("A ") && line.contains("Testudo hermanni"))
+        .unwrap_or_else(|| panic!("a balance row for block A: {shown}"));
+    let figures: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(figures[3..7], ["10", "8", "0", "2"], "{row}");
+
+    // A second export would be a second consignment: not usable, exit 1, as JSON too.
+    let again = ecites_as(
+        &xa,
+        &[
+            "verify",
+            "XA",
+            "26XA0960",
+            "--at",
+            "export",
+            "--on",
+            "2026-02-11",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    let answer: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(answer["usable"], false);
+    assert_eq!(answer["findings"][0]["rule"], "use-second-consignment");
+    assert_eq!(answer["balance"][0]["remaining"], "2");
+
+    // At XB: received from XA, and a paper permit XB never received is not usable.
+    let at_xb = succeeded(&ecites_as(
+        &xb,
+        &[
+            "verify",
+            "XA",
+            "26XA0960",
+            "--on",
+            "2026-02-12",
+            "--block",
+            "A=8",
+        ],
+    ));
+    assert!(at_xb.contains("Received electronically from XA"), "{at_xb}");
+    let forged = ecites_as(&xb, &["verify", "XA", "26XA0999", "--on", "2026-02-12"]);
+    assert_eq!(forged.status.code(), Some(1));
+    assert!(
+        stdout(&forged).contains("use-permit-not-received"),
+        "{}",
+        stdout(&forged)
+    );
+
+    // A ledger that cannot be read is exit 2, not a verdict.
+    let unreadable = std::process::Command::new(env!("CARGO_BIN_EXE_ecites"))
+        .args(["verify", "XA", "26XA0960"])
+        .env_clear()
+        .env("ECITES_COUNTRY", "XA")
+        .output()
+        .unwrap();
+    assert_eq!(unreadable.status.code(), Some(2), "{}", stderr(&unreadable));
+}

@@ -20,15 +20,18 @@ pub enum StatusError {
     Ledger(#[from] ecites_exchange::Error),
 }
 
-/// Reads a permit's status with the same environment configuration as the functions.
+/// Reads a permit's status with the same environment configuration as the functions, and its
+/// customs uses with the balance ([`render_uses`], "" when none).
 pub async fn permit_status(
     issuer: &str,
     number: &str,
-) -> Result<(PermitId, PermitStatus), StatusError> {
+) -> Result<(PermitId, PermitStatus, String), StatusError> {
     let config = Config::from_env()?;
     let clients = Clients::from_config(&config, &ClientOptions::default()).await;
     let ledger = DynamoLedger::new(clients.dynamodb, &config.table, Arc::new(SystemClock));
-    permit_status_in(&ledger, issuer, number).await
+    let (id, status) = permit_status_in(&ledger, issuer, number).await?;
+    let uses = render_uses(&ledger, &id).await?;
+    Ok((id, status, uses))
 }
 
 /// Reads a permit's status from a ledger.
@@ -56,4 +59,63 @@ pub fn render(id: &PermitId, status: &PermitStatus) -> String {
         return format!("permit {id}: not found in the ledger\n");
     }
     render_status(id, status)
+}
+
+/// The customs uses of a permit and its balance, as `ecites status` shows them after the
+/// delivery ledger ("" when the permit has none).
+pub async fn render_uses(ledger: &DynamoLedger, id: &PermitId) -> Result<String, StatusError> {
+    use ecites_exchange::usage::UseLedger as _;
+    let on_ledger = ledger.permit_uses(id).await?;
+    if on_ledger.uses.is_empty() {
+        return Ok(String::new());
+    }
+    let uses: Vec<_> = on_ledger.uses.iter().map(|u| u.on_record.clone()).collect();
+    let balance = on_ledger
+        .record
+        .as_ref()
+        .map(|record| ecites_domain::usage::balance(&record.facts, &uses))
+        .unwrap_or_default();
+    Ok(format!(
+        "customs uses and balance:\n{}",
+        ecites_domain::usage::render_balance_and_uses(&balance, &uses)
+    ))
+}
+
+/// Answers `ecites verify`: the permit on record, its balance and uses, and the findings the
+/// shipment would raise, read in one query with the functions' environment (the asking
+/// country is the deployment's, `ECITES_COUNTRY`).
+pub async fn verify(
+    issuer: &str,
+    number: &str,
+    at: ecites_domain::usage::Border,
+    on: chrono::NaiveDate,
+    declared: Vec<(String, rust_decimal::Decimal)>,
+) -> Result<ecites_domain::usage::Verification, StatusError> {
+    let config = Config::from_env()?;
+    let clients = Clients::from_config(&config, &ClientOptions::default()).await;
+    let ledger = DynamoLedger::new(clients.dynamodb, &config.table, Arc::new(SystemClock));
+    let issuer = issuer
+        .trim()
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| StatusError::BadIssuer(issuer.to_owned()))?;
+    let request = ecites_domain::usage::VerifyRequest {
+        id: PermitId {
+            issuer,
+            number: number.trim().to_owned(),
+        },
+        at,
+        by: config.country,
+        on,
+        declared,
+    };
+    Ok(ecites_exchange::usage::verify_permit(
+        ecites_exchange::usage::UseServices {
+            ledger: &ledger,
+            clock: &SystemClock,
+            own_country: config.country,
+        },
+        &request,
+    )
+    .await?)
 }

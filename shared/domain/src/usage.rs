@@ -1105,55 +1105,7 @@ impl fmt::Display for Verification {
                 )?;
             }
         }
-        if !self.balance.is_empty() {
-            writeln!(
-                f,
-                "  {:<6} {:<32} {:>10} {:>10} {:>10} {:>10}  unit",
-                "block", "species", "permitted", "exported", "imported", "remaining"
-            )?;
-            for block in &self.balance {
-                let show = |v: Option<Decimal>| {
-                    v.map(|v| v.normalize().to_string())
-                        .unwrap_or_else(|| "-".into())
-                };
-                writeln!(
-                    f,
-                    "  {:<6} {:<32} {:>10} {:>10} {:>10} {:>10}  {}",
-                    block.block,
-                    block.scientific_name.as_deref().unwrap_or("-"),
-                    show(block.permitted),
-                    block.exported.normalize(),
-                    block.imported.normalize(),
-                    show(block.remaining),
-                    block.unit.as_deref().unwrap_or("specimens"),
-                )?;
-            }
-        }
-        if self.uses.is_empty() {
-            writeln!(f, "  No use recorded.")?;
-        } else {
-            writeln!(f, "  Uses:")?;
-            for used in &self.uses {
-                let reported = &used.reported;
-                writeln!(
-                    f,
-                    "    {} by {} on {}, declaration {}{}",
-                    reported.kind.label(),
-                    reported.reported_by.trim(),
-                    reported.date.date(),
-                    if reported.declaration_number.trim().is_empty() {
-                        "-"
-                    } else {
-                        reported.declaration_number.trim()
-                    },
-                    if used.rules.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (alerts: {})", used.rules.join(", "))
-                    }
-                )?;
-            }
-        }
+        f.write_str(&render_balance_and_uses(&self.balance, &self.uses))?;
         if self.findings.is_empty() {
             writeln!(f, "  No findings.")?;
         } else {
@@ -1164,4 +1116,69 @@ impl fmt::Display for Verification {
         }
         Ok(())
     }
+}
+
+/// The balance table and the uses, as customs officers and `ecites status` show them.
+pub fn render_balance_and_uses(balance: &[BlockBalance], uses: &[UseOnRecord]) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_balance_and_uses(&mut out, balance, uses);
+    out
+}
+
+fn write_balance_and_uses(
+    f: &mut impl fmt::Write,
+    balance: &[BlockBalance],
+    uses: &[UseOnRecord],
+) -> fmt::Result {
+    if !balance.is_empty() {
+        writeln!(
+            f,
+            "  {:<6} {:<32} {:>10} {:>10} {:>10} {:>10}  unit",
+            "block", "species", "permitted", "exported", "imported", "remaining"
+        )?;
+        for block in balance {
+            let show = |v: Option<Decimal>| {
+                v.map(|v| v.normalize().to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            writeln!(
+                f,
+                "  {:<6} {:<32} {:>10} {:>10} {:>10} {:>10}  {}",
+                block.block,
+                block.scientific_name.as_deref().unwrap_or("-"),
+                show(block.permitted),
+                block.exported.normalize(),
+                block.imported.normalize(),
+                show(block.remaining),
+                block.unit.as_deref().unwrap_or("specimens"),
+            )?;
+        }
+    }
+    if uses.is_empty() {
+        writeln!(f, "  No use recorded.")?;
+    } else {
+        writeln!(f, "  Uses:")?;
+        for used in uses {
+            let reported = &used.reported;
+            writeln!(
+                f,
+                "    {} by {} on {}, declaration {}{}",
+                reported.kind.label(),
+                reported.reported_by.trim(),
+                reported.date.date(),
+                if reported.declaration_number.trim().is_empty() {
+                    "-"
+                } else {
+                    reported.declaration_number.trim()
+                },
+                if used.rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (alerts: {})", used.rules.join(", "))
+                }
+            )?;
+        }
+    }
+    Ok(())
 }
