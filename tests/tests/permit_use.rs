@@ -114,6 +114,51 @@ async fn endorsed_at_xa_and_confirmed_at_xb_each_ledger_keeps_the_balance_and_a_
     send_use(&xb.local, &confirmation).await;
     assert_eq!(uses(&xb.local, "26XA0100").await.uses.len(), 1);
 
+    // XB tells XA, the issuer, signed and tracked: XA's ledger now shows the import too, and
+    // XA's balance has both ends of the shipment.
+    xb.forward_until_quiet(QUIET).await.unwrap();
+    let at_xa = uses(&xa.local, "26XA0100").await;
+    assert_eq!(at_xa.uses.len(), 2, "{:?}", at_xa.uses);
+    let import = at_xa
+        .uses
+        .iter()
+        .find(|u| u.key.starts_with("import_confirmation#"))
+        .expect("XB's import confirmation recorded at XA");
+    assert!(import.findings.is_empty(), "{:?}", import.findings);
+    let at_xa_answer = verify_permit(
+        UseServices {
+            ledger: xa.local.function.ledger(),
+            clock: &SystemClock,
+            own_country: ecites_local::country("XA"),
+        },
+        &VerifyRequest {
+            id: id("XA", "26XA0100"),
+            at: Border::Export,
+            by: ecites_local::country("XA"),
+            on: "2026-02-12".parse().unwrap(),
+            declared: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(at_xa_answer.balance[0].exported, Decimal::from(8));
+    assert_eq!(at_xa_answer.balance[0].imported, Decimal::from(8));
+    let xb_status = status(&xb.local, "XA", "26XA0100").await;
+    let told = xb_status
+        .deliveries
+        .iter()
+        .find(|d| d.kind == ecites_exchange::DeliveryKind::Use)
+        .expect("XB's delivery of the use to XA");
+    assert_eq!(
+        told.state,
+        ecites_exchange::DeliveryState::Delivered,
+        "{told:?}"
+    );
+    assert!(told
+        .tracking_number
+        .as_deref()
+        .is_some_and(|t| t.starts_with("XA-U-")));
+
     // Verification at XB: one read gives the balance.
     let services = UseServices {
         ledger: xb.local.function.ledger(),
@@ -152,7 +197,7 @@ async fn endorsed_at_xa_and_confirmed_at_xb_each_ledger_keeps_the_balance_and_a_
     )
     .await;
     let at_xa = uses(&xa.local, "26XA0100").await;
-    assert_eq!(at_xa.uses.len(), 2);
+    assert_eq!(at_xa.uses.len(), 3, "export, import, second export");
     let second = at_xa
         .uses
         .iter()

@@ -29,5 +29,8 @@ fn the_sample_deliveries_become_signed_envelopes_for_xb() {
         verify(&key.public_key_base64(), &body, signature).unwrap();
         statuses.push(document_status(message.kind));
     }
-    assert_eq!(statuses, [DocumentStatus::Issued, DocumentStatus::Replaced]);
+    assert_eq!(
+        statuses,
+        [Some(DocumentStatus::Issued), Some(DocumentStatus::Replaced)]
+    );
 }

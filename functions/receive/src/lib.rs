@@ -14,6 +14,9 @@ use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore};
 use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
 use ecites_exchange::protocol::{RefusalCode, MAX_BODY_BYTES};
 use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
+use ecites_exchange::receive_use::{
+    receive_use, receive_verify, UseReceiveServices, USES_PATH, VERIFY_PATH,
+};
 use ecites_exchange::{Clock, SystemClock};
 use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
@@ -114,7 +117,20 @@ impl ReceiveFunction {
             uses: &self.uses,
             clock: self.clock.as_ref(),
         };
-        let answer = receive_message(services, &self.settings, &method, &header, &body).await;
+        let uses = UseReceiveServices {
+            partners: &self.partners,
+            claims: &self.store,
+            uses: &self.uses,
+            clock: self.clock.as_ref(),
+        };
+        let path = request.raw_path.as_deref().unwrap_or("/");
+        let answer = if path.ends_with(USES_PATH) {
+            receive_use(uses, &self.settings, &method, &header, &body).await
+        } else if path.ends_with(VERIFY_PATH) {
+            receive_verify(uses, &self.settings, &method, &header, &body).await
+        } else {
+            receive_message(services, &self.settings, &method, &header, &body).await
+        };
         Ok(response(&answer))
     }
 }

@@ -47,20 +47,23 @@ fn permit_pk(issuer: &str, number: &str) -> String {
 }
 
 fn delivery_key(message: &DeliveryMessage) -> Item {
+    let mut sk = format!(
+        "DELIVERY#{:06}#{}#{}",
+        message.permit_version,
+        message.kind.as_str(),
+        message.recipient
+    );
+    // A permit has one delivery per version, kind and recipient, but may have several uses.
+    if let Some(use_key) = &message.use_key {
+        sk.push('#');
+        sk.push_str(use_key);
+    }
     HashMap::from([
         (
             "PK".to_owned(),
             s(permit_pk(&message.issuer, &message.permit_number)),
         ),
-        (
-            "SK".to_owned(),
-            s(format!(
-                "DELIVERY#{:06}#{}#{}",
-                message.permit_version,
-                message.kind.as_str(),
-                message.recipient
-            )),
-        ),
+        ("SK".to_owned(), s(sk)),
     ])
 }
 
@@ -327,6 +330,8 @@ fn no_partner_message(item: &Item, bucket: &str) -> Option<DeliveryMessage> {
         xml_key: text("xml_key")?,
         content_sha256: text("content_sha256")?,
         reason: text("reason"),
+        use_key: text("use_key"),
+        sender: text("sender"),
     })
 }
 

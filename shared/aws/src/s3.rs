@@ -196,6 +196,10 @@ impl ExchangePartners for S3PartnerDirectory {
     ) -> Result<Option<ExchangePartner>, Error> {
         Ok(self.directory().await?.get(country).cloned())
     }
+
+    async fn agency(&self, id: &str) -> Result<Option<ecites_exchange::directory::Agency>, Error> {
+        Ok(self.directory().await?.agency(id).cloned())
+    }
 }
 
 /// The most bytes a compact checklist may have (a full Species+ export compacts to a few MB).

@@ -75,27 +75,47 @@ pub enum KeyChoiceError {
     },
 }
 
+/// The public key (base64) to verify a message carrying `sent_key_id` with: the rotation key
+/// of that id, else the current key when its id matches or none is on record for it. Partners
+/// and agencies hold their keys alike.
+fn choose_key<'a>(
+    current: Option<&'a str>,
+    current_id: Option<&str>,
+    rotation_keys: &'a [PartnerKey],
+    sent_key_id: Option<&str>,
+) -> Result<&'a str, KeyChoiceError> {
+    if current.is_none() && rotation_keys.is_empty() {
+        return Err(KeyChoiceError::NoKeyOnRecord);
+    }
+    if let Some(sent) = sent_key_id {
+        if let Some(key) = rotation_keys.iter().find(|k| k.key_id == sent) {
+            return Ok(&key.public_key);
+        }
+    }
+    match (current, current_id) {
+        (Some(key), None) => Ok(key),
+        (Some(key), Some(expected)) if sent_key_id == Some(expected) => Ok(key),
+        _ => Err(KeyChoiceError::UnknownKeyId {
+            sent: sent_key_id.map(str::to_owned),
+            on_record: current_id
+                .map(str::to_owned)
+                .into_iter()
+                .chain(rotation_keys.iter().map(|k| k.key_id.clone()))
+                .collect(),
+        }),
+    }
+}
+
 impl ExchangePartner {
     /// The public key (base64) to verify a message carrying `sent_key_id` with: the rotation
     /// key of that id, else the current key when its id matches or none is on record for it.
     pub fn key_for(&self, sent_key_id: Option<&str>) -> Result<&str, KeyChoiceError> {
-        let current = self.public_key.as_deref();
-        if current.is_none() && self.rotation_keys.is_empty() {
-            return Err(KeyChoiceError::NoKeyOnRecord);
-        }
-        if let Some(sent) = sent_key_id {
-            if let Some(key) = self.rotation_keys.iter().find(|k| k.key_id == sent) {
-                return Ok(&key.public_key);
-            }
-        }
-        match (current, self.key_id.as_deref()) {
-            (Some(key), None) => Ok(key),
-            (Some(key), Some(expected)) if sent_key_id == Some(expected) => Ok(key),
-            _ => Err(KeyChoiceError::UnknownKeyId {
-                sent: sent_key_id.map(str::to_owned),
-                on_record: self.key_ids(),
-            }),
-        }
+        choose_key(
+            self.public_key.as_deref(),
+            self.key_id.as_deref(),
+            &self.rotation_keys,
+            sent_key_id,
+        )
     }
 
     /// Every key id on record (the current key's first), for messages and listings.
@@ -165,6 +185,60 @@ impl From<&ExchangePartner> for crate::partners::Partner {
     }
 }
 
+/// An agency registered with this deployment (its country's customs, enforcement, ...): it
+/// posts customs uses (`POST <endpoint>/uses`) and asks verifications (`POST
+/// <endpoint>/verify`) to the receive endpoint, signed with its Ed25519 key as partners sign
+/// their envelopes. Registered like partners, in the same directory document
+/// (`ecites agencies add|list|remove`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agency {
+    /// The agency's id, as it sends it in a message's `agency` field (e.g. `xb-customs`).
+    pub id: String,
+    /// Its country (ISO 3166-1 alpha-2): it reports the uses of its own country's border.
+    pub country: CountryCode,
+    /// What it is (customs, enforcement, ...): only customs and enforcement report uses.
+    pub role: crate::notify::Role,
+    /// Its name, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether it is currently accepted.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Its Ed25519 public key (base64 of the 32 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// The id it sends in `X-Ecites-Key-Id`; when set, it must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Further keys accepted while it rotates, as for partners.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotation_keys: Vec<PartnerKey>,
+}
+
+impl Agency {
+    /// The public key to verify a message carrying `sent_key_id` with (as
+    /// [`ExchangePartner::key_for`]).
+    pub fn key_for(&self, sent_key_id: Option<&str>) -> Result<&str, KeyChoiceError> {
+        choose_key(
+            self.public_key.as_deref(),
+            self.key_id.as_deref(),
+            &self.rotation_keys,
+            sent_key_id,
+        )
+    }
+
+    /// True when the agency may report customs uses (customs and enforcement).
+    pub fn reports_uses(&self) -> bool {
+        matches!(
+            self.role,
+            crate::notify::Role::Customs | crate::notify::Role::Enforcement
+        )
+    }
+}
+
+/// Longest agency id, in characters.
+pub const MAX_AGENCY_ID_CHARS: usize = 64;
+
 /// The whole directory document, as the exchange and `ecites partners` read and write it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExchangeDirectory {
@@ -174,6 +248,9 @@ pub struct ExchangeDirectory {
     /// The partners.
     #[serde(default)]
     pub partners: Vec<ExchangePartner>,
+    /// The agencies of this country that post uses and verifications.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agencies: Vec<Agency>,
 }
 
 fn one() -> u32 {
@@ -212,6 +289,38 @@ impl ExchangeDirectory {
         self.partners.retain(|p| p.country != country);
         before != self.partners.len()
     }
+
+    /// The agency with this id.
+    pub fn agency(&self, id: &str) -> Option<&Agency> {
+        self.agencies.iter().rev().find(|a| a.id == id)
+    }
+
+    /// Adds or replaces an agency (by id); refused for an id that is empty, too long or holds
+    /// characters other than letters, digits, `-`, `_` and `.`.
+    pub fn upsert_agency(&mut self, agency: Agency) -> Result<(), String> {
+        let id = agency.id.as_str();
+        if id.is_empty()
+            || id.chars().count() > MAX_AGENCY_ID_CHARS
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(format!(
+                "agency id {id:?}: 1 to {MAX_AGENCY_ID_CHARS} letters, digits, '-', '_' or '.'"
+            ));
+        }
+        self.agencies.retain(|a| a.id != agency.id);
+        self.agencies.push(agency);
+        self.agencies.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(())
+    }
+
+    /// Removes an agency; `false` when there was none.
+    pub fn remove_agency(&mut self, id: &str) -> bool {
+        let before = self.agencies.len();
+        self.agencies.retain(|a| a.id != id);
+        before != self.agencies.len()
+    }
 }
 
 /// Looks partners up with their keys (cached by the implementation).
@@ -222,6 +331,12 @@ pub trait ExchangePartners: Send + Sync {
         &self,
         country: CountryCode,
     ) -> Result<Option<ExchangePartner>, crate::Error>;
+
+    /// The registered agency with this id, if any. Directories without agencies (partners
+    /// only) know none, so no agency message is accepted.
+    async fn agency(&self, _id: &str) -> Result<Option<Agency>, crate::Error> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]
@@ -355,6 +470,7 @@ mod tests {
         let written = serde_json::to_string(&ExchangeDirectory {
             version: 1,
             partners: vec![rotating()],
+            agencies: Vec::new(),
         })
         .unwrap();
         assert!(!written.contains("rotation_keys"), "{written}");

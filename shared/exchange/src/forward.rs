@@ -180,12 +180,15 @@ pub enum ForwardOutcome {
     },
 }
 
-/// The envelope status for a delivery kind.
-pub fn document_status(kind: DeliveryKind) -> DocumentStatus {
+/// The envelope status for a delivery kind; `None` for a use, which is not a permit document
+/// and travels as a use message ([`crate::receive_use::UseMessage`]).
+pub fn document_status(kind: DeliveryKind) -> Option<DocumentStatus> {
     match kind {
-        DeliveryKind::Permit => DocumentStatus::Issued,
-        DeliveryKind::Replacement => DocumentStatus::Replaced,
-        DeliveryKind::Cancellation => DocumentStatus::Cancelled,
+        DeliveryKind::Permit => Some(DocumentStatus::Issued),
+        DeliveryKind::Replacement => Some(DocumentStatus::Replaced),
+        DeliveryKind::Cancellation => Some(DocumentStatus::Cancelled),
+        DeliveryKind::Endorsement => Some(DocumentStatus::Endorsed),
+        DeliveryKind::Use => None,
     }
 }
 
@@ -317,13 +320,16 @@ pub fn build_message(
         from: message.issuer.clone(),
         to: message.recipient.clone(),
         document_type: document_type.to_owned(),
-        document_status: document_status(message.kind),
+        document_status: document_status(message.kind).unwrap_or(DocumentStatus::Issued),
         permit_number: message.permit_number.clone(),
         permit_version: message.permit_version,
         // Each status carries only its own fields (a receiver refuses contradictory ones).
-        replaces_version: message
-            .replaces_version
-            .filter(|_| message.kind == DeliveryKind::Replacement),
+        replaces_version: message.replaces_version.filter(|_| {
+            matches!(
+                message.kind,
+                DeliveryKind::Replacement | DeliveryKind::Endorsement
+            )
+        }),
         reason: message
             .reason
             .clone()
@@ -455,15 +461,34 @@ pub async fn forward_delivery(
         ))
         .await;
     }
-    let (body, headers) = build_message(
-        message,
-        &document_type_of(&xml),
-        &xml,
-        message_id,
-        services.signer,
-        now,
-    );
-    let class = match services.transport.post(&endpoint, &headers, body).await {
+    let (url, body, headers) = if message.kind == DeliveryKind::Use {
+        // A use of the recipient's permit, told to its issuer: the stored use, as a use message.
+        let used = match ecites_domain::usage::PermitUse::from_json(&xml) {
+            Ok(used) => used,
+            Err(e) => return failed(format!("the stored use cannot be read: {e}")).await,
+        };
+        let sender = message.sender.as_deref().unwrap_or(&message.issuer);
+        let (body, headers) = crate::receive_use::build_use_message(
+            sender,
+            &message.recipient,
+            &used,
+            message_id,
+            services.signer,
+            now,
+        );
+        (crate::receive_use::uses_url(&endpoint), body, headers)
+    } else {
+        let (body, headers) = build_message(
+            message,
+            &document_type_of(&xml),
+            &xml,
+            message_id,
+            services.signer,
+            now,
+        );
+        (endpoint, body, headers)
+    };
+    let class = match services.transport.post(&url, &headers, body).await {
         Ok(reply) => classify_reply(&reply, message_id),
         Err(error) => ReplyClass::Transient(error, None),
     };
@@ -758,6 +783,8 @@ mod tests {
             xml_key: "outbox/x.xml".into(),
             content_sha256: String::new(),
             reason: None,
+            use_key: None,
+            sender: None,
         }
     }
 

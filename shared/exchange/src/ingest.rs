@@ -111,6 +111,8 @@ pub struct IngestReport {
     pub uses: Vec<IngestedUse>,
     /// Uses that had waited for a permit recorded now, checked again.
     pub uses_rechecked: usize,
+    /// Uses of foreign permits whose issuer is not an active partner (recorded, not told).
+    pub use_notices_without_partner: usize,
 }
 
 /// A customs use that ingest recorded (or found recorded before).
@@ -138,6 +140,7 @@ impl IngestReport {
         self.superseded.extend(other.superseded);
         self.uses.extend(other.uses);
         self.uses_rechecked += other.uses_rechecked;
+        self.use_notices_without_partner += other.use_notices_without_partner;
     }
 }
 
@@ -264,6 +267,7 @@ async fn ingest_use(
     };
     let permit = used.permit_id();
     let kind = used.kind;
+    let reported = used.clone();
     let outcome = crate::usage::record_use(
         crate::usage::UseServices {
             ledger: services.uses,
@@ -295,21 +299,96 @@ async fn ingest_use(
             reject(services, source, Some(content.as_bytes()), vec![problem]).await
         }
         crate::usage::UseOutcome::Recorded {
-            permit,
+            permit: shown,
+            key,
             duplicate,
             waiting,
             ..
-        } => Ok(IngestReport {
-            uses: vec![IngestedUse {
-                permit,
-                kind: kind.as_str().to_owned(),
-                duplicate,
-                waiting,
-                alerts,
-            }],
-            ..IngestReport::default()
-        }),
+        } => {
+            let mut report = IngestReport {
+                uses: vec![IngestedUse {
+                    permit: shown,
+                    kind: kind.as_str().to_owned(),
+                    duplicate,
+                    waiting,
+                    alerts,
+                }],
+                ..IngestReport::default()
+            };
+            // A foreign permit: its issuing MA is told (for a duplicate too, in case the first
+            // attempt stopped before; the forward function sends each delivery once).
+            if let Some(id) = permit.filter(|id| id.issuer != settings.own_country) {
+                report.merge(tell_issuer(services, settings, &id, &key, &reported).await?);
+            }
+            Ok(report)
+        }
     }
+}
+
+/// Queues the delivery of a use of a foreign permit to the permit's issuing MA: the use's JSON
+/// is stored, the delivery recorded PENDING in the ledger (keyed by the use), and a delivery
+/// message sent for the forward function, which signs it and posts it to the issuer's
+/// `<endpoint>/uses` ([`crate::receive_use`]). Without an active partner for the issuer, nothing
+/// is sent and the report says so.
+async fn tell_issuer(
+    services: Services<'_>,
+    settings: &IngestSettings,
+    id: &PermitId,
+    key: &str,
+    used: &ecites_domain::usage::PermitUse,
+) -> Result<IngestReport, Error> {
+    let mut report = IngestReport::default();
+    let endpoint = match services.partners.partner(id.issuer).await? {
+        Some(partner) if partner.active => partner.endpoint,
+        _ => {
+            tracing::warn!(permit = %id, issuer = %id.issuer, "the issuer is not an active partner: the use is recorded here but not told to it");
+            report.use_notices_without_partner = 1;
+            return Ok(report);
+        }
+    };
+    let json = serde_json::to_vec_pretty(used).map_err(|e| Error::permanent("serialize use", e))?;
+    let content_sha256 = sha256_hex(&json);
+    let json_key = format!(
+        "uses/{}/{}/{}.json",
+        id.issuer,
+        crate::keys::escape_component(&id.number),
+        crate::keys::escape_component(key)
+    );
+    services
+        .blobs
+        .put(&json_key, json, "application/json")
+        .await?;
+    let message = DeliveryMessage {
+        message_type: "delivery".into(),
+        version: 1,
+        delivery_id: format!(
+            "{}/{}/use/{}/{}",
+            id.issuer,
+            crate::keys::escape_component(&id.number),
+            key,
+            id.issuer
+        ),
+        kind: crate::ledger::DeliveryKind::Use,
+        issuer: id.issuer.to_string(),
+        permit_number: id.number.clone(),
+        permit_version: 1,
+        replaces_version: None,
+        recipient: id.issuer.to_string(),
+        endpoint,
+        xml_bucket: services.blobs.bucket().to_owned(),
+        xml_key: json_key,
+        content_sha256,
+        reason: None,
+        use_key: Some(key.to_owned()),
+        sender: Some(settings.own_country.to_string()),
+    };
+    services
+        .uses
+        .record_use_delivery(&message, services.clock.now())
+        .await?;
+    services.queue.send(std::slice::from_ref(&message)).await?;
+    report.deliveries_queued = 1;
+    Ok(report)
 }
 
 async fn ingest_object(

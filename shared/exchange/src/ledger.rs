@@ -124,6 +124,12 @@ pub enum DeliveryKind {
     Replacement,
     /// The issuer cancelled the permit.
     Cancellation,
+    /// The permit as endorsed by the exporting country's customs (box 14 filled): a new version
+    /// of the same permit, to the importing MA.
+    Endorsement,
+    /// A customs use of a foreign permit (an import confirmation, a border refusal), told to
+    /// the permit's issuing MA ([`crate::receive_use`]).
+    Use,
 }
 
 impl DeliveryKind {
@@ -133,6 +139,8 @@ impl DeliveryKind {
             DeliveryKind::Permit => "permit",
             DeliveryKind::Replacement => "replacement",
             DeliveryKind::Cancellation => "cancellation",
+            DeliveryKind::Endorsement => "endorsement",
+            DeliveryKind::Use => "use",
         }
     }
 
@@ -142,6 +150,8 @@ impl DeliveryKind {
             "permit" => Some(DeliveryKind::Permit),
             "replacement" => Some(DeliveryKind::Replacement),
             "cancellation" => Some(DeliveryKind::Cancellation),
+            "endorsement" => Some(DeliveryKind::Endorsement),
+            "use" => Some(DeliveryKind::Use),
             _ => None,
         }
     }

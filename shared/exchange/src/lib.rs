@@ -19,6 +19,7 @@ pub mod partners;
 pub mod ports;
 pub mod protocol;
 pub mod receive;
+pub mod receive_use;
 pub mod usage;
 
 pub use error::Error;

@@ -388,6 +388,13 @@ pub struct DeliveryMessage {
     /// For a cancellation: the issuer's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a use: its key within the permit ([`crate::usage::use_key`]); `xml_key` then names
+    /// the use's JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_key: Option<String>,
+    /// For a use: the sending MA's country (this deployment), which is not the permit's issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
 }
 
 impl DeliveryMessage {
@@ -408,6 +415,8 @@ impl DeliveryMessage {
             xml_key: pending.xml_key.clone(),
             content_sha256: pending.content_sha256.clone(),
             reason: pending.reason.clone(),
+            use_key: None,
+            sender: None,
         }
     }
 }

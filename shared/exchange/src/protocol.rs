@@ -39,6 +39,9 @@ pub enum DocumentStatus {
     Replaced,
     /// The issuer cancelled the permit.
     Cancelled,
+    /// The permit as the exporting country's customs endorsed it (box 14 filled): version 2 or
+    /// later of the same permit, sent by its issuer to the importing MA.
+    Endorsed,
 }
 
 impl DocumentStatus {
@@ -48,6 +51,7 @@ impl DocumentStatus {
             DocumentStatus::Issued => "issued",
             DocumentStatus::Replaced => "replaced",
             DocumentStatus::Cancelled => "cancelled",
+            DocumentStatus::Endorsed => "endorsed",
         }
     }
 }
@@ -236,11 +240,18 @@ impl Envelope {
                     ));
                 }
             }
-            DocumentStatus::Replaced => {
+            DocumentStatus::Replaced | DocumentStatus::Endorsed => {
                 if self.permit_version < 2 {
                     return Err(envelope_error(
                         "permit_version",
-                        "a replacement is version 2 or later",
+                        format!(
+                            "{} document is version 2 or later",
+                            if self.document_status == DocumentStatus::Replaced {
+                                "a replacement"
+                            } else {
+                                "an endorsed"
+                            }
+                        ),
                     ));
                 }
                 if let Some(replaced) = self.replaces_version {

@@ -140,14 +140,14 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn ack(ack: &Ack) -> Self {
+    pub(crate) fn ack(ack: &Ack) -> Self {
         Answer {
             status: 200,
             body: serde_json::to_string(ack).unwrap_or_default(),
         }
     }
 
-    fn refuse(refusal: Refusal) -> Self {
+    pub(crate) fn refuse(refusal: Refusal) -> Self {
         Answer {
             status: refusal.code.http_status(),
             body: serde_json::to_string(&refusal).unwrap_or_default(),
@@ -156,7 +156,11 @@ impl Answer {
 }
 
 /// A refusal; the message is cut at [`MAX_ANSWER_TEXT_CHARS`] (it may quote partner input).
-fn refuse(code: RefusalCode, message: impl Into<String>, message_id: Option<&str>) -> Answer {
+pub(crate) fn refuse(
+    code: RefusalCode,
+    message: impl Into<String>,
+    message_id: Option<&str>,
+) -> Answer {
     let mut refusal = Refusal::new(code, bounded(&message.into(), MAX_ANSWER_TEXT_CHARS));
     refusal.message_id = message_id.map(str::to_owned);
     Answer::refuse(refusal)
@@ -165,7 +169,7 @@ fn refuse(code: RefusalCode, message: impl Into<String>, message_id: Option<&str
 /// The one answer to every message that fails authentication (unknown or inactive sender, no
 /// key, unknown key id, missing or wrong signature): the same status and text whatever the
 /// reason, naming no key id. The reason is logged for the operator.
-fn unauthenticated(why: &str) -> Answer {
+pub(crate) fn unauthenticated(why: &str) -> Answer {
     tracing::warn!(reason = why, "message refused: not authenticated");
     refuse(
         RefusalCode::Unauthenticated,
@@ -783,6 +787,8 @@ mod tests {
             xml_key: String::new(),
             content_sha256: String::new(),
             reason: None,
+            use_key: None,
+            sender: None,
         }
     }
 

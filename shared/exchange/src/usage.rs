@@ -104,6 +104,13 @@ pub trait UseLedger: Send + Sync {
     async fn permit_uses(&self, id: &PermitId) -> Result<PermitUses, Error>;
     /// Records a use with an audit row, in one conditional write.
     async fn record_use(&self, new: &NewUse) -> Result<UseRecorded, Error>;
+    /// Records the delivery of a use to the permit's issuing MA (state PENDING, keyed by the
+    /// use), for the forward function to send and track; `false` when it was recorded before.
+    async fn record_use_delivery(
+        &self,
+        delivery: &crate::DeliveryMessage,
+        at: DateTime<Utc>,
+    ) -> Result<bool, Error>;
     /// Replaces the findings of a waiting use now that its permit arrived (and it is no longer
     /// waiting); `false` when it was checked again before (another arrival got there first).
     async fn recheck_use(
@@ -326,6 +333,13 @@ pub(crate) mod tests {
         }
         async fn record_use(&self, _: &NewUse) -> Result<UseRecorded, Error> {
             Ok(UseRecorded::New)
+        }
+        async fn record_use_delivery(
+            &self,
+            _: &crate::DeliveryMessage,
+            _: DateTime<Utc>,
+        ) -> Result<bool, Error> {
+            Ok(true)
         }
         async fn recheck_use(
             &self,

@@ -37,6 +37,8 @@ async fn row(
         DeliveryKind::Permit => "issued",
         DeliveryKind::Replacement => "replaced",
         DeliveryKind::Cancellation => "cancelled",
+        DeliveryKind::Endorsement => "endorsed",
+        DeliveryKind::Use => "used",
     };
     let got = xb
         .store

@@ -52,6 +52,8 @@ pub fn delivery_message(
         xml_key: String::new(),
         content_sha256: String::new(),
         reason: None,
+        use_key: None,
+        sender: None,
     }
 }
 
@@ -197,12 +199,45 @@ impl Ma {
         }
     }
 
-    /// Replaces this MA's partner directory.
+    /// Replaces this MA's partners in its directory (its agencies stay).
     pub async fn set_directory(&self, partners: Vec<ExchangePartner>) -> anyhow::Result<()> {
+        let agencies = ecites_aws::s3::read_directory(
+            &self.local.clients.s3,
+            &self.local.stack.bucket,
+            &self.local.stack.partners_key,
+        )
+        .await
+        .map(|directory| directory.agencies)
+        .unwrap_or_default();
         let directory = ExchangeDirectory {
             version: 1,
             partners,
+            agencies,
         };
+        write_directory(
+            &self.local.clients.s3,
+            &self.local.stack.bucket,
+            &self.local.stack.partners_key,
+            &directory,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Registers (or replaces) an agency in this MA's directory.
+    pub async fn register_agency(
+        &self,
+        agency: ecites_exchange::directory::Agency,
+    ) -> anyhow::Result<()> {
+        let mut directory = ecites_aws::s3::read_directory(
+            &self.local.clients.s3,
+            &self.local.stack.bucket,
+            &self.local.stack.partners_key,
+        )
+        .await?;
+        directory
+            .upsert_agency(agency)
+            .map_err(|e| anyhow::anyhow!(e))?;
         write_directory(
             &self.local.clients.s3,
             &self.local.stack.bucket,

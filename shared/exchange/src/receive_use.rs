@@ -1,0 +1,555 @@
+//! Customs uses and verifications over HTTPS, at the receive endpoint beside the permit
+//! envelopes: `POST <endpoint>/uses` records a use ([`UseMessage`]), `POST <endpoint>/verify`
+//! answers a verification ([`VerifyMessage`]).
+//!
+//! Two kinds of sender, one signing scheme (Ed25519 over the exact body bytes, the key id in
+//! `X-Ecites-Key-Id`, the signature in `X-Ecites-Signature`, `sent_at` within five minutes, the
+//! message id used once), as for permit envelopes (`docs/exchange.md`):
+//! - a **partner MA** tells the issuing MA what its customs did with the issuer's permit (an
+//!   import confirmation, a border refusal): `from` is the partner's country, its key is the
+//!   partner directory's, the permit must be the receiver's own, and the use must be reported
+//!   by the sender's country;
+//! - a registered **agency** (`agency` names it; `ecites agencies add`) of the receiver's
+//!   country posts its customs' uses of any permit, and asks verifications before clearance.
+//!
+//! Before the signature is verified every refusal is the same 401, as for envelopes.
+
+use crate::directory::{Agency, ExchangePartners, KeyChoiceError};
+use crate::protocol::{
+    bounded, cap_findings, verify, within_window, Ack, AckStatus, Refusal, RefusalCode,
+    WireFinding, KEY_ID_HEADER, MAX_ANSWER_TEXT_CHARS, MAX_MESSAGE_ID_CHARS, SIGNATURE_HEADER,
+};
+use crate::receive::{refuse, unauthenticated, Answer, InboundLedger, ReceiveSettings};
+use crate::usage::{record_use, verify_permit, UseLedger, UseOutcome, UseServices};
+use crate::{Clock, Error};
+use chrono::{DateTime, NaiveDate, Utc};
+use ecites_domain::usage::{Border, PermitUse, UsedPermit, VerifyRequest};
+use ecites_domain::{CountryCode, PermitId};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The path (suffix) uses are posted to.
+pub const USES_PATH: &str = "/uses";
+/// The path (suffix) verifications are posted to.
+pub const VERIFY_PATH: &str = "/verify";
+/// Format version of use and verify messages.
+pub const USE_MESSAGE_VERSION: u32 = 1;
+/// Largest use or verify message, in bytes.
+pub const MAX_USE_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// A use, as a partner MA or an agency posts it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UseMessage {
+    /// Format version ([`USE_MESSAGE_VERSION`]).
+    pub message_version: u32,
+    /// Unique per HTTP message (a new one per attempt): the replay key.
+    pub message_id: String,
+    /// The sender's country (ISO 3166-1 alpha-2).
+    pub from: String,
+    /// The registered agency sending, for an agency; absent for a partner MA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+    /// The receiving MA's country.
+    pub to: String,
+    /// When it was sent (RFC 3339, UTC).
+    pub sent_at: DateTime<Utc>,
+    /// The use (`schema/use.schema.json`).
+    #[serde(rename = "use")]
+    pub used: PermitUse,
+}
+
+/// One declared block of a verification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredBlock {
+    /// The block letter.
+    pub block: String,
+    /// The declared quantity, in the permit's unit.
+    pub quantity: Decimal,
+}
+
+/// A verification, as an agency asks it before clearing a shipment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyMessage {
+    /// Format version ([`USE_MESSAGE_VERSION`]).
+    pub message_version: u32,
+    /// Unique per HTTP message.
+    pub message_id: String,
+    /// The sender's country.
+    pub from: String,
+    /// The registered agency asking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+    /// The receiving MA's country.
+    pub to: String,
+    /// When it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// The permit.
+    pub permit: UsedPermit,
+    /// Export or import.
+    pub at: Border,
+    /// The day of the shipment.
+    pub on: NaiveDate,
+    /// The declared quantities, when any.
+    #[serde(default)]
+    pub blocks: Vec<DeclaredBlock>,
+}
+
+/// The services the use endpoints run over.
+#[derive(Clone, Copy)]
+pub struct UseReceiveServices<'a> {
+    /// Partner and agency keys.
+    pub partners: &'a dyn ExchangePartners,
+    /// Message id claims (replay guard), shared with permit envelopes.
+    pub claims: &'a dyn InboundLedger,
+    /// The ledger's side of uses.
+    pub uses: &'a dyn UseLedger,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+}
+
+/// Who sent a message, once authenticated.
+enum Sender {
+    Partner(CountryCode),
+    Agency(Agency),
+}
+
+impl Sender {
+    fn country(&self) -> CountryCode {
+        match self {
+            Sender::Partner(country) => *country,
+            Sender::Agency(agency) => agency.country,
+        }
+    }
+
+    /// The source recorded with a use.
+    fn source(&self, message_id: &str) -> String {
+        match self {
+            Sender::Partner(country) => format!("partner:{country}/{message_id}"),
+            Sender::Agency(agency) => format!("agency:{}/{message_id}", agency.id),
+        }
+    }
+
+    /// The id the message id is claimed under (partners by country, agencies by id).
+    fn claim_id(&self, message_id: &str) -> String {
+        match self {
+            Sender::Partner(_) => message_id.to_owned(),
+            Sender::Agency(agency) => format!("agency:{}:{message_id}", agency.id),
+        }
+    }
+}
+
+/// The fields every message has.
+struct Head<'a> {
+    message_version: u32,
+    message_id: &'a str,
+    from: &'a str,
+    agency: Option<&'a str>,
+    to: &'a str,
+    sent_at: DateTime<Utc>,
+}
+
+/// Authenticates and checks the common fields; `Err` is the answer to give.
+async fn admit(
+    services: UseReceiveServices<'_>,
+    settings: &ReceiveSettings,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
+    body: &[u8],
+    head: Head<'_>,
+) -> Result<Result<Sender, Answer>, Error> {
+    let Ok(from) = head.from.parse::<CountryCode>() else {
+        return Ok(Err(unauthenticated("`from` is not a country code")));
+    };
+    let key_id = header(KEY_ID_HEADER);
+    let (sender, public_key) = match head.agency {
+        None => {
+            let partner = match services.partners.exchange_partner(from).await? {
+                Some(partner) if partner.active => partner,
+                _ => return Ok(Err(unauthenticated("the sender is not an active partner"))),
+            };
+            match partner.key_for(key_id.as_deref()) {
+                Ok(key) => (Sender::Partner(from), key.to_owned()),
+                Err(e) => return Ok(Err(unauthenticated(key_problem(&e)))),
+            }
+        }
+        Some(id) => {
+            let agency = match services.partners.agency(id).await? {
+                Some(agency) if agency.active && agency.country == from => agency,
+                _ => {
+                    return Ok(Err(unauthenticated(
+                        "the sender is not an active agency of that country",
+                    )))
+                }
+            };
+            match agency.key_for(key_id.as_deref()) {
+                Ok(key) => {
+                    let key = key.to_owned();
+                    (Sender::Agency(agency), key)
+                }
+                Err(e) => return Ok(Err(unauthenticated(key_problem(&e)))),
+            }
+        }
+    };
+    let Some(signature) = header(SIGNATURE_HEADER) else {
+        return Ok(Err(unauthenticated("the signature header is missing")));
+    };
+    if let Err(why) = verify(&public_key, body, &signature) {
+        return Ok(Err(unauthenticated(&why)));
+    }
+    // Authenticated from here on: refusals may say why.
+    let now = services.clock.now();
+    if !within_window(head.sent_at, now) {
+        return Ok(Err(refuse(
+            RefusalCode::Unauthenticated,
+            format!(
+                "sent_at {} is more than 5 minutes from the receiver's clock ({now})",
+                head.sent_at
+            ),
+            None,
+        )));
+    }
+    let id_chars = head.message_id.chars().count();
+    if head.message_version != USE_MESSAGE_VERSION
+        || id_chars == 0
+        || id_chars > MAX_MESSAGE_ID_CHARS
+        || head.message_id.chars().any(char::is_control)
+    {
+        return Ok(Err(refuse(
+            RefusalCode::NotReadable,
+            format!(
+                "message_version must be {USE_MESSAGE_VERSION} and message_id 1 to {MAX_MESSAGE_ID_CHARS} characters without control characters"
+            ),
+            None,
+        )));
+    }
+    if head.to != settings.own_country.to_string() {
+        return Ok(Err(refuse(
+            RefusalCode::Forbidden,
+            format!(
+                "to: the message is addressed to {:?}, not {}",
+                head.to, settings.own_country
+            ),
+            Some(head.message_id),
+        )));
+    }
+    if !services
+        .claims
+        .claim_message(from, &sender.claim_id(head.message_id), now)
+        .await?
+    {
+        return Ok(Err(refuse(
+            RefusalCode::Replayed,
+            "this message id was received before",
+            Some(head.message_id),
+        )));
+    }
+    Ok(Ok(sender))
+}
+
+fn key_problem(error: &KeyChoiceError) -> &'static str {
+    match error {
+        KeyChoiceError::NoKeyOnRecord => "no public key is on record for the sender",
+        KeyChoiceError::UnknownKeyId { .. } => "the key id is not on record for the sender",
+    }
+}
+
+fn preflight(settings: &ReceiveSettings, method: &str, body: &[u8]) -> Option<Answer> {
+    if !method.eq_ignore_ascii_case("POST") {
+        return Some(refuse(RefusalCode::MethodNotAllowed, "use POST", None));
+    }
+    let limit = settings.max_body_bytes.min(MAX_USE_MESSAGE_BYTES);
+    (body.len() > limit).then(|| {
+        refuse(
+            RefusalCode::TooLarge,
+            format!("the body is {} bytes, above {limit}", body.len()),
+            None,
+        )
+    })
+}
+
+/// Reads a JSON body; errors name the field.
+fn read<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        refuse(
+            RefusalCode::NotReadable,
+            format!("{}: {}", e.path(), e.inner()),
+            None,
+        )
+    })
+}
+
+/// Our tracking number for a use: derived from the permit and the use's key, so the same use
+/// always gets the same number.
+pub fn use_tracking_number(own: CountryCode, id: &PermitId, key: &str) -> String {
+    let digest = Sha256::digest(format!("{id}\n{key}").as_bytes());
+    format!("{own}-U-{}", &hex::encode(digest)[..20])
+}
+
+/// Handles `POST .../uses`. Transient failures of our own infrastructure are a 503 (the sender
+/// retries); bad input is a refusal naming the field and the rule.
+pub async fn receive_use(
+    services: UseReceiveServices<'_>,
+    settings: &ReceiveSettings,
+    method: &str,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
+    body: &[u8],
+) -> Answer {
+    match receive_use_inner(services, settings, method, header, body).await {
+        Ok(answer) => answer,
+        Err(error) => unavailable(&error),
+    }
+}
+
+fn unavailable(error: &Error) -> Answer {
+    tracing::warn!(error = %error, "use message failed: answering 503 so the sender retries");
+    refuse(
+        RefusalCode::Unavailable,
+        "the receiver could not record the message; retry later",
+        None,
+    )
+}
+
+async fn receive_use_inner(
+    services: UseReceiveServices<'_>,
+    settings: &ReceiveSettings,
+    method: &str,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
+    body: &[u8],
+) -> Result<Answer, Error> {
+    if let Some(answer) = preflight(settings, method, body) {
+        return Ok(answer);
+    }
+    let message: UseMessage = match read(body) {
+        Ok(message) => message,
+        Err(answer) => return Ok(answer),
+    };
+    let head = Head {
+        message_version: message.message_version,
+        message_id: &message.message_id,
+        from: &message.from,
+        agency: message.agency.as_deref(),
+        to: &message.to,
+        sent_at: message.sent_at,
+    };
+    let sender = match admit(services, settings, header, body, head).await? {
+        Ok(sender) => sender,
+        Err(answer) => return Ok(answer),
+    };
+    let message_id = Some(message.message_id.as_str());
+    // Authorisation: a party reports its own border's uses; a partner only of our permits.
+    if message.used.reporter() != Some(sender.country()) {
+        return Ok(refuse(
+            RefusalCode::Forbidden,
+            format!(
+                "use.reported_by: {} may only report the uses of its own customs ({:?} given)",
+                sender.country(),
+                message.used.reported_by
+            ),
+            message_id,
+        ));
+    }
+    match &sender {
+        Sender::Partner(country) => {
+            if message.used.permit_id().map(|id| id.issuer) != Some(settings.own_country) {
+                return Ok(refuse(
+                    RefusalCode::Forbidden,
+                    format!(
+                        "use.permit.issuer: {country} may tell {} only of {}'s own permits",
+                        settings.own_country, settings.own_country
+                    ),
+                    message_id,
+                ));
+            }
+        }
+        Sender::Agency(agency) if !agency.reports_uses() => {
+            return Ok(refuse(
+                RefusalCode::Forbidden,
+                format!(
+                    "agency {}: a {} agency does not report uses (customs and enforcement do)",
+                    agency.id,
+                    agency.role.as_str()
+                ),
+                message_id,
+            ));
+        }
+        Sender::Agency(_) => {}
+    }
+    let permit = message.used.permit_id();
+    let outcome = record_use(
+        UseServices {
+            ledger: services.uses,
+            clock: services.clock,
+            own_country: settings.own_country,
+        },
+        message.used,
+        &sender.source(&message.message_id),
+    )
+    .await?;
+    match outcome {
+        UseOutcome::Refused { findings } => {
+            let (findings, omitted) =
+                cap_findings(findings.iter().map(WireFinding::from).collect());
+            let mut refusal = Refusal::new(RefusalCode::Invalid, "the use is invalid");
+            refusal.message_id = Some(message.message_id.clone());
+            refusal.findings = findings;
+            refusal.findings_omitted = omitted;
+            Ok(Answer::refuse(refusal))
+        }
+        UseOutcome::Recorded {
+            key,
+            duplicate,
+            findings,
+            ..
+        } => {
+            let (wire, omitted) = cap_findings(findings.iter().map(WireFinding::from).collect());
+            let id = permit.ok_or_else(|| Error::permanent("use", "recorded without a permit"))?;
+            Ok(Answer::ack(&Ack {
+                kind: "ack".into(),
+                tracking_number: use_tracking_number(settings.own_country, &id, &key),
+                message_id: message.message_id,
+                status: if wire.is_empty() {
+                    AckStatus::Delivered
+                } else {
+                    AckStatus::DeliveredWithWarnings
+                },
+                findings: wire,
+                findings_omitted: omitted,
+                duplicate,
+            }))
+        }
+    }
+}
+
+/// Handles `POST .../verify`: the answer is [`ecites_domain::usage::Verification`] as JSON.
+/// Only registered agencies ask.
+pub async fn receive_verify(
+    services: UseReceiveServices<'_>,
+    settings: &ReceiveSettings,
+    method: &str,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
+    body: &[u8],
+) -> Answer {
+    match receive_verify_inner(services, settings, method, header, body).await {
+        Ok(answer) => answer,
+        Err(error) => unavailable(&error),
+    }
+}
+
+async fn receive_verify_inner(
+    services: UseReceiveServices<'_>,
+    settings: &ReceiveSettings,
+    method: &str,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
+    body: &[u8],
+) -> Result<Answer, Error> {
+    if let Some(answer) = preflight(settings, method, body) {
+        return Ok(answer);
+    }
+    let message: VerifyMessage = match read(body) {
+        Ok(message) => message,
+        Err(answer) => return Ok(answer),
+    };
+    if message.agency.is_none() {
+        return Ok(unauthenticated(
+            "a verification comes from a registered agency",
+        ));
+    }
+    let head = Head {
+        message_version: message.message_version,
+        message_id: &message.message_id,
+        from: &message.from,
+        agency: message.agency.as_deref(),
+        to: &message.to,
+        sent_at: message.sent_at,
+    };
+    let sender = match admit(services, settings, header, body, head).await? {
+        Ok(sender) => sender,
+        Err(answer) => return Ok(answer),
+    };
+    let (Ok(issuer), number) = (
+        message.permit.issuer.trim().parse::<CountryCode>(),
+        message.permit.number.trim(),
+    ) else {
+        return Ok(refuse(
+            RefusalCode::NotReadable,
+            format!(
+                "permit.issuer: {:?} is not an ISO 3166-1 alpha-2 code",
+                bounded(&message.permit.issuer, MAX_ANSWER_TEXT_CHARS)
+            ),
+            Some(&message.message_id),
+        ));
+    };
+    if number.is_empty() || number.chars().count() > ecites_domain::usage::MAX_USE_ID_CHARS {
+        return Ok(refuse(
+            RefusalCode::NotReadable,
+            "permit.number: 1 to 35 characters",
+            Some(&message.message_id),
+        ));
+    }
+    let request = VerifyRequest {
+        id: PermitId {
+            issuer,
+            number: number.to_owned(),
+        },
+        at: message.at,
+        by: sender.country(),
+        on: message.on,
+        declared: message
+            .blocks
+            .into_iter()
+            .take(ecites_domain::usage::MAX_USE_BLOCKS)
+            .map(|b| (b.block, b.quantity))
+            .collect(),
+    };
+    let answer = verify_permit(
+        UseServices {
+            ledger: services.uses,
+            clock: services.clock,
+            own_country: settings.own_country,
+        },
+        &request,
+    )
+    .await?;
+    Ok(Answer {
+        status: 200,
+        body: serde_json::to_string(&answer)
+            .map_err(|e| Error::permanent("serialize verification", e))?,
+    })
+}
+
+/// Builds the signed use message for a delivery to the permit's issuing MA: the body and the
+/// headers (as [`crate::forward::build_message`] does for permits).
+pub fn build_use_message(
+    sender: &str,
+    recipient: &str,
+    used: &PermitUse,
+    message_id: &str,
+    signer: &crate::protocol::SigningIdentity,
+    now: DateTime<Utc>,
+) -> (Vec<u8>, Vec<(&'static str, String)>) {
+    let message = UseMessage {
+        message_version: USE_MESSAGE_VERSION,
+        message_id: message_id.to_owned(),
+        from: sender.to_owned(),
+        agency: None,
+        to: recipient.to_owned(),
+        sent_at: now,
+        used: used.clone(),
+    };
+    let body = serde_json::to_vec(&message).unwrap_or_default();
+    let headers = vec![
+        ("content-type", "application/json".to_owned()),
+        (SIGNATURE_HEADER, signer.sign(&body)),
+        (KEY_ID_HEADER, signer.key_id.clone()),
+    ];
+    (body, headers)
+}
+
+/// The URL uses are posted to, from a partner's endpoint.
+pub fn uses_url(endpoint: &str) -> String {
+    format!("{}{USES_PATH}", endpoint.trim_end_matches('/'))
+}
