@@ -3,6 +3,7 @@
 //! The CLI is a thin shell over the same crates the Lambda functions use, so a permit an officer
 //! checks here is judged exactly as the pipeline will judge it.
 
+mod agencies;
 mod convert;
 mod input;
 mod partners;
@@ -102,6 +103,12 @@ enum Command {
     Partners {
         #[command(subcommand)]
         command: partners::PartnersCommand,
+    },
+    /// Manage the agencies of this country (customs, enforcement, ...) that post customs uses
+    /// and verifications to the receive endpoint, signed with their keys.
+    Agencies {
+        #[command(subcommand)]
+        command: agencies::AgenciesCommand,
     },
     /// Manage agency subscriptions to notifications (customs, veterinary, enforcement, ...).
     /// Needs ECITES_TOPIC_ARN besides the functions' environment.
@@ -280,6 +287,7 @@ fn main() -> ExitCode {
             None => run_async(replay::run(limit)),
         },
         Command::Partners { command } => run_async(partners::run(command)),
+        Command::Agencies { command } => run_async(agencies::run(command)),
         Command::Species { command } => run_async(species::run(command)),
         Command::Subscriptions(args) => run_async(subscriptions::run(args)),
         Command::Verify {

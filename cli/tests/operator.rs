@@ -493,3 +493,91 @@ async fn verify_answers_customs_from_the_ledger_and_status_shows_the_balance_and
         .unwrap();
     assert_eq!(unreadable.status.code(), Some(2), "{}", stderr(&unreadable));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agencies_added_through_the_cli_are_heard_at_the_receive_endpoint_until_removed() {
+    let (_xa, xb) = pair().await;
+    let customs = SigningIdentity::generate("xb-customs-1").unwrap();
+    let added = succeeded(&ecites_as(
+        &xb,
+        &[
+            "agencies",
+            "add",
+            "xb-customs",
+            "--role",
+            "customs",
+            "--public-key",
+            &customs.public_key_base64(),
+            "--key-id",
+            "xb-customs-1",
+            "--name",
+            "Customs of XB",
+        ],
+    ));
+    assert!(
+        added.contains("agency xb-customs (XB, customs) saved"),
+        "{added}"
+    );
+    let listed = succeeded(&ecites_as(&xb, &["agencies", "list"]));
+    assert!(
+        listed.contains("xb-customs") && listed.contains("Customs of XB"),
+        "{listed}"
+    );
+    let bad_role = ecites_as(
+        &xb,
+        &[
+            "agencies",
+            "add",
+            "x",
+            "--role",
+            "smuggler",
+            "--public-key",
+            &customs.public_key_base64(),
+        ],
+    );
+    assert!(!bad_role.status.success());
+    assert!(
+        stderr(&bad_role).contains("--role"),
+        "{}",
+        stderr(&bad_role)
+    );
+
+    let ask = |message_id: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "message_version": 1, "message_id": message_id, "from": "XB", "agency": "xb-customs",
+            "to": "XB", "sent_at": Utc::now(),
+            "permit": {"issuer": "XA", "number": "26XA0970"}, "at": "import", "on": "2026-02-12"
+        }))
+        .unwrap()
+    };
+    let post = |body: Vec<u8>| {
+        let headers = vec![
+            ("content-type", "application/json".to_owned()),
+            ("x-ecites-signature", customs.sign(&body)),
+            ("x-ecites-key-id", customs.key_id.clone()),
+        ];
+        let url = format!("{}/verify", xb.server.url().trim_end_matches('/'));
+        async move {
+            HttpTransport::new(Duration::from_secs(10))
+                .unwrap()
+                .post(&url, &headers, body)
+                .await
+                .expect("XB answers")
+        }
+    };
+    let reply = post(ask("v-1")).await;
+    let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(reply.status, 200, "{answer}");
+    assert_eq!(
+        answer["usable"], false,
+        "XB never received 26XA0970: {answer}"
+    );
+    assert_eq!(answer["findings"][0]["rule"], "use-permit-not-received");
+
+    succeeded(&ecites_as(&xb, &["agencies", "remove", "xb-customs"]));
+    directory_cache_expires().await;
+    let reply = post(ask("v-2")).await;
+    assert_eq!(reply.status, 401, "a removed agency is not heard");
+    let gone = ecites_as(&xb, &["agencies", "remove", "xb-customs"]);
+    assert_eq!(gone.status.code(), Some(1));
+}

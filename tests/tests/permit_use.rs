@@ -436,3 +436,206 @@ async fn alerts_reach_an_enforcement_subscriber_filtering_by_rule_and_a_broken_u
     assert!(report.contains("use-quantity-not-positive"), "{report}");
     assert_eq!(uses(&local, "26XA0500").await.uses.len(), 2);
 }
+
+/// POSTs `body` signed with `key` to XB's receive endpoint at `path`; the status and answer.
+async fn post_signed(
+    xb: &ecites_local::exchange::Ma,
+    path: &str,
+    body: &serde_json::Value,
+    key: &ecites_exchange::protocol::SigningIdentity,
+) -> (u16, serde_json::Value) {
+    use ecites_exchange::forward::PartnerTransport as _;
+    let body = serde_json::to_vec(body).unwrap();
+    let headers = vec![
+        ("content-type", "application/json".to_owned()),
+        ("x-ecites-signature", key.sign(&body)),
+        ("x-ecites-key-id", key.key_id.clone()),
+    ];
+    let url = format!("{}{path}", xb.server.url().trim_end_matches('/'));
+    let reply = ecites_forward::HttpTransport::new(Duration::from_secs(10))
+        .unwrap()
+        .post(&url, &headers, body)
+        .await
+        .expect("XB's receive endpoint answers");
+    (reply.status, json(&reply.body))
+}
+
+fn agency(
+    id: &str,
+    role: Role,
+    key: &ecites_exchange::protocol::SigningIdentity,
+) -> ecites_exchange::directory::Agency {
+    ecites_exchange::directory::Agency {
+        id: id.into(),
+        country: ecites_local::country("XB"),
+        role,
+        name: Some(format!("{id} of XB")),
+        active: true,
+        public_key: Some(key.public_key_base64()),
+        key_id: Some(key.key_id.clone()),
+        rotation_keys: Vec::new(),
+    }
+}
+
+fn use_body(
+    message_id: &str,
+    agency: Option<&str>,
+    from: &str,
+    used: serde_json::Value,
+) -> serde_json::Value {
+    let mut body = json!({
+        "message_version": 1,
+        "message_id": message_id,
+        "from": from,
+        "to": "XB",
+        "sent_at": chrono::Utc::now(),
+        "use": used,
+    });
+    if let Some(agency) = agency {
+        body["agency"] = json!(agency);
+    }
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_agency_posts_signed_uses_and_verifications_and_nobody_else_is_heard() {
+    let (xa, xb) = start_pair().await;
+    let permit = fixtures::export_permit("26XA0600", "XA", "XB", 10);
+    xa.drop_permit("26XA0600", &permit).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let customs = ecites_exchange::protocol::SigningIdentity::generate("xb-customs-1").unwrap();
+    let vet = ecites_exchange::protocol::SigningIdentity::generate("xb-vet-1").unwrap();
+    xb.register_agency(agency("xb-customs", Role::Customs, &customs))
+        .await
+        .unwrap();
+    xb.register_agency(agency("xb-vet", Role::Veterinary, &vet))
+        .await
+        .unwrap();
+    let message: serde_json::Value = serde_json::from_str(&use_message(
+        "import_confirmation",
+        "26XA0600",
+        "XB",
+        "XB-DEC-600",
+        "2026-02-12",
+        4,
+    ))
+    .unwrap();
+    let used = message["use"].clone();
+
+    // Before clearance, customs verify the declared quantity.
+    let ask = json!({
+        "message_version": 1, "message_id": "v-1", "from": "XB", "agency": "xb-customs",
+        "to": "XB", "sent_at": chrono::Utc::now(),
+        "permit": {"issuer": "XA", "number": "26XA0600"}, "at": "import", "on": "2026-02-12",
+        "blocks": [{"block": "A", "quantity": "4"}]
+    });
+    let (status, answer) = post_signed(&xb, "/verify", &ask, &customs).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["usable"], true, "{answer}");
+    assert_eq!(answer["record"]["origin"], "received");
+    assert_eq!(answer["balance"][0]["remaining"], "10");
+
+    // Then record the import.
+    let (status, ack) = post_signed(
+        &xb,
+        "/uses",
+        &use_body("u-1", Some("xb-customs"), "XB", used.clone()),
+        &customs,
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["status"], "DELIVERED");
+    let tracking = ack["tracking_number"].as_str().unwrap().to_owned();
+    assert!(tracking.starts_with("XB-U-"), "{tracking}");
+    // The same use again (a retry after a lost answer): the same tracking number, one use.
+    let (status, again) = post_signed(
+        &xb,
+        "/uses",
+        &use_body("u-2", Some("xb-customs"), "XB", used.clone()),
+        &customs,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["tracking_number"], tracking.as_str());
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(uses(&xb.local, "26XA0600").await.uses.len(), 1);
+    // The same message id again is a replay.
+    let (status, replay) = post_signed(
+        &xb,
+        "/uses",
+        &use_body("u-2", Some("xb-customs"), "XB", used.clone()),
+        &customs,
+    )
+    .await;
+    assert_eq!(status, 409, "{replay}");
+
+    // Nobody else is heard: an unknown key, a veterinary agency, a partner telling XB of a
+    // permit that is not XB's, a use reported for another country's border.
+    let stranger = ecites_exchange::protocol::SigningIdentity::generate("xb-customs-1").unwrap();
+    let (status, _) = post_signed(
+        &xb,
+        "/uses",
+        &use_body("u-3", Some("xb-customs"), "XB", used.clone()),
+        &stranger,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, answer) = post_signed(
+        &xb,
+        "/uses",
+        &use_body("u-4", Some("xb-vet"), "XB", used.clone()),
+        &vet,
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    let mut xa_reports = used.clone();
+    xa_reports["reported_by"] = json!("XA");
+    let (status, answer) = post_signed(
+        &xb,
+        "/uses",
+        &use_body("u-5", None, "XA", xa_reports.clone()),
+        &xa.key,
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("use.permit.issuer"),
+        "{answer}"
+    );
+    let (status, answer) = post_signed(
+        &xb,
+        "/uses",
+        &use_body("u-6", Some("xb-customs"), "XB", xa_reports),
+        &customs,
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("use.reported_by"),
+        "{answer}"
+    );
+    // A broken use is refused naming the field.
+    let mut broken = used;
+    broken["blocks"][0]["quantity"]["value"] = json!("many");
+    let (status, answer) = post_signed(
+        &xb,
+        "/uses",
+        &use_body("u-7", Some("xb-customs"), "XB", broken),
+        &customs,
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("use.blocks[0].quantity.value"),
+        "{answer}"
+    );
+}
