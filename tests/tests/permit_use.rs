@@ -88,6 +88,56 @@ async fn endorsed_at_xa_and_confirmed_at_xb_each_ledger_keeps_the_balance_and_a_
         at_xa.uses[0].findings
     );
 
+    // The endorsed permit (box 14: 8 exported) is the permit's version 2, delivered to XB.
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let endorsed = status(&xa.local, "XA", "26XA0100").await;
+    assert_eq!(endorsed.versions.len(), 2);
+    let sent = endorsed
+        .deliveries
+        .iter()
+        .find(|d| d.kind == ecites_exchange::DeliveryKind::Endorsement)
+        .expect("the endorsed permit's delivery to XB");
+    assert_eq!(
+        sent.state,
+        ecites_exchange::DeliveryState::Delivered,
+        "{sent:?}"
+    );
+    let at_xb = uses(&xb.local, "26XA0100").await;
+    let record = at_xb.record.as_ref().unwrap();
+    assert_eq!(record.version, 2);
+    assert_eq!(
+        record.facts.blocks[0].endorsed.as_ref().unwrap().value,
+        Decimal::from(8)
+    );
+    let xml = xb
+        .local
+        .get_object(at_xb.xml_key.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&xml).contains("ExaminationTransportEvent"));
+    // XB checks what arrives against what XA's customs endorsed, not only the permit.
+    let more_than_exported = verify_permit(
+        UseServices {
+            ledger: xb.local.function.ledger(),
+            clock: &SystemClock,
+            own_country: ecites_local::country("XB"),
+        },
+        &VerifyRequest {
+            id: id("XA", "26XA0100"),
+            at: Border::Import,
+            by: ecites_local::country("XB"),
+            on: "2026-02-12".parse().unwrap(),
+            declared: vec![("A".into(), Decimal::from(9))],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rules_of(&more_than_exported.findings),
+        ["use-import-above-exported"]
+    );
+
     // XB's customs confirm the import of the permit XB received electronically.
     let confirmation = use_message(
         "import_confirmation",

@@ -744,6 +744,9 @@ impl DynamoLedger {
                 .map_err(|e| Error::permanent("serialize findings", e))?;
             row.insert("findings".into(), s(findings));
         }
+        if v.endorsement {
+            row.insert("endorsement".into(), s("true"));
+        }
         if let Some(facts) = &v.facts {
             let facts = serde_json::to_string(facts)
                 .map_err(|e| Error::permanent("serialize permit facts", e))?;
@@ -774,10 +777,10 @@ impl DynamoLedger {
             )?);
         }
 
-        let kind = if previous.is_some() {
-            DeliveryKind::Replacement
-        } else {
-            DeliveryKind::Permit
+        let kind = match (previous, v.endorsement) {
+            (None, _) => DeliveryKind::Permit,
+            (Some(_), false) => DeliveryKind::Replacement,
+            (Some(_), true) => DeliveryKind::Endorsement,
         };
         let mut pending = Vec::new();
         let mut no_partner = Vec::new();

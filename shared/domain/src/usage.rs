@@ -210,6 +210,10 @@ pub struct BlockFacts {
     /// Box 11: the quantity permitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Quantity>,
+    /// Box 14: the quantity the exporting country's customs endorsed, when the permit carries
+    /// its endorsement (an endorsed permit received from its issuer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endorsed: Option<Quantity>,
 }
 
 /// What uses are checked against: the facts of one permit version, small enough to keep on the
@@ -259,6 +263,10 @@ impl PermitFacts {
                     scientific_name: block.scientific_name.clone(),
                     term: block.term.as_ref().map(|term| term.as_str().to_owned()),
                     quantity: block.quantity.clone(),
+                    endorsed: block
+                        .endorsement
+                        .as_ref()
+                        .and_then(|endorsement| endorsement.quantity.clone()),
                 })
                 .collect(),
         }
@@ -377,7 +385,13 @@ pub fn balance(facts: &PermitFacts, uses: &[UseOnRecord]) -> Vec<BlockBalance> {
                     .map(|used| used.quantity.value)
                     .sum()
             };
-            let exported = sum(UseKind::ExportEndorsement);
+            // Exported: the endorsements recorded here, or the box 14 of the permit as its
+            // issuer endorsed it (an importing MA learns the export from the endorsed permit).
+            let endorsed = block
+                .endorsed
+                .as_ref()
+                .map_or(Decimal::ZERO, |quantity| quantity.value);
+            let exported = sum(UseKind::ExportEndorsement).max(endorsed);
             let imported = sum(UseKind::ImportConfirmation);
             let permitted = block.quantity.as_ref().map(|quantity| quantity.value);
             let consumed = if exported > Decimal::ZERO {
@@ -1181,4 +1195,51 @@ fn write_balance_and_uses(
         }
     }
     Ok(())
+}
+
+/// The permit as the exporting country's customs endorsed it (box 14, Res. Conf. 12.3 Annex 2):
+/// the consignment's examination (date, port of export, the customs office and officer) and,
+/// per block the use names, the quantity actually exported. Blocks the use does not name are
+/// left as they are. Written in the standard XML as `ExaminationTransportEvent`, for the
+/// consignment and for each block, as EPIX's final certificates carry it.
+pub fn endorse(permit: &mut Permit, used: &PermitUse) {
+    use crate::model::{Examination, Party};
+    let certifier = match (used.customs_office.as_deref(), used.officer.as_deref()) {
+        (None, None) => None,
+        (office, officer) => Some(Party {
+            id: officer.map(str::to_owned),
+            name: Some(
+                [office, officer]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            address: crate::model::Address {
+                country: used.reporter().map(crate::codes::Coded::Known),
+                ..crate::model::Address::default()
+            },
+        }),
+    };
+    permit.export_endorsement = Some(Examination {
+        date: Some(used.date),
+        quantity: None,
+        port: used.port.clone(),
+        certifier: certifier.clone(),
+    });
+    for block in &mut permit.blocks {
+        let Some(endorsed) = used
+            .blocks
+            .iter()
+            .find(|b| b.block.trim().eq_ignore_ascii_case(block.id.trim()))
+        else {
+            continue;
+        };
+        block.endorsement = Some(Examination {
+            date: Some(used.date),
+            quantity: Some(endorsed.quantity.clone()),
+            port: used.port.clone(),
+            certifier: None,
+        });
+    }
 }

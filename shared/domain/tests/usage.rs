@@ -45,12 +45,14 @@ fn record() -> PermitOnRecord {
                     scientific_name: Some("Psittacus erithacus".into()),
                     term: Some("LIV".into()),
                     quantity: Some(qty(10, None)),
+                    endorsed: None,
                 },
                 BlockFacts {
                     id: "B".into(),
                     scientific_name: Some("Acipenser baerii".into()),
                     term: Some("CAV".into()),
                     quantity: Some(qty(5, Some("KGM"))),
+                    endorsed: None,
                 },
             ],
         },
@@ -365,4 +367,58 @@ fn every_use_rule_is_catalogued_once_in_the_use_tier() {
     let before = ids.len();
     ids.dedup();
     assert_eq!(before, ids.len());
+}
+
+#[test]
+fn an_endorsed_permit_carries_box_14_per_block_through_the_standard_xml() {
+    let mut permit = ecites_domain::testing::typical_permit(2);
+    let first = permit.blocks[0].id.clone();
+    let unit = permit.blocks[0]
+        .quantity
+        .as_ref()
+        .and_then(|q| q.unit.clone());
+    let mut used = endorsement("DEC-1", "2026-04-01", &[]);
+    used.blocks = vec![UseBlock {
+        block: first.clone(),
+        quantity: Quantity {
+            value: Decimal::new(15, 1),
+            unit,
+        },
+        dead_on_arrival: None,
+    }];
+    used.port = Some(ecites_domain::model::Location {
+        id: Some("XAPOR".into()),
+        name: Some("Port of XA".into()),
+    });
+    ecites_domain::usage::endorse(&mut permit, &used);
+    let xml = ecites_domain::xml::write_permit(&permit);
+    assert!(xml.contains("ExaminationTransportEvent"), "{xml}");
+    let read = ecites_domain::xml::read_permit(xml.as_bytes())
+        .unwrap()
+        .permit;
+    let consignment = read
+        .export_endorsement
+        .as_ref()
+        .expect("box 14 for the consignment");
+    assert_eq!(
+        consignment.port.as_ref().unwrap().id.as_deref(),
+        Some("XAPOR")
+    );
+    let block = read.blocks[0]
+        .endorsement
+        .as_ref()
+        .expect("box 14 for block A");
+    assert_eq!(block.quantity.as_ref().unwrap().value, Decimal::new(15, 1));
+    assert!(
+        read.blocks[1].endorsement.is_none(),
+        "a block the use does not name"
+    );
+    // What the importing MA checks imports against.
+    let facts = PermitFacts::of(&read);
+    assert_eq!(
+        facts.blocks[0].endorsed.as_ref().unwrap().value,
+        Decimal::new(15, 1)
+    );
+    let after = balance(&facts, &[]);
+    assert_eq!(after[0].exported, Decimal::new(15, 1));
 }

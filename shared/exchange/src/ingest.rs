@@ -303,7 +303,8 @@ async fn ingest_use(
             key,
             duplicate,
             waiting,
-            ..
+            findings,
+            xml_key,
         } => {
             let mut report = IngestReport {
                 uses: vec![IngestedUse {
@@ -317,13 +318,82 @@ async fn ingest_use(
             };
             // A foreign permit: its issuing MA is told (for a duplicate too, in case the first
             // attempt stopped before; the forward function sends each delivery once).
-            if let Some(id) = permit.filter(|id| id.issuer != settings.own_country) {
-                report.merge(tell_issuer(services, settings, &id, &key, &reported).await?);
+            let foreign = permit
+                .as_ref()
+                .is_some_and(|id| id.issuer != settings.own_country);
+            if let (true, Some(id)) = (foreign, permit.as_ref()) {
+                report.merge(tell_issuer(services, settings, id, &key, &reported).await?);
+            } else if let (Some(id), Some(xml_key)) = (permit, xml_key) {
+                // Our own permit endorsed at export: the endorsed permit is its new version,
+                // delivered to the importing MA (again idempotent: same content, same version).
+                let blocking = [
+                    "use-second-consignment",
+                    "use-permit-not-issued",
+                    "use-permit-cancelled",
+                    "use-permit-replaced",
+                ];
+                if kind == ecites_domain::usage::UseKind::ExportEndorsement
+                    && !findings.iter().any(|f| blocking.contains(&f.rule.as_str()))
+                {
+                    report.merge(endorse_permit(services, source, id, &xml_key, &reported).await?);
+                }
             }
             Ok(report)
         }
     }
 }
+
+/// Records the permit as the exporting country's customs endorsed it (box 14 filled from the
+/// use, [`ecites_domain::usage::endorse`]) as its next version, delivered to the importing MA
+/// as an endorsement. Validation findings of the endorsed permit are kept as warnings: the
+/// use's own findings (an endorsement above the permit, say) are already recorded as alerts.
+async fn endorse_permit(
+    services: Services<'_>,
+    source: &InputSource,
+    id: PermitId,
+    xml_key: &str,
+    used: &ecites_domain::usage::PermitUse,
+) -> Result<IngestReport, Error> {
+    let xml = match services
+        .blobs
+        .get(
+            services.blobs.bucket(),
+            xml_key,
+            None,
+            MAX_ENDORSED_XML_BYTES,
+        )
+        .await?
+    {
+        Fetched::Bytes(bytes) => bytes,
+        Fetched::TooLarge { size } => {
+            return Err(Error::permanent(
+                "endorse permit",
+                format!("{xml_key} is {size} bytes, above {MAX_ENDORSED_XML_BYTES}"),
+            ))
+        }
+    };
+    let mut permit = ecites_domain::xml::read_permit(&xml)
+        .map_err(|e| Error::permanent("endorse permit", format!("{xml_key}: {e}")))?
+        .permit;
+    ecites_domain::usage::endorse(&mut permit, used);
+    let Some(countries) = recipient_countries(&permit) else {
+        return Ok(IngestReport::default());
+    };
+    let findings: Vec<Finding> = ecites_domain::validate(&permit)
+        .into_iter()
+        .map(|mut finding| {
+            finding.severity = finding.severity.min(ecites_domain::Severity::Warning);
+            finding
+        })
+        .collect();
+    accept(
+        services, source, id, &permit, findings, countries, None, true,
+    )
+    .await
+}
+
+/// Largest stored permit XML read back to endorse it.
+const MAX_ENDORSED_XML_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Queues the delivery of a use of a foreign permit to the permit's issuing MA: the use's JSON
 /// is stored, the delivery recorded PENDING in the ledger (keyed by the use), and a delivery
@@ -653,6 +723,7 @@ async fn ingest_bytes(
             findings,
             recipient_countries,
             sent_at,
+            false,
         )
         .await?;
         report.merge(one_report);
@@ -682,6 +753,7 @@ async fn accept(
     findings: Vec<Finding>,
     countries: Vec<CountryCode>,
     sent_at: Option<DateTime<Utc>>,
+    endorsement: bool,
 ) -> Result<IngestReport, Error> {
     let now = services.clock.now();
     let xml = ecites_domain::xml::write_permit(permit);
@@ -750,6 +822,7 @@ async fn accept(
         findings: findings.into_iter().take(MAX_RECORDED_FINDINGS).collect(),
         recipients,
         facts: Some(ecites_domain::usage::PermitFacts::of(permit)),
+        endorsement,
     };
     let recorded = services.ledger.record_version(&version).await?;
     let mut report = IngestReport::default();

@@ -199,6 +199,9 @@ pub struct NewVersion {
     /// What customs uses are checked against (validity, countries, blocks), kept on the
     /// version so that a verification is one read.
     pub facts: Option<ecites_domain::usage::PermitFacts>,
+    /// True for the permit as endorsed by customs at export (box 14): delivered as an
+    /// endorsement rather than a replacement.
+    pub endorsement: bool,
 }
 
 /// A cancellation of the current version of a permit.

@@ -151,6 +151,9 @@ pub enum UseOutcome {
         waiting: bool,
         /// The findings.
         findings: Vec<Finding>,
+        /// The standard XML of the permit's current version, when on record.
+        #[serde(skip)]
+        xml_key: Option<String>,
     },
     /// Refused: the use itself is broken ([`check_use_form`]); nothing recorded.
     Refused {
@@ -216,6 +219,7 @@ pub async fn record_use(
                 duplicate: true,
                 waiting: same.waiting,
                 findings: same.findings.clone(),
+                xml_key: on_ledger.xml_key.clone(),
             });
         }
         let before = earlier(&on_ledger.uses);
@@ -258,6 +262,7 @@ pub async fn record_use(
                     duplicate: false,
                     waiting: new.waiting,
                     findings,
+                    xml_key: new.permit_xml_key,
                 });
             }
             UseRecorded::Duplicate => continue,
