@@ -722,8 +722,7 @@ async fn ingest_bytes(
             &one.permit,
             findings,
             recipient_countries,
-            sent_at,
-            false,
+            Arrival::Sent(sent_at),
         )
         .await?;
         report.merge(one_report);
@@ -745,6 +744,14 @@ pub fn recipient_countries(permit: &Permit) -> Option<Vec<CountryCode>> {
     Some(vec![country])
 }
 
+/// How a version reached [`accept`].
+enum Arrival {
+    /// Sent by the MA's system, at this time when known.
+    Sent(Option<DateTime<Utc>>),
+    /// Made here: the permit as customs endorsed it at export.
+    Endorsed,
+}
+
 async fn accept(
     services: Services<'_>,
     source: &InputSource,
@@ -752,9 +759,12 @@ async fn accept(
     permit: &Permit,
     findings: Vec<Finding>,
     countries: Vec<CountryCode>,
-    sent_at: Option<DateTime<Utc>>,
-    endorsement: bool,
+    arrival: Arrival,
 ) -> Result<IngestReport, Error> {
+    let (sent_at, endorsement) = match arrival {
+        Arrival::Sent(sent_at) => (sent_at, false),
+        Arrival::Endorsed => (None, true),
+    };
     let now = services.clock.now();
     let xml = ecites_domain::xml::write_permit(permit);
     let content_sha256 = sha256_hex(xml.as_bytes());
