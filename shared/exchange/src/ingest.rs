@@ -387,7 +387,13 @@ async fn endorse_permit(
         })
         .collect();
     accept(
-        services, source, id, &permit, findings, countries, None, true,
+        services,
+        source,
+        id,
+        &permit,
+        findings,
+        countries,
+        Arrival::Endorsed,
     )
     .await
 }
