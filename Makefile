@@ -31,7 +31,7 @@ $(MOTO_SERVER):
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
 
-demo: demo-pipeline demo-exchange demo-notify demo-cli ## Run the main job locally: ingest, the two-MA exchange and notifications on the emulated AWS, then the CLI
+demo: demo-pipeline demo-exchange demo-notify demo-use demo-cli ## Run the main job locally: ingest, the two-MA exchange, notifications and permit use on the emulated AWS, then the CLI
 
 demo-cli: build ## The ecites CLI over the samples: validate and convert
 	@echo "== validate: the EPIX sample, a JSON export permit, a CSV export with two permits"
@@ -53,8 +53,9 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-schema: ## Regenerate schema/permit.schema.json from the model
+schema: ## Regenerate schema/permit.schema.json and schema/use.schema.json from the model
 	$(CARGO) run --quiet --bin ecites -- schema > schema/permit.schema.json
+	$(CARGO) run --quiet --bin ecites -- schema --use > schema/use.schema.json
 
 # mk/exchange.mk adds bench-exchange as a prerequisite; mk/infra.mk adds bench-functions.
 bench: ## Measure speed and memory (criterion benches, folder conversion, pipeline, exchange, packaged functions)

@@ -2,11 +2,14 @@
 # Included by the main Makefile: `include mk/exchange.mk`. Adds the exchange to `make demo`
 # and `make bench` as prerequisites, so the main recipes stay untouched.
 
-.PHONY: demo-exchange bench-exchange test-exchange
+.PHONY: demo-exchange demo-use bench-exchange test-exchange
 
 # The handlers print one CloudWatch EMF line per batch; the demo hides them.
 demo-exchange: $(MOTO_SERVER) ## Two MAs exchange a permit, replacement, cancellation; outage, DLQ, replay; forgery refused
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- demo-exchange | grep -v '^{"'
+
+demo-use: $(MOTO_SERVER) ## Permit use: endorsed at export, confirmed at import, balances on both ledgers; second consignment, over-quantity, expired, never received: each an alert
+	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- demo-use | grep -v '^{"'
 
 bench-exchange: $(MOTO_SERVER) ## Deliveries/s through forward -> receive on loopback and AWS requests per delivery
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-exchange --deliveries $(or $(DELIVERIES),100) | grep -v '^{"'

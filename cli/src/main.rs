@@ -71,8 +71,12 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print the JSON Schema of the JSON form of a permit.
-    Schema,
+    /// Print the JSON Schema of the JSON form of a permit (with --use: of a customs use).
+    Schema {
+        /// The schema of a customs use (schema/use.schema.json) instead.
+        #[arg(long = "use")]
+        of_use: bool,
+    },
     /// Show what the delivery ledger knows about a permit: versions, deliveries per recipient
     /// with their state, attempts, the partner's tracking number and the last reason, the
     /// documents received from the issuing partner (with our tracking number and the stored
@@ -273,8 +277,12 @@ fn main() -> ExitCode {
             Ok(reader) => validate::run(&files, &reader, format),
             Err(code) => code,
         },
-        Command::Schema => {
-            let schema = ecites_domain::json::json_schema();
+        Command::Schema { of_use } => {
+            let schema = if of_use {
+                ecites_domain::usage::use_json_schema()
+            } else {
+                ecites_domain::json::json_schema()
+            };
             println!(
                 "{}",
                 serde_json::to_string_pretty(&schema).unwrap_or_default()

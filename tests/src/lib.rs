@@ -268,6 +268,11 @@ impl OpenApi {
         }
     }
 
+    /// `instance` matches `#/components/schemas/<name>`.
+    pub fn check_schema(&self, name: &str, instance: &Value) -> Result<(), String> {
+        self.check(&format!("#/components/schemas/{name}"), instance)
+    }
+
     /// The envelope a sender POSTs matches `#/components/schemas/Envelope`.
     pub fn check_envelope(&self, body: &[u8]) -> Result<(), String> {
         let envelope: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;

@@ -341,8 +341,8 @@ async fn over_quantity_expired_and_never_received_permits_raise_their_alerts_and
         "{:?}",
         rechecked.uses[0].findings
     );
-    let status = status(&xb.local, "XA", "26XA0299").await;
-    assert!(status.history.iter().any(|h| h.event == "USE_RECHECKED"));
+    let xb_status = status(&xb.local, "XA", "26XA0299").await;
+    assert!(xb_status.history.iter().any(|h| h.event == "USE_RECHECKED"));
 
     // A use of XA's own number XA never issued.
     send_use(
@@ -361,6 +361,22 @@ async fn over_quantity_expired_and_never_received_permits_raise_their_alerts_and
         rules_of(&uses(&xa.local, "26XA0404").await.uses[0].findings),
         ["use-permit-not-issued"]
     );
+    // XA's system sends the permit late: recording it finds the waiting use (the version's
+    // transaction fails on the mark) and checks it again.
+    let late_own = fixtures::export_permit("26XA0404", "XA", "XB", 10);
+    xa.drop_permit("26XA0404", &late_own).await.unwrap();
+    let now_known = uses(&xa.local, "26XA0404").await;
+    assert!(!now_known.uses[0].waiting);
+    assert!(
+        now_known.uses[0].findings.is_empty(),
+        "{:?}",
+        now_known.uses[0].findings
+    );
+    // A permit nothing waited for is recorded at the usual cost (the ingest cost test), and
+    // once checked, the mark no longer makes its next version look again.
+    let reissue = fixtures::export_permit("26XA0404", "XA", "XB", 9);
+    xa.drop_permit("26XA0404-v2", &reissue).await.unwrap();
+    assert_eq!(status(&xa.local, "XA", "26XA0404").await.versions.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -579,21 +595,21 @@ async fn a_registered_agency_posts_signed_uses_and_verifications_and_nobody_else
         "permit": {"issuer": "XA", "number": "26XA0600"}, "at": "import", "on": "2026-02-12",
         "blocks": [{"block": "A", "quantity": "4"}]
     });
+    let openapi = OpenApi::load();
+    openapi.check_schema("VerifyMessage", &ask).unwrap();
     let (status, answer) = post_signed(&xb, "/verify", &ask, &customs).await;
     assert_eq!(status, 200, "{answer}");
+    openapi.check_schema("Verification", &answer).unwrap();
     assert_eq!(answer["usable"], true, "{answer}");
     assert_eq!(answer["record"]["origin"], "received");
     assert_eq!(answer["balance"][0]["remaining"], "10");
 
     // Then record the import.
-    let (status, ack) = post_signed(
-        &xb,
-        "/uses",
-        &use_body("u-1", Some("xb-customs"), "XB", used.clone()),
-        &customs,
-    )
-    .await;
+    let first = use_body("u-1", Some("xb-customs"), "XB", used.clone());
+    openapi.check_schema("UseMessage", &first).unwrap();
+    let (status, ack) = post_signed(&xb, "/uses", &first, &customs).await;
     assert_eq!(status, 200, "{ack}");
+    openapi.check_schema("Ack", &ack).unwrap();
     assert_eq!(ack["status"], "DELIVERED");
     let tracking = ack["tracking_number"].as_str().unwrap().to_owned();
     assert!(tracking.starts_with("XB-U-"), "{tracking}");

@@ -91,10 +91,14 @@ fn pk(id: &PermitId) -> String {
     format!("PERMIT#{}#{}", id.issuer, escape_component(&id.number))
 }
 
+/// The sort key of the mark that customs uses of the permit arrived before it and wait to be
+/// checked again ([`uses`]); its `state` is `WAITING` until they are.
+pub(crate) const USES_WAITING_SK: &str = "USES_WAITING";
+
 /// The sort key of a cancellation that arrived before its permit.
 const WAITING_CANCELLATION_SK: &str = "CANCELLATION_WAITING";
 /// States of that item: waiting for the permit, then applied to it.
-const WAITING: &str = "WAITING";
+pub(crate) const WAITING: &str = "WAITING";
 const APPLIED: &str = "APPLIED";
 
 fn version_sk(version: u32) -> String {
@@ -179,6 +183,26 @@ fn no_waiting_cancellation(table: &str, id: &PermitId) -> Result<TransactWriteIt
     let check = ConditionCheck::builder()
         .table_name(table)
         .set_key(Some(key(&pk(id), WAITING_CANCELLATION_SK)))
+        .condition_expression("attribute_not_exists(PK) OR #state <> :waiting")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":waiting", s(WAITING))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// The transaction item that holds while no customs use waits for the permit (next to
+/// [`no_waiting_cancellation`]): a permit whose uses came first learns it from the failed
+/// condition, at no extra request when none did.
+fn no_waiting_uses(table: &str, id: &PermitId) -> Result<TransactWriteItem, Error> {
+    no_waiting_uses_in(table, &pk(id))
+}
+
+/// [`no_waiting_uses`] for a permit partition key (the receive side's rows use it too).
+pub(crate) fn no_waiting_uses_in(table: &str, permit_pk: &str) -> Result<TransactWriteItem, Error> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(permit_pk, USES_WAITING_SK)))
         .condition_expression("attribute_not_exists(PK) OR #state <> :waiting")
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":waiting", s(WAITING))
@@ -396,6 +420,14 @@ impl DynamoLedger {
             }
         }
         Ok(items)
+    }
+
+    /// True when customs uses recorded before the permit wait to be checked again.
+    pub(crate) async fn uses_waiting(&self, id: &PermitId) -> Result<bool, Error> {
+        Ok(self
+            .get(&pk(id), USES_WAITING_SK)
+            .await?
+            .is_some_and(|item| get_s(&item, "state") == Some(WAITING)))
     }
 
     async fn pending_of(
@@ -659,6 +691,7 @@ impl DynamoLedger {
         v: &NewVersion,
         previous: Option<u32>,
         check_waiting: bool,
+        check_uses: bool,
     ) -> Result<VersionTransaction, Error> {
         let id = &v.id;
         let version = previous.map_or(1, |p| p + 1);
@@ -669,6 +702,9 @@ impl DynamoLedger {
         let mut items = Vec::new();
         if check_waiting {
             items.push(no_waiting_cancellation(&self.table, id)?);
+        }
+        if check_uses {
+            items.push(no_waiting_uses(&self.table, id)?);
         }
         let mut audit_seq = 0usize;
         let mut next_audit = |event: &str, detail: String| {
@@ -841,6 +877,8 @@ impl Ledger for DynamoLedger {
         let mut previous_sent_at: Option<String> = None;
         let mut check_waiting = true;
         let mut cancellation_waiting = false;
+        let mut check_uses = true;
+        let mut uses_waiting = false;
         for _ in 0..MAX_CONFLICT_RETRIES {
             // Sent before the current version (RFC 3339 in UTC with fixed digits: the strings
             // order as the times do): recorded as superseded, the current version stays.
@@ -857,15 +895,25 @@ impl Ledger for DynamoLedger {
                 }
             }
             let (items, version, pending, no_partner) =
-                self.version_transaction(v, previous, check_waiting)?;
+                self.version_transaction(v, previous, check_waiting, check_uses)?;
+            let uses_index = usize::from(check_waiting);
             let Some(failed) = self.transact_detailed(items).await? else {
                 return Ok(Recorded::New {
                     version,
                     pending,
                     no_partner,
                     cancellation_waiting,
+                    uses_waiting,
                 });
             };
+            // Likewise for customs uses that came before the permit.
+            if check_uses
+                && (failed.is_empty() || failed.contains(&uses_index))
+                && self.uses_waiting(id).await?
+            {
+                check_uses = false;
+                uses_waiting = true;
+            }
             // The first item failed (or the service did not say which): a cancellation may
             // wait for this permit. Record the version without the check and say so.
             if check_waiting
@@ -892,10 +940,12 @@ impl Ledger for DynamoLedger {
                 let pending = self.pending_of(id, version, None).await?;
                 // A first attempt may have stopped before the waiting cancellation was applied.
                 let cancellation_waiting = self.waiting_cancellation(id).await?.is_some();
+                let uses_waiting = self.uses_waiting(id).await?;
                 return Ok(Recorded::Duplicate {
                     version,
                     pending,
                     cancellation_waiting,
+                    uses_waiting,
                 });
             }
             let head = self.get(&pk(id), "HEAD").await?;
@@ -933,6 +983,7 @@ impl Ledger for DynamoLedger {
                     version,
                     pending,
                     cancellation_waiting: false,
+                    uses_waiting: false,
                 });
             }
             let retain = get_n(&head, "ttl")
@@ -1058,6 +1109,7 @@ impl Ledger for DynamoLedger {
                     pending,
                     no_partner,
                     cancellation_waiting: false,
+                    uses_waiting: false,
                 });
             }
         }

@@ -541,8 +541,13 @@ impl InboundLedger for DynamoExchangeStore {
                 r.tracking_number
             ),
         )?;
+        let put = TransactWriteItem::builder().put(put).build();
+        let pk = permit_pk(&r.from.to_string(), &r.permit_number);
+        // The third item holds while no customs use waits for this permit: when one does, the
+        // transaction fails on it, and the document is recorded without it (and says so).
+        let check = crate::dynamo::no_waiting_uses_in(&self.table, &pk)?;
         if self
-            .transact(vec![TransactWriteItem::builder().put(put).build(), audit])
+            .transact(vec![put.clone(), audit.clone(), check])
             .await?
         {
             return Ok(ReceivedRecord {
@@ -550,11 +555,25 @@ impl InboundLedger for DynamoExchangeStore {
                 ack_status: r.ack_status,
                 duplicate: false,
                 conflict: false,
+                uses_waiting: false,
             });
         }
-        let existing = self.get(key).await?.ok_or_else(|| {
-            Error::transient("dynamodb:GetItem", "the received record vanished; retry")
-        })?;
+        let uses_waiting = self.uses_waiting(&pk).await?;
+        let existing = match self.get(key.clone()).await? {
+            Some(existing) => existing,
+            None if uses_waiting && self.transact(vec![put, audit]).await? => {
+                return Ok(ReceivedRecord {
+                    tracking_number: r.tracking_number.clone(),
+                    ack_status: r.ack_status,
+                    duplicate: false,
+                    conflict: false,
+                    uses_waiting: true,
+                });
+            }
+            None => self.get(key).await?.ok_or_else(|| {
+                Error::transient("dynamodb:GetItem", "the received record vanished; retry")
+            })?,
+        };
         let text = |name: &str| {
             existing
                 .get(name)
@@ -591,6 +610,7 @@ impl InboundLedger for DynamoExchangeStore {
                 ack_status: r.ack_status,
                 duplicate: false,
                 conflict: true,
+                uses_waiting: false,
             });
         }
         Ok(ReceivedRecord {
@@ -602,6 +622,26 @@ impl InboundLedger for DynamoExchangeStore {
             },
             duplicate: true,
             conflict: false,
+            uses_waiting,
         })
+    }
+}
+
+impl DynamoExchangeStore {
+    /// True when customs uses recorded before the permit (partition `pk`) wait to be checked
+    /// again.
+    async fn uses_waiting(&self, pk: &str) -> Result<bool, Error> {
+        let item = self
+            .get(HashMap::from([
+                ("PK".to_owned(), s(pk)),
+                ("SK".to_owned(), s(crate::dynamo::USES_WAITING_SK)),
+            ]))
+            .await?;
+        Ok(item.is_some_and(|item| {
+            item.get("state")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(crate::dynamo::WAITING)
+        }))
     }
 }

@@ -1243,3 +1243,18 @@ pub fn endorse(permit: &mut Permit, used: &PermitUse) {
         });
     }
 }
+
+/// The JSON Schema of a use (`schema/use.schema.json`), generated from [`PermitUse`] so it
+/// cannot drift from what is accepted.
+pub fn use_json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(PermitUse);
+    schema.insert(
+        "$id".to_owned(),
+        "https://github.com/ecites-exchange/ecites-exchange/schema/use.schema.json".into(),
+    );
+    schema.insert(
+        "title".to_owned(),
+        "A customs use of a CITES permit (ecites-exchange)".into(),
+    );
+    schema.to_value()
+}

@@ -14,3 +14,17 @@ fn committed_schema_file_matches_the_model() {
         "schema/permit.schema.json is stale: run `make schema` and commit the result"
     );
 }
+
+#[test]
+fn committed_use_schema_file_matches_the_model() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/use.schema.json");
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).expect("schema/use.schema.json exists"),
+    )
+    .expect("the committed schema is JSON");
+    assert!(
+        committed == ecites_domain::usage::use_json_schema(),
+        "schema/use.schema.json is stale: run `make schema` and commit the result"
+    );
+}

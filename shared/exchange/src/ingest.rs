@@ -842,33 +842,51 @@ async fn accept(
     };
     let recorded = services.ledger.record_version(&version).await?;
     let mut report = IngestReport::default();
-    let (number, duplicate, pending, no_partner, cancellation_waiting) = match recorded {
-        Recorded::New {
-            version,
-            pending,
-            no_partner,
-            cancellation_waiting,
-        } => (version, false, pending, no_partner, cancellation_waiting),
-        Recorded::Duplicate {
-            version,
-            pending,
-            cancellation_waiting,
-        } => (version, true, pending, Vec::new(), cancellation_waiting),
-        Recorded::Superseded { by_version } => {
-            tracing::warn!(permit = %id, issuer = %id.issuer, by_version, source = %source, "content sent before the current version arrived after it: recorded as superseded, not delivered");
-            let mut report = IngestReport::default();
-            report.superseded.push(id.to_string());
-            return Ok(report);
-        }
-    };
+    let (number, duplicate, pending, no_partner, cancellation_waiting, uses_waiting) =
+        match recorded {
+            Recorded::New {
+                version,
+                pending,
+                no_partner,
+                cancellation_waiting,
+                uses_waiting,
+            } => (
+                version,
+                false,
+                pending,
+                no_partner,
+                cancellation_waiting,
+                uses_waiting,
+            ),
+            Recorded::Duplicate {
+                version,
+                pending,
+                cancellation_waiting,
+                uses_waiting,
+            } => (
+                version,
+                true,
+                pending,
+                Vec::new(),
+                cancellation_waiting,
+                uses_waiting,
+            ),
+            Recorded::Superseded { by_version } => {
+                tracing::warn!(permit = %id, issuer = %id.issuer, by_version, source = %source, "content sent before the current version arrived after it: recorded as superseded, not delivered");
+                let mut report = IngestReport::default();
+                report.superseded.push(id.to_string());
+                return Ok(report);
+            }
+        };
     for country in &no_partner {
         tracing::warn!(permit = %id, issuer = %id.issuer, recipient = %country, "recipient has no partner: delivery recorded as NO_PARTNER");
     }
     report.no_partner = no_partner.len();
     report.deliveries_queued = send(services, &pending).await?;
-    // Customs uses of this permit that came before it are checked again now; for a duplicate
-    // too, since an earlier attempt may have stopped before this step.
-    {
+    // Customs uses of this permit that came before it are checked again now (for a duplicate
+    // too: an earlier attempt may have stopped before this step). The ledger says whether any
+    // wait, at no extra request when none do.
+    if uses_waiting {
         report.uses_rechecked = crate::usage::recheck_waiting_uses(
             crate::usage::UseServices {
                 ledger: services.uses,

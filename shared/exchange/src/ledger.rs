@@ -279,6 +279,9 @@ pub enum Recorded {
         /// ([`Ledger::waiting_cancellation`](crate::Ledger::waiting_cancellation)): the caller
         /// applies it now. Always `false` from `record_cancellation`.
         cancellation_waiting: bool,
+        /// Customs uses of the permit were recorded before it (they wait for it): the caller
+        /// checks them again now ([`crate::usage::recheck_waiting_uses`]).
+        uses_waiting: bool,
     },
     /// The same content (or the same cancellation) was recorded before. `pending` lists its
     /// deliveries still PENDING, which are queued again in case the first attempt stopped between
@@ -290,6 +293,8 @@ pub enum Recorded {
         pending: Vec<PendingDelivery>,
         /// As for `New`: a waiting cancellation is still to be applied.
         cancellation_waiting: bool,
+        /// As for `New`: uses still wait to be checked again.
+        uses_waiting: bool,
     },
     /// The content was sent before the current version but arrived after it: recorded in the
     /// history as superseded on arrival, never delivered, the current version stays in effect.

@@ -83,6 +83,8 @@ pub struct ReceivedRecord {
     /// True when a document with the same (sender, number, version, status) but a different
     /// [`NewReceived::document_sha256`] was recorded before: nothing changed but an audit row.
     pub conflict: bool,
+    /// Customs uses of the permit were recorded before it and wait to be checked again.
+    pub uses_waiting: bool,
 }
 
 /// The receiving side of the ledger.
@@ -595,18 +597,20 @@ async fn receive_inner(
     }
     // Customs uses of this permit that came before it are checked again now (a late delivery
     // is not fraud). Also for a duplicate: an earlier attempt may have stopped before this.
-    crate::usage::recheck_waiting_uses(
-        crate::usage::UseServices {
-            ledger: services.uses,
-            clock: services.clock,
-            own_country: settings.own_country,
-        },
-        &ecites_domain::PermitId {
-            issuer: from,
-            number: envelope.permit_number.clone(),
-        },
-    )
-    .await?;
+    if record.uses_waiting {
+        crate::usage::recheck_waiting_uses(
+            crate::usage::UseServices {
+                ledger: services.uses,
+                clock: services.clock,
+                own_country: settings.own_country,
+            },
+            &ecites_domain::PermitId {
+                issuer: from,
+                number: envelope.permit_number.clone(),
+            },
+        )
+        .await?;
+    }
     tracing::info!(
         from = %from,
         permit = %envelope.permit_number,
@@ -713,6 +717,7 @@ mod tests {
                 ack_status: r.ack_status,
                 duplicate: false,
                 conflict: false,
+                uses_waiting: false,
             };
             records.insert(key, (record.clone(), r.document_sha256.clone()));
             Ok(record)

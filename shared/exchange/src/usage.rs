@@ -111,6 +111,9 @@ pub trait UseLedger: Send + Sync {
         delivery: &crate::DeliveryMessage,
         at: DateTime<Utc>,
     ) -> Result<bool, Error>;
+    /// Marks that the uses waiting for the permit were checked again (idempotent), so the
+    /// permit's next recordings no longer look for them.
+    async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error>;
     /// Replaces the findings of a waiting use now that its permit arrived (and it is no longer
     /// waiting); `false` when it was checked again before (another arrival got there first).
     async fn recheck_use(
@@ -307,6 +310,10 @@ pub async fn recheck_waiting_uses(
             rechecked += 1;
         }
     }
+    services
+        .ledger
+        .uses_rechecked(id, services.clock.now())
+        .await?;
     Ok(rechecked)
 }
 
@@ -345,6 +352,9 @@ pub(crate) mod tests {
             _: DateTime<Utc>,
         ) -> Result<bool, Error> {
             Ok(true)
+        }
+        async fn uses_rechecked(&self, _: &PermitId, _: DateTime<Utc>) -> Result<(), Error> {
+            Ok(())
         }
         async fn recheck_use(
             &self,

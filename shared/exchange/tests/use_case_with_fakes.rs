@@ -80,6 +80,7 @@ impl Ledger for Fakes {
             pending,
             no_partner: Vec::new(),
             cancellation_waiting: false,
+            uses_waiting: false,
         })
     }
     async fn record_cancellation(&self, c: &NewCancellation) -> Result<Recorded, Error> {
@@ -149,6 +150,9 @@ impl ecites_exchange::usage::UseLedger for Fakes {
         _: DateTime<Utc>,
     ) -> Result<bool, Error> {
         Ok(true)
+    }
+    async fn uses_rechecked(&self, _: &PermitId, _: DateTime<Utc>) -> Result<(), Error> {
+        Ok(())
     }
     async fn recheck_use(
         &self,

@@ -9,6 +9,7 @@ pub mod bench_exchange;
 pub mod demo;
 pub mod demo_exchange;
 pub mod demo_notify;
+pub mod demo_use;
 pub mod exchange;
 pub mod fixtures;
 pub mod function_url;

@@ -36,6 +36,14 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Permit use at both ends of a shipment: endorsed at XA, confirmed at XB, balances on both
+    /// ledgers, then a second consignment, an over-quantity, an expired use and a paper permit
+    /// never received, each raising its alert.
+    DemoUse {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
     /// Deliveries per second through forward -> receive on loopback, AWS requests per delivery.
     BenchExchange {
         /// Use a running emulator instead of starting one.
@@ -141,6 +149,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::DemoNotify { endpoint } => {
             println!("{}", ecites_local::demo_notify::run(endpoint).await?);
+        }
+        Command::DemoUse { endpoint } => {
+            println!("{}", ecites_local::demo_use::run(endpoint).await?);
         }
         Command::Setup {
             endpoint,

@@ -192,6 +192,13 @@ impl UseLedger for DynamoLedger {
             item.insert("xml_key".into(), s(xml_key.clone()));
         }
         let mut items = vec![put(&self.table, item, Some("attribute_not_exists(PK)"))?];
+        if new.waiting {
+            // The mark the permit's first recording checks (at no extra request when absent).
+            let mut mark = base(id, super::USES_WAITING_SK, "USES_WAITING", new.retain_until);
+            mark.insert("state".into(), s(super::WAITING));
+            mark.insert("updated_at".into(), s(time(new.recorded_at)));
+            items.push(put(&self.table, mark, None)?);
+        }
         if new.claim_consignment {
             let mut claim = base(
                 id,
@@ -219,6 +226,7 @@ impl UseLedger for DynamoLedger {
             );
         }
         let tag = new.key.get(..40).unwrap_or(&new.key).replace('#', "-");
+        // Which item failed tells a duplicate (the use, first) from a taken consignment.
         items.push(put(
             &self.table,
             audit(
@@ -319,6 +327,23 @@ impl UseLedger for DynamoLedger {
             Some("attribute_not_exists(PK)"),
         )?])
         .await
+    }
+
+    async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error> {
+        let done = update(
+            &self.table,
+            key(&pk(id), super::USES_WAITING_SK),
+            "SET #state = :done, updated_at = :at",
+            Some("#state = :waiting"),
+            [
+                (":done", s("CHECKED")),
+                (":waiting", s(super::WAITING)),
+                (":at", s(time(at))),
+            ],
+        )?;
+        // Already marked (another arrival got there first): nothing to do.
+        self.transact(vec![done]).await?;
+        Ok(())
     }
 
     async fn recheck_use(
