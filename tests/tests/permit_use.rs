@@ -705,3 +705,71 @@ async fn a_registered_agency_posts_signed_uses_and_verifications_and_nobody_else
         "{answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_use_costs_one_read_one_conditional_write_and_one_send_and_a_verification_one_read() {
+    let (xa, xb) = start_pair().await;
+    for number in ["26XA0700", "26XA0701"] {
+        let permit = fixtures::export_permit(number, "XA", "XB", 10);
+        xa.drop_permit(number, &permit).await.unwrap();
+    }
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    // Warm XB's partner directory cache, as a running function's is.
+    send_use(
+        &xb.local,
+        &use_message(
+            "import_confirmation",
+            "26XA0700",
+            "XB",
+            "W-1",
+            "2026-02-12",
+            1,
+        ),
+    )
+    .await;
+
+    xb.local.counter.reset();
+    send_use(
+        &xb.local,
+        &use_message(
+            "import_confirmation",
+            "26XA0701",
+            "XB",
+            "D-1",
+            "2026-02-12",
+            1,
+        ),
+    )
+    .await;
+    let counts = xb.local.counter.snapshot();
+    let count = |op: &str| counts.get(op).copied().unwrap_or(0);
+    assert_eq!(count("DynamoDB:Query"), 1, "{counts:?}");
+    assert_eq!(count("DynamoDB:TransactWriteItems"), 1, "{counts:?}");
+    assert_eq!(
+        count("SQS:SendMessageBatch"),
+        1,
+        "the delivery to XA: {counts:?}"
+    );
+    assert_eq!(xb.local.counter.total(), 3, "{counts:?}");
+
+    xb.local.counter.reset();
+    verify_permit(
+        UseServices {
+            ledger: xb.local.function.ledger(),
+            clock: &SystemClock,
+            own_country: ecites_local::country("XB"),
+        },
+        &VerifyRequest {
+            id: id("XA", "26XA0701"),
+            at: Border::Import,
+            by: ecites_local::country("XB"),
+            on: "2026-02-12".parse().unwrap(),
+            declared: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    let counts = xb.local.counter.snapshot();
+    assert_eq!(xb.local.counter.total(), 1, "{counts:?}");
+    assert_eq!(counts.get("DynamoDB:Query").copied(), Some(1), "{counts:?}");
+}

@@ -332,6 +332,7 @@ fn no_partner_message(item: &Item, bucket: &str) -> Option<DeliveryMessage> {
         reason: text("reason"),
         use_key: text("use_key"),
         sender: text("sender"),
+        payload: text("payload"),
     })
 }
 

@@ -433,22 +433,33 @@ pub async fn forward_delivery(
         )
     };
 
-    let xml = match services
-        .blobs
-        .get(&message.xml_bucket, &message.xml_key, None, MAX_XML_BYTES)
-        .await
+    let xml = match message
+        .payload
+        .as_ref()
+        .filter(|_| message.kind == DeliveryKind::Use)
     {
-        Ok(Fetched::Bytes(bytes)) => bytes,
-        Ok(Fetched::TooLarge { size }) => {
-            return failed(format!(
-                "the outbox XML is {size} bytes, above {MAX_XML_BYTES}"
-            ))
-            .await;
+        // A use travels in the message itself.
+        Some(json) => json.as_bytes().to_vec(),
+        None if message.kind == DeliveryKind::Use => {
+            return failed("the use delivery carries no use".to_owned()).await;
         }
-        Err(Error::NotFound(what)) => {
-            return failed(format!("the outbox XML is missing: {what}")).await;
-        }
-        Err(error) => return Err(error),
+        None => match services
+            .blobs
+            .get(&message.xml_bucket, &message.xml_key, None, MAX_XML_BYTES)
+            .await
+        {
+            Ok(Fetched::Bytes(bytes)) => bytes,
+            Ok(Fetched::TooLarge { size }) => {
+                return failed(format!(
+                    "the outbox XML is {size} bytes, above {MAX_XML_BYTES}"
+                ))
+                .await;
+            }
+            Err(Error::NotFound(what)) => {
+                return failed(format!("the outbox XML is missing: {what}")).await;
+            }
+            Err(error) => return Err(error),
+        },
     };
 
     let endpoint = match current_endpoint(&services, message).await {
@@ -785,6 +796,7 @@ mod tests {
             reason: None,
             use_key: None,
             sender: None,
+            payload: None,
         }
     }
 

@@ -268,7 +268,8 @@ async fn ingest_use(
     let permit = used.permit_id();
     let kind = used.kind;
     let reported = used.clone();
-    let outcome = crate::usage::record_use(
+    let tell = use_delivery(services, settings, &used).await?;
+    let outcome = crate::usage::record_use_telling(
         crate::usage::UseServices {
             ledger: services.uses,
             clock: services.clock,
@@ -276,6 +277,7 @@ async fn ingest_use(
         },
         used,
         &source.to_string(),
+        tell.clone(),
     )
     .await?;
     let alerts = outcome.alerts().into_iter().map(str::to_owned).collect();
@@ -300,11 +302,11 @@ async fn ingest_use(
         }
         crate::usage::UseOutcome::Recorded {
             permit: shown,
-            key,
             duplicate,
             waiting,
             findings,
             xml_key,
+            ..
         } => {
             let mut report = IngestReport {
                 uses: vec![IngestedUse {
@@ -321,8 +323,15 @@ async fn ingest_use(
             let foreign = permit
                 .as_ref()
                 .is_some_and(|id| id.issuer != settings.own_country);
-            if let (true, Some(id)) = (foreign, permit.as_ref()) {
-                report.merge(tell_issuer(services, settings, id, &key, &reported).await?);
+            if foreign {
+                match tell {
+                    // Queued again for a duplicate too: the forward function sends it once.
+                    Some(message) => {
+                        services.queue.send(std::slice::from_ref(&message)).await?;
+                        report.deliveries_queued = 1;
+                    }
+                    None => report.use_notices_without_partner = 1,
+                }
             } else if let (Some(id), Some(xml_key)) = (permit, xml_key) {
                 // Our own permit endorsed at export: the endorsed permit is its new version,
                 // delivered to the importing MA (again idempotent: same content, same version).
@@ -401,40 +410,31 @@ async fn endorse_permit(
 /// Largest stored permit XML read back to endorse it.
 const MAX_ENDORSED_XML_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Queues the delivery of a use of a foreign permit to the permit's issuing MA: the use's JSON
-/// is stored, the delivery recorded PENDING in the ledger (keyed by the use), and a delivery
-/// message sent for the forward function, which signs it and posts it to the issuer's
-/// `<endpoint>/uses` ([`crate::receive_use`]). Without an active partner for the issuer, nothing
-/// is sent and the report says so.
-async fn tell_issuer(
+/// The delivery of a use of a foreign permit to the permit's issuing MA, when the issuer is an
+/// active partner: the forward function signs it and posts it to the issuer's `<endpoint>/uses`
+/// ([`crate::receive_use`]). It carries the use itself (no object to store and read back), and
+/// its ledger row is written in the use's own transaction.
+async fn use_delivery(
     services: Services<'_>,
     settings: &IngestSettings,
-    id: &PermitId,
-    key: &str,
     used: &ecites_domain::usage::PermitUse,
-) -> Result<IngestReport, Error> {
-    let mut report = IngestReport::default();
+) -> Result<Option<DeliveryMessage>, Error> {
+    let Some(id) = used.permit_id() else {
+        return Ok(None);
+    };
+    if id.issuer == settings.own_country {
+        return Ok(None);
+    }
     let endpoint = match services.partners.partner(id.issuer).await? {
         Some(partner) if partner.active => partner.endpoint,
         _ => {
             tracing::warn!(permit = %id, issuer = %id.issuer, "the issuer is not an active partner: the use is recorded here but not told to it");
-            report.use_notices_without_partner = 1;
-            return Ok(report);
+            return Ok(None);
         }
     };
-    let json = serde_json::to_vec_pretty(used).map_err(|e| Error::permanent("serialize use", e))?;
-    let content_sha256 = sha256_hex(&json);
-    let json_key = format!(
-        "uses/{}/{}/{}.json",
-        id.issuer,
-        crate::keys::escape_component(&id.number),
-        crate::keys::escape_component(key)
-    );
-    services
-        .blobs
-        .put(&json_key, json, "application/json")
-        .await?;
-    let message = DeliveryMessage {
+    let key = crate::usage::use_key(used);
+    let json = serde_json::to_string(used).map_err(|e| Error::permanent("serialize use", e))?;
+    Ok(Some(DeliveryMessage {
         message_type: "delivery".into(),
         version: 1,
         delivery_id: format!(
@@ -452,19 +452,13 @@ async fn tell_issuer(
         recipient: id.issuer.to_string(),
         endpoint,
         xml_bucket: services.blobs.bucket().to_owned(),
-        xml_key: json_key,
-        content_sha256,
+        xml_key: String::new(),
+        content_sha256: sha256_hex(json.as_bytes()),
         reason: None,
-        use_key: Some(key.to_owned()),
+        use_key: Some(key),
         sender: Some(settings.own_country.to_string()),
-    };
-    services
-        .uses
-        .record_use_delivery(&message, services.clock.now())
-        .await?;
-    services.queue.send(std::slice::from_ref(&message)).await?;
-    report.deliveries_queued = 1;
-    Ok(report)
+        payload: Some(json),
+    }))
 }
 
 async fn ingest_object(

@@ -395,6 +395,9 @@ pub struct DeliveryMessage {
     /// For a use: the sending MA's country (this deployment), which is not the permit's issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
+    /// For a use: the use itself (its JSON, a few hundred bytes), carried in the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
 }
 
 impl DeliveryMessage {
@@ -417,6 +420,7 @@ impl DeliveryMessage {
             reason: pending.reason.clone(),
             use_key: None,
             sender: None,
+            payload: None,
         }
     }
 }

@@ -794,6 +794,7 @@ mod tests {
             reason: None,
             use_key: None,
             sender: None,
+            payload: None,
         }
     }
 

@@ -80,6 +80,9 @@ pub struct NewUse {
     pub permit_xml_key: Option<String>,
     /// Where the use came from (`sqs:<message id>`, `agency:<id>`), for the audit trail.
     pub source: String,
+    /// The delivery telling the permit's issuing MA (a use of a foreign permit): its ledger row
+    /// (PENDING, keyed by the use) is written in the use's transaction.
+    pub tell: Option<crate::DeliveryMessage>,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
     /// Kept at least until then.
@@ -104,13 +107,6 @@ pub trait UseLedger: Send + Sync {
     async fn permit_uses(&self, id: &PermitId) -> Result<PermitUses, Error>;
     /// Records a use with an audit row, in one conditional write.
     async fn record_use(&self, new: &NewUse) -> Result<UseRecorded, Error>;
-    /// Records the delivery of a use to the permit's issuing MA (state PENDING, keyed by the
-    /// use), for the forward function to send and track; `false` when it was recorded before.
-    async fn record_use_delivery(
-        &self,
-        delivery: &crate::DeliveryMessage,
-        at: DateTime<Utc>,
-    ) -> Result<bool, Error>;
     /// Marks that the uses waiting for the permit were checked again (idempotent), so the
     /// permit's next recordings no longer look for them.
     async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error>;
@@ -205,6 +201,17 @@ pub async fn record_use(
     used: PermitUse,
     source: &str,
 ) -> Result<UseOutcome, Error> {
+    record_use_telling(services, used, source, None).await
+}
+
+/// [`record_use`], with the delivery that tells the permit's issuing MA recorded in the same
+/// transaction (the caller sends it once recorded).
+pub async fn record_use_telling(
+    services: UseServices<'_>,
+    used: PermitUse,
+    source: &str,
+    tell: Option<crate::DeliveryMessage>,
+) -> Result<UseOutcome, Error> {
     let form = check_use_form(&used);
     if form.iter().any(Finding::is_error) {
         return Ok(UseOutcome::Refused { findings: form });
@@ -244,6 +251,7 @@ pub async fn record_use(
             waiting: on_ledger.record.is_none(),
             permit_xml_key: on_ledger.xml_key.clone(),
             source: source.to_owned(),
+            tell: tell.clone(),
             recorded_at: now,
             retain_until: retain(now),
         };
@@ -345,13 +353,6 @@ pub(crate) mod tests {
         }
         async fn record_use(&self, _: &NewUse) -> Result<UseRecorded, Error> {
             Ok(UseRecorded::New)
-        }
-        async fn record_use_delivery(
-            &self,
-            _: &crate::DeliveryMessage,
-            _: DateTime<Utc>,
-        ) -> Result<bool, Error> {
-            Ok(true)
         }
         async fn uses_rechecked(&self, _: &PermitId, _: DateTime<Utc>) -> Result<(), Error> {
             Ok(())

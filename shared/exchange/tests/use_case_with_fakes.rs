@@ -144,13 +144,6 @@ impl ecites_exchange::usage::UseLedger for Fakes {
     ) -> Result<ecites_exchange::usage::UseRecorded, Error> {
         Ok(ecites_exchange::usage::UseRecorded::New)
     }
-    async fn record_use_delivery(
-        &self,
-        _: &ecites_exchange::DeliveryMessage,
-        _: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        Ok(true)
-    }
     async fn uses_rechecked(&self, _: &PermitId, _: DateTime<Utc>) -> Result<(), Error> {
         Ok(())
     }

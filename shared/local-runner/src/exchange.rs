@@ -54,6 +54,7 @@ pub fn delivery_message(
         reason: None,
         use_key: None,
         sender: None,
+        payload: None,
     }
 }
 

@@ -121,6 +121,77 @@ fn stored_use(item: &Item) -> Option<StoredUse> {
     })
 }
 
+/// The ledger row of a use's delivery to the permit's issuing MA: PENDING, keyed by the use
+/// (`DELIVERY#<version>#use#<recipient>#<use key>`, as the forward function's tracker reads it),
+/// carrying the use for a replay.
+fn use_delivery_item(
+    delivery: &ecites_exchange::DeliveryMessage,
+    at: DateTime<Utc>,
+) -> Result<Item, Error> {
+    let Ok(issuer) = delivery.issuer.parse() else {
+        return Err(Error::permanent(
+            "use delivery",
+            format!("issuer {:?} is not a country code", delivery.issuer),
+        ));
+    };
+    let id = PermitId {
+        issuer,
+        number: delivery.permit_number.clone(),
+    };
+    let retain = at
+        .checked_add_months(chrono::Months::new(
+            ecites_exchange::usage::USE_RETENTION_MONTHS,
+        ))
+        .unwrap_or(at);
+    let sk = format!(
+        "DELIVERY#{:06}#{}#{}#{}",
+        delivery.permit_version,
+        delivery.kind.as_str(),
+        delivery.recipient,
+        delivery.use_key.as_deref().unwrap_or("")
+    );
+    let mut item = base(&id, &sk, "DELIVERY", retain);
+    let text = |value: &str| s(value.to_owned());
+    for (name, value) in [
+        ("delivery_id", text(&delivery.delivery_id)),
+        ("kind", text(delivery.kind.as_str())),
+        ("recipient", text(&delivery.recipient)),
+        (
+            "state",
+            text(ecites_exchange::DeliveryState::Pending.as_str()),
+        ),
+        ("xml_key", text(&delivery.xml_key)),
+        ("content_sha256", text(&delivery.content_sha256)),
+        ("endpoint", text(&delivery.endpoint)),
+        ("created_at", s(time(at))),
+        ("updated_at", s(time(at))),
+        ("GSI1PK", text(super::UNDER_DELIVERY)),
+        (
+            "GSI1SK",
+            s(format!("{}#{}", time(at), delivery.delivery_id)),
+        ),
+        ("GSI2PK", s(format!("RECIPIENT#{}", delivery.recipient))),
+        (
+            "GSI2SK",
+            s(format!("{}#{}", time(at), delivery.delivery_id)),
+        ),
+    ] {
+        item.insert(name.into(), value);
+    }
+    item.insert("version".into(), super::n(delivery.permit_version));
+    item.insert("attempts".into(), super::n(0));
+    if let Some(use_key) = &delivery.use_key {
+        item.insert("use_key".into(), s(use_key.clone()));
+    }
+    if let Some(sender) = &delivery.sender {
+        item.insert("sender".into(), s(sender.clone()));
+    }
+    if let Some(payload) = &delivery.payload {
+        item.insert("payload".into(), s(payload.clone()));
+    }
+    Ok(item)
+}
+
 #[async_trait]
 impl UseLedger for DynamoLedger {
     async fn permit_uses(&self, id: &PermitId) -> Result<PermitUses, Error> {
@@ -199,6 +270,13 @@ impl UseLedger for DynamoLedger {
             mark.insert("updated_at".into(), s(time(new.recorded_at)));
             items.push(put(&self.table, mark, None)?);
         }
+        if let Some(tell) = &new.tell {
+            items.push(put(
+                &self.table,
+                use_delivery_item(tell, new.recorded_at)?,
+                Some("attribute_not_exists(PK)"),
+            )?);
+        }
         if new.claim_consignment {
             let mut claim = base(
                 id,
@@ -256,77 +334,6 @@ impl UseLedger for DynamoLedger {
             Some(failed) if failed.contains(&0) => UseRecorded::Duplicate,
             Some(_) => UseRecorded::ConsignmentTaken,
         })
-    }
-
-    async fn record_use_delivery(
-        &self,
-        delivery: &ecites_exchange::DeliveryMessage,
-        at: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        let Ok(issuer) = delivery.issuer.parse() else {
-            return Err(Error::permanent(
-                "use delivery",
-                format!("issuer {:?} is not a country code", delivery.issuer),
-            ));
-        };
-        let id = PermitId {
-            issuer,
-            number: delivery.permit_number.clone(),
-        };
-        let retain = at
-            .checked_add_months(chrono::Months::new(
-                ecites_exchange::usage::USE_RETENTION_MONTHS,
-            ))
-            .unwrap_or(at);
-        let sk = format!(
-            "DELIVERY#{:06}#{}#{}#{}",
-            delivery.permit_version,
-            delivery.kind.as_str(),
-            delivery.recipient,
-            delivery.use_key.as_deref().unwrap_or("")
-        );
-        let mut item = base(&id, &sk, "DELIVERY", retain);
-        let text = |value: &str| s(value.to_owned());
-        for (name, value) in [
-            ("delivery_id", text(&delivery.delivery_id)),
-            ("kind", text(delivery.kind.as_str())),
-            ("recipient", text(&delivery.recipient)),
-            (
-                "state",
-                text(ecites_exchange::DeliveryState::Pending.as_str()),
-            ),
-            ("xml_key", text(&delivery.xml_key)),
-            ("content_sha256", text(&delivery.content_sha256)),
-            ("endpoint", text(&delivery.endpoint)),
-            ("created_at", s(time(at))),
-            ("updated_at", s(time(at))),
-            ("GSI1PK", text(super::UNDER_DELIVERY)),
-            (
-                "GSI1SK",
-                s(format!("{}#{}", time(at), delivery.delivery_id)),
-            ),
-            ("GSI2PK", s(format!("RECIPIENT#{}", delivery.recipient))),
-            (
-                "GSI2SK",
-                s(format!("{}#{}", time(at), delivery.delivery_id)),
-            ),
-        ] {
-            item.insert(name.into(), value);
-        }
-        item.insert("version".into(), super::n(delivery.permit_version));
-        item.insert("attempts".into(), super::n(0));
-        if let Some(use_key) = &delivery.use_key {
-            item.insert("use_key".into(), s(use_key.clone()));
-        }
-        if let Some(sender) = &delivery.sender {
-            item.insert("sender".into(), s(sender.clone()));
-        }
-        self.transact(vec![put(
-            &self.table,
-            item,
-            Some("attribute_not_exists(PK)"),
-        )?])
-        .await
     }
 
     async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error> {
