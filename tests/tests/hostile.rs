@@ -1,4 +1,4 @@
-//! Hostile partners and subscribers (issue 19): a genuine partner key, authentication holding
+//! Hostile partners and subscribers: a genuine partner key, authentication holding
 //! everywhere, and what comes after it. Two MAs (XA and XB) on one moto server, XB's real
 //! receive function on a loopback Function URL, XB's real notify and webhook functions fed by
 //! its ledger stream, subscribers on loopback. Each test pins one class of the issue.

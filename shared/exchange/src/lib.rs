@@ -19,6 +19,7 @@ pub mod partners;
 pub mod ports;
 pub mod protocol;
 pub mod receive;
+pub mod retry;
 
 pub use error::Error;
 pub use ingest::{ingest_message, IngestReport, IngestSettings, Services};

@@ -1,4 +1,4 @@
-//! Notifications to customs and other agencies (issue 5): the ledger's committed state changes
+//! Notifications to customs and other agencies: the ledger's committed state changes
 //! (its DynamoDB stream) become CloudEvents published on an SNS topic with filterable message
 //! attributes, and signed webhooks queued for the agencies that subscribed to them.
 //!
