@@ -9,11 +9,10 @@
 
 #![warn(missing_docs)]
 
-pub mod http;
-
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ecites_aws::batch::{receive_count, Dedupe, Handled, SqsBatch};
 use ecites_aws::exchange_store::DynamoExchangeStore;
+pub use ecites_aws::http::HyperTransport;
 use ecites_aws::signing::{load_signing_identity, load_signing_identity_from_secret};
 use ecites_aws::sqs::{self, queue_url_from_arn};
 use ecites_aws::S3PartnerDirectory;
@@ -22,7 +21,6 @@ use ecites_exchange::forward::{forward_delivery, ForwardOutcome, ForwardServices
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::retry::RetryPolicy;
 use ecites_exchange::{Clock, DeliveryMessage, SystemClock};
-pub use http::HttpTransport;
 use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -36,8 +34,8 @@ pub enum ForwardError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The HTTP client could not be built.
-    #[error("HTTP client: {0}")]
-    Transport(String),
+    #[error(transparent)]
+    Transport(#[from] ecites_exchange::http::HttpError),
     /// The signing key could not be loaded (the message names the parameter, never the key).
     #[error(transparent)]
     Key(#[from] ecites_exchange::Error),
@@ -63,7 +61,7 @@ pub struct ForwardFunction {
     blobs: S3BlobStore,
     store: DynamoExchangeStore,
     partners: S3PartnerDirectory,
-    transport: HttpTransport,
+    transport: HyperTransport,
     signer: SigningIdentity,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
@@ -88,7 +86,7 @@ impl ForwardFunction {
                 &config.partners_key,
                 settings.directory_ttl,
             ),
-            transport: HttpTransport::new(settings.timeout).map_err(ForwardError::Transport)?,
+            transport: HyperTransport::for_partners(settings.timeout)?,
             signer,
             clock: Arc::new(SystemClock),
             policy: settings.policy,

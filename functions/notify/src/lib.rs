@@ -10,9 +10,7 @@
 
 #![warn(missing_docs)]
 
-mod http;
-
-pub use http::HttpTransport;
+pub use ecites_aws::http::HyperTransport;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -176,7 +174,7 @@ pub struct WebhookFunction {
     links: S3XmlLinks,
     registry: DynamoSubscriptions,
     secrets: SsmSecrets,
-    transport: HttpTransport,
+    transport: HyperTransport,
     queue: SqsWebhookQueue,
     backoff: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -198,7 +196,8 @@ impl WebhookFunction {
                 Duration::ZERO,
             ),
             secrets: SsmSecrets::new(notify.ssm.clone()),
-            transport: HttpTransport::new(config.webhook_timeout, config.webhook_policy)?,
+            transport: HyperTransport::for_webhooks(config.webhook_timeout, config.webhook_policy)
+                .map_err(|e| e.into_error("webhook HTTP client"))?,
             queue: SqsWebhookQueue::new(clients.sqs.clone(), &config.webhook_queue_url),
             backoff: RetryPolicy {
                 // The webhook queue's redrive policy counts the receives.

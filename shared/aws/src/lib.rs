@@ -18,6 +18,8 @@ pub mod dynamo;
 mod errors;
 #[cfg(feature = "dynamodb")]
 pub mod exchange_store;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod interceptors;
 #[cfg(feature = "notify")]
 pub mod notify;

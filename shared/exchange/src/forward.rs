@@ -32,29 +32,10 @@ pub const MAX_XML_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest answer read from a partner.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
-/// A partner's HTTP answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpReply {
-    /// HTTP status.
-    pub status: u16,
-    /// `Retry-After`, when given in seconds.
-    pub retry_after: Option<Duration>,
-    /// The body (at most [`MAX_REPLY_BYTES`]).
-    pub body: Vec<u8>,
-}
-
-/// Sends a POST to a partner. Any `Err` (timeout, connection refused, TLS failure) is treated
-/// as transient.
-#[async_trait]
-pub trait PartnerTransport: Send + Sync {
-    /// POSTs `body` with `headers` to `url`.
-    async fn post(
-        &self,
-        url: &str,
-        headers: &[(&'static str, String)],
-        body: Vec<u8>,
-    ) -> Result<HttpReply, String>;
-}
+/// A partner's HTTP answer and the transport it comes through, re-exported from
+/// [`crate::http`]: a transient transport error (timeout, connection refused, TLS failure) is
+/// retried, a permanent one (a request that cannot be built) fails the delivery at once.
+pub use crate::http::{HttpError, HttpReply, HttpTransport};
 
 /// A transition of a delivery out of (or within) PENDING.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +80,7 @@ pub struct ForwardServices<'a> {
     /// The partner directory (current endpoints).
     pub partners: &'a dyn ExchangePartners,
     /// HTTP.
-    pub transport: &'a dyn PartnerTransport,
+    pub transport: &'a dyn HttpTransport,
     /// Our signing key.
     pub signer: &'a SigningIdentity,
     /// The clock.
@@ -423,7 +404,8 @@ pub async fn forward_delivery(
     );
     let class = match services.transport.post(&endpoint, &headers, body).await {
         Ok(reply) => classify_reply(&reply, message_id),
-        Err(error) => ReplyClass::Transient(error, None),
+        Err(error) if error.is_transient() => ReplyClass::Transient(error.to_string(), None),
+        Err(error) => ReplyClass::Permanent(error.to_string()),
     };
     match class {
         ReplyClass::Ack(ack) => {
@@ -583,7 +565,7 @@ mod tests {
         state: Mutex<Option<DeliveryState>>,
         attempts: Mutex<Vec<Attempt>>,
         xml: Option<Vec<u8>>,
-        reply: Result<HttpReply, String>,
+        reply: Result<HttpReply, HttpError>,
         posts: Mutex<u32>,
         endpoint: String,
         active: bool,
@@ -654,13 +636,13 @@ mod tests {
     }
 
     #[async_trait]
-    impl PartnerTransport for Fakes {
+    impl HttpTransport for Fakes {
         async fn post(
             &self,
             _: &str,
-            _: &[(&'static str, String)],
+            _: &[(&str, String)],
             _: Vec<u8>,
-        ) -> Result<HttpReply, String> {
+        ) -> Result<HttpReply, HttpError> {
             *self.posts.lock().unwrap() += 1;
             self.reply.clone()
         }
@@ -672,7 +654,7 @@ mod tests {
         }
     }
 
-    fn fakes(reply: Result<HttpReply, String>) -> Fakes {
+    fn fakes(reply: Result<HttpReply, HttpError>) -> Fakes {
         Fakes {
             state: Mutex::new(Some(DeliveryState::Pending)),
             attempts: Mutex::new(Vec::new()),
@@ -751,7 +733,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_transient_failure_retries_until_the_last_receive_then_fails_exhausted() {
-        let f = fakes(Err("connection refused".into()));
+        let f = fakes(Err(HttpError::Connection {
+            url: "https://ma.xb.example/cites".into(),
+            reason: "connection refused".into(),
+        }));
         assert!(matches!(run(&f, 1).await, ForwardOutcome::Retry { .. }));
         assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Pending));
         assert!(matches!(

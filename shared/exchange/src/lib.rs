@@ -10,6 +10,7 @@
 pub mod directory;
 mod error;
 pub mod forward;
+pub mod http;
 pub mod ingest;
 pub mod keys;
 pub mod ledger;
