@@ -123,11 +123,12 @@ pub fn identity_from_secret(
     if trimmed.starts_with('{') {
         let stored: Stored = serde_json::from_str(trimmed)
             .map_err(|_| "the secret is JSON but not {\"key_id\", \"private_key\"}".to_owned())?;
-        return SigningIdentity::from_base64_seed(&stored.key_id, &stored.private_key);
+        return SigningIdentity::from_base64_seed(&stored.key_id, &stored.private_key)
+            .map_err(|why| why.to_string());
     }
     let key_id = default_key_id
         .ok_or_else(|| "the secret holds a bare key: set ECITES_SIGNING_KEY_ID".to_owned())?;
-    SigningIdentity::from_base64_seed(key_id, trimmed)
+    SigningIdentity::from_base64_seed(key_id, trimmed).map_err(|why| why.to_string())
 }
 
 #[cfg(feature = "secretsmanager")]
