@@ -47,9 +47,9 @@ pub enum AgenciesCommand {
 /// Runs an `agencies` subcommand.
 pub async fn run(command: AgenciesCommand) -> anyhow::Result<ExitCode> {
     let config = ecites_aws::Config::from_env()?;
-    let options = ecites_aws::ClientOptions::default();
-    let clients = ecites_aws::Clients::from_config(&config, &options).await;
-    let (s3, bucket, key) = (&clients.s3, &config.bucket, &config.partners_key);
+    let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
+    let s3 = aws.s3();
+    let (s3, bucket, key) = (&s3, &config.bucket, &config.partners_key);
     match command {
         AgenciesCommand::List => {
             let directory = ecites_aws::s3::read_directory(s3, bucket, key).await?;

@@ -130,8 +130,8 @@ async fn edit_keys(
 /// Runs a `partners` subcommand.
 pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
     let config = ecites_aws::Config::from_env()?;
-    let options = ecites_aws::ClientOptions::default();
-    let clients = ecites_aws::Clients::from_config(&config, &options).await;
+    let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
+    let clients = aws.clients();
     let (s3, bucket, key) = (&clients.s3, &config.bucket, &config.partners_key);
     let read = || ecites_aws::s3::read_directory(s3, bucket, key);
     match command {
@@ -271,13 +271,8 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
         } => {
             let identity = ecites_exchange::protocol::SigningIdentity::generate(&key_id)
                 .map_err(|why| anyhow::anyhow!(why))?;
-            let ssm = ecites_aws::signing::ssm_client(
-                config.endpoint_url.as_deref(),
-                &config.region,
-                &options,
-            )
-            .await;
-            ecites_aws::signing::put_signing_identity(&ssm, &parameter, &identity, force).await?;
+            ecites_aws::signing::put_signing_identity(&aws.ssm(), &parameter, &identity, force)
+                .await?;
             println!("key id:     {key_id}");
             println!("public key: {}", identity.public_key_base64());
             println!("private key stored in SSM parameter {parameter} (SecureString)");

@@ -15,8 +15,9 @@ pub async fn run(limit: usize) -> anyhow::Result<ExitCode> {
     let config = ecites_aws::Config::from_env()?;
     let dlq_url = std::env::var("ECITES_DELIVERIES_DLQ_URL")
         .map_err(|_| anyhow::anyhow!("ECITES_DELIVERIES_DLQ_URL is not set"))?;
-    let clients =
-        ecites_aws::Clients::from_config(&config, &ecites_aws::ClientOptions::default()).await;
+    let clients = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default())
+        .await
+        .clients();
     let store = ecites_aws::DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table);
     let report = ecites_aws::replay::replay_dlq(
         &clients.sqs,
@@ -43,8 +44,9 @@ pub async fn run_no_partner(country: &str, limit: usize) -> anyhow::Result<ExitC
             anyhow::anyhow!("--no-partner {country:?} is not an ISO 3166-1 alpha-2 code")
         })?;
     let config = ecites_aws::Config::from_env()?;
-    let clients =
-        ecites_aws::Clients::from_config(&config, &ecites_aws::ClientOptions::default()).await;
+    let clients = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default())
+        .await
+        .clients();
     let directory =
         ecites_aws::s3::read_directory(&clients.s3, &config.bucket, &config.partners_key).await?;
     if !directory.get(recipient).is_some_and(|p| p.active) {

@@ -62,8 +62,9 @@ pub async fn run(command: SpeciesCommand) -> anyhow::Result<ExitCode> {
         );
     } else {
         let config = ecites_aws::Config::from_env()?;
-        let clients =
-            ecites_aws::Clients::from_config(&config, &ecites_aws::ClientOptions::default()).await;
+        let clients = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default())
+            .await
+            .clients();
         clients
             .s3
             .put_object()

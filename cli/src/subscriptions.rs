@@ -1,4 +1,4 @@
-//! `ecites subscriptions list|add|remove`: the agency subscription registry (issue 5), with the
+//! `ecites subscriptions list|add|remove`: the agency subscription registry, with the
 //! same environment configuration as the notify function: `ECITES_TABLE` (the registry lives in
 //! the ledger table), `ECITES_TOPIC_ARN` (SNS-channel subscriptions are subscribed to it with a
 //! generated filter policy), `AWS_REGION`, `AWS_ENDPOINT_URL` for the emulator.
@@ -198,17 +198,8 @@ fn env(name: &str) -> anyhow::Result<String> {
 async fn admin() -> anyhow::Result<SubscriptionAdmin> {
     let table = env("ECITES_TABLE")?;
     let topic = env("ECITES_TOPIC_ARN")?;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|v| !v.is_empty());
-    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    let clients = ecites_aws::Clients::new(
-        endpoint.as_deref(),
-        &region,
-        &ecites_aws::ClientOptions::default(),
-    )
-    .await;
-    let notify = NotifyClients::new(endpoint.as_deref(), &region, false).await;
+    let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
+    let (clients, notify) = (aws.clients(), NotifyClients::from_aws(&aws));
     Ok(SubscriptionAdmin {
         registry: DynamoSubscriptions::new(clients.dynamodb, table, Duration::ZERO),
         topic: SnsTopic::new(notify.sns.clone(), topic),

@@ -4,10 +4,11 @@
 //! `replay --no-partner`, `status` and `species import`.
 
 use chrono::Utc;
-use ecites_exchange::forward::{build_message, PartnerTransport};
+use ecites_exchange::forward::build_message;
+use ecites_exchange::http::HttpTransport as _;
 use ecites_exchange::ledger::DeliveryKind;
 use ecites_exchange::protocol::SigningIdentity;
-use ecites_forward::HttpTransport;
+use ecites_forward::HyperTransport;
 use ecites_local::exchange::{delivery_message, start_pair, Ma, PairOptions};
 use ecites_local::{fixtures, REGION};
 use std::process::Output;
@@ -72,7 +73,7 @@ async fn send_signed(xb: &Ma, number: &str, key: &SigningIdentity) -> (u16, Stri
         key,
         Utc::now(),
     );
-    let transport = HttpTransport::new(Duration::from_secs(10)).unwrap();
+    let transport = HyperTransport::for_partners(Duration::from_secs(10)).unwrap();
     let reply = transport
         .post(&xb.server.url(), &headers, body)
         .await
@@ -558,7 +559,7 @@ async fn agencies_added_through_the_cli_are_heard_at_the_receive_endpoint_until_
         ];
         let url = format!("{}/verify", xb.server.url().trim_end_matches('/'));
         async move {
-            HttpTransport::new(Duration::from_secs(10))
+            HyperTransport::for_partners(Duration::from_secs(10))
                 .unwrap()
                 .post(&url, &headers, body)
                 .await

@@ -6,11 +6,12 @@ use chrono::Utc;
 use ecites_e2e::fixtures;
 use ecites_e2e::start_pair;
 use ecites_e2e::OpenApi;
-use ecites_exchange::forward::{build_message, PartnerTransport};
+use ecites_exchange::forward::build_message;
+use ecites_exchange::http::HttpTransport as _;
 use ecites_exchange::ledger::{DeliveryKind, DeliveryState, ReceivedState};
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::Ledger;
-use ecites_forward::HttpTransport;
+use ecites_forward::HyperTransport;
 use ecites_local::exchange::{delivery_message as message, Ma, PairOptions};
 use ecites_local::function_url::Mode;
 use std::collections::HashMap;
@@ -328,7 +329,7 @@ async fn the_same_delivery_queued_twice_is_sent_once() {
 /// Sends a hand-built envelope to XB and returns (status, body); every answer must be one
 /// docs/openapi.yaml documents, with the body its schema describes.
 async fn post(xb: &Ma, body: Vec<u8>, headers: &[(&'static str, String)]) -> (u16, String) {
-    let transport = HttpTransport::new(Duration::from_secs(10)).unwrap();
+    let transport = HyperTransport::for_partners(Duration::from_secs(10)).unwrap();
     let reply = transport
         .post(&xb.server.url(), headers, body)
         .await

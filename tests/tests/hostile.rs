@@ -1,4 +1,4 @@
-//! Hostile partners and subscribers (issue 19): a genuine partner key, authentication holding
+//! Hostile partners and subscribers: a genuine partner key, authentication holding
 //! everywhere, and what comes after it. Two MAs (XA and XB) on one moto server, XB's real
 //! receive function on a loopback Function URL, XB's real notify and webhook functions fed by
 //! its ledger stream, subscribers on loopback. Each test pins one class of the issue.
@@ -6,12 +6,13 @@
 use chrono::Utc;
 use ecites_domain::codes::Appendix;
 use ecites_e2e::{fixtures, start_pair, take_events, OpenApi, DRAIN};
-use ecites_exchange::forward::{build_message, PartnerTransport};
+use ecites_exchange::forward::build_message;
+use ecites_exchange::http::HttpTransport as _;
 use ecites_exchange::ledger::DeliveryKind;
 use ecites_exchange::notify::{EventType, Filters, Role};
 use ecites_exchange::protocol::{KEY_ID_HEADER, SIGNATURE_HEADER};
 use ecites_exchange::Ledger as _;
-use ecites_forward::HttpTransport;
+use ecites_forward::HyperTransport;
 use ecites_local::exchange::{delivery_message as message, Ma};
 use ecites_local::notify::{LocalNotify, NotifyOptions};
 use serde_json::Value;
@@ -22,7 +23,7 @@ const QUIET: Duration = Duration::from_secs(90);
 /// Sends `body` to XB and returns (status, JSON answer); every answer must be one
 /// docs/openapi.yaml documents, with the body its schema describes.
 async fn post(xb: &Ma, body: Vec<u8>, headers: &[(&'static str, String)]) -> (u16, Value) {
-    let transport = HttpTransport::new(Duration::from_secs(10)).unwrap();
+    let transport = HyperTransport::for_partners(Duration::from_secs(10)).unwrap();
     let reply = transport
         .post(&xb.server.url(), headers, body)
         .await

@@ -589,17 +589,17 @@ async fn concurrent_versions_of_the_same_permit_become_versions_1_and_2() {
 async fn unreachable_aws_is_reported_as_batch_item_failure() {
     let local = start().await;
     // The same function, wired to an endpoint where nothing listens: connection errors.
-    let mut config = local.config.clone();
-    config.endpoint_url = Some(format!(
+    let config = local.config.clone();
+    let nowhere = format!(
         "http://127.0.0.1:{}",
         ecites_local::moto::free_port().unwrap()
-    ));
+    );
     let options = ecites_aws::ClientOptions {
         emulator_credentials: true,
         max_attempts: Some(1),
         ..Default::default()
     };
-    let clients = ecites_aws::Clients::from_config(&config, &options).await;
+    let clients = ecites_aws::Clients::new(Some(&nowhere), "us-east-1", &options).await;
     let function = ecites_ingest::IngestFunction::new(&config, &clients);
     let event = sqs_event("m1", &inline_message(&export("26XA0023")));
     let response = function

@@ -510,7 +510,7 @@ async fn post_signed(
     body: &serde_json::Value,
     key: &ecites_exchange::protocol::SigningIdentity,
 ) -> (u16, serde_json::Value) {
-    use ecites_exchange::forward::PartnerTransport as _;
+    use ecites_exchange::http::HttpTransport as _;
     let body = serde_json::to_vec(body).unwrap();
     let headers = vec![
         ("content-type", "application/json".to_owned()),
@@ -518,7 +518,7 @@ async fn post_signed(
         ("x-ecites-key-id", key.key_id.clone()),
     ];
     let url = format!("{}{path}", xb.server.url().trim_end_matches('/'));
-    let reply = ecites_forward::HttpTransport::new(Duration::from_secs(10))
+    let reply = ecites_forward::HyperTransport::for_partners(Duration::from_secs(10))
         .unwrap()
         .post(&url, &headers, body)
         .await

@@ -1,14 +1,15 @@
 //! The ingest Lambda's handler, in a library so that the Lambda binary, the local runner and
 //! the end-to-end tests call the very same code.
 //!
-//! The handler only maps: an `SqsEvent` in, each record through
-//! [`ecites_exchange::ingest_message`], the failed records out as `batchItemFailures`, and one
-//! EMF metrics line per batch.
+//! The handler only maps: each record of an `SqsEvent` through
+//! [`ecites_exchange::ingest_message`], its outcome to a [`Handled`]; the batch loop
+//! ([`SqsBatch`]) answers the failed records in `batchItemFailures` and writes one EMF metrics
+//! line per batch.
 
 #![warn(missing_docs)]
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use ecites_aws::telemetry::emit_emf;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use ecites_aws::batch::{Handled, SqsBatch};
 use ecites_aws::{
     Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, S3SpeciesChecklist,
     SqsDeliveryQueue,
@@ -22,6 +23,16 @@ use tracing::Instrument;
 
 /// How long the partner directory is cached in a warm function.
 pub const PARTNER_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The metrics of a batch, in the order of its EMF line.
+const METRICS: &[&str] = &[
+    "PermitsIngested",
+    "PermitsDuplicate",
+    "PermitsRejected",
+    "MessagesFailed",
+    "DeliveriesQueued",
+    "CancellationsWaiting",
+];
 
 /// The ingest function's state, built once per process (Lambda cold start).
 pub struct IngestFunction {
@@ -67,13 +78,10 @@ impl IngestFunction {
         &self.ledger
     }
 
-    /// Handles one SQS batch. Records that failed transiently (or by an infrastructure fault)
-    /// are returned in `batchItemFailures` so only they are retried; permanent input problems
-    /// were reported by the use case and are acknowledged.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<SqsEvent>,
-    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    /// Ingests one record. Records that failed transiently (or by an infrastructure fault)
+    /// are retried; permanent input problems were reported by the use case and are
+    /// acknowledged.
+    async fn record(&self, record: &SqsMessage) -> Handled {
         let services = Services {
             blobs: &self.blobs,
             ledger: &self.ledger,
@@ -83,54 +91,55 @@ impl IngestFunction {
             uses: &self.ledger,
             clock: self.clock.as_ref(),
         };
-        let mut response = SqsBatchResponse::default();
-        let (mut ingested, mut duplicates, mut rejected, mut failed, mut queued) =
-            (0u32, 0u32, 0u32, 0u32, 0usize);
-        let mut waiting = 0usize;
-        for record in event.payload.records {
-            let message_id = record.message_id.clone().unwrap_or_default();
-            let body = record.body.as_deref().unwrap_or("");
-            let sent_at = record
-                .attributes
-                .get("SentTimestamp")
-                .and_then(|ms| ms.parse::<i64>().ok())
-                .and_then(chrono::DateTime::from_timestamp_millis);
-            let span = tracing::info_span!("ingest", message_id = %message_id);
-            match ingest_message(services, &self.settings, &message_id, body, sent_at)
-                .instrument(span)
-                .await
-            {
-                Ok(report) => {
-                    ingested += report.ingested.iter().filter(|p| !p.duplicate).count() as u32;
-                    duplicates += report.ingested.iter().filter(|p| p.duplicate).count() as u32;
-                    rejected += report.rejected.len() as u32;
-                    queued += report.deliveries_queued;
-                    waiting += report.waiting_cancellations;
+        let message_id = record.message_id.as_deref().unwrap_or("");
+        let body = record.body.as_deref().unwrap_or("");
+        let sent_at = record
+            .attributes
+            .get("SentTimestamp")
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        let span = tracing::info_span!("ingest", message_id = %message_id);
+        match ingest_message(services, &self.settings, message_id, body, sent_at)
+            .instrument(span)
+            .await
+        {
+            Ok(report) => {
+                let duplicates = report.ingested.iter().filter(|p| p.duplicate).count();
+                Handled::done()
+                    .count(
+                        "PermitsIngested",
+                        (report.ingested.len() - duplicates) as f64,
+                    )
+                    .count("PermitsDuplicate", duplicates as f64)
+                    .count("PermitsRejected", report.rejected.len() as f64)
+                    .count("DeliveriesQueued", report.deliveries_queued as f64)
+                    .count("CancellationsWaiting", report.waiting_cancellations as f64)
+            }
+            Err(error) => {
+                if error.is_transient() {
+                    tracing::warn!(message_id = %message_id, error = %error, "transient failure: the message will be retried");
+                } else {
+                    tracing::error!(message_id = %message_id, error = %error, "infrastructure failure: the message will be retried and reach the DLQ if it persists");
                 }
-                Err(error) => {
-                    failed += 1;
-                    if error.is_transient() {
-                        tracing::warn!(message_id = %message_id, error = %error, "transient failure: the message will be retried");
-                    } else {
-                        tracing::error!(message_id = %message_id, error = %error, "infrastructure failure: the message will be retried and reach the DLQ if it persists");
-                    }
-                    response.add_failure(message_id);
-                }
+                Handled::retry().count("MessagesFailed", 1.0)
             }
         }
-        let now_ms = self.clock.now().timestamp_millis();
-        emit_emf(
-            "ingest",
-            &[
-                ("PermitsIngested", f64::from(ingested)),
-                ("PermitsDuplicate", f64::from(duplicates)),
-                ("PermitsRejected", f64::from(rejected)),
-                ("MessagesFailed", f64::from(failed)),
-                ("DeliveriesQueued", queued as f64),
-                ("CancellationsWaiting", waiting as f64),
-            ],
-            now_ms,
-        );
-        Ok(response)
+    }
+
+    /// Handles one SQS batch, one record after the other.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let batch = SqsBatch {
+            function: "ingest",
+            metrics: METRICS,
+            concurrency: 1,
+            dedupe: None,
+            clock: self.clock.as_ref(),
+        };
+        Ok(batch
+            .run(&event.payload.records, |record| self.record(record))
+            .await)
     }
 }

@@ -1,6 +1,6 @@
 //! The ingest Lambda: configuration and clients once, then the handler for every batch.
 
-use ecites_aws::{ClientOptions, Clients, Config};
+use ecites_aws::{AwsConfig, ClientOptions, Config};
 use ecites_ingest::IngestFunction;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -8,8 +8,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     ecites_aws::telemetry::init_tracing();
     let config = Config::from_env()?;
-    let clients = Clients::from_config(&config, &ClientOptions::default()).await;
-    let function = IngestFunction::new(&config, &clients);
+    let aws = AwsConfig::load(ClientOptions::default()).await;
+    let function = IngestFunction::new(&config, &aws.clients());
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
         function.handle(event)

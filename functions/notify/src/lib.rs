@@ -10,100 +10,29 @@
 
 #![warn(missing_docs)]
 
-mod http;
-
-pub use http::HttpTransport;
+pub use ecites_aws::http::HyperTransport;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use ecites_aws::batch::{receive_count, Handled, SqsBatch, StreamBatch};
 use ecites_aws::notify::{
     DynamoClaims, DynamoSubscriptions, NotifyClients, S3XmlLinks, SnsTopic, SqsWebhookQueue,
     SsmSecrets,
 };
-use ecites_aws::telemetry::emit_emf;
 use ecites_aws::{Clients, S3BlobStore};
 use ecites_exchange::notify::{
     deliver_webhook, notify_change, Change, Image, NotifyServices, WebhookOutcome, WebhookPolicy,
     WebhookServices,
 };
+use ecites_exchange::retry::RetryPolicy;
 use ecites_exchange::{Clock, SystemClock};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use std::env;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Why the configuration could not be read.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(pub String);
-
-/// The notify functions' configuration, from the environment as Lambda passes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NotifyConfig {
-    /// This deployment's MA country (`ECITES_COUNTRY`), the CloudEvents source.
-    pub country: String,
-    /// The bucket with the outbox (`ECITES_BUCKET`).
-    pub bucket: String,
-    /// The ledger table (`ECITES_TABLE`): registry and claims live there too.
-    pub table: String,
-    /// The notifications topic (`ECITES_TOPIC_ARN`, as `infra/template.yaml` names it).
-    pub topic_arn: String,
-    /// The webhook queue (`ECITES_WEBHOOK_QUEUE_URL`).
-    pub webhook_queue_url: String,
-    /// How long the registry is cached in a warm function (`ECITES_SUBSCRIPTIONS_CACHE_S`,
-    /// default 60).
-    pub subscriptions_cache: Duration,
-    /// First retry delay of a failed webhook, doubled per attempt (`ECITES_WEBHOOK_BACKOFF_S`,
-    /// default 30, at most 900).
-    pub webhook_backoff_s: i32,
-    /// Webhook HTTP timeout (`ECITES_WEBHOOK_TIMEOUT_S`, default 10).
-    pub webhook_timeout: Duration,
-    /// Emulator endpoint (`AWS_ENDPOINT_URL`).
-    pub endpoint_url: Option<String>,
-    /// Region (`AWS_REGION`).
-    pub region: String,
-    /// Where webhooks may go ([`WebhookPolicy::from_env`]: `ECITES_ALLOW_LOOPBACK_WEBHOOKS`
-    /// for local runs, `AWS_LAMBDA_RUNTIME_API`).
-    pub webhook_policy: WebhookPolicy,
-}
-
-fn required(name: &str) -> Result<String, ConfigError> {
-    env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| ConfigError(format!("environment variable {name} is not set")))
-}
-
-fn number(name: &str, default: u64) -> Result<u64, ConfigError> {
-    match env::var(name) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError(format!("{name}={text:?} is not a number"))),
-        Err(_) => Ok(default),
-    }
-}
-
-impl NotifyConfig {
-    /// Reads the configuration from the environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(NotifyConfig {
-            country: required("ECITES_COUNTRY")?,
-            bucket: required("ECITES_BUCKET")?,
-            table: required("ECITES_TABLE")?,
-            topic_arn: required("ECITES_TOPIC_ARN")?,
-            webhook_queue_url: required("ECITES_WEBHOOK_QUEUE_URL")?,
-            subscriptions_cache: Duration::from_secs(number("ECITES_SUBSCRIPTIONS_CACHE_S", 60)?),
-            webhook_backoff_s: number("ECITES_WEBHOOK_BACKOFF_S", 30)?.min(900) as i32,
-            webhook_timeout: Duration::from_secs(number("ECITES_WEBHOOK_TIMEOUT_S", 10)?),
-            endpoint_url: env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
-            region: env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
-            webhook_policy: WebhookPolicy::from_env(),
-        })
-    }
-}
+pub use ecites_aws::config::NotifyConfig;
 
 /// Flattens a stream image (DynamoDB JSON) to text: `S` and `N` values, the rest dropped.
 fn flatten(item: &serde_dynamo::Item) -> Image {
@@ -131,15 +60,26 @@ pub fn change_of(record: &EventRecord) -> Change {
     }
 }
 
-/// The batch response: the failed record's sequence number, if any. Built from JSON because
-/// the response structs are `#[non_exhaustive]` and (unlike SQS's) have no `add_failure`.
-pub fn stream_response(failed_sequence: Option<String>) -> DynamoDbEventResponse {
-    let failures: Vec<Value> = failed_sequence
-        .into_iter()
-        .map(|s| serde_json::json!({ "itemIdentifier": s }))
-        .collect();
-    serde_json::from_value(serde_json::json!({ "batchItemFailures": failures })).unwrap_or_default()
-}
+pub use ecites_aws::batch::stream_response;
+
+/// The metrics of a stream batch, in the order of its EMF line.
+const NOTIFY_METRICS: &[&str] = &[
+    "NotificationEvents",
+    "NotificationsPublished",
+    "WebhooksQueued",
+    "NotificationDuplicates",
+    "StreamRecordsFailed",
+];
+
+/// The metrics of a webhook batch, in the order of its EMF line.
+const WEBHOOK_METRICS: &[&str] = &[
+    "WebhooksDelivered",
+    "WebhooksUnsubscribed",
+    "WebhooksFailed",
+];
+
+/// Longest wait before a failed webhook's next attempt.
+pub const WEBHOOK_BACKOFF_CAP: Duration = Duration::from_secs(900);
 
 /// The stream consumer, built once per process.
 pub struct NotifyFunction {
@@ -170,14 +110,8 @@ impl NotifyFunction {
         }
     }
 
-    /// Handles one stream batch, in order. At the first record that fails, its sequence number
-    /// is reported and the rest of the batch is left alone: Lambda retries from that record,
-    /// keeping the order of a permit's changes, and the claims make the records already done
-    /// harmless when seen again.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<Event>,
-    ) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+    /// Notifies one stream record's change.
+    async fn record(&self, record: &EventRecord) -> Handled {
         let services = NotifyServices {
             blobs: &self.blobs,
             registry: &self.registry,
@@ -186,41 +120,47 @@ impl NotifyFunction {
             webhooks: &self.webhooks,
             clock: self.clock.as_ref(),
         };
-        let mut failed_sequence: Option<String> = None;
-        let (mut events, mut published, mut queued, mut duplicates, mut failed) =
-            (0u32, 0u32, 0usize, 0usize, 0u32);
-        for record in &event.payload.records {
-            let sequence = record.change.sequence_number.clone().unwrap_or_default();
-            match notify_change(services, &self.country, &change_of(record)).await {
-                Ok(outcome) => {
-                    if let Some((kind, id)) = &outcome.event {
-                        events += 1;
-                        tracing::info!(event = %kind, event_id = %id, published = outcome.published, webhooks = outcome.webhooks_queued, "notified");
-                    }
-                    published += u32::from(outcome.published);
-                    queued += outcome.webhooks_queued;
-                    duplicates += outcome.duplicates;
+        match notify_change(services, &self.country, &change_of(record)).await {
+            Ok(outcome) => {
+                if let Some((kind, id)) = &outcome.event {
+                    tracing::info!(event = %kind, event_id = %id, published = outcome.published, webhooks = outcome.webhooks_queued, "notified");
                 }
-                Err(error) => {
-                    failed += 1;
-                    tracing::warn!(sequence = %sequence, transient = error.is_transient(), error = %error, "notification failed: the stream will retry from this record");
-                    failed_sequence = Some(sequence);
-                    break;
-                }
+                Handled::done()
+                    .count(
+                        "NotificationEvents",
+                        f64::from(u8::from(outcome.event.is_some())),
+                    )
+                    .count(
+                        "NotificationsPublished",
+                        f64::from(u8::from(outcome.published)),
+                    )
+                    .count("WebhooksQueued", outcome.webhooks_queued as f64)
+                    .count("NotificationDuplicates", outcome.duplicates as f64)
+            }
+            Err(error) => {
+                let sequence = record.change.sequence_number.as_deref().unwrap_or("");
+                tracing::warn!(sequence = %sequence, transient = error.is_transient(), error = %error, "notification failed: the stream will retry from this record");
+                Handled::retry().count("StreamRecordsFailed", 1.0)
             }
         }
-        emit_emf(
-            "notify",
-            &[
-                ("NotificationEvents", f64::from(events)),
-                ("NotificationsPublished", f64::from(published)),
-                ("WebhooksQueued", queued as f64),
-                ("NotificationDuplicates", duplicates as f64),
-                ("StreamRecordsFailed", f64::from(failed)),
-            ],
-            self.clock.now().timestamp_millis(),
-        );
-        Ok(stream_response(failed_sequence))
+    }
+
+    /// Handles one stream batch, in order. At the first record that fails, its sequence number
+    /// is reported and the rest of the batch is left alone: Lambda retries from that record,
+    /// keeping the order of a permit's changes, and the claims make the records already done
+    /// harmless when seen again.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Event>,
+    ) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+        let batch = StreamBatch {
+            function: "notify",
+            metrics: NOTIFY_METRICS,
+            clock: self.clock.as_ref(),
+        };
+        Ok(batch
+            .run(&event.payload.records, |record| self.record(record))
+            .await)
     }
 
     /// The registry (for tests and the local tools).
@@ -234,9 +174,9 @@ pub struct WebhookFunction {
     links: S3XmlLinks,
     registry: DynamoSubscriptions,
     secrets: SsmSecrets,
-    transport: HttpTransport,
+    transport: HyperTransport,
     queue: SqsWebhookQueue,
-    backoff_s: i32,
+    backoff: RetryPolicy,
     clock: Arc<dyn Clock>,
     policy: WebhookPolicy,
 }
@@ -256,20 +196,24 @@ impl WebhookFunction {
                 Duration::ZERO,
             ),
             secrets: SsmSecrets::new(notify.ssm.clone()),
-            transport: HttpTransport::new(config.webhook_timeout, config.webhook_policy)?,
+            transport: HyperTransport::for_webhooks(config.webhook_timeout, config.webhook_policy)
+                .map_err(|e| e.into_error("webhook HTTP client"))?,
             queue: SqsWebhookQueue::new(clients.sqs.clone(), &config.webhook_queue_url),
-            backoff_s: config.webhook_backoff_s,
+            backoff: RetryPolicy {
+                // The webhook queue's redrive policy counts the receives.
+                max_receives: u32::MAX,
+                base: Duration::from_secs(u64::try_from(config.webhook_backoff_s).unwrap_or(0)),
+                cap: WEBHOOK_BACKOFF_CAP,
+            },
             clock: Arc::new(SystemClock),
             policy: config.webhook_policy,
         })
     }
 
-    /// Handles one batch of webhook jobs; failures are returned in `batchItemFailures` with
-    /// their next attempt postponed by `backoff * 2^(receives - 1)` seconds (at most 15 min).
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<SqsEvent>,
-    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    /// Signs and POSTs one webhook job. A failure is retried after the backoff of
+    /// [`RetryPolicy::delay`] (first `backoff`, doubled per receive, at most 15 min, with
+    /// jitter), then the queue's redrive policy moves it to the DLQ.
+    async fn record(&self, record: &SqsMessage) -> Handled {
         let services = WebhookServices {
             links: Some(&self.links),
             registry: &self.registry,
@@ -278,51 +222,47 @@ impl WebhookFunction {
             clock: self.clock.as_ref(),
             policy: self.policy,
         };
-        let mut response = SqsBatchResponse::default();
-        let (mut delivered, mut unsubscribed, mut failed) = (0u32, 0u32, 0u32);
-        for record in event.payload.records {
-            let message_id = record.message_id.clone().unwrap_or_default();
-            let body = record.body.as_deref().unwrap_or("");
-            match deliver_webhook(services, body).await {
-                Ok(WebhookOutcome::Delivered { status }) => {
-                    delivered += 1;
-                    tracing::info!(message_id = %message_id, status, "webhook delivered");
-                }
-                Ok(WebhookOutcome::Unsubscribed) => {
-                    unsubscribed += 1;
-                    tracing::info!(message_id = %message_id, "subscription removed: webhook dropped");
-                }
-                Err(error) => {
-                    failed += 1;
-                    let receives: u32 = record
-                        .attributes
-                        .get("ApproximateReceiveCount")
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(1);
-                    let delay = self
-                        .backoff_s
-                        .saturating_mul(1 << receives.saturating_sub(1).min(10))
-                        .min(900);
-                    tracing::warn!(message_id = %message_id, receives, retry_in_s = delay, error = %error, "webhook failed: retried later, then the DLQ");
-                    if let Some(handle) = record.receipt_handle.as_deref() {
-                        if let Err(error) = self.queue.retry_after(handle, delay).await {
-                            tracing::warn!(%error, "could not postpone the retry: the queue's visibility timeout applies");
-                        }
+        let message_id = record.message_id.as_deref().unwrap_or("");
+        let body = record.body.as_deref().unwrap_or("");
+        match deliver_webhook(services, body).await {
+            Ok(WebhookOutcome::Delivered { status }) => {
+                tracing::info!(message_id = %message_id, status, "webhook delivered");
+                Handled::done().count("WebhooksDelivered", 1.0)
+            }
+            Ok(WebhookOutcome::Unsubscribed) => {
+                tracing::info!(message_id = %message_id, "subscription removed: webhook dropped");
+                Handled::done().count("WebhooksUnsubscribed", 1.0)
+            }
+            Err(error) => {
+                let receives = receive_count(record);
+                let delay = self.backoff.delay(receives, None);
+                tracing::warn!(message_id = %message_id, receives, retry_in_s = delay.as_secs(), error = %error, "webhook failed: retried later, then the DLQ");
+                if let Some(handle) = record.receipt_handle.as_deref() {
+                    if let Err(error) = self.queue.postpone(handle, delay).await {
+                        tracing::warn!(%error, "could not postpone the retry: the queue's visibility timeout applies");
                     }
-                    response.add_failure(message_id);
                 }
+                Handled::retry().count("WebhooksFailed", 1.0)
             }
         }
-        emit_emf(
-            "webhooks",
-            &[
-                ("WebhooksDelivered", f64::from(delivered)),
-                ("WebhooksUnsubscribed", f64::from(unsubscribed)),
-                ("WebhooksFailed", f64::from(failed)),
-            ],
-            self.clock.now().timestamp_millis(),
-        );
-        Ok(response)
+    }
+
+    /// Handles one batch of webhook jobs, one after the other; failures are returned in
+    /// `batchItemFailures`.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let batch = SqsBatch {
+            function: "webhooks",
+            metrics: WEBHOOK_METRICS,
+            concurrency: 1,
+            dedupe: None,
+            clock: self.clock.as_ref(),
+        };
+        Ok(batch
+            .run(&event.payload.records, |record| self.record(record))
+            .await)
     }
 }
 

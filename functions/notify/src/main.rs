@@ -2,7 +2,7 @@
 //! handler for every batch.
 
 use ecites_aws::notify::NotifyClients;
-use ecites_aws::{ClientOptions, Clients};
+use ecites_aws::{AwsConfig, ClientOptions};
 use ecites_notify::{NotifyConfig, NotifyFunction};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -10,9 +10,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     ecites_aws::telemetry::init_tracing();
     let config = NotifyConfig::from_env()?;
-    let endpoint = config.endpoint_url.as_deref();
-    let clients = Clients::new(endpoint, &config.region, &ClientOptions::default()).await;
-    let notify = NotifyClients::new(endpoint, &config.region, false).await;
+    let aws = AwsConfig::load(ClientOptions::default()).await;
+    let (clients, notify) = (aws.clients(), NotifyClients::from_aws(&aws));
     let function = NotifyFunction::new(&config, &clients, &notify);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {

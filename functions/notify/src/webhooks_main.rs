@@ -1,7 +1,7 @@
 //! The webhook Lambda (SQS webhook queue): signs and POSTs notifications to subscribers.
 
 use ecites_aws::notify::NotifyClients;
-use ecites_aws::{ClientOptions, Clients};
+use ecites_aws::{AwsConfig, ClientOptions};
 use ecites_notify::{NotifyConfig, WebhookFunction};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -9,9 +9,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     ecites_aws::telemetry::init_tracing();
     let config = NotifyConfig::from_env()?;
-    let endpoint = config.endpoint_url.as_deref();
-    let clients = Clients::new(endpoint, &config.region, &ClientOptions::default()).await;
-    let notify = NotifyClients::new(endpoint, &config.region, false).await;
+    let aws = AwsConfig::load(ClientOptions::default()).await;
+    let (clients, notify) = (aws.clients(), NotifyClients::from_aws(&aws));
     let function = WebhookFunction::new(&config, &clients, &notify)?;
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {

@@ -12,9 +12,10 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, TimeZone, Utc};
 use ecites_exchange::notify::{
-    deliver_webhook, notify_change, verify, Claim, EventType, NotificationClaims, NotifyServices,
-    Secret, SecretStore, Subscription, SubscriptionRegistry, TopicPublisher, WebhookJob,
-    WebhookOutcome, WebhookQueue, WebhookServices, WebhookTransport, XmlLinks, SIGNATURE_HEADER,
+    deliver_webhook, notify_change, verify, Claim, EventType, HttpError, HttpReply, HttpTransport,
+    NotificationClaims, NotifyServices, Secret, SecretStore, Subscription, SubscriptionRegistry,
+    TopicPublisher, WebhookJob, WebhookOutcome, WebhookQueue, WebhookServices, XmlLinks,
+    SIGNATURE_HEADER,
 };
 use ecites_exchange::{BlobStore, Clock, Error, Fetched};
 use ecites_notify::change_of;
@@ -209,18 +210,26 @@ impl XmlLinks for Links {
 struct Subscriber(Mutex<Vec<(String, Pairs, Vec<u8>)>>);
 
 #[async_trait]
-impl WebhookTransport for Subscriber {
+impl HttpTransport for Subscriber {
     async fn post(
         &self,
         url: &str,
-        headers: &[(String, String)],
+        headers: &[(&str, String)],
         body: Vec<u8>,
-    ) -> Result<u16, Error> {
-        self.0
-            .lock()
-            .unwrap()
-            .push((url.to_owned(), headers.to_vec(), body));
-        Ok(200)
+    ) -> Result<HttpReply, HttpError> {
+        self.0.lock().unwrap().push((
+            url.to_owned(),
+            headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.clone()))
+                .collect(),
+            body,
+        ));
+        Ok(HttpReply {
+            status: 200,
+            retry_after: None,
+            body: Vec::new(),
+        })
     }
 }
 

@@ -143,14 +143,38 @@ fn refusal_answer(code: RefusalCode, message: &str) -> Answer {
     }
 }
 
-/// The Function URL response for an answer (built from JSON: the struct is non-exhaustive).
+/// The Function URL response for an answer: a JSON body, never base64.
 pub fn response(answer: &Answer) -> LambdaFunctionUrlResponse {
-    let value = serde_json::json!({
-        "statusCode": answer.status,
-        "headers": {"content-type": "application/json"},
-        "body": answer.body,
-        "isBase64Encoded": false,
-        "cookies": [],
-    });
-    serde_json::from_value(value).unwrap_or_default()
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = i64::from(answer.status);
+    response.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response.body = Some(answer.body.clone());
+    response.is_base64_encoded = false;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_the_function_url_response_lambda_reads() {
+        let answer = Answer {
+            status: 401,
+            body: "{\"code\":\"UNAUTHENTICATED\"}".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(response(&answer)).unwrap(),
+            serde_json::json!({
+                "statusCode": 401,
+                "headers": {"content-type": "application/json"},
+                "body": answer.body,
+                "isBase64Encoded": false,
+                "cookies": [],
+            })
+        );
+    }
 }

@@ -1,35 +1,39 @@
-//! Classifying SDK errors as transient or permanent.
+//! Classifying SDK errors as transient or permanent, with the SDK's own classification: the
+//! throttling and transient error codes of its retry classifier
+//! ([`aws_runtime::retries::classifiers`]), the errors a service models as retryable
+//! ([`ProvideErrorKind::retryable_error_kind`]) and 5xx answers.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::ProvideErrorKind;
 use ecites_exchange::Error;
 
-/// Error codes that mean "slow down and retry".
-const TRANSIENT_CODES: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "SlowDown",
-    "TransactionConflictException",
-    "InternalServerError",
-    "InternalError",
-    "ServiceUnavailable",
-    "RequestTimeout",
-    "RequestTimeoutException",
-];
+/// Codes the SDK's classifier does not list that a later attempt can still succeed on:
+/// DynamoDB answers a write that races another transaction with a 400.
+const ALSO_TRANSIENT: &[&str] = &["TransactionConflictException"];
 
-/// Maps an SDK error to the exchange error: timeouts, connection failures, 5xx and throttling
-/// are transient; other service errors are permanent.
+/// Whether a service error's code or status says "slow down and retry".
+fn transient_service_error(code: &str, retryable: bool, status: u16) -> bool {
+    retryable
+        || THROTTLING_ERRORS.contains(&code)
+        || TRANSIENT_ERRORS.contains(&code)
+        || ALSO_TRANSIENT.contains(&code)
+        || (500..600).contains(&status)
+}
+
+/// Maps an SDK error to the exchange error: timeouts, connection failures, 5xx, throttling and
+/// errors the service models as retryable are transient; other service errors are permanent.
 pub fn classify<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
 {
     match &error {
         SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("");
+            let code = ProvideErrorMetadata::code(service.err()).unwrap_or("");
+            let status = service.raw().status().as_u16();
             // Code and message only: the raw response is noise in logs.
             let message = format!(
                 "{} ({}): {}",
@@ -38,15 +42,56 @@ where
                 } else {
                     code
                 },
-                service.raw().status().as_u16(),
+                status,
                 service.err().message().unwrap_or("")
             );
-            if TRANSIENT_CODES.contains(&code) || service.raw().status().is_server_error() {
+            let retryable = service.err().retryable_error_kind().is_some();
+            if transient_service_error(code, retryable, status) {
                 Error::transient(operation, message)
             } else {
                 Error::permanent(operation, message)
             }
         }
         _ => Error::transient(operation, DisplayErrorContext(&error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_lists_decide_what_is_transient() {
+        for code in [
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+            "RequestLimitExceeded",
+            "SlowDown",
+            "RequestTimeout",
+            "RequestTimeoutException",
+            "TransactionConflictException",
+            // Missing from the list kept by hand before.
+            "TooManyRequestsException",
+            "LimitExceededException",
+            "TransactionInProgressException",
+            "BandwidthLimitExceeded",
+        ] {
+            assert!(transient_service_error(code, false, 400), "{code}");
+        }
+        assert!(transient_service_error("InternalServerError", false, 500));
+        assert!(transient_service_error("ServiceUnavailable", false, 503));
+        assert!(
+            transient_service_error("Whatever", true, 400),
+            "modeled retryable"
+        );
+        for code in [
+            "ConditionalCheckFailedException",
+            "ResourceNotFoundException",
+            "NoSuchKey",
+            "AccessDenied",
+            "",
+        ] {
+            assert!(!transient_service_error(code, false, 400), "{code}");
+        }
     }
 }

@@ -1,30 +1,47 @@
-//! The AWS side of the exchange: S3, SQS and DynamoDB implementations of the
-//! `ecites-exchange` traits, configuration from environment variables, logging and metrics, and
-//! SDK interceptors that count requests (bench) and inject faults (tests).
+//! The AWS side of the exchange: S3, SQS, DynamoDB, SNS, SSM and Secrets Manager
+//! implementations of the `ecites-exchange` traits, configuration from environment variables,
+//! logging and metrics, and SDK interceptors that count requests (bench) and inject faults
+//! (tests).
 //!
-//! Every Lambda function builds a [`Config`] and [`Clients`] once per process and passes the
-//! implementations to the use cases.
+//! Every Lambda function reads its section of [`config`] and loads one [`AwsConfig`] per
+//! process, builds the clients it needs from it and passes the implementations to the use
+//! cases. Each AWS service is a Cargo feature (`s3`, `sqs`, `dynamodb`, `sns`, `ssm`,
+//! `secretsmanager`, `dynamodbstreams`; `notify` for the notification adapters), so a
+//! function links only the SDK crates it calls.
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod config;
+#[cfg(feature = "dynamodb")]
 pub mod dynamo;
 mod errors;
-pub mod exchange_config;
+#[cfg(feature = "dynamodb")]
 pub mod exchange_store;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod interceptors;
+#[cfg(feature = "notify")]
 pub mod notify;
+#[cfg(all(feature = "sqs", feature = "dynamodb"))]
 pub mod replay;
+#[cfg(feature = "s3")]
 pub mod s3;
 pub mod signing;
+#[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "dynamodb")]
 pub mod status;
 pub mod telemetry;
 
-pub use config::{ClientOptions, Clients, Config, ConfigError};
+pub use config::{AwsConfig, ClientOptions, Clients, Config, ConfigError};
+#[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoLedger;
 pub use errors::classify;
+#[cfg(feature = "dynamodb")]
 pub use exchange_store::DynamoExchangeStore;
 pub use interceptors::{FaultInjector, RequestCounter};
+#[cfg(feature = "s3")]
 pub use s3::{S3BlobStore, S3PartnerDirectory, S3SpeciesChecklist};
+#[cfg(feature = "sqs")]
 pub use sqs::SqsDeliveryQueue;

@@ -1,4 +1,4 @@
-//! The AWS side of notifications (issue 5): the subscription registry and the notification
+//! The AWS side of notifications: the subscription registry and the notification
 //! claims in the ledger table, the SNS topic, the webhook queue, webhook secrets in SSM.
 //!
 //! | item | PK | SK | attributes |
@@ -364,17 +364,9 @@ impl SqsWebhookQueue {
         }
     }
 
-    /// Postpones the next attempt of a received job (exponential backoff between retries).
-    pub async fn retry_after(&self, receipt_handle: &str, seconds: i32) -> Result<(), Error> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(seconds)
-            .send()
-            .await
-            .map_err(|e| classify("sqs:ChangeMessageVisibility", e))?;
-        Ok(())
+    /// Postpones the next attempt of a received job (the backoff between retries).
+    pub async fn postpone(&self, receipt_handle: &str, delay: Duration) -> Result<(), Error> {
+        crate::sqs::postpone(&self.client, &self.queue_url, receipt_handle, delay).await
     }
 }
 
@@ -467,7 +459,7 @@ impl SecretStore for SsmSecrets {
     }
 }
 
-/// SNS and SSM clients built like the others (endpoint override, emulator credentials).
+/// The SNS and SSM clients of the notify functions.
 #[derive(Clone, Debug)]
 pub struct NotifyClients {
     /// SNS.
@@ -477,23 +469,22 @@ pub struct NotifyClients {
 }
 
 impl NotifyClients {
-    /// Builds the clients for an endpoint and region.
-    pub async fn new(endpoint_url: Option<&str>, region: &str, emulator_credentials: bool) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_owned()));
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if emulator_credentials {
-            loader = loader.credentials_provider(aws_sdk_sns::config::Credentials::new(
-                "test", "test", None, None, "emulator",
-            ));
-        }
-        let shared = loader.load().await;
+    /// The clients from the process's SDK configuration.
+    pub fn from_aws(aws: &crate::AwsConfig) -> Self {
         NotifyClients {
-            sns: aws_sdk_sns::Client::new(&shared),
-            ssm: aws_sdk_ssm::Client::new(&shared),
+            sns: aws.sns(),
+            ssm: aws.ssm(),
         }
+    }
+
+    /// Loads an SDK configuration of its own for `endpoint_url` and `region` (tests and local
+    /// tools, see [`crate::Clients::new`]).
+    pub async fn new(endpoint_url: Option<&str>, region: &str, emulator_credentials: bool) -> Self {
+        let options = crate::ClientOptions {
+            emulator_credentials,
+            ..crate::ClientOptions::default()
+        };
+        Self::from_aws(&crate::AwsConfig::load(options.at(endpoint_url, region)).await)
     }
 }
 

@@ -2,36 +2,28 @@
 //! base64 32-byte seed), read once per cold start. Never logged: errors name the parameter,
 //! not its value.
 
-use crate::config::ClientOptions;
+#[cfg(any(feature = "ssm", feature = "secretsmanager"))]
+use crate::config::{AwsConfig, ClientOptions};
+#[cfg(any(feature = "ssm", feature = "secretsmanager"))]
 use crate::errors::classify;
-use aws_config::{BehaviorVersion, Region};
 use ecites_exchange::protocol::SigningIdentity;
+#[cfg(any(feature = "ssm", feature = "secretsmanager"))]
 use ecites_exchange::Error;
 
-/// An SSM client built like the other clients (endpoint override, emulator credentials).
+/// An SSM client with an SDK configuration of its own (tests and local tools: see
+/// [`crate::Clients::new`]); functions take [`AwsConfig::ssm`] from their one load.
+#[cfg(feature = "ssm")]
 pub async fn ssm_client(
     endpoint_url: Option<&str>,
     region: &str,
     options: &ClientOptions,
 ) -> aws_sdk_ssm::Client {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if options.emulator_credentials {
-        loader = loader.credentials_provider(aws_sdk_ssm::config::Credentials::new(
-            "test", "test", None, None, "emulator",
-        ));
-    }
-    let shared = loader.load().await;
-    let mut builder = aws_sdk_ssm::config::Builder::from(&shared);
-    if let Some(counter) = &options.counter {
-        builder = builder.interceptor(counter.clone());
-    }
-    aws_sdk_ssm::Client::from_conf(builder.build())
+    AwsConfig::load(options.clone().at(endpoint_url, region))
+        .await
+        .ssm()
 }
 
+#[cfg(feature = "ssm")]
 /// Reads the signing key from the `SecureString` parameter `name` (with decryption).
 pub async fn load_signing_identity(
     ssm: &aws_sdk_ssm::Client,
@@ -53,6 +45,7 @@ pub async fn load_signing_identity(
         .map_err(|why| Error::permanent("signing key", format!("parameter {name}: {why}")))
 }
 
+#[cfg(feature = "ssm")]
 /// Stores a signing key's seed as a `SecureString` (setup, demo and tests), replacing any key
 /// already there.
 pub async fn store_signing_identity(
@@ -63,6 +56,7 @@ pub async fn store_signing_identity(
     put_signing_identity(ssm, name, identity, true).await
 }
 
+#[cfg(feature = "ssm")]
 /// Stores a signing key's seed as a `SecureString`. Unless `overwrite`, an existing parameter
 /// is left alone and the answer is a permanent error saying so (`ecites partners keygen`
 /// without `--force`: replacing the key would leave every partner with a public key that no
@@ -100,28 +94,17 @@ pub async fn put_signing_identity(
     }
 }
 
-/// A Secrets Manager client built like the other clients.
+/// A Secrets Manager client with an SDK configuration of its own (tests and local tools);
+/// functions take [`AwsConfig::secrets_manager`] from their one load.
+#[cfg(feature = "secretsmanager")]
 pub async fn secrets_client(
     endpoint_url: Option<&str>,
     region: &str,
     options: &ClientOptions,
 ) -> aws_sdk_secretsmanager::Client {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if options.emulator_credentials {
-        loader = loader.credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "emulator",
-        ));
-    }
-    let shared = loader.load().await;
-    let mut builder = aws_sdk_secretsmanager::config::Builder::from(&shared);
-    if let Some(counter) = &options.counter {
-        builder = builder.interceptor(counter.clone());
-    }
-    aws_sdk_secretsmanager::Client::from_conf(builder.build())
+    AwsConfig::load(options.clone().at(endpoint_url, region))
+        .await
+        .secrets_manager()
 }
 
 /// The signing key held in a secret's string: either JSON
@@ -140,13 +123,15 @@ pub fn identity_from_secret(
     if trimmed.starts_with('{') {
         let stored: Stored = serde_json::from_str(trimmed)
             .map_err(|_| "the secret is JSON but not {\"key_id\", \"private_key\"}".to_owned())?;
-        return SigningIdentity::from_base64_seed(&stored.key_id, &stored.private_key);
+        return SigningIdentity::from_base64_seed(&stored.key_id, &stored.private_key)
+            .map_err(|why| why.to_string());
     }
     let key_id = default_key_id
         .ok_or_else(|| "the secret holds a bare key: set ECITES_SIGNING_KEY_ID".to_owned())?;
-    SigningIdentity::from_base64_seed(key_id, trimmed)
+    SigningIdentity::from_base64_seed(key_id, trimmed).map_err(|why| why.to_string())
 }
 
+#[cfg(feature = "secretsmanager")]
 /// Reads the signing key from the Secrets Manager secret `name` (see [`identity_from_secret`]).
 pub async fn load_signing_identity_from_secret(
     secrets: &aws_sdk_secretsmanager::Client,
@@ -169,6 +154,7 @@ pub async fn load_signing_identity_from_secret(
         .map_err(|why| Error::permanent("signing key", format!("secret {name}: {why}")))
 }
 
+#[cfg(feature = "secretsmanager")]
 /// Stores a signing key as a JSON secret (setup, demo and tests).
 pub async fn store_signing_secret(
     secrets: &aws_sdk_secretsmanager::Client,

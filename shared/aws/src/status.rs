@@ -1,7 +1,7 @@
 //! The `ecites status <ISSUER> <PERMIT>` query: versions, deliveries (with the partners'
 //! tracking numbers), documents received from the issuing partner, and history of a permit.
 
-use crate::{ClientOptions, Clients, Config, DynamoLedger};
+use crate::{AwsConfig, ClientOptions, Config, DynamoLedger};
 use ecites_domain::PermitId;
 use ecites_exchange::{render_status, Ledger, PermitStatus, SystemClock};
 use std::sync::Arc;
@@ -27,8 +27,8 @@ pub async fn permit_status(
     number: &str,
 ) -> Result<(PermitId, PermitStatus, String), StatusError> {
     let config = Config::from_env()?;
-    let clients = Clients::from_config(&config, &ClientOptions::default()).await;
-    let ledger = DynamoLedger::new(clients.dynamodb, &config.table, Arc::new(SystemClock));
+    let aws = AwsConfig::load(ClientOptions::default()).await;
+    let ledger = DynamoLedger::new(aws.dynamodb(), &config.table, Arc::new(SystemClock));
     let (id, status) = permit_status_in(&ledger, issuer, number).await?;
     let uses = render_uses(&ledger, &id).await?;
     Ok((id, status, uses))
@@ -92,8 +92,8 @@ pub async fn verify(
     declared: Vec<(String, rust_decimal::Decimal)>,
 ) -> Result<ecites_domain::usage::Verification, StatusError> {
     let config = Config::from_env()?;
-    let clients = Clients::from_config(&config, &ClientOptions::default()).await;
-    let ledger = DynamoLedger::new(clients.dynamodb, &config.table, Arc::new(SystemClock));
+    let aws = AwsConfig::load(ClientOptions::default()).await;
+    let ledger = DynamoLedger::new(aws.dynamodb(), &config.table, Arc::new(SystemClock));
     let issuer = issuer
         .trim()
         .to_ascii_uppercase()

@@ -1,25 +1,36 @@
-//! Logs and metrics: `tracing` (JSON in Lambda, compact text elsewhere) and CloudWatch Embedded
+//! Logs and metrics: `tracing` (JSON in Lambda as its `LoggingConfig` asks, compact text
+//! elsewhere) and CloudWatch Embedded
 //! Metric Format lines, which CloudWatch turns into metrics without an agent or an API call.
 
 use serde_json::{json, Map, Value};
 use tracing_subscriber::EnvFilter;
 
-/// Initialises logging once: JSON lines when running in Lambda (`AWS_LAMBDA_FUNCTION_NAME`
-/// set), compact text to stderr otherwise. The level comes from `RUST_LOG` (default `info`).
+/// Initialises logging once, following the Lambda runtime's conventions (those of
+/// `lambda_runtime::tracing::init_default_subscriber`, which the function's `LoggingConfig`
+/// drives): JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `JSON`, text otherwise; the level from
+/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` (default `info`). Unlike the runtime's, the JSON
+/// lines carry the current span (the SQS message id goes into every line of a record), and a
+/// second call keeps the first subscriber instead of panicking.
 pub fn init_tracing() {
     init_tracing_with_default("info");
 }
 
-/// Like [`init_tracing`], with another level when `RUST_LOG` is not set (the local tools default
-/// to `warn` so their own output stays readable).
+/// Like [`init_tracing`], with another level when neither `AWS_LAMBDA_LOG_LEVEL` nor
+/// `RUST_LOG` is set (the local tools default to `warn` so their own output stays readable).
 pub fn init_tracing_with_default(default_level: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .filter(|level| !level.trim().is_empty())
+        .map(|level| level.to_ascii_lowercase());
+    let filter = match level {
+        Some(level) => EnvFilter::new(level),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        // The current span carries the SQS message id into every line of a record.
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let result = if json {
         builder
             .json()
             .with_current_span(true)

@@ -25,34 +25,17 @@ use std::time::Duration;
 
 /// Namespace of the standard payload (toolkit v2), re-exported from [`crate::protocol`].
 pub use crate::protocol::PAYLOAD_NAMESPACE;
+/// The retry policy of deliveries (shared with webhooks), re-exported from [`crate::retry`].
+pub use crate::retry::RetryPolicy;
 /// Largest XML read from the outbox.
 pub const MAX_XML_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest answer read from a partner.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
-/// A partner's HTTP answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpReply {
-    /// HTTP status.
-    pub status: u16,
-    /// `Retry-After`, when given in seconds.
-    pub retry_after: Option<Duration>,
-    /// The body (at most [`MAX_REPLY_BYTES`]).
-    pub body: Vec<u8>,
-}
-
-/// Sends a POST to a partner. Any `Err` (timeout, connection refused, TLS failure) is treated
-/// as transient.
-#[async_trait]
-pub trait PartnerTransport: Send + Sync {
-    /// POSTs `body` with `headers` to `url`.
-    async fn post(
-        &self,
-        url: &str,
-        headers: &[(&'static str, String)],
-        body: Vec<u8>,
-    ) -> Result<HttpReply, String>;
-}
+/// A partner's HTTP answer and the transport it comes through, re-exported from
+/// [`crate::http`]: a transient transport error (timeout, connection refused, TLS failure) is
+/// retried, a permanent one (a request that cannot be built) fails the delivery at once.
+pub use crate::http::{HttpError, HttpReply, HttpTransport};
 
 /// A transition of a delivery out of (or within) PENDING.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,55 +80,11 @@ pub struct ForwardServices<'a> {
     /// The partner directory (current endpoints).
     pub partners: &'a dyn ExchangePartners,
     /// HTTP.
-    pub transport: &'a dyn PartnerTransport,
+    pub transport: &'a dyn HttpTransport,
     /// Our signing key.
     pub signer: &'a SigningIdentity,
     /// The clock.
     pub clock: &'a dyn Clock,
-}
-
-/// Retry policy.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// Receives before the queue moves the message to the DLQ (the queue's `maxReceiveCount`):
-    /// the attempt on the last one records FAILED.
-    pub max_receives: u32,
-    /// First delay.
-    pub base: Duration,
-    /// Longest delay (SQS visibility allows at most 12 hours).
-    pub cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_receives: 5,
-            base: Duration::from_secs(30),
-            cap: Duration::from_secs(15 * 60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay before attempt `receive_count + 1`: `base * 2^(n-1)` capped, with full jitter
-    /// (uniform in [delay/2, delay]) so partners recovering from an outage are not hit by every
-    /// sender at once; at least the partner's `Retry-After`, which is itself capped so a partner
-    /// cannot park our deliveries for longer than `cap`.
-    pub fn delay(&self, receive_count: u32, retry_after: Option<Duration>) -> Duration {
-        let exponent = receive_count.saturating_sub(1).min(20);
-        let raw = self.base.saturating_mul(1u32 << exponent).min(self.cap);
-        let mut byte = [0u8; 1];
-        let jitter = if getrandom::getrandom(&mut byte).is_ok() {
-            f64::from(byte[0]) / 255.0
-        } else {
-            0.5
-        };
-        let delay = raw.mul_f64(0.5 + jitter / 2.0);
-        match retry_after {
-            Some(after) => delay.max(after.min(self.cap)),
-            None => delay,
-        }
-    }
 }
 
 /// What forwarding one message did.
@@ -501,7 +440,8 @@ pub async fn forward_delivery(
     };
     let class = match services.transport.post(&url, &headers, body).await {
         Ok(reply) => classify_reply(&reply, message_id),
-        Err(error) => ReplyClass::Transient(error, None),
+        Err(error) if error.is_transient() => ReplyClass::Transient(error.to_string(), None),
+        Err(error) => ReplyClass::Permanent(error.to_string()),
     };
     match class {
         ReplyClass::Ack(ack) => {
@@ -653,22 +593,6 @@ mod tests {
         assert!(!endpoint_allowed("ftp://127.0.0.1/"));
     }
 
-    #[test]
-    fn backoff_grows_is_capped_and_honours_retry_after() {
-        let policy = RetryPolicy {
-            max_receives: 10,
-            base: Duration::from_secs(2),
-            cap: Duration::from_secs(60),
-        };
-        let first = policy.delay(1, None);
-        assert!(first >= Duration::from_secs(1) && first <= Duration::from_secs(2));
-        let fourth = policy.delay(4, None);
-        assert!(fourth >= Duration::from_secs(8) && fourth <= Duration::from_secs(16));
-        assert!(policy.delay(30, None) <= Duration::from_secs(60));
-        assert!(policy.delay(1, Some(Duration::from_secs(40))) >= Duration::from_secs(40));
-        assert!(policy.delay(1, Some(Duration::from_secs(4000))) <= Duration::from_secs(60));
-    }
-
     use crate::directory::ExchangePartner;
     use crate::protocol::SigningIdentity;
     use std::sync::Mutex;
@@ -677,7 +601,7 @@ mod tests {
         state: Mutex<Option<DeliveryState>>,
         attempts: Mutex<Vec<Attempt>>,
         xml: Option<Vec<u8>>,
-        reply: Result<HttpReply, String>,
+        reply: Result<HttpReply, HttpError>,
         posts: Mutex<u32>,
         endpoint: String,
         active: bool,
@@ -748,13 +672,13 @@ mod tests {
     }
 
     #[async_trait]
-    impl PartnerTransport for Fakes {
+    impl HttpTransport for Fakes {
         async fn post(
             &self,
             _: &str,
-            _: &[(&'static str, String)],
+            _: &[(&str, String)],
             _: Vec<u8>,
-        ) -> Result<HttpReply, String> {
+        ) -> Result<HttpReply, HttpError> {
             *self.posts.lock().unwrap() += 1;
             self.reply.clone()
         }
@@ -766,7 +690,7 @@ mod tests {
         }
     }
 
-    fn fakes(reply: Result<HttpReply, String>) -> Fakes {
+    fn fakes(reply: Result<HttpReply, HttpError>) -> Fakes {
         Fakes {
             state: Mutex::new(Some(DeliveryState::Pending)),
             attempts: Mutex::new(Vec::new()),
@@ -848,7 +772,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_transient_failure_retries_until_the_last_receive_then_fails_exhausted() {
-        let f = fakes(Err("connection refused".into()));
+        let f = fakes(Err(HttpError::Connection {
+            url: "https://ma.xb.example/cites".into(),
+            reason: "connection refused".into(),
+        }));
         assert!(matches!(run(&f, 1).await, ForwardOutcome::Retry { .. }));
         assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Pending));
         assert!(matches!(

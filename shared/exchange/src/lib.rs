@@ -10,6 +10,7 @@
 pub mod directory;
 mod error;
 pub mod forward;
+pub mod http;
 pub mod ingest;
 pub mod keys;
 pub mod ledger;
@@ -20,6 +21,7 @@ pub mod ports;
 pub mod protocol;
 pub mod receive;
 pub mod receive_use;
+pub mod retry;
 pub mod usage;
 
 pub use error::Error;

@@ -315,17 +315,51 @@ impl std::fmt::Debug for SigningIdentity {
     }
 }
 
+/// Why a key or a signature is refused. The text never includes a secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The named value is not base64.
+    #[error("{0} is not base64")]
+    NotBase64(&'static str),
+    /// The named value has the wrong length.
+    #[error("{what} is {len} bytes, not {expected}")]
+    WrongLength {
+        /// What was read.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The length it must have.
+        expected: usize,
+    },
+    /// A value of the wrong length, said as given.
+    #[error("{0}")]
+    NotLength(&'static str),
+    /// Not an Ed25519 public key, said as given.
+    #[error("{0}")]
+    NotEd25519(&'static str),
+    /// The signature does not match the body.
+    #[error("the signature does not match the body")]
+    Mismatch,
+    /// No randomness to make a key from.
+    #[error("no randomness: {0}")]
+    NoRandomness(String),
+}
+
 impl SigningIdentity {
     /// A key from its 32-byte seed in base64 (the form kept in SSM / Secrets Manager).
-    pub fn from_base64_seed(key_id: &str, seed_b64: &str) -> Result<Self, String> {
+    pub fn from_base64_seed(key_id: &str, seed_b64: &str) -> Result<Self, KeyError> {
         let bytes = B64
             .decode(seed_b64.trim().as_bytes())
             // The error text never includes the secret itself.
-            .map_err(|_| "the signing key is not base64".to_owned())?;
+            .map_err(|_| KeyError::NotBase64("the signing key"))?;
         let seed: [u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| format!("the signing key is {} bytes, not 32", bytes.len()))?;
+            .map_err(|_| KeyError::WrongLength {
+                what: "the signing key",
+                len: bytes.len(),
+                expected: 32,
+            })?;
         Ok(SigningIdentity {
             key_id: key_id.to_owned(),
             key: SigningKey::from_bytes(&seed),
@@ -333,9 +367,9 @@ impl SigningIdentity {
     }
 
     /// A fresh random key (for `ecites partners keygen`, tests and the demo).
-    pub fn generate(key_id: &str) -> Result<Self, String> {
+    pub fn generate(key_id: &str) -> Result<Self, KeyError> {
         let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
+        getrandom::getrandom(&mut seed).map_err(|e| KeyError::NoRandomness(e.to_string()))?;
         Ok(SigningIdentity {
             key_id: key_id.to_owned(),
             key: SigningKey::from_bytes(&seed),
@@ -359,37 +393,41 @@ impl SigningIdentity {
 }
 
 /// Checks that a base64 text is an Ed25519 public key (for `ecites partners add`).
-pub fn check_public_key(public_key_b64: &str) -> Result<(), String> {
+pub fn check_public_key(public_key_b64: &str) -> Result<(), KeyError> {
     let bytes = B64
         .decode(public_key_b64.trim().as_bytes())
-        .map_err(|_| "the public key is not base64".to_owned())?;
+        .map_err(|_| KeyError::NotBase64("the public key"))?;
     let bytes: [u8; 32] = bytes
         .as_slice()
         .try_into()
-        .map_err(|_| format!("the public key is {} bytes, not 32", bytes.len()))?;
+        .map_err(|_| KeyError::WrongLength {
+            what: "the public key",
+            len: bytes.len(),
+            expected: 32,
+        })?;
     VerifyingKey::from_bytes(&bytes)
         .map(|_| ())
-        .map_err(|_| "not a valid Ed25519 public key".to_owned())
+        .map_err(|_| KeyError::NotEd25519("not a valid Ed25519 public key"))
 }
 
 /// Verifies a base64 signature over `body` with a base64 public key.
-pub fn verify(public_key_b64: &str, body: &[u8], signature_b64: &str) -> Result<(), String> {
+pub fn verify(public_key_b64: &str, body: &[u8], signature_b64: &str) -> Result<(), KeyError> {
     let key_bytes = B64
         .decode(public_key_b64.trim().as_bytes())
-        .map_err(|_| "the partner's public key is not base64".to_owned())?;
+        .map_err(|_| KeyError::NotBase64("the partner's public key"))?;
     let key_bytes: [u8; 32] = key_bytes
         .as_slice()
         .try_into()
-        .map_err(|_| "the partner's public key is not 32 bytes".to_owned())?;
+        .map_err(|_| KeyError::NotLength("the partner's public key is not 32 bytes"))?;
     let key = VerifyingKey::from_bytes(&key_bytes)
-        .map_err(|_| "the partner's public key is not a valid Ed25519 key".to_owned())?;
+        .map_err(|_| KeyError::NotEd25519("the partner's public key is not a valid Ed25519 key"))?;
     let signature = B64
         .decode(signature_b64.trim().as_bytes())
-        .map_err(|_| "the signature is not base64".to_owned())?;
+        .map_err(|_| KeyError::NotBase64("the signature"))?;
     let signature = Signature::from_slice(&signature)
-        .map_err(|_| "the signature is not 64 bytes".to_owned())?;
+        .map_err(|_| KeyError::NotLength("the signature is not 64 bytes"))?;
     key.verify_strict(body, &signature)
-        .map_err(|_| "the signature does not match the body".to_owned())
+        .map_err(|_| KeyError::Mismatch)
 }
 
 /// True when `sent_at` is within [`REPLAY_WINDOW`] of `now`.
@@ -623,7 +661,7 @@ mod tests {
         assert_eq!(key.public_key_base64(), again.public_key_base64());
         assert!(!format!("{key:?}").contains(&key.seed_base64()));
         let error = SigningIdentity::from_base64_seed("k", "c2hvcnQ=").unwrap_err();
-        assert!(!error.contains("c2hvcnQ"));
+        assert!(!error.to_string().contains("c2hvcnQ"));
     }
 
     #[test]

@@ -365,7 +365,7 @@ async fn receive_inner(
         return Ok(unauthenticated("the signature header is missing"));
     };
     if let Err(why) = verify(public_key, body, &signature) {
-        return Ok(unauthenticated(&why));
+        return Ok(unauthenticated(&why.to_string()));
     }
     // Authenticated from here on: refusals may say why.
     let now = services.clock.now();

@@ -197,7 +197,7 @@ async fn admit(
         return Ok(Err(unauthenticated("the signature header is missing")));
     };
     if let Err(why) = verify(&public_key, body, &signature) {
-        return Ok(Err(unauthenticated(&why)));
+        return Ok(Err(unauthenticated(&why.to_string())));
     }
     // Authenticated from here on: refusals may say why.
     let now = services.clock.now();

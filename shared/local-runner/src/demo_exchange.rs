@@ -7,7 +7,8 @@ use crate::exchange::{delivery_message, start_pair, Ma, PairOptions};
 use crate::fixtures;
 use crate::function_url::Mode;
 use chrono::Utc;
-use ecites_exchange::forward::{build_message, PartnerTransport};
+use ecites_exchange::forward::build_message;
+use ecites_exchange::http::HttpTransport as _;
 use ecites_exchange::ledger::DeliveryKind;
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::DeliveryMessage;
@@ -146,7 +147,7 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
         &forger,
         Utc::now(),
     );
-    let transport = ecites_forward::HttpTransport::new(Duration::from_secs(5))
+    let transport = ecites_forward::HyperTransport::for_partners(Duration::from_secs(5))
         .map_err(|e| anyhow::anyhow!(e))?;
     let reply = transport.post(&xb.server.url(), &headers, body).await;
     match reply {

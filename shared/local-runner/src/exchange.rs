@@ -8,10 +8,8 @@ use crate::{EventSource, Local, LocalOptions, PollOutcome, REGION};
 use anyhow::Context as _;
 use ecites_aws::exchange_store::DynamoExchangeStore;
 use ecites_aws::s3::write_directory;
-use ecites_aws::signing::{
-    secrets_client, ssm_client, store_signing_identity, store_signing_secret,
-};
-use ecites_aws::{ClientOptions, Clients};
+use ecites_aws::signing::{store_signing_identity, store_signing_secret};
+use ecites_aws::{AwsConfig, ClientOptions};
 use ecites_domain::{Permit, PermitId};
 use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
 use ecites_exchange::forward::RetryPolicy;
@@ -126,22 +124,21 @@ impl Ma {
             emulator_credentials: true,
             ..ClientOptions::default()
         };
-        let clients = Clients::from_config(&local.config, &function_options).await;
+        let aws = AwsConfig::load(function_options.at(Some(&local.endpoint), REGION)).await;
+        let clients = aws.clients();
         let key =
             SigningIdentity::generate(&format!("{country}-1")).map_err(|e| anyhow::anyhow!(e))?;
         // Both places a key can live are exercised: XA's in SSM, XB's in Secrets Manager.
         let source = if country == "XA" {
             let name = format!("/{prefix}/signing-key");
-            let ssm = ssm_client(Some(&local.endpoint), REGION, &function_options).await;
-            store_signing_identity(&ssm, &name, &key).await?;
+            store_signing_identity(&aws.ssm(), &name, &key).await?;
             KeySource::Parameter {
                 name,
                 key_id: key.key_id.clone(),
             }
         } else {
             let name = format!("{prefix}/signing-key");
-            let secrets = secrets_client(Some(&local.endpoint), REGION, &function_options).await;
-            store_signing_secret(&secrets, &name, &key).await?;
+            store_signing_secret(&aws.secrets_manager(), &name, &key).await?;
             KeySource::Secret { name, key_id: None }
         };
         let settings = ForwardSettings {
@@ -155,10 +152,9 @@ impl Ma {
             },
             directory_ttl: options.directory_ttl,
         };
-        let forward =
-            ForwardFunction::from_env(&local.config, &clients, &function_options, settings)
-                .await
-                .context("starting the forward function")?;
+        let forward = ForwardFunction::from_env(&local.config, &aws, settings)
+            .await
+            .context("starting the forward function")?;
         let receive = Arc::new(ReceiveFunction::with_directory_ttl(
             &local.config,
             &clients,

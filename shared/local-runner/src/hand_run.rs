@@ -9,12 +9,12 @@ use crate::function_url::FunctionUrlServer;
 use crate::mapping::{run_all, Mapping, QueueMapping, RunOptions, RunReport, Stop, StreamMapping};
 use crate::runner::EventSource;
 use crate::setup::{setup, setup_notify, NotifyResources, Stack, StackSpec};
-use crate::stream::{streams_client, StreamSource};
+use crate::stream::StreamSource;
 use crate::{LocalOptions, REGION};
 use anyhow::Context as _;
 use ecites_aws::notify::NotifyClients;
 use ecites_aws::signing::{secrets_client, store_signing_secret};
-use ecites_aws::{ClientOptions, Clients, Config};
+use ecites_aws::{AwsConfig, ClientOptions, Clients, Config};
 use ecites_domain::CountryCode;
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_forward::{ForwardFunction, ForwardSettings};
@@ -196,17 +196,16 @@ impl HandRun {
         let forward_settings = ForwardSettings::from_env()?;
         let notify_config = NotifyConfig::from_env()?;
         let ingest_queue = required(INGEST_QUEUE_VAR)?;
-        let options = ClientOptions::default();
-        let clients = Clients::from_config(&config, &options).await;
-        let endpoint = config.endpoint_url.as_deref();
-        let notify_clients = NotifyClients::new(endpoint, &config.region, false).await;
-        let forward = ForwardFunction::from_env(&config, &clients, &options, forward_settings)
+        let aws = AwsConfig::load(ClientOptions::default()).await;
+        let clients = aws.clients();
+        let notify_clients = NotifyClients::from_aws(&aws);
+        let forward = ForwardFunction::from_env(&config, &aws, forward_settings)
             .await
             .context("starting the forward function")?;
         let receive = Arc::new(ReceiveFunction::new(&config, &clients));
-        let streams = streams_client(endpoint, &config.region, false).await;
+        let streams = aws.dynamodb_streams();
         let sqs = &clients.sqs;
-        let region = config.region.as_str();
+        let region = aws.region();
         Ok(HandRun {
             ingest: IngestFunction::new(&config, &clients),
             forward,
@@ -217,8 +216,7 @@ impl HandRun {
                 .await?,
             webhook_source: EventSource::new(sqs.clone(), &notify_config.webhook_queue_url, region)
                 .await?,
-            stream: StreamSource::new(&clients.dynamodb, streams, &config.table, &config.region)
-                .await?,
+            stream: StreamSource::new(&clients.dynamodb, streams, &config.table, region).await?,
             server: FunctionUrlServer::start_on(receive, receive_port).await?,
         })
     }

@@ -158,8 +158,6 @@ impl Local {
             deliveries_queue_url: stack.deliveries_queue_url.clone(),
             partners_key: stack.partners_key.clone(),
             max_object_bytes: options.max_object_bytes,
-            endpoint_url: Some(endpoint.clone()),
-            region: REGION.to_owned(),
         };
         let counter = RequestCounter::new();
         let function_options = ClientOptions {
@@ -167,8 +165,9 @@ impl Local {
             faults: options.faults.clone(),
             emulator_credentials: true,
             max_attempts: options.max_attempts,
+            ..ClientOptions::default()
         };
-        let function_clients = Clients::from_config(&config, &function_options).await;
+        let function_clients = Clients::new(Some(&endpoint), REGION, &function_options).await;
         let function = IngestFunction::new(&config, &function_clients);
         let ingest_source =
             EventSource::new(clients.sqs.clone(), &stack.ingest_queue_url, REGION).await?;

@@ -1,4 +1,4 @@
-//! The notification side of the local stack (issue 5): the SNS topic, the webhook queue with
+//! The notification side of the local stack: the SNS topic, the webhook queue with
 //! its DLQ, the notify function fed from the ledger's stream and the webhook function fed from
 //! its queue, and the subscription admin, all on the same emulator as [`crate::Local`].
 
@@ -90,8 +90,6 @@ impl LocalNotify {
             subscriptions_cache: Duration::ZERO,
             webhook_backoff_s: options.backoff_s,
             webhook_timeout: Duration::from_secs(5),
-            endpoint_url: Some(local.endpoint.clone()),
-            region: REGION.to_owned(),
             // Local runs: the tests' and the demo's subscribers listen on loopback.
             webhook_policy: ecites_exchange::notify::WebhookPolicy::local(),
         };

@@ -107,17 +107,13 @@ pub async fn streams_client(
     region: &str,
     emulator_credentials: bool,
 ) -> aws_sdk_dynamodbstreams::Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_owned()));
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if emulator_credentials {
-        loader = loader.credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
-            "test", "test", None, None, "emulator",
-        ));
-    }
-    aws_sdk_dynamodbstreams::Client::new(&loader.load().await)
+    let options = ecites_aws::ClientOptions {
+        emulator_credentials,
+        ..ecites_aws::ClientOptions::default()
+    };
+    ecites_aws::AwsConfig::load(options.at(endpoint_url, region))
+        .await
+        .dynamodb_streams()
 }
 
 impl StreamSource {

@@ -1,4 +1,4 @@
-//! Notifications to customs and other agencies (issue 5): the ledger's committed state changes
+//! Notifications to customs and other agencies: the ledger's committed state changes
 //! (its DynamoDB stream) become CloudEvents published on an SNS topic with filterable message
 //! attributes, and signed webhooks queued for the agencies that subscribed to them.
 //!
@@ -12,6 +12,8 @@ pub mod signature;
 pub mod subscription;
 pub mod webhook_url;
 
+/// The HTTP port webhooks are POSTed through (the one of [`crate::http`]).
+pub use crate::http::{HttpError, HttpReply, HttpTransport};
 pub use event::{
     cloud_event, message_attributes, state_change, Change, EventType, Image, PermitSummary,
     StateChange, XmlLocation,
@@ -100,18 +102,6 @@ pub trait WebhookQueue: Send + Sync {
 pub trait SecretStore: Send + Sync {
     /// The secret named `name`.
     async fn secret(&self, name: &str) -> Result<Secret, Error>;
-}
-
-/// HTTP for webhooks.
-#[async_trait]
-pub trait WebhookTransport: Send + Sync {
-    /// POSTs `body` with `headers`; the HTTP status, or a transient error when no answer came.
-    async fn post(
-        &self,
-        url: &str,
-        headers: &[(String, String)],
-        body: Vec<u8>,
-    ) -> Result<u16, Error>;
 }
 
 /// What [`notify_change`] needs.
@@ -289,7 +279,7 @@ pub struct WebhookServices<'a> {
     /// The secrets.
     pub secrets: &'a dyn SecretStore,
     /// HTTP.
-    pub transport: &'a dyn WebhookTransport,
+    pub transport: &'a dyn HttpTransport,
     /// The time (signature timestamps).
     pub clock: &'a dyn Clock,
     /// Where webhooks may go, checked again at every delivery.
@@ -355,19 +345,28 @@ pub async fn deliver_webhook(
         serde_json::to_vec(&event).map_err(|e| Error::permanent("serialize notification", e))?;
     let timestamp = services.clock.now().timestamp();
     let event_id = event["id"].as_str().unwrap_or_default().to_owned();
-    let headers = vec![
-        (
-            "Content-Type".to_owned(),
-            "application/cloudevents+json".to_owned(),
-        ),
-        (SIGNATURE_HEADER.to_owned(), sign(&secret, timestamp, &body)),
-        ("X-Ecites-Event-Id".to_owned(), event_id),
-        ("X-Ecites-Subscription".to_owned(), subscription.id.clone()),
+    let headers = [
+        ("Content-Type", "application/cloudevents+json".to_owned()),
+        (SIGNATURE_HEADER, sign(&secret, timestamp, &body)),
+        ("X-Ecites-Event-Id", event_id),
+        ("X-Ecites-Subscription", subscription.id.clone()),
     ];
-    let status = services
+    // The error names the subscription, not its URL (which may carry a token).
+    let status = match services
         .transport
         .post(target.as_str(), &headers, body)
-        .await?;
+        .await
+    {
+        Ok(reply) => reply.status,
+        Err(error) => {
+            let why = format!("subscription {}: {}", subscription.id, error.reason());
+            return Err(if error.is_transient() {
+                Error::transient("webhook POST", why)
+            } else {
+                Error::permanent("webhook POST", why)
+            });
+        }
+    };
     if (200..300).contains(&status) {
         Ok(WebhookOutcome::Delivered { status })
     } else if (300..400).contains(&status) {

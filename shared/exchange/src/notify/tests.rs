@@ -621,18 +621,26 @@ mod fakes {
         pub seen: Mutex<Vec<Post>>,
     }
     #[async_trait]
-    impl WebhookTransport for Http {
+    impl HttpTransport for Http {
         async fn post(
             &self,
             url: &str,
-            headers: &[(String, String)],
+            headers: &[(&str, String)],
             body: Vec<u8>,
-        ) -> Result<u16, Error> {
-            self.seen
-                .lock()
-                .unwrap()
-                .push((url.to_owned(), headers.to_vec(), body));
-            Ok(self.status)
+        ) -> Result<HttpReply, HttpError> {
+            self.seen.lock().unwrap().push((
+                url.to_owned(),
+                headers
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.clone()))
+                    .collect(),
+                body,
+            ));
+            Ok(HttpReply {
+                status: self.status,
+                retry_after: None,
+                body: Vec::new(),
+            })
         }
     }
 }
