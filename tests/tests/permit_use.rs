@@ -625,6 +625,11 @@ async fn a_registered_agency_posts_signed_uses_and_verifications_and_nobody_else
     assert_eq!(again["tracking_number"], tracking.as_str());
     assert_eq!(again["duplicate"], true);
     assert_eq!(uses(&xb.local, "26XA0600").await.uses.len(), 1);
+    // XB tells XA, the issuer, of the use its customs posted, as of one sent on its queue.
+    xb.forward_until_quiet(QUIET).await.unwrap();
+    let at_xa = uses(&xa.local, "26XA0600").await;
+    assert_eq!(at_xa.uses.len(), 1, "{:?}", at_xa.uses);
+    assert_eq!(at_xa.uses[0].on_record.reported.reported_by, "XB");
     // The same message id again is a replay.
     let (status, replay) = post_signed(
         &xb,
@@ -772,4 +777,78 @@ async fn a_use_costs_one_read_one_conditional_write_and_one_send_and_a_verificat
     let counts = xb.local.counter.snapshot();
     assert_eq!(xb.local.counter.total(), 1, "{counts:?}");
     assert_eq!(counts.get("DynamoDB:Query").copied(), Some(1), "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permit_replaced_under_a_new_number_is_cancelled_at_its_partner_and_a_use_of_it_is_an_alert(
+) {
+    let (xa, xb) = start_pair().await;
+    let first = fixtures::export_permit("26XA0800", "XA", "XB", 10);
+    xa.drop_permit("26XA0800", &first).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    // The replacement names the permit it replaces (EU Regulation 865/2006 Art. 12).
+    let mut replacement = fixtures::export_permit("26XA0801", "XA", "XB", 10);
+    replacement.references = vec![ecites_domain::model::DocumentReference {
+        type_code: Some(ecites_domain::usage::REPLACES_TYPE_CODE.into()),
+        id: Some("26XA0800".into()),
+        issue_date: None,
+    }];
+    xa.drop_permit("26XA0801", &replacement).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+
+    // At XA: the replaced permit is cancelled (its partner told) and marked replaced.
+    let old = status(&xa.local, "XA", "26XA0800").await;
+    assert_eq!(old.state.as_deref(), Some("CANCELLED"), "{old:?}");
+    assert!(old
+        .deliveries
+        .iter()
+        .any(|d| d.kind == ecites_exchange::DeliveryKind::Cancellation
+            && d.state == ecites_exchange::DeliveryState::Delivered));
+    let at_xa = uses(&xa.local, "26XA0800").await;
+    assert_eq!(
+        at_xa.record.unwrap().state,
+        ecites_domain::usage::PermitState::Replaced {
+            by: "26XA0801".into()
+        }
+    );
+    // At XB: both permits, the first one replaced.
+    let at_xb = uses(&xb.local, "26XA0800").await;
+    assert!(matches!(
+        at_xb.record.unwrap().state,
+        ecites_domain::usage::PermitState::Replaced { ref by } if by == "26XA0801"
+    ));
+    assert!(uses(&xb.local, "26XA0801").await.record.is_some());
+
+    // A use of the replaced number is an alert; of the replacement, not.
+    send_use(
+        &xa.local,
+        &use_message(
+            "export_endorsement",
+            "26XA0800",
+            "XA",
+            "D-OLD",
+            "2026-02-10",
+            1,
+        ),
+    )
+    .await;
+    let findings = &uses(&xa.local, "26XA0800").await.uses[0].findings;
+    let rules = rules_of(findings);
+    assert_eq!(rules, ["use-permit-replaced"], "{findings:?}");
+    assert!(findings[0].message.contains("26XA0801"));
+    send_use(
+        &xa.local,
+        &use_message(
+            "export_endorsement",
+            "26XA0801",
+            "XA",
+            "D-NEW",
+            "2026-02-10",
+            1,
+        ),
+    )
+    .await;
+    assert!(uses(&xa.local, "26XA0801").await.uses[0]
+        .findings
+        .is_empty());
 }

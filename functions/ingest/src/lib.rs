@@ -32,6 +32,8 @@ const METRICS: &[&str] = &[
     "MessagesFailed",
     "DeliveriesQueued",
     "CancellationsWaiting",
+    "UsesRecorded",
+    "UseAlerts",
 ];
 
 /// The ingest function's state, built once per process (Lambda cold start).
@@ -114,6 +116,18 @@ impl IngestFunction {
                     .count("PermitsRejected", report.rejected.len() as f64)
                     .count("DeliveriesQueued", report.deliveries_queued as f64)
                     .count("CancellationsWaiting", report.waiting_cancellations as f64)
+                    .count(
+                        "UsesRecorded",
+                        report.uses.iter().filter(|u| !u.duplicate).count() as f64,
+                    )
+                    .count(
+                        "UseAlerts",
+                        report
+                            .uses
+                            .iter()
+                            .filter(|u| !u.duplicate && !u.alerts.is_empty())
+                            .count() as f64,
+                    )
             }
             Err(error) => {
                 if error.is_transient() {

@@ -32,6 +32,9 @@ pub struct ReceiveFunction {
     partners: S3PartnerDirectory,
     species: S3SpeciesChecklist,
     uses: DynamoLedger,
+    /// The deliveries queue, to tell a foreign permit's issuer of a use an agency posted here
+    /// (`ECITES_DELIVERIES_QUEUE_URL`; without it, such uses are recorded here only).
+    deliveries: Option<ecites_aws::SqsDeliveryQueue>,
     clock: Arc<dyn Clock>,
     settings: ReceiveSettings,
 }
@@ -64,6 +67,9 @@ impl ReceiveFunction {
                 &config.table,
                 Arc::new(SystemClock),
             ),
+            deliveries: (!config.deliveries_queue_url.is_empty()).then(|| {
+                ecites_aws::SqsDeliveryQueue::new(clients.sqs.clone(), &config.deliveries_queue_url)
+            }),
             clock: Arc::new(SystemClock),
             settings: ReceiveSettings {
                 own_country: config.country,
@@ -121,6 +127,11 @@ impl ReceiveFunction {
             partners: &self.partners,
             claims: &self.store,
             uses: &self.uses,
+            directory: &self.partners,
+            queue: self
+                .deliveries
+                .as_ref()
+                .map(|queue| queue as &dyn ecites_exchange::DeliveryQueue),
             clock: self.clock.as_ref(),
         };
         let path = request.raw_path.as_deref().unwrap_or("/");

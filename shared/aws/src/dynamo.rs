@@ -873,7 +873,7 @@ impl Ledger for DynamoLedger {
         let id = &v.id;
         // Optimistic first attempt: most permits are new, so assume version 1 and let the
         // conditions tell otherwise; this keeps a new permit at one ledger request.
-        let mut previous: Option<u32> = None;
+        let mut previous: Option<u32> = v.known_previous;
         let mut previous_sent_at: Option<String> = None;
         let mut check_waiting = true;
         let mut cancellation_waiting = false;

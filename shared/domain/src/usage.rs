@@ -238,6 +238,31 @@ pub struct PermitFacts {
     /// The blocks.
     #[serde(default)]
     pub blocks: Vec<BlockFacts>,
+    /// The number of the permit of the same issuer this one replaces, when it names one
+    /// ([`replaced_permit_number`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
+/// The `type_code` of a header reference that names the permit a permit replaces under a new
+/// number (EU Regulation 865/2006 Art. 12 and the national systems that follow it): `ADRPN`,
+/// the ePhyto hub's note code for the replaced certificate's number.
+pub const REPLACES_TYPE_CODE: &str = "ADRPN";
+
+/// The number of the permit `permit` replaces: a header reference with type code
+/// [`REPLACES_TYPE_CODE`] and a number other than the permit's own.
+pub fn replaced_permit_number(permit: &Permit) -> Option<String> {
+    permit
+        .references
+        .iter()
+        .filter(|r| {
+            r.type_code
+                .as_deref()
+                .is_some_and(|code| code.trim().eq_ignore_ascii_case(REPLACES_TYPE_CODE))
+        })
+        .filter_map(|r| r.id.as_deref().map(str::trim))
+        .find(|number| !number.is_empty() && *number != permit.permit_number.trim())
+        .map(str::to_owned)
 }
 
 impl PermitFacts {
@@ -269,6 +294,7 @@ impl PermitFacts {
                         .and_then(|endorsement| endorsement.quantity.clone()),
                 })
                 .collect(),
+            replaces: replaced_permit_number(permit),
         }
     }
 

@@ -39,6 +39,7 @@ fn record() -> PermitOnRecord {
             valid_until: Some(day("2026-08-31")),
             exporter_country: Some(cc("XA")),
             importer_country: Some(cc("XB")),
+            replaces: None,
             blocks: vec![
                 BlockFacts {
                     id: "A".into(),

@@ -268,7 +268,7 @@ async fn ingest_use(
     let permit = used.permit_id();
     let kind = used.kind;
     let reported = used.clone();
-    let tell = use_delivery(services, settings, &used).await?;
+    let tell = crate::usage::use_delivery(services.partners, settings.own_country, &used).await?;
     let outcome = crate::usage::record_use_telling(
         crate::usage::UseServices {
             ledger: services.uses,
@@ -306,6 +306,7 @@ async fn ingest_use(
             waiting,
             findings,
             xml_key,
+            version,
             ..
         } => {
             let mut report = IngestReport {
@@ -344,7 +345,9 @@ async fn ingest_use(
                 if kind == ecites_domain::usage::UseKind::ExportEndorsement
                     && !findings.iter().any(|f| blocking.contains(&f.rule.as_str()))
                 {
-                    report.merge(endorse_permit(services, source, id, &xml_key, &reported).await?);
+                    report.merge(
+                        endorse_permit(services, source, id, &xml_key, version, &reported).await?,
+                    );
                 }
             }
             Ok(report)
@@ -361,6 +364,7 @@ async fn endorse_permit(
     source: &InputSource,
     id: PermitId,
     xml_key: &str,
+    current_version: Option<u32>,
     used: &ecites_domain::usage::PermitUse,
 ) -> Result<IngestReport, Error> {
     let xml = match services
@@ -402,64 +406,13 @@ async fn endorse_permit(
         &permit,
         findings,
         countries,
-        Arrival::Endorsed,
+        Arrival::Endorsed(current_version),
     )
     .await
 }
 
 /// Largest stored permit XML read back to endorse it.
 const MAX_ENDORSED_XML_BYTES: u64 = 16 * 1024 * 1024;
-
-/// The delivery of a use of a foreign permit to the permit's issuing MA, when the issuer is an
-/// active partner: the forward function signs it and posts it to the issuer's `<endpoint>/uses`
-/// ([`crate::receive_use`]). It carries the use itself (no object to store and read back), and
-/// its ledger row is written in the use's own transaction.
-async fn use_delivery(
-    services: Services<'_>,
-    settings: &IngestSettings,
-    used: &ecites_domain::usage::PermitUse,
-) -> Result<Option<DeliveryMessage>, Error> {
-    let Some(id) = used.permit_id() else {
-        return Ok(None);
-    };
-    if id.issuer == settings.own_country {
-        return Ok(None);
-    }
-    let endpoint = match services.partners.partner(id.issuer).await? {
-        Some(partner) if partner.active => partner.endpoint,
-        _ => {
-            tracing::warn!(permit = %id, issuer = %id.issuer, "the issuer is not an active partner: the use is recorded here but not told to it");
-            return Ok(None);
-        }
-    };
-    let key = crate::usage::use_key(used);
-    let json = serde_json::to_string(used).map_err(|e| Error::permanent("serialize use", e))?;
-    Ok(Some(DeliveryMessage {
-        message_type: "delivery".into(),
-        version: 1,
-        delivery_id: format!(
-            "{}/{}/use/{}/{}",
-            id.issuer,
-            crate::keys::escape_component(&id.number),
-            key,
-            id.issuer
-        ),
-        kind: crate::ledger::DeliveryKind::Use,
-        issuer: id.issuer.to_string(),
-        permit_number: id.number.clone(),
-        permit_version: 1,
-        replaces_version: None,
-        recipient: id.issuer.to_string(),
-        endpoint,
-        xml_bucket: services.blobs.bucket().to_owned(),
-        xml_key: String::new(),
-        content_sha256: sha256_hex(json.as_bytes()),
-        reason: None,
-        use_key: Some(key),
-        sender: Some(settings.own_country.to_string()),
-        payload: Some(json),
-    }))
-}
 
 async fn ingest_object(
     services: Services<'_>,
@@ -748,8 +701,8 @@ pub fn recipient_countries(permit: &Permit) -> Option<Vec<CountryCode>> {
 enum Arrival {
     /// Sent by the MA's system, at this time when known.
     Sent(Option<DateTime<Utc>>),
-    /// Made here: the permit as customs endorsed it at export.
-    Endorsed,
+    /// Made here: the permit as customs endorsed it at export, replacing this current version.
+    Endorsed(Option<u32>),
 }
 
 async fn accept(
@@ -761,9 +714,9 @@ async fn accept(
     countries: Vec<CountryCode>,
     arrival: Arrival,
 ) -> Result<IngestReport, Error> {
-    let (sent_at, endorsement) = match arrival {
-        Arrival::Sent(sent_at) => (sent_at, false),
-        Arrival::Endorsed => (None, true),
+    let (sent_at, endorsement, known_previous) = match arrival {
+        Arrival::Sent(sent_at) => (sent_at, false, None),
+        Arrival::Endorsed(current) => (None, true, current),
     };
     let now = services.clock.now();
     let xml = ecites_domain::xml::write_permit(permit);
@@ -833,6 +786,7 @@ async fn accept(
         recipients,
         facts: Some(ecites_domain::usage::PermitFacts::of(permit)),
         endorsement,
+        known_previous,
     };
     let recorded = services.ledger.record_version(&version).await?;
     let mut report = IngestReport::default();
@@ -898,6 +852,37 @@ async fn accept(
         duplicate,
         cancellation: false,
     });
+    // A permit replacing another under a new number (EU Regulation 865/2006 Art. 12): the
+    // replaced permit is marked replaced (a use of it is an alert) and cancelled, so its partner
+    // is told and two permits for one shipment never stand side by side. Again for a duplicate.
+    if let Some(old) = ecites_domain::usage::replaced_permit_number(permit)
+        .filter(|old| old.chars().count() <= MAX_LEDGER_NUMBER_CHARS)
+    {
+        let replaced = PermitId {
+            issuer: id.issuer,
+            number: old,
+        };
+        services
+            .uses
+            .mark_replaced(&replaced, &id.number, now)
+            .await?;
+        let cancellation = NewCancellation {
+            id: replaced.clone(),
+            reason: format!(
+                "replaced by permit {} (EU Regulation 865/2006 Art. 12)",
+                id.number
+            ),
+            source: source.to_string(),
+            received_at: now,
+        };
+        match record_and_send_cancellation(services, &cancellation).await {
+            Ok(cancelled) => report.merge(cancelled),
+            Err(Error::NotFound(_)) => {
+                tracing::warn!(permit = %id, replaced = %replaced, "the permit it replaces is not on record here: marked replaced, nothing to cancel");
+            }
+            Err(error) => return Err(error),
+        }
+    }
     // A cancellation that came first takes effect now (for a duplicate too: a retried message
     // whose first attempt stopped between the version and the cancellation finishes the work).
     if cancellation_waiting {

@@ -202,6 +202,9 @@ pub struct NewVersion {
     /// True for the permit as endorsed by customs at export (box 14): delivered as an
     /// endorsement rather than a replacement.
     pub endorsement: bool,
+    /// The version the caller knows to be current, when it knows one (an endorsement does):
+    /// the first write then targets the next version directly instead of discovering it.
+    pub known_previous: Option<u32>,
 }
 
 /// A cancellation of the current version of a permit.

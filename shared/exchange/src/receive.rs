@@ -595,6 +595,23 @@ async fn receive_inner(
             id,
         ));
     }
+    // A permit replacing another of its issuer under a new number: the replaced one is marked
+    // replaced here too (its issuer's cancellation follows), so a use of it is an alert.
+    if let Some(old) = ecites_domain::usage::replaced_permit_number(&decoded.permit)
+        .filter(|old| old.chars().count() <= crate::protocol::MAX_PERMIT_NUMBER_CHARS)
+    {
+        services
+            .uses
+            .mark_replaced(
+                &ecites_domain::PermitId {
+                    issuer: from,
+                    number: old,
+                },
+                &envelope.permit_number,
+                now,
+            )
+            .await?;
+    }
     // Customs uses of this permit that came before it are checked again now (a late delivery
     // is not fraud). Also for a duplicate: an earlier attempt may have stopped before this.
     if record.uses_waiting {

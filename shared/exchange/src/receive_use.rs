@@ -20,7 +20,7 @@ use crate::protocol::{
     WireFinding, KEY_ID_HEADER, MAX_ANSWER_TEXT_CHARS, MAX_MESSAGE_ID_CHARS, SIGNATURE_HEADER,
 };
 use crate::receive::{refuse, unauthenticated, Answer, InboundLedger, ReceiveSettings};
-use crate::usage::{record_use, verify_permit, UseLedger, UseOutcome, UseServices};
+use crate::usage::{record_use_telling, verify_permit, UseLedger, UseOutcome, UseServices};
 use crate::{Clock, Error};
 use chrono::{DateTime, NaiveDate, Utc};
 use ecites_domain::usage::{Border, PermitUse, UsedPermit, VerifyRequest};
@@ -107,6 +107,11 @@ pub struct UseReceiveServices<'a> {
     pub claims: &'a dyn InboundLedger,
     /// The ledger's side of uses.
     pub uses: &'a dyn UseLedger,
+    /// The partner directory's endpoints, to tell a foreign permit's issuer of a use.
+    pub directory: &'a dyn crate::ports::PartnerDirectory,
+    /// The deliveries queue (forward), when this deployment tells issuers of uses posted here;
+    /// `None`: recorded here only.
+    pub queue: Option<&'a dyn crate::ports::DeliveryQueue>,
     /// The clock.
     pub clock: &'a dyn Clock,
 }
@@ -379,7 +384,15 @@ async fn receive_use_inner(
         Sender::Agency(_) => {}
     }
     let permit = message.used.permit_id();
-    let outcome = record_use(
+    // An agency's use of a foreign permit is told to its issuer, as one sent on the queue is.
+    let tell = match (&sender, services.queue) {
+        (Sender::Agency(_), Some(_)) => {
+            crate::usage::use_delivery(services.directory, settings.own_country, &message.used)
+                .await?
+        }
+        _ => None,
+    };
+    let outcome = record_use_telling(
         UseServices {
             ledger: services.uses,
             clock: services.clock,
@@ -387,8 +400,14 @@ async fn receive_use_inner(
         },
         message.used,
         &sender.source(&message.message_id),
+        tell.clone(),
     )
     .await?;
+    if let (Some(message), Some(queue), UseOutcome::Recorded { .. }) =
+        (&tell, services.queue, &outcome)
+    {
+        queue.send(std::slice::from_ref(message)).await?;
+    }
     match outcome {
         UseOutcome::Refused { findings } => {
             let (findings, omitted) =

@@ -107,6 +107,14 @@ pub trait UseLedger: Send + Sync {
     async fn permit_uses(&self, id: &PermitId) -> Result<PermitUses, Error>;
     /// Records a use with an audit row, in one conditional write.
     async fn record_use(&self, new: &NewUse) -> Result<UseRecorded, Error>;
+    /// Marks `replaced` as replaced by the permit numbered `by` (same issuer), with an audit row
+    /// (idempotent): a use of it is then `use-permit-replaced`.
+    async fn mark_replaced(
+        &self,
+        replaced: &PermitId,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error>;
     /// Marks that the uses waiting for the permit were checked again (idempotent), so the
     /// permit's next recordings no longer look for them.
     async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error>;
@@ -153,6 +161,9 @@ pub enum UseOutcome {
         /// The standard XML of the permit's current version, when on record.
         #[serde(skip)]
         xml_key: Option<String>,
+        /// The permit's current version, when on record.
+        #[serde(skip)]
+        version: Option<u32>,
     },
     /// Refused: the use itself is broken ([`check_use_form`]); nothing recorded.
     Refused {
@@ -230,6 +241,7 @@ pub async fn record_use_telling(
                 waiting: same.waiting,
                 findings: same.findings.clone(),
                 xml_key: on_ledger.xml_key.clone(),
+                version: on_ledger.record.as_ref().map(|r| r.version),
             });
         }
         let before = earlier(&on_ledger.uses);
@@ -274,6 +286,7 @@ pub async fn record_use_telling(
                     waiting: new.waiting,
                     findings,
                     xml_key: new.permit_xml_key,
+                    version: on_ledger.record.as_ref().map(|r| r.version),
                 });
             }
             UseRecorded::Duplicate => continue,
@@ -284,6 +297,57 @@ pub async fn record_use_telling(
         "record use",
         format!("permit {id}: the ledger kept changing under the use; retried {MAX_CLAIM_RETRIES} times"),
     ))
+}
+
+/// The delivery of a use of a foreign permit to the permit's issuing MA, when the issuer is an
+/// active partner: the forward function signs it and posts it to the issuer's `<endpoint>/uses`
+/// ([`crate::receive_use`]). It carries the use itself (no object to store and read back), and
+/// its ledger row is written in the use's own transaction.
+pub async fn use_delivery(
+    partners: &dyn crate::ports::PartnerDirectory,
+    own_country: CountryCode,
+    used: &PermitUse,
+) -> Result<Option<crate::DeliveryMessage>, Error> {
+    let Some(id) = used.permit_id() else {
+        return Ok(None);
+    };
+    if id.issuer == own_country {
+        return Ok(None);
+    }
+    let endpoint = match partners.partner(id.issuer).await? {
+        Some(partner) if partner.active => partner.endpoint,
+        _ => {
+            tracing::warn!(permit = %id, issuer = %id.issuer, "the issuer is not an active partner: the use is recorded here but not told to it");
+            return Ok(None);
+        }
+    };
+    let key = use_key(used);
+    let json = serde_json::to_string(used).map_err(|e| Error::permanent("serialize use", e))?;
+    Ok(Some(crate::DeliveryMessage {
+        message_type: "delivery".into(),
+        version: 1,
+        delivery_id: format!(
+            "{}/{}/use/{}/{}",
+            id.issuer,
+            crate::keys::escape_component(&id.number),
+            key,
+            id.issuer
+        ),
+        kind: crate::ledger::DeliveryKind::Use,
+        issuer: id.issuer.to_string(),
+        permit_number: id.number.clone(),
+        permit_version: 1,
+        replaces_version: None,
+        recipient: id.issuer.to_string(),
+        endpoint,
+        xml_bucket: String::new(),
+        xml_key: String::new(),
+        content_sha256: hex::encode(Sha256::digest(json.as_bytes())),
+        reason: None,
+        use_key: Some(key),
+        sender: Some(own_country.to_string()),
+        payload: Some(json),
+    }))
 }
 
 /// Checks again the uses that waited for a permit, now that it is on record (called after a
@@ -355,6 +419,14 @@ pub(crate) mod tests {
             Ok(UseRecorded::New)
         }
         async fn uses_rechecked(&self, _: &PermitId, _: DateTime<Utc>) -> Result<(), Error> {
+            Ok(())
+        }
+        async fn mark_replaced(
+            &self,
+            _: &PermitId,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> Result<(), Error> {
             Ok(())
         }
         async fn recheck_use(

@@ -147,6 +147,9 @@ impl ecites_exchange::usage::UseLedger for Fakes {
     async fn uses_rechecked(&self, _: &PermitId, _: DateTime<Utc>) -> Result<(), Error> {
         Ok(())
     }
+    async fn mark_replaced(&self, _: &PermitId, _: &str, _: DateTime<Utc>) -> Result<(), Error> {
+        Ok(())
+    }
     async fn recheck_use(
         &self,
         _: &PermitId,

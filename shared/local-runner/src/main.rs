@@ -44,6 +44,15 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// AWS requests per customs use (each path) and per verification.
+    BenchUse {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Uses of each kind.
+        #[arg(long, default_value_t = 50)]
+        uses: usize,
+    },
     /// Deliveries per second through forward -> receive on loopback, AWS requests per delivery.
     BenchExchange {
         /// Use a running emulator instead of starting one.
@@ -152,6 +161,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::DemoUse { endpoint } => {
             println!("{}", ecites_local::demo_use::run(endpoint).await?);
+        }
+        Command::BenchUse { endpoint, uses } => {
+            println!("{}", ecites_local::bench_use::run(endpoint, uses).await?);
         }
         Command::Setup {
             endpoint,

@@ -336,6 +336,38 @@ impl UseLedger for DynamoLedger {
         })
     }
 
+    async fn mark_replaced(
+        &self,
+        replaced: &PermitId,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let retain = at
+            .checked_add_months(chrono::Months::new(
+                ecites_exchange::usage::USE_RETENTION_MONTHS,
+            ))
+            .unwrap_or(at);
+        let mut mark = base(replaced, "REPLACED_BY", "REPLACED_BY", retain);
+        mark.insert("by".into(), s(by));
+        mark.insert("at".into(), s(time(at)));
+        let row = audit(
+            replaced,
+            at,
+            "REPLACED-BY",
+            1,
+            "REPLACED_BY",
+            format!("replaced by permit {}/{by}", replaced.issuer),
+            retain,
+        );
+        // Once: a second recording of the replacing permit changes nothing.
+        self.transact(vec![
+            put(&self.table, mark, Some("attribute_not_exists(PK)"))?,
+            put(&self.table, row, None)?,
+        ])
+        .await?;
+        Ok(())
+    }
+
     async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error> {
         let done = update(
             &self.table,
