@@ -582,3 +582,54 @@ async fn agencies_added_through_the_cli_are_heard_at_the_receive_endpoint_until_
     let gone = ecites_as(&xb, &["agencies", "remove", "xb-customs"]);
     assert_eq!(gone.status.code(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_at_the_border_runs_the_listing_tier_with_the_deployments_checklist() {
+    let (xa, xb) = pair().await;
+    // XA (no checklist) issues Hermann's tortoises declared Appendix I; they are Appendix II.
+    let mut permit = fixtures::export_permit("26XA0980", "XA", "XB", 3);
+    permit.blocks[0].appendix = Some(ecites_domain::Coded::parse("I"));
+    xa.drop_permit("26XA0980", &permit).await.unwrap();
+    xa.forward_until_quiet(Duration::from_secs(30))
+        .await
+        .unwrap();
+    let before = succeeded(&ecites_as(
+        &xb,
+        &["verify", "XA", "26XA0980", "--on", "2026-02-12"],
+    ));
+    assert!(
+        !before.contains("listing-"),
+        "no checklist, no listing tier: {before}"
+    );
+    let export = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/domain/tests/fixtures/species/Index_of_CITES_Species_2026-11-01_0930.csv"
+    );
+    succeeded(&ecites_as(&xb, &["species", "import", export]));
+    // XA is the authority on its permit: at XB the mismatch is a warning, the permit usable.
+    let after = succeeded(&ecites_as(
+        &xb,
+        &[
+            "verify",
+            "XA",
+            "26XA0980",
+            "--on",
+            "2026-02-12",
+            "--format",
+            "json",
+        ],
+    ));
+    let answer: serde_json::Value = serde_json::from_str(&after).unwrap();
+    assert_eq!(answer["usable"], true, "{answer}");
+    let listing = answer["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "listing-appendix-mismatch")
+        .unwrap_or_else(|| panic!("the listing finding: {answer}"));
+    assert_eq!(listing["severity"], "warning");
+    assert!(
+        listing["message"].as_str().unwrap().contains("2026-11-01"),
+        "{listing}"
+    );
+}

@@ -128,6 +128,7 @@ impl ReceiveFunction {
             claims: &self.store,
             uses: &self.uses,
             directory: &self.partners,
+            species: &self.species,
             queue: self
                 .deliveries
                 .as_ref()

@@ -109,13 +109,22 @@ pub async fn verify(
         on,
         declared,
     };
-    Ok(ecites_exchange::usage::verify_permit(
+    // The listing tier at the border, with the deployment's checklist when one is loaded.
+    let species = crate::S3SpeciesChecklist::new(
+        aws.s3(),
+        &config.bucket,
+        ecites_exchange::keys::SPECIES_CHECKLIST_KEY,
+        std::time::Duration::from_secs(60),
+    );
+    let checklist = ecites_exchange::SpeciesChecklist::checklist(&species).await?;
+    Ok(ecites_exchange::usage::verify_permit_listed(
         ecites_exchange::usage::UseServices {
             ledger: &ledger,
             clock: &SystemClock,
             own_country: config.country,
         },
         &request,
+        checklist.as_deref(),
     )
     .await?)
 }

@@ -214,6 +214,15 @@ pub struct BlockFacts {
     /// its endorsement (an endorsed permit received from its issuer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsed: Option<Quantity>,
+    /// Box 10: the Appendix declared (for the listing tier at the border).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appendix: Option<String>,
+    /// Box 10: the source code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Box 12: the country of origin, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// What uses are checked against: the facts of one permit version, small enough to keep on the
@@ -292,9 +301,49 @@ impl PermitFacts {
                         .endorsement
                         .as_ref()
                         .and_then(|endorsement| endorsement.quantity.clone()),
+                    appendix: block.appendix.as_ref().map(|a| a.as_str().to_owned()),
+                    source: block.source.as_ref().map(|s| s.as_str().to_owned()),
+                    origin: block
+                        .origin
+                        .as_ref()
+                        .and_then(|o| o.country.as_ref())
+                        .map(|c| c.as_str().to_owned()),
                 })
                 .collect(),
             replaces: replaced_permit_number(permit),
+        }
+    }
+
+    /// The permit as far as the facts tell it (blocks with species, Appendix, source and origin;
+    /// the exporter's country): enough for the `listing` tier
+    /// ([`crate::validate_listing`]) at the border without reading the permit itself.
+    pub fn listing_view(&self) -> Permit {
+        use crate::model::{Address, Block, CountryReference, Party};
+        Permit {
+            exporter: self.exporter_country.map(|country| Party {
+                address: Address {
+                    country: Some(Coded::Known(country)),
+                    ..Address::default()
+                },
+                ..Party::default()
+            }),
+            blocks: self
+                .blocks
+                .iter()
+                .map(|b| Block {
+                    id: b.id.clone(),
+                    scientific_name: b.scientific_name.clone(),
+                    appendix: b.appendix.as_deref().map(Coded::parse),
+                    source: b.source.as_deref().map(Coded::parse),
+                    origin: b.origin.as_deref().map(|country| CountryReference {
+                        country: Some(Coded::parse(country)),
+                        ..CountryReference::default()
+                    }),
+                    quantity: b.quantity.clone(),
+                    ..Block::default()
+                })
+                .collect(),
+            ..Permit::default()
         }
     }
 

@@ -20,7 +20,7 @@ use crate::protocol::{
     WireFinding, KEY_ID_HEADER, MAX_ANSWER_TEXT_CHARS, MAX_MESSAGE_ID_CHARS, SIGNATURE_HEADER,
 };
 use crate::receive::{refuse, unauthenticated, Answer, InboundLedger, ReceiveSettings};
-use crate::usage::{record_use_telling, verify_permit, UseLedger, UseOutcome, UseServices};
+use crate::usage::{record_use_telling, UseLedger, UseOutcome, UseServices};
 use crate::{Clock, Error};
 use chrono::{DateTime, NaiveDate, Utc};
 use ecites_domain::usage::{Border, PermitUse, UsedPermit, VerifyRequest};
@@ -112,6 +112,8 @@ pub struct UseReceiveServices<'a> {
     /// The deliveries queue (forward), when this deployment tells issuers of uses posted here;
     /// `None`: recorded here only.
     pub queue: Option<&'a dyn crate::ports::DeliveryQueue>,
+    /// The CITES checklist, for the listing tier of verifications.
+    pub species: &'a dyn crate::ports::SpeciesChecklist,
     /// The clock.
     pub clock: &'a dyn Clock,
 }
@@ -524,13 +526,15 @@ async fn receive_verify_inner(
             .map(|b| (b.block, b.quantity))
             .collect(),
     };
-    let answer = verify_permit(
+    let checklist = services.species.checklist().await?;
+    let answer = crate::usage::verify_permit_listed(
         UseServices {
             ledger: services.uses,
             clock: services.clock,
             own_country: settings.own_country,
         },
         &request,
+        checklist.as_deref(),
     )
     .await?;
     Ok(Answer {

@@ -394,13 +394,40 @@ pub async fn verify_permit(
     services: UseServices<'_>,
     request: &VerifyRequest,
 ) -> Result<Verification, Error> {
+    verify_permit_listed(services, request, None).await
+}
+
+/// [`verify_permit`], with the `listing` tier over the permit's species when the deployment
+/// has a CITES checklist loaded. A foreign permit's listing findings are warnings (its issuer
+/// is the authority, as for receive); a permit of our own with a listing error was refused at
+/// ingest, so its findings stand as they are.
+pub async fn verify_permit_listed(
+    services: UseServices<'_>,
+    request: &VerifyRequest,
+    checklist: Option<&ecites_domain::Checklist>,
+) -> Result<Verification, Error> {
     let on_ledger = services.ledger.permit_uses(&request.id).await?;
-    Ok(verify(
+    let mut answer = verify(
         services.own_country,
         request,
         on_ledger.record.as_ref(),
         &earlier(&on_ledger.uses),
-    ))
+    );
+    if let (Some(checklist), Some(record)) = (checklist, on_ledger.record.as_ref()) {
+        let foreign = record.id.issuer != services.own_country;
+        answer.findings.extend(
+            ecites_domain::validate_listing(&record.facts.listing_view(), checklist)
+                .into_iter()
+                .map(|mut finding| {
+                    if foreign {
+                        finding.severity = finding.severity.min(ecites_domain::Severity::Warning);
+                    }
+                    finding
+                }),
+        );
+        answer.usable = !answer.findings.iter().any(Finding::is_error);
+    }
+    Ok(answer)
 }
 
 #[cfg(test)]
