@@ -368,21 +368,9 @@ async fn species_import_loads_the_checklist_that_makes_ingest_refuse_a_wrong_app
     assert!(stderr(&refused).contains("TaxonId"), "{}", stderr(&refused));
 }
 
-/// A direct ingest message carrying a use of XA's permit `number`.
+/// A direct ingest message carrying a use of XA's permit `number`, on 2026-02-10.
 fn use_message(kind: &str, number: &str, by: &str, declaration: &str, quantity: i64) -> String {
-    serde_json::json!({
-        "type": "use",
-        "version": 1,
-        "use": {
-            "kind": kind,
-            "permit": {"issuer": "XA", "number": number},
-            "reported_by": by,
-            "declaration_number": declaration,
-            "date": "2026-02-10",
-            "blocks": [{"block": "A", "quantity": {"value": quantity.to_string()}}]
-        }
-    })
-    .to_string()
+    fixtures::use_message(kind, "XA", number, by, declaration, "2026-02-10", quantity)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

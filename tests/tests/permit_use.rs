@@ -22,22 +22,35 @@ fn use_message(
     date: &str,
     quantity: i64,
 ) -> String {
-    json!({
-        "type": "use",
-        "version": 1,
-        "use": {
-            "kind": kind,
-            "permit": {"issuer": "XA", "number": number},
-            "reported_by": reported_by,
-            "declaration_number": declaration,
-            "date": date,
-            "port": {"id": "XAPOR", "name": "Port of XA"},
-            "customs_office": "Cargo office",
-            "officer": "Officer 7",
-            "blocks": [{"block": "A", "quantity": {"value": quantity.to_string()}}]
-        }
-    })
-    .to_string()
+    fixtures::use_message(kind, "XA", number, reported_by, declaration, date, quantity)
+}
+
+/// What `ma`'s customs learn from its ledger about XA's permit `number` before clearing a
+/// shipment `at` a border on `on`, declaring `declared` (block, quantity).
+async fn verify_at(
+    ma: &ecites_local::exchange::Ma,
+    number: &str,
+    at: Border,
+    on: &str,
+    declared: Vec<(String, Decimal)>,
+) -> ecites_domain::usage::Verification {
+    let own = ma.local.config.country;
+    verify_permit(
+        UseServices {
+            ledger: ma.local.function.ledger(),
+            clock: &SystemClock,
+            own_country: own,
+        },
+        &VerifyRequest {
+            id: id("XA", number),
+            at,
+            by: own,
+            on: on.parse().unwrap(),
+            declared,
+        },
+    )
+    .await
+    .unwrap()
 }
 
 async fn send_use(local: &Local, body: &str) {
@@ -117,22 +130,14 @@ async fn endorsed_at_xa_and_confirmed_at_xb_each_ledger_keeps_the_balance_and_a_
         .unwrap();
     assert!(String::from_utf8_lossy(&xml).contains("ExaminationTransportEvent"));
     // XB checks what arrives against what XA's customs endorsed, not only the permit.
-    let more_than_exported = verify_permit(
-        UseServices {
-            ledger: xb.local.function.ledger(),
-            clock: &SystemClock,
-            own_country: ecites_local::country("XB"),
-        },
-        &VerifyRequest {
-            id: id("XA", "26XA0100"),
-            at: Border::Import,
-            by: ecites_local::country("XB"),
-            on: "2026-02-12".parse().unwrap(),
-            declared: vec![("A".into(), Decimal::from(9))],
-        },
+    let more_than_exported = verify_at(
+        &xb,
+        "26XA0100",
+        Border::Import,
+        "2026-02-12",
+        vec![("A".into(), Decimal::from(9))],
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         rules_of(&more_than_exported.findings),
         ["use-import-above-exported"]
@@ -175,22 +180,7 @@ async fn endorsed_at_xa_and_confirmed_at_xb_each_ledger_keeps_the_balance_and_a_
         .find(|u| u.key.starts_with("import_confirmation#"))
         .expect("XB's import confirmation recorded at XA");
     assert!(import.findings.is_empty(), "{:?}", import.findings);
-    let at_xa_answer = verify_permit(
-        UseServices {
-            ledger: xa.local.function.ledger(),
-            clock: &SystemClock,
-            own_country: ecites_local::country("XA"),
-        },
-        &VerifyRequest {
-            id: id("XA", "26XA0100"),
-            at: Border::Export,
-            by: ecites_local::country("XA"),
-            on: "2026-02-12".parse().unwrap(),
-            declared: vec![],
-        },
-    )
-    .await
-    .unwrap();
+    let at_xa_answer = verify_at(&xa, "26XA0100", Border::Export, "2026-02-12", vec![]).await;
     assert_eq!(at_xa_answer.balance[0].exported, Decimal::from(8));
     assert_eq!(at_xa_answer.balance[0].imported, Decimal::from(8));
     let xb_status = status(&xb.local, "XA", "26XA0100").await;
@@ -210,23 +200,7 @@ async fn endorsed_at_xa_and_confirmed_at_xb_each_ledger_keeps_the_balance_and_a_
         .is_some_and(|t| t.starts_with("XA-U-")));
 
     // Verification at XB: one read gives the balance.
-    let services = UseServices {
-        ledger: xb.local.function.ledger(),
-        clock: &SystemClock,
-        own_country: ecites_local::country("XB"),
-    };
-    let answer = verify_permit(
-        services,
-        &VerifyRequest {
-            id: id("XA", "26XA0100"),
-            at: Border::Import,
-            by: ecites_local::country("XB"),
-            on: "2026-02-12".parse().unwrap(),
-            declared: vec![],
-        },
-    )
-    .await
-    .unwrap();
+    let answer = verify_at(&xb, "26XA0100", Border::Import, "2026-02-12", vec![]).await;
     assert_eq!(answer.balance[0].imported, Decimal::from(8));
     assert_eq!(answer.balance[0].permitted, Some(Decimal::from(10)));
     // Another import under the same permit would be a second consignment.
@@ -758,22 +732,7 @@ async fn a_use_costs_one_read_one_conditional_write_and_one_send_and_a_verificat
     assert_eq!(xb.local.counter.total(), 3, "{counts:?}");
 
     xb.local.counter.reset();
-    verify_permit(
-        UseServices {
-            ledger: xb.local.function.ledger(),
-            clock: &SystemClock,
-            own_country: ecites_local::country("XB"),
-        },
-        &VerifyRequest {
-            id: id("XA", "26XA0701"),
-            at: Border::Import,
-            by: ecites_local::country("XB"),
-            on: "2026-02-12".parse().unwrap(),
-            declared: vec![],
-        },
-    )
-    .await
-    .unwrap();
+    verify_at(&xb, "26XA0701", Border::Import, "2026-02-12", vec![]).await;
     let counts = xb.local.counter.snapshot();
     assert_eq!(xb.local.counter.total(), 1, "{counts:?}");
     assert_eq!(counts.get("DynamoDB:Query").copied(), Some(1), "{counts:?}");

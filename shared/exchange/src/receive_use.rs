@@ -159,6 +159,68 @@ struct Head<'a> {
     sent_at: DateTime<Utc>,
 }
 
+/// A signed message of this module: its common fields, and who may send it.
+trait Signed: serde::de::DeserializeOwned {
+    /// Only registered agencies send it.
+    const AGENCIES_ONLY: bool;
+    fn head(&self) -> Head<'_>;
+}
+
+impl Signed for UseMessage {
+    const AGENCIES_ONLY: bool = false;
+    fn head(&self) -> Head<'_> {
+        Head {
+            message_version: self.message_version,
+            message_id: &self.message_id,
+            from: &self.from,
+            agency: self.agency.as_deref(),
+            to: &self.to,
+            sent_at: self.sent_at,
+        }
+    }
+}
+
+impl Signed for VerifyMessage {
+    const AGENCIES_ONLY: bool = true;
+    fn head(&self) -> Head<'_> {
+        Head {
+            message_version: self.message_version,
+            message_id: &self.message_id,
+            from: &self.from,
+            agency: self.agency.as_deref(),
+            to: &self.to,
+            sent_at: self.sent_at,
+        }
+    }
+}
+
+/// Size and method, the JSON read (errors name the field), then [`admit`]: the message and its
+/// authenticated sender, or the answer to give.
+async fn receive_signed<T: Signed>(
+    services: UseReceiveServices<'_>,
+    settings: &ReceiveSettings,
+    method: &str,
+    header: &(dyn Fn(&str) -> Option<String> + Sync),
+    body: &[u8],
+) -> Result<Result<(T, Sender), Answer>, Error> {
+    if let Some(answer) = preflight(settings, method, body) {
+        return Ok(Err(answer));
+    }
+    let message: T = match read(body) {
+        Ok(message) => message,
+        Err(answer) => return Ok(Err(answer)),
+    };
+    if T::AGENCIES_ONLY && message.head().agency.is_none() {
+        return Ok(Err(unauthenticated(
+            "only a registered agency sends this message",
+        )));
+    }
+    match admit(services, settings, header, body, message.head()).await? {
+        Ok(sender) => Ok(Ok((message, sender))),
+        Err(answer) => Ok(Err(answer)),
+    }
+}
+
 /// Authenticates and checks the common fields; `Err` is the answer to give.
 async fn admit(
     services: UseReceiveServices<'_>,
@@ -327,25 +389,11 @@ async fn receive_use_inner(
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Result<Answer, Error> {
-    if let Some(answer) = preflight(settings, method, body) {
-        return Ok(answer);
-    }
-    let message: UseMessage = match read(body) {
-        Ok(message) => message,
-        Err(answer) => return Ok(answer),
-    };
-    let head = Head {
-        message_version: message.message_version,
-        message_id: &message.message_id,
-        from: &message.from,
-        agency: message.agency.as_deref(),
-        to: &message.to,
-        sent_at: message.sent_at,
-    };
-    let sender = match admit(services, settings, header, body, head).await? {
-        Ok(sender) => sender,
-        Err(answer) => return Ok(answer),
-    };
+    let (message, sender) =
+        match receive_signed::<UseMessage>(services, settings, method, header, body).await? {
+            Ok(admitted) => admitted,
+            Err(answer) => return Ok(answer),
+        };
     let message_id = Some(message.message_id.as_str());
     // Authorisation: a party reports its own border's uses; a partner only of our permits.
     if message.used.reporter() != Some(sender.country()) {
@@ -467,30 +515,11 @@ async fn receive_verify_inner(
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Result<Answer, Error> {
-    if let Some(answer) = preflight(settings, method, body) {
-        return Ok(answer);
-    }
-    let message: VerifyMessage = match read(body) {
-        Ok(message) => message,
-        Err(answer) => return Ok(answer),
-    };
-    if message.agency.is_none() {
-        return Ok(unauthenticated(
-            "a verification comes from a registered agency",
-        ));
-    }
-    let head = Head {
-        message_version: message.message_version,
-        message_id: &message.message_id,
-        from: &message.from,
-        agency: message.agency.as_deref(),
-        to: &message.to,
-        sent_at: message.sent_at,
-    };
-    let sender = match admit(services, settings, header, body, head).await? {
-        Ok(sender) => sender,
-        Err(answer) => return Ok(answer),
-    };
+    let (message, sender) =
+        match receive_signed::<VerifyMessage>(services, settings, method, header, body).await? {
+            Ok(admitted) => admitted,
+            Err(answer) => return Ok(answer),
+        };
     let (Ok(issuer), number) = (
         message.permit.issuer.trim().parse::<CountryCode>(),
         message.permit.number.trim(),

@@ -18,18 +18,7 @@ use std::time::{Duration, Instant};
 const QUIET: Duration = Duration::from_secs(600);
 
 fn use_message(kind: &str, number: &str, by: &str, declaration: &str) -> String {
-    json!({
-        "type": "use", "version": 1,
-        "use": {
-            "kind": kind,
-            "permit": {"issuer": "XA", "number": number},
-            "reported_by": by,
-            "declaration_number": declaration,
-            "date": "2026-02-12",
-            "blocks": [{"block": "A", "quantity": {"value": "1"}}]
-        }
-    })
-    .to_string()
+    fixtures::use_message(kind, "XA", number, by, declaration, "2026-02-12", 1)
 }
 
 fn per_use(counts: &BTreeMap<String, u64>, n: usize) -> String {

@@ -13,7 +13,7 @@ use ecites_exchange::notify::{Channel, EventType, Filters, Role, Subscription};
 use ecites_exchange::usage::{verify_permit, UseLedger, UseServices};
 use ecites_exchange::SystemClock;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -28,21 +28,7 @@ fn use_message(
     date: &str,
     quantity: i64,
 ) -> String {
-    json!({
-        "type": "use",
-        "version": 1,
-        "use": {
-            "kind": kind,
-            "permit": {"issuer": "XA", "number": number},
-            "reported_by": by,
-            "declaration_number": declaration,
-            "date": date,
-            "port": {"id": format!("{by}POR"), "name": format!("Port of {by}")},
-            "customs_office": format!("Cargo office of {by}"),
-            "blocks": [{"block": "A", "quantity": {"value": quantity.to_string()}}]
-        }
-    })
-    .to_string()
+    fixtures::use_message(kind, "XA", number, by, declaration, date, quantity)
 }
 
 async fn send_use(ma: &Ma, body: &str) -> anyhow::Result<()> {

@@ -95,3 +95,33 @@ pub fn csv_two_permits(issuer: &str, first: &str, second: &str, importer: &str) 
     };
     format!("{header}\n{}\n{}\n", row(first, 12), row(second, 7)).into_bytes()
 }
+
+/// A direct ingest message (`{"type": "use", ...}`) carrying a customs use of `issuer`'s
+/// permit `number`: `kind` (`export_endorsement`, `import_confirmation`, `border_refusal`),
+/// reported by `by`'s customs under `declaration` on `date`, `quantity` specimens of block A.
+pub fn use_message(
+    kind: &str,
+    issuer: &str,
+    number: &str,
+    by: &str,
+    declaration: &str,
+    date: &str,
+    quantity: i64,
+) -> String {
+    serde_json::json!({
+        "type": "use",
+        "version": 1,
+        "use": {
+            "kind": kind,
+            "permit": {"issuer": issuer, "number": number},
+            "reported_by": by,
+            "declaration_number": declaration,
+            "date": date,
+            "port": {"id": format!("{by}POR"), "name": format!("Port of {by}")},
+            "customs_office": format!("Cargo office of {by}"),
+            "officer": "Officer 7",
+            "blocks": [{"block": "A", "quantity": {"value": quantity.to_string()}}]
+        }
+    })
+    .to_string()
+}
