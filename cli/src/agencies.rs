@@ -46,7 +46,7 @@ pub enum AgenciesCommand {
 
 /// Runs an `agencies` subcommand.
 pub async fn run(command: AgenciesCommand) -> anyhow::Result<ExitCode> {
-    let config = ecites_aws::Config::from_env()?;
+    let config = ecites_aws::Config::exchange_from_env()?;
     let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
     let s3 = aws.s3();
     let (s3, bucket, key) = (&s3, &config.bucket, &config.partners_key);

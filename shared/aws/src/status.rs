@@ -26,7 +26,7 @@ pub async fn permit_status(
     issuer: &str,
     number: &str,
 ) -> Result<(PermitId, PermitStatus, String), StatusError> {
-    let config = Config::from_env()?;
+    let config = Config::exchange_from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
     let ledger = DynamoLedger::new(aws.dynamodb(), &config.table, Arc::new(SystemClock));
     let (id, status) = permit_status_in(&ledger, issuer, number).await?;
@@ -91,7 +91,7 @@ pub async fn verify(
     on: chrono::NaiveDate,
     declared: Vec<(String, rust_decimal::Decimal)>,
 ) -> Result<ecites_domain::usage::Verification, StatusError> {
-    let config = Config::from_env()?;
+    let config = Config::exchange_from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
     let ledger = DynamoLedger::new(aws.dynamodb(), &config.table, Arc::new(SystemClock));
     let issuer = issuer

@@ -1157,7 +1157,10 @@ impl fmt::Display for Verification {
                     )?,
                     PermitOrigin::Received { from, at } => writeln!(
                         f,
-                        "  Received electronically from {from} at {at}, version {}.",
+                        "  Received electronically from {from} on {}, version {}.",
+                        chrono::DateTime::parse_from_rfc3339(at)
+                            .map(|t| t.format("%Y-%m-%d at %H:%M UTC").to_string())
+                            .unwrap_or_else(|_| at.clone()),
                         record.version
                     )?,
                 }
