@@ -811,3 +811,88 @@ async fn a_permit_replaced_under_a_new_number_is_cancelled_at_its_partner_and_a_
         .findings
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_other_check_raises_its_alert_end_to_end() {
+    let (xa, _xb) = start_pair().await;
+    for number in ["26XA0900", "26XA0901", "26XA0902", "26XA0903", "26XA0904"] {
+        let permit = fixtures::export_permit(number, "XA", "XB", 10);
+        xa.drop_permit(number, &permit).await.unwrap();
+    }
+    xa.local
+        .send_direct(r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"26XA0901","reason":"specimens died"}"#)
+        .await
+        .unwrap();
+    xa.local.drain(DRAIN).await.unwrap();
+    let cases: [(&str, String, &str); 5] = [
+        // Valid from 2026-01-05.
+        (
+            "26XA0900",
+            use_message(
+                "export_endorsement",
+                "26XA0900",
+                "XA",
+                "D-0",
+                "2026-01-04",
+                1,
+            ),
+            "use-before-validity",
+        ),
+        (
+            "26XA0901",
+            use_message(
+                "export_endorsement",
+                "26XA0901",
+                "XA",
+                "D-1",
+                "2026-02-10",
+                1,
+            ),
+            "use-permit-cancelled",
+        ),
+        (
+            "26XA0902",
+            use_message(
+                "export_endorsement",
+                "26XA0902",
+                "XA",
+                "D-2",
+                "2026-02-10",
+                1,
+            )
+            .replace(r#""value":"1""#, r#""value":"1","unit":"KGM""#),
+            "use-unit-differs",
+        ),
+        (
+            "26XA0903",
+            use_message(
+                "export_endorsement",
+                "26XA0903",
+                "XA",
+                "D-3",
+                "2026-02-10",
+                1,
+            )
+            .replace(r#""block":"A""#, r#""block":"Q""#),
+            "use-block-unknown",
+        ),
+        (
+            "26XA0904",
+            use_message(
+                "import_confirmation",
+                "26XA0904",
+                "XA",
+                "D-4",
+                "2026-02-10",
+                1,
+            ),
+            "use-wrong-country",
+        ),
+    ];
+    for (number, message, rule) in cases {
+        send_use(&xa.local, &message).await;
+        let recorded = uses(&xa.local, number).await;
+        assert_eq!(recorded.uses.len(), 1, "{number}: {message}");
+        assert_eq!(rules_of(&recorded.uses[0].findings), [rule], "{number}");
+    }
+}
