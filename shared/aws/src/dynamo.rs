@@ -24,9 +24,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use ecites_domain::{CountryCode, PermitId};
 use ecites_exchange::keys::escape_component;
 use ecites_exchange::ledger::{
-    delivery_id, AuditEntry, DeliveryInfo, DeliveryKind, DeliveryState, NewCancellation,
-    NewRejection, NewVersion, PendingDelivery, PermitStatus, ReceivedInfo, ReceivedState, Recorded,
-    RejectionInfo, VersionInfo, VersionState,
+    delivery_id, use_delivery_id, AuditEntry, DeliveryInfo, DeliveryKind, DeliveryState,
+    NewCancellation, NewRejection, NewVersion, PendingDelivery, PermitStatus, ReceivedInfo,
+    ReceivedState, Recorded, RejectionInfo, VersionInfo, VersionState,
 };
 use ecites_exchange::protocol::WireFinding;
 use ecites_exchange::{Clock, Error, Ledger};
@@ -93,12 +93,12 @@ fn pk(id: &PermitId) -> String {
 
 /// The sort key of the mark that customs uses of the permit arrived before it and wait to be
 /// checked again ([`uses`]); its `state` is `WAITING` until they are.
-pub(crate) const USES_WAITING_SK: &str = "USES_WAITING";
+const USES_WAITING_SK: &str = "USES_WAITING";
 
 /// The sort key of a cancellation that arrived before its permit.
 const WAITING_CANCELLATION_SK: &str = "CANCELLATION_WAITING";
 /// States of that item: waiting for the permit, then applied to it.
-pub(crate) const WAITING: &str = "WAITING";
+const WAITING: &str = "WAITING";
 const APPLIED: &str = "APPLIED";
 
 fn version_sk(version: u32) -> String {
@@ -211,6 +211,16 @@ pub(crate) fn no_waiting_uses_in(table: &str, permit_pk: &str) -> Result<Transac
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
+/// The key of the waiting-uses mark of a permit partition (read by the receive side too).
+pub(crate) fn uses_waiting_key(permit_pk: &str) -> Item {
+    key(permit_pk, USES_WAITING_SK)
+}
+
+/// True when the mark read at [`uses_waiting_key`] says uses wait for the permit.
+pub(crate) fn uses_wait(mark: Option<&Item>) -> bool {
+    mark.is_some_and(|item| get_s(item, "state") == Some(WAITING))
+}
+
 /// Base attributes of every item of a permit.
 fn base(id: &PermitId, sk: &str, kind: &str, retain_until: DateTime<Utc>) -> Item {
     let mut item = key(&pk(id), sk);
@@ -256,6 +266,8 @@ struct DeliveryRow<'a> {
     reason: Option<&'a str>,
     at: DateTime<Utc>,
     retain_until: DateTime<Utc>,
+    /// For a use told to the permit's issuer: the use's key (a permit may have several).
+    use_key: Option<&'a str>,
 }
 
 impl DeliveryRow<'_> {
@@ -268,12 +280,22 @@ impl DeliveryRow<'_> {
     }
 
     fn delivery_id(&self) -> String {
-        delivery_id(self.id, self.version, self.kind, self.recipient)
+        match self.use_key {
+            Some(key) => use_delivery_id(self.id, key, self.recipient),
+            None => delivery_id(self.id, self.version, self.kind, self.recipient),
+        }
     }
 
     fn item(&self) -> Item {
-        let sk = delivery_sk(self.version, self.kind, self.recipient);
+        let mut sk = delivery_sk(self.version, self.kind, self.recipient);
+        if let Some(key) = self.use_key {
+            sk.push('#');
+            sk.push_str(key);
+        }
         let mut item = base(self.id, &sk, "DELIVERY", self.retain_until);
+        if let Some(key) = self.use_key {
+            item.insert("use_key".into(), s(key));
+        }
         let state = self.state();
         let delivery_id = self.delivery_id();
         item.insert("delivery_id".into(), s(delivery_id.clone()));
@@ -424,10 +446,9 @@ impl DynamoLedger {
 
     /// True when customs uses recorded before the permit wait to be checked again.
     pub(crate) async fn uses_waiting(&self, id: &PermitId) -> Result<bool, Error> {
-        Ok(self
-            .get(&pk(id), USES_WAITING_SK)
-            .await?
-            .is_some_and(|item| get_s(&item, "state") == Some(WAITING)))
+        Ok(uses_wait(
+            self.get(&pk(id), USES_WAITING_SK).await?.as_ref(),
+        ))
     }
 
     async fn pending_of(
@@ -834,6 +855,7 @@ impl DynamoLedger {
                 reason: None,
                 at,
                 retain_until: retain,
+                use_key: None,
             };
             items.push(put(
                 &self.table,
@@ -1076,6 +1098,7 @@ impl Ledger for DynamoLedger {
                     reason: Some(&c.reason),
                     at,
                     retain_until: retain,
+                    use_key: None,
                 };
                 items.push(put(
                     &self.table,

@@ -632,17 +632,7 @@ impl DynamoExchangeStore {
     /// True when customs uses recorded before the permit (partition `pk`) wait to be checked
     /// again.
     async fn uses_waiting(&self, pk: &str) -> Result<bool, Error> {
-        let item = self
-            .get(HashMap::from([
-                ("PK".to_owned(), s(pk)),
-                ("SK".to_owned(), s(crate::dynamo::USES_WAITING_SK)),
-            ]))
-            .await?;
-        Ok(item.is_some_and(|item| {
-            item.get("state")
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-                == Some(crate::dynamo::WAITING)
-        }))
+        let mark = self.get(crate::dynamo::uses_waiting_key(pk)).await?;
+        Ok(crate::dynamo::uses_wait(mark.as_ref()))
     }
 }

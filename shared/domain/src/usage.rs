@@ -996,6 +996,14 @@ pub fn check_use(
     out
 }
 
+/// The rule ids of the findings with severity error: a use's alerts.
+pub fn alert_rules(findings: &[Finding]) -> impl Iterator<Item = &str> {
+    findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(|f| f.rule.as_str())
+}
+
 fn refused(used: &PermitUse) -> Finding {
     finding(
         &REFUSED,

@@ -483,6 +483,16 @@ pub fn delivery_id(
     )
 }
 
+/// The delivery id of a use's delivery to `recipient` (the permit's issuer): the permit's
+/// delivery id for version 1 of kind `use`, followed by the use's key, since a permit may have
+/// several uses told to the same MA.
+pub fn use_delivery_id(id: &PermitId, use_key: &str, recipient: CountryCode) -> String {
+    format!(
+        "{}/{use_key}",
+        delivery_id(id, 1, DeliveryKind::Use, recipient)
+    )
+}
+
 /// A stored string as a terminal may show it: control characters (terminal escapes, newlines)
 /// and bidirectional overrides written as `\u{..}`, and the text cut at `max_chars` characters
 /// with `…`. Partners and subscribers choose

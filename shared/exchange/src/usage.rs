@@ -176,11 +176,9 @@ impl UseOutcome {
     /// The rule ids of the findings with severity error.
     pub fn alerts(&self) -> Vec<&str> {
         match self {
-            UseOutcome::Recorded { findings, .. } => findings
-                .iter()
-                .filter(|f| f.is_error())
-                .map(|f| f.rule.as_str())
-                .collect(),
+            UseOutcome::Recorded { findings, .. } => {
+                ecites_domain::usage::alert_rules(findings).collect()
+            }
             UseOutcome::Refused { .. } => Vec::new(),
         }
     }
@@ -197,7 +195,8 @@ pub struct UseServices<'a> {
     pub own_country: CountryCode,
 }
 
-fn retain(at: DateTime<Utc>) -> DateTime<Utc> {
+/// How long records of a use made at `at` are kept ([`USE_RETENTION_MONTHS`]).
+pub fn use_retain_until(at: DateTime<Utc>) -> DateTime<Utc> {
     at.checked_add_months(Months::new(USE_RETENTION_MONTHS))
         .unwrap_or(at)
 }
@@ -265,15 +264,11 @@ pub async fn record_use_telling(
             source: source.to_owned(),
             tell: tell.clone(),
             recorded_at: now,
-            retain_until: retain(now),
+            retain_until: use_retain_until(now),
         };
         match services.ledger.record_use(&new).await? {
             UseRecorded::New => {
-                let alerts: Vec<&str> = findings
-                    .iter()
-                    .filter(|f| f.is_error())
-                    .map(|f| f.rule.as_str())
-                    .collect();
+                let alerts: Vec<&str> = ecites_domain::usage::alert_rules(&findings).collect();
                 if alerts.is_empty() {
                     tracing::info!(permit = %id, kind = %used.kind, source, "use recorded");
                 } else {
@@ -326,13 +321,7 @@ pub async fn use_delivery(
     Ok(Some(crate::DeliveryMessage {
         message_type: "delivery".into(),
         version: 1,
-        delivery_id: format!(
-            "{}/{}/use/{}/{}",
-            id.issuer,
-            crate::keys::escape_component(&id.number),
-            key,
-            id.issuer
-        ),
+        delivery_id: crate::ledger::use_delivery_id(&id, &key, id.issuer),
         kind: crate::ledger::DeliveryKind::Use,
         issuer: id.issuer.to_string(),
         permit_number: id.number.clone(),

@@ -12,11 +12,14 @@
 use super::{audit, base, get_n, get_s, key, pk, put, s, time, update, DynamoLedger, Item};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ecites_domain::usage::alert_rules;
 use ecites_domain::usage::{
     PermitFacts, PermitOnRecord, PermitOrigin, PermitState, PermitUse, UseOnRecord,
 };
 use ecites_domain::{Finding, PermitId};
-use ecites_exchange::usage::{NewUse, PermitUses, StoredUse, UseLedger, UseRecorded};
+use ecites_exchange::usage::{
+    use_retain_until, NewUse, PermitUses, StoredUse, UseLedger, UseRecorded,
+};
 use ecites_exchange::{Error, VersionState};
 
 fn use_sk(key: &str) -> String {
@@ -28,12 +31,7 @@ fn facts_of(item: &Item) -> Option<PermitFacts> {
 }
 
 fn alerts(findings: &[Finding]) -> String {
-    findings
-        .iter()
-        .filter(|f| f.is_error())
-        .map(|f| f.rule.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
+    alert_rules(findings).collect::<Vec<_>>().join(" ")
 }
 
 fn findings_json(findings: &[Finding]) -> Result<String, Error> {
@@ -110,11 +108,7 @@ fn stored_use(item: &Item) -> Option<StoredUse> {
         on_record: UseOnRecord {
             reported,
             recorded_at: get_s(item, "recorded_at").unwrap_or("").to_owned(),
-            rules: findings
-                .iter()
-                .filter(|f| f.is_error())
-                .map(|f| f.rule.clone())
-                .collect(),
+            rules: alert_rules(&findings).map(str::to_owned).collect(),
         },
         findings,
         waiting: get_s(item, "waiting") == Some("true"),
@@ -128,61 +122,35 @@ fn use_delivery_item(
     delivery: &ecites_exchange::DeliveryMessage,
     at: DateTime<Utc>,
 ) -> Result<Item, Error> {
-    let Ok(issuer) = delivery.issuer.parse() else {
+    let (Ok(issuer), Ok(recipient)) = (delivery.issuer.parse(), delivery.recipient.parse()) else {
         return Err(Error::permanent(
             "use delivery",
-            format!("issuer {:?} is not a country code", delivery.issuer),
+            format!(
+                "issuer {:?} or recipient {:?} is not a country code",
+                delivery.issuer, delivery.recipient
+            ),
         ));
     };
     let id = PermitId {
         issuer,
         number: delivery.permit_number.clone(),
     };
-    let retain = at
-        .checked_add_months(chrono::Months::new(
-            ecites_exchange::usage::USE_RETENTION_MONTHS,
-        ))
-        .unwrap_or(at);
-    let sk = format!(
-        "DELIVERY#{:06}#{}#{}#{}",
-        delivery.permit_version,
-        delivery.kind.as_str(),
-        delivery.recipient,
-        delivery.use_key.as_deref().unwrap_or("")
-    );
-    let mut item = base(&id, &sk, "DELIVERY", retain);
-    let text = |value: &str| s(value.to_owned());
-    for (name, value) in [
-        ("delivery_id", text(&delivery.delivery_id)),
-        ("kind", text(delivery.kind.as_str())),
-        ("recipient", text(&delivery.recipient)),
-        (
-            "state",
-            text(ecites_exchange::DeliveryState::Pending.as_str()),
-        ),
-        ("xml_key", text(&delivery.xml_key)),
-        ("content_sha256", text(&delivery.content_sha256)),
-        ("endpoint", text(&delivery.endpoint)),
-        ("created_at", s(time(at))),
-        ("updated_at", s(time(at))),
-        ("GSI1PK", text(super::UNDER_DELIVERY)),
-        (
-            "GSI1SK",
-            s(format!("{}#{}", time(at), delivery.delivery_id)),
-        ),
-        ("GSI2PK", s(format!("RECIPIENT#{}", delivery.recipient))),
-        (
-            "GSI2SK",
-            s(format!("{}#{}", time(at), delivery.delivery_id)),
-        ),
-    ] {
-        item.insert(name.into(), value);
+    let mut item = super::DeliveryRow {
+        id: &id,
+        version: delivery.permit_version,
+        kind: delivery.kind,
+        replaces_version: None,
+        recipient,
+        endpoint: Some(&delivery.endpoint),
+        no_partner_reason: None,
+        xml_key: &delivery.xml_key,
+        content_sha256: &delivery.content_sha256,
+        reason: None,
+        at,
+        retain_until: use_retain_until(at),
+        use_key: delivery.use_key.as_deref(),
     }
-    item.insert("version".into(), super::n(delivery.permit_version));
-    item.insert("attempts".into(), super::n(0));
-    if let Some(use_key) = &delivery.use_key {
-        item.insert("use_key".into(), s(use_key.clone()));
-    }
+    .item();
     if let Some(sender) = &delivery.sender {
         item.insert("sender".into(), s(sender.clone()));
     }
@@ -342,11 +310,7 @@ impl UseLedger for DynamoLedger {
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let retain = at
-            .checked_add_months(chrono::Months::new(
-                ecites_exchange::usage::USE_RETENTION_MONTHS,
-            ))
-            .unwrap_or(at);
+        let retain = use_retain_until(at);
         let mut mark = base(replaced, "REPLACED_BY", "REPLACED_BY", retain);
         mark.insert("by".into(), s(by));
         mark.insert("at".into(), s(time(at)));
@@ -422,10 +386,7 @@ impl UseLedger for DynamoLedger {
                         format!("alerts: {alert_rules}")
                     }
                 ),
-                at.checked_add_months(chrono::Months::new(
-                    ecites_exchange::usage::USE_RETENTION_MONTHS,
-                ))
-                .unwrap_or(at),
+                use_retain_until(at),
             ),
             None,
         )?;
