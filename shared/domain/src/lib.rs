@@ -15,6 +15,7 @@
 //! - [`checklist`]: the CITES checklist (Species+ export) for the `listing` tier.
 //! - [`usage`]: permit use at the border (customs endorsements, import confirmations,
 //!   refusals), the balance per block and the checks of the `use` tier.
+//! - [`report`]: CITES annual reports from the permits and their uses, and UNEP-WCMC's checks.
 
 #![warn(missing_docs)]
 
@@ -27,6 +28,7 @@ mod error;
 mod finding;
 pub mod json;
 pub mod model;
+pub mod report;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;
