@@ -414,10 +414,7 @@ pub fn check_row(row: &ReportRow, context: &CheckContext<'_>) -> Vec<RowFinding>
             out.push(
                 &YEAR_FOUR_DIGITS,
                 "Year",
-                format!(
-                    "{year:?} has {} digits; the year is four digits, e.g. 2025",
-                    year.len()
-                ),
+                format!("{year:?} is not four digits; write the year in full, e.g. 2025"),
             );
         }
     }
