@@ -4,6 +4,7 @@
 //! checks here is judged exactly as the pipeline will judge it.
 
 mod agencies;
+mod annual;
 mod convert;
 mod input;
 mod partners;
@@ -146,6 +147,11 @@ enum Command {
         /// How to print the answer.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
+    },
+    /// Reports from the ledger: the CITES annual report of a year (`report annual`).
+    Report {
+        #[command(subcommand)]
+        command: annual::ReportCommand,
     },
     /// List every validation rule: id, tier, severity, boxes and what it checks.
     Rules {
@@ -306,6 +312,7 @@ fn main() -> ExitCode {
             on,
             format,
         } => run_async(verify::run(&issuer, &number, at, on, blocks, format)),
+        Command::Report { command } => run_async(annual::run(command)),
         Command::Rules { format } => {
             print_rules(format);
             EXIT_OK

@@ -11,9 +11,13 @@
 //! | customs use ([`uses`]) | same | `USE#<kind>#<declaration>` |
 //! | consignment claim | same | `CONSIGNMENT#<kind>` |
 //!
+//! | report index ([`report`]) | on versions, received documents and uses | `GSI4PK = REPORT#<reporter>#<role>#<year>` |
+//!
 //! GSI1 `under_delivery` (sparse: only open deliveries carry `GSI1PK = UNDER_DELIVERY`),
 //! GSI2 `by_recipient` (`GSI2PK = RECIPIENT#<XB>`), GSI3 `by_number` (`GSI3PK =
-//! NUMBER#<number>`: every permit with that number, whatever the issuer). Every item carries
+//! NUMBER#<number>`: every permit with that number, whatever the issuer), GSI4 `by_report` (sparse:
+//! `GSI4PK = REPORT#<reporter>#<role>#<year>`, `GSI4SK = <issuer>#<number>#<0 version | 1 use>`:
+//! the items of one annual report, each permit's together). Every item carries
 //! `ttl` (epoch seconds, 5 years after the permit's expiry); reads ignore expired items because
 //! TTL deletion is late on AWS and absent on moto.
 
@@ -33,6 +37,7 @@ use ecites_exchange::{Clock, Error, Ledger};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod report;
 mod uses;
 
 /// Item attributes.
@@ -53,6 +58,21 @@ pub const GSI_UNDER_DELIVERY: &str = "under_delivery";
 pub const GSI_BY_RECIPIENT: &str = "by_recipient";
 /// Index of permit items by permit number.
 pub const GSI_BY_NUMBER: &str = "by_number";
+/// Index of the items of each annual report ([`report`]).
+pub const GSI_BY_REPORT: &str = "by_report";
+/// The attributes the report index projects besides the keys (the template's
+/// `by_report` index lists the same): what [`report`] reads.
+pub const REPORT_INDEX_ATTRIBUTES: [&str; 9] = [
+    "type",
+    "issuer",
+    "permit_number",
+    "version",
+    "state",
+    "document_status",
+    "facts",
+    "use",
+    "ttl",
+];
 /// The partition key of open deliveries in the under-delivery index.
 pub const UNDER_DELIVERY: &str = "UNDER_DELIVERY";
 
@@ -125,6 +145,28 @@ fn finding_lines(json: Option<&str>) -> Vec<String> {
         .into_iter()
         .map(|f| format!("{} {}: {}", f.severity, f.rule, f.message))
         .collect()
+}
+
+/// Files an item in the report index under `report` (sparse GSI4): each permit's items sort
+/// together, its documents (`tag` `0#...`) before its uses (`1#...`).
+pub(crate) fn file_in_report(
+    item: &mut Item,
+    report: &ecites_domain::report::ReportIndexKey,
+    issuer: &str,
+    number: &str,
+    tag: &str,
+) {
+    item.insert(
+        "GSI4PK".into(),
+        s(format!(
+            "REPORT#{}#{}#{}",
+            report.reporter, report.role, report.year
+        )),
+    );
+    item.insert(
+        "GSI4SK".into(),
+        s(format!("{issuer}#{}#{tag}", escape_component(number))),
+    );
 }
 
 fn key(pk: &str, sk: &str) -> Item {
@@ -805,9 +847,18 @@ impl DynamoLedger {
             row.insert("endorsement".into(), s("true"));
         }
         if let Some(facts) = &v.facts {
-            let facts = serde_json::to_string(facts)
+            let json = serde_json::to_string(facts)
                 .map_err(|e| Error::permanent("serialize permit facts", e))?;
-            row.insert("facts".into(), s(facts));
+            row.insert("facts".into(), s(json));
+            let report =
+                ecites_domain::report::ReportIndexKey::of_issued(id.issuer, facts, at.date_naive());
+            file_in_report(
+                &mut row,
+                &report,
+                &id.issuer.to_string(),
+                &id.number,
+                &format!("0#{version:06}"),
+            );
         }
         row.insert("GSI3PK".into(), s(number_key));
         row.insert(

@@ -516,9 +516,21 @@ impl InboundLedger for DynamoExchangeStore {
             item.insert(name.to_owned(), value);
         }
         if let Some(facts) = &r.facts {
-            let facts = serde_json::to_string(facts)
+            let json = serde_json::to_string(facts)
                 .map_err(|e| Error::permanent("serialize permit facts", e))?;
-            item.insert("facts".to_owned(), s(facts));
+            item.insert("facts".to_owned(), s(json));
+            if let Some(report) = ecites_domain::report::ReportIndexKey::of_received(
+                facts,
+                r.received_at.date_naive(),
+            ) {
+                crate::dynamo::file_in_report(
+                    &mut item,
+                    &report,
+                    &r.from.to_string(),
+                    &r.permit_number,
+                    &format!("0#{:06}#{}", r.permit_version, r.status.as_str()),
+                );
+            }
         }
         let put = Put::builder()
             .table_name(&self.table)

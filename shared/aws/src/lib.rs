@@ -25,6 +25,8 @@ pub mod interceptors;
 pub mod notify;
 #[cfg(all(feature = "sqs", feature = "dynamodb"))]
 pub mod replay;
+#[cfg(all(feature = "dynamodb", feature = "s3"))]
+pub mod report;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod signing;

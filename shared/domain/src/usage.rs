@@ -223,6 +223,9 @@ pub struct BlockFacts {
     /// Box 12: the country of origin, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// Box 12: the origin permit's number (re-exports), for the annual report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_permit: Option<String>,
 }
 
 /// What uses are checked against: the facts of one permit version, small enough to keep on the
@@ -251,6 +254,13 @@ pub struct PermitFacts {
     /// ([`replaced_permit_number`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<String>,
+    /// Box 5a: the purpose code, for the annual report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// Box 13: the day of issue, which decides the year of a permit in an annual report on
+    /// the permitted basis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_on: Option<NaiveDate>,
 }
 
 /// The `type_code` of a header reference that names the permit a permit replaces under a new
@@ -308,9 +318,18 @@ impl PermitFacts {
                         .as_ref()
                         .and_then(|o| o.country.as_ref())
                         .map(|c| c.as_str().to_owned()),
+                    origin_permit: block
+                        .origin
+                        .as_ref()
+                        .and_then(|o| o.permit_number.as_deref())
+                        .map(str::trim)
+                        .filter(|number| !number.is_empty())
+                        .map(str::to_owned),
                 })
                 .collect(),
             replaces: replaced_permit_number(permit),
+            purpose: permit.purpose.as_ref().map(|p| p.as_str().to_owned()),
+            issued_on: permit.issue_date.map(|date| date.date()),
         }
     }
 

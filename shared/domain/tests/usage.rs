@@ -40,6 +40,8 @@ fn record() -> PermitOnRecord {
             exporter_country: Some(cc("XA")),
             importer_country: Some(cc("XB")),
             replaces: None,
+            purpose: Some("T".into()),
+            issued_on: Some(day("2026-03-01")),
             blocks: vec![
                 BlockFacts {
                     id: "A".into(),
@@ -50,6 +52,7 @@ fn record() -> PermitOnRecord {
                     appendix: None,
                     source: None,
                     origin: None,
+                    origin_permit: None,
                 },
                 BlockFacts {
                     id: "B".into(),
@@ -60,6 +63,7 @@ fn record() -> PermitOnRecord {
                     appendix: None,
                     source: None,
                     origin: None,
+                    origin_permit: None,
                 },
             ],
         },

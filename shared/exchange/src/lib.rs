@@ -21,6 +21,7 @@ pub mod ports;
 pub mod protocol;
 pub mod receive;
 pub mod receive_use;
+pub mod report;
 pub mod retry;
 pub mod usage;
 

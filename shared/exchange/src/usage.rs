@@ -75,6 +75,9 @@ pub struct NewUse {
     pub claim_consignment: bool,
     /// The permit is unknown: check again when it arrives.
     pub waiting: bool,
+    /// The facts of the permit the use was checked against (absent while it waits): kept with
+    /// the use for the annual report ([`ecites_domain::report`]).
+    pub facts: Option<ecites_domain::usage::PermitFacts>,
     /// The standard XML of the permit's current version, when known (notifications summarise
     /// the permit from it).
     pub permit_xml_key: Option<String>,
@@ -119,12 +122,14 @@ pub trait UseLedger: Send + Sync {
     /// permit's next recordings no longer look for them.
     async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error>;
     /// Replaces the findings of a waiting use now that its permit arrived (and it is no longer
-    /// waiting); `false` when it was checked again before (another arrival got there first).
+    /// waiting), and keeps the permit's `facts` with it; `false` when it was checked again
+    /// before (another arrival got there first).
     async fn recheck_use(
         &self,
         id: &PermitId,
         key: &str,
         findings: &[Finding],
+        facts: &ecites_domain::usage::PermitFacts,
         at: DateTime<Utc>,
     ) -> Result<bool, Error>;
 }
@@ -260,6 +265,7 @@ pub async fn record_use_telling(
             findings: findings.clone(),
             claim_consignment,
             waiting: on_ledger.record.is_none(),
+            facts: on_ledger.record.as_ref().map(|record| record.facts.clone()),
             permit_xml_key: on_ledger.xml_key.clone(),
             source: source.to_owned(),
             tell: tell.clone(),
@@ -364,7 +370,13 @@ pub async fn recheck_waiting_uses(
         );
         if services
             .ledger
-            .recheck_use(id, &stored.key, &findings, services.clock.now())
+            .recheck_use(
+                id,
+                &stored.key,
+                &findings,
+                &record.facts,
+                services.clock.now(),
+            )
             .await?
         {
             tracing::info!(permit = %id, key = %stored.key, alerts = findings.iter().filter(|f| f.is_error()).count(), "waiting use checked again now that its permit is on record");
@@ -450,6 +462,7 @@ pub(crate) mod tests {
             _: &PermitId,
             _: &str,
             _: &[Finding],
+            _: &ecites_domain::usage::PermitFacts,
             _: DateTime<Utc>,
         ) -> Result<bool, Error> {
             Ok(false)

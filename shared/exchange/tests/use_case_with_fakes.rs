@@ -155,6 +155,7 @@ impl ecites_exchange::usage::UseLedger for Fakes {
         _: &PermitId,
         _: &str,
         _: &[ecites_domain::Finding],
+        _: &ecites_domain::usage::PermitFacts,
         _: DateTime<Utc>,
     ) -> Result<bool, Error> {
         Ok(false)

@@ -12,7 +12,9 @@ use aws_sdk_s3::types::{
     QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use ecites_aws::dynamo::{GSI_BY_NUMBER, GSI_BY_RECIPIENT, GSI_UNDER_DELIVERY};
+use ecites_aws::dynamo::{
+    GSI_BY_NUMBER, GSI_BY_RECIPIENT, GSI_BY_REPORT, GSI_UNDER_DELIVERY, REPORT_INDEX_ATTRIBUTES,
+};
 use ecites_aws::Clients;
 use ecites_exchange::Directory;
 
@@ -145,7 +147,7 @@ pub async fn setup(clients: &Clients, spec: &StackSpec) -> anyhow::Result<Stack>
 
     let mut attributes = Vec::new();
     for name in [
-        "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK",
+        "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK", "GSI4SK",
     ] {
         attributes.push(
             AttributeDefinition::builder()
@@ -174,6 +176,19 @@ pub async fn setup(clients: &Clients, spec: &StackSpec) -> anyhow::Result<Stack>
         .global_secondary_indexes(gsi(GSI_UNDER_DELIVERY, "GSI1PK", "GSI1SK")?)
         .global_secondary_indexes(gsi(GSI_BY_RECIPIENT, "GSI2PK", "GSI2SK")?)
         .global_secondary_indexes(gsi(GSI_BY_NUMBER, "GSI3PK", "GSI3SK")?)
+        .global_secondary_indexes({
+            // Only what a report reads, as the template's index projects it.
+            let mut index = gsi(GSI_BY_REPORT, "GSI4PK", "GSI4SK")?;
+            index.projection = Some(
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .set_non_key_attributes(Some(
+                        REPORT_INDEX_ATTRIBUTES.map(str::to_owned).to_vec(),
+                    ))
+                    .build(),
+            );
+            index
+        })
         .billing_mode(BillingMode::PayPerRequest)
         .stream_specification(
             StreamSpecification::builder()

@@ -34,6 +34,10 @@ fn alerts(findings: &[Finding]) -> String {
     alert_rules(findings).collect::<Vec<_>>().join(" ")
 }
 
+fn facts_json(facts: &PermitFacts) -> Result<String, Error> {
+    serde_json::to_string(facts).map_err(|e| Error::permanent("serialize permit facts", e))
+}
+
 fn findings_json(findings: &[Finding]) -> Result<String, Error> {
     serde_json::to_string(findings).map_err(|e| Error::permanent("serialize use findings", e))
 }
@@ -230,6 +234,18 @@ impl UseLedger for DynamoLedger {
         if let Some(xml_key) = &new.permit_xml_key {
             item.insert("xml_key".into(), s(xml_key.clone()));
         }
+        if let Some(facts) = &new.facts {
+            item.insert("facts".into(), s(facts_json(facts)?));
+        }
+        if let Some(report) = ecites_domain::report::ReportIndexKey::of_use(used) {
+            super::file_in_report(
+                &mut item,
+                &report,
+                &id.issuer.to_string(),
+                &id.number,
+                &format!("1#{}", new.key),
+            );
+        }
         let mut items = vec![put(&self.table, item, Some("attribute_not_exists(PK)"))?];
         if new.waiting {
             // The mark the permit's first recording checks (at no extra request when absent).
@@ -354,16 +370,18 @@ impl UseLedger for DynamoLedger {
         id: &PermitId,
         key_of_use: &str,
         findings: &[Finding],
+        facts: &PermitFacts,
         at: DateTime<Utc>,
     ) -> Result<bool, Error> {
         let alert_rules = alerts(findings);
         let transaction = update(
             &self.table,
             key(&pk(id), &use_sk(key_of_use)),
-            "SET findings = :f, waiting = :no, rechecked_at = :at, alerts = :a",
+            "SET findings = :f, waiting = :no, rechecked_at = :at, alerts = :a, facts = :facts",
             Some("waiting = :yes"),
             [
                 (":f", s(findings_json(findings)?)),
+                (":facts", s(facts_json(facts)?)),
                 (":no", s("false")),
                 (":yes", s("true")),
                 (":at", s(time(at))),

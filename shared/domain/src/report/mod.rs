@@ -10,9 +10,16 @@
 //! the year of issue.
 //!
 //! - [`ReportRow`]: one row, one permit block (columns in [`columns`]).
+//! - [`ReportBuilder`]: the rows of one report from the ledger's items of the year, one permit
+//!   at a time ([`ReportIndexKey`] files each item under its report).
 //! - [`checks`]: UNEP-WCMC's checks of an upload: primary (errors) and secondary (warnings).
 
+mod build;
 pub mod checks;
+
+pub use build::{
+    DocumentState, ReportBuilder, ReportEntry, ReportIndexKey, ReportSummary, SUMMARY_LIST_LIMIT,
+};
 
 use serde::{Deserialize, Serialize};
 
