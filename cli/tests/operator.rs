@@ -621,3 +621,135 @@ async fn verify_at_the_border_runs_the_listing_tier_with_the_deployments_checkli
         "{listing}"
     );
 }
+
+/// Runs `ecites report annual` as `ma`'s operator.
+fn annual_report(ma: &Ma, extra: &[&str]) -> Output {
+    let mut args = vec!["report", "annual", "--year", "2026"];
+    args.extend_from_slice(extra);
+    ecites_as(ma, &args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_annual_writes_the_rows_exits_1_on_a_primary_error_and_warns_with_the_checklist() {
+    let (xa, _xb) = pair().await;
+    // Two permits of 2026: Hermann's tortoises declared Appendix I (they are Appendix II), and
+    // a clean one; both endorsed at export.
+    let mut wrong_appendix = fixtures::export_permit("26XA0990", "XA", "XB", 5);
+    wrong_appendix.blocks[0].appendix = Some(ecites_domain::Coded::parse("I"));
+    xa.drop_permit("26XA0990", &wrong_appendix).await.unwrap();
+    xa.drop_permit(
+        "26XA0991",
+        &fixtures::export_permit("26XA0991", "XA", "XB", 4),
+    )
+    .await
+    .unwrap();
+    xa.local.drain(Duration::from_secs(30)).await.unwrap();
+    for (number, declaration, quantity) in [("26XA0990", "XA-D-90", 5), ("26XA0991", "XA-D-91", 4)]
+    {
+        xa.local
+            .send_direct(&use_message(
+                "export_endorsement",
+                number,
+                "XA",
+                declaration,
+                quantity,
+            ))
+            .await
+            .unwrap();
+    }
+    xa.local.drain(Duration::from_secs(30)).await.unwrap();
+
+    // Clean without a checklist: the rows, the summary with the basis, exit 0.
+    let output = annual_report(&xa, &["--as", "exporter"]);
+    let csv = succeeded(&output);
+    assert_eq!(
+        csv,
+        "Appendix,SpeciesName,TermCode,Quantity,UnitCode,TradingPartner,CountryOfOrigin,ExportPermit,OriginPermit,IFSPermit,PurposeCode,SourceCode,Year\n\
+         1,Testudo hermanni,LIV,5,NAR,XB,,26XA0990,,,T,C,2026\n\
+         2,Testudo hermanni,LIV,4,NAR,XB,,26XA0991,,,T,C,2026\n"
+    );
+    let summary = stderr(&output);
+    assert!(summary.contains("Basis: actual"), "{summary}");
+    assert!(
+        summary.contains("the taxon checks did not run"),
+        "{summary}"
+    );
+
+    // With the deployment's checklist: the Appendix is a secondary check, a warning; exit 0.
+    let export = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/domain/tests/fixtures/species/Index_of_CITES_Species_2026-11-01_0930.csv"
+    );
+    succeeded(&ecites_as(&xa, &["species", "import", export]));
+    let output = annual_report(&xa, &["--as", "exporter"]);
+    succeeded(&output);
+    let warned = stderr(&output);
+    assert!(
+        warned
+            .lines()
+            .any(|line| line.starts_with("warning: permit XA/26XA0990 block A: Appendix:")),
+        "{warned}"
+    );
+
+    // The permitted basis, for machines: the same columns as keys.
+    let output = annual_report(
+        &xa,
+        &[
+            "--as",
+            "exporter",
+            "--basis",
+            "permitted",
+            "--format",
+            "json",
+        ],
+    );
+    let document: serde_json::Value = serde_json::from_str(&succeeded(&output)).unwrap();
+    assert_eq!(document["rows"][1]["Quantity"], "4", "{document}");
+    assert_eq!(document["rows"][1]["ExportPermit"], "26XA0991");
+    assert_eq!(document["summary"]["basis"], "permitted");
+
+    // A use in UN/ECE Rec 20's kilograms (KGM, not a CITES unit) fails a primary check: the
+    // row is still written, the error named on stderr, exit 1.
+    xa.drop_permit(
+        "26XA0992",
+        &fixtures::export_permit("26XA0992", "XA", "XB", 6),
+    )
+    .await
+    .unwrap();
+    xa.local.drain(Duration::from_secs(30)).await.unwrap();
+    let in_kilograms = use_message("export_endorsement", "26XA0992", "XA", "XA-D-92", 2)
+        .replace(r#""value":"2""#, r#""value":"2","unit":"KGM""#);
+    xa.local.send_direct(&in_kilograms).await.unwrap();
+    xa.local.drain(Duration::from_secs(30)).await.unwrap();
+    let output = annual_report(&xa, &["--as", "exporter"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).contains("26XA0992"), "{}", stdout(&output));
+    assert!(
+        stderr(&output)
+            .lines()
+            .any(|line| line.starts_with("error: permit XA/26XA0992 block A: UnitCode:")),
+        "{}",
+        stderr(&output)
+    );
+
+    // A ledger that cannot be read: exit 2.
+    let unreachable = std::process::Command::new(env!("CARGO_BIN_EXE_ecites"))
+        .args(["report", "annual", "--year", "2026", "--as", "importer"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("ECITES_COUNTRY", "XA")
+        .env("ECITES_BUCKET", "no-bucket")
+        .env("ECITES_TABLE", "no-table")
+        .output()
+        .unwrap();
+    assert_eq!(
+        unreachable.status.code(),
+        Some(2),
+        "{}",
+        stderr(&unreachable)
+    );
+}
