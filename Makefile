@@ -31,7 +31,7 @@ $(MOTO_SERVER):
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
 
-demo: demo-pipeline demo-exchange demo-notify demo-use demo-cli ## Run the main job locally: ingest, the two-MA exchange, notifications and permit use on the emulated AWS, then the CLI
+demo: demo-pipeline demo-exchange demo-notify demo-cli demo-use ## Run the main job locally: ingest, the two-MA exchange, notifications, the CLI, then permit use on the emulated AWS ending with both MAs' CITES annual reports
 
 demo-cli: build ## The ecites CLI over the samples: validate and convert
 	@echo "== validate: the EPIX sample, a JSON export permit, a CSV export with two permits"

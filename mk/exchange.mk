@@ -2,7 +2,7 @@
 # Included by the main Makefile: `include mk/exchange.mk`. Adds the exchange to `make demo`
 # and `make bench` as prerequisites, so the main recipes stay untouched.
 
-.PHONY: demo-exchange demo-use bench-exchange bench-use test-exchange
+.PHONY: demo-exchange demo-use bench-exchange bench-use bench-report test-exchange
 
 # The handlers print one CloudWatch EMF line per batch; the demo hides them.
 demo-exchange: $(MOTO_SERVER) ## Two MAs exchange a permit, replacement, cancellation; outage, DLQ, replay; forgery refused
@@ -17,8 +17,12 @@ bench-exchange: $(MOTO_SERVER) ## Deliveries/s through forward -> receive on loo
 bench-use: $(MOTO_SERVER) ## AWS requests per customs use (each path) and per verification on the emulator
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-use --uses $(or $(USES),50) | grep -v '^{"'
 
+bench-report: $(MOTO_SERVER) ## The annual report of a synthetic year (20,000 permits with uses) on the emulator: rows/s and peak memory of the released CLI
+	cargo build --release --quiet --bin ecites
+	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-report --permits $(or $(PERMITS),20000) --ecites target/release/ecites | grep -v '^{"'
+
 test-exchange: $(MOTO_SERVER) ## Unit and end-to-end tests of the exchange crates
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo test -p ecites-exchange -p ecites-aws -p ecites-forward -p ecites-receive -p ecites-local
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo test -p ecites-e2e --test exchange
 
-bench: bench-exchange bench-use
+bench: bench-exchange bench-use bench-report

@@ -368,6 +368,19 @@ fn print_rules(format: ReportFormat) {
             println!(
                 "The use rules check customs uses of a permit (export endorsements, import confirmations, border refusals) against the ledger, and what `ecites verify` answers."
             );
+            println!(
+                "\nUNEP-WCMC's checks of an annual-report upload, run by `ecites report annual` on every row (primary: error, secondary: warning):"
+            );
+            for check in ecites_domain::report::checks::REPORT_CHECKS {
+                println!(
+                    "{:<40} {:<14} {:<8} {:<25} {}",
+                    check.id,
+                    "report",
+                    check.level.to_string(),
+                    check.columns.join(","),
+                    check.description
+                );
+            }
         }
         ReportFormat::Json => {
             let rules: Vec<_> = rules()
@@ -380,6 +393,19 @@ fn print_rules(format: ReportFormat) {
                         "description": rule.description,
                     })
                 })
+                .chain(
+                    ecites_domain::report::checks::REPORT_CHECKS
+                        .iter()
+                        .map(|check| {
+                            serde_json::json!({
+                                "id": check.id,
+                                "tier": "report",
+                                "severity": check.level.to_string(),
+                                "columns": check.columns,
+                                "description": check.description,
+                            })
+                        }),
+                )
                 .collect();
             println!(
                 "{}",

@@ -308,3 +308,28 @@ fn an_unusable_species_file_is_exit_2_naming_the_problem() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn rules_lists_every_annual_report_check_with_its_level_and_columns() {
+    let output = ecites(&["rules", "--format", "json"]);
+    assert!(output.status.success());
+    let rules: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let listed: Vec<&serde_json::Value> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|rule| rule["tier"] == "report")
+        .collect();
+    assert_eq!(
+        listed.len(),
+        ecites_domain::report::checks::REPORT_CHECKS.len()
+    );
+    let unit = listed
+        .iter()
+        .find(|rule| rule["id"] == "report-unit-code")
+        .expect("the unit check");
+    assert_eq!(unit["severity"], "error");
+    assert_eq!(unit["columns"], serde_json::json!(["UnitCode"]));
+    let human = text(&ecites(&["rules"]).stdout);
+    assert!(human.contains("report-term-unit-pair"), "{human}");
+}

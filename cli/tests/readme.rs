@@ -51,3 +51,23 @@ fn every_validation_rule_is_listed_in_the_readme() {
         );
     }
 }
+
+#[test]
+fn the_annual_report_doc_names_every_column_of_the_upload_format() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/annual-report.md"
+    ))
+    .unwrap();
+    for role in [
+        ecites_domain::report::ReportRole::Exporter,
+        ecites_domain::report::ReportRole::Importer,
+    ] {
+        for column in ecites_domain::report::columns(role) {
+            assert!(
+                doc.contains(&format!("| {column} |")),
+                "docs/annual-report.md lacks column {column}"
+            );
+        }
+    }
+}

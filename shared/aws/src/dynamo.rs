@@ -62,7 +62,7 @@ pub const GSI_BY_NUMBER: &str = "by_number";
 pub const GSI_BY_REPORT: &str = "by_report";
 /// The attributes the report index projects besides the keys (the template's
 /// `by_report` index lists the same): what [`report`] reads.
-pub const REPORT_INDEX_ATTRIBUTES: [&str; 9] = [
+pub const REPORT_INDEX_ATTRIBUTES: [&str; 10] = [
     "type",
     "issuer",
     "permit_number",
@@ -71,6 +71,7 @@ pub const REPORT_INDEX_ATTRIBUTES: [&str; 9] = [
     "document_status",
     "facts",
     "use",
+    "alerts",
     "ttl",
 ];
 /// The partition key of open deliveries in the under-delivery index.

@@ -2,14 +2,17 @@
 //! permit to XB; XA's customs endorse the export (box 14) and the endorsed permit reaches XB;
 //! XB's customs verify, then confirm the import, which reaches XA: both ledgers show the
 //! balance. Then the frauds the checks are for, each raising its alert by rule id, and the
-//! alerts reaching XA's enforcement subscriber.
+//! alerts reaching XA's enforcement subscriber. It ends with the CITES annual reports of both
+//! MAs, built from what their ledgers learnt.
 
 use crate::exchange::{start_pair, Ma, PairOptions};
 use crate::fixtures;
 use crate::notify::{LocalNotify, NotifyOptions};
 use chrono::Utc;
+use ecites_domain::report::{ReportBasis, ReportIndexKey, ReportRole};
 use ecites_domain::usage::{balance, render_balance_and_uses, Border, VerifyRequest};
 use ecites_exchange::notify::{Channel, EventType, Filters, Role, Subscription};
+use ecites_exchange::report::{write_report, RowFormat};
 use ecites_exchange::usage::{verify_permit, UseLedger, UseServices};
 use ecites_exchange::SystemClock;
 use rust_decimal::Decimal;
@@ -313,5 +316,49 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
     for line in lines {
         let _ = writeln!(out, "{line}");
     }
+
+    let _ = writeln!(
+        out,
+        "\n== The CITES annual reports of 2026 from both ledgers (`ecites report annual --year 2026 --as exporter|importer`; the report function keeps the same drafts in reports/annual/2026/):"
+    );
+    for ma in [&xa, &xb] {
+        for role in [ReportRole::Exporter, ReportRole::Importer] {
+            let _ = writeln!(out, "\n-- {} as {role}:", ma.local.config.country);
+            out.push_str(&annual_report(ma, role).await?);
+        }
+    }
     Ok(out)
+}
+
+/// `ma`'s annual report of 2026 as `role` on the actual basis: the CSV, then the findings of
+/// UNEP-WCMC's checks and the summary, indented.
+async fn annual_report(ma: &Ma, role: ReportRole) -> anyhow::Result<String> {
+    let key = ReportIndexKey {
+        reporter: ma.local.config.country,
+        role,
+        year: 2026,
+    };
+    let mut csv = Vec::new();
+    let mut findings = Vec::new();
+    let summary = write_report(
+        ma.local.function.ledger(),
+        &key,
+        ReportBasis::Actual,
+        None,
+        RowFormat::Csv,
+        &mut csv,
+        &mut |finding| findings.push(finding.to_string()),
+    )
+    .await?;
+    let mut text = String::from_utf8(csv)?;
+    for line in findings
+        .iter()
+        .map(String::as_str)
+        .chain(summary.to_string().lines())
+    {
+        text.push_str("   ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    Ok(text)
 }

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod bench_exchange;
+pub mod bench_report;
 pub mod bench_use;
 pub mod demo;
 pub mod demo_exchange;

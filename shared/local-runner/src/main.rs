@@ -53,6 +53,19 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         uses: usize,
     },
+    /// The annual report of a synthetic year: rows per second and peak memory of the released
+    /// `ecites report annual` over a year of permits with uses on the emulator.
+    BenchReport {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Permits of the year (nine in ten endorsed at export).
+        #[arg(long, default_value_t = 20_000)]
+        permits: usize,
+        /// The `ecites` binary to measure (a release build).
+        #[arg(long, default_value = "target/release/ecites")]
+        ecites: std::path::PathBuf,
+    },
     /// Deliveries per second through forward -> receive on loopback, AWS requests per delivery.
     BenchExchange {
         /// Use a running emulator instead of starting one.
@@ -161,6 +174,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::DemoUse { endpoint } => {
             println!("{}", ecites_local::demo_use::run(endpoint).await?);
+        }
+        Command::BenchReport {
+            endpoint,
+            permits,
+            ecites,
+        } => {
+            println!(
+                "{}",
+                ecites_local::bench_report::run(endpoint, permits, &ecites).await?
+            );
         }
         Command::BenchUse { endpoint, uses } => {
             println!("{}", ecites_local::bench_use::run(endpoint, uses).await?);

@@ -291,17 +291,8 @@ fn empty_event(binary: &str) -> anyhow::Result<serde_json::Value> {
             serde_json::to_value(lambda_function_urls::LambdaFunctionUrlRequest::default())?
         }
         "notify" => serde_json::to_value(dynamodb::Event::default())?,
-        "report" => scheduled_event("2026-12-01T03:00:00Z"),
+        "report" => sample("report-schedule.json", SAMPLE_BUCKET)?,
         _ => serde_json::to_value(sqs::SqsEvent::default())?,
-    })
-}
-
-/// EventBridge's scheduled event (the report function's trigger) fired at `time`.
-fn scheduled_event(time: &str) -> serde_json::Value {
-    serde_json::json!({
-        "version": "0", "id": "smoke-schedule", "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": "000000000000", "time": time,
-        "region": "us-east-1", "resources": [], "detail": {}
     })
 }
 
@@ -531,12 +522,12 @@ async fn flow(
         })
         .count();
     samples(stacks, running, &receiver, &secret).await?;
-    // The schedule fires: the year's annual-report drafts are written from XA's ledger. The
-    // permits were issued in 2026 and never used, so the exporter draft lists every block as
-    // issued but not (yet) used.
+    // The schedule fires (events/report-schedule.json, 1 December 2026): the year's
+    // annual-report drafts are written from XA's ledger. The permits were issued in 2026 and
+    // never used, so the exporter draft lists every block as issued but not (yet) endorsed.
     let report = running.get("report");
     match report
-        .invoke_json(scheduled_event("2026-12-01T03:00:00Z"))
+        .invoke_json(sample("report-schedule.json", &xa.local.stack.bucket)?)
         .await?
     {
         crate::runtime_api::Answer::Response(_) => {}
@@ -550,12 +541,15 @@ async fn flow(
         .await?
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();
-    let expected = format!("not (yet) used in 2026: {} blocks", numbers.len());
-    ensure!(
-        summary.contains(&expected),
-        "the report draft's summary does not say {expected:?}:\n{summary}\n{}",
-        report.log_tail()
-    );
+    for number in &numbers {
+        let expected = format!("XA/{number} block A");
+        ensure!(
+            summary.contains("not (yet) endorsed at export in 2026:")
+                && summary.contains(&expected),
+            "the report draft's summary does not list {expected:?} as not yet endorsed:\n{summary}\n{}",
+            report.log_tail()
+        );
+    }
     let drafts = ["exporter", "importer"].len();
     for function in &running.functions {
         ensure!(

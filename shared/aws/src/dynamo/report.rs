@@ -53,10 +53,16 @@ fn entry(item: &Item) -> Option<ReportEntry> {
         }),
         "USE" => {
             let used: PermitUse = serde_json::from_str(get_s(item, "use")?).ok()?;
+            let alerts = get_s(item, "alerts")
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
             Some(ReportEntry::Use {
                 id,
                 used: Box::new(used),
                 facts,
+                alerts,
             })
         }
         _ => None,

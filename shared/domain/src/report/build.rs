@@ -117,6 +117,10 @@ pub enum ReportEntry {
         /// The facts of the permit the use was checked against (absent when the permit was not
         /// on record then).
         facts: Option<PermitFacts>,
+        /// The rule ids of the alerts recorded with the use (a second consignment, a quantity
+        /// above the permit, ...): the quantities are reported, and the summary lists them for
+        /// the Management Authority to review before submitting.
+        alerts: Vec<String>,
     },
 }
 
@@ -161,6 +165,12 @@ pub struct ReportSummary {
     pub uses_without_permit: Vec<String>,
     /// How many there are.
     pub uses_without_permit_count: u64,
+    /// Reported quantities that include a use recorded with alerts, to review before
+    /// submitting: `<issuer>/<number> block <letter>: <rules>`, the first
+    /// [`SUMMARY_LIST_LIMIT`].
+    pub with_alerts: Vec<String>,
+    /// How many there are.
+    pub with_alerts_count: u64,
     /// Rows that fail a primary check (UNEP-WCMC would not accept them).
     pub errors: u64,
     /// Rows with a secondary check's warning.
@@ -184,6 +194,8 @@ impl ReportSummary {
             cancelled_count: 0,
             uses_without_permit: Vec::new(),
             uses_without_permit_count: 0,
+            with_alerts: Vec::new(),
+            with_alerts_count: 0,
             errors: 0,
             warnings: 0,
             taxon_checks: false,
@@ -226,11 +238,16 @@ impl std::fmt::Display for ReportSummary {
         )?;
         writeln!(f, "Basis: {} ({basis}).", self.basis)?;
         if self.basis == ReportBasis::Actual {
+            let not_used = match self.role {
+                ReportRole::Exporter => {
+                    "Issued in {year} but not (yet) endorsed at export in {year}"
+                }
+                ReportRole::Importer => "Permits of {year} not (yet) confirmed at import in {year}",
+            }
+            .replace("{year}", &self.year.to_string());
             writeln!(
                 f,
-                "Issued in {} but not (yet) used in {}: {} block{}{}",
-                self.year,
-                self.year,
+                "{not_used}: {} block{}{}",
                 self.not_used_count,
                 plural(self.not_used_count),
                 if self.not_used_count == 0 { "." } else { ":" }
@@ -253,6 +270,14 @@ impl std::fmt::Display for ReportSummary {
                 self.uses_without_permit_count
             )?;
             list(f, &self.uses_without_permit, self.uses_without_permit_count)?;
+        }
+        if self.with_alerts_count > 0 {
+            writeln!(
+                f,
+                "Reported quantities that include a use recorded with alerts (review them before submitting): {}:",
+                self.with_alerts_count
+            )?;
+            list(f, &self.with_alerts, self.with_alerts_count)?;
         }
         writeln!(
             f,
@@ -296,7 +321,7 @@ struct Group {
     document: Option<(u32, PermitFacts, DocumentState)>,
     /// A cancellation seen for the permit.
     cancelled: bool,
-    uses: Vec<(PermitUse, Option<PermitFacts>)>,
+    uses: Vec<(PermitUse, Option<PermitFacts>, Vec<String>)>,
 }
 
 /// Builds the rows of one report from the index's entries: push every entry in the index's
@@ -350,7 +375,12 @@ impl ReportBuilder {
                     self.group.document = Some((version, facts, state));
                 }
             }
-            ReportEntry::Use { used, facts, .. } => self.group.uses.push((*used, facts)),
+            ReportEntry::Use {
+                used,
+                facts,
+                alerts,
+                ..
+            } => self.group.uses.push((*used, facts, alerts)),
         }
         rows
     }
@@ -413,8 +443,10 @@ impl ReportBuilder {
     fn actual(&mut self, id: &PermitId, group: &Group) -> Vec<ReportRow> {
         // Sum per block and unit over the uses of the year, in the order blocks first appear.
         let mut sums: Vec<(String, Option<String>, Decimal, PermitFacts)> = Vec::new();
+        // Blocks whose quantity includes a use with alerts, and those alerts.
+        let mut alerted: Vec<(String, Vec<String>)> = Vec::new();
         let mut without_facts = false;
-        for (used, facts) in &group.uses {
+        for (used, facts, alerts) in &group.uses {
             let Some(facts) = facts
                 .as_ref()
                 .or(group.document.as_ref().map(|(_, facts, _)| facts))
@@ -424,6 +456,12 @@ impl ReportBuilder {
             };
             for block in &used.blocks {
                 let letter = block.block.trim().to_ascii_uppercase();
+                if !alerts.is_empty() {
+                    match alerted.iter_mut().find(|(b, _)| *b == letter) {
+                        Some((_, rules)) => rules.extend(alerts.iter().cloned()),
+                        None => alerted.push((letter.clone(), alerts.clone())),
+                    }
+                }
                 let unit = block
                     .quantity
                     .unit
@@ -456,6 +494,20 @@ impl ReportBuilder {
                 Some(self.row(id, facts, block, *sum, unit.as_deref()))
             })
             .collect();
+        for (letter, mut rules) in alerted {
+            if rows
+                .iter()
+                .any(|row| row.block.eq_ignore_ascii_case(&letter))
+            {
+                rules.sort();
+                rules.dedup();
+                listed(
+                    &mut self.summary.with_alerts,
+                    &mut self.summary.with_alerts_count,
+                    format!("{id} block {letter}: {}", rules.join(" ")),
+                );
+            }
+        }
         if let Some((_, facts, state)) = &group.document {
             if *state != DocumentState::Replaced {
                 if rows.is_empty() && (group.cancelled || *state == DocumentState::Cancelled) {
@@ -641,11 +693,13 @@ mod tests {
                     id: id("P1"),
                     used: Box::new(endorsement("P1", "2026-03-01", 4)),
                     facts: Some(facts("E", 10, None)),
+                    alerts: Vec::new(),
                 },
                 ReportEntry::Use {
                     id: id("P1"),
                     used: Box::new(endorsement("P1", "2026-04-01", 3)),
                     facts: Some(facts("E", 10, None)),
+                    alerts: Vec::new(),
                 },
             ],
         );
@@ -703,5 +757,27 @@ mod tests {
         assert_eq!(rows[0].country_of_origin, "GH");
         assert_eq!(rows[0].origin_permit, "GH-2025-77");
         assert_eq!(summary.cancelled, vec!["XA/P4".to_owned()]);
+    }
+
+    #[test]
+    fn a_use_recorded_with_alerts_is_reported_and_listed_for_review() {
+        let (rows, summary) = build(
+            ReportBasis::Actual,
+            vec![ReportEntry::Use {
+                id: id("P5"),
+                used: Box::new(endorsement("P5", "2026-05-01", 12)),
+                facts: Some(facts("E", 10, None)),
+                alerts: vec!["use-quantity-above-permitted".into()],
+            }],
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].quantity, "12");
+        assert_eq!(
+            summary.with_alerts,
+            ["XA/P5 block A: use-quantity-above-permitted"]
+        );
+        assert!(summary
+            .to_string()
+            .contains("review them before submitting"));
     }
 }

@@ -1,0 +1,193 @@
+//! `ecites-local bench-report`: the annual report of a synthetic year on the emulator.
+//!
+//! XA's ledger gets a year of export permits (each a version written by the real ledger code,
+//! with the facts the report reads) and, for most of them, an export endorsement (a use, written
+//! by the real use ledger); then the released `ecites report annual` binary writes XA's
+//! exporter report of that year, as an operator would run it, and the bench reports rows per
+//! second and the process's peak resident memory, at the full size and at a tenth of it (the
+//! report streams, so the two peaks should be alike).
+
+use crate::fixtures;
+use crate::{Local, LocalOptions};
+use anyhow::{ensure, Context as _};
+use chrono::{Duration as Days, TimeZone, Utc};
+use ecites_domain::usage::{PermitFacts, PermitUse};
+use ecites_domain::PermitId;
+use ecites_exchange::ledger::NewVersion;
+use ecites_exchange::usage::{use_key, NewUse, UseLedger};
+use ecites_exchange::Ledger;
+use futures::StreamExt as _;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+/// How many ledger writes run at once.
+const CONCURRENCY: usize = 16;
+
+/// Writes `permits` permits of 2026 for XA (nine in ten endorsed at export) into XA's ledger
+/// under `prefix` (number `<prefix><index>`).
+async fn fill(local: &Local, prefix: &str, permits: usize) -> anyhow::Result<()> {
+    let ledger = local.function.ledger();
+    let issued = Utc
+        .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .context("a date")?;
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..permits)
+        .map(|index| async move {
+            let number = format!("{prefix}{index:06}");
+            let permit = fixtures::export_permit(&number, "XA", "XB", 10);
+            let facts = PermitFacts::of(&permit);
+            let id = PermitId {
+                issuer: crate::country("XA"),
+                number: number.clone(),
+            };
+            ledger
+                .record_version(&NewVersion {
+                    id: id.clone(),
+                    content_sha256: format!("{index:064x}"),
+                    xml_key: format!("outbox/XA/{number}.xml"),
+                    document_type: "E".into(),
+                    source: "bench-report".into(),
+                    received_at: issued,
+                    sent_at: None,
+                    valid_until: Some(issued + Days::days(170)),
+                    retain_until: issued + Days::days(5 * 365),
+                    findings: Vec::new(),
+                    recipients: Vec::new(),
+                    facts: Some(facts.clone()),
+                    endorsement: false,
+                    known_previous: None,
+                })
+                .await?;
+            if index % 10 != 9 {
+                let body = fixtures::use_message(
+                    "export_endorsement",
+                    "XA",
+                    &number,
+                    "XA",
+                    &format!("XA-D-{index}"),
+                    "2026-02-10",
+                    8,
+                );
+                let message: serde_json::Value = serde_json::from_str(&body)?;
+                let used: PermitUse = serde_json::from_value(message["use"].clone())?;
+                let at = issued + Days::days(36);
+                ledger
+                    .record_use(&NewUse {
+                        id: id.clone(),
+                        key: use_key(&used),
+                        used,
+                        findings: Vec::new(),
+                        claim_consignment: true,
+                        waiting: false,
+                        facts: Some(facts),
+                        permit_xml_key: None,
+                        source: "bench-report".into(),
+                        tell: None,
+                        recorded_at: at,
+                        retain_until: at + Days::days(5 * 365),
+                    })
+                    .await?;
+            }
+            Ok(())
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for result in results {
+        result?;
+    }
+    Ok(())
+}
+
+/// One measured run of the report binary.
+struct Run {
+    rows: usize,
+    seconds: f64,
+    peak_rss_kib: u64,
+}
+
+/// Runs `ecites report annual --year 2026 --as exporter` against `local` and measures it: the
+/// rows it wrote, its wall time and its peak resident memory (`/usr/bin/time -f %M`).
+fn run_report(local: &Local, ecites: &Path) -> anyhow::Result<Run> {
+    let work = tempfile::tempdir()?;
+    let rss_file = work.path().join("rss");
+    let started = Instant::now();
+    let output = std::process::Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .arg(ecites)
+        .args(["report", "annual", "--year", "2026", "--as", "exporter"])
+        .env("AWS_ENDPOINT_URL", &local.endpoint)
+        .env("AWS_REGION", crate::REGION)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("ECITES_COUNTRY", "XA")
+        .env("ECITES_BUCKET", &local.stack.bucket)
+        .env("ECITES_TABLE", &local.stack.table)
+        .output()
+        .with_context(|| format!("running {} under /usr/bin/time", ecites.display()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    ensure!(
+        output.status.success(),
+        "the report failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = output.stdout.iter().filter(|b| **b == b'\n').count() - 1;
+    let peak_rss_kib = std::fs::read_to_string(&rss_file)?
+        .trim()
+        .parse()
+        .context("/usr/bin/time's %M")?;
+    Ok(Run {
+        rows,
+        seconds,
+        peak_rss_kib,
+    })
+}
+
+/// Fills XA's ledger with a year of `permits` permits (and a tenth of that first, measured
+/// too), runs the report binary `ecites` on each, and prints the figures.
+pub async fn run(
+    endpoint: Option<String>,
+    permits: usize,
+    ecites: &Path,
+) -> anyhow::Result<String> {
+    ensure!(
+        ecites.is_file(),
+        "{} is not built: cargo build --release --bin ecites",
+        ecites.display()
+    );
+    let small = (permits / 10).max(1);
+    let mut options = LocalOptions::new(&format!("benchreport{}", Utc::now().timestamp()));
+    options.endpoint = endpoint;
+    let local = Local::start(options).await?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "== The annual report of a synthetic year on the emulator: XA's export permits of 2026, nine in ten endorsed at export; `ecites report annual --year 2026 --as exporter` (release) reads them"
+    );
+    let mut filled = 0;
+    for size in [small, permits] {
+        let started = Instant::now();
+        fill(&local, &format!("26XAR{}-", size), size - filled.min(size)).await?;
+        filled = size;
+        let fill_seconds = started.elapsed().as_secs_f64();
+        let run = run_report(&local, ecites)?;
+        let _ = writeln!(
+            out,
+            "{size:>7} permits (written in {fill_seconds:.0} s): {:>7} rows in {:6.2} s = {:>7.0} rows/s, peak RSS {:5.1} MiB",
+            run.rows,
+            run.seconds,
+            run.rows as f64 / run.seconds,
+            run.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "The report pages through the by_report index (1 MB pages) and holds one permit at a time: peak memory should not grow with the year."
+    );
+    Ok(out)
+}
