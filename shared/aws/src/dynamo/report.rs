@@ -15,6 +15,10 @@ use ecites_exchange::report::{ReportIndex, ReportPage};
 use ecites_exchange::{Error, VersionState};
 use std::collections::HashMap;
 
+/// The most items a page holds (DynamoDB also ends a page at 1 MB): bounds the report's
+/// memory whatever the backend returns.
+const PAGE_ITEMS: i32 = 500;
+
 /// The index's partition of a report.
 fn partition(key: &ReportIndexKey) -> String {
     format!("REPORT#{}#{}#{}", key.reporter, key.role, key.year)
@@ -101,6 +105,7 @@ impl ReportIndex for DynamoLedger {
             .index_name(GSI_BY_REPORT)
             .key_condition_expression("GSI4PK = :pk")
             .expression_attribute_values(":pk", s(partition(key)))
+            .limit(PAGE_ITEMS)
             .set_exclusive_start_key(start.as_deref().map(decode_cursor).transpose()?)
             .send()
             .await
