@@ -49,10 +49,11 @@ pub enum ReportCommand {
     /// upload.
     ///
     /// Reads the same environment as the Lambda functions (ECITES_COUNTRY, ECITES_TABLE,
-    /// ECITES_BUCKET, and AWS_ENDPOINT_URL for the local emulator). Rows on standard output;
-    /// findings and the summary (which states the basis) on standard error. Exit status: 0
-    /// clean (warnings allowed), 1 some row fails a primary check (rows still written),
-    /// 2 the ledger cannot be read.
+    /// ECITES_BUCKET, AWS_REGION, and AWS_ENDPOINT_URL for the local emulator). Rows on
+    /// standard output; findings on standard error, and with CSV the summary (which states the
+    /// basis) after them. Exit status: 0 clean (warnings allowed), 1 some row fails a primary
+    /// check (rows still written), 2 the report could not be made (ledger, checklist or
+    /// environment; discard what was written). docs/annual-report.md explains the report.
     Annual {
         /// The year (four digits).
         #[arg(long, value_parser = clap::value_parser!(i32).range(1975..=9999))]

@@ -19,6 +19,8 @@ pub struct ReportPage {
     pub entries: Vec<ReportEntry>,
     /// Where the next page starts; `None` after the last.
     pub next: Option<String>,
+    /// Items of the page that could not be read (left out, counted in the summary).
+    pub unreadable: u64,
 }
 
 /// The ledger's report index ([`ReportIndexKey`] files each permit version, received permit and
@@ -75,8 +77,10 @@ pub async fn write_report(
     let mut builder = ReportBuilder::new(key.reporter, key.role, key.year, basis);
     let mut counts = Counts::default();
     let mut start = None;
+    let mut unreadable = 0;
     loop {
         let page = index.report_page(key, start.take()).await?;
+        unreadable += page.unreadable;
         for entry in page.entries {
             for row in builder.push(entry) {
                 sink.row(&row, &context, &mut counts, on_finding)?;
@@ -94,6 +98,7 @@ pub async fn write_report(
     summary.errors = counts.errors;
     summary.warnings = counts.warnings;
     summary.taxon_checks = checklist.is_some();
+    summary.unreadable_items = unreadable;
     sink.finish(&summary)?;
     Ok(summary)
 }

@@ -59,7 +59,7 @@ enum Command {
         /// Use a running emulator instead of starting one.
         #[arg(long)]
         endpoint: Option<String>,
-        /// Permits of the year (nine in ten endorsed at export).
+        /// Permits of the year endorsed at export (a tenth as many more are never used).
         #[arg(long, default_value_t = 20_000)]
         permits: usize,
         /// The `ecites` binary to measure (a release build).

@@ -111,23 +111,31 @@ impl ReportIndex for DynamoLedger {
             .await
             .map_err(|e| classify("dynamodb:Query", e))?;
         let mut entries = Vec::new();
+        let mut unreadable = 0;
         for item in output.items.unwrap_or_default() {
             if self.expired(&item) {
                 continue;
             }
             match entry(&item) {
                 Some(entry) => entries.push(entry),
-                None => tracing::warn!(
-                    pk = get_s(&item, "PK").unwrap_or(""),
-                    sk = get_s(&item, "SK").unwrap_or(""),
-                    "an item of the report index cannot be read; left out of the report"
-                ),
+                None => {
+                    unreadable += 1;
+                    tracing::warn!(
+                        pk = get_s(&item, "PK").unwrap_or(""),
+                        sk = get_s(&item, "SK").unwrap_or(""),
+                        "an item of the report index cannot be read; left out of the report"
+                    )
+                }
             }
         }
         let next = output
             .last_evaluated_key
             .filter(|last| !last.is_empty())
             .and_then(|last| encode_cursor(&last));
-        Ok(ReportPage { entries, next })
+        Ok(ReportPage {
+            entries,
+            next,
+            unreadable,
+        })
     }
 }

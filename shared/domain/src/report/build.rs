@@ -156,7 +156,8 @@ pub struct ReportSummary {
     pub not_used: Vec<String>,
     /// How many such blocks there are.
     pub not_used_count: u64,
-    /// Permits of the year cancelled by their issuer and never used: not reported.
+    /// Permits of the year cancelled by their issuer, not reported: on the permitted basis
+    /// every cancelled permit, on the actual basis those with no use in the year.
     pub cancelled: Vec<String>,
     /// How many there are.
     pub cancelled_count: u64,
@@ -171,6 +172,14 @@ pub struct ReportSummary {
     pub with_alerts: Vec<String>,
     /// How many there are.
     pub with_alerts_count: u64,
+    /// What could not be reported and why: a use of a block the permit does not have, a
+    /// block without a quantity (`<issuer>/<number> block <letter>: <reason>`), the first
+    /// [`SUMMARY_LIST_LIMIT`].
+    pub left_out: Vec<String>,
+    /// How many there are.
+    pub left_out_count: u64,
+    /// Items of the report index that could not be read (left out; the log names them).
+    pub unreadable_items: u64,
     /// Rows that fail a primary check (UNEP-WCMC would not accept them).
     pub errors: u64,
     /// Rows with a secondary check's warning.
@@ -196,6 +205,9 @@ impl ReportSummary {
             uses_without_permit_count: 0,
             with_alerts: Vec::new(),
             with_alerts_count: 0,
+            left_out: Vec::new(),
+            left_out_count: 0,
+            unreadable_items: 0,
             errors: 0,
             warnings: 0,
             taxon_checks: false,
@@ -255,9 +267,13 @@ impl std::fmt::Display for ReportSummary {
             list(f, &self.not_used, self.not_used_count)?;
         }
         if self.cancelled_count > 0 {
+            let which = match self.basis {
+                ReportBasis::Actual => format!("with no use in {}", self.year),
+                ReportBasis::Permitted => "authorising nothing".to_owned(),
+            };
             writeln!(
                 f,
-                "Cancelled by the issuer and never used, not reported: {} permit{}:",
+                "Cancelled by the issuer, {which}, not reported: {} permit{}:",
                 self.cancelled_count,
                 plural(self.cancelled_count)
             )?;
@@ -270,6 +286,21 @@ impl std::fmt::Display for ReportSummary {
                 self.uses_without_permit_count
             )?;
             list(f, &self.uses_without_permit, self.uses_without_permit_count)?;
+        }
+        if self.left_out_count > 0 {
+            writeln!(
+                f,
+                "Left out, with the reason (correct the permit or the use, then report again): {}:",
+                self.left_out_count
+            )?;
+            list(f, &self.left_out, self.left_out_count)?;
+        }
+        if self.unreadable_items > 0 {
+            writeln!(
+                f,
+                "Ledger items that could not be read, left out (the log names them): {}.",
+                self.unreadable_items
+            )?;
         }
         if self.with_alerts_count > 0 {
             writeln!(
@@ -424,20 +455,27 @@ impl ReportBuilder {
             // Its current version was issued in another year and is reported there.
             return Vec::new();
         }
-        facts
-            .blocks
-            .iter()
-            .filter_map(|block| {
-                let quantity = block.quantity.as_ref()?;
-                Some(self.row(
+        let mut rows = Vec::new();
+        for block in &facts.blocks {
+            match block.quantity.as_ref() {
+                Some(quantity) => rows.push(self.row(
                     id,
                     facts,
                     block,
                     quantity.value,
                     quantity.unit.as_ref().map(|u| u.as_str()),
-                ))
-            })
-            .collect()
+                )),
+                None => listed(
+                    &mut self.summary.left_out,
+                    &mut self.summary.left_out_count,
+                    format!(
+                        "{id} block {}: no quantity (box 11) to report",
+                        block.id.trim()
+                    ),
+                ),
+            }
+        }
+        rows
     }
 
     fn actual(&mut self, id: &PermitId, group: &Group) -> Vec<ReportRow> {
@@ -446,9 +484,16 @@ impl ReportBuilder {
         // Blocks whose quantity includes a use with alerts, and those alerts.
         let mut alerted: Vec<(String, Vec<String>)> = Vec::new();
         let mut without_facts = false;
+        // The permit as it stands now when its current version is filed in this year (a
+        // corrected re-issue applies), else as it stood when the use was checked against it.
+        let current = group
+            .document
+            .as_ref()
+            .filter(|(_, _, state)| *state != DocumentState::Replaced)
+            .map(|(_, facts, _)| facts);
         for (used, facts, alerts) in &group.uses {
-            let Some(facts) = facts
-                .as_ref()
+            let Some(facts) = current
+                .or(facts.as_ref())
                 .or(group.document.as_ref().map(|(_, facts, _)| facts))
             else {
                 without_facts = true;
@@ -484,16 +529,21 @@ impl ReportBuilder {
                 id.to_string(),
             );
         }
-        let rows: Vec<ReportRow> = sums
-            .iter()
-            .filter_map(|(letter, unit, sum, facts)| {
-                let block = facts
-                    .blocks
-                    .iter()
-                    .find(|b| b.id.trim().eq_ignore_ascii_case(letter))?;
-                Some(self.row(id, facts, block, *sum, unit.as_deref()))
-            })
-            .collect();
+        let mut rows: Vec<ReportRow> = Vec::new();
+        for (letter, unit, sum, facts) in &sums {
+            match facts
+                .blocks
+                .iter()
+                .find(|b| b.id.trim().eq_ignore_ascii_case(letter))
+            {
+                Some(block) => rows.push(self.row(id, facts, block, *sum, unit.as_deref())),
+                None => listed(
+                    &mut self.summary.left_out,
+                    &mut self.summary.left_out_count,
+                    format!("{id} block {letter}: used, but the permit has no block {letter}"),
+                ),
+            }
+        }
         for (letter, mut rules) in alerted {
             if rows
                 .iter()
@@ -779,5 +829,57 @@ mod tests {
         assert!(summary
             .to_string()
             .contains("review them before submitting"));
+    }
+
+    #[test]
+    fn a_use_of_a_block_the_permit_lacks_is_left_out_with_its_reason() {
+        let mut used = endorsement("P6", "2026-05-01", 2);
+        used.blocks[0].block = "C".into();
+        let (rows, summary) = build(
+            ReportBasis::Actual,
+            vec![ReportEntry::Use {
+                id: id("P6"),
+                used: Box::new(used),
+                facts: Some(facts("E", 10, None)),
+                alerts: Vec::new(),
+            }],
+        );
+        assert!(rows.is_empty());
+        assert_eq!(
+            summary.left_out,
+            ["XA/P6 block C: used, but the permit has no block C"]
+        );
+    }
+
+    #[test]
+    fn a_corrected_re_issue_of_the_year_applies_to_the_rows_of_its_earlier_uses() {
+        let mut corrected = facts("E", 10, None);
+        corrected.blocks[0].scientific_name = Some("Python sebae".into());
+        let (rows, _) = build(
+            ReportBasis::Actual,
+            vec![
+                ReportEntry::Permit {
+                    id: id("P7"),
+                    version: 1,
+                    facts: facts("E", 10, None),
+                    state: DocumentState::Replaced,
+                },
+                ReportEntry::Permit {
+                    id: id("P7"),
+                    version: 2,
+                    facts: corrected,
+                    state: DocumentState::Active,
+                },
+                ReportEntry::Use {
+                    id: id("P7"),
+                    used: Box::new(endorsement("P7", "2026-03-01", 4)),
+                    facts: Some(facts("E", 10, None)),
+                    alerts: Vec::new(),
+                },
+            ],
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].species_name, "Python sebae");
+        assert_eq!(rows[0].quantity, "4");
     }
 }

@@ -1,5 +1,6 @@
 //! UNEP-WCMC's checks of annual-report rows, as its public tools run them on an upload
-//! (the list is in `shared/samples/annual-report/README.md`).
+//! (listed in docs/annual-report.md; UNEP-WCMC's sample uploads, which pass them, are in
+//! `tests/fixtures/annual-report/`).
 //!
 //! - **Primary** checks ([`CheckLevel::Primary`], shown as `error`): a row that fails one is not
 //!   accepted. The required columns are present (`TradingPartner`, `TermCode`, `SpeciesName`,
