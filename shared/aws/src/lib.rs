@@ -8,6 +8,10 @@
 //! cases. Each AWS service is a Cargo feature (`s3`, `sqs`, `dynamodb`, `sns`, `ssm`,
 //! `secretsmanager`, `dynamodbstreams`; `notify` for the notification adapters), so a
 //! function links only the SDK crates it calls.
+//!
+//! What it must not know: the rules of permits, uses and reports (validation, use checks,
+//! balances, report rows and their checks), which are `ecites-domain`'s and
+//! `ecites-exchange`'s; it stores, reads and sends what those decide.
 
 #![warn(missing_docs)]
 

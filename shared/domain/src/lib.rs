@@ -16,6 +16,37 @@
 //! - [`usage`]: permit use at the border (customs endorsements, import confirmations,
 //!   refusals), the balance per block and the checks of the `use` tier.
 //! - [`report`]: CITES annual reports from the permits and their uses, and UNEP-WCMC's checks.
+//!
+//! What it must not know: AWS, the ledger table, queues, HTTP, the partner protocol. Those live
+//! in `ecites-exchange` (the use cases and their ports) and `ecites-aws` (the AWS side).
+//!
+//! # Example
+//!
+//! An MA system's JSON permit read, validated and written as the standard XML, as `ecites
+//! convert` and the ingest function do it:
+//!
+//! ```
+//! use ecites_domain::{decode, detect_format, validate, xml, Severity};
+//!
+//! let json = br#"{
+//!   "document_type": "E", "permit_number": "26XA000001",
+//!   "valid_from": "2026-03-01", "valid_until": "2026-08-31", "issue_date": "2026-03-01",
+//!   "purpose": "T",
+//!   "exporter": {"name": "Tortoise Farm", "address": {"city": "Capital", "country": "XA"}},
+//!   "importer": {"name": "Reptile House", "address": {"city": "Town", "country": "XB"}},
+//!   "issuing_authority": {"name": "CITES MA of XA", "address": {"country": "XA"}},
+//!   "blocks": [{"id": "A", "scientific_name": "Testudo hermanni", "term": "LIV",
+//!               "appendix": "II", "source": "C", "quantity": {"value": "10"}}]
+//! }"#;
+//! let format = detect_format(json, Some("permit.json"))?;
+//! let permit = decode(json, format)?.permit;
+//! let findings = validate(&permit);
+//! assert!(findings.iter().all(|f| f.severity != Severity::Error), "{findings:?}");
+//! let standard = xml::write_permit(&permit);
+//! assert!(standard.contains("26XA000001"));
+//! assert_eq!(xml::read_permit(standard.as_bytes())?.permit, permit);
+//! # Ok::<(), ecites_domain::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 

@@ -4,6 +4,18 @@
 //! No AWS here: the `ecites-aws` crate implements the traits with S3, SQS and DynamoDB, the
 //! Lambda functions and the local runner wire them up. Keeping the use cases free of the SDK
 //! keeps them readable and lets the same code run in Lambda, in the local runner and in tests.
+//!
+//! What it owns, by module:
+//! - [`ingest`]: MA inputs (S3 objects, direct messages) to recorded versions and deliveries;
+//! - [`forward`], [`receive`], [`protocol`]: the signed MA-to-MA exchange and its tracking;
+//! - [`usage`], [`receive_use`]: customs uses of permits, their checks and verification;
+//! - [`notify`]: notification events, subscriptions and webhooks;
+//! - [`report`]: the CITES annual report from the ledger's report index;
+//! - [`ledger`], [`ports`], [`directory`], [`partners`], [`http`], [`keys`], [`retry`]: the
+//!   ports the use cases call and the shared rules (keys, retry policy).
+//!
+//! What it must not know: the AWS SDK, Lambda event shapes, environment variables, and the
+//! permit's formats and rules (those are `ecites-domain`'s).
 
 #![warn(missing_docs)]
 
