@@ -6,7 +6,7 @@
 //! [`ecites_aws::report::publish_drafts`]; this crate only decides which years.
 //!
 //! The event is EventBridge's scheduled event (its `time` decides the years) or, for an
-//! operator's invocation, `{"year": 2026}`.
+//! operator's invocation, `{"year": 2026}` or `{"years": [2025, 2026]}`.
 
 #![warn(missing_docs)]
 
@@ -21,15 +21,40 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What the function is invoked with: EventBridge's scheduled event (only `time` is read) or
-/// an operator's `{"year": YYYY}`.
+/// an operator's `{"year": YYYY}` or `{"years": [YYYY, ...]}` (an empty list writes nothing).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ReportRequest {
     /// The one year to write, when given.
     #[serde(default)]
     pub year: Option<i32>,
+    /// The years to write, when given (before `year`).
+    #[serde(default)]
+    pub years: Option<Vec<i32>>,
     /// When the schedule fired (EventBridge's `time`).
     #[serde(default)]
     pub time: Option<DateTime<Utc>>,
+}
+
+/// The years CITES annual reports can be about: the Convention entered into force on
+/// 1 July 1975.
+const YEARS: std::ops::RangeInclusive<i32> = 1975..=9999;
+
+impl ReportRequest {
+    /// The years to write: `years`, else `year`, else those a run at `time` (else `today`)
+    /// keeps current ([`years_to_report`]). A year outside 1975-9999 is refused.
+    pub fn years(&self, today: NaiveDate) -> Result<Vec<i32>, String> {
+        let years = match (&self.years, self.year) {
+            (Some(years), _) => years.clone(),
+            (None, Some(year)) => vec![year],
+            (None, None) => years_to_report(self.time.map_or(today, |t| t.date_naive())),
+        };
+        match years.iter().find(|year| !YEARS.contains(year)) {
+            Some(year) => Err(format!(
+                "{year} is not a year of CITES annual reports (1975 to 9999)"
+            )),
+            None => Ok(years),
+        }
+    }
 }
 
 /// One draft written.
@@ -105,12 +130,12 @@ impl ReportFunction {
         event: LambdaEvent<serde_json::Value>,
     ) -> Result<ReportResponse, lambda_runtime::Error> {
         let request: ReportRequest = serde_json::from_value(event.payload).unwrap_or_default();
-        let years = match request.year {
-            Some(year) => vec![year],
-            None => years_to_report(request.time.unwrap_or_else(Utc::now).date_naive()),
-        };
-        let checklist = self.species.checklist().await?;
+        let years = request.years(Utc::now().date_naive())?;
         let mut response = ReportResponse::default();
+        if years.is_empty() {
+            return Ok(response);
+        }
+        let checklist = self.species.checklist().await?;
         for year in years {
             let published = publish_drafts(
                 &self.ledger,
@@ -166,6 +191,19 @@ mod tests {
         );
         let operator: ReportRequest =
             serde_json::from_value(serde_json::json!({"year": 2025})).unwrap();
-        assert_eq!(operator.year, Some(2025));
+        assert_eq!(operator.years(day("2026-12-01")), Ok(vec![2025]));
+        let several: ReportRequest =
+            serde_json::from_value(serde_json::json!({"years": [2024, 2025]})).unwrap();
+        assert_eq!(several.years(day("2026-12-01")), Ok(vec![2024, 2025]));
+        let none: ReportRequest = serde_json::from_value(serde_json::json!({"years": []})).unwrap();
+        assert_eq!(none.years(day("2026-12-01")), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_year_before_the_convention_is_refused_naming_it() {
+        let request: ReportRequest =
+            serde_json::from_value(serde_json::json!({"year": 26})).unwrap();
+        let refused = request.years(day("2026-12-01")).unwrap_err();
+        assert!(refused.contains("26 is not a year"), "{refused}");
     }
 }
