@@ -1,4 +1,4 @@
-//! Real-world inputs (issue 16): what MA systems, spreadsheets and national permit systems
+//! Real-world inputs: what MA systems, spreadsheets and national permit systems
 //! actually hand over, run through the `ecites` binary as a user runs it. The fixtures under
 //! `tests/fixtures/real-world/` are the reported cases; the siblings are built here from them.
 
@@ -595,7 +595,7 @@ fn every_output_path_exits_quietly_when_stdout_is_a_closed_pipe() {
     }
 }
 
-// ---- issue 19 item 2: one meaning per document ---------------------------------------------------
+// ---- one meaning per document ---------------------------------------------------
 
 #[test]
 fn an_xml_permit_that_could_mean_two_things_is_unreadable_naming_the_element() {

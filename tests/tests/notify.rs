@@ -1,4 +1,4 @@
-//! End-to-end behaviour of notifications (issue 5) against moto server: real ingest, the
+//! End-to-end behaviour of notifications against moto server: real ingest, the
 //! ledger's real DynamoDB stream, the real notify and webhook handlers, SNS -> SQS with filter
 //! policies, and webhook subscribers on loopback.
 

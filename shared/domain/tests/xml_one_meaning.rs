@@ -1,4 +1,4 @@
-//! One meaning per document (issue 19 item 2): XML that could be read two ways is refused,
+//! One meaning per document: XML that could be read two ways is refused,
 //! never read "first value wins".
 
 use ecites_domain::testing::arb_permit;

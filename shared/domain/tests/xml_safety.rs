@@ -276,7 +276,7 @@ proptest! {
     }
 }
 
-// ---- bounded work (issue 19 item 3) ---------------------------------------------------------
+// ---- bounded work ---------------------------------------------------------
 
 fn timed<T>(what: &str, limit: std::time::Duration, run: impl FnOnce() -> T) -> T {
     let start = std::time::Instant::now();

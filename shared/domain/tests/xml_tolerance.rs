@@ -372,7 +372,7 @@ fn type_codes_win_over_order_and_a_third_document_is_reported() {
 
 #[test]
 fn a_wrapper_holding_two_permits_is_refused_not_read_first_wins() {
-    // This test used to pin "first permit wins" (issue 19 item 2 makes it a refusal).
+    // A second permit in one document is refused: one meaning per document.
     let first = permit("<ram:ID>FIRST</ram:ID>", "");
     let second = permit("<ram:ID>SECOND</ram:ID>", "");
     let xml = format!("<Batch>{first}{second}</Batch>");
@@ -413,7 +413,7 @@ fn header_references_and_the_whole_consignment_endorsement_are_read() {
     );
 }
 
-// ---- values in child elements (issue 16 item 5) -----------------------------------------------
+// ---- values in child elements -----------------------------------------------
 
 #[test]
 fn un_cefact_date_strings_fill_every_date_of_the_permit() {

@@ -37,7 +37,8 @@ pub const BINARIES: [&str; 6] = [
     "ingest", "forward", "receive", "notify", "webhooks", "report",
 ];
 
-/// The goals of issue 6 (reported, never asserted: timings depend on the machine).
+/// The goals of the packaged functions (reported, never asserted: timings depend on the
+/// machine).
 pub const COLD_START_GOAL: Duration = Duration::from_millis(50);
 /// Peak resident memory goal, so the 128 MB Lambda size is enough.
 pub const PEAK_RSS_GOAL_KIB: u64 = 64 * 1024;
