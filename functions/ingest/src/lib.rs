@@ -15,7 +15,7 @@ use ecites_aws::{
     SqsDeliveryQueue,
 };
 use ecites_exchange::keys::SPECIES_CHECKLIST_KEY;
-use ecites_exchange::{ingest_message, Clock, IngestSettings, Services, SystemClock};
+use ecites_exchange::{ingest_message, Clock, IngestServices, IngestSettings, SystemClock};
 use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,7 +84,7 @@ impl IngestFunction {
     /// are retried; permanent input problems were reported by the use case and are
     /// acknowledged.
     async fn record(&self, record: &SqsMessage) -> Handled {
-        let services = Services {
+        let services = IngestServices {
             blobs: &self.blobs,
             ledger: &self.ledger,
             queue: &self.queue,

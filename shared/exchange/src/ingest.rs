@@ -46,7 +46,7 @@ pub struct IngestSettings {
 
 /// The services ingest runs over.
 #[derive(Clone, Copy)]
-pub struct Services<'a> {
+pub struct IngestServices<'a> {
     /// Object storage.
     pub blobs: &'a dyn BlobStore,
     /// The delivery ledger.
@@ -153,7 +153,7 @@ impl IngestReport {
 /// under `rejected/`, a REJECTED ledger record when the permit is known) and returned in the
 /// report, so the message is acknowledged.
 pub async fn ingest_message(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     settings: &IngestSettings,
     message_id: &str,
     body: &str,
@@ -250,7 +250,7 @@ pub async fn ingest_message(
 /// A customs use sent on the ingest queue: read (errors name the field), checked and recorded
 /// ([`crate::usage::record_use`]); a broken one is refused with a report like any input.
 async fn ingest_use(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     settings: &IngestSettings,
     source: &InputSource,
     content: &str,
@@ -360,7 +360,7 @@ async fn ingest_use(
 /// as an endorsement. Validation findings of the endorsed permit are kept as warnings: the
 /// use's own findings (an endorsement above the permit, say) are already recorded as alerts.
 async fn endorse_permit(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     source: &InputSource,
     id: PermitId,
     xml_key: &str,
@@ -415,7 +415,7 @@ async fn endorse_permit(
 const MAX_ENDORSED_XML_BYTES: u64 = 16 * 1024 * 1024;
 
 async fn ingest_object(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     settings: &IngestSettings,
     source: InputSource,
     sent_at: Option<DateTime<Utc>>,
@@ -510,7 +510,7 @@ struct RejectionReport<'a> {
 const MAX_ECHOED_BODY: usize = 64 * 1024;
 
 async fn reject(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     source: &InputSource,
     message_body: Option<&[u8]>,
     problems: Vec<Problem>,
@@ -577,7 +577,7 @@ async fn reject(
 }
 
 async fn ingest_bytes(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     settings: &IngestSettings,
     source: &InputSource,
     file_name: Option<&str>,
@@ -706,7 +706,7 @@ enum Arrival {
 }
 
 async fn accept(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     source: &InputSource,
     id: PermitId,
     permit: &Permit,
@@ -897,7 +897,7 @@ async fn accept(
 /// permit is cancelled (its history shows the version, then the cancellation) and the
 /// cancellation goes to the recipients like any other.
 async fn apply_waiting_cancellation(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     waiting: NewCancellation,
 ) -> Result<IngestReport, Error> {
     let now = services.clock.now();
@@ -919,7 +919,7 @@ async fn apply_waiting_cancellation(
 }
 
 async fn send(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     pending: &[crate::ledger::PendingDelivery],
 ) -> Result<usize, Error> {
     if pending.is_empty() {
@@ -938,7 +938,7 @@ async fn send(
 }
 
 async fn cancel(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     settings: &IngestSettings,
     source: &InputSource,
     issuer: &str,
@@ -1011,7 +1011,7 @@ async fn cancel(
 /// Records a cancellation of a recorded permit and queues its deliveries. An unknown permit is
 /// [`Error::NotFound`].
 async fn record_and_send_cancellation(
-    services: Services<'_>,
+    services: IngestServices<'_>,
     cancellation: &NewCancellation,
 ) -> Result<IngestReport, Error> {
     let id = cancellation.id.clone();

@@ -38,7 +38,7 @@ pub mod retry;
 pub mod usage;
 
 pub use error::Error;
-pub use ingest::{ingest_message, IngestReport, IngestSettings, Services};
+pub use ingest::{ingest_message, IngestReport, IngestServices, IngestSettings};
 pub use ledger::{render_status, DeliveryKind, DeliveryState, PermitStatus, VersionState};
 pub use messages::DeliveryMessage;
 pub use partners::{Directory, Partner};

@@ -10,7 +10,7 @@ use ecites_exchange::ledger::{
 };
 use ecites_exchange::{
     ingest_message, BlobStore, Clock, DeliveryMessage, DeliveryQueue, Error, Fetched,
-    IngestSettings, Ledger, Partner, PartnerDirectory, PermitStatus, Services,
+    IngestServices, IngestSettings, Ledger, Partner, PartnerDirectory, PermitStatus,
 };
 use std::sync::Mutex;
 
@@ -176,7 +176,7 @@ fn settings() -> IngestSettings {
 }
 
 async fn ingest(fakes: &Fakes, body: &str) -> ecites_exchange::IngestReport {
-    let services = Services {
+    let services = IngestServices {
         blobs: fakes,
         ledger: fakes,
         queue: fakes,
