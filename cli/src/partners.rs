@@ -129,7 +129,8 @@ async fn edit_keys(
 
 /// Runs a `partners` subcommand.
 pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
-    let config = ecites_aws::Config::from_env()?;
+    // The directory lives in the bucket: no queue needed.
+    let config = ecites_aws::Config::exchange_from_env()?;
     let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
     let clients = aws.clients();
     let (s3, bucket, key) = (&clients.s3, &config.bucket, &config.partners_key);

@@ -61,7 +61,7 @@ pub async fn run(command: SpeciesCommand) -> anyhow::Result<ExitCode> {
             out.display()
         );
     } else {
-        let config = ecites_aws::Config::from_env()?;
+        let config = ecites_aws::Config::exchange_from_env()?;
         let clients = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default())
             .await
             .clients();

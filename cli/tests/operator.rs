@@ -753,3 +753,32 @@ async fn report_annual_writes_the_rows_exits_1_on_a_primary_error_and_warns_with
         stderr(&unreachable)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_and_species_need_no_deliveries_queue_in_the_environment() {
+    let (xa, _xb) = pair().await;
+    let without_queue = |args: &[&str]| {
+        let stack = &xa.local.stack;
+        std::process::Command::new(env!("CARGO_BIN_EXE_ecites"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &xa.local.endpoint)
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("ECITES_COUNTRY", "XA")
+            .env("ECITES_BUCKET", &stack.bucket)
+            .env("ECITES_TABLE", &stack.table)
+            .env("ECITES_PARTNERS_KEY", &stack.partners_key)
+            .env_remove("ECITES_DELIVERIES_QUEUE_URL")
+            .output()
+            .expect("the ecites binary runs")
+    };
+    let listed = succeeded(&without_queue(&["partners", "list"]));
+    assert!(listed.contains("XB"), "{listed}");
+    let export = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/domain/tests/fixtures/species/Index_of_CITES_Species_2026-11-01_0930.csv"
+    );
+    succeeded(&without_queue(&["species", "import", export]));
+}
