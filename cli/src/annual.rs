@@ -5,7 +5,6 @@
 //! The rows go to standard output (CSV, or one JSON document with `--format json`); the checks'
 //! findings (errors and warnings) and the summary (with the basis) to standard error.
 
-use ecites_domain::report::checks::CheckLevel;
 use ecites_domain::report::{ReportBasis, ReportRole};
 use ecites_exchange::report::RowFormat;
 use std::io::Write;
@@ -93,7 +92,6 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let stderr = std::io::stderr();
-    let mut errors = 0u64;
     let summary = ecites_aws::report::annual_report_from_env(
         year,
         role,
@@ -101,9 +99,6 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<ExitCode> {
         format,
         &mut out,
         &mut |finding| {
-            if finding.level == CheckLevel::Primary {
-                errors += 1;
-            }
             let _ = writeln!(stderr.lock(), "{finding}");
         },
     )
@@ -113,7 +108,8 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<ExitCode> {
     if format == RowFormat::Csv {
         eprint!("{summary}");
     }
-    Ok(if errors > 0 {
+    // `errors` counts the rows that fail a primary check.
+    Ok(if summary.errors > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -17,9 +17,17 @@ use std::time::Duration;
 /// Runs `ecites` with `ma`'s deployment environment (what an operator exports from the stack's
 /// outputs).
 fn ecites_as(ma: &Ma, args: &[&str]) -> Output {
-    let stack = &ma.local.stack;
-    std::process::Command::new(env!("CARGO_BIN_EXE_ecites"))
+    ecites_command(ma)
         .args(args)
+        .output()
+        .expect("the ecites binary runs")
+}
+
+/// The `ecites` command with `ma`'s deployment environment, to run as is or with changes.
+fn ecites_command(ma: &Ma) -> std::process::Command {
+    let stack = &ma.local.stack;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ecites"));
+    command
         .env("AWS_ENDPOINT_URL", &ma.local.endpoint)
         .env("AWS_REGION", REGION)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -30,9 +38,8 @@ fn ecites_as(ma: &Ma, args: &[&str]) -> Output {
         .env("ECITES_TABLE", &stack.table)
         .env("ECITES_PARTNERS_KEY", &stack.partners_key)
         .env("ECITES_DELIVERIES_QUEUE_URL", &stack.deliveries_queue_url)
-        .env("ECITES_DELIVERIES_DLQ_URL", &stack.deliveries_dlq_url)
-        .output()
-        .expect("the ecites binary runs")
+        .env("ECITES_DELIVERIES_DLQ_URL", &stack.deliveries_dlq_url);
+    command
 }
 
 fn stdout(output: &Output) -> String {
@@ -733,17 +740,10 @@ async fn report_annual_writes_the_rows_exits_1_on_a_primary_error_and_warns_with
     );
 
     // A ledger that cannot be read: exit 2.
-    let unreachable = std::process::Command::new(env!("CARGO_BIN_EXE_ecites"))
+    let unreachable = ecites_command(&xa)
         .args(["report", "annual", "--year", "2026", "--as", "importer"])
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_MAX_ATTEMPTS", "1")
-        .env("ECITES_COUNTRY", "XA")
-        .env("ECITES_BUCKET", "no-bucket")
-        .env("ECITES_TABLE", "no-table")
         .output()
         .unwrap();
     assert_eq!(
@@ -758,18 +758,8 @@ async fn report_annual_writes_the_rows_exits_1_on_a_primary_error_and_warns_with
 async fn partners_and_species_need_no_deliveries_queue_in_the_environment() {
     let (xa, _xb) = pair().await;
     let without_queue = |args: &[&str]| {
-        let stack = &xa.local.stack;
-        std::process::Command::new(env!("CARGO_BIN_EXE_ecites"))
+        ecites_command(&xa)
             .args(args)
-            .env("AWS_ENDPOINT_URL", &xa.local.endpoint)
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("ECITES_COUNTRY", "XA")
-            .env("ECITES_BUCKET", &stack.bucket)
-            .env("ECITES_TABLE", &stack.table)
-            .env("ECITES_PARTNERS_KEY", &stack.partners_key)
             .env_remove("ECITES_DELIVERIES_QUEUE_URL")
             .output()
             .expect("the ecites binary runs")

@@ -44,21 +44,6 @@ async fn send_use(ma: &Ma, body: &str) {
     ma.local.drain(DRAIN).await.expect("ingest drained");
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn use_of(
-    ma: &Ma,
-    kind: &str,
-    issuer: &str,
-    number: &str,
-    by: &str,
-    declaration: &str,
-    date: &str,
-    quantity: i64,
-) {
-    let body = fixtures::use_message(kind, issuer, number, by, declaration, date, quantity);
-    send_use(ma, &body).await;
-}
-
 /// The report as CSV text, its summary and the findings of the checks.
 async fn report(
     ma: &Ma,
@@ -126,63 +111,39 @@ async fn a_year_of_permits_and_uses_gives_the_exact_rows_of_both_parties_on_both
     xb.forward_until_quiet(QUIET).await.unwrap();
 
     // XA's customs endorse 8 of the 10, and the re-export's 5 of 7; the late permit in 2027.
-    use_of(
-        &xa,
-        "export_endorsement",
-        "XA",
-        "26XA0201",
-        "XA",
-        "XA-D-1",
-        "2026-02-10",
-        8,
-    )
-    .await;
-    use_of(
-        &xa,
-        "export_endorsement",
-        "XA",
-        "26XA0202",
-        "XA",
-        "XA-D-2",
-        "2026-03-01",
-        5,
-    )
-    .await;
-    use_of(
-        &xa,
-        "export_endorsement",
-        "XA",
-        "26XA0203",
-        "XA",
-        "XA-D-3",
-        "2027-01-10",
-        3,
-    )
-    .await;
+    for (number, declaration, date, quantity) in [
+        ("26XA0201", "XA-D-1", "2026-02-10", 8),
+        ("26XA0202", "XA-D-2", "2026-03-01", 5),
+        ("26XA0203", "XA-D-3", "2027-01-10", 3),
+    ] {
+        let body = fixtures::use_message(
+            "export_endorsement",
+            "XA",
+            number,
+            "XA",
+            declaration,
+            date,
+            quantity,
+        );
+        send_use(&xa, &body).await;
+    }
     xa.forward_until_quiet(QUIET).await.unwrap();
     // XB's customs confirm the 8 that arrived, and the 6 under XB's own import permit.
-    use_of(
-        &xb,
-        "import_confirmation",
-        "XA",
-        "26XA0201",
-        "XB",
-        "XB-D-1",
-        "2026-02-12",
-        8,
-    )
-    .await;
-    use_of(
-        &xb,
-        "import_confirmation",
-        "XB",
-        "26XB0001",
-        "XB",
-        "XB-D-2",
-        "2026-04-02",
-        6,
-    )
-    .await;
+    for (issuer, number, declaration, date, quantity) in [
+        ("XA", "26XA0201", "XB-D-1", "2026-02-12", 8),
+        ("XB", "26XB0001", "XB-D-2", "2026-04-02", 6),
+    ] {
+        let body = fixtures::use_message(
+            "import_confirmation",
+            issuer,
+            number,
+            "XB",
+            declaration,
+            date,
+            quantity,
+        );
+        send_use(&xb, &body).await;
+    }
 
     // XA as exporter, actual basis: what customs endorsed, in the year of the endorsement.
     let (csv, summary, findings) =

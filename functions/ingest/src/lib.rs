@@ -14,7 +14,6 @@ use ecites_aws::{
     Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, S3SpeciesChecklist,
     SqsDeliveryQueue,
 };
-use ecites_exchange::keys::SPECIES_CHECKLIST_KEY;
 use ecites_exchange::{ingest_message, Clock, IngestServices, IngestSettings, SystemClock};
 use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
@@ -61,10 +60,9 @@ impl IngestFunction {
                 &config.partners_key,
                 PARTNER_CACHE_TTL,
             ),
-            species: S3SpeciesChecklist::new(
+            species: S3SpeciesChecklist::for_deployment(
                 clients.s3.clone(),
                 &config.bucket,
-                SPECIES_CHECKLIST_KEY,
                 PARTNER_CACHE_TTL,
             ),
             clock,

@@ -56,12 +56,7 @@ impl ReceiveFunction {
                 &config.partners_key,
                 ttl,
             ),
-            species: S3SpeciesChecklist::new(
-                clients.s3.clone(),
-                &config.bucket,
-                ecites_exchange::keys::SPECIES_CHECKLIST_KEY,
-                ttl,
-            ),
+            species: S3SpeciesChecklist::for_deployment(clients.s3.clone(), &config.bucket, ttl),
             uses: DynamoLedger::new(
                 clients.dynamodb.clone(),
                 &config.table,

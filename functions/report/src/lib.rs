@@ -111,10 +111,9 @@ impl ReportFunction {
                 Arc::new(SystemClock),
             ),
             s3: clients.s3.clone(),
-            species: S3SpeciesChecklist::new(
+            species: S3SpeciesChecklist::for_deployment(
                 clients.s3.clone(),
                 &config.bucket,
-                ecites_exchange::keys::SPECIES_CHECKLIST_KEY,
                 Duration::from_secs(300),
             ),
             bucket: config.bucket.clone(),

@@ -148,6 +148,16 @@ fn finding_lines(json: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// The `facts` attribute of a version, received document or use: the permit facts as JSON
+/// (what uses are checked against and the annual report reads).
+pub(crate) fn facts_attribute(
+    facts: &ecites_domain::usage::PermitFacts,
+) -> Result<AttributeValue, Error> {
+    serde_json::to_string(facts)
+        .map(s)
+        .map_err(|e| Error::permanent("serialize permit facts", e))
+}
+
 /// Files an item in the report index under `report` (sparse GSI4): each permit's items sort
 /// together, its documents (`tag` `0#...`) before its uses (`1#...`).
 pub(crate) fn file_in_report(
@@ -848,9 +858,7 @@ impl DynamoLedger {
             row.insert("endorsement".into(), s("true"));
         }
         if let Some(facts) = &v.facts {
-            let json = serde_json::to_string(facts)
-                .map_err(|e| Error::permanent("serialize permit facts", e))?;
-            row.insert("facts".into(), s(json));
+            row.insert("facts".into(), facts_attribute(facts)?);
             let report =
                 ecites_domain::report::ReportIndexKey::of_issued(id.issuer, facts, at.date_naive());
             file_in_report(

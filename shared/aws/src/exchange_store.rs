@@ -516,9 +516,7 @@ impl InboundLedger for DynamoExchangeStore {
             item.insert(name.to_owned(), value);
         }
         if let Some(facts) = &r.facts {
-            let json = serde_json::to_string(facts)
-                .map_err(|e| Error::permanent("serialize permit facts", e))?;
-            item.insert("facts".to_owned(), s(json));
+            item.insert("facts".to_owned(), crate::dynamo::facts_attribute(facts)?);
             if let Some(report) = ecites_domain::report::ReportIndexKey::of_received(
                 facts,
                 r.received_at.date_naive(),

@@ -8,10 +8,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use ecites_domain::report::checks::RowFinding;
 use ecites_domain::report::{ReportBasis, ReportIndexKey, ReportRole, ReportSummary};
 use ecites_domain::Checklist;
-use ecites_exchange::report::{report_object_key, write_report, ReportError, RowFormat};
+use ecites_exchange::report::{draft_keys, write_report, ReportError, RowFormat};
 use ecites_exchange::{Error, SpeciesChecklist, SystemClock};
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -30,22 +31,6 @@ impl From<Error> for AnnualReportError {
     }
 }
 
-/// The deployment's CITES checklist, when one is loaded (`config/species.json`): the taxon
-/// checks run with it.
-pub async fn deployment_checklist(
-    aws: &AwsConfig,
-    bucket: &str,
-) -> Result<Option<Arc<Checklist>>, Error> {
-    S3SpeciesChecklist::new(
-        aws.s3(),
-        bucket,
-        ecites_exchange::keys::SPECIES_CHECKLIST_KEY,
-        std::time::Duration::from_secs(60),
-    )
-    .checklist()
-    .await
-}
-
 /// Writes the deployment's (`ECITES_COUNTRY`) report of `year` as `role` on `basis` to `out`,
 /// reading the ledger with the functions' environment; findings go to `on_finding`.
 pub async fn annual_report_from_env(
@@ -59,7 +44,11 @@ pub async fn annual_report_from_env(
     let config = Config::exchange_from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
     let ledger = DynamoLedger::new(aws.dynamodb(), &config.table, Arc::new(SystemClock));
-    let checklist = deployment_checklist(&aws, &config.bucket).await?;
+    // The deployment's checklist, when one is loaded: the taxon checks run with it.
+    let checklist =
+        S3SpeciesChecklist::for_deployment(aws.s3(), &config.bucket, Duration::from_secs(60))
+            .checklist()
+            .await?;
     let key = ReportIndexKey {
         reporter: config.country,
         role,
@@ -110,7 +99,6 @@ pub async fn publish_drafts(
             role,
             year,
         };
-        let basis = ReportBasis::Actual;
         let mut file = tempfile::NamedTempFile::new().map_err(ReportError::Write)?;
         let mut findings = Vec::new();
         let mut finding_count = 0usize;
@@ -119,7 +107,7 @@ pub async fn publish_drafts(
             let summary = write_report(
                 ledger,
                 &key,
-                basis,
+                ReportBasis::Actual,
                 checklist,
                 RowFormat::Csv,
                 &mut out,
@@ -134,8 +122,7 @@ pub async fn publish_drafts(
             out.flush().map_err(ReportError::Write)?;
             summary
         };
-        let object_key = report_object_key(&key, basis);
-        let summary_key = object_key.replace(".csv", ".summary.txt");
+        let (object_key, summary_key) = draft_keys(&key);
         let mut text = summary.to_string();
         if finding_count > 0 {
             text.push_str("\nFindings:\n");

@@ -221,6 +221,21 @@ impl S3SpeciesChecklist {
     ) -> Self {
         S3SpeciesChecklist(CachedObject::new(client, bucket.into(), key.into(), ttl))
     }
+
+    /// The deployment's checklist: `s3://bucket/config/species.json`
+    /// ([`ecites_exchange::keys::SPECIES_CHECKLIST_KEY`]), cached for `ttl`.
+    pub fn for_deployment(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        Self::new(
+            client,
+            bucket,
+            ecites_exchange::keys::SPECIES_CHECKLIST_KEY,
+            ttl,
+        )
+    }
 }
 
 #[async_trait]

@@ -5,6 +5,7 @@ use crate::{AwsConfig, ClientOptions, Config, DynamoLedger};
 use ecites_domain::PermitId;
 use ecites_exchange::{render_status, Ledger, PermitStatus, SystemClock};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why the status could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -110,11 +111,10 @@ pub async fn verify(
         declared,
     };
     // The listing tier at the border, with the deployment's checklist when one is loaded.
-    let species = crate::S3SpeciesChecklist::new(
+    let species = crate::S3SpeciesChecklist::for_deployment(
         aws.s3(),
         &config.bucket,
-        ecites_exchange::keys::SPECIES_CHECKLIST_KEY,
-        std::time::Duration::from_secs(60),
+        Duration::from_secs(60),
     );
     let checklist = ecites_exchange::SpeciesChecklist::checklist(&species).await?;
     Ok(ecites_exchange::usage::verify_permit_listed(

@@ -7,7 +7,8 @@ use crate::Error;
 use async_trait::async_trait;
 use ecites_domain::report::checks::{check_row, CheckContext, CheckLevel, RowFinding};
 use ecites_domain::report::{
-    columns, ReportBasis, ReportBuilder, ReportEntry, ReportIndexKey, ReportRow, ReportSummary,
+    columns, ReportBasis, ReportBuilder, ReportEntry, ReportIndexKey, ReportRole, ReportRow,
+    ReportSummary,
 };
 use ecites_domain::Checklist;
 use std::io::Write;
@@ -75,7 +76,19 @@ pub async fn write_report(
     };
     let mut sink = RowSink::new(format, key, out)?;
     let mut builder = ReportBuilder::new(key.reporter, key.role, key.year, basis);
-    let mut counts = Counts::default();
+    let (mut errors, mut warnings) = (0, 0);
+    let mut check_and_write = |row: &ReportRow, sink: &mut RowSink<'_>| {
+        let findings = check_row(row, &context);
+        if findings.iter().any(|f| f.level == CheckLevel::Primary) {
+            errors += 1;
+        } else if !findings.is_empty() {
+            warnings += 1;
+        }
+        for finding in &findings {
+            on_finding(finding);
+        }
+        sink.row(row, findings)
+    };
     let mut start = None;
     let mut unreadable = 0;
     loop {
@@ -83,7 +96,7 @@ pub async fn write_report(
         unreadable += page.unreadable;
         for entry in page.entries {
             for row in builder.push(entry) {
-                sink.row(&row, &context, &mut counts, on_finding)?;
+                check_and_write(&row, &mut sink)?;
             }
         }
         match page.next {
@@ -93,114 +106,103 @@ pub async fn write_report(
     }
     let (rows, mut summary) = builder.finish();
     for row in rows {
-        sink.row(&row, &context, &mut counts, on_finding)?;
+        check_and_write(&row, &mut sink)?;
     }
-    summary.errors = counts.errors;
-    summary.warnings = counts.warnings;
+    summary.errors = errors;
+    summary.warnings = warnings;
     summary.taxon_checks = checklist.is_some();
     summary.unreadable_items = unreadable;
     sink.finish(&summary)?;
     Ok(summary)
 }
 
-#[derive(Default)]
-struct Counts {
-    errors: u64,
-    warnings: u64,
-}
-
-/// Writes rows as they come.
-struct RowSink<'a> {
-    format: RowFormat,
-    role: ecites_domain::report::ReportRole,
-    csv: Option<csv::Writer<&'a mut dyn Write>>,
-    json: Option<&'a mut dyn Write>,
-    rows: u64,
-    /// JSON: the findings, written after the rows.
-    findings: Vec<RowFinding>,
+/// Writes rows as they come, in one of the two formats.
+enum RowSink<'a> {
+    /// The upload format.
+    Csv {
+        /// Boxed: the writer holds its buffer inline.
+        writer: Box<csv::Writer<&'a mut dyn Write>>,
+        role: ReportRole,
+    },
+    /// One JSON document; the findings are written after the rows.
+    Json {
+        out: &'a mut dyn Write,
+        role: ReportRole,
+        rows: u64,
+        findings: Vec<RowFinding>,
+    },
 }
 
 impl<'a> RowSink<'a> {
+    /// Starts the output: the CSV header row, or the opening of the JSON document.
     fn new(
         format: RowFormat,
         key: &ReportIndexKey,
         out: &'a mut dyn Write,
     ) -> Result<Self, ReportError> {
-        let mut sink = RowSink {
-            format,
-            role: key.role,
-            csv: None,
-            json: None,
-            rows: 0,
-            findings: Vec::new(),
-        };
-        match format {
+        let role = key.role;
+        Ok(match format {
             RowFormat::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
-                writer.write_record(columns(key.role)).map_err(csv_error)?;
-                sink.csv = Some(writer);
+                writer.write_record(columns(role)).map_err(csv_error)?;
+                RowSink::Csv {
+                    writer: Box::new(writer),
+                    role,
+                }
             }
             RowFormat::Json => {
                 out.write_all(b"{\"rows\":[")?;
-                sink.json = Some(out);
+                RowSink::Json {
+                    out,
+                    role,
+                    rows: 0,
+                    findings: Vec::new(),
+                }
             }
-        }
-        Ok(sink)
+        })
     }
 
-    fn row(
-        &mut self,
-        row: &ReportRow,
-        context: &CheckContext<'_>,
-        counts: &mut Counts,
-        on_finding: &mut dyn FnMut(&RowFinding),
-    ) -> Result<(), ReportError> {
-        let findings = check_row(row, context);
-        if findings.iter().any(|f| f.level == CheckLevel::Primary) {
-            counts.errors += 1;
-        } else if !findings.is_empty() {
-            counts.warnings += 1;
-        }
-        for finding in &findings {
-            on_finding(finding);
-        }
-        let values = row.values(self.role);
-        match self.format {
-            RowFormat::Csv => {
-                if let Some(writer) = self.csv.as_mut() {
-                    writer.write_record(&values).map_err(csv_error)?;
-                }
+    /// Writes one row; its `findings` are kept for the JSON document.
+    fn row(&mut self, row: &ReportRow, findings: Vec<RowFinding>) -> Result<(), ReportError> {
+        match self {
+            RowSink::Csv { writer, role } => {
+                writer.write_record(row.values(*role)).map_err(csv_error)?;
             }
-            RowFormat::Json => {
-                if let Some(out) = self.json.as_mut() {
-                    let object: serde_json::Map<String, serde_json::Value> = columns(self.role)
-                        .iter()
-                        .zip(values)
-                        .map(|(name, value)| ((*name).to_owned(), value.into()))
-                        .collect();
-                    if self.rows > 0 {
-                        out.write_all(b",")?;
-                    }
-                    serde_json::to_writer(&mut **out, &object).map_err(std::io::Error::from)?;
+            RowSink::Json {
+                out,
+                role,
+                rows,
+                findings: kept,
+            } => {
+                let object: serde_json::Map<String, serde_json::Value> = columns(*role)
+                    .iter()
+                    .zip(row.values(*role))
+                    .map(|(name, value)| ((*name).to_owned(), value.into()))
+                    .collect();
+                if *rows > 0 {
+                    out.write_all(b",")?;
                 }
-                self.findings.extend(findings);
+                serde_json::to_writer(&mut **out, &object).map_err(std::io::Error::from)?;
+                *rows += 1;
+                kept.extend(findings);
             }
         }
-        self.rows += 1;
         Ok(())
     }
 
+    /// Ends the output: flushes the CSV, or writes the findings and the summary and closes the
+    /// JSON document.
     fn finish(self, summary: &ReportSummary) -> Result<(), ReportError> {
-        if let Some(mut writer) = self.csv {
-            writer.flush()?;
-        }
-        if let Some(out) = self.json {
-            out.write_all(b"],\"findings\":")?;
-            serde_json::to_writer(&mut *out, &self.findings).map_err(std::io::Error::from)?;
-            out.write_all(b",\"summary\":")?;
-            serde_json::to_writer(&mut *out, summary).map_err(std::io::Error::from)?;
-            out.write_all(b"}\n")?;
-            out.flush()?;
+        match self {
+            RowSink::Csv { mut writer, .. } => writer.flush()?,
+            RowSink::Json { out, findings, .. } => {
+                out.write_all(b"],\"findings\":")?;
+                serde_json::to_writer(&mut *out, &findings).map_err(std::io::Error::from)?;
+                out.write_all(b",\"summary\":")?;
+                serde_json::to_writer(&mut *out, summary).map_err(std::io::Error::from)?;
+                out.write_all(b"}\n")?;
+                out.flush()?;
+            }
         }
         Ok(())
     }
@@ -210,14 +212,10 @@ fn csv_error(error: csv::Error) -> ReportError {
     ReportError::Write(std::io::Error::other(error))
 }
 
-/// The key under which the report of `key` on `basis` is kept in the bucket:
-/// `reports/annual/<year>/<role>.csv` (the actual basis, the default) or
-/// `reports/annual/<year>/<role>-permitted.csv`; the summary beside it with `.summary.txt`.
-pub fn report_object_key(key: &ReportIndexKey, basis: ReportBasis) -> String {
-    match basis {
-        ReportBasis::Actual => format!("reports/annual/{}/{}.csv", key.year, key.role),
-        ReportBasis::Permitted => {
-            format!("reports/annual/{}/{}-permitted.csv", key.year, key.role)
-        }
-    }
+/// The keys under which the year-to-date draft of `key`'s report (actual basis) and its summary
+/// are kept in the bucket: `reports/annual/<year>/<role>.csv` and
+/// `reports/annual/<year>/<role>.summary.txt`.
+pub fn draft_keys(key: &ReportIndexKey) -> (String, String) {
+    let folder = format!("reports/annual/{}/{}", key.year, key.role);
+    (format!("{folder}.csv"), format!("{folder}.summary.txt"))
 }

@@ -31,30 +31,17 @@ fn entry(item: &Item) -> Option<ReportEntry> {
         issuer: get_s(item, "issuer")?.parse().ok()?,
         number: get_s(item, "permit_number")?.to_owned(),
     };
-    let facts = get_s(item, "facts").and_then(|json| serde_json::from_str(json).ok());
-    match get_s(item, "type")? {
-        "VERSION" => Some(ReportEntry::Permit {
-            version: u32::try_from(get_n(item, "version")?).ok()?,
-            facts: facts?,
-            state: match get_s(item, "state") {
-                Some(state) if state == VersionState::Replaced.as_str() => DocumentState::Replaced,
-                Some(state) if state == VersionState::Cancelled.as_str() => {
-                    DocumentState::Cancelled
-                }
-                _ => DocumentState::Active,
-            },
-            id,
-        }),
-        "RECEIVED" => Some(ReportEntry::Permit {
-            version: u32::try_from(get_n(item, "version")?).ok()?,
-            facts: facts?,
-            state: if get_s(item, "document_status") == Some("cancelled") {
-                DocumentState::Cancelled
-            } else {
-                DocumentState::Active
-            },
-            id,
-        }),
+    let facts = super::uses::facts_of(item);
+    let state = match get_s(item, "type")? {
+        "VERSION" => match get_s(item, "state") {
+            Some(state) if state == VersionState::Replaced.as_str() => DocumentState::Replaced,
+            Some(state) if state == VersionState::Cancelled.as_str() => DocumentState::Cancelled,
+            _ => DocumentState::Active,
+        },
+        "RECEIVED" if get_s(item, "document_status") == Some("cancelled") => {
+            DocumentState::Cancelled
+        }
+        "RECEIVED" => DocumentState::Active,
         "USE" => {
             let used: PermitUse = serde_json::from_str(get_s(item, "use")?).ok()?;
             let alerts = get_s(item, "alerts")
@@ -62,15 +49,22 @@ fn entry(item: &Item) -> Option<ReportEntry> {
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect();
-            Some(ReportEntry::Use {
+            return Some(ReportEntry::Use {
                 id,
                 used: Box::new(used),
                 facts,
                 alerts,
-            })
+            });
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    // A version issued here or a document received from its issuer.
+    Some(ReportEntry::Permit {
+        version: u32::try_from(get_n(item, "version")?).ok()?,
+        facts: facts?,
+        state,
+        id,
+    })
 }
 
 /// The page cursor: DynamoDB's last evaluated key (text attributes only) as JSON.

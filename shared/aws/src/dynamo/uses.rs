@@ -26,16 +26,13 @@ fn use_sk(key: &str) -> String {
     format!("USE#{key}")
 }
 
-fn facts_of(item: &Item) -> Option<PermitFacts> {
+/// The permit facts an item carries (`facts`, JSON), when readable.
+pub(super) fn facts_of(item: &Item) -> Option<PermitFacts> {
     serde_json::from_str(get_s(item, "facts")?).ok()
 }
 
 fn alerts(findings: &[Finding]) -> String {
     alert_rules(findings).collect::<Vec<_>>().join(" ")
-}
-
-fn facts_json(facts: &PermitFacts) -> Result<String, Error> {
-    serde_json::to_string(facts).map_err(|e| Error::permanent("serialize permit facts", e))
 }
 
 fn findings_json(findings: &[Finding]) -> Result<String, Error> {
@@ -235,7 +232,7 @@ impl UseLedger for DynamoLedger {
             item.insert("xml_key".into(), s(xml_key.clone()));
         }
         if let Some(facts) = &new.facts {
-            item.insert("facts".into(), s(facts_json(facts)?));
+            item.insert("facts".into(), super::facts_attribute(facts)?);
         }
         if let Some(report) = ecites_domain::report::ReportIndexKey::of_use(used) {
             super::file_in_report(
@@ -381,7 +378,7 @@ impl UseLedger for DynamoLedger {
             Some("waiting = :yes"),
             [
                 (":f", s(findings_json(findings)?)),
-                (":facts", s(facts_json(facts)?)),
+                (":facts", super::facts_attribute(facts)?),
                 (":no", s("false")),
                 (":yes", s("true")),
                 (":at", s(time(at))),
