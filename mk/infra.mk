@@ -55,7 +55,7 @@ package: $(CARGO_LAMBDA) ## Build one release Lambda zip per crate under functio
 	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" CARGO="$(CARGO)" PYTHON="$(PYTHON)" scripts/package-lambdas.sh
 
 # The packaged bootstraps, each against a loopback Lambda Runtime API with the environment the
-# template gives it, carry permits through the whole exchange on moto (shared/local-runner/src/smoke.rs).
+# template gives it, carry permits through the whole exchange on moto (tools/local/src/packaged/smoke.rs).
 smoke: package $(MOTO_SERVER) ## Smoke test: start each packaged Lambda zip against a local Runtime API and moto, run the whole flow
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error $(CARGO) run --quiet -p ecites-local -- smoke | grep -v '^{"'
 

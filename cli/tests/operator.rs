@@ -9,7 +9,7 @@ use ecites_exchange::http::HttpTransport as _;
 use ecites_exchange::ledger::DeliveryKind;
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_forward::HyperTransport;
-use ecites_local::exchange::{delivery_message, start_pair, Ma, PairOptions};
+use ecites_local::stack::exchange::{delivery_message, start_pair, Ma, PairOptions};
 use ecites_local::{fixtures, REGION};
 use std::process::Output;
 use std::time::Duration;

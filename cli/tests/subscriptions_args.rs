@@ -100,7 +100,7 @@ fn webhooks_need_https_and_a_secret_parameter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_list_remove_against_the_emulator() {
     use ecites_exchange::notify::{SecretStore as _, SubscriptionRegistry as _};
-    use ecites_local::notify::{LocalNotify, NotifyOptions};
+    use ecites_local::stack::notify::{LocalNotify, NotifyOptions};
     let local = ecites_local::Local::start(ecites_local::LocalOptions::new("cli"))
         .await
         .expect("moto starts (make .venv/bin/moto_server)");

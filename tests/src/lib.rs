@@ -5,8 +5,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use ecites_domain::PermitId;
 use ecites_exchange::notify::{Channel, EventType, Filters, Role, Secret, Subscription};
 use ecites_exchange::{Ledger as _, PermitStatus};
-use ecites_local::exchange::{Ma, PairOptions};
-use ecites_local::notify::{LocalNotify, NotifyOptions};
+use ecites_local::stack::exchange::{Ma, PairOptions};
+use ecites_local::stack::notify::{LocalNotify, NotifyOptions};
 pub use ecites_local::{fixtures, Local, LocalOptions};
 use serde_json::Value;
 use std::time::Duration;
@@ -47,7 +47,7 @@ pub async fn start_notify() -> (Local, LocalNotify) {
 /// Starts two MAs, XA and XB, on one emulator, each knowing the other.
 pub async fn start_pair() -> (Ma, Ma) {
     init();
-    ecites_local::exchange::start_pair(PairOptions::default())
+    ecites_local::stack::exchange::start_pair(PairOptions::default())
         .await
         .expect(MOTO_HINT)
 }
@@ -242,7 +242,7 @@ pub struct OpenApi {
 impl OpenApi {
     /// Reads docs/openapi.yaml.
     pub fn load() -> OpenApi {
-        let path = ecites_local::moto::repo_root().join("docs/openapi.yaml");
+        let path = ecites_local::emulation::moto::repo_root().join("docs/openapi.yaml");
         let text = std::fs::read_to_string(&path).expect("docs/openapi.yaml");
         OpenApi {
             document: serde_yaml::from_str(&text).expect("docs/openapi.yaml is YAML"),

@@ -9,7 +9,7 @@ use ecites_domain::model::{CountryReference, Permit, Timestamp};
 use ecites_domain::report::{ReportBasis, ReportIndexKey, ReportRole, ReportSummary};
 use ecites_e2e::*;
 use ecites_exchange::report::{write_report, RowFormat};
-use ecites_local::exchange::Ma;
+use ecites_local::stack::exchange::Ma;
 use std::time::Duration;
 
 const QUIET: Duration = Duration::from_secs(30);

@@ -12,8 +12,8 @@ use ecites_exchange::ledger::{DeliveryKind, DeliveryState, ReceivedState};
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::Ledger;
 use ecites_forward::HyperTransport;
-use ecites_local::exchange::{delivery_message as message, Ma, PairOptions};
-use ecites_local::function_url::Mode;
+use ecites_local::stack::exchange::{delivery_message as message, Ma, PairOptions};
+use ecites_local::emulation::function_url::Mode;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -102,7 +102,7 @@ async fn permit_dropped_at_xa_arrives_at_xb_verified_and_both_ledgers_agree_thro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_delivery_waits_at_least_the_partners_retry_after_then_is_delivered() {
     // Backoff for the first retry is 0.5 to 1 s; the partner asks for 3 s (within the 10 s cap).
-    let (xa, xb) = ecites_local::exchange::start_pair(PairOptions {
+    let (xa, xb) = ecites_local::stack::exchange::start_pair(PairOptions {
         retry_base: Duration::from_secs(1),
         retry_cap: Duration::from_secs(10),
         ..PairOptions::default()
@@ -684,7 +684,7 @@ async fn concurrent_edits_of_the_partner_directory_both_land() {
 
 /// The Python of the virtualenv moto runs from (it has `cryptography`, a moto dependency).
 fn python() -> std::path::PathBuf {
-    ecites_local::moto::moto_binary()
+    ecites_local::emulation::moto::moto_binary()
         .parent()
         .expect("moto_server lives in a bin folder")
         .join("python")
@@ -692,7 +692,7 @@ fn python() -> std::path::PathBuf {
 
 /// Runs docs/examples/reference_partner.py with `args`.
 fn reference_partner(args: &[&str]) -> tokio::process::Command {
-    let script = ecites_local::moto::repo_root().join("docs/examples/reference_partner.py");
+    let script = ecites_local::emulation::moto::repo_root().join("docs/examples/reference_partner.py");
     let mut command = tokio::process::Command::new(python());
     command.arg(script).args(args).kill_on_drop(true);
     command

@@ -13,8 +13,8 @@ use ecites_exchange::notify::{EventType, Filters, Role};
 use ecites_exchange::protocol::{KEY_ID_HEADER, SIGNATURE_HEADER};
 use ecites_exchange::Ledger as _;
 use ecites_forward::HyperTransport;
-use ecites_local::exchange::{delivery_message as message, Ma};
-use ecites_local::notify::{LocalNotify, NotifyOptions};
+use ecites_local::stack::exchange::{delivery_message as message, Ma};
+use ecites_local::stack::notify::{LocalNotify, NotifyOptions};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -314,7 +314,7 @@ fn port_of(url: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_webhook_urls_are_refused_when_added_and_again_at_delivery() {
     use ecites_exchange::notify::WebhookPolicy;
-    use ecites_local::webhook_receiver::WebhookReceiver;
+    use ecites_local::emulation::webhook_receiver::WebhookReceiver;
     let (local, notify) = ecites_e2e::start_notify().await;
     let inside = WebhookReceiver::start(200).await.unwrap();
     let runtime = WebhookReceiver::start(200).await.unwrap();

@@ -592,7 +592,7 @@ async fn unreachable_aws_is_reported_as_batch_item_failure() {
     let config = local.config.clone();
     let nowhere = format!(
         "http://127.0.0.1:{}",
-        ecites_local::moto::free_port().unwrap()
+        ecites_local::emulation::moto::free_port().unwrap()
     );
     let options = ecites_aws::ClientOptions {
         emulator_credentials: true,

@@ -28,7 +28,7 @@ fn use_message(
 /// What `ma`'s customs learn from its ledger about XA's permit `number` before clearing a
 /// shipment `at` a border on `on`, declaring `declared` (block, quantity).
 async fn verify_at(
-    ma: &ecites_local::exchange::Ma,
+    ma: &ecites_local::stack::exchange::Ma,
     number: &str,
     at: Border,
     on: &str,
@@ -479,7 +479,7 @@ async fn alerts_reach_an_enforcement_subscriber_filtering_by_rule_and_a_broken_u
 
 /// POSTs `body` signed with `key` to XB's receive endpoint at `path`; the status and answer.
 async fn post_signed(
-    xb: &ecites_local::exchange::Ma,
+    xb: &ecites_local::stack::exchange::Ma,
     path: &str,
     body: &serde_json::Value,
     key: &ecites_exchange::protocol::SigningIdentity,

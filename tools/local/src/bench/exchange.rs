@@ -2,7 +2,7 @@
 //! (XA's forward function POSTing to XB's receive function, both against the emulator), and the
 //! AWS requests each delivery costs on both sides (counted by the SDK interceptor).
 
-use crate::exchange::{start_pair, PairOptions};
+use crate::stack::exchange::{start_pair, PairOptions};
 use crate::fixtures;
 use chrono::Utc;
 use std::fmt::Write as _;

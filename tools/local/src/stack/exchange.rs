@@ -3,7 +3,7 @@
 //! loopback port as a Function URL, and a partner directory naming the other with its public
 //! key. The end-to-end tests, `ecites-local demo-exchange` and the exchange bench use this.
 
-use crate::function_url::FunctionUrlServer;
+use crate::emulation::function_url::FunctionUrlServer;
 use crate::{EventSource, Local, LocalOptions, PollOutcome, REGION};
 use anyhow::Context as _;
 use ecites_aws::exchange_store::DynamoExchangeStore;

@@ -5,11 +5,11 @@
 //! Function URL would. A newcomer can then drop files with the `aws` CLI, use `ecites status`,
 //! `ecites subscriptions` and `ecites replay` on the same environment, and see all of it work.
 
-use crate::function_url::FunctionUrlServer;
-use crate::mapping::{run_all, Mapping, QueueMapping, RunOptions, RunReport, Stop, StreamMapping};
-use crate::runner::EventSource;
-use crate::setup::{setup, setup_notify, NotifyResources, Stack, StackSpec};
-use crate::stream::StreamSource;
+use crate::emulation::function_url::FunctionUrlServer;
+use crate::emulation::mapping::{run_all, Mapping, QueueMapping, RunOptions, RunReport, Stop, StreamMapping};
+use crate::emulation::runner::EventSource;
+use crate::stack::setup::{setup, setup_notify, NotifyResources, Stack, StackSpec};
+use crate::emulation::stream::StreamSource;
 use crate::{LocalOptions, REGION};
 use anyhow::Context as _;
 use ecites_aws::notify::NotifyClients;

@@ -2,8 +2,8 @@
 //! its DLQ, the notify function fed from the ledger's stream and the webhook function fed from
 //! its queue, and the subscription admin, all on the same emulator as [`crate::Local`].
 
-use crate::runner::{EventSource, PollOutcome};
-use crate::stream::{StreamOutcome, StreamSource};
+use crate::emulation::runner::{EventSource, PollOutcome};
+use crate::emulation::stream::{StreamOutcome, StreamSource};
 use crate::{Local, REGION};
 use anyhow::Context as _;
 use ecites_aws::notify::{
@@ -76,11 +76,11 @@ impl LocalNotify {
                 partners: Vec::new(),
             },
         };
-        let crate::setup::NotifyResources {
+        let crate::stack::setup::NotifyResources {
             topic_arn,
             webhook_queue_url,
             webhook_dlq_url,
-        } = crate::setup::setup_notify(&local.clients, &clients, &spec).await?;
+        } = crate::stack::setup::setup_notify(&local.clients, &clients, &spec).await?;
         let config = NotifyConfig {
             country: local.config.country.to_string(),
             bucket: local.stack.bucket.clone(),
@@ -95,7 +95,7 @@ impl LocalNotify {
         };
         let function = NotifyFunction::new(&config, &local.clients, &clients);
         let webhooks = WebhookFunction::new(&config, &local.clients, &clients)?;
-        let streams = crate::stream::streams_client(Some(&local.endpoint), REGION, true).await;
+        let streams = crate::emulation::stream::streams_client(Some(&local.endpoint), REGION, true).await;
         let stream =
             StreamSource::new(&local.clients.dynamodb, streams, &local.stack.table, REGION).await?;
         let webhook_source =
@@ -160,7 +160,7 @@ impl LocalNotify {
             .with_context(|| format!("creating queue {name}"))?
             .queue_url
             .context("no queue URL")?;
-        let arn = crate::setup::queue_arn(&local.clients, &url).await?;
+        let arn = crate::stack::setup::queue_arn(&local.clients, &url).await?;
         Ok((url, arn))
     }
 }

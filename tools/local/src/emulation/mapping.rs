@@ -7,8 +7,8 @@
 //! quiet everywhere at the same moment: a record the stream turns into a webhook job is seen by
 //! the next round, never lost between two sources that each thought they were done.
 
-use crate::runner::EventSource;
-use crate::stream::StreamSource;
+use crate::emulation::runner::EventSource;
+use crate::emulation::stream::StreamSource;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;

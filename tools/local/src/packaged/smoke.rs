@@ -12,14 +12,14 @@
 //! So the real binaries are proven to start, read their configuration, reach AWS and answer;
 //! the run also measures each one's start-up, peak resident memory and zip size.
 
-use crate::exchange::{start_pair, Ma, PairOptions};
-use crate::function_url::FunctionUrlServer;
-use crate::notify::{LocalNotify, NotifyOptions};
+use crate::stack::exchange::{start_pair, Ma, PairOptions};
+use crate::emulation::function_url::FunctionUrlServer;
+use crate::stack::notify::{LocalNotify, NotifyOptions};
 use crate::packaged::{package, RunningFunction};
-use crate::runtime_api::Answer;
-use crate::template_env::{Resolver, Template};
-use crate::tls_front::TlsFront;
-use crate::webhook_receiver::WebhookReceiver;
+use crate::emulation::runtime_api::Answer;
+use crate::stack::template_env::{Resolver, Template};
+use crate::emulation::tls_front::TlsFront;
+use crate::emulation::webhook_receiver::WebhookReceiver;
 use crate::{fixtures, REGION};
 use anyhow::{bail, ensure, Context as _};
 use ecites_aws::signing::{secrets_client, store_signing_secret};
@@ -63,7 +63,7 @@ pub struct SmokeOptions {
 impl SmokeOptions {
     /// The repository's paths, `permits` permits.
     pub fn new(permits: usize) -> Self {
-        let root = crate::moto::repo_root();
+        let root = crate::emulation::moto::repo_root();
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
@@ -268,7 +268,7 @@ impl LateFunction {
 }
 
 #[async_trait::async_trait]
-impl crate::function_url::UrlFunction for LateFunction {
+impl crate::emulation::function_url::UrlFunction for LateFunction {
     async fn call(
         &self,
         event: aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest,
@@ -481,7 +481,7 @@ async fn flow(
     let mut delivered = 0;
     let mut received = 0;
     for number in &numbers {
-        let message = crate::exchange::delivery_message(
+        let message = crate::stack::exchange::delivery_message(
             "XA",
             number,
             1,
@@ -533,8 +533,8 @@ async fn flow(
         .invoke_json(sample("report-schedule.json", &xa.local.stack.bucket)?)
         .await?
     {
-        crate::runtime_api::Answer::Response(_) => {}
-        crate::runtime_api::Answer::Error(error) => {
+        crate::emulation::runtime_api::Answer::Response(_) => {}
+        crate::emulation::runtime_api::Answer::Error(error) => {
             bail!("the packaged report failed: {error}\n{}", report.log_tail())
         }
     }
@@ -618,7 +618,7 @@ fn sample_naming(
     bucket: &str,
     version_id: Option<&str>,
 ) -> anyhow::Result<serde_json::Value> {
-    let path = crate::moto::repo_root().join("events").join(name);
+    let path = crate::emulation::moto::repo_root().join("events").join(name);
     let mut text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     text = text.replace(SAMPLE_BUCKET, bucket);
@@ -672,7 +672,7 @@ async fn samples(
     );
 
     let export =
-        std::fs::read(crate::moto::repo_root().join("cli/tests/fixtures/export-permit.json"))?;
+        std::fs::read(crate::emulation::moto::repo_root().join("cli/tests/fixtures/export-permit.json"))?;
     let s3 = &xa.local.clients.s3;
     s3.put_bucket_versioning()
         .bucket(bucket)

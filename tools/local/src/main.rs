@@ -154,11 +154,11 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Demo { endpoint } => {
-            let summary = ecites_local::demo::run(endpoint).await?;
+            let summary = ecites_local::demo::pipeline::run(endpoint).await?;
             println!("{summary}");
         }
         Command::DemoExchange { endpoint } => {
-            println!("{}", ecites_local::demo_exchange::run(endpoint).await?);
+            println!("{}", ecites_local::demo::exchange::run(endpoint).await?);
         }
         Command::BenchExchange {
             endpoint,
@@ -166,14 +166,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             println!(
                 "{}",
-                ecites_local::bench_exchange::run(endpoint, deliveries).await?
+                ecites_local::bench::exchange::run(endpoint, deliveries).await?
             );
         }
         Command::DemoNotify { endpoint } => {
-            println!("{}", ecites_local::demo_notify::run(endpoint).await?);
+            println!("{}", ecites_local::demo::notify::run(endpoint).await?);
         }
         Command::DemoUse { endpoint } => {
-            println!("{}", ecites_local::demo_use::run(endpoint).await?);
+            println!("{}", ecites_local::demo::permit_use::run(endpoint).await?);
         }
         Command::BenchReport {
             endpoint,
@@ -182,11 +182,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             println!(
                 "{}",
-                ecites_local::bench_report::run(endpoint, permits, &ecites).await?
+                ecites_local::bench::report::run(endpoint, permits, &ecites).await?
             );
         }
         Command::BenchUse { endpoint, uses } => {
-            println!("{}", ecites_local::bench_use::run(endpoint, uses).await?);
+            println!("{}", ecites_local::bench::permit_use::run(endpoint, uses).await?);
         }
         Command::Setup {
             endpoint,
@@ -197,22 +197,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .trim()
                 .parse()
                 .map_err(|_| anyhow::anyhow!("--country {country:?} is not an ISO 3166-1 code"))?;
-            let spec = ecites_local::hand_run::HandRunSpec {
+            let spec = ecites_local::stack::hand_run::HandRunSpec {
                 endpoint,
                 prefix,
                 country,
             };
-            print!("{}", ecites_local::hand_run::create(&spec).await?.exports());
+            print!("{}", ecites_local::stack::hand_run::create(&spec).await?.exports());
         }
         Command::Run {
             timeout,
             receive_port,
             quiet_for,
         } => {
-            let run = ecites_local::hand_run::HandRun::from_env(receive_port).await?;
+            let run = ecites_local::stack::hand_run::HandRun::from_env(receive_port).await?;
             println!("receive: {}", run.receive_url());
-            let stop = ecites_local::mapping::Stop::on_ctrl_c();
-            let options = ecites_local::mapping::RunOptions {
+            let stop = ecites_local::emulation::mapping::Stop::on_ctrl_c();
+            let options = ecites_local::emulation::mapping::RunOptions {
                 timeout: std::time::Duration::from_secs(timeout),
                 quiet_for: std::time::Duration::from_secs(quiet_for),
                 ..Default::default()
@@ -224,24 +224,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
             permits,
             template,
         } => {
-            let mut options = ecites_local::smoke::SmokeOptions::new(permits);
+            let mut options = ecites_local::packaged::smoke::SmokeOptions::new(permits);
             options.endpoint = endpoint;
             if let Some(template) = template {
                 options.template = template;
             }
-            let report = ecites_local::smoke::run(&options).await?;
-            print!("{}", ecites_local::smoke::render(&report));
-            ecites_local::smoke::check(&report, permits)?;
+            let report = ecites_local::packaged::smoke::run(&options).await?;
+            print!("{}", ecites_local::packaged::smoke::render(&report));
+            ecites_local::packaged::smoke::check(&report, permits)?;
             println!("smoke: every packaged function started, read its configuration and answered");
         }
         Command::BenchFunctions { endpoint, permits } => {
-            let mut options = ecites_local::smoke::SmokeOptions::new(permits);
+            let mut options = ecites_local::packaged::smoke::SmokeOptions::new(permits);
             options.endpoint = endpoint;
-            let report = ecites_local::smoke::run(&options).await?;
-            print!("{}", ecites_local::smoke::render(&report));
+            let report = ecites_local::packaged::smoke::run(&options).await?;
+            print!("{}", ecites_local::packaged::smoke::render(&report));
         }
         Command::Bench { endpoint, permits } => {
-            let table = ecites_local::bench::run(endpoint, permits).await?;
+            let table = ecites_local::bench::pipeline::run(endpoint, permits).await?;
             println!("{table}");
         }
     }

@@ -1,10 +1,13 @@
 //! The packaged Lambda binaries (`make package`: `target/lambda/<binary>/bootstrap.zip`) run
-//! as processes against a loopback Runtime API ([`crate::runtime_api`]), with the environment
+//! as processes against a loopback Runtime API ([`crate::emulation::runtime_api`]), with the environment
 //! the template gives them. A [`RunningFunction`] is a handler like the in-process ones, so the
 //! same event sources (SQS, the ledger stream, the Function URL server) can drive the real
-//! binaries; it also measures start-up time and peak resident memory.
+//! binaries; it also measures start-up time and peak resident memory. [`smoke`] runs them all
+//! through the exchange (`make smoke`) and measures them (`make bench-functions`).
 
-use crate::runtime_api::{Answer, RuntimeApi};
+pub mod smoke;
+
+use crate::emulation::runtime_api::{Answer, RuntimeApi};
 use anyhow::{anyhow, bail, Context as _};
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
@@ -229,7 +232,7 @@ impl RunningFunction {
 }
 
 #[async_trait::async_trait]
-impl crate::function_url::UrlFunction for RunningFunction {
+impl crate::emulation::function_url::UrlFunction for RunningFunction {
     async fn call(
         &self,
         event: LambdaFunctionUrlRequest,

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The launcher that starts moto with DynamoDB writes serialised.
-const LAUNCHER: &str = include_str!("../moto_launcher.py");
+const LAUNCHER: &str = include_str!("../../moto_launcher.py");
 
 /// A moto server child process on 127.0.0.1, killed when dropped.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use ecites_exchange::notify::{
     verify, Channel, EventType, Filters, Role, Secret, Subscription, SIGNATURE_HEADER,
 };
 use ecites_exchange::{DeliveryState, Ledger as _, SystemClock};
-use ecites_local::webhook_receiver::WebhookReceiver;
+use ecites_local::emulation::webhook_receiver::WebhookReceiver;
 use ecites_local::{fixtures, MotoServer, REGION};
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -187,7 +187,7 @@ async fn setup_then_run_ingests_a_dropped_permit_notifies_subscribers_through_th
         .unwrap();
 
     // `ecites-local run` with exactly that environment.
-    let port = ecites_local::moto::free_port().unwrap();
+    let port = ecites_local::emulation::moto::free_port().unwrap();
     let mut child = Command::new(BIN)
         .args(["run", "--timeout", "120", "--quiet-for", "2"])
         .args(["--receive-port", &port.to_string()])

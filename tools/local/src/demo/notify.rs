@@ -4,8 +4,8 @@
 //! nobody twice.
 
 use crate::fixtures;
-use crate::notify::{LocalNotify, NotifyOptions};
-use crate::webhook_receiver::WebhookReceiver;
+use crate::stack::notify::{LocalNotify, NotifyOptions};
+use crate::emulation::webhook_receiver::WebhookReceiver;
 use crate::{Local, LocalOptions};
 use ecites_exchange::notify::{
     verify, Channel, EventType, Filters, Role, Secret, Subscription, SIGNATURE_HEADER,

@@ -5,9 +5,9 @@
 //! alerts reaching XA's enforcement subscriber. It ends with the CITES annual reports of both
 //! MAs, built from what their ledgers learnt.
 
-use crate::exchange::{start_pair, Ma, PairOptions};
+use crate::stack::exchange::{start_pair, Ma, PairOptions};
 use crate::fixtures;
-use crate::notify::{LocalNotify, NotifyOptions};
+use crate::stack::notify::{LocalNotify, NotifyOptions};
 use chrono::Utc;
 use ecites_domain::report::{ReportBasis, ReportIndexKey, ReportRole};
 use ecites_domain::usage::{balance, render_balance_and_uses, Border, VerifyRequest};

@@ -5,29 +5,11 @@
 #![warn(missing_docs)]
 
 pub mod bench;
-pub mod bench_exchange;
-pub mod bench_report;
-pub mod bench_use;
 pub mod demo;
-pub mod demo_exchange;
-pub mod demo_notify;
-pub mod demo_use;
-pub mod exchange;
+pub mod emulation;
 pub mod fixtures;
-pub mod function_url;
-pub mod hand_run;
-pub mod mapping;
-pub mod moto;
-pub mod notify;
 pub mod packaged;
-pub mod runner;
-pub mod runtime_api;
-pub mod setup;
-pub mod smoke;
-pub mod stream;
-pub mod template_env;
-pub mod tls_front;
-pub mod webhook_receiver;
+pub mod stack;
 
 use anyhow::Context as _;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -35,9 +17,9 @@ use ecites_aws::{ClientOptions, Clients, Config, FaultInjector, RequestCounter};
 use ecites_domain::CountryCode;
 use ecites_exchange::{DeliveryMessage, Directory, Partner};
 use ecites_ingest::IngestFunction;
-pub use moto::MotoServer;
-pub use runner::{EventSource, PollOutcome};
-pub use setup::{Stack, StackSpec};
+pub use emulation::moto::MotoServer;
+pub use emulation::runner::{EventSource, PollOutcome};
+pub use stack::setup::{Stack, StackSpec};
 use std::time::Duration;
 
 /// The region used locally.
@@ -150,7 +132,7 @@ impl Local {
             max_receive_count: options.max_receive_count,
             partners: options.partners.clone(),
         };
-        let stack = setup::setup(&clients, &spec)
+        let stack = stack::setup::setup(&clients, &spec)
             .await
             .context("setting up the stack")?;
         let config = Config {

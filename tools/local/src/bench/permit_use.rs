@@ -4,7 +4,7 @@
 //! writes the endorsed version for XB), XA's receive function recording XB's confirmation, and
 //! a verification at XB.
 
-use crate::exchange::{start_pair, Ma, PairOptions};
+use crate::stack::exchange::{start_pair, Ma, PairOptions};
 use crate::fixtures;
 use chrono::Utc;
 use ecites_domain::usage::{Border, VerifyRequest};
