@@ -127,11 +127,7 @@ pub async fn run(command: AgenciesCommand) -> anyhow::Result<ExitCode> {
         }
         AgenciesCommand::Remove { id } => {
             let edit = edit_directory(s3, bucket, key, |directory| {
-                if directory.remove_agency(id.trim()) {
-                    Ok(())
-                } else {
-                    Err(format!("no agency {:?} is registered", id.trim()))
-                }
+                directory.remove_agency(id.trim())
             })
             .await?;
             if let DirectoryEdit::Refused(why) = edit {

@@ -4,7 +4,7 @@
 //! signing key in SSM Parameter Store. The format is in `docs/exchange.md`.
 
 use ecites_aws::s3::{edit_directory, DirectoryEdit};
-use ecites_exchange::directory::{ExchangePartner, PartnerKey};
+use ecites_exchange::directory::{DirectoryError, Partner, PartnerKey};
 use std::process::ExitCode;
 
 /// The `partners` subcommands (embed with `#[command(subcommand)]`).
@@ -85,7 +85,7 @@ fn country(text: &str) -> anyhow::Result<ecites_domain::CountryCode> {
 }
 
 /// The partner's key ids, current first, rotation keys after a `+`.
-fn key_ids(partner: &ExchangePartner) -> String {
+fn key_ids(partner: &Partner) -> String {
     let current = partner.key_id.clone().unwrap_or_else(|| "-".to_owned());
     std::iter::once(current)
         .chain(
@@ -115,7 +115,7 @@ async fn edit_keys(
     clients: &ecites_aws::Clients,
     config: &ecites_aws::Config,
     country: ecites_domain::CountryCode,
-    mut change: impl FnMut(&mut ExchangePartner) -> Result<(), String>,
+    mut change: impl FnMut(&mut Partner) -> Result<(), DirectoryError>,
 ) -> anyhow::Result<Option<String>> {
     let (s3, bucket, key) = (&clients.s3, &config.bucket, &config.partners_key);
     let edit = edit_directory(s3, bucket, key, |directory| {
@@ -192,8 +192,8 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     .into_iter()
                     .filter(|k| Some(&k.key_id) != key_id.as_ref())
                     .collect();
-                let kept = rotation_keys.iter().map(|k| k.key_id.clone()).collect();
-                directory.upsert(ExchangePartner {
+                let kept: Vec<String> = rotation_keys.iter().map(|k| k.key_id.clone()).collect();
+                directory.upsert(Partner {
                     country,
                     endpoint: endpoint.clone(),
                     name: name.clone(),
@@ -203,7 +203,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     key_id: key_id.clone(),
                     rotation_keys,
                 });
-                Ok::<Vec<String>, String>(kept)
+                Ok(kept)
             })
             .await?;
             let Some(kept) = saved(edit) else {
@@ -223,7 +223,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
         } => {
             ecites_exchange::protocol::check_public_key(&public_key)
                 .map_err(|why| anyhow::anyhow!("--public-key: {why}"))?;
-            let change = |partner: &mut ExchangePartner| {
+            let change = |partner: &mut Partner| {
                 partner.accept_key(PartnerKey {
                     key_id: key_id.trim().to_owned(),
                     public_key: public_key.trim().to_owned(),
@@ -241,7 +241,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             country: code,
             key_id,
         } => {
-            let change = |partner: &mut ExchangePartner| partner.retire_key(key_id.trim());
+            let change = |partner: &mut Partner| partner.retire_key(key_id.trim());
             let Some(accepted) = edit_keys(&clients, &config, country(&code)?, change).await?
             else {
                 return Ok(ExitCode::FAILURE);
@@ -252,14 +252,8 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
         }
         PartnersCommand::Remove { country: code } => {
             let wanted = country(&code)?;
-            let edit = edit_directory(s3, bucket, key, |directory| {
-                if directory.remove(wanted) {
-                    Ok(())
-                } else {
-                    Err(format!("{wanted} is not in the directory"))
-                }
-            })
-            .await?;
+            let edit =
+                edit_directory(s3, bucket, key, |directory| directory.remove(wanted)).await?;
             if saved(edit).is_none() {
                 return Ok(ExitCode::FAILURE);
             }

@@ -12,8 +12,8 @@ use ecites_exchange::ledger::{DeliveryKind, DeliveryState, ReceivedState};
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::Ledger;
 use ecites_forward::HyperTransport;
-use ecites_local::stack::exchange::{delivery_message as message, Ma, PairOptions};
 use ecites_local::emulation::function_url::Mode;
+use ecites_local::stack::exchange::{delivery_message as message, Ma, PairOptions};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -610,10 +610,10 @@ async fn a_not_readable_refusal_ends_delivered_not_readable_with_the_reason_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_edits_of_the_partner_directory_both_land() {
     use ecites_aws::s3::{edit_directory, read_directory, write_directory, DirectoryEdit};
-    use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
+    use ecites_exchange::directory::{Directory, Partner};
     let local = ecites_e2e::start().await;
     let (s3, bucket) = (&local.clients.s3, &local.stack.bucket);
-    let entry = |country: &str| ExchangePartner {
+    let entry = |country: &str| Partner {
         country: ecites_local::country(country),
         endpoint: format!("https://ma.{}.example/cites", country.to_ascii_lowercase()),
         name: None,
@@ -637,14 +637,14 @@ async fn concurrent_edits_of_the_partner_directory_both_land() {
                     tokio::runtime::Handle::current().block_on(async {
                         let mut theirs = read_directory(s3, bucket, key)
                             .await
-                            .unwrap_or_else(|_| ExchangeDirectory::default());
+                            .unwrap_or_else(|_| Directory::default());
                         theirs.upsert(entry("XE"));
                         write_directory(s3, bucket, key, &theirs).await.unwrap();
                     })
                 });
             }
             directory.upsert(entry("XF"));
-            Ok::<_, String>(())
+            Ok(())
         })
         .await
         .unwrap();
@@ -671,7 +671,7 @@ async fn concurrent_edits_of_the_partner_directory_both_land() {
     .await
     .unwrap();
     assert!(
-        matches!(&refused, DirectoryEdit::Refused(why) if why.contains("XZ is not in the partner directory")),
+        matches!(&refused, DirectoryEdit::Refused(why) if why.to_string().contains("XZ is not in the partner directory")),
         "{refused:?}"
     );
     assert_eq!(
@@ -692,7 +692,8 @@ fn python() -> std::path::PathBuf {
 
 /// Runs docs/examples/reference_partner.py with `args`.
 fn reference_partner(args: &[&str]) -> tokio::process::Command {
-    let script = ecites_local::emulation::moto::repo_root().join("docs/examples/reference_partner.py");
+    let script =
+        ecites_local::emulation::moto::repo_root().join("docs/examples/reference_partner.py");
     let mut command = tokio::process::Command::new(python());
     command.arg(script).args(args).kill_on_drop(true);
     command
@@ -737,7 +738,7 @@ async fn a_partner_written_in_python_from_the_docs_exchanges_permits_both_ways()
     let mut lines = tokio::io::BufReader::new(serving.stdout.take().unwrap()).lines();
     let listening = next_json_line(&mut lines).await;
     let endpoint = listening["listening"].as_str().unwrap().to_owned();
-    let xc = ecites_exchange::directory::ExchangePartner {
+    let xc = ecites_exchange::directory::Partner {
         country: ecites_local::country("XC"),
         endpoint,
         name: Some("MA of XC (Python)".into()),

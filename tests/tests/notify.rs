@@ -6,8 +6,8 @@ use ecites_e2e::*;
 use ecites_exchange::notify::{
     verify, EventType, Filters, Role, Secret, SubscriptionRegistry as _, SIGNATURE_HEADER,
 };
-use ecites_local::stack::notify::{LocalNotify, NotifyOptions};
 use ecites_local::emulation::webhook_receiver::WebhookReceiver;
+use ecites_local::stack::notify::{LocalNotify, NotifyOptions};
 
 fn importer(country: &str) -> Filters {
     Filters {

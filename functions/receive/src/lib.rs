@@ -122,7 +122,6 @@ impl ReceiveFunction {
             partners: &self.partners,
             claims: &self.store,
             uses: &self.uses,
-            directory: &self.partners,
             species: &self.species,
             queue: self
                 .deliveries

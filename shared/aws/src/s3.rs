@@ -6,9 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use ecites_domain::Checklist;
 use ecites_domain::CountryCode;
-use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner, ExchangePartners};
-use ecites_exchange::partners::Partner;
-use ecites_exchange::{BlobStore, Error, Fetched, PartnerDirectory, SpeciesChecklist};
+use ecites_exchange::directory::{Agency, Directory, DirectoryError, Partner, PartnerDirectory};
+use ecites_exchange::{BlobStore, Error, Fetched, SpeciesChecklist};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -113,11 +112,11 @@ impl BlobStore for S3BlobStore {
 
 /// The partner directory document (`config/partners.json` in the deployment's bucket), the one
 /// loader every function uses: fetched from S3 and parsed once per `ttl` (a warm Lambda reads
-/// it once per `ttl`, not once per permit), then served to ingest's recipient lookup
-/// ([`PartnerDirectory`]) and to forward's and receive's endpoint and key lookup
-/// ([`ExchangePartners`]) from the same cached [`ExchangeDirectory`].
+/// it once per `ttl`, not once per permit), then served to ingest's recipient lookup, forward's
+/// endpoint lookup and receive's key lookup ([`PartnerDirectory`]) from the same cached
+/// [`Directory`].
 #[derive(Debug)]
-pub struct S3PartnerDirectory(CachedObject<Arc<ExchangeDirectory>>);
+pub struct S3PartnerDirectory(CachedObject<Arc<Directory>>);
 
 impl S3PartnerDirectory {
     /// A directory read from `s3://bucket/key`, cached for `ttl`.
@@ -131,7 +130,7 @@ impl S3PartnerDirectory {
     }
 
     /// The whole directory, from the cache while it is younger than `ttl`.
-    pub async fn directory(&self) -> Result<Arc<ExchangeDirectory>, Error> {
+    pub async fn directory(&self) -> Result<Arc<Directory>, Error> {
         self.0
             .get(|client, bucket, key| async move {
                 Ok(Arc::new(read_directory(client, bucket, key).await?))
@@ -184,20 +183,10 @@ impl<T: Clone> CachedObject<T> {
 #[async_trait]
 impl PartnerDirectory for S3PartnerDirectory {
     async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error> {
-        Ok(self.directory().await?.get(country).map(Partner::from))
-    }
-}
-
-#[async_trait]
-impl ExchangePartners for S3PartnerDirectory {
-    async fn exchange_partner(
-        &self,
-        country: CountryCode,
-    ) -> Result<Option<ExchangePartner>, Error> {
         Ok(self.directory().await?.get(country).cloned())
     }
 
-    async fn agency(&self, id: &str) -> Result<Option<ecites_exchange::directory::Agency>, Error> {
+    async fn agency(&self, id: &str) -> Result<Option<Agency>, Error> {
         Ok(self.directory().await?.agency(id).cloned())
     }
 }
@@ -272,7 +261,7 @@ pub async fn read_directory(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-) -> Result<ExchangeDirectory, Error> {
+) -> Result<Directory, Error> {
     match read_directory_version(client, bucket, key).await? {
         Some((directory, _)) => Ok(directory),
         None => Err(Error::transient(
@@ -287,7 +276,7 @@ async fn read_directory_version(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-) -> Result<Option<(ExchangeDirectory, String)>, Error> {
+) -> Result<Option<(Directory, String)>, Error> {
     let output = match client.get_object().bucket(bucket).key(key).send().await {
         Ok(output) => output,
         Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
@@ -307,7 +296,7 @@ async fn read_directory_version(
         .await
         .map_err(|e| Error::transient("s3:GetObject partner directory body", e))?
         .into_bytes();
-    let directory = ExchangeDirectory::parse(&bytes).map_err(|e| {
+    let directory = Directory::parse(&bytes).map_err(|e| {
         Error::transient(
             "partner directory",
             format!("s3://{bucket}/{key} is not a valid directory: {e}"),
@@ -322,7 +311,7 @@ pub enum DirectoryEdit<T> {
     /// The edit was applied and saved; its result.
     Saved(T),
     /// The edit refused (nothing written), with the reason for the operator.
-    Refused(String),
+    Refused(DirectoryError),
 }
 
 /// How often [`edit_directory`] re-reads and re-applies an edit that lost a race.
@@ -337,12 +326,12 @@ pub async fn edit_directory<T>(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    mut edit: impl FnMut(&mut ExchangeDirectory) -> Result<T, String>,
+    mut edit: impl FnMut(&mut Directory) -> Result<T, DirectoryError>,
 ) -> Result<DirectoryEdit<T>, Error> {
     for _ in 0..EDIT_ATTEMPTS {
         let (mut directory, etag) = match read_directory_version(client, bucket, key).await? {
             Some((directory, etag)) => (directory, Some(etag)),
-            None => (ExchangeDirectory::default(), None),
+            None => (Directory::default(), None),
         };
         let outcome = match edit(&mut directory) {
             Ok(outcome) => outcome,
@@ -395,7 +384,7 @@ pub async fn write_directory(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    directory: &ExchangeDirectory,
+    directory: &Directory,
 ) -> Result<(), Error> {
     let body = serde_json::to_vec_pretty(directory)
         .map_err(|e| Error::permanent("serialize partner directory", e))?;

@@ -1,9 +1,8 @@
-//! The exchange's view of the partner directory (`config/partners.json`): the ingest fields
-//! plus what MA-to-MA exchange needs, each partner's Ed25519 public key and key id.
-//!
-//! Read from the same document as [`crate::partners::Directory`] (which ignores these fields),
-//! so ingest, forward and receive share one file an operator edits with
-//! `ecites partners add|remove`:
+//! The partner directory (`config/partners.json`): the partner MAs this deployment exchanges
+//! with (endpoint, accepted document types, Ed25519 public keys) and the agencies of its own
+//! country that post customs uses and verifications. One document, one model, one port
+//! ([`PartnerDirectory`]): ingest reads where to deliver, forward where to send, receive whose
+//! key verifies a message. Operators edit it with `ecites partners` and `ecites agencies`:
 //!
 //! ```json
 //! {"version": 1, "partners": [
@@ -15,7 +14,7 @@
 //!
 //! `rotation_keys` lets a key rotation overlap instead of being a switch at an agreed minute:
 //! while the partner moves to its new key, messages signed with either key are accepted, each
-//! key chosen by the `X-Ecites-Key-Id` the message carries ([`ExchangePartner::key_for`]).
+//! key chosen by the `X-Ecites-Key-Id` the message carries ([`Partner::key_for`]).
 
 use async_trait::async_trait;
 use ecites_domain::CountryCode;
@@ -23,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 /// One partner MA with its keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExchangePartner {
+pub struct Partner {
     /// The partner's country.
     pub country: CountryCode,
     /// Where to deliver.
@@ -59,6 +58,47 @@ pub struct PartnerKey {
     pub key_id: String,
     /// The Ed25519 public key, base64 of the 32 bytes.
     pub public_key: String,
+}
+
+/// Why an edit of the directory was refused; nothing is written. The message names the entry
+/// and the rule, for the operator.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    /// No entry for the country.
+    #[error("{0} is not in the partner directory")]
+    UnknownPartner(CountryCode),
+    /// No agency with the id.
+    #[error("no agency {0:?} is registered")]
+    UnknownAgency(String),
+    /// A key to accept has the current key's id, which would make the choice ambiguous.
+    #[error("key id {key_id:?} is already {country}'s current key")]
+    KeyIdInUse {
+        /// The partner.
+        country: CountryCode,
+        /// The key id.
+        key_id: String,
+    },
+    /// A key to retire is not on record.
+    #[error("{country} has no key {key_id:?} (on record: {})", on_record.join(", "))]
+    UnknownKey {
+        /// The partner.
+        country: CountryCode,
+        /// The key id asked for.
+        key_id: String,
+        /// The key ids on record.
+        on_record: Vec<String>,
+    },
+    /// The key to retire is the partner's only one.
+    #[error("{key_id:?} is {country}'s only key: accept its new key first, or remove the partner")]
+    OnlyKey {
+        /// The partner.
+        country: CountryCode,
+        /// The key id.
+        key_id: String,
+    },
+    /// An agency id outside the allowed form.
+    #[error("agency id {0:?}: 1 to {MAX_AGENCY_ID_CHARS} letters, digits, '-', '_' or '.'")]
+    InvalidAgencyId(String),
 }
 
 /// Why no key of a partner can verify a message.
@@ -106,7 +146,22 @@ fn choose_key<'a>(
     }
 }
 
-impl ExchangePartner {
+impl Partner {
+    /// An active partner at `endpoint` accepting every document type, with no key on record
+    /// yet (nothing from it is accepted until one is).
+    pub fn new(country: CountryCode, endpoint: impl Into<String>) -> Self {
+        Partner {
+            country,
+            endpoint: endpoint.into(),
+            name: None,
+            active: true,
+            accepted_document_types: Vec::new(),
+            public_key: None,
+            key_id: None,
+            rotation_keys: Vec::new(),
+        }
+    }
+
     /// The public key (base64) to verify a message carrying `sent_key_id` with: the rotation
     /// key of that id, else the current key when its id matches or none is on record for it.
     pub fn key_for(&self, sent_key_id: Option<&str>) -> Result<&str, KeyChoiceError> {
@@ -129,12 +184,12 @@ impl ExchangePartner {
 
     /// Starts accepting `key` beside the current key (replacing a rotation key of the same
     /// id). Refused when the id is the current key's, which would make the choice ambiguous.
-    pub fn accept_key(&mut self, key: PartnerKey) -> Result<(), String> {
+    pub fn accept_key(&mut self, key: PartnerKey) -> Result<(), DirectoryError> {
         if self.key_id.as_deref() == Some(key.key_id.as_str()) {
-            return Err(format!(
-                "key id {:?} is already {}'s current key",
-                key.key_id, self.country
-            ));
+            return Err(DirectoryError::KeyIdInUse {
+                country: self.country,
+                key_id: key.key_id,
+            });
         }
         self.rotation_keys.retain(|k| k.key_id != key.key_id);
         self.rotation_keys.push(key);
@@ -143,23 +198,23 @@ impl ExchangePartner {
 
     /// Stops accepting the key `key_id`. Retiring the current key promotes the oldest
     /// rotation key to current; retiring the last key is refused (remove the partner instead).
-    pub fn retire_key(&mut self, key_id: &str) -> Result<(), String> {
+    pub fn retire_key(&mut self, key_id: &str) -> Result<(), DirectoryError> {
         if let Some(at) = self.rotation_keys.iter().position(|k| k.key_id == key_id) {
             self.rotation_keys.remove(at);
             return Ok(());
         }
         if self.key_id.as_deref() != Some(key_id) {
-            return Err(format!(
-                "{} has no key {key_id:?} (on record: {})",
-                self.country,
-                self.key_ids().join(", ")
-            ));
+            return Err(DirectoryError::UnknownKey {
+                country: self.country,
+                key_id: key_id.to_owned(),
+                on_record: self.key_ids(),
+            });
         }
         if self.rotation_keys.is_empty() {
-            return Err(format!(
-                "{key_id:?} is {}'s only key: accept its new key first, or remove the partner",
-                self.country
-            ));
+            return Err(DirectoryError::OnlyKey {
+                country: self.country,
+                key_id: key_id.to_owned(),
+            });
         }
         let next = self.rotation_keys.remove(0);
         self.key_id = Some(next.key_id);
@@ -170,19 +225,6 @@ impl ExchangePartner {
 
 fn yes() -> bool {
     true
-}
-
-/// Ingest's view of an entry: the same document read by one loader, without the keys.
-impl From<&ExchangePartner> for crate::partners::Partner {
-    fn from(partner: &ExchangePartner) -> Self {
-        crate::partners::Partner {
-            country: partner.country,
-            endpoint: partner.endpoint.clone(),
-            name: partner.name.clone(),
-            active: partner.active,
-            accepted_document_types: partner.accepted_document_types.clone(),
-        }
-    }
 }
 
 /// An agency registered with this deployment (its country's customs, enforcement, ...): it
@@ -217,7 +259,7 @@ pub struct Agency {
 
 impl Agency {
     /// The public key to verify a message carrying `sent_key_id` with (as
-    /// [`ExchangePartner::key_for`]).
+    /// [`Partner::key_for`]).
     pub fn key_for(&self, sent_key_id: Option<&str>) -> Result<&str, KeyChoiceError> {
         choose_key(
             self.public_key.as_deref(),
@@ -241,13 +283,13 @@ pub const MAX_AGENCY_ID_CHARS: usize = 64;
 
 /// The whole directory document, as the exchange and `ecites partners` read and write it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExchangeDirectory {
+pub struct Directory {
     /// Format version, 1.
     #[serde(default = "one")]
     pub version: u32,
     /// The partners.
     #[serde(default)]
-    pub partners: Vec<ExchangePartner>,
+    pub partners: Vec<Partner>,
     /// The agencies of this country that post uses and verifications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agencies: Vec<Agency>,
@@ -257,37 +299,40 @@ fn one() -> u32 {
     1
 }
 
-impl ExchangeDirectory {
+impl Directory {
     /// Reads the document.
     pub fn parse(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
 
     /// The partner for a country (the last entry wins, as for ingest).
-    pub fn get(&self, country: CountryCode) -> Option<&ExchangePartner> {
+    pub fn get(&self, country: CountryCode) -> Option<&Partner> {
         self.partners.iter().rev().find(|p| p.country == country)
     }
 
     /// Adds or replaces the entry for the partner's country.
-    pub fn upsert(&mut self, partner: ExchangePartner) {
+    pub fn upsert(&mut self, partner: Partner) {
         self.partners.retain(|p| p.country != partner.country);
         self.partners.push(partner);
         self.partners.sort_by_key(|p| p.country);
     }
 
     /// The entry of a country, to edit it; the error names the country for the operator.
-    pub fn partner_mut(&mut self, country: CountryCode) -> Result<&mut ExchangePartner, String> {
+    pub fn partner_mut(&mut self, country: CountryCode) -> Result<&mut Partner, DirectoryError> {
         self.partners
             .iter_mut()
             .rfind(|p| p.country == country)
-            .ok_or_else(|| format!("{country} is not in the partner directory"))
+            .ok_or(DirectoryError::UnknownPartner(country))
     }
 
-    /// Removes a country's entry; `false` when there was none.
-    pub fn remove(&mut self, country: CountryCode) -> bool {
+    /// Removes a country's entry; refused when there is none.
+    pub fn remove(&mut self, country: CountryCode) -> Result<(), DirectoryError> {
         let before = self.partners.len();
         self.partners.retain(|p| p.country != country);
-        before != self.partners.len()
+        if before == self.partners.len() {
+            return Err(DirectoryError::UnknownPartner(country));
+        }
+        Ok(())
     }
 
     /// The agency with this id.
@@ -297,7 +342,7 @@ impl ExchangeDirectory {
 
     /// Adds or replaces an agency (by id); refused for an id that is empty, too long or holds
     /// characters other than letters, digits, `-`, `_` and `.`.
-    pub fn upsert_agency(&mut self, agency: Agency) -> Result<(), String> {
+    pub fn upsert_agency(&mut self, agency: Agency) -> Result<(), DirectoryError> {
         let id = agency.id.as_str();
         if id.is_empty()
             || id.chars().count() > MAX_AGENCY_ID_CHARS
@@ -305,9 +350,7 @@ impl ExchangeDirectory {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
-            return Err(format!(
-                "agency id {id:?}: 1 to {MAX_AGENCY_ID_CHARS} letters, digits, '-', '_' or '.'"
-            ));
+            return Err(DirectoryError::InvalidAgencyId(id.to_owned()));
         }
         self.agencies.retain(|a| a.id != agency.id);
         self.agencies.push(agency);
@@ -315,22 +358,23 @@ impl ExchangeDirectory {
         Ok(())
     }
 
-    /// Removes an agency; `false` when there was none.
-    pub fn remove_agency(&mut self, id: &str) -> bool {
+    /// Removes an agency; refused when none has the id.
+    pub fn remove_agency(&mut self, id: &str) -> Result<(), DirectoryError> {
         let before = self.agencies.len();
         self.agencies.retain(|a| a.id != id);
-        before != self.agencies.len()
+        if before == self.agencies.len() {
+            return Err(DirectoryError::UnknownAgency(id.to_owned()));
+        }
+        Ok(())
     }
 }
 
-/// Looks partners up with their keys (cached by the implementation).
+/// Looks partners and agencies up (cached by the implementation): ingest for where to deliver,
+/// forward for where to send, receive for the key that verifies a message.
 #[async_trait]
-pub trait ExchangePartners: Send + Sync {
+pub trait PartnerDirectory: Send + Sync {
     /// The partner for a country, if the directory has one.
-    async fn exchange_partner(
-        &self,
-        country: CountryCode,
-    ) -> Result<Option<ExchangePartner>, crate::Error>;
+    async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, crate::Error>;
 
     /// The registered agency with this id, if any. Directories without agencies (partners
     /// only) know none, so no agency message is accepted.
@@ -344,51 +388,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_ingest_reader_and_the_exchange_reader_share_one_document() {
-        let text = r#"{"version":1,"partners":[{"country":"XB","endpoint":"http://x","public_key":"AAAA","key_id":"XB-1"}]}"#;
-        let ours = ExchangeDirectory::parse(text.as_bytes()).unwrap();
-        let theirs = crate::partners::Directory::parse(text.as_bytes()).unwrap();
-        assert_eq!(ours.partners[0].public_key.as_deref(), Some("AAAA"));
-        assert!(ours.partners[0].active);
-        assert_eq!(theirs.partners[0].endpoint, "http://x");
-    }
-
-    #[test]
-    fn ingest_sees_the_exchange_entry_without_keys_and_the_last_entry_for_a_country_wins() {
+    fn an_entry_written_without_keys_reads_active_and_the_last_entry_for_a_country_wins() {
         let text = r#"{"version":1,"partners":[
             {"country":"XB","endpoint":"https://old.example","public_key":"AAAA"},
-            {"country":"XB","endpoint":"https://new.example","active":false,"accepted_document_types":["E"],"name":"MA"}]}"#;
-        let exchange = ExchangeDirectory::parse(text.as_bytes()).unwrap();
-        let ingest = crate::partners::Directory::parse(text.as_bytes()).unwrap();
-        let country = "XB".parse().unwrap();
-        let converted = exchange.get(country).map(crate::partners::Partner::from);
-        assert_eq!(converted.as_ref(), ingest.by_country().get(&country));
-        assert_eq!(converted.unwrap().endpoint, "https://new.example");
+            {"country":"XB","endpoint":"https://new.example","accepted_document_types":["E"],"name":"MA"}]}"#;
+        let directory = Directory::parse(text.as_bytes()).unwrap();
+        let entry = directory.get("XB".parse().unwrap()).unwrap();
+        assert_eq!(entry.endpoint, "https://new.example");
+        assert!(entry.active);
+        assert_eq!(entry.public_key, None);
+        assert_eq!(directory.partners[0].public_key.as_deref(), Some("AAAA"));
     }
 
     #[test]
     fn upsert_replaces_and_remove_reports() {
-        let mut directory = ExchangeDirectory::default();
-        let partner = |endpoint: &str| ExchangePartner {
-            country: "XB".parse().unwrap(),
-            endpoint: endpoint.into(),
-            name: None,
-            active: true,
-            accepted_document_types: vec![],
-            public_key: None,
-            key_id: None,
-            rotation_keys: vec![],
-        };
+        let mut directory = Directory::default();
+        let partner = |endpoint: &str| Partner::new("XB".parse().unwrap(), endpoint);
         directory.upsert(partner("a"));
         directory.upsert(partner("b"));
         assert_eq!(directory.partners.len(), 1);
         assert_eq!(directory.partners[0].endpoint, "b");
-        assert!(directory.remove("XB".parse().unwrap()));
-        assert!(!directory.remove("XB".parse().unwrap()));
+        assert_eq!(directory.remove("XB".parse().unwrap()), Ok(()));
+        assert_eq!(
+            directory
+                .remove("XB".parse().unwrap())
+                .unwrap_err()
+                .to_string(),
+            "XB is not in the partner directory"
+        );
     }
 
-    fn rotating() -> ExchangePartner {
-        ExchangePartner {
+    fn rotating() -> Partner {
+        Partner {
             country: "XB".parse().unwrap(),
             endpoint: "https://x".into(),
             name: None,
@@ -442,14 +473,20 @@ mod tests {
         assert!(partner
             .accept_key(key("XB-1", "OTHER"))
             .unwrap_err()
+            .to_string()
             .contains("already XB's current key"));
-        assert!(partner.retire_key("XB-1").unwrap_err().contains("only key"));
+        assert!(partner
+            .retire_key("XB-1")
+            .unwrap_err()
+            .to_string()
+            .contains("only key"));
         partner.accept_key(key("XB-2", "NEW")).unwrap();
         partner.accept_key(key("XB-2", "NEWER")).unwrap();
         assert_eq!(partner.rotation_keys.len(), 1, "same id replaced");
         assert!(partner
             .retire_key("XB-9")
             .unwrap_err()
+            .to_string()
             .contains("XB-1, XB-2"));
         partner.retire_key("XB-1").unwrap();
         assert_eq!(partner.key_id.as_deref(), Some("XB-2"));
@@ -462,12 +499,12 @@ mod tests {
     fn rotation_keys_are_read_and_written_with_the_entry_and_omitted_when_empty() {
         let text = r#"{"partners":[{"country":"XB","endpoint":"https://x","public_key":"OLD","key_id":"XB-1",
             "rotation_keys":[{"key_id":"XB-2","public_key":"NEW"}]}]}"#;
-        let directory = ExchangeDirectory::parse(text.as_bytes()).unwrap();
+        let directory = Directory::parse(text.as_bytes()).unwrap();
         assert_eq!(
             directory.partners[0].rotation_keys,
             vec![key("XB-2", "NEW")]
         );
-        let written = serde_json::to_string(&ExchangeDirectory {
+        let written = serde_json::to_string(&Directory {
             version: 1,
             partners: vec![rotating()],
             agencies: Vec::new(),

@@ -10,7 +10,7 @@
 //! where it becomes FAILED and an operator replays it (`ecites replay`). Every transition is conditional on the delivery still
 //! being PENDING, so a delivery queued twice is sent at most once after it succeeded.
 
-use crate::directory::ExchangePartners;
+use crate::directory::PartnerDirectory;
 use crate::ledger::{DeliveryKind, DeliveryState};
 use crate::messages::DeliveryMessage;
 use crate::ports::{BlobStore, Clock, Fetched};
@@ -78,7 +78,7 @@ pub struct ForwardServices<'a> {
     /// The ledger's deliveries.
     pub tracker: &'a dyn DeliveryTracker,
     /// The partner directory (current endpoints).
-    pub partners: &'a dyn ExchangePartners,
+    pub partners: &'a dyn PartnerDirectory,
     /// HTTP.
     pub transport: &'a dyn HttpTransport,
     /// Our signing key.
@@ -330,7 +330,7 @@ async fn current_endpoint(
     };
     let partner = services
         .partners
-        .exchange_partner(country)
+        .partner(country)
         .await
         .unwrap_or_else(|error| {
             tracing::warn!(%error, "partner directory unreadable: using the queued endpoint");
@@ -593,7 +593,7 @@ mod tests {
         assert!(!endpoint_allowed("ftp://127.0.0.1/"));
     }
 
-    use crate::directory::ExchangePartner;
+    use crate::directory::Partner;
     use crate::protocol::SigningIdentity;
     use std::sync::Mutex;
 
@@ -653,12 +653,12 @@ mod tests {
     }
 
     #[async_trait]
-    impl ExchangePartners for Fakes {
-        async fn exchange_partner(
+    impl PartnerDirectory for Fakes {
+        async fn partner(
             &self,
             country: ecites_domain::CountryCode,
-        ) -> Result<Option<ExchangePartner>, Error> {
-            Ok(Some(ExchangePartner {
+        ) -> Result<Option<Partner>, Error> {
+            Ok(Some(Partner {
                 country,
                 endpoint: self.endpoint.clone(),
                 name: None,

@@ -8,12 +8,11 @@
 //! retried, (2) reports a duplicate with its still-pending deliveries, and they are sent again;
 //! the forward function deduplicates on `delivery_id`.
 
+use crate::directory::PartnerDirectory;
 use crate::keys::{outbox_key, report_key, InputSource};
 use crate::ledger::{NewCancellation, NewRejection, NewVersion, Recipient, Recorded};
 use crate::messages::{parse_ingest_message, DeliveryMessage, IngestMessage, Input};
-use crate::ports::{
-    BlobStore, Clock, DeliveryQueue, Fetched, Ledger, PartnerDirectory, SpeciesChecklist,
-};
+use crate::ports::{BlobStore, Clock, DeliveryQueue, Fetched, Ledger, SpeciesChecklist};
 use crate::Error;
 use chrono::{DateTime, Months, NaiveTime, Utc};
 use ecites_domain::{CountryCode, DocumentType, Finding, Permit, PermitId};

@@ -11,7 +11,7 @@
 //! - [`usage`], [`receive_use`]: customs uses of permits, their checks and verification;
 //! - [`notify`]: notification events, subscriptions and webhooks;
 //! - [`report`]: the CITES annual report from the ledger's report index;
-//! - [`ledger`], [`ports`], [`directory`], [`partners`], [`http`], [`keys`], [`retry`]: the
+//! - [`ledger`], [`ports`], [`directory`], [`http`], [`keys`], [`retry`]: the
 //!   ports the use cases call and the shared rules (keys, retry policy).
 //!
 //! What it must not know: the AWS SDK, Lambda event shapes, environment variables, and the
@@ -28,7 +28,6 @@ pub mod keys;
 pub mod ledger;
 pub mod messages;
 pub mod notify;
-pub mod partners;
 pub mod ports;
 pub mod protocol;
 pub mod receive;
@@ -37,12 +36,11 @@ pub mod report;
 pub mod retry;
 pub mod usage;
 
+pub use directory::{Directory, DirectoryError, Partner, PartnerDirectory};
 pub use error::Error;
 pub use ingest::{ingest_message, IngestReport, IngestServices, IngestSettings};
 pub use ledger::{render_status, DeliveryKind, DeliveryState, PermitStatus, VersionState};
 pub use messages::DeliveryMessage;
-pub use partners::{Directory, Partner};
 pub use ports::{
-    BlobStore, Clock, DeliveryQueue, Fetched, Ledger, NoChecklist, PartnerDirectory,
-    SpeciesChecklist, SystemClock,
+    BlobStore, Clock, DeliveryQueue, Fetched, Ledger, NoChecklist, SpeciesChecklist, SystemClock,
 };

@@ -3,11 +3,10 @@
 
 use crate::ledger::{NewCancellation, NewRejection, NewVersion, PermitStatus, Recorded};
 use crate::messages::DeliveryMessage;
-use crate::partners::Partner;
 use crate::Error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ecites_domain::{CountryCode, PermitId};
+use ecites_domain::PermitId;
 
 /// An object read with a size bound.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,13 +79,6 @@ pub trait Ledger: Send + Sync {
 pub trait DeliveryQueue: Send + Sync {
     /// Sends the messages (batched); any message not accepted is a transient error.
     async fn send(&self, messages: &[DeliveryMessage]) -> Result<(), Error>;
-}
-
-/// The partner directory: which MA (endpoint) receives permits for a country.
-#[async_trait]
-pub trait PartnerDirectory: Send + Sync {
-    /// The partner for a country, if the directory has one.
-    async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error>;
 }
 
 /// The CITES checklist of the deployment, for the `listing` validation tier

@@ -14,7 +14,7 @@
 //! unauthenticated caller learns nothing about the directory (which senders are partners, which
 //! key ids are on record).
 
-use crate::directory::{ExchangePartners, KeyChoiceError};
+use crate::directory::{KeyChoiceError, PartnerDirectory};
 use crate::keys::escape_component;
 use crate::ports::{BlobStore, Clock, SpeciesChecklist};
 use crate::protocol::{
@@ -112,7 +112,7 @@ pub struct ReceiveServices<'a> {
     /// The inbound ledger.
     pub ledger: &'a dyn InboundLedger,
     /// The partner directory with keys.
-    pub partners: &'a dyn ExchangePartners,
+    pub partners: &'a dyn PartnerDirectory,
     /// The CITES checklist for the `listing` tier ([`crate::NoChecklist`] for none): a
     /// received permit's listing findings are warnings, never a refusal.
     pub species: &'a dyn SpeciesChecklist,
@@ -345,7 +345,7 @@ async fn receive_inner(
     let Ok(from) = envelope.from.parse::<CountryCode>() else {
         return Ok(unauthenticated("`from` is not a country code"));
     };
-    let partner = match services.partners.exchange_partner(from).await? {
+    let partner = match services.partners.partner(from).await? {
         Some(partner) if partner.active => partner,
         _ => return Ok(unauthenticated("the sender is not an active partner")),
     };
@@ -650,7 +650,7 @@ async fn receive_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::ExchangePartner;
+    use crate::directory::Partner;
     use crate::forward::build_message;
     use crate::ledger::DeliveryKind;
     use crate::ports::Fetched;
@@ -741,14 +741,11 @@ mod tests {
         }
     }
 
-    struct Partners(ExchangePartner);
+    struct Partners(Partner);
 
     #[async_trait]
-    impl ExchangePartners for Partners {
-        async fn exchange_partner(
-            &self,
-            country: CountryCode,
-        ) -> Result<Option<ExchangePartner>, Error> {
+    impl PartnerDirectory for Partners {
+        async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error> {
             Ok((country == self.0.country).then(|| self.0.clone()))
         }
     }
@@ -771,7 +768,7 @@ mod tests {
 
     fn world(broken_store: bool) -> World {
         let key = SigningIdentity::generate("FR-1").unwrap();
-        let partner = ExchangePartner {
+        let partner = Partner {
             country: "FR".parse().unwrap(),
             endpoint: "http://127.0.0.1:9/".into(),
             name: None,

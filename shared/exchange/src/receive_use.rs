@@ -14,7 +14,7 @@
 //!
 //! Before the signature is verified every refusal is the same 401, as for envelopes.
 
-use crate::directory::{Agency, ExchangePartners, KeyChoiceError};
+use crate::directory::{Agency, KeyChoiceError, PartnerDirectory};
 use crate::protocol::{
     bounded, cap_findings, verify, within_window, Ack, AckStatus, Refusal, RefusalCode,
     WireFinding, KEY_ID_HEADER, MAX_ANSWER_TEXT_CHARS, MAX_MESSAGE_ID_CHARS, SIGNATURE_HEADER,
@@ -101,14 +101,13 @@ pub struct VerifyMessage {
 /// The services the use endpoints run over.
 #[derive(Clone, Copy)]
 pub struct UseReceiveServices<'a> {
-    /// Partner and agency keys.
-    pub partners: &'a dyn ExchangePartners,
+    /// The partner directory: partner and agency keys, and the endpoints to tell a foreign
+    /// permit's issuer of a use.
+    pub partners: &'a dyn PartnerDirectory,
     /// Message id claims (replay guard), shared with permit envelopes.
     pub claims: &'a dyn InboundLedger,
     /// The ledger's side of uses.
     pub uses: &'a dyn UseLedger,
-    /// The partner directory's endpoints, to tell a foreign permit's issuer of a use.
-    pub directory: &'a dyn crate::ports::PartnerDirectory,
     /// The deliveries queue (forward), when this deployment tells issuers of uses posted here;
     /// `None`: recorded here only.
     pub queue: Option<&'a dyn crate::ports::DeliveryQueue>,
@@ -235,7 +234,7 @@ async fn admit(
     let key_id = header(KEY_ID_HEADER);
     let (sender, public_key) = match head.agency {
         None => {
-            let partner = match services.partners.exchange_partner(from).await? {
+            let partner = match services.partners.partner(from).await? {
                 Some(partner) if partner.active => partner,
                 _ => return Ok(Err(unauthenticated("the sender is not an active partner"))),
             };
@@ -437,7 +436,7 @@ async fn receive_use_inner(
     // An agency's use of a foreign permit is told to its issuer, as one sent on the queue is.
     let tell = match (&sender, services.queue) {
         (Sender::Agency(_), Some(_)) => {
-            crate::usage::use_delivery(services.directory, settings.own_country, &message.used)
+            crate::usage::use_delivery(services.partners, settings.own_country, &message.used)
                 .await?
         }
         _ => None,

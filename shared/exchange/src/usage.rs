@@ -305,7 +305,7 @@ pub async fn record_use_telling(
 /// ([`crate::receive_use`]). It carries the use itself (no object to store and read back), and
 /// its ledger row is written in the use's own transaction.
 pub async fn use_delivery(
-    partners: &dyn crate::ports::PartnerDirectory,
+    partners: &dyn crate::PartnerDirectory,
     own_country: CountryCode,
     used: &PermitUse,
 ) -> Result<Option<crate::DeliveryMessage>, Error> {

@@ -122,13 +122,7 @@ impl DeliveryQueue for Fakes {
 #[async_trait]
 impl PartnerDirectory for Fakes {
     async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error> {
-        Ok((country.to_string() == "XB").then(|| Partner {
-            country,
-            endpoint: "https://xb.example".into(),
-            name: None,
-            active: true,
-            accepted_document_types: Vec::new(),
-        }))
+        Ok((country.to_string() == "XB").then(|| Partner::new(country, "https://xb.example")))
     }
 }
 

@@ -48,15 +48,15 @@ pub struct LocalOptions {
     pub max_attempts: Option<u32>,
 }
 
-/// A partner on loopback (nothing listens there in this issue: the forward function comes later).
+/// A partner on loopback for the ingest-only stack: a recipient to record deliveries for, at an
+/// address where nothing listens (the ingest stack runs no forward function).
 pub fn loopback_partner(country: &str) -> Option<Partner> {
-    Some(Partner {
-        country: country.parse().ok()?,
-        endpoint: format!("http://127.0.0.1:9/{}", country.to_ascii_lowercase()),
-        name: Some(format!("Management Authority of {country}")),
-        active: true,
-        accepted_document_types: Vec::new(),
-    })
+    let mut partner = Partner::new(
+        country.parse().ok()?,
+        format!("http://127.0.0.1:9/{}", country.to_ascii_lowercase()),
+    );
+    partner.name = Some(format!("Management Authority of {country}"));
+    Some(partner)
 }
 
 impl LocalOptions {
@@ -68,11 +68,11 @@ impl LocalOptions {
             prefix: prefix.to_owned(),
             country: country("XA"),
             partners: Directory {
-                version: 1,
                 partners: ["XB", "XD"]
                     .into_iter()
                     .filter_map(loopback_partner)
                     .collect(),
+                ..Directory::default()
             },
             visibility_timeout_s: 1,
             max_receive_count: 3,

@@ -186,7 +186,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
         }
         Command::BenchUse { endpoint, uses } => {
-            println!("{}", ecites_local::bench::permit_use::run(endpoint, uses).await?);
+            println!(
+                "{}",
+                ecites_local::bench::permit_use::run(endpoint, uses).await?
+            );
         }
         Command::Setup {
             endpoint,
@@ -202,7 +205,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 prefix,
                 country,
             };
-            print!("{}", ecites_local::stack::hand_run::create(&spec).await?.exports());
+            print!(
+                "{}",
+                ecites_local::stack::hand_run::create(&spec)
+                    .await?
+                    .exports()
+            );
         }
         Command::Run {
             timeout,

@@ -2,8 +2,8 @@
 //! (XA's forward function POSTing to XB's receive function, both against the emulator), and the
 //! AWS requests each delivery costs on both sides (counted by the SDK interceptor).
 
-use crate::stack::exchange::{start_pair, PairOptions};
 use crate::fixtures;
+use crate::stack::exchange::{start_pair, PairOptions};
 use chrono::Utc;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

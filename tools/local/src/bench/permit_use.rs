@@ -4,8 +4,8 @@
 //! writes the endorsed version for XB), XA's receive function recording XB's confirmation, and
 //! a verification at XB.
 
-use crate::stack::exchange::{start_pair, Ma, PairOptions};
 use crate::fixtures;
+use crate::stack::exchange::{start_pair, Ma, PairOptions};
 use chrono::Utc;
 use ecites_domain::usage::{Border, VerifyRequest};
 use ecites_exchange::usage::{verify_permit, UseServices};

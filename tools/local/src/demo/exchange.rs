@@ -3,9 +3,9 @@
 //! recovers and an operator replays; then a forged message is refused. Prints what each
 //! ledger says.
 
-use crate::stack::exchange::{delivery_message, start_pair, Ma, PairOptions};
-use crate::fixtures;
 use crate::emulation::function_url::Mode;
+use crate::fixtures;
+use crate::stack::exchange::{delivery_message, start_pair, Ma, PairOptions};
 use chrono::Utc;
 use ecites_exchange::forward::build_message;
 use ecites_exchange::http::HttpTransport as _;

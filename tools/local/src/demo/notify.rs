@@ -3,9 +3,9 @@
 //! (signed) each receive what they subscribed to and nothing else; a stream replay notifies
 //! nobody twice.
 
+use crate::emulation::webhook_receiver::WebhookReceiver;
 use crate::fixtures;
 use crate::stack::notify::{LocalNotify, NotifyOptions};
-use crate::emulation::webhook_receiver::WebhookReceiver;
 use crate::{Local, LocalOptions};
 use ecites_exchange::notify::{
     verify, Channel, EventType, Filters, Role, Secret, Subscription, SIGNATURE_HEADER,

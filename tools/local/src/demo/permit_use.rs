@@ -5,8 +5,8 @@
 //! alerts reaching XA's enforcement subscriber. It ends with the CITES annual reports of both
 //! MAs, built from what their ledgers learnt.
 
-use crate::stack::exchange::{start_pair, Ma, PairOptions};
 use crate::fixtures;
+use crate::stack::exchange::{start_pair, Ma, PairOptions};
 use crate::stack::notify::{LocalNotify, NotifyOptions};
 use chrono::Utc;
 use ecites_domain::report::{ReportBasis, ReportIndexKey, ReportRole};

@@ -12,14 +12,14 @@
 //! So the real binaries are proven to start, read their configuration, reach AWS and answer;
 //! the run also measures each one's start-up, peak resident memory and zip size.
 
-use crate::stack::exchange::{start_pair, Ma, PairOptions};
 use crate::emulation::function_url::FunctionUrlServer;
-use crate::stack::notify::{LocalNotify, NotifyOptions};
-use crate::packaged::{package, RunningFunction};
 use crate::emulation::runtime_api::Answer;
-use crate::stack::template_env::{Resolver, Template};
 use crate::emulation::tls_front::TlsFront;
 use crate::emulation::webhook_receiver::WebhookReceiver;
+use crate::packaged::{package, RunningFunction};
+use crate::stack::exchange::{start_pair, Ma, PairOptions};
+use crate::stack::notify::{LocalNotify, NotifyOptions};
+use crate::stack::template_env::{Resolver, Template};
 use crate::{fixtures, REGION};
 use anyhow::{bail, ensure, Context as _};
 use ecites_aws::signing::{secrets_client, store_signing_secret};
@@ -618,7 +618,9 @@ fn sample_naming(
     bucket: &str,
     version_id: Option<&str>,
 ) -> anyhow::Result<serde_json::Value> {
-    let path = crate::emulation::moto::repo_root().join("events").join(name);
+    let path = crate::emulation::moto::repo_root()
+        .join("events")
+        .join(name);
     let mut text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     text = text.replace(SAMPLE_BUCKET, bucket);
@@ -671,8 +673,9 @@ async fn samples(
         "the S3 test event failed: {failures:?}"
     );
 
-    let export =
-        std::fs::read(crate::emulation::moto::repo_root().join("cli/tests/fixtures/export-permit.json"))?;
+    let export = std::fs::read(
+        crate::emulation::moto::repo_root().join("cli/tests/fixtures/export-permit.json"),
+    )?;
     let s3 = &xa.local.clients.s3;
     s3.put_bucket_versioning()
         .bucket(bucket)

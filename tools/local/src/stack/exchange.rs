@@ -11,7 +11,7 @@ use ecites_aws::s3::write_directory;
 use ecites_aws::signing::{store_signing_identity, store_signing_secret};
 use ecites_aws::{AwsConfig, ClientOptions};
 use ecites_domain::{Permit, PermitId};
-use ecites_exchange::directory::{ExchangeDirectory, ExchangePartner};
+use ecites_exchange::directory::{Directory, Partner};
 use ecites_exchange::forward::RetryPolicy;
 use ecites_exchange::ledger::{delivery_id, DeliveryKind};
 use ecites_exchange::protocol::SigningIdentity;
@@ -180,8 +180,8 @@ impl Ma {
     }
 
     /// This MA as a partner entry for the other's directory.
-    pub fn as_partner(&self) -> ExchangePartner {
-        ExchangePartner {
+    pub fn as_partner(&self) -> Partner {
+        Partner {
             country: self.local.config.country,
             endpoint: self.server.url(),
             name: Some(format!(
@@ -197,7 +197,7 @@ impl Ma {
     }
 
     /// Replaces this MA's partners in its directory (its agencies stay).
-    pub async fn set_directory(&self, partners: Vec<ExchangePartner>) -> anyhow::Result<()> {
+    pub async fn set_directory(&self, partners: Vec<Partner>) -> anyhow::Result<()> {
         let agencies = ecites_aws::s3::read_directory(
             &self.local.clients.s3,
             &self.local.stack.bucket,
@@ -206,7 +206,7 @@ impl Ma {
         .await
         .map(|directory| directory.agencies)
         .unwrap_or_default();
-        let directory = ExchangeDirectory {
+        let directory = Directory {
             version: 1,
             partners,
             agencies,

@@ -6,10 +6,12 @@
 //! `ecites subscriptions` and `ecites replay` on the same environment, and see all of it work.
 
 use crate::emulation::function_url::FunctionUrlServer;
-use crate::emulation::mapping::{run_all, Mapping, QueueMapping, RunOptions, RunReport, Stop, StreamMapping};
+use crate::emulation::mapping::{
+    run_all, Mapping, QueueMapping, RunOptions, RunReport, Stop, StreamMapping,
+};
 use crate::emulation::runner::EventSource;
-use crate::stack::setup::{setup, setup_notify, NotifyResources, Stack, StackSpec};
 use crate::emulation::stream::StreamSource;
+use crate::stack::setup::{setup, setup_notify, NotifyResources, Stack, StackSpec};
 use crate::{LocalOptions, REGION};
 use anyhow::Context as _;
 use ecites_aws::notify::NotifyClients;

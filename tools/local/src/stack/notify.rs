@@ -71,10 +71,7 @@ impl LocalNotify {
             prefix,
             visibility_timeout_s: 1,
             max_receive_count: options.max_receive_count,
-            partners: Directory {
-                version: 1,
-                partners: Vec::new(),
-            },
+            partners: Directory::default(),
         };
         let crate::stack::setup::NotifyResources {
             topic_arn,
@@ -95,7 +92,8 @@ impl LocalNotify {
         };
         let function = NotifyFunction::new(&config, &local.clients, &clients);
         let webhooks = WebhookFunction::new(&config, &local.clients, &clients)?;
-        let streams = crate::emulation::stream::streams_client(Some(&local.endpoint), REGION, true).await;
+        let streams =
+            crate::emulation::stream::streams_client(Some(&local.endpoint), REGION, true).await;
         let stream =
             StreamSource::new(&local.clients.dynamodb, streams, &local.stack.table, REGION).await?;
         let webhook_source =

@@ -321,8 +321,10 @@ Resources:
 
     #[test]
     fn the_repository_template_names_a_binary_for_every_function() {
-        let text =
-            std::fs::read_to_string(crate::emulation::moto::repo_root().join("infra/template.yaml")).unwrap();
+        let text = std::fs::read_to_string(
+            crate::emulation::moto::repo_root().join("infra/template.yaml"),
+        )
+        .unwrap();
         let template = Template::parse(&text).unwrap();
         let binaries: Vec<&str> = template
             .functions
