@@ -18,7 +18,11 @@ pub async fn run(limit: usize) -> anyhow::Result<ExitCode> {
     let clients = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default())
         .await
         .clients();
-    let store = ecites_aws::DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table);
+    let store = ecites_aws::DynamoLedger::new(
+        clients.dynamodb.clone(),
+        &config.table,
+        std::sync::Arc::new(ecites_exchange::SystemClock),
+    );
     let report = ecites_aws::replay::replay_dlq(
         &clients.sqs,
         &store,
@@ -56,7 +60,11 @@ pub async fn run_no_partner(country: &str, limit: usize) -> anyhow::Result<ExitC
         );
         return Ok(ExitCode::FAILURE);
     }
-    let store = ecites_aws::DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table);
+    let store = ecites_aws::DynamoLedger::new(
+        clients.dynamodb.clone(),
+        &config.table,
+        std::sync::Arc::new(ecites_exchange::SystemClock),
+    );
     let report = ecites_aws::replay::requeue_no_partner(
         &clients.sqs,
         &store,

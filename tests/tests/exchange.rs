@@ -613,15 +613,11 @@ async fn concurrent_edits_of_the_partner_directory_both_land() {
     use ecites_exchange::directory::{Directory, Partner};
     let local = ecites_e2e::start().await;
     let (s3, bucket) = (&local.clients.s3, &local.stack.bucket);
-    let entry = |country: &str| Partner {
-        country: ecites_local::country(country),
-        endpoint: format!("https://ma.{}.example/cites", country.to_ascii_lowercase()),
-        name: None,
-        active: true,
-        accepted_document_types: Vec::new(),
-        public_key: None,
-        key_id: None,
-        rotation_keys: Vec::new(),
+    let entry = |country: &str| {
+        Partner::new(
+            ecites_local::country(country),
+            format!("https://ma.{}.example/cites", country.to_ascii_lowercase()),
+        )
     };
 
     for key in [

@@ -11,10 +11,10 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ecites_aws::batch::{receive_count, Dedupe, Handled, SqsBatch};
-use ecites_aws::exchange_store::DynamoExchangeStore;
 pub use ecites_aws::http::HyperTransport;
 use ecites_aws::signing::{load_signing_identity, load_signing_identity_from_secret};
 use ecites_aws::sqs::{self, queue_url_from_arn};
+use ecites_aws::DynamoLedger;
 use ecites_aws::S3PartnerDirectory;
 use ecites_aws::{AwsConfig, Clients, Config, ConfigError, S3BlobStore};
 use ecites_exchange::forward::{forward_delivery, ForwardOutcome, ForwardServices};
@@ -59,7 +59,7 @@ fn delivery_id(record: &SqsMessage) -> Option<String> {
 /// The forward function's state, built once per process.
 pub struct ForwardFunction {
     blobs: S3BlobStore,
-    store: DynamoExchangeStore,
+    ledger: DynamoLedger,
     partners: S3PartnerDirectory,
     transport: HyperTransport,
     signer: SigningIdentity,
@@ -79,7 +79,11 @@ impl ForwardFunction {
     ) -> Result<Self, ForwardError> {
         Ok(ForwardFunction {
             blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
-            store: DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table),
+            ledger: DynamoLedger::new(
+                clients.dynamodb.clone(),
+                &config.table,
+                Arc::new(SystemClock),
+            ),
             partners: S3PartnerDirectory::new(
                 clients.s3.clone(),
                 &config.bucket,
@@ -123,16 +127,16 @@ impl ForwardFunction {
         Self::new(config, &clients, &settings, signer)
     }
 
-    /// The tracking store (for tests and status next to the handler).
-    pub fn store(&self) -> &DynamoExchangeStore {
-        &self.store
+    /// The ledger its deliveries are tracked in (for tests and status next to the handler).
+    pub fn ledger(&self) -> &DynamoLedger {
+        &self.ledger
     }
 
     /// Forwards one record and applies the backoff to its message.
     async fn record(&self, record: &SqsMessage) -> Handled {
         let services = ForwardServices {
             blobs: &self.blobs,
-            tracker: &self.store,
+            tracker: &self.ledger,
             partners: &self.partners,
             transport: &self.transport,
             signer: &self.signer,

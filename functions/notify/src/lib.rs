@@ -16,49 +16,23 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use ecites_aws::batch::{receive_count, Handled, SqsBatch, StreamBatch};
+use ecites_aws::dynamo::stream::ledger_change;
 use ecites_aws::notify::{
     DynamoClaims, DynamoSubscriptions, NotifyClients, S3XmlLinks, SnsTopic, SqsWebhookQueue,
     SsmSecrets,
 };
 use ecites_aws::{Clients, S3BlobStore};
 use ecites_exchange::notify::{
-    deliver_webhook, notify_change, Change, Image, NotifyServices, WebhookOutcome, WebhookPolicy,
+    deliver_webhook, notify_change, Notified, NotifyServices, WebhookOutcome, WebhookPolicy,
     WebhookServices,
 };
 use ecites_exchange::retry::RetryPolicy;
 use ecites_exchange::{Clock, SystemClock};
 use lambda_runtime::LambdaEvent;
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use ecites_aws::config::NotifyConfig;
-
-/// Flattens a stream image (DynamoDB JSON) to text: `S` and `N` values, the rest dropped.
-fn flatten(item: &serde_dynamo::Item) -> Image {
-    let mut image = Image::new();
-    if let Ok(Value::Object(fields)) = serde_json::to_value(item) {
-        for (name, value) in fields {
-            let text = value
-                .get("S")
-                .or_else(|| value.get("N"))
-                .and_then(Value::as_str);
-            if let Some(text) = text {
-                image.insert(name, text.to_owned());
-            }
-        }
-    }
-    image
-}
-
-/// The change a stream record carries.
-pub fn change_of(record: &EventRecord) -> Change {
-    Change {
-        event_name: record.event_name.clone(),
-        old: flatten(&record.change.old_image),
-        new: flatten(&record.change.new_image),
-    }
-}
 
 pub use ecites_aws::batch::stream_response;
 
@@ -120,7 +94,13 @@ impl NotifyFunction {
             webhooks: &self.webhooks,
             clock: self.clock.as_ref(),
         };
-        match notify_change(services, &self.country, &change_of(record)).await {
+        // Items agencies are never told of (hash rows, audit, claims, removals) decode to no
+        // change: nothing to notify, the record is done.
+        let notified = match ledger_change(record) {
+            Some(change) => notify_change(services, &self.country, &change).await,
+            None => Ok(Notified::default()),
+        };
+        match notified {
             Ok(outcome) => {
                 if let Some((kind, id)) = &outcome.event {
                     tracing::info!(event = %kind, event_id = %id, published = outcome.published, webhooks = outcome.webhooks_queued, "notified");
@@ -281,15 +261,21 @@ mod tests {
     #[test]
     fn sample_stream_is_an_issued_permit_then_its_delivery() {
         let event = sample();
-        let changes: Vec<_> = event.records.iter().map(change_of).collect();
+        let changes: Vec<_> = event.records.iter().map(ledger_change).collect();
         assert_eq!(changes.len(), 3);
-        let issued = state_change(&changes[0]).expect("the version is an event");
+        let issued = changes[0]
+            .as_ref()
+            .and_then(state_change)
+            .expect("the version is an event");
         assert_eq!(issued.event, EventType::Issued);
         assert_eq!(issued.id, "XA/25XA000123/v1/issued");
         assert!(issued.xml_key.is_some());
         // A new PENDING delivery is not news; its move to DELIVERED is.
-        assert_eq!(state_change(&changes[1]), None);
-        let delivered = state_change(&changes[2]).expect("the delivery is an event");
+        assert_eq!(changes[1].as_ref().and_then(state_change), None);
+        let delivered = changes[2]
+            .as_ref()
+            .and_then(state_change)
+            .expect("the delivery is an event");
         assert_eq!(delivered.event, EventType::Delivered);
         assert_eq!(delivered.detail["recipient"], "XB");
     }

@@ -4,23 +4,23 @@
 //! jobs of `events/webhooks-delivery.json` (an `SqsEvent`), and those jobs become POSTs whose
 //! signatures verify with the subscriber's secret.
 //!
-//! The AWS side is replaced by small in-memory fakes, as in the other functions' events tests;
+//! The AWS side is replaced by the exchange crate's in-memory ports (`ecites_exchange::testing`);
 //! the end-to-end tests run the same code against the emulator.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::SqsEvent;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
+use ecites_aws::dynamo::stream::ledger_change;
 use ecites_exchange::notify::{
-    deliver_webhook, notify_change, verify, Claim, EventType, HttpError, HttpReply, HttpTransport,
-    NotificationClaims, NotifyServices, Secret, SecretStore, Subscription, SubscriptionRegistry,
-    TopicPublisher, WebhookJob, WebhookOutcome, WebhookQueue, WebhookServices, XmlLinks,
-    SIGNATURE_HEADER,
+    deliver_webhook, notify_change, verify, EventType, NotifyServices, Secret, Subscription,
+    WebhookJob, WebhookOutcome, WebhookServices, XmlLinks, SIGNATURE_HEADER,
 };
-use ecites_exchange::{BlobStore, Clock, Error, Fetched};
-use ecites_notify::change_of;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use ecites_exchange::testing::{
+    FixedClock, MemoryBlobs, MemoryClaims, MemoryRegistry, MemorySecrets, MemoryTopic,
+    MemoryWebhookQueue, RecordingHttp,
+};
+use ecites_exchange::{Clock, Error};
 
 /// The stack's bucket as the samples name it.
 const BUCKET: &str = "ecites-123456789012-5e8f6c70-cc1f-11f0-9d3a-0a1b2c3d4e5f";
@@ -62,131 +62,17 @@ fn outbox_xml() -> Vec<u8> {
     ecites_domain::xml::write_permit(&decoded.permit).into_bytes()
 }
 
-struct Outbox(Vec<u8>);
-
-#[async_trait]
-impl BlobStore for Outbox {
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        _version: Option<&str>,
-        _max_bytes: u64,
-    ) -> Result<Fetched, Error> {
-        if bucket == BUCKET && key.starts_with("outbox/XA/25XA000123/") {
-            Ok(Fetched::Bytes(self.0.clone()))
-        } else {
-            Err(Error::NotFound(format!("s3://{bucket}/{key}")))
-        }
-    }
-    async fn put(&self, _key: &str, _bytes: Vec<u8>, _content_type: &str) -> Result<(), Error> {
-        unreachable!("notify writes nothing to the bucket")
-    }
-    async fn delete(&self, _: &str) -> Result<(), Error> {
-        unreachable!("notify deletes nothing")
-    }
-    fn bucket(&self) -> &str {
-        BUCKET
-    }
-}
-
-struct Registry(Vec<Subscription>);
-
-#[async_trait]
-impl SubscriptionRegistry for Registry {
-    async fn list(&self) -> Result<Vec<Subscription>, Error> {
-        Ok(self.0.clone())
-    }
-    async fn get(&self, id: &str) -> Result<Option<Subscription>, Error> {
-        Ok(self.0.iter().find(|s| s.id == id).cloned())
-    }
-}
-
-/// Claims as the ledger keeps them: `true` once sent.
-#[derive(Default)]
-struct Claims(Mutex<HashMap<(String, String), bool>>);
-
-#[async_trait]
-impl NotificationClaims for Claims {
-    async fn claim(&self, event_id: &str, subscriber: &str) -> Result<Claim, Error> {
-        let mut claims = self.0.lock().unwrap();
-        Ok(
-            match claims.get(&(event_id.to_owned(), subscriber.to_owned())) {
-                None => {
-                    claims.insert((event_id.to_owned(), subscriber.to_owned()), false);
-                    Claim::New
-                }
-                Some(false) => Claim::Unfinished,
-                Some(true) => Claim::Done,
-            },
-        )
-    }
-    async fn complete(&self, event_id: &str, subscriber: &str) -> Result<(), Error> {
-        self.0
-            .lock()
-            .unwrap()
-            .insert((event_id.to_owned(), subscriber.to_owned()), true);
-        Ok(())
-    }
-}
-
-/// Header or attribute pairs: (name, value).
-type Pairs = Vec<(String, String)>;
-
-/// What was published: the message and its attributes (name, value).
-#[derive(Default)]
-struct Topic(Mutex<Vec<(String, Pairs)>>);
-
-#[async_trait]
-impl TopicPublisher for Topic {
-    async fn publish(
-        &self,
-        message: &str,
-        attributes: &[(&'static str, &'static str, String)],
-    ) -> Result<(), Error> {
-        let attributes = attributes
-            .iter()
-            .map(|(name, _, value)| ((*name).to_owned(), value.clone()))
-            .collect();
-        self.0
-            .lock()
-            .unwrap()
-            .push((message.to_owned(), attributes));
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct Jobs(Mutex<Vec<WebhookJob>>);
-
-#[async_trait]
-impl WebhookQueue for Jobs {
-    async fn enqueue(&self, job: &WebhookJob) -> Result<(), Error> {
-        self.0.lock().unwrap().push(job.clone());
-        Ok(())
-    }
-}
-
-struct FixedClock(DateTime<Utc>);
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
+/// Where ingest wrote the sample permit's standard XML (the samples' `xml_key`).
+const OUTBOX_KEY: &str =
+    "outbox/XA/25XA000123/bd7399e9a74c460068867ebdb1fc783d1d14992b3bf951b99886ca22fb1acabc.xml";
 
 fn clock() -> FixedClock {
     FixedClock(Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 5).unwrap())
 }
 
-struct Secrets;
-
-#[async_trait]
-impl SecretStore for Secrets {
-    async fn secret(&self, name: &str) -> Result<Secret, Error> {
-        assert_eq!(name, "/ecites/webhooks/customs-xb");
-        Ok(Secret::new(SAMPLE_SECRET))
-    }
+/// The sample subscriber's webhook secret, under its parameter name.
+fn secrets() -> MemorySecrets {
+    MemorySecrets::one("/ecites/webhooks/customs-xb", SAMPLE_SECRET)
 }
 
 struct Links;
@@ -205,43 +91,16 @@ impl XmlLinks for Links {
     }
 }
 
-/// A subscriber that answers 200 and keeps what it was sent.
-#[derive(Default)]
-struct Subscriber(Mutex<Vec<(String, Pairs, Vec<u8>)>>);
-
-#[async_trait]
-impl HttpTransport for Subscriber {
-    async fn post(
-        &self,
-        url: &str,
-        headers: &[(&str, String)],
-        body: Vec<u8>,
-    ) -> Result<HttpReply, HttpError> {
-        self.0.lock().unwrap().push((
-            url.to_owned(),
-            headers
-                .iter()
-                .map(|(name, value)| (name.to_string(), value.clone()))
-                .collect(),
-            body,
-        ));
-        Ok(HttpReply {
-            status: 200,
-            retry_after: None,
-            body: Vec::new(),
-        })
-    }
-}
-
 #[tokio::test]
 async fn the_sample_stream_becomes_the_sample_webhook_jobs_once() {
     let stream: Event = serde_json::from_str(&sample("notify-ledger-stream.json"))
         .expect("a DynamoDB stream event");
-    let (blobs, registry) = (Outbox(outbox_xml()), Registry(subscriptions()));
+    let blobs = MemoryBlobs::new(BUCKET).with(OUTBOX_KEY, outbox_xml());
+    let registry = MemoryRegistry(subscriptions());
     let (claims, topic, jobs, clock) = (
-        Claims::default(),
-        Topic::default(),
-        Jobs::default(),
+        MemoryClaims::default(),
+        MemoryTopic::default(),
+        MemoryWebhookQueue::default(),
         clock(),
     );
     let services = NotifyServices {
@@ -253,8 +112,8 @@ async fn the_sample_stream_becomes_the_sample_webhook_jobs_once() {
         clock: &clock,
     };
     let mut events = Vec::new();
-    for record in &stream.records {
-        let outcome = notify_change(services, "XA", &change_of(record))
+    for change in stream.records.iter().filter_map(ledger_change) {
+        let outcome = notify_change(services, "XA", &change)
             .await
             .expect("notified");
         events.extend(outcome.event.map(|(kind, _)| kind));
@@ -262,7 +121,7 @@ async fn the_sample_stream_becomes_the_sample_webhook_jobs_once() {
     assert_eq!(events, [EventType::Issued, EventType::Delivered]);
 
     // The topic got both events, with the attributes subscribers filter on.
-    let published = topic.0.lock().unwrap().clone();
+    let published = topic.published();
     assert_eq!(published.len(), 2);
     let attribute = |i: usize, name: &str| {
         published[i]
@@ -276,7 +135,7 @@ async fn the_sample_stream_becomes_the_sample_webhook_jobs_once() {
     assert_eq!(attribute(1, "event").as_deref(), Some("delivered"));
 
     // The webhook jobs are exactly the bodies of the webhooks sample, in order.
-    let queued = jobs.0.lock().unwrap().clone();
+    let queued = jobs.jobs();
     let deliveries: SqsEvent =
         serde_json::from_str(&sample("webhooks-delivery.json")).expect("an SqsEvent");
     let sampled: Vec<WebhookJob> = deliveries
@@ -287,26 +146,31 @@ async fn the_sample_stream_becomes_the_sample_webhook_jobs_once() {
     assert_eq!(queued, sampled);
 
     // The same batch again (a stream retry): nothing is published or queued twice.
-    for record in &stream.records {
-        let outcome = notify_change(services, "XA", &change_of(record))
+    for change in stream.records.iter().filter_map(ledger_change) {
+        let outcome = notify_change(services, "XA", &change)
             .await
             .expect("notified");
         assert!(!outcome.published);
         assert_eq!(outcome.webhooks_queued, 0);
     }
-    assert_eq!(topic.0.lock().unwrap().len(), 2);
-    assert_eq!(jobs.0.lock().unwrap().len(), 2);
+    assert_eq!(topic.published().len(), 2);
+    assert_eq!(jobs.jobs().len(), 2);
 }
 
 #[tokio::test]
 async fn the_sample_webhook_jobs_are_posted_signed_with_the_subscribers_secret() {
     let event: SqsEvent =
         serde_json::from_str(&sample("webhooks-delivery.json")).expect("an SqsEvent");
-    let (registry, subscriber, clock) = (Registry(subscriptions()), Subscriber::default(), clock());
+    let (registry, subscriber, clock) = (
+        MemoryRegistry(subscriptions()),
+        RecordingHttp::status(200),
+        clock(),
+    );
+    let secrets = secrets();
     let services = WebhookServices {
         links: Some(&Links),
         registry: &registry,
-        secrets: &Secrets,
+        secrets: &secrets,
         transport: &subscriber,
         clock: &clock,
         policy: ecites_exchange::notify::WebhookPolicy::default(),
@@ -319,7 +183,7 @@ async fn the_sample_webhook_jobs_are_posted_signed_with_the_subscribers_secret()
             .expect("delivered");
         assert_eq!(outcome, WebhookOutcome::Delivered { status: 200 });
     }
-    let posts = subscriber.0.lock().unwrap().clone();
+    let posts = subscriber.posts();
     assert_eq!(posts.len(), 2);
     let now = clock.now().timestamp();
     let mut types = Vec::new();

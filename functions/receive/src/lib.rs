@@ -9,7 +9,6 @@ use aws_lambda_events::event::lambda_function_urls::{
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ecites_aws::exchange_store::DynamoExchangeStore;
 use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore};
 use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
 use ecites_exchange::protocol::{RefusalCode, MAX_BODY_BYTES};
@@ -28,10 +27,9 @@ pub const DIRECTORY_TTL: Duration = Duration::from_secs(300);
 /// The receive function's state, built once per process.
 pub struct ReceiveFunction {
     blobs: S3BlobStore,
-    store: DynamoExchangeStore,
+    ledger: DynamoLedger,
     partners: S3PartnerDirectory,
     species: S3SpeciesChecklist,
-    uses: DynamoLedger,
     /// The deliveries queue, to tell a foreign permit's issuer of a use an agency posted here
     /// (`ECITES_DELIVERIES_QUEUE_URL`; without it, such uses are recorded here only).
     deliveries: Option<ecites_aws::SqsDeliveryQueue>,
@@ -49,7 +47,11 @@ impl ReceiveFunction {
     pub fn with_directory_ttl(config: &Config, clients: &Clients, ttl: Duration) -> Self {
         ReceiveFunction {
             blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
-            store: DynamoExchangeStore::new(clients.dynamodb.clone(), &config.table),
+            ledger: DynamoLedger::new(
+                clients.dynamodb.clone(),
+                &config.table,
+                Arc::new(SystemClock),
+            ),
             partners: S3PartnerDirectory::new(
                 clients.s3.clone(),
                 &config.bucket,
@@ -57,11 +59,6 @@ impl ReceiveFunction {
                 ttl,
             ),
             species: S3SpeciesChecklist::for_deployment(clients.s3.clone(), &config.bucket, ttl),
-            uses: DynamoLedger::new(
-                clients.dynamodb.clone(),
-                &config.table,
-                Arc::new(SystemClock),
-            ),
             deliveries: (!config.deliveries_queue_url.is_empty()).then(|| {
                 ecites_aws::SqsDeliveryQueue::new(clients.sqs.clone(), &config.deliveries_queue_url)
             }),
@@ -73,9 +70,9 @@ impl ReceiveFunction {
         }
     }
 
-    /// The inbound store (for tests).
-    pub fn store(&self) -> &DynamoExchangeStore {
-        &self.store
+    /// The ledger (for tests).
+    pub fn ledger(&self) -> &DynamoLedger {
+        &self.ledger
     }
 
     /// Handles one request.
@@ -112,16 +109,16 @@ impl ReceiveFunction {
         };
         let services = ReceiveServices {
             blobs: &self.blobs,
-            ledger: &self.store,
+            ledger: &self.ledger,
             partners: &self.partners,
             species: &self.species,
-            uses: &self.uses,
+            uses: &self.ledger,
             clock: self.clock.as_ref(),
         };
         let uses = UseReceiveServices {
             partners: &self.partners,
-            claims: &self.store,
-            uses: &self.uses,
+            claims: &self.ledger,
+            uses: &self.ledger,
             species: &self.species,
             queue: self
                 .deliveries

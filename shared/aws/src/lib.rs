@@ -21,7 +21,6 @@ pub mod config;
 pub mod dynamo;
 mod errors;
 #[cfg(feature = "dynamodb")]
-pub mod exchange_store;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod interceptors;
@@ -45,7 +44,6 @@ pub use config::{AwsConfig, ClientOptions, Clients, Config, ConfigError};
 pub use dynamo::DynamoLedger;
 pub use errors::classify;
 #[cfg(feature = "dynamodb")]
-pub use exchange_store::DynamoExchangeStore;
 pub use interceptors::{FaultInjector, RequestCounter};
 #[cfg(feature = "s3")]
 pub use s3::{S3BlobStore, S3PartnerDirectory, S3SpeciesChecklist};

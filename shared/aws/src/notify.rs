@@ -1,20 +1,20 @@
 //! The AWS side of notifications: the subscription registry and the notification
 //! claims in the ledger table, the SNS topic, the webhook queue, webhook secrets in SSM.
 //!
-//! | item | PK | SK | attributes |
-//! |---|---|---|---|
-//! | subscription | `SUBSCRIPTION` | `SUB#<id>` | `type` = `SUBSCRIPTION`, `doc` (the subscription as JSON), `updated_at` |
-//! | notification claim | `NOTIFY#<event id>` | `SUB#<subscriber>` | `type` = `NOTIFICATION`, `state` (`CLAIMED`, `SENT`), `claimed_at`, `ttl` (90 days) |
-//!
-//! Both live in the ledger table so one table (and one backup) holds everything; the notify
-//! function ignores their stream records.
+//! Subscriptions (`doc`: the subscription as JSON) and notification claims (`state` `CLAIMED`
+//! then `SENT`, kept 90 days) live in the ledger table, keyed as [`crate::dynamo::table`] says,
+//! so one table (and one backup) holds everything; the notify function ignores their stream
+//! records.
 
+use crate::dynamo::table::{
+    n, notification_claim_key, s, subscription_key, time, SUBSCRIPTIONS_PK,
+};
 use crate::errors::classify;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_sns::types::MessageAttributeValue;
-use chrono::{Duration as ChronoDuration, SecondsFormat, Utc};
+use chrono::{Duration as ChronoDuration, Utc};
 use ecites_exchange::notify::{
     Channel, Claim, NotificationClaims, Secret, SecretStore, Subscription, SubscriptionRegistry,
     TopicPublisher, WebhookJob, WebhookQueue,
@@ -24,18 +24,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The partition of the subscription registry.
-pub const SUBSCRIPTIONS_PK: &str = "SUBSCRIPTION";
 /// How long notification claims are kept: far longer than any stream retention (24 h) or
 /// replay window, so a replay always finds them.
 const CLAIM_RETENTION_DAYS: i64 = 90;
 
-fn s(text: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(text.into())
-}
-
 fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+    time(Utc::now())
 }
 
 /// The subscription registry on the ledger table, with a short cache for `list` (the notify
@@ -114,8 +108,7 @@ impl DynamoSubscriptions {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("PK", s(SUBSCRIPTIONS_PK))
-            .item("SK", s(format!("SUB#{}", subscription.id)))
+            .set_item(Some(subscription_key(&subscription.id)))
             .item("type", s("SUBSCRIPTION"))
             .item("doc", s(doc))
             .item("updated_at", s(now_text()))
@@ -132,8 +125,7 @@ impl DynamoSubscriptions {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("PK", s(SUBSCRIPTIONS_PK))
-            .key("SK", s(format!("SUB#{id}")))
+            .set_key(Some(subscription_key(id)))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
@@ -173,8 +165,7 @@ impl SubscriptionRegistry for DynamoSubscriptions {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("PK", s(SUBSCRIPTIONS_PK))
-            .key("SK", s(format!("SUB#{id}")))
+            .set_key(Some(subscription_key(id)))
             .consistent_read(true)
             .send()
             .await
@@ -208,12 +199,11 @@ impl NotificationClaims for DynamoClaims {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("PK", s(format!("NOTIFY#{event_id}")))
-            .item("SK", s(format!("SUB#{subscriber}")))
+            .set_item(Some(notification_claim_key(event_id, subscriber)))
             .item("type", s("NOTIFICATION"))
             .item("state", s("CLAIMED"))
             .item("claimed_at", s(now_text()))
-            .item("ttl", AttributeValue::N(ttl.to_string()))
+            .item("ttl", n(ttl))
             .condition_expression("attribute_not_exists(PK)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -238,8 +228,7 @@ impl NotificationClaims for DynamoClaims {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("PK", s(format!("NOTIFY#{event_id}")))
-            .key("SK", s(format!("SUB#{subscriber}")))
+            .set_key(Some(notification_claim_key(event_id, subscriber)))
             .update_expression("SET #state = :sent, sent_at = :at")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sent", s("SENT"))

@@ -6,7 +6,7 @@
 //! And sending what waited for a partner (`ecites replay --no-partner XC`): deliveries recorded
 //! NO_PARTNER because XC was not in the directory are reopened and queued once it is.
 
-use crate::exchange_store::DynamoExchangeStore;
+use crate::dynamo::DynamoLedger;
 use crate::sqs::SqsDeliveryQueue;
 use ecites_exchange::forward::DeliveryTracker;
 use ecites_exchange::ledger::DeliveryState;
@@ -39,7 +39,7 @@ impl std::fmt::Display for ReplayReport {
 /// Moves the DLQ's delivery messages back to the deliveries queue (at most `limit`).
 pub async fn replay_dlq(
     sqs: &aws_sdk_sqs::Client,
-    store: &DynamoExchangeStore,
+    store: &DynamoLedger,
     dlq_url: &str,
     queue_url: &str,
     limit: usize,
@@ -103,7 +103,7 @@ pub async fn replay_dlq(
 /// sent; `discarded` what another operator or process reopened meanwhile.
 pub async fn requeue_no_partner(
     sqs: &aws_sdk_sqs::Client,
-    store: &DynamoExchangeStore,
+    store: &DynamoLedger,
     bucket: &str,
     queue_url: &str,
     recipient: ecites_domain::CountryCode,

@@ -595,110 +595,30 @@ mod tests {
 
     use crate::directory::Partner;
     use crate::protocol::SigningIdentity;
-    use std::sync::Mutex;
+    use crate::testing::{MemoryBlobs, MemoryDirectory, MemoryTracker, RecordingHttp};
 
+    /// The forward use case's ports, in memory.
     struct Fakes {
-        state: Mutex<Option<DeliveryState>>,
-        attempts: Mutex<Vec<Attempt>>,
-        xml: Option<Vec<u8>>,
-        reply: Result<HttpReply, HttpError>,
-        posts: Mutex<u32>,
-        endpoint: String,
-        active: bool,
+        blobs: MemoryBlobs,
+        tracker: MemoryTracker,
+        partners: MemoryDirectory,
+        http: RecordingHttp,
     }
 
-    #[async_trait]
-    impl BlobStore for Fakes {
-        async fn get(&self, _: &str, key: &str, _: Option<&str>, _: u64) -> Result<Fetched, Error> {
-            self.xml
-                .clone()
-                .map(Fetched::Bytes)
-                .ok_or_else(|| Error::NotFound(key.into()))
-        }
-        async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
-            Ok(())
-        }
-        async fn delete(&self, _: &str) -> Result<(), Error> {
-            Ok(())
-        }
-        fn bucket(&self) -> &str {
-            "b"
-        }
+    /// XB at `endpoint`, active or not.
+    fn partner(endpoint: &str, active: bool) -> MemoryDirectory {
+        let mut xb = Partner::new("XB".parse().unwrap(), endpoint);
+        xb.active = active;
+        MemoryDirectory::of([xb])
     }
 
-    #[async_trait]
-    impl DeliveryTracker for Fakes {
-        async fn delivery_state(
-            &self,
-            _: &DeliveryMessage,
-        ) -> Result<Option<DeliveryState>, Error> {
-            Ok(*self.state.lock().unwrap())
-        }
-        async fn record_attempt(
-            &self,
-            _: &DeliveryMessage,
-            attempt: &Attempt,
-        ) -> Result<bool, Error> {
-            let mut state = self.state.lock().unwrap();
-            if *state != Some(DeliveryState::Pending) {
-                return Ok(false);
-            }
-            *state = Some(attempt.state);
-            self.attempts.lock().unwrap().push(attempt.clone());
-            Ok(true)
-        }
-        async fn reopen(&self, _: &DeliveryMessage, _: DateTime<Utc>) -> Result<bool, Error> {
-            Ok(false)
-        }
-    }
-
-    #[async_trait]
-    impl PartnerDirectory for Fakes {
-        async fn partner(
-            &self,
-            country: ecites_domain::CountryCode,
-        ) -> Result<Option<Partner>, Error> {
-            Ok(Some(Partner {
-                country,
-                endpoint: self.endpoint.clone(),
-                name: None,
-                active: self.active,
-                accepted_document_types: vec![],
-                public_key: None,
-                key_id: None,
-                rotation_keys: vec![],
-            }))
-        }
-    }
-
-    #[async_trait]
-    impl HttpTransport for Fakes {
-        async fn post(
-            &self,
-            _: &str,
-            _: &[(&str, String)],
-            _: Vec<u8>,
-        ) -> Result<HttpReply, HttpError> {
-            *self.posts.lock().unwrap() += 1;
-            self.reply.clone()
-        }
-    }
-
-    impl Clock for Fakes {
-        fn now(&self) -> DateTime<Utc> {
-            Utc::now()
-        }
-    }
-
+    /// A pending delivery of an outbox XML to XB, whose endpoint answers `reply`.
     fn fakes(reply: Result<HttpReply, HttpError>) -> Fakes {
         Fakes {
-            state: Mutex::new(Some(DeliveryState::Pending)),
-            attempts: Mutex::new(Vec::new()),
-            xml: Some(b"<x/>".to_vec()),
-            reply,
-            posts: Mutex::new(0),
-            endpoint: "https://ma.xb.example/cites".into(),
-            active: true,
+            blobs: MemoryBlobs::new("b").with("outbox/x.xml", b"<x/>".to_vec()),
+            tracker: MemoryTracker::new(Some(DeliveryState::Pending)),
+            partners: partner("https://ma.xb.example/cites", true),
+            http: RecordingHttp::answering(reply),
         }
     }
 
@@ -727,12 +647,12 @@ mod tests {
     async fn run(f: &Fakes, receive_count: u32) -> ForwardOutcome {
         let signer = SigningIdentity::generate("XA-1").unwrap();
         let services = ForwardServices {
-            blobs: f,
-            tracker: f,
-            partners: f,
-            transport: f,
+            blobs: &f.blobs,
+            tracker: &f.tracker,
+            partners: &f.partners,
+            transport: &f.http,
             signer: &signer,
-            clock: f,
+            clock: &crate::SystemClock,
         };
         let policy = RetryPolicy {
             max_receives: 3,
@@ -746,19 +666,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_delivery_no_longer_pending_is_not_sent_again() {
-        let f = fakes(Ok(reply(200, "{}")));
-        *f.state.lock().unwrap() = Some(DeliveryState::Delivered);
+        let mut f = fakes(Ok(reply(200, "{}")));
+        f.tracker = MemoryTracker::new(Some(DeliveryState::Delivered));
         assert!(matches!(
             run(&f, 1).await,
             ForwardOutcome::AlreadyDone { .. }
         ));
-        assert_eq!(*f.posts.lock().unwrap(), 0);
+        assert_eq!(f.http.posts().len(), 0);
     }
 
     #[tokio::test]
     async fn a_missing_outbox_xml_fails_at_once_without_a_post() {
         let mut f = fakes(Ok(reply(200, "{}")));
-        f.xml = None;
+        f.blobs = MemoryBlobs::new("b");
         assert!(matches!(
             run(&f, 1).await,
             ForwardOutcome::Failed {
@@ -766,8 +686,8 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(*f.posts.lock().unwrap(), 0);
-        assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Failed));
+        assert_eq!(f.http.posts().len(), 0);
+        assert_eq!(f.tracker.state(), Some(DeliveryState::Failed));
     }
 
     #[tokio::test]
@@ -777,7 +697,7 @@ mod tests {
             reason: "connection refused".into(),
         }));
         assert!(matches!(run(&f, 1).await, ForwardOutcome::Retry { .. }));
-        assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Pending));
+        assert_eq!(f.tracker.state(), Some(DeliveryState::Pending));
         assert!(matches!(
             run(&f, 3).await,
             ForwardOutcome::Failed {
@@ -785,7 +705,7 @@ mod tests {
                 ..
             }
         ));
-        let attempts = f.attempts.lock().unwrap();
+        let attempts = f.tracker.attempts();
         assert_eq!(attempts.len(), 2);
         assert!(attempts[1]
             .last_error
@@ -802,7 +722,7 @@ mod tests {
             run(&f, 1).await,
             ForwardOutcome::Delivered { warnings: true, .. }
         ));
-        let attempts = f.attempts.lock().unwrap();
+        let attempts = f.tracker.attempts();
         assert_eq!(attempts[0].state, DeliveryState::DeliveredWithWarnings);
         assert_eq!(attempts[0].tracking_number.as_deref(), Some("XB-9"));
         assert_eq!(attempts[0].last_error.as_deref(), Some("r: odd"));
@@ -841,11 +761,8 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(
-            *f.state.lock().unwrap(),
-            Some(DeliveryState::DeliveredNotReadable)
-        );
-        let attempts = f.attempts.lock().unwrap();
+        assert_eq!(f.tracker.state(), Some(DeliveryState::DeliveredNotReadable));
+        let attempts = f.tracker.attempts();
         assert_eq!(attempts.len(), 1);
         assert!(attempts[0]
             .last_error
@@ -858,11 +775,11 @@ mod tests {
     #[tokio::test]
     async fn an_inactive_partner_fails_at_once_without_a_post() {
         let mut f = fakes(Ok(reply(200, "{}")));
-        f.active = false;
+        f.partners = partner("https://ma.xb.example/cites", false);
         assert!(matches!(run(&f, 1).await, ForwardOutcome::Failed { .. }));
-        assert_eq!(*f.posts.lock().unwrap(), 0);
-        assert_eq!(*f.state.lock().unwrap(), Some(DeliveryState::Failed));
-        assert!(f.attempts.lock().unwrap()[0]
+        assert_eq!(f.http.posts().len(), 0);
+        assert_eq!(f.tracker.state(), Some(DeliveryState::Failed));
+        assert!(f.tracker.attempts()[0]
             .last_error
             .as_deref()
             .unwrap()
@@ -872,8 +789,8 @@ mod tests {
     #[tokio::test]
     async fn a_plain_http_endpoint_off_loopback_is_refused() {
         let mut f = fakes(Ok(reply(200, "{}")));
-        f.endpoint = "http://ma.xb.example/cites".into();
+        f.partners = partner("http://ma.xb.example/cites", true);
         assert!(matches!(run(&f, 1).await, ForwardOutcome::Failed { .. }));
-        assert_eq!(*f.posts.lock().unwrap(), 0);
+        assert_eq!(f.http.posts().len(), 0);
     }
 }

@@ -13,6 +13,8 @@
 //! - [`report`]: the CITES annual report from the ledger's report index;
 //! - [`ledger`], [`ports`], [`directory`], [`http`], [`keys`], [`retry`]: the
 //!   ports the use cases call and the shared rules (keys, retry policy).
+//! - `testing` (feature `testing`): one in-memory implementation of each port, for the unit
+//!   tests of every crate.
 //!
 //! What it must not know: the AWS SDK, Lambda event shapes, environment variables, and the
 //! permit's formats and rules (those are `ecites-domain`'s).
@@ -34,6 +36,8 @@ pub mod receive;
 pub mod receive_use;
 pub mod report;
 pub mod retry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod usage;
 
 pub use directory::{Directory, DirectoryError, Partner, PartnerDirectory};

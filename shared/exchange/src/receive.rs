@@ -653,117 +653,16 @@ mod tests {
     use crate::directory::Partner;
     use crate::forward::build_message;
     use crate::ledger::DeliveryKind;
-    use crate::ports::Fetched;
     use crate::protocol::SigningIdentity;
+    use crate::testing::{FixedClock, MemoryBlobs, MemoryDirectory, MemoryInbound};
     use crate::DeliveryMessage;
-    use std::collections::{HashMap, HashSet};
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct Blobs {
-        objects: Mutex<HashMap<String, Vec<u8>>>,
-        broken: bool,
-        /// Refuses `.xml` objects for good (as S3 refuses a key it can never hold).
-        refuses_xml: bool,
-    }
-
-    #[async_trait]
-    impl BlobStore for Blobs {
-        async fn get(&self, _: &str, key: &str, _: Option<&str>, _: u64) -> Result<Fetched, Error> {
-            let objects = self.objects.lock().unwrap();
-            objects
-                .get(key)
-                .map(|b| Fetched::Bytes(b.clone()))
-                .ok_or_else(|| Error::NotFound(key.into()))
-        }
-        async fn put(&self, key: &str, bytes: Vec<u8>, _: &str) -> Result<(), Error> {
-            if self.broken {
-                return Err(Error::transient("s3:PutObject", "503 Slow Down"));
-            }
-            if self.refuses_xml && key.ends_with(".xml") {
-                return Err(Error::permanent("s3:PutObject", "KeyTooLongError (400)"));
-            }
-            self.objects.lock().unwrap().insert(key.into(), bytes);
-            Ok(())
-        }
-        async fn delete(&self, key: &str) -> Result<(), Error> {
-            self.objects.lock().unwrap().remove(key);
-            Ok(())
-        }
-        fn bucket(&self) -> &str {
-            "b"
-        }
-    }
-
-    #[derive(Default)]
-    struct Inbound {
-        claims: Mutex<HashSet<String>>,
-        records: Mutex<HashMap<String, (ReceivedRecord, String)>>,
-    }
-
-    #[async_trait]
-    impl InboundLedger for Inbound {
-        async fn claim_message(
-            &self,
-            from: CountryCode,
-            message_id: &str,
-            _: DateTime<Utc>,
-        ) -> Result<bool, Error> {
-            Ok(self
-                .claims
-                .lock()
-                .unwrap()
-                .insert(format!("{from}/{message_id}")))
-        }
-        async fn record_received(&self, r: &NewReceived) -> Result<ReceivedRecord, Error> {
-            let key = format!(
-                "{}/{}/{}/{:?}",
-                r.from, r.permit_number, r.permit_version, r.status
-            );
-            let mut records = self.records.lock().unwrap();
-            if let Some((existing, digest)) = records.get(&key) {
-                let conflict = *digest != r.document_sha256;
-                return Ok(ReceivedRecord {
-                    duplicate: !conflict,
-                    conflict,
-                    ..existing.clone()
-                });
-            }
-            let record = ReceivedRecord {
-                tracking_number: r.tracking_number.clone(),
-                ack_status: r.ack_status,
-                duplicate: false,
-                conflict: false,
-                uses_waiting: false,
-            };
-            records.insert(key, (record.clone(), r.document_sha256.clone()));
-            Ok(record)
-        }
-    }
-
-    struct Partners(Partner);
-
-    #[async_trait]
-    impl PartnerDirectory for Partners {
-        async fn partner(&self, country: CountryCode) -> Result<Option<Partner>, Error> {
-            Ok((country == self.0.country).then(|| self.0.clone()))
-        }
-    }
-
-    struct Fixed(DateTime<Utc>);
-
-    impl Clock for Fixed {
-        fn now(&self) -> DateTime<Utc> {
-            self.0
-        }
-    }
 
     struct World {
         key: SigningIdentity,
-        blobs: Blobs,
-        inbound: Inbound,
-        partners: Partners,
-        clock: Fixed,
+        blobs: MemoryBlobs,
+        inbound: MemoryInbound,
+        partners: MemoryDirectory,
+        clock: FixedClock,
     }
 
     fn world(broken_store: bool) -> World {
@@ -780,13 +679,15 @@ mod tests {
         };
         World {
             key,
-            blobs: Blobs {
-                broken: broken_store,
-                ..Blobs::default()
+            blobs: if broken_store {
+                MemoryBlobs::new("b")
+                    .refusing_puts(|_| Some(Error::transient("s3:PutObject", "503 Slow Down")))
+            } else {
+                MemoryBlobs::new("b")
             },
-            inbound: Inbound::default(),
-            partners: Partners(partner),
-            clock: Fixed(Utc::now()),
+            inbound: MemoryInbound::default(),
+            partners: MemoryDirectory::of([partner]),
+            clock: FixedClock(Utc::now()),
         }
     }
 
@@ -826,7 +727,7 @@ mod tests {
             ledger: &w.inbound,
             partners: &w.partners,
             species: &crate::NoChecklist,
-            uses: &crate::usage::tests::NoUses,
+            uses: &crate::testing::NoUses,
             clock: &w.clock,
         };
         let settings = ReceiveSettings {
@@ -851,7 +752,7 @@ mod tests {
         let (status, ack) = send(&w, &body, &headers).await;
         assert_eq!(status, 200, "{ack}");
         assert_eq!(ack["duplicate"], false);
-        let stored = w.blobs.objects.lock().unwrap().clone();
+        let stored = w.blobs.objects();
         assert_eq!(stored.len(), 2, "the envelope and the verified XML");
         assert_eq!(
             stored[&received_key("FR".parse().unwrap(), "24FR000123", "m1")],
@@ -876,7 +777,7 @@ mod tests {
         let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
         let (status, refusal) = send(&w, &body, &headers).await;
         assert_eq!(status, 503, "{refusal}");
-        assert!(w.inbound.records.lock().unwrap().is_empty());
+        assert!(w.inbound.received() == 0);
     }
 
     /// A refusal case: name, body, headers, expected status.
@@ -935,8 +836,8 @@ mod tests {
             assert_eq!(status, expected, "{name}: {refusal}");
             assert_eq!(refusal["type"], "refusal", "{name}");
         }
-        assert!(w.blobs.objects.lock().unwrap().is_empty());
-        assert!(w.inbound.records.lock().unwrap().is_empty());
+        assert!(w.blobs.objects().is_empty());
+        assert!(w.inbound.received() == 0);
     }
 
     #[tokio::test]
@@ -944,8 +845,7 @@ mod tests {
         let mut w = world(false);
         let now = w.clock.0;
         let new_key = SigningIdentity::generate("FR-2").unwrap();
-        w.partners
-            .0
+        w.partners.0.partners[0]
             .accept_key(crate::directory::PartnerKey {
                 key_id: "FR-2".into(),
                 public_key: new_key.public_key_base64(),
@@ -960,7 +860,7 @@ mod tests {
             assert_eq!(status, 200, "{id}: {answer}");
         }
 
-        w.partners.0.retire_key("FR-1").unwrap();
+        w.partners.0.partners[0].retire_key("FR-1").unwrap();
         let (body, headers) = sent_with(&w.key, "old-key-after");
         let (status, refusal) = send(&w, &body, &headers).await;
         assert_eq!(status, 401, "{refusal}");
@@ -1006,7 +906,7 @@ mod tests {
                 .contains("different content"),
             "{refusal}"
         );
-        assert_eq!(w.inbound.records.lock().unwrap().len(), 1);
+        assert_eq!(w.inbound.received(), 1);
     }
 
     #[tokio::test]
@@ -1107,7 +1007,7 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("document_type"));
-        assert!(w.blobs.objects.lock().unwrap().is_empty());
+        assert!(w.blobs.objects().is_empty());
     }
 
     /// Property test (fixed seed): a valid, signed envelope made ambiguous (a field given twice
@@ -1172,7 +1072,7 @@ mod tests {
                     String::from_utf8_lossy(&ambiguous),
                     refusal
                 );
-                prop_assert!(w.blobs.objects.lock().unwrap().is_empty());
+                prop_assert!(w.blobs.objects().is_empty());
                 Ok(())
             })
             .unwrap();
@@ -1199,15 +1099,19 @@ mod tests {
     #[tokio::test]
     async fn a_store_refusing_for_good_is_a_4xx_and_leaves_nothing_half_stored() {
         let mut w = world(false);
-        w.blobs.refuses_xml = true;
+        // S3 refuses `.xml` objects for good (a key it can never hold).
+        w.blobs = MemoryBlobs::new("b").refusing_puts(|key| {
+            key.ends_with(".xml")
+                .then(|| Error::permanent("s3:PutObject", "KeyTooLongError (400)"))
+        });
         let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
         let (status, refusal) = send(&w, &body, &headers).await;
         assert_eq!(status, 400, "{refusal}");
         assert_eq!(refusal["code"], "NOT_STORABLE");
         assert!(
-            w.blobs.objects.lock().unwrap().is_empty(),
+            w.blobs.objects().is_empty(),
             "the envelope stored first was removed"
         );
-        assert!(w.inbound.records.lock().unwrap().is_empty());
+        assert!(w.inbound.received() == 0);
     }
 }

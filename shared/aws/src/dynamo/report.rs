@@ -5,7 +5,8 @@
 //! (`REPORT#<reporter>#<role>#<year>`) in sort-key order, which keeps each permit's items
 //! together, its documents before its uses.
 
-use super::{get_n, get_s, s, DynamoLedger, Item, GSI_BY_REPORT};
+use super::table::{get_n, get_s, s, Item, GSI_BY_REPORT};
+use super::DynamoLedger;
 use crate::errors::classify;
 use async_trait::async_trait;
 use ecites_domain::report::{DocumentState, ReportEntry, ReportIndexKey};

@@ -9,7 +9,11 @@
 //! versions (issued here, with the `facts` of each version) or the received documents (with
 //! theirs), so that checking a use or answering a verification is one read.
 
-use super::{audit, base, get_n, get_s, key, pk, put, s, time, update, DynamoLedger, Item};
+use super::table::{
+    audit, base, consignment_sk, facts_attribute, file_in_report, get_n, get_s, key, pk, s, time,
+    use_sk, Item, HEAD_SK,
+};
+use super::{put, update, DynamoLedger};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ecites_domain::usage::alert_rules;
@@ -21,10 +25,6 @@ use ecites_exchange::usage::{
     use_retain_until, NewUse, PermitUses, StoredUse, UseLedger, UseRecorded,
 };
 use ecites_exchange::{Error, VersionState};
-
-fn use_sk(key: &str) -> String {
-    format!("USE#{key}")
-}
 
 /// The permit facts an item carries (`facts`, JSON), when readable.
 pub(super) fn facts_of(item: &Item) -> Option<PermitFacts> {
@@ -41,7 +41,7 @@ fn findings_json(findings: &[Finding]) -> Result<String, Error> {
 
 /// The permit as this deployment issued it: head and current version.
 fn issued(id: &PermitId, items: &[Item]) -> Option<PermitOnRecord> {
-    let head = items.iter().find(|i| get_s(i, "SK") == Some("HEAD"))?;
+    let head = items.iter().find(|i| get_s(i, "SK") == Some(HEAD_SK))?;
     let version = u32::try_from(get_n(head, "latest_version")?).ok()?;
     let current = items.iter().find(|i| {
         get_s(i, "SK").is_some_and(|sk| sk.starts_with("VERSION#"))
@@ -177,7 +177,7 @@ impl UseLedger for DynamoLedger {
         let xml_key = match record.as_ref().map(|r| &r.origin) {
             Some(PermitOrigin::Issued) => items
                 .iter()
-                .find(|i| get_s(i, "SK") == Some("HEAD"))
+                .find(|i| get_s(i, "SK") == Some(HEAD_SK))
                 .and_then(|head| get_s(head, "latest_sha256"))
                 .map(|sha| ecites_exchange::keys::outbox_key(id, sha)),
             Some(PermitOrigin::Received { .. }) => items
@@ -232,10 +232,10 @@ impl UseLedger for DynamoLedger {
             item.insert("xml_key".into(), s(xml_key.clone()));
         }
         if let Some(facts) = &new.facts {
-            item.insert("facts".into(), super::facts_attribute(facts)?);
+            item.insert("facts".into(), facts_attribute(facts)?);
         }
         if let Some(report) = ecites_domain::report::ReportIndexKey::of_use(used) {
-            super::file_in_report(
+            file_in_report(
                 &mut item,
                 &report,
                 &id.issuer.to_string(),
@@ -261,7 +261,7 @@ impl UseLedger for DynamoLedger {
         if new.claim_consignment {
             let mut claim = base(
                 id,
-                &format!("CONSIGNMENT#{}", used.kind.as_str()),
+                &consignment_sk(used.kind.as_str()),
                 "CONSIGNMENT",
                 new.retain_until,
             );
@@ -378,7 +378,7 @@ impl UseLedger for DynamoLedger {
             Some("waiting = :yes"),
             [
                 (":f", s(findings_json(findings)?)),
-                (":facts", super::facts_attribute(facts)?),
+                (":facts", facts_attribute(facts)?),
                 (":no", s("false")),
                 (":yes", s("true")),
                 (":at", s(time(at))),

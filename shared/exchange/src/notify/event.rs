@@ -232,19 +232,127 @@ impl PermitSummary {
 /// SNS delivers at most 10 message attributes to SQS subscribers.
 pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 
-/// An item image from the stream, flattened to text (`S` and `N` attributes; others dropped,
-/// the ledger uses no others for what notifications need).
-pub type Image = BTreeMap<String, String>;
-
-/// A committed change of the ledger, as one stream record carries it.
+/// The permit an item of the ledger belongs to, and the version and standard XML it names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Change {
-    /// `INSERT`, `MODIFY` or `REMOVE`.
-    pub event_name: String,
-    /// The item before (empty on INSERT).
-    pub old: Image,
-    /// The item after (empty on REMOVE).
-    pub new: Image,
+pub struct ChangedItem {
+    /// Issuing country.
+    pub issuer: String,
+    /// Permit number.
+    pub permit_number: String,
+    /// The permit version the item is about, when it names one.
+    pub version: Option<u32>,
+    /// Where a standard XML of that version is, when the item names one (for a received
+    /// document, its verified payload; never the signed envelope).
+    pub xml_key: Option<String>,
+}
+
+/// A committed change of the ledger that notifications may be about, as the store that owns
+/// the table's layout decodes it from the table's stream (ecites-aws `dynamo::stream`). Items
+/// agencies never hear of (content hashes, audit rows, claims, subscriptions, a version's own
+/// state moving, removals) decode to no change at all. Times are the item's RFC 3339 text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LedgerChange {
+    /// A permit version was recorded (issued by this MA).
+    VersionRecorded {
+        /// The version's permit, number and XML.
+        item: ChangedItem,
+        /// When it was recorded.
+        received_at: Option<String>,
+    },
+    /// A permit's head was written (created, or moved to a new version or state).
+    HeadWritten {
+        /// The permit (the head names no version of its own).
+        item: ChangedItem,
+        /// The head was cancelled before this write.
+        was_cancelled: bool,
+        /// The head is cancelled after it.
+        cancelled: bool,
+        /// The latest version.
+        latest_version: Option<u32>,
+        /// The latest version's content hash (its standard XML's key).
+        latest_sha256: Option<String>,
+        /// The issuer's reason for a cancellation.
+        cancel_reason: Option<String>,
+        /// When it was written.
+        updated_at: Option<String>,
+    },
+    /// An input for a permit was rejected.
+    RejectionRecorded {
+        /// The permit.
+        item: ChangedItem,
+        /// The rejected content's hash (one rejection per content).
+        content_sha256: String,
+        /// The reason, in a sentence.
+        reason: Option<String>,
+        /// How many error findings the input had (decimal text).
+        errors: Option<String>,
+        /// Where the input came from.
+        source: Option<String>,
+        /// When it was rejected.
+        received_at: Option<String>,
+    },
+    /// A delivery to a partner was created or moved.
+    DeliveryWritten {
+        /// The delivered permit version.
+        item: ChangedItem,
+        /// The delivery's id.
+        delivery_id: String,
+        /// Its state before the write (`None` when created).
+        state_before: Option<DeliveryState>,
+        /// Its state after.
+        state: Option<DeliveryState>,
+        /// The recipient country.
+        recipient: Option<String>,
+        /// What is delivered (`permit`, `cancellation`, `use`, ...).
+        kind: Option<String>,
+        /// Attempts so far.
+        attempts: Option<u32>,
+        /// The last attempt's error.
+        last_error: Option<String>,
+        /// When it was written.
+        updated_at: Option<String>,
+    },
+    /// A document was received genuine from a partner MA (the receive function).
+    DocumentReceived {
+        /// The document's permit (issuer = sender's country), version and verified XML.
+        item: ChangedItem,
+        /// Who sent it, when it says.
+        sender: Option<String>,
+        /// `permit`, `replacement` or `cancellation`.
+        document_status: Option<String>,
+        /// Our tracking number given to the sender.
+        tracking_number: Option<String>,
+        /// The acknowledgement given.
+        ack_status: Option<String>,
+        /// When it was received.
+        received_at: Option<String>,
+    },
+    /// A customs use was written: recorded, or checked again when the permit it waited for
+    /// arrived.
+    UseWritten {
+        /// The used permit.
+        item: ChangedItem,
+        /// The use's key (`<kind>#<declaration>`).
+        use_key: String,
+        /// True for the write that recorded it.
+        recorded: bool,
+        /// When it was last checked again, before this write and after it.
+        rechecked_at_before: Option<String>,
+        /// See `rechecked_at_before`.
+        rechecked_at: Option<String>,
+        /// The kind of use.
+        kind: Option<String>,
+        /// The customs declaration.
+        declaration_number: Option<String>,
+        /// The agency that reported it.
+        reported_by: Option<String>,
+        /// The rule ids of its alerts, space-separated (empty: none).
+        alerts: Option<String>,
+        /// It waits for a permit never received.
+        waiting: bool,
+        /// When it was recorded.
+        recorded_at: Option<String>,
+    },
 }
 
 /// A state change agencies may be told about.
@@ -269,9 +377,9 @@ pub struct StateChange {
 }
 
 /// The partner has the document and can use it.
-fn delivered(state: Option<&str>) -> bool {
+fn delivered(state: Option<DeliveryState>) -> bool {
     matches!(
-        state.and_then(DeliveryState::parse),
+        state,
         Some(DeliveryState::Delivered | DeliveryState::DeliveredWithWarnings)
     )
 }
@@ -279,191 +387,262 @@ fn delivered(state: Option<&str>) -> bool {
 /// The partner does not have a usable document, and no retry will change that by itself.
 /// `DELIVERED_NOT_READABLE` belongs here, not with `delivered`: the partner refused the bytes
 /// as unreadable, so for an agency waiting on the permit it is a failure with a reason.
-fn failed(state: Option<&str>) -> bool {
+fn failed(state: Option<DeliveryState>) -> bool {
     matches!(
-        state.and_then(DeliveryState::parse),
+        state,
         Some(
             DeliveryState::Failed | DeliveryState::NoPartner | DeliveryState::DeliveredNotReadable
         )
     )
 }
 
-/// The state change a stream record stands for, if agencies care about it. Anything else
-/// (hash rows, head changes other than its cancellation, audit, notification bookkeeping,
-/// subscriptions, removals) is `None`: the notify function acknowledges it and moves on.
-pub fn state_change(change: &Change) -> Option<StateChange> {
-    if change.event_name == "REMOVE" {
-        return None;
+/// Inserts the present values among `fields` into `detail`, under their names.
+fn add_details<const N: usize>(
+    detail: &mut BTreeMap<String, String>,
+    fields: [(&str, Option<&String>); N],
+) {
+    for (name, value) in fields {
+        if let Some(value) = value {
+            detail.insert(name.into(), value.clone());
+        }
     }
-    let new = &change.new;
-    let old = &change.old;
-    let get = |name: &str| new.get(name).map(String::as_str);
-    let issuer = get("issuer")?.to_owned();
-    let permit_number = get("permit_number")?.to_owned();
-    let number_key = crate::keys::escape_component(&permit_number);
-    let version: Option<u32> = get("version").and_then(|v| v.parse().ok());
+}
+
+/// The value, unless absent or blank.
+fn present(value: &Option<String>) -> Option<&String> {
+    value.as_ref().filter(|v| !v.trim().is_empty())
+}
+
+/// The state change a ledger change stands for, if agencies care about it: a new version
+/// (issued or replaced), a head turning cancelled, a rejection, a delivery becoming delivered or
+/// failed, a received document, a customs use recorded or checked again. Anything else is
+/// `None`: the notify function acknowledges it and moves on. The id is derived from the change,
+/// so the same committed change always gets the same id.
+pub fn state_change(change: &LedgerChange) -> Option<StateChange> {
     let mut detail = BTreeMap::new();
-    let mut version_override = None;
-    let mut xml_override = None;
-    // The ledger writes upper-case types; lower case is accepted too (hand-written samples).
-    let kind = get("type")?.to_ascii_uppercase();
-    let (event, id, time) = match kind.as_str() {
-        "VERSION" if change.event_name == "INSERT" => {
-            let v = version?;
-            if v == 1 {
+    let (item, event, id, time, version, xml_key) = match change {
+        LedgerChange::VersionRecorded { item, received_at } => {
+            let v = item.version?;
+            let number_key = crate::keys::escape_component(&item.permit_number);
+            let (event, id) = if v == 1 {
                 (
                     EventType::Issued,
-                    format!("{issuer}/{number_key}/v{v}/issued"),
-                    get("received_at"),
+                    format!("{}/{number_key}/v{v}/issued", item.issuer),
                 )
             } else {
                 detail.insert("replaces_version".into(), (v - 1).to_string());
                 (
                     EventType::Replaced,
-                    format!("{issuer}/{number_key}/v{v}/replaced"),
-                    get("received_at"),
+                    format!("{}/{number_key}/v{v}/replaced", item.issuer),
                 )
-            }
+            };
+            (
+                item,
+                event,
+                id,
+                received_at,
+                item.version,
+                item.xml_key.clone(),
+            )
         }
         // The cancellation is told from the permit head, which carries the issuer's reason;
         // the cancelled version's own change is the same fact and is not an event.
-        "HEAD"
-            if get("state") == Some("CANCELLED")
-                && old.get("state").map(String::as_str) != Some("CANCELLED") =>
-        {
-            let v: u32 = get("latest_version")?.parse().ok()?;
-            version_override = Some(v);
-            if let (Some(sha), Ok(issuer_code)) = (get("latest_sha256"), issuer.parse()) {
-                let id = ecites_domain::PermitId {
-                    issuer: issuer_code,
-                    number: permit_number.clone(),
-                };
-                xml_override = Some(crate::keys::outbox_key(&id, sha));
+        LedgerChange::HeadWritten {
+            item,
+            was_cancelled,
+            cancelled,
+            latest_version,
+            latest_sha256,
+            cancel_reason,
+            updated_at,
+        } => {
+            if !cancelled || *was_cancelled {
+                return None;
             }
-            if let Some(reason) = get("cancel_reason") {
-                detail.insert("reason".into(), reason.to_owned());
-            }
-            (
-                EventType::Cancelled,
-                format!("{issuer}/{number_key}/v{v}/cancelled"),
-                get("updated_at"),
-            )
+            let v = (*latest_version)?;
+            let xml_key = match (latest_sha256, item.issuer.parse()) {
+                (Some(sha), Ok(issuer)) => Some(crate::keys::outbox_key(
+                    &ecites_domain::PermitId {
+                        issuer,
+                        number: item.permit_number.clone(),
+                    },
+                    sha,
+                )),
+                _ => item.xml_key.clone(),
+            };
+            add_details(&mut detail, [("reason", cancel_reason.as_ref())]);
+            let number_key = crate::keys::escape_component(&item.permit_number);
+            let id = format!("{}/{number_key}/v{v}/cancelled", item.issuer);
+            (item, EventType::Cancelled, id, updated_at, Some(v), xml_key)
         }
-        "REJECTION" if change.event_name == "INSERT" => {
-            let sk = get("SK")?;
-            let hash = sk.strip_prefix("REJECTION#").unwrap_or(sk);
-            for name in ["reason", "errors", "source"] {
-                if let Some(value) = get(name) {
-                    detail.insert(name.into(), value.to_owned());
-                }
-            }
-            (
-                EventType::Rejected,
-                format!("{issuer}/{number_key}/rejected/{hash}"),
-                get("received_at"),
-            )
+        LedgerChange::RejectionRecorded {
+            item,
+            content_sha256,
+            reason,
+            errors,
+            source,
+            received_at,
+        } => {
+            add_details(
+                &mut detail,
+                [
+                    ("reason", reason.as_ref()),
+                    ("errors", errors.as_ref()),
+                    ("source", source.as_ref()),
+                ],
+            );
+            let number_key = crate::keys::escape_component(&item.permit_number);
+            let id = format!("{}/{number_key}/rejected/{content_sha256}", item.issuer);
+            let (version, xml_key) = (item.version, item.xml_key.clone());
+            (item, EventType::Rejected, id, received_at, version, xml_key)
         }
-        "DELIVERY" => {
-            let now = get("state");
-            let before = old.get("state").map(String::as_str);
-            let event = if delivered(now) && !delivered(before) {
+        LedgerChange::DeliveryWritten {
+            item,
+            delivery_id,
+            state_before,
+            state,
+            recipient,
+            kind,
+            attempts,
+            last_error,
+            updated_at,
+        } => {
+            let event = if delivered(*state) && !delivered(*state_before) {
                 EventType::Delivered
-            } else if failed(now) && !failed(before) {
+            } else if failed(*state) && !failed(*state_before) {
                 EventType::DeliveryFailed
             } else {
                 return None;
             };
-            let delivery_id = get("delivery_id")?;
-            for name in ["recipient", "kind", "state", "attempts", "last_error"] {
-                if let Some(value) = get(name) {
-                    detail.insert(name.into(), value.to_owned());
-                }
-            }
+            let state_text = state.map(|s| s.as_str().to_owned());
+            let attempts_text = attempts.map(|a| a.to_string());
+            add_details(
+                &mut detail,
+                [
+                    ("recipient", recipient.as_ref()),
+                    ("kind", kind.as_ref()),
+                    ("state", state_text.as_ref()),
+                    ("attempts", attempts_text.as_ref()),
+                    ("last_error", last_error.as_ref()),
+                ],
+            );
             // A delivery an operator replays (FAILED -> PENDING) may fail again: each failure
             // episode is its own event, told by the attempt count it ended at.
-            let id = match (event, get("attempts")) {
+            let id = match (event, attempts) {
                 (EventType::DeliveryFailed, Some(attempts)) => {
                     format!("{delivery_id}/delivery_failed/{attempts}")
                 }
                 _ => format!("{delivery_id}/{}", event.as_str()),
             };
-            (event, id, get("updated_at"))
+            (
+                item,
+                event,
+                id,
+                updated_at,
+                item.version,
+                item.xml_key.clone(),
+            )
         }
-        "RECEIVED" if change.event_name == "INSERT" => {
-            // Written by the receive function (`RECEIVED#<version>#<status>`): the sender is
-            // the issuer; one received document per version and status (permit, replacement,
-            // cancellation).
-            let v = version.unwrap_or(1);
+        LedgerChange::DocumentReceived {
+            item,
+            sender,
+            document_status,
+            tracking_number,
+            ack_status,
+            received_at,
+        } => {
+            // One received document per version and status (permit, replacement,
+            // cancellation); the sender is the issuer unless the item says otherwise.
+            let v = item.version.unwrap_or(1);
             detail.insert(
                 "sender".into(),
-                get("sender").unwrap_or(issuer.as_str()).to_owned(),
+                sender.clone().unwrap_or_else(|| item.issuer.clone()),
             );
-            for name in ["document_status", "tracking_number", "ack_status"] {
-                if let Some(value) = get(name) {
-                    detail.insert(name.into(), value.to_owned());
-                }
-            }
-            let id = match get("document_status") {
-                Some(status) => format!("{issuer}/{number_key}/v{v}/{status}/received"),
-                None => format!("{issuer}/{number_key}/v{v}/received"),
+            add_details(
+                &mut detail,
+                [
+                    ("document_status", document_status.as_ref()),
+                    ("tracking_number", tracking_number.as_ref()),
+                    ("ack_status", ack_status.as_ref()),
+                ],
+            );
+            let number_key = crate::keys::escape_component(&item.permit_number);
+            let id = match document_status {
+                Some(status) => format!("{}/{number_key}/v{v}/{status}/received", item.issuer),
+                None => format!("{}/{number_key}/v{v}/received", item.issuer),
             };
-            (EventType::Received, id, get("received_at"))
+            (
+                item,
+                EventType::Received,
+                id,
+                received_at,
+                item.version,
+                item.xml_key.clone(),
+            )
         }
-        "USE" => {
+        LedgerChange::UseWritten {
+            item,
+            use_key,
+            recorded,
+            rechecked_at_before,
+            rechecked_at,
+            kind,
+            declaration_number,
+            reported_by,
+            alerts,
+            waiting,
+            recorded_at,
+        } => {
             // A customs use: told when recorded, and again when a use that waited for its
             // permit is checked again on the permit's arrival.
-            let rechecked = change.event_name == "MODIFY"
-                && get("rechecked_at").is_some()
-                && old.get("rechecked_at") != new.get("rechecked_at");
-            if change.event_name != "INSERT" && !rechecked {
+            let rechecked =
+                !recorded && rechecked_at.is_some() && rechecked_at_before != rechecked_at;
+            if !recorded && !rechecked {
                 return None;
             }
-            let sk = get("SK")?;
-            let alerts = get("alerts").unwrap_or("").trim();
-            let event = if alerts.is_empty() {
+            let event = if alerts.as_deref().unwrap_or("").trim().is_empty() {
                 EventType::Used
             } else {
                 EventType::Alert
             };
-            for name in ["kind", "declaration_number", "reported_by", "alerts"] {
-                if let Some(value) = get(name).filter(|v| !v.trim().is_empty()) {
-                    detail.insert(name.into(), value.to_owned());
-                }
-            }
+            add_details(
+                &mut detail,
+                [
+                    ("kind", present(kind)),
+                    ("declaration_number", present(declaration_number)),
+                    ("reported_by", present(reported_by)),
+                    ("alerts", present(alerts)),
+                ],
+            );
             if rechecked {
                 detail.insert("rechecked".into(), "true".into());
-            } else if new.get("waiting").map(String::as_str) == Some("true") {
+            } else if *waiting {
                 detail.insert("waiting_for_permit".into(), "true".into());
             }
-            let key = sk.strip_prefix("USE#").unwrap_or(sk);
-            let id = if rechecked {
-                format!(
-                    "{issuer}/{number_key}/use/{key}/rechecked/{}",
-                    get("rechecked_at").unwrap_or("")
+            let number_key = crate::keys::escape_component(&item.permit_number);
+            let (id, time) = if rechecked {
+                let at = rechecked_at.as_deref().unwrap_or("");
+                (
+                    format!("{}/{number_key}/use/{use_key}/rechecked/{at}", item.issuer),
+                    rechecked_at,
                 )
             } else {
-                format!("{issuer}/{number_key}/use/{key}")
+                (
+                    format!("{}/{number_key}/use/{use_key}", item.issuer),
+                    recorded_at,
+                )
             };
-            let time = if rechecked {
-                get("rechecked_at")
-            } else {
-                get("recorded_at")
-            };
-            (event, id, time)
+            (item, event, id, time, item.version, item.xml_key.clone())
         }
-        _ => return None,
     };
     Some(StateChange {
         id,
         event,
-        issuer,
-        permit_number,
-        version: version_override.or(version),
-        // Received documents name their verified payload XML under `xml_key` too; their
-        // `body_key` (the signed envelope, JSON) is never read as a permit: only the verified
-        // payload has one meaning.
-        xml_key: xml_override.or_else(|| get("xml_key").map(str::to_owned)),
-        time: time.map(str::to_owned),
+        issuer: item.issuer.clone(),
+        permit_number: item.permit_number.clone(),
+        version,
+        xml_key,
+        time: time.clone(),
         detail,
     })
 }

@@ -15,8 +15,8 @@ pub mod webhook_url;
 /// The HTTP port webhooks are POSTed through (the one of [`crate::http`]).
 pub use crate::http::{HttpError, HttpReply, HttpTransport};
 pub use event::{
-    cloud_event, message_attributes, state_change, Change, EventType, Image, PermitSummary,
-    StateChange, XmlLocation,
+    cloud_event, message_attributes, state_change, ChangedItem, EventType, LedgerChange,
+    PermitSummary, StateChange, XmlLocation,
 };
 pub use signature::{sign, verify, Secret, SignatureError, SIGNATURE_HEADER};
 pub use subscription::{Channel, Filters, InvalidSubscription, Role, Subscription};
@@ -185,7 +185,7 @@ where
 pub async fn notify_change(
     services: NotifyServices<'_>,
     deployment: &str,
-    change: &Change,
+    change: &LedgerChange,
 ) -> Result<Notified, Error> {
     let Some(sc) = state_change(change) else {
         return Ok(Notified::default());

@@ -1,28 +1,19 @@
 use super::*;
+use crate::testing::{
+    FixedClock, MemoryBlobs, MemoryClaims, MemoryRegistry, MemorySecrets, MemoryTopic,
+    MemoryWebhookQueue, RecordingHttp,
+};
 use serde_json::{json, Value};
 
-fn image(pairs: &[(&str, &str)]) -> Image {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-fn version_insert(version: &str) -> Change {
-    Change {
-        event_name: "INSERT".into(),
-        old: Image::new(),
-        new: image(&[
-            ("PK", "PERMIT#XA#26XA%2F1"),
-            ("SK", "VERSION#000001"),
-            ("type", "VERSION"),
-            ("issuer", "XA"),
-            ("permit_number", "26XA/1"),
-            ("version", version),
-            ("state", "ACTIVE"),
-            ("xml_key", "outbox/XA/26XA%2F1/abc.xml"),
-            ("received_at", "2026-01-05T10:00:00.000000Z"),
-        ]),
+fn version_insert(version: &str) -> LedgerChange {
+    LedgerChange::VersionRecorded {
+        item: ChangedItem {
+            issuer: "XA".into(),
+            permit_number: "26XA/1".into(),
+            version: version.parse().ok(),
+            xml_key: Some("outbox/XA/26XA%2F1/abc.xml".into()),
+        },
+        received_at: Some("2026-01-05T10:00:00.000000Z".into()),
     }
 }
 
@@ -58,199 +49,6 @@ fn subscription(role: Role, events: &[EventType], filters: Filters) -> Subscript
         },
         include_xml: false,
     }
-}
-
-#[test]
-fn first_version_is_issued_and_later_ones_are_replacements_with_stable_ids() {
-    let issued = state_change(&version_insert("1")).unwrap();
-    assert_eq!(issued.event, EventType::Issued);
-    assert_eq!(issued.id, "XA/26XA%2F1/v1/issued");
-    assert_eq!(
-        issued.xml_key.as_deref(),
-        Some("outbox/XA/26XA%2F1/abc.xml")
-    );
-    let replaced = state_change(&version_insert("2")).unwrap();
-    assert_eq!(replaced.event, EventType::Replaced);
-    assert_eq!(replaced.detail["replaces_version"], "1");
-    // The same record twice: the same id (what makes idempotency possible).
-    assert_eq!(state_change(&version_insert("2")).unwrap().id, replaced.id);
-}
-
-#[test]
-fn cancellation_is_the_head_turning_cancelled_once_with_the_reason() {
-    let head = image(&[
-        ("PK", "PERMIT#XA#26XA%2F1"),
-        ("SK", "HEAD"),
-        ("type", "HEAD"),
-        ("issuer", "XA"),
-        ("permit_number", "26XA/1"),
-        ("latest_version", "2"),
-        ("latest_sha256", "abc"),
-        ("state", "ACTIVE"),
-    ]);
-    let mut cancelled = head.clone();
-    cancelled.insert("state".into(), "CANCELLED".into());
-    cancelled.insert("cancel_reason".into(), "specimens died".into());
-    let change = Change {
-        event_name: "MODIFY".into(),
-        old: head,
-        new: cancelled.clone(),
-    };
-    let sc = state_change(&change).unwrap();
-    assert_eq!(sc.event, EventType::Cancelled);
-    assert_eq!(sc.id, "XA/26XA%2F1/v2/cancelled");
-    assert_eq!(sc.version, Some(2));
-    assert_eq!(sc.detail["reason"], "specimens died");
-    assert_eq!(sc.xml_key.as_deref(), Some("outbox/XA/26XA%2F1/abc.xml"));
-    // A later modification of an already cancelled head is not a new cancellation.
-    let again = Change {
-        event_name: "MODIFY".into(),
-        old: cancelled.clone(),
-        new: cancelled,
-    };
-    assert_eq!(state_change(&again), None);
-    // The version's own move to CANCELLED (same transaction) is not a second event, nor is a
-    // version being replaced (the new version is the event).
-    for state in ["CANCELLED", "REPLACED"] {
-        let mut version = version_insert("1");
-        version.event_name = "MODIFY".into();
-        version.old = version.new.clone();
-        version.new.insert("state".into(), state.into());
-        assert_eq!(state_change(&version), None, "{state}");
-    }
-}
-
-#[test]
-fn delivery_transitions_become_delivered_or_delivery_failed() {
-    let base = image(&[
-        ("SK", "DELIVERY#000001#permit#XB"),
-        ("type", "DELIVERY"),
-        ("issuer", "XA"),
-        ("permit_number", "26XA0001"),
-        ("version", "1"),
-        ("delivery_id", "XA/26XA0001/v1/permit/XB"),
-        ("recipient", "XB"),
-        ("state", "PENDING"),
-        ("xml_key", "outbox/XA/26XA0001/abc.xml"),
-    ]);
-    let mut delivered = base.clone();
-    delivered.insert("state".into(), "DELIVERED".into());
-    let change = Change {
-        event_name: "MODIFY".into(),
-        old: base.clone(),
-        new: delivered,
-    };
-    let sc = state_change(&change).unwrap();
-    assert_eq!(sc.event, EventType::Delivered);
-    assert_eq!(sc.id, "XA/26XA0001/v1/permit/XB/delivered");
-    assert_eq!(sc.detail["recipient"], "XB");
-
-    let mut failed = base.clone();
-    failed.insert("state".into(), "FAILED".into());
-    failed.insert("attempts".into(), "5".into());
-    failed.insert("last_error".into(), "HTTP 503".into());
-    let change = Change {
-        event_name: "MODIFY".into(),
-        old: base.clone(),
-        new: failed.clone(),
-    };
-    let first_failure = state_change(&change).unwrap();
-    assert_eq!(first_failure.event, EventType::DeliveryFailed);
-    assert_eq!(
-        first_failure.id,
-        "XA/26XA0001/v1/permit/XB/delivery_failed/5"
-    );
-    // Replayed by an operator, failed again: a new event.
-    let mut again = failed;
-    again.insert("attempts".into(), "10".into());
-    let change = Change {
-        event_name: "MODIFY".into(),
-        old: base.clone(),
-        new: again,
-    };
-    assert_ne!(state_change(&change).unwrap().id, first_failure.id);
-
-    let mut no_partner = base.clone();
-    no_partner.insert("state".into(), "NO_PARTNER".into());
-    let change = Change {
-        event_name: "INSERT".into(),
-        old: Image::new(),
-        new: no_partner,
-    };
-    assert_eq!(
-        state_change(&change).unwrap().event,
-        EventType::DeliveryFailed
-    );
-
-    // A new pending delivery, an attempt counter bump: nothing to tell.
-    let change = Change {
-        event_name: "INSERT".into(),
-        old: Image::new(),
-        new: base,
-    };
-    assert_eq!(state_change(&change), None);
-}
-
-#[test]
-fn a_delivery_the_partner_could_not_read_is_a_delivery_failure_with_the_reason() {
-    let pending = image(&[
-        ("SK", "DELIVERY#000001#permit#XB"),
-        ("type", "DELIVERY"),
-        ("issuer", "XA"),
-        ("permit_number", "26XA0001"),
-        ("version", "1"),
-        ("delivery_id", "XA/26XA0001/v1/permit/XB"),
-        ("recipient", "XB"),
-        ("state", "PENDING"),
-    ]);
-    let mut refused = pending.clone();
-    refused.insert("state".into(), "DELIVERED_NOT_READABLE".into());
-    refused.insert("attempts".into(), "1".into());
-    refused.insert("last_error".into(), "HTTP 400 NotReadable: not XML".into());
-    let change = Change {
-        event_name: "MODIFY".into(),
-        old: pending,
-        new: refused,
-    };
-    let sc = state_change(&change).unwrap();
-    assert_eq!(sc.event, EventType::DeliveryFailed);
-    assert_eq!(sc.detail["state"], "DELIVERED_NOT_READABLE");
-    assert_eq!(sc.detail["last_error"], "HTTP 400 NotReadable: not XML");
-}
-
-#[test]
-fn bookkeeping_items_and_removals_are_not_events() {
-    for kind in ["HASH", "HEAD", "AUDIT", "NOTIFICATION", "SUBSCRIPTION"] {
-        let change = Change {
-            event_name: "INSERT".into(),
-            old: Image::new(),
-            new: image(&[("type", kind), ("issuer", "XA"), ("permit_number", "1")]),
-        };
-        assert_eq!(state_change(&change), None, "{kind}");
-    }
-    let mut removed = version_insert("1");
-    removed.event_name = "REMOVE".into();
-    assert_eq!(state_change(&removed), None);
-}
-
-#[test]
-fn rejections_carry_the_reason_and_their_own_id() {
-    let change = Change {
-        event_name: "INSERT".into(),
-        old: Image::new(),
-        new: image(&[
-            ("SK", "REJECTION#deadbeef"),
-            ("type", "REJECTION"),
-            ("issuer", "XA"),
-            ("permit_number", "26XA0009"),
-            ("reason", "the permit is invalid (2 errors)"),
-            ("received_at", "2026-01-05T10:00:00Z"),
-        ]),
-    };
-    let sc = state_change(&change).unwrap();
-    assert_eq!(sc.event, EventType::Rejected);
-    assert_eq!(sc.id, "XA/26XA0009/rejected/deadbeef");
-    assert_eq!(sc.detail["reason"], "the permit is invalid (2 errors)");
 }
 
 #[test]
@@ -502,190 +300,58 @@ fn produced_notifications_validate_against_the_published_schema() {
     }
 }
 
-mod fakes {
-    use super::super::*;
-    use crate::ports::{BlobStore, Clock, Fetched};
-    use async_trait::async_trait;
-    use chrono::{DateTime, TimeZone, Utc};
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    pub struct Registry(pub Vec<Subscription>);
-    #[async_trait]
-    impl SubscriptionRegistry for Registry {
-        async fn list(&self) -> Result<Vec<Subscription>, Error> {
-            Ok(self.0.clone())
-        }
-        async fn get(&self, id: &str) -> Result<Option<Subscription>, Error> {
-            Ok(self.0.iter().find(|s| s.id == id).cloned())
-        }
-    }
-
-    #[derive(Default)]
-    pub struct Claims(pub Mutex<HashMap<(String, String), bool>>);
-    #[async_trait]
-    impl NotificationClaims for Claims {
-        async fn claim(&self, event_id: &str, subscriber: &str) -> Result<Claim, Error> {
-            let mut map = self.0.lock().unwrap();
-            Ok(
-                match map.get(&(event_id.to_owned(), subscriber.to_owned())) {
-                    None => {
-                        map.insert((event_id.to_owned(), subscriber.to_owned()), false);
-                        Claim::New
-                    }
-                    Some(false) => Claim::Unfinished,
-                    Some(true) => Claim::Done,
-                },
-            )
-        }
-        async fn complete(&self, event_id: &str, subscriber: &str) -> Result<(), Error> {
-            self.0
-                .lock()
-                .unwrap()
-                .insert((event_id.to_owned(), subscriber.to_owned()), true);
-            Ok(())
-        }
-    }
-
-    /// Records sends; fails the first `fail_first` of them transiently.
-    #[derive(Default)]
-    pub struct Sink {
-        pub sent: Mutex<Vec<String>>,
-        pub fail_first: Mutex<usize>,
-    }
-    impl Sink {
-        fn take(&self, what: String) -> Result<(), Error> {
-            let mut fail = self.fail_first.lock().unwrap();
-            if *fail > 0 {
-                *fail -= 1;
-                return Err(Error::transient("send", "down"));
-            }
-            self.sent.lock().unwrap().push(what);
-            Ok(())
-        }
-    }
-    #[async_trait]
-    impl TopicPublisher for Sink {
-        async fn publish(
-            &self,
-            message: &str,
-            _attributes: &[(&'static str, &'static str, String)],
-        ) -> Result<(), Error> {
-            self.take(message.to_owned())
-        }
-    }
-    #[async_trait]
-    impl WebhookQueue for Sink {
-        async fn enqueue(&self, job: &WebhookJob) -> Result<(), Error> {
-            self.take(job.subscription_id.clone())
-        }
-    }
-
-    pub struct NoBlobs;
-    #[async_trait]
-    impl BlobStore for NoBlobs {
-        async fn get(&self, _: &str, key: &str, _: Option<&str>, _: u64) -> Result<Fetched, Error> {
-            Err(Error::NotFound(key.to_owned()))
-        }
-        async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), Error> {
-            Ok(())
-        }
-        async fn delete(&self, _: &str) -> Result<(), Error> {
-            Ok(())
-        }
-        fn bucket(&self) -> &str {
-            "b"
-        }
-    }
-
-    pub struct Fixed;
-    impl Clock for Fixed {
-        fn now(&self) -> DateTime<Utc> {
-            Utc.timestamp_opt(1_767_607_200, 0).unwrap()
-        }
-    }
-
-    pub struct Secrets;
-    #[async_trait]
-    impl SecretStore for Secrets {
-        async fn secret(&self, _: &str) -> Result<Secret, Error> {
-            Ok(Secret::new("k"))
-        }
-    }
-
-    /// A POST as the fake transport saw it: URL, headers, body.
-    pub type Post = (String, Vec<(String, String)>, Vec<u8>);
-
-    pub struct Http {
-        pub status: u16,
-        pub seen: Mutex<Vec<Post>>,
-    }
-    #[async_trait]
-    impl HttpTransport for Http {
-        async fn post(
-            &self,
-            url: &str,
-            headers: &[(&str, String)],
-            body: Vec<u8>,
-        ) -> Result<HttpReply, HttpError> {
-            self.seen.lock().unwrap().push((
-                url.to_owned(),
-                headers
-                    .iter()
-                    .map(|(name, value)| (name.to_string(), value.clone()))
-                    .collect(),
-                body,
-            ));
-            Ok(HttpReply {
-                status: self.status,
-                retry_after: None,
-                body: Vec::new(),
-            })
-        }
-    }
-}
+/// The time every test here runs at: 2026-01-05T10:00:00Z.
+static NOW: std::sync::LazyLock<FixedClock> =
+    std::sync::LazyLock::new(|| FixedClock::at("2026-01-05T10:00:00Z"));
 
 fn services<'a>(
-    registry: &'a fakes::Registry,
-    claims: &'a fakes::Claims,
-    topic: &'a fakes::Sink,
-    webhooks: &'a fakes::Sink,
+    blobs: &'a MemoryBlobs,
+    registry: &'a MemoryRegistry,
+    claims: &'a MemoryClaims,
+    topic: &'a MemoryTopic,
+    webhooks: &'a MemoryWebhookQueue,
 ) -> NotifyServices<'a> {
     NotifyServices {
-        blobs: &fakes::NoBlobs,
+        blobs,
         registry,
         claims,
         topic,
         webhooks,
-        clock: &fakes::Fixed,
+        clock: &*NOW,
     }
+}
+
+/// The webhook secret of the test subscription ([`subscription`]).
+fn secrets() -> MemorySecrets {
+    MemorySecrets::one("/ecites/webhooks/customs-xb", "k")
 }
 
 #[tokio::test]
 async fn a_record_seen_twice_publishes_and_queues_once() {
-    let registry = fakes::Registry(vec![subscription(
+    let registry = MemoryRegistry(vec![subscription(
         Role::Customs,
         &[EventType::Issued],
         Filters::default(),
     )]);
-    let (claims, topic, webhooks) = Default::default();
-    let s = services(&registry, &claims, &topic, &webhooks);
+    let (blobs, claims) = (MemoryBlobs::new("b"), MemoryClaims::default());
+    let (topic, webhooks) = (MemoryTopic::default(), MemoryWebhookQueue::default());
+    let s = services(&blobs, &registry, &claims, &topic, &webhooks);
     let first = notify_change(s, "XA", &version_insert("1")).await.unwrap();
     assert!(first.published);
     assert_eq!(first.webhooks_queued, 1);
     let again = notify_change(s, "XA", &version_insert("1")).await.unwrap();
     assert!(!again.published);
     assert_eq!((again.webhooks_queued, again.duplicates), (0, 1));
-    assert_eq!(topic.sent.lock().unwrap().len(), 1);
-    assert_eq!(webhooks.sent.lock().unwrap().len(), 1);
+    assert_eq!(topic.published().len(), 1);
+    assert_eq!(webhooks.jobs().len(), 1);
 }
 
 #[tokio::test]
 async fn a_send_that_failed_after_its_claim_is_sent_on_retry_not_lost() {
-    let registry = fakes::Registry(vec![]);
-    let (claims, topic, webhooks): (fakes::Claims, fakes::Sink, fakes::Sink) = Default::default();
-    *topic.fail_first.lock().unwrap() = 1;
-    let s = services(&registry, &claims, &topic, &webhooks);
+    let registry = MemoryRegistry(vec![]);
+    let (blobs, claims) = (MemoryBlobs::new("b"), MemoryClaims::default());
+    let (topic, webhooks) = (MemoryTopic::failing_first(1), MemoryWebhookQueue::default());
+    let s = services(&blobs, &registry, &claims, &topic, &webhooks);
     let error = notify_change(s, "XA", &version_insert("1"))
         .await
         .unwrap_err();
@@ -696,13 +362,13 @@ async fn a_send_that_failed_after_its_claim_is_sent_on_retry_not_lost() {
             .unwrap()
             .published
     );
-    assert_eq!(topic.sent.lock().unwrap().len(), 1);
+    assert_eq!(topic.published().len(), 1);
 }
 
 #[tokio::test]
 async fn webhook_jobs_are_signed_and_non_2xx_answers_are_transient() {
     let sub = subscription(Role::Customs, &[EventType::Issued], Filters::default());
-    let registry = fakes::Registry(vec![sub]);
+    let registry = MemoryRegistry(vec![sub]);
     let job = WebhookJob {
         kind: "webhook".into(),
         version: 1,
@@ -711,16 +377,14 @@ async fn webhook_jobs_are_signed_and_non_2xx_answers_are_transient() {
     };
     let body = serde_json::to_string(&job).unwrap();
     for (status, ok) in [(204, true), (503, false)] {
-        let http = fakes::Http {
-            status,
-            seen: Default::default(),
-        };
+        let http = RecordingHttp::status(status);
+        let secrets = secrets();
         let s = WebhookServices {
             links: None,
             registry: &registry,
-            secrets: &fakes::Secrets,
+            secrets: &secrets,
             transport: &http,
-            clock: &fakes::Fixed,
+            clock: &*NOW,
             policy: WebhookPolicy::default(),
         };
         let result = deliver_webhook(s, &body).await;
@@ -728,7 +392,7 @@ async fn webhook_jobs_are_signed_and_non_2xx_answers_are_transient() {
         if let Err(error) = result {
             assert!(error.is_transient());
         }
-        let seen = http.seen.lock().unwrap();
+        let seen = http.posts();
         let (url, headers, sent) = &seen[0];
         assert_eq!(url, "https://customs.xb.example/hook");
         let signature = &headers
@@ -745,17 +409,15 @@ async fn webhook_jobs_are_signed_and_non_2xx_answers_are_transient() {
 
 #[tokio::test]
 async fn webhook_jobs_of_removed_subscriptions_are_dropped_unsent() {
-    let registry = fakes::Registry(vec![]);
-    let http = fakes::Http {
-        status: 200,
-        seen: Default::default(),
-    };
+    let registry = MemoryRegistry(vec![]);
+    let http = RecordingHttp::status(200);
+    let secrets = secrets();
     let s = WebhookServices {
         links: None,
         registry: &registry,
-        secrets: &fakes::Secrets,
+        secrets: &secrets,
         transport: &http,
-        clock: &fakes::Fixed,
+        clock: &*NOW,
         policy: WebhookPolicy::default(),
     };
     let body = r#"{"type":"webhook","version":1,"subscription_id":"gone","event":{}}"#;
@@ -763,58 +425,11 @@ async fn webhook_jobs_of_removed_subscriptions_are_dropped_unsent() {
         deliver_webhook(s, body).await.unwrap(),
         WebhookOutcome::Unsubscribed
     );
-    assert!(http.seen.lock().unwrap().is_empty());
+    assert!(http.posts().is_empty());
     assert!(matches!(
         deliver_webhook(s, "not json").await,
         Err(Error::InvalidMessage(_))
     ));
-}
-
-#[test]
-fn a_permit_received_from_a_partner_is_received() {
-    // As the receive function (branch exchange) writes it.
-    let change = Change {
-        event_name: "INSERT".into(),
-        old: Image::new(),
-        new: image(&[
-            ("SK", "RECEIVED#000002#replacement"),
-            ("type", "RECEIVED"),
-            ("state", "RECEIVED"),
-            ("issuer", "XB"),
-            ("permit_number", "26XB0007"),
-            ("version", "2"),
-            ("document_status", "replacement"),
-            ("body_key", "received/XB/26XB0007/m1.json"),
-            ("xml_key", "received/XB/26XB0007/m1.xml"),
-            ("received_at", "2026-01-05T10:00:00Z"),
-        ]),
-    };
-    let sc = state_change(&change).unwrap();
-    assert_eq!(sc.event, EventType::Received);
-    assert_eq!(sc.id, "XB/26XB0007/v2/replacement/received");
-    assert_eq!(sc.detail["sender"], "XB");
-    assert_eq!(
-        sc.xml_key.as_deref(),
-        Some("received/XB/26XB0007/m1.xml"),
-        "the verified payload XML, never the envelope"
-    );
-}
-
-#[test]
-fn a_received_row_without_verified_xml_is_never_summarised_from_its_envelope() {
-    let change = Change {
-        event_name: "INSERT".into(),
-        old: Image::new(),
-        new: image(&[
-            ("type", "RECEIVED"),
-            ("issuer", "XB"),
-            ("permit_number", "26XB0008"),
-            ("version", "1"),
-            ("document_status", "issued"),
-            ("body_key", "received/XB/26XB0008/m1.json"),
-        ]),
-    };
-    assert_eq!(state_change(&change).unwrap().xml_key, None);
 }
 
 #[test]

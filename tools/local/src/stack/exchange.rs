@@ -6,9 +6,9 @@
 use crate::emulation::function_url::FunctionUrlServer;
 use crate::{EventSource, Local, LocalOptions, PollOutcome, REGION};
 use anyhow::Context as _;
-use ecites_aws::exchange_store::DynamoExchangeStore;
 use ecites_aws::s3::write_directory;
 use ecites_aws::signing::{store_signing_identity, store_signing_secret};
+use ecites_aws::DynamoLedger;
 use ecites_aws::{AwsConfig, ClientOptions};
 use ecites_domain::{Permit, PermitId};
 use ecites_exchange::directory::{Directory, Partner};
@@ -104,7 +104,7 @@ pub struct Ma {
     /// Its loopback Function URL.
     pub server: FunctionUrlServer,
     /// The exchange records (for inspection).
-    pub store: DynamoExchangeStore,
+    pub store: DynamoLedger,
 }
 
 impl Ma {
@@ -167,7 +167,11 @@ impl Ma {
             REGION,
         )
         .await?;
-        let store = DynamoExchangeStore::new(local.clients.dynamodb.clone(), &local.stack.table);
+        let store = DynamoLedger::new(
+            local.clients.dynamodb.clone(),
+            &local.stack.table,
+            std::sync::Arc::new(ecites_exchange::SystemClock),
+        );
         Ok(Ma {
             local,
             key,

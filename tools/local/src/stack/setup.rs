@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{
     QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use ecites_aws::dynamo::{
+use ecites_aws::dynamo::table::{
     GSI_BY_NUMBER, GSI_BY_RECIPIENT, GSI_BY_REPORT, GSI_UNDER_DELIVERY, REPORT_INDEX_ATTRIBUTES,
 };
 use ecites_aws::Clients;

@@ -1,28 +1,26 @@
-//! DynamoDB and S3 for MA-to-MA exchange: the delivery tracking transitions of the forward
-//! function, and the received documents and message-id claims of the receive function (the
-//! partner directory with public keys is read by [`crate::s3::S3PartnerDirectory`]). Same table as the ledger (design in `docs/exchange.md`):
-//!
-//! | item | PK | SK |
-//! |---|---|---|
-//! | delivery (ingest's row, moved here) | `PERMIT#<ISSUER>#<number>` | `DELIVERY#<000001>#<kind>#<RECIPIENT>` |
-//! | received document | `PERMIT#<SENDER>#<number>` | `RECEIVED#<000001>#<status>` |
-//! | message id claim (replay guard) | `MESSAGE#<SENDER>#<message id>` | `MESSAGE` |
-//! | audit | `PERMIT#...` | `AUDIT#<time>#<tag>#<nn>` |
+//! The exchange's records on the ledger table: the forward function's delivery tracking
+//! transitions ([`DeliveryTracker`]), the receive function's received documents and message id
+//! claims ([`InboundLedger`]), and the operator's replays of deliveries (design in
+//! `docs/exchange.md`; keys in [`super::table`]).
 
 use crate::errors::classify;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use chrono::{DateTime, Months, SecondsFormat, Utc};
+use chrono::{DateTime, Months, Utc};
 use ecites_domain::CountryCode;
 use ecites_exchange::forward::{Attempt, DeliveryTracker};
-use ecites_exchange::keys::escape_component;
 use ecites_exchange::ledger::DeliveryState;
 use ecites_exchange::protocol::AckStatus;
 use ecites_exchange::receive::{InboundLedger, NewReceived, ReceivedRecord};
 use ecites_exchange::{DeliveryMessage, Error};
 use std::collections::HashMap;
 
-type Item = HashMap<String, AttributeValue>;
+use super::table::{
+    audit_sk, delivery_sk, facts_attribute, file_in_report, key, message_claim_key, n, permit_pk,
+    received_sk, recipient_key, s, time, uses_wait, uses_waiting_key, Item, GSI_BY_RECIPIENT,
+    MESSAGE_SK, UNDER_DELIVERY,
+};
+use super::{build_err, DynamoLedger};
 
 /// How long audit rows of exchange are kept (CITES: at least 5 years).
 const RETAIN_MONTHS: u32 = 6 * 12;
@@ -30,55 +28,25 @@ const RETAIN_MONTHS: u32 = 6 * 12;
 /// is refused by its `sent_at` anyway.
 const CLAIM_TTL_SECONDS: i64 = 24 * 3600;
 
-fn s(text: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(text.into())
-}
-
-fn n(number: impl ToString) -> AttributeValue {
-    AttributeValue::N(number.to_string())
-}
-
-fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn permit_pk(issuer: &str, number: &str) -> String {
-    format!("PERMIT#{issuer}#{}", escape_component(number))
-}
-
+/// The key of the delivery a message is about.
 fn delivery_key(message: &DeliveryMessage) -> Item {
-    let mut sk = format!(
-        "DELIVERY#{:06}#{}#{}",
-        message.permit_version,
-        message.kind.as_str(),
-        message.recipient
-    );
-    // A permit has one delivery per version, kind and recipient, but may have several uses.
-    if let Some(use_key) = &message.use_key {
-        sk.push('#');
-        sk.push_str(use_key);
-    }
-    HashMap::from([
-        (
-            "PK".to_owned(),
-            s(permit_pk(&message.issuer, &message.permit_number)),
+    key(
+        &permit_pk(&message.issuer, &message.permit_number),
+        &delivery_sk(
+            message.permit_version,
+            message.kind,
+            &message.recipient,
+            message.use_key.as_deref(),
         ),
-        ("SK".to_owned(), s(sk)),
-    ])
+    )
 }
 
+/// The key of a received document.
 fn received_key(from: CountryCode, number: &str, version: u32, status: &str) -> Item {
-    HashMap::from([
-        ("PK".to_owned(), s(permit_pk(&from.to_string(), number))),
-        (
-            "SK".to_owned(),
-            s(format!("RECEIVED#{version:06}#{status}")),
-        ),
-    ])
-}
-
-fn build_err(e: impl std::fmt::Display) -> Error {
-    Error::permanent("dynamodb request", e)
+    key(
+        &permit_pk(&from.to_string(), number),
+        &received_sk(version, status),
+    )
 }
 
 fn retain(at: DateTime<Utc>) -> i64 {
@@ -96,9 +64,8 @@ fn audit_put(
     event: &str,
     detail: String,
 ) -> Result<TransactWriteItem, Error> {
-    let item: Item = HashMap::from([
-        ("PK".to_owned(), s(permit_pk(issuer, number))),
-        ("SK".to_owned(), s(format!("AUDIT#{}#{tag}#00", time(at)))),
+    let mut item = key(&permit_pk(issuer, number), &audit_sk(at, tag, 0));
+    item.extend([
         ("type".to_owned(), s("AUDIT")),
         ("issuer".to_owned(), s(issuer)),
         ("permit_number".to_owned(), s(number)),
@@ -115,45 +82,12 @@ fn audit_put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// The exchange's records on the ledger table.
-#[derive(Clone, Debug)]
-pub struct DynamoExchangeStore {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-impl DynamoExchangeStore {
-    /// The store on `table`.
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        DynamoExchangeStore {
-            client,
-            table: table.into(),
-        }
-    }
-
-    async fn get(&self, key: Item) -> Result<Option<Item>, Error> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("dynamodb:GetItem", e))?;
-        Ok(output.item)
-    }
-
-    /// `Ok(false)` when a condition of the transaction failed.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, Error> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
+impl DynamoLedger {
+    /// `Ok(false)` when a condition of the transaction failed; any other cancellation
+    /// (a conflict with another transaction, throttling) is an error to retry the message on.
+    async fn transact_exchange(&self, items: Vec<TransactWriteItem>) -> Result<bool, Error> {
+        match self.send_transaction(items).await {
+            Ok(()) => Ok(true),
             Err(error) => {
                 let by_condition = error.as_service_error().and_then(|e| match e {
                     aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(
@@ -176,7 +110,7 @@ impl DynamoExchangeStore {
         &self,
         message: &DeliveryMessage,
     ) -> Result<Option<HashMap<String, String>>, Error> {
-        Ok(self.get(delivery_key(message)).await?.map(as_text))
+        Ok(self.get_item(delivery_key(message)).await?.map(as_text))
     }
 
     /// The received record of a document, as text fields.
@@ -188,7 +122,7 @@ impl DynamoExchangeStore {
         status: &str,
     ) -> Result<Option<HashMap<String, String>>, Error> {
         Ok(self
-            .get(received_key(from, number, version, status))
+            .get_item(received_key(from, number, version, status))
             .await?
             .map(as_text))
     }
@@ -204,7 +138,7 @@ fn as_text(item: Item) -> HashMap<String, String> {
         .collect()
 }
 
-impl DynamoExchangeStore {
+impl DynamoLedger {
     /// Moves a delivery in state `from` back to PENDING (under delivery again), with an audit
     /// row saying an operator replayed it; `Ok(false)` when it is no longer in `from`.
     async fn reopen_from(
@@ -225,7 +159,7 @@ impl DynamoExchangeStore {
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":at", s(time(at)))
             .expression_attribute_values(":id", s(&message.delivery_id))
-            .expression_attribute_values(":under", s(crate::dynamo::UNDER_DELIVERY))
+            .expression_attribute_values(":under", s(UNDER_DELIVERY))
             .expression_attribute_values(
                 ":gsi1sk",
                 s(format!("{}#{}", time(at), message.delivery_id)),
@@ -247,7 +181,7 @@ impl DynamoExchangeStore {
                 from.as_str()
             ),
         )?;
-        self.transact(vec![
+        self.transact_exchange(vec![
             TransactWriteItem::builder().update(update).build(),
             audit,
         ])
@@ -281,11 +215,11 @@ impl DynamoExchangeStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(crate::dynamo::GSI_BY_RECIPIENT)
+                .index_name(GSI_BY_RECIPIENT)
                 .key_condition_expression("GSI2PK = :pk")
                 .filter_expression("#state = :no_partner")
                 .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":pk", s(format!("RECIPIENT#{recipient}")))
+                .expression_attribute_values(":pk", s(recipient_key(recipient)))
                 .expression_attribute_values(":no_partner", s(DeliveryState::NoPartner.as_str()))
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -337,12 +271,12 @@ fn no_partner_message(item: &Item, bucket: &str) -> Option<DeliveryMessage> {
 }
 
 #[async_trait]
-impl DeliveryTracker for DynamoExchangeStore {
+impl DeliveryTracker for DynamoLedger {
     async fn delivery_state(
         &self,
         message: &DeliveryMessage,
     ) -> Result<Option<DeliveryState>, Error> {
-        let item = self.get(delivery_key(message)).await?;
+        let item = self.get_item(delivery_key(message)).await?;
         Ok(item.and_then(|item| {
             // A row for another delivery id under the same key would be a bug: treat it as
             // absent rather than move it.
@@ -433,7 +367,7 @@ impl DeliveryTracker for DynamoExchangeStore {
             "DELIVERY_STATE",
             detail,
         )?;
-        self.transact(vec![
+        self.transact_exchange(vec![
             TransactWriteItem::builder().update(update).build(),
             audit,
         ])
@@ -446,7 +380,7 @@ impl DeliveryTracker for DynamoExchangeStore {
 }
 
 #[async_trait]
-impl InboundLedger for DynamoExchangeStore {
+impl InboundLedger for DynamoLedger {
     async fn claim_message(
         &self,
         from: CountryCode,
@@ -457,12 +391,8 @@ impl InboundLedger for DynamoExchangeStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(
-                "PK",
-                s(format!("MESSAGE#{from}#{}", escape_component(message_id))),
-            )
-            .item("SK", s("MESSAGE"))
-            .item("type", s("MESSAGE"))
+            .set_item(Some(message_claim_key(&from.to_string(), message_id)))
+            .item("type", s(MESSAGE_SK))
             .item("at", s(time(at)))
             .item("ttl", n(at.timestamp() + CLAIM_TTL_SECONDS))
             .condition_expression("attribute_not_exists(PK)")
@@ -516,12 +446,12 @@ impl InboundLedger for DynamoExchangeStore {
             item.insert(name.to_owned(), value);
         }
         if let Some(facts) = &r.facts {
-            item.insert("facts".to_owned(), crate::dynamo::facts_attribute(facts)?);
+            item.insert("facts".to_owned(), facts_attribute(facts)?);
             if let Some(report) = ecites_domain::report::ReportIndexKey::of_received(
                 facts,
                 r.received_at.date_naive(),
             ) {
-                crate::dynamo::file_in_report(
+                file_in_report(
                     &mut item,
                     &report,
                     &r.from.to_string(),
@@ -569,10 +499,10 @@ impl InboundLedger for DynamoExchangeStore {
                 uses_waiting: false,
             });
         }
-        let uses_waiting = self.uses_waiting(&pk).await?;
-        let existing = match self.get(key.clone()).await? {
+        let uses_waiting = self.uses_waiting_in(&pk).await?;
+        let existing = match self.get_item(key.clone()).await? {
             Some(existing) => existing,
-            None if uses_waiting && self.transact(vec![put, audit]).await? => {
+            None if uses_waiting && self.transact_exchange(vec![put, audit]).await? => {
                 return Ok(ReceivedRecord {
                     tracking_number: r.tracking_number.clone(),
                     ack_status: r.ack_status,
@@ -581,7 +511,7 @@ impl InboundLedger for DynamoExchangeStore {
                     uses_waiting: true,
                 });
             }
-            None => self.get(key).await?.ok_or_else(|| {
+            None => self.get_item(key).await?.ok_or_else(|| {
                 Error::transient("dynamodb:GetItem", "the received record vanished; retry")
             })?,
         };
@@ -615,7 +545,7 @@ impl InboundLedger for DynamoExchangeStore {
                     r.body_key
                 ),
             )?;
-            self.transact(vec![audit]).await?;
+            self.transact_exchange(vec![audit]).await?;
             return Ok(ReceivedRecord {
                 tracking_number: text("tracking_number"),
                 ack_status: r.ack_status,
@@ -638,11 +568,11 @@ impl InboundLedger for DynamoExchangeStore {
     }
 }
 
-impl DynamoExchangeStore {
+impl DynamoLedger {
     /// True when customs uses recorded before the permit (partition `pk`) wait to be checked
     /// again.
-    async fn uses_waiting(&self, pk: &str) -> Result<bool, Error> {
-        let mark = self.get(crate::dynamo::uses_waiting_key(pk)).await?;
-        Ok(crate::dynamo::uses_wait(mark.as_ref()))
+    async fn uses_waiting_in(&self, pk: &str) -> Result<bool, Error> {
+        let mark = self.get_item(uses_waiting_key(pk)).await?;
+        Ok(uses_wait(mark.as_ref()))
     }
 }

@@ -1,47 +1,35 @@
-//! DynamoDB: the delivery ledger, one table (design in `docs/pipeline.md`).
-//!
-//! | item | PK | SK |
-//! |---|---|---|
-//! | permit head | `PERMIT#<ISSUER>#<number>` | `HEAD` |
-//! | version | same | `VERSION#<000001>` |
-//! | content hash (idempotency) | same | `HASH#<sha256>` |
-//! | delivery | same | `DELIVERY#<000001>#<kind>#<RECIPIENT>` |
-//! | rejection | same | `REJECTION#<sha256>` |
-//! | audit | same | `AUDIT#<RFC 3339 time>#<tag>#<nn>` |
-//! | customs use ([`uses`]) | same | `USE#<kind>#<declaration>` |
-//! | consignment claim | same | `CONSIGNMENT#<kind>` |
-//!
-//! | report index ([`report`]) | on versions, received documents and uses | `GSI4PK = REPORT#<reporter>#<role>#<year>` |
-//!
-//! GSI1 `under_delivery` (sparse: only open deliveries carry `GSI1PK = UNDER_DELIVERY`),
-//! GSI2 `by_recipient` (`GSI2PK = RECIPIENT#<XB>`), GSI3 `by_number` (`GSI3PK =
-//! NUMBER#<number>`: every permit with that number, whatever the issuer), GSI4 `by_report` (sparse:
-//! `GSI4PK = REPORT#<reporter>#<role>#<year>`, `GSI4SK = <issuer>#<number>#<0 version | 1 use>`:
-//! the items of one annual report, each permit's together). Every item carries
-//! `ttl` (epoch seconds, 5 years after the permit's expiry); reads ignore expired items because
-//! TTL deletion is late on AWS and absent on moto.
+//! DynamoDB: the ledger, one table for the whole exchange, one type ([`DynamoLedger`]) that
+//! implements every port on it: the ledger of versions, deliveries, rejections and waiting
+//! cancellations (this module's writes, [`read`]'s reads), the forward function's delivery
+//! tracking and the receive function's documents and claims ([`exchange`]), customs uses
+//! ([`uses`]) and the annual report index ([`report`]). Its layout (keys, attributes, indexes)
+//! lives in [`table`] alone; its stream is decoded in [`stream`].
 
 use crate::errors::classify;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use ecites_domain::{CountryCode, PermitId};
-use ecites_exchange::keys::escape_component;
 use ecites_exchange::ledger::{
-    delivery_id, use_delivery_id, AuditEntry, DeliveryInfo, DeliveryKind, DeliveryState,
-    NewCancellation, NewRejection, NewVersion, PendingDelivery, PermitStatus, ReceivedInfo,
-    ReceivedState, Recorded, RejectionInfo, VersionInfo, VersionState,
+    delivery_id, use_delivery_id, DeliveryKind, DeliveryState, NewCancellation, NewRejection,
+    NewVersion, PendingDelivery, PermitStatus, Recorded, VersionState,
 };
-use ecites_exchange::protocol::WireFinding;
 use ecites_exchange::{Clock, Error, Ledger};
-use std::collections::HashMap;
 use std::sync::Arc;
 
+mod exchange;
+mod read;
 mod report;
+#[cfg(feature = "notify")]
+pub mod stream;
+pub mod table;
 mod uses;
 
-/// Item attributes.
-type Item = HashMap<String, AttributeValue>;
+use table::{
+    audit, base, delivery_prefix, delivery_sk, facts_attribute, file_in_report, get_n, get_s,
+    hash_sk, key, n, number_key, pk, recipient_key, rejection_sk, s, time, version_sk, Item,
+    APPLIED, HEAD_SK, UNDER_DELIVERY, USES_WAITING_SK, WAITING, WAITING_CANCELLATION_SK,
+};
 
 /// A version's transaction: the items, the version number, the pending deliveries and the
 /// recipients without a partner.
@@ -51,31 +39,6 @@ type VersionTransaction = (
     Vec<PendingDelivery>,
     Vec<CountryCode>,
 );
-
-/// Index names, as `setup` creates them.
-pub const GSI_UNDER_DELIVERY: &str = "under_delivery";
-/// Index of deliveries by recipient.
-pub const GSI_BY_RECIPIENT: &str = "by_recipient";
-/// Index of permit items by permit number.
-pub const GSI_BY_NUMBER: &str = "by_number";
-/// Index of the items of each annual report ([`report`]).
-pub const GSI_BY_REPORT: &str = "by_report";
-/// The attributes the report index projects besides the keys (the template's
-/// `by_report` index lists the same): what [`report`] reads.
-pub const REPORT_INDEX_ATTRIBUTES: [&str; 10] = [
-    "type",
-    "issuer",
-    "permit_number",
-    "version",
-    "state",
-    "document_status",
-    "facts",
-    "use",
-    "alerts",
-    "ttl",
-];
-/// The partition key of open deliveries in the under-delivery index.
-pub const UNDER_DELIVERY: &str = "UNDER_DELIVERY";
 
 /// How often a conditional write is retried when another writer changed the permit meanwhile.
 const MAX_CONFLICT_RETRIES: usize = 5;
@@ -94,94 +57,6 @@ impl std::fmt::Debug for DynamoLedger {
             .field("table", &self.table)
             .finish()
     }
-}
-
-fn s(text: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(text.into())
-}
-
-fn n(number: impl ToString) -> AttributeValue {
-    AttributeValue::N(number.to_string())
-}
-
-fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn pk(id: &PermitId) -> String {
-    format!("PERMIT#{}#{}", id.issuer, escape_component(&id.number))
-}
-
-/// The sort key of the mark that customs uses of the permit arrived before it and wait to be
-/// checked again ([`uses`]); its `state` is `WAITING` until they are.
-const USES_WAITING_SK: &str = "USES_WAITING";
-
-/// The sort key of a cancellation that arrived before its permit.
-const WAITING_CANCELLATION_SK: &str = "CANCELLATION_WAITING";
-/// States of that item: waiting for the permit, then applied to it.
-const WAITING: &str = "WAITING";
-const APPLIED: &str = "APPLIED";
-
-fn version_sk(version: u32) -> String {
-    format!("VERSION#{version:06}")
-}
-
-fn delivery_sk(version: u32, kind: DeliveryKind, recipient: CountryCode) -> String {
-    format!("DELIVERY#{version:06}#{}#{recipient}", kind.as_str())
-}
-
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)?.as_s().ok().map(String::as_str)
-}
-
-fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)?.as_n().ok()?.parse().ok()
-}
-
-/// The findings the receive function stored with a document (JSON of the wire findings), as
-/// `severity rule: message` lines; unreadable or absent JSON is no findings rather than a failed status.
-fn finding_lines(json: Option<&str>) -> Vec<String> {
-    json.and_then(|text| serde_json::from_str::<Vec<WireFinding>>(text).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|f| format!("{} {}: {}", f.severity, f.rule, f.message))
-        .collect()
-}
-
-/// The `facts` attribute of a version, received document or use: the permit facts as JSON
-/// (what uses are checked against and the annual report reads).
-pub(crate) fn facts_attribute(
-    facts: &ecites_domain::usage::PermitFacts,
-) -> Result<AttributeValue, Error> {
-    serde_json::to_string(facts)
-        .map(s)
-        .map_err(|e| Error::permanent("serialize permit facts", e))
-}
-
-/// Files an item in the report index under `report` (sparse GSI4): each permit's items sort
-/// together, its documents (`tag` `0#...`) before its uses (`1#...`).
-pub(crate) fn file_in_report(
-    item: &mut Item,
-    report: &ecites_domain::report::ReportIndexKey,
-    issuer: &str,
-    number: &str,
-    tag: &str,
-) {
-    item.insert(
-        "GSI4PK".into(),
-        s(format!(
-            "REPORT#{}#{}#{}",
-            report.reporter, report.role, report.year
-        )),
-    );
-    item.insert(
-        "GSI4SK".into(),
-        s(format!("{issuer}#{}#{tag}", escape_component(number))),
-    );
-}
-
-fn key(pk: &str, sk: &str) -> Item {
-    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
 }
 
 fn build_err(e: impl std::fmt::Display) -> Error {
@@ -264,48 +139,6 @@ pub(crate) fn no_waiting_uses_in(table: &str, permit_pk: &str) -> Result<Transac
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
-/// The key of the waiting-uses mark of a permit partition (read by the receive side too).
-pub(crate) fn uses_waiting_key(permit_pk: &str) -> Item {
-    key(permit_pk, USES_WAITING_SK)
-}
-
-/// True when the mark read at [`uses_waiting_key`] says uses wait for the permit.
-pub(crate) fn uses_wait(mark: Option<&Item>) -> bool {
-    mark.is_some_and(|item| get_s(item, "state") == Some(WAITING))
-}
-
-/// Base attributes of every item of a permit.
-fn base(id: &PermitId, sk: &str, kind: &str, retain_until: DateTime<Utc>) -> Item {
-    let mut item = key(&pk(id), sk);
-    item.insert("type".into(), s(kind));
-    item.insert("issuer".into(), s(id.issuer.to_string()));
-    item.insert("permit_number".into(), s(id.number.clone()));
-    item.insert("ttl".into(), n(retain_until.timestamp()));
-    item
-}
-
-/// An audit record.
-fn audit(
-    id: &PermitId,
-    at: DateTime<Utc>,
-    tag: &str,
-    seq: usize,
-    event: &str,
-    detail: String,
-    retain_until: DateTime<Utc>,
-) -> Item {
-    let mut item = base(
-        id,
-        &format!("AUDIT#{}#{tag}#{seq:02}", time(at)),
-        "AUDIT",
-        retain_until,
-    );
-    item.insert("event".into(), s(event));
-    item.insert("detail".into(), s(detail));
-    item.insert("at".into(), s(time(at)));
-    item
-}
-
 struct DeliveryRow<'a> {
     id: &'a PermitId,
     version: u32,
@@ -340,11 +173,7 @@ impl DeliveryRow<'_> {
     }
 
     fn item(&self) -> Item {
-        let mut sk = delivery_sk(self.version, self.kind, self.recipient);
-        if let Some(key) = self.use_key {
-            sk.push('#');
-            sk.push_str(key);
-        }
+        let sk = delivery_sk(self.version, self.kind, self.recipient, self.use_key);
         let mut item = base(self.id, &sk, "DELIVERY", self.retain_until);
         if let Some(key) = self.use_key {
             item.insert("use_key".into(), s(key));
@@ -380,15 +209,12 @@ impl DeliveryRow<'_> {
                 s(format!("{}#{delivery_id}", time(self.at))),
             );
         }
-        item.insert("GSI2PK".into(), s(format!("RECIPIENT#{}", self.recipient)));
+        item.insert("GSI2PK".into(), s(recipient_key(self.recipient)));
         item.insert(
             "GSI2SK".into(),
             s(format!("{}#{delivery_id}", time(self.at))),
         );
-        item.insert(
-            "GSI3PK".into(),
-            s(format!("NUMBER#{}", escape_component(&self.id.number))),
-        );
+        item.insert("GSI3PK".into(), s(number_key(&self.id.number)));
         item.insert("GSI3SK".into(), s(format!("{}#{sk}", self.id.issuer)));
         item
     }
@@ -446,17 +272,26 @@ impl DynamoLedger {
         get_n(item, "ttl").is_some_and(|ttl| ttl < self.clock.now().timestamp())
     }
 
+    /// The live item at `pk`, `sk` (consistent read; an expired item reads as none).
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, Error> {
+        Ok(self
+            .get_item(key(pk, sk))
+            .await?
+            .filter(|item| !self.expired(item)))
+    }
+
+    /// The item at `key` as stored (consistent read), expired or not.
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, Error> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| classify("dynamodb:GetItem", e))?;
-        Ok(output.item.filter(|item| !self.expired(item)))
+        Ok(output.item)
     }
 
     /// All live items of a partition whose sort key starts with `prefix`.
@@ -499,7 +334,7 @@ impl DynamoLedger {
 
     /// True when customs uses recorded before the permit wait to be checked again.
     pub(crate) async fn uses_waiting(&self, id: &PermitId) -> Result<bool, Error> {
-        Ok(uses_wait(
+        Ok(table::uses_wait(
             self.get(&pk(id), USES_WAITING_SK).await?.as_ref(),
         ))
     }
@@ -510,11 +345,9 @@ impl DynamoLedger {
         version: u32,
         kind: Option<DeliveryKind>,
     ) -> Result<Vec<PendingDelivery>, Error> {
-        let prefix = match kind {
-            Some(kind) => format!("DELIVERY#{version:06}#{}#", kind.as_str()),
-            None => format!("DELIVERY#{version:06}#"),
-        };
-        let items = self.query_prefix(&pk(id), &prefix).await?;
+        let items = self
+            .query_prefix(&pk(id), &delivery_prefix(version, Some(kind).flatten()))
+            .await?;
         Ok(items
             .iter()
             .filter_map(|item| pending_from_item(id, item))
@@ -522,6 +355,24 @@ impl DynamoLedger {
                 p.kind != DeliveryKind::Cancellation || kind == Some(DeliveryKind::Cancellation)
             })
             .collect())
+    }
+
+    /// Sends a transaction as it is; the callers read its cancellation reasons their own way.
+    async fn send_transaction(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<
+        (),
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        >,
+    > {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
     }
 
     /// Sends a transaction; `Ok(false)` when a condition failed (someone else wrote first).
@@ -535,14 +386,8 @@ impl DynamoLedger {
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Vec<usize>>, Error> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(None),
+        match self.send_transaction(items).await {
+            Ok(()) => Ok(None),
             Err(error) => {
                 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
                 let reasons: Option<Vec<String>> = error.as_service_error().and_then(|e| match e {
@@ -584,133 +429,6 @@ impl DynamoLedger {
         }
     }
 
-    /// Every permit with a recorded version (a full table scan: for the local demo and small
-    /// operator reports, not for the hot path).
-    pub async fn permits(&self) -> Result<Vec<PermitId>, Error> {
-        let mut ids = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#type = :head")
-                .expression_attribute_names("#type", "type")
-                .expression_attribute_values(":head", s("HEAD"))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("dynamodb:Scan", e))?;
-            for item in output.items() {
-                if self.expired(item) {
-                    continue;
-                }
-                if let (Some(issuer), Some(number)) = (
-                    get_s(item, "issuer").and_then(|i| i.parse().ok()),
-                    get_s(item, "permit_number"),
-                ) {
-                    ids.push(PermitId {
-                        issuer,
-                        number: number.to_owned(),
-                    });
-                }
-            }
-            match output.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => break,
-            }
-        }
-        ids.sort();
-        Ok(ids)
-    }
-
-    /// Open deliveries, oldest first, from the `under_delivery` index (ePhyto's
-    /// `GetUnderDeliveryEnvelope`): what the forward function and operators watch.
-    pub async fn under_delivery(&self, limit: i32) -> Result<Vec<(String, String)>, Error> {
-        self.deliveries_in_index(
-            GSI_UNDER_DELIVERY,
-            "GSI1PK",
-            UNDER_DELIVERY.to_owned(),
-            limit,
-        )
-        .await
-    }
-
-    /// Deliveries to one recipient, oldest first, from the `by_recipient` index:
-    /// `(delivery id, state)`.
-    pub async fn for_recipient(
-        &self,
-        recipient: CountryCode,
-        limit: i32,
-    ) -> Result<Vec<(String, String)>, Error> {
-        self.deliveries_in_index(
-            GSI_BY_RECIPIENT,
-            "GSI2PK",
-            format!("RECIPIENT#{recipient}"),
-            limit,
-        )
-        .await
-    }
-
-    /// `(delivery id, state)` of the live delivery items under one partition key of a delivery
-    /// index, oldest first (the indexes sort by time): the one query behind the operator views
-    /// of deliveries, whichever index they use.
-    async fn deliveries_in_index(
-        &self,
-        index: &str,
-        partition_attribute: &str,
-        partition: String,
-        limit: i32,
-    ) -> Result<Vec<(String, String)>, Error> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", partition_attribute)
-            .expression_attribute_values(":pk", s(partition))
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| classify("dynamodb:Query", e))?;
-        Ok(output
-            .items()
-            .iter()
-            .filter(|item| !self.expired(item))
-            .filter_map(|item| {
-                Some((
-                    get_s(item, "delivery_id")?.to_owned(),
-                    get_s(item, "state")?.to_owned(),
-                ))
-            })
-            .collect())
-    }
-
-    /// The issuers that have a permit with this number (permit numbers are not globally
-    /// unique), from the `by_number` index.
-    pub async fn issuers_of_number(&self, number: &str) -> Result<Vec<String>, Error> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI_BY_NUMBER)
-            .key_condition_expression("GSI3PK = :pk")
-            .expression_attribute_values(":pk", s(format!("NUMBER#{}", escape_component(number))))
-            .send()
-            .await
-            .map_err(|e| classify("dynamodb:Query", e))?;
-        let mut issuers: Vec<String> = output
-            .items()
-            .iter()
-            .filter(|item| !self.expired(item))
-            .filter_map(|item| get_s(item, "issuer").map(str::to_owned))
-            .collect();
-        issuers.sort();
-        issuers.dedup();
-        Ok(issuers)
-    }
-
     /// The transaction of content that was sent before the current version `current` but
     /// arrived after it: its hash (so a redelivery is a duplicate of this decision) and an audit
     /// row, on the condition that `current` is still the current version. Nothing is delivered.
@@ -722,19 +440,14 @@ impl DynamoLedger {
     ) -> Result<Vec<TransactWriteItem>, Error> {
         let id = &v.id;
         let tag = v.content_sha256.get(..12).unwrap_or(&v.content_sha256);
-        let mut hash = base(
-            id,
-            &format!("HASH#{}", v.content_sha256),
-            "HASH",
-            v.retain_until,
-        );
+        let mut hash = base(id, &hash_sk(&v.content_sha256), "HASH", v.retain_until);
         hash.insert("superseded_by".into(), n(current));
         let sent = v.sent_at.map(time).unwrap_or_default();
         Ok(vec![
             put(&self.table, hash, Some("attribute_not_exists(PK)"))?,
             update(
                 &self.table,
-                key(&pk(id), "HEAD"),
+                key(&pk(id), HEAD_SK),
                 "SET updated_at = :at",
                 Some("latest_version = :current"),
                 [(":current", n(current)), (":at", s(time(v.received_at)))],
@@ -772,7 +485,7 @@ impl DynamoLedger {
         let at = v.received_at;
         let retain = v.retain_until;
         let tag = v.content_sha256.get(..12).unwrap_or(&v.content_sha256);
-        let number_key = format!("NUMBER#{}", escape_component(&id.number));
+        let number_key = number_key(&id.number);
         let mut items = Vec::new();
         if check_waiting {
             items.push(no_waiting_cancellation(&self.table, id)?);
@@ -786,11 +499,11 @@ impl DynamoLedger {
             audit(id, at, tag, audit_seq, event, detail, retain)
         };
 
-        let mut hash = base(id, &format!("HASH#{}", v.content_sha256), "HASH", retain);
+        let mut hash = base(id, &hash_sk(&v.content_sha256), "HASH", retain);
         hash.insert("version".into(), n(version));
         items.push(put(&self.table, hash, Some("attribute_not_exists(PK)"))?);
 
-        let mut head = base(id, "HEAD", "HEAD", retain);
+        let mut head = base(id, HEAD_SK, "HEAD", retain);
         head.insert("latest_version".into(), n(version));
         head.insert("latest_sha256".into(), s(v.content_sha256.clone()));
         head.insert("state".into(), s(VersionState::Active.as_str()));
@@ -808,7 +521,7 @@ impl DynamoLedger {
                 let sent = v.sent_at.map(|t| s(time(t))).unwrap_or_else(|| s(""));
                 items.push(update(
                     &self.table,
-                    key(&pk(id), "HEAD"),
+                    key(&pk(id), HEAD_SK),
                     "SET latest_version = :v, latest_sha256 = :h, #state = :active, updated_at = :at, #ttl = :ttl, latest_sent_at = :sent",
                     Some("latest_version = :prev"),
                     [
@@ -1005,10 +718,7 @@ impl Ledger for DynamoLedger {
                 check_waiting = false;
                 cancellation_waiting = true;
             }
-            if let Some(existing) = self
-                .get(&pk(id), &format!("HASH#{}", v.content_sha256))
-                .await?
-            {
+            if let Some(existing) = self.get(&pk(id), &hash_sk(&v.content_sha256)).await? {
                 if let Some(by_version) =
                     get_n(&existing, "superseded_by").and_then(|v| u32::try_from(v).ok())
                 {
@@ -1030,7 +740,7 @@ impl Ledger for DynamoLedger {
                     uses_waiting,
                 });
             }
-            let head = self.get(&pk(id), "HEAD").await?;
+            let head = self.get(&pk(id), HEAD_SK).await?;
             previous = head
                 .as_ref()
                 .and_then(|h| get_n(h, "latest_version"))
@@ -1049,7 +759,7 @@ impl Ledger for DynamoLedger {
     async fn record_cancellation(&self, c: &NewCancellation) -> Result<Recorded, Error> {
         let id = &c.id;
         for _ in 0..MAX_CONFLICT_RETRIES {
-            let Some(head) = self.get(&pk(id), "HEAD").await? else {
+            let Some(head) = self.get(&pk(id), HEAD_SK).await? else {
                 return Err(Error::NotFound(format!("no version of {id} is recorded")));
             };
             let version = get_n(&head, "latest_version")
@@ -1085,7 +795,7 @@ impl Ledger for DynamoLedger {
                 .to_owned();
             // The recipients of the cancelled version.
             let deliveries = self
-                .query_prefix(&pk(id), &format!("DELIVERY#{version:06}#"))
+                .query_prefix(&pk(id), &delivery_prefix(version, None))
                 .await?;
             let mut recipients: Vec<(CountryCode, Option<String>, Option<String>)> = Vec::new();
             for item in &deliveries {
@@ -1106,7 +816,7 @@ impl Ledger for DynamoLedger {
             let mut items = Vec::new();
             items.push(update(
                 &self.table,
-                key(&pk(id), "HEAD"),
+                key(&pk(id), HEAD_SK),
                 "SET #state = :cancelled, updated_at = :at, cancel_reason = :reason",
                 Some("latest_version = :v AND #state <> :cancelled"),
                 [
@@ -1280,7 +990,7 @@ impl Ledger for DynamoLedger {
         let id = &r.id;
         let mut item = base(
             id,
-            &format!("REJECTION#{}", r.content_sha256),
+            &rejection_sk(&r.content_sha256),
             "REJECTION",
             r.retain_until,
         );
@@ -1296,10 +1006,7 @@ impl Ledger for DynamoLedger {
             .map_err(|e| Error::permanent("serialize findings", e))?;
         item.insert("findings".into(), s(findings));
         item.insert("state".into(), s("REJECTED"));
-        item.insert(
-            "GSI3PK".into(),
-            s(format!("NUMBER#{}", escape_component(&id.number))),
-        );
+        item.insert("GSI3PK".into(), s(number_key(&id.number)));
         item.insert(
             "GSI3SK".into(),
             s(format!("{}#REJECTION#{}", id.issuer, r.content_sha256)),
@@ -1325,76 +1032,6 @@ impl Ledger for DynamoLedger {
     }
 
     async fn status(&self, id: &PermitId) -> Result<PermitStatus, Error> {
-        let items = self.query_prefix(&pk(id), "").await?;
-        let mut status = PermitStatus::default();
-        for item in &items {
-            let sk = get_s(item, "SK").unwrap_or("");
-            let text = |name: &str| get_s(item, name).unwrap_or("").to_owned();
-            let number = |name: &str| get_n(item, name).unwrap_or(0);
-            if sk == "HEAD" {
-                status.state = get_s(item, "state").map(str::to_owned);
-            } else if sk.starts_with("VERSION#") {
-                status.versions.push(VersionInfo {
-                    version: u32::try_from(number("version")).unwrap_or(0),
-                    state: get_s(item, "state")
-                        .and_then(VersionState::parse)
-                        .unwrap_or(VersionState::Active),
-                    content_sha256: text("content_sha256"),
-                    xml_key: text("xml_key"),
-                    document_type: text("document_type"),
-                    source: text("source"),
-                    received_at: text("received_at"),
-                });
-            } else if sk.starts_with("DELIVERY#") {
-                status.deliveries.push(DeliveryInfo {
-                    version: u32::try_from(number("version")).unwrap_or(0),
-                    kind: get_s(item, "kind")
-                        .and_then(DeliveryKind::parse)
-                        .unwrap_or(DeliveryKind::Permit),
-                    recipient: text("recipient"),
-                    state: get_s(item, "state")
-                        .and_then(DeliveryState::parse)
-                        .unwrap_or(DeliveryState::Pending),
-                    attempts: u32::try_from(number("attempts")).unwrap_or(0),
-                    last_error: get_s(item, "last_error").map(str::to_owned),
-                    tracking_number: get_s(item, "tracking_number").map(str::to_owned),
-                    updated_at: text("updated_at"),
-                });
-            } else if sk.starts_with("RECEIVED#") {
-                // Written by the receive function (`exchange_store.rs`), same partition.
-                status.received.push(ReceivedInfo {
-                    version: u32::try_from(number("version")).unwrap_or(0),
-                    document_status: text("document_status"),
-                    document_type: text("document_type"),
-                    sender: text("issuer"),
-                    message_id: text("message_id"),
-                    received_at: text("received_at"),
-                    tracking_number: text("tracking_number"),
-                    state: ReceivedState::from_ack_status(&text("ack_status")),
-                    body_key: text("body_key"),
-                    findings: finding_lines(get_s(item, "findings")),
-                });
-            } else if sk.starts_with("REJECTION#") {
-                status.rejections.push(RejectionInfo {
-                    reason: text("reason"),
-                    report_key: text("report_key"),
-                    source: text("source"),
-                    received_at: text("received_at"),
-                    errors: usize::try_from(number("errors")).unwrap_or(0),
-                });
-            } else if sk.starts_with("AUDIT#") {
-                status.history.push(AuditEntry {
-                    at: text("at"),
-                    event: text("event"),
-                    detail: text("detail"),
-                });
-            }
-        }
-        status.versions.sort_by_key(|v| v.version);
-        status
-            .received
-            .sort_by(|a, b| (a.version, &a.received_at).cmp(&(b.version, &b.received_at)));
-        status.history.sort_by(|a, b| a.at.cmp(&b.at));
-        Ok(status)
+        self.read_status(id).await
     }
 }
