@@ -1,23 +1,19 @@
-//! The receive Lambda's handler (a Function URL event in, a Function URL response out), in a
+//! The receive Lambda's handler (an HTTP request in, an HTTP response out, through `lambda_http`,
+//! which reads the Function URL's payload format 2.0 event and writes its response), in a
 //! library so that the Lambda binary, the local runner's loopback server and the tests call the
 //! very same code. The protocol and every check live in [`ecites_exchange::receive`].
 
 #![warn(missing_docs)]
 
-use aws_lambda_events::event::lambda_function_urls::{
-    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
-};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore};
 use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
-use ecites_exchange::protocol::{RefusalCode, MAX_BODY_BYTES};
+use ecites_exchange::protocol::MAX_BODY_BYTES;
 use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
 use ecites_exchange::receive_use::{
     receive_use, receive_verify, UseReceiveServices, USES_PATH, VERIFY_PATH,
 };
 use ecites_exchange::{Clock, SystemClock};
-use lambda_runtime::LambdaEvent;
+use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,38 +71,19 @@ impl ReceiveFunction {
         &self.ledger
     }
 
-    /// Handles one request.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<LambdaFunctionUrlRequest>,
-    ) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error> {
-        let request = event.payload;
-        let method = request
-            .request_context
-            .http
-            .method
-            .clone()
-            .unwrap_or_default();
-        let body = match (&request.body, request.is_base64_encoded) {
-            (None, _) => Vec::new(),
-            (Some(text), false) => text.as_bytes().to_vec(),
-            (Some(text), true) => match B64.decode(text.as_bytes()) {
-                Ok(bytes) => bytes,
-                Err(_) => {
-                    return Ok(response(&refusal_answer(
-                        RefusalCode::NotReadable,
-                        "the body is not valid base64",
-                    )))
-                }
-            },
-        };
-        let headers = request.headers;
+    /// Handles one request: `POST /` a partner's signed envelope, `POST /uses` and
+    /// `POST /verify` an agency's message. Every refusal is an answer with a status and a
+    /// refusal body, never an error (an error is a 502 at the Function URL).
+    pub async fn handle(&self, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+        let method = request.method().as_str();
+        let headers = request.headers();
         let header = |name: &str| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        let body: &[u8] = request.body().as_ref();
         let services = ReceiveServices {
             blobs: &self.blobs,
             ledger: &self.ledger,
@@ -126,37 +103,25 @@ impl ReceiveFunction {
                 .map(|queue| queue as &dyn ecites_exchange::DeliveryQueue),
             clock: self.clock.as_ref(),
         };
-        let path = request.raw_path.as_deref().unwrap_or("/");
+        let path = request.uri().path();
         let answer = if path.ends_with(USES_PATH) {
-            receive_use(uses, &self.settings, &method, &header, &body).await
+            receive_use(uses, &self.settings, method, &header, body).await
         } else if path.ends_with(VERIFY_PATH) {
-            receive_verify(uses, &self.settings, &method, &header, &body).await
+            receive_verify(uses, &self.settings, method, &header, body).await
         } else {
-            receive_message(services, &self.settings, &method, &header, &body).await
+            receive_message(services, &self.settings, method, &header, body).await
         };
-        Ok(response(&answer))
+        Ok(response(&answer)?)
     }
 }
 
-fn refusal_answer(code: RefusalCode, message: &str) -> Answer {
-    Answer {
-        status: code.http_status(),
-        body: serde_json::to_string(&ecites_exchange::protocol::Refusal::new(code, message))
-            .unwrap_or_default(),
-    }
-}
-
-/// The Function URL response for an answer: a JSON body, never base64.
-pub fn response(answer: &Answer) -> LambdaFunctionUrlResponse {
-    let mut response = LambdaFunctionUrlResponse::default();
-    response.status_code = i64::from(answer.status);
-    response.headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response.body = Some(answer.body.clone());
-    response.is_base64_encoded = false;
-    response
+/// The HTTP response for an answer: its status and JSON body (text, so `lambda_http` never
+/// base64-encodes it).
+pub fn response(answer: &Answer) -> Result<Response<Body>, lambda_http::http::Error> {
+    Response::builder()
+        .status(answer.status)
+        .header(lambda_http::http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(answer.body.clone()))
 }
 
 #[cfg(test)]
@@ -164,20 +129,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_answer_is_the_function_url_response_lambda_reads() {
+    fn an_answer_is_its_status_with_a_json_text_body_never_base64() {
         let answer = Answer {
             status: 401,
             body: "{\"code\":\"UNAUTHENTICATED\"}".into(),
         };
+        let response = response(&answer).unwrap();
+        assert_eq!(response.status(), 401);
         assert_eq!(
-            serde_json::to_value(response(&answer)).unwrap(),
-            serde_json::json!({
-                "statusCode": 401,
-                "headers": {"content-type": "application/json"},
-                "body": answer.body,
-                "isBase64Encoded": false,
-                "cookies": [],
-            })
+            response.headers()[lambda_http::http::header::CONTENT_TYPE],
+            "application/json"
         );
+        // A text body is what lambda_http sends as is (`isBase64Encoded: false`).
+        assert_eq!(response.body(), &Body::Text(answer.body.clone()));
     }
 }

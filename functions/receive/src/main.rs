@@ -1,8 +1,10 @@
-//! The receive Lambda (behind a Function URL): configuration and clients once, then the handler.
+//! The receive Lambda (behind a Function URL): configuration and clients once, then the handler
+//! under `lambda_http`, which turns the Function URL event into an HTTP request and the
+//! handler's HTTP response into the Function URL's response.
 
 use ecites_aws::{AwsConfig, ClientOptions, Config};
 use ecites_receive::ReceiveFunction;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,8 +13,5 @@ async fn main() -> Result<(), Error> {
     let aws = AwsConfig::load(ClientOptions::default()).await;
     let function = ReceiveFunction::new(&config, &aws.clients());
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
-        function.handle(event)
-    }))
-    .await
+    lambda_http::run(service_fn(move |request: Request| function.handle(request))).await
 }

@@ -1,5 +1,6 @@
 //! `events/receive-function-url.json` (for `cargo lambda invoke receive --data-file`) keeps
-//! parsing as the handler's input and carries a valid signed envelope. It is signed with the
+//! parsing as the handler's input (the request `lambda_http` makes of it) and carries a valid
+//! signed envelope. It is signed with the
 //! sample key of seed `01 01 ... 01` (key id `XB-2026-1`), which is public and for samples only.
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
@@ -43,4 +44,10 @@ fn the_sample_function_url_event_carries_a_verifiable_envelope_from_xb_to_xa() {
         .expect("readable XML")
         .permit;
     assert_eq!(permit.permit_number, envelope.permit_number);
+
+    // What the handler is given: lambda_http's request, the same bytes and headers.
+    let request = lambda_http::request::from_str(&text).expect("a request lambda_http reads");
+    assert_eq!(request.method(), "POST");
+    assert_eq!(request.body().as_ref(), body.as_bytes());
+    assert_eq!(request.headers()[KEY_ID_HEADER], "XB-2026-1");
 }

@@ -137,11 +137,13 @@ pub(crate) const MESSAGE_SK: &str = "MESSAGE";
 pub const SUBSCRIPTIONS_PK: &str = "SUBSCRIPTION";
 
 /// The key of a subscription in the registry.
+#[cfg(feature = "notify")]
 pub(crate) fn subscription_key(id: &str) -> Item {
     key(SUBSCRIPTIONS_PK, &format!("SUB#{id}"))
 }
 
 /// The key of the claim of one notification (event) for one subscriber.
+#[cfg(feature = "notify")]
 pub(crate) fn notification_claim_key(event_id: &str, subscriber: &str) -> Item {
     key(&format!("NOTIFY#{event_id}"), &format!("SUB#{subscriber}"))
 }

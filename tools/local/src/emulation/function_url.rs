@@ -17,7 +17,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use lambda_runtime::{Context, LambdaEvent};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,14 +54,25 @@ pub trait UrlFunction: Send + Sync {
     ) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error>;
 }
 
+/// In process, the event goes through `lambda_http`'s own reading of it (as in the Lambda) and
+/// the handler's response back into the Function URL response `lambda_http` would write.
 #[async_trait::async_trait]
 impl UrlFunction for ReceiveFunction {
     async fn call(
         &self,
         event: LambdaFunctionUrlRequest,
     ) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error> {
-        self.handle(LambdaEvent::new(event, Context::default()))
-            .await
+        let request = lambda_http::request::from_str(&serde_json::to_string(&event)?)?;
+        let (parts, body) = self.handle(request).await?.into_parts();
+        let mut response = LambdaFunctionUrlResponse::default();
+        response.status_code = i64::from(parts.status.as_u16());
+        response.headers = parts.headers;
+        (response.body, response.is_base64_encoded) = match body {
+            lambda_http::Body::Text(text) => (Some(text), false),
+            lambda_http::Body::Binary(bytes) => (Some(B64.encode(bytes)), true),
+            _ => (None, false),
+        };
+        Ok(response)
     }
 }
 
@@ -181,6 +191,43 @@ pub fn event_headers(headers: &hyper::HeaderMap) -> serde_json::Map<String, serd
     out
 }
 
+/// The event Lambda builds for a Function URL request (payload format 2.0, the body in
+/// base64).
+pub fn function_url_event(
+    parts: &hyper::http::request::Parts,
+    peer: SocketAddr,
+    body: &[u8],
+) -> serde_json::Value {
+    let now = chrono::Utc::now();
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "headers": event_headers(&parts.headers),
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
+            }
+        },
+        "body": B64.encode(body),
+        "isBase64Encoded": true,
+    })
+}
+
 async fn serve(
     shared: Arc<Shared>,
     peer: SocketAddr,
@@ -233,36 +280,7 @@ async fn serve(
             ))
         }
     };
-    let headers = event_headers(&parts.headers);
-    let now = chrono::Utc::now();
-    // Payload format 2.0, as Lambda builds it for a Function URL.
-    let event = serde_json::json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": parts.uri.path(),
-        "rawQueryString": parts.uri.query().unwrap_or(""),
-        "headers": headers,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "local",
-            "domainName": "127.0.0.1",
-            "domainPrefix": "local",
-            "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
-            "timeEpoch": now.timestamp_millis(),
-            "http": {
-                "method": parts.method.as_str(),
-                "path": parts.uri.path(),
-                "protocol": "HTTP/1.1",
-                "sourceIp": peer.ip().to_string(),
-                "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
-            }
-        },
-        "body": B64.encode(&body),
-        "isBase64Encoded": true,
-    });
+    let event = function_url_event(&parts, peer, &body);
     let event: LambdaFunctionUrlRequest = match serde_json::from_value(event) {
         Ok(event) => event,
         Err(error) => return Ok(plain(500, &format!("bad event: {error}"))),

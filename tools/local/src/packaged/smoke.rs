@@ -283,13 +283,18 @@ impl crate::emulation::function_url::UrlFunction for LateFunction {
     }
 }
 
-/// The smallest event each function accepts: an empty batch, or a request without a body
-/// (which receive refuses without touching AWS).
+/// The smallest event each function accepts: an empty batch, or a Function URL request
+/// without a body (which receive refuses without touching AWS).
 fn empty_event(binary: &str) -> anyhow::Result<serde_json::Value> {
-    use aws_lambda_events::event::{dynamodb, lambda_function_urls, sqs};
+    use aws_lambda_events::event::{dynamodb, sqs};
     Ok(match binary {
         "receive" => {
-            serde_json::to_value(lambda_function_urls::LambdaFunctionUrlRequest::default())?
+            let (parts, ()) = hyper::Request::post("/").body(())?.into_parts();
+            crate::emulation::function_url::function_url_event(
+                &parts,
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                &[],
+            )
         }
         "notify" => serde_json::to_value(dynamodb::Event::default())?,
         // An operator's request for no year: the function's smallest event, as an empty batch
