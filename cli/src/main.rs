@@ -95,14 +95,22 @@ enum Command {
     /// Put the deliveries that ended on the deliveries DLQ (after a partner outage) back for
     /// delivery. Needs ECITES_DELIVERIES_DLQ_URL besides the functions' environment. With
     /// --no-partner XC: send the deliveries recorded NO_PARTNER for XC, once XC is in the
-    /// partner directory.
+    /// partner directory. With --failed XB: send again the deliveries to XB that ended FAILED
+    /// (a permanent refusal: never on the DLQ), once the cause is fixed.
     Replay {
         /// The most messages (or deliveries) to replay.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
         /// Instead of the DLQ: the NO_PARTNER deliveries to this country (ISO 3166-1 alpha-2).
-        #[arg(long, value_name = "COUNTRY")]
+        #[arg(long, value_name = "COUNTRY", group = "ended")]
         no_partner: Option<String>,
+        /// Instead of the DLQ: the FAILED deliveries to this country (ISO 3166-1 alpha-2).
+        #[arg(long, value_name = "COUNTRY", group = "ended")]
+        failed: Option<String>,
+        /// With --no-partner or --failed: only deliveries that ended at or after this time
+        /// (RFC 3339, or a date for its first instant, UTC).
+        #[arg(long, value_name = "TIME", requires = "ended")]
+        since: Option<String>,
     },
     /// Manage the partner directory (partner MAs: endpoint, public key, accepted documents).
     Partners {
@@ -296,9 +304,23 @@ fn main() -> ExitCode {
             EXIT_OK
         }
         Command::Status { issuer, permit } => run_async(status::run(&issuer, &permit)),
-        Command::Replay { limit, no_partner } => match no_partner {
-            Some(country) => run_async(replay::run_no_partner(&country, limit)),
-            None => run_async(replay::run(limit)),
+        Command::Replay {
+            limit,
+            no_partner,
+            failed,
+            since,
+        } => match (no_partner.as_deref(), failed.as_deref()) {
+            (Some(country), _) => run_async(replay::run_ended(
+                replay::Ended::NoPartner(country),
+                since.as_deref(),
+                limit,
+            )),
+            (None, Some(country)) => run_async(replay::run_ended(
+                replay::Ended::Failed(country),
+                since.as_deref(),
+                limit,
+            )),
+            (None, None) => run_async(replay::run(limit)),
         },
         Command::Partners { command } => run_async(partners::run(command)),
         Command::Agencies { command } => run_async(agencies::run(command)),

@@ -4,8 +4,14 @@
 //! messages whose delivery succeeded meanwhile are removed. Configured like the functions
 //! (`ECITES_TABLE`, `ECITES_DELIVERIES_QUEUE_URL`, `AWS_*`) plus `ECITES_DELIVERIES_DLQ_URL`.
 //!
-//! `ecites replay --no-partner XC [--limit N]`: after XC has been added to the partner
-//! directory, sends the deliveries recorded NO_PARTNER for XC (reopened to PENDING first).
+//! `ecites replay --no-partner XC [--since T] [--limit N]`: after XC has been added to the
+//! partner directory, sends the deliveries recorded NO_PARTNER for XC (reopened to PENDING
+//! first).
+//!
+//! `ecites replay --failed XB [--since T] [--limit N]`: after the cause of a permanent refusal
+//! is fixed (XB had no key of ours, or a stale one; its endpoint moved), sends again the
+//! deliveries to XB that ended FAILED (at or after `T`, RFC 3339 or a date), which never reach
+//! the DLQ.
 
 use std::process::ExitCode;
 
@@ -39,14 +45,60 @@ pub async fn run(limit: usize) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Queues up to `limit` NO_PARTNER deliveries to `country` and prints what was done; exit 1
-/// when `country` is still missing from (or inactive in) the partner directory, so nothing is
-/// sent only to fail again.
-pub async fn run_no_partner(country: &str, limit: usize) -> anyhow::Result<ExitCode> {
+/// The deliveries an operator sends again from the ledger: to whom, in which end state, since
+/// when.
+#[derive(Clone, Copy, Debug)]
+pub enum Ended<'a> {
+    /// `--no-partner XC`: recorded NO_PARTNER.
+    NoPartner(&'a str),
+    /// `--failed XB`: refused for good or out of retries.
+    Failed(&'a str),
+}
+
+/// A time given on the command line: RFC 3339, or a date (its first instant, UTC).
+fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    let text = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--since {text:?}: an RFC 3339 time (2026-11-30T08:00:00Z) or a date (2026-11-30)"
+            )
+        })
+}
+
+/// Queues up to `limit` ended deliveries (`which`, since `since`) and prints what was done;
+/// exit 1 when the recipient is still missing from (or inactive in) the partner directory, so
+/// nothing is sent only to fail again.
+pub async fn run_ended(
+    which: Ended<'_>,
+    since: Option<&str>,
+    limit: usize,
+) -> anyhow::Result<ExitCode> {
+    let (country, state, option, what) = match which {
+        Ended::NoPartner(country) => (
+            country,
+            ecites_exchange::ledger::DeliveryState::NoPartner,
+            "--no-partner",
+            "that waited for a partner",
+        ),
+        Ended::Failed(country) => (
+            country,
+            ecites_exchange::ledger::DeliveryState::Failed,
+            "--failed",
+            "that had failed",
+        ),
+    };
     let recipient: ecites_domain::CountryCode =
         country.trim().to_ascii_uppercase().parse().map_err(|_| {
-            anyhow::anyhow!("--no-partner {country:?} is not an ISO 3166-1 alpha-2 code")
+            anyhow::anyhow!("{option} {country:?} is not an ISO 3166-1 alpha-2 code")
         })?;
+    let since = since.map(parse_since).transpose()?;
     let config = ecites_aws::Config::from_env()?;
     let clients = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default())
         .await
@@ -65,18 +117,43 @@ pub async fn run_no_partner(country: &str, limit: usize) -> anyhow::Result<ExitC
         &config.table,
         std::sync::Arc::new(ecites_exchange::SystemClock),
     );
-    let report = ecites_aws::replay::requeue_no_partner(
+    let report = ecites_aws::replay::requeue_ended(
         &clients.sqs,
         &store,
         &config.bucket,
         &config.deliveries_queue_url,
-        recipient,
+        ecites_aws::replay::EndedDeliveries {
+            recipient,
+            state,
+            since,
+        },
         limit,
     )
     .await?;
     println!(
-        "queued {} deliveries to {recipient} that waited for a partner; {} were reopened by someone else meanwhile",
+        "queued {} deliveries to {recipient} {what}; {} were reopened by someone else meanwhile",
         report.requeued, report.discarded
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_is_an_rfc_3339_time_or_a_date_and_anything_else_is_refused_naming_the_option() {
+        assert_eq!(
+            parse_since("2026-11-30T08:00:00+01:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-30T07:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2026-11-30").unwrap().to_rfc3339(),
+            "2026-11-30T00:00:00+00:00"
+        );
+        let refused = parse_since("yesterday").unwrap_err().to_string();
+        assert!(refused.contains("--since \"yesterday\""), "{refused}");
+    }
 }

@@ -333,3 +333,20 @@ fn rules_lists_every_annual_report_check_with_its_level_and_columns() {
     let human = text(&ecites(&["rules"]).stdout);
     assert!(human.contains("report-term-unit-pair"), "{human}");
 }
+
+#[test]
+fn replay_takes_one_selection_and_since_only_with_one() {
+    // Both selections at once, or --since for the DLQ replay: refused before any AWS call.
+    for args in [
+        &["replay", "--failed", "XB", "--no-partner", "XC"][..],
+        &["replay", "--since", "2026-11-30"][..],
+    ] {
+        let output = ecites(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("--failed") || stderr.contains("--no-partner"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

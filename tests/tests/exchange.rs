@@ -159,12 +159,16 @@ async fn a_permit_for_a_partner_not_yet_onboarded_waits_as_no_partner_and_is_sen
     // XB is onboarded; the operator sends what waited for it (ecites replay --no-partner XB).
     xa.set_directory(vec![onboarded]).await.unwrap();
     let requeue = || {
-        ecites_aws::replay::requeue_no_partner(
+        ecites_aws::replay::requeue_ended(
             &xa.local.clients.sqs,
             &xa.store,
             &xa.local.stack.bucket,
             queue,
-            ecites_local::country("XB"),
+            ecites_aws::replay::EndedDeliveries {
+                recipient: ecites_local::country("XB"),
+                state: ecites_exchange::ledger::DeliveryState::NoPartner,
+                since: None,
+            },
             100,
         )
     };
@@ -181,6 +185,61 @@ async fn a_permit_for_a_partner_not_yet_onboarded_waits_as_no_partner_and_is_sen
 
     // Nothing waits any more: a second run sends nothing.
     assert_eq!(requeue().await.unwrap().requeued, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_ends_failed_off_the_dlq_and_replay_failed_sends_it_once_the_key_is_fixed(
+) {
+    let (xa, xb) = start_pair().await;
+    // XB does not know XA's key yet: it refuses XA's envelope for good (401), so the delivery
+    // ends FAILED at once and never reaches the DLQ.
+    let xa_entry = xa.as_partner();
+    xb.set_directory(Vec::new()).await.unwrap();
+    let before = chrono::Utc::now();
+    xa.drop_permit(
+        "26XA0900",
+        &fixtures::export_permit("26XA0900", "XA", "XB", 5),
+    )
+    .await
+    .unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let failed = delivery(&xa, "26XA0900", 1, DeliveryKind::Permit).await;
+    assert_eq!(failed["state"], "FAILED", "{failed:?}");
+    assert!(failed["last_error"].contains("401"), "{failed:?}");
+    let dlq = &xa.local.stack.deliveries_dlq_url;
+    assert_eq!(xa.local.visible_messages(dlq).await.unwrap(), 0);
+
+    let requeue = |since| {
+        ecites_aws::replay::requeue_ended(
+            &xa.local.clients.sqs,
+            &xa.store,
+            &xa.local.stack.bucket,
+            &xa.local.stack.deliveries_queue_url,
+            ecites_aws::replay::EndedDeliveries {
+                recipient: ecites_local::country("XB"),
+                state: DeliveryState::Failed,
+                since: Some(since),
+            },
+            100,
+        )
+    };
+    // Only what ended since the given time is selected.
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(requeue(later).await.unwrap().requeued, 0);
+
+    // XB's operator adds XA's key; XA's operator sends the failed delivery again.
+    xb.set_directory(vec![xa_entry]).await.unwrap();
+    let report = requeue(before).await.unwrap();
+    assert_eq!(report.requeued, 1, "{report:?}");
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let sent = delivery(&xa, "26XA0900", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    let got = received(&xb, "26XA0900", 1, "issued")
+        .await
+        .expect("XB received it");
+    assert_eq!(got["tracking_number"], sent["tracking_number"]);
+    // Delivered now: a second run finds nothing FAILED.
+    assert_eq!(requeue(before).await.unwrap().requeued, 0);
 }
 
 async fn fails_then_dlq_then_replay_delivers(mode: Mode, expected_error: &str) {

@@ -30,6 +30,7 @@ const METRICS: &[&str] = &[
     "PermitsRejected",
     "MessagesFailed",
     "DeliveriesQueued",
+    "DeliveriesNoPartner",
     "CancellationsWaiting",
     "UsesRecorded",
     "UseAlerts",
@@ -113,6 +114,7 @@ impl IngestFunction {
                     .count("PermitsDuplicate", duplicates as f64)
                     .count("PermitsRejected", report.rejected.len() as f64)
                     .count("DeliveriesQueued", report.deliveries_queued as f64)
+                    .count("DeliveriesNoPartner", report.no_partner as f64)
                     .count("CancellationsWaiting", report.waiting_cancellations as f64)
                     .count(
                         "UsesRecorded",

@@ -3,8 +3,11 @@
 //! sent to the deliveries queue again; then it is deleted from the DLQ. A message whose
 //! delivery is no longer FAILED (delivered meanwhile, or unknown) is just removed.
 //!
-//! And sending what waited for a partner (`ecites replay --no-partner XC`): deliveries recorded
-//! NO_PARTNER because XC was not in the directory are reopened and queued once it is.
+//! And sending again, from the ledger, deliveries that ended without reaching the DLQ
+//! ([`requeue_ended`]): those recorded NO_PARTNER because the recipient was not in the
+//! directory (`ecites replay --no-partner XC`, once it is), and those a partner refused for good
+//! (FAILED after a 401, 403 or 422: a wrong key, a stale endpoint; `ecites replay --failed XB`,
+//! once the cause is fixed), selected by recipient, state and time.
 
 use crate::dynamo::DynamoLedger;
 use crate::sqs::SqsDeliveryQueue;
@@ -98,31 +101,42 @@ pub async fn replay_dlq(
     Ok(report)
 }
 
-/// Queues the NO_PARTNER deliveries to `recipient` (at most `limit`), each reopened to PENDING
-/// first: for after the partner has been added to the directory. `requeued` counts what was
-/// sent; `discarded` what another operator or process reopened meanwhile.
-pub async fn requeue_no_partner(
+/// Which ended deliveries to send again: to one recipient, in one end state (NO_PARTNER or
+/// FAILED), moved there at or after `since` when given.
+#[derive(Clone, Copy, Debug)]
+pub struct EndedDeliveries {
+    /// The recipient country.
+    pub recipient: ecites_domain::CountryCode,
+    /// The state they ended in.
+    pub state: DeliveryState,
+    /// Only those that ended at or after this time.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Reopens (PENDING, with an audit row) and queues, exactly as ingest queues them, up to `limit`
+/// of the deliveries `which` selects. A delivery someone else reopened meanwhile is counted as
+/// discarded and not sent twice.
+pub async fn requeue_ended(
     sqs: &aws_sdk_sqs::Client,
     store: &DynamoLedger,
     bucket: &str,
     queue_url: &str,
-    recipient: ecites_domain::CountryCode,
+    which: EndedDeliveries,
     limit: usize,
 ) -> Result<ReplayReport, Error> {
     let queue = SqsDeliveryQueue::new(sqs.clone(), queue_url);
     let mut report = ReplayReport::default();
-    for delivery in store
-        .no_partner_deliveries(recipient, bucket, limit)
-        .await?
-    {
+    let ended = store
+        .deliveries_in_state(which.recipient, which.state, which.since, bucket, limit)
+        .await?;
+    for delivery in ended {
         if !store
-            .reopen_no_partner(&delivery, chrono::Utc::now())
+            .reopen_ended(&delivery, chrono::Utc::now(), which.state)
             .await?
         {
             report.discarded += 1;
             continue;
         }
-        // Queued exactly as ingest queues deliveries.
         queue.send(std::slice::from_ref(&delivery)).await?;
         report.requeued += 1;
     }

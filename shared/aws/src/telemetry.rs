@@ -46,9 +46,19 @@ pub fn init_tracing_with_default(default_level: &str) {
 /// The metric namespace of the exchange.
 pub const METRIC_NAMESPACE: &str = "ecites";
 
-/// One EMF log line with count metrics for a function, e.g.
-/// `emf_line("ingest", &[("PermitsIngested", 3.0)], now_ms)`.
-pub fn emf_line(function: &str, metrics: &[(&str, f64)], timestamp_ms: i64) -> String {
+/// The variable that names the deployment's stack (the template sets it to `AWS::StackName`),
+/// so two stacks in one account, staging and production, never share a metric.
+pub const STACK_VARIABLE: &str = "ECITES_STACK";
+
+/// One EMF log line with count metrics for a function of a stack, e.g.
+/// `emf_line("ingest", Some("ecites-prod"), &[("PermitsIngested", 3.0)], now_ms)`. The
+/// metrics' dimensions are `Stack` and `Function`, or `Function` alone outside a stack.
+pub fn emf_line(
+    function: &str,
+    stack: Option<&str>,
+    metrics: &[(&str, f64)],
+    timestamp_ms: i64,
+) -> String {
     let definitions: Vec<Value> = metrics
         .iter()
         .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
@@ -60,12 +70,15 @@ pub fn emf_line(function: &str, metrics: &[(&str, f64)], timestamp_ms: i64) -> S
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": METRIC_NAMESPACE,
-                "Dimensions": [["Function"]],
+                "Dimensions": [if stack.is_some() { vec!["Stack", "Function"] } else { vec!["Function"] }],
                 "Metrics": definitions,
             }],
         }),
     );
     document.insert("Function".into(), json!(function));
+    if let Some(stack) = stack {
+        document.insert("Stack".into(), json!(stack));
+    }
     for (name, value) in metrics {
         document.insert((*name).to_owned(), json!(value));
     }
@@ -76,7 +89,10 @@ pub fn emf_line(function: &str, metrics: &[(&str, f64)], timestamp_ms: i64) -> S
 /// (`AWS_LAMBDA_FUNCTION_NAME` is set there), and as a `debug` log event of target `emf`
 /// elsewhere, so local tools and demos print their own sentences, not metric JSON.
 pub fn emit_emf(function: &str, metrics: &[(&str, f64)], timestamp_ms: i64) {
-    let line = emf_line(function, metrics, timestamp_ms);
+    let stack = std::env::var(STACK_VARIABLE)
+        .ok()
+        .filter(|stack| !stack.trim().is_empty());
+    let line = emf_line(function, stack.as_deref(), metrics, timestamp_ms);
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         println!("{line}");
     } else {
@@ -92,6 +108,7 @@ mod tests {
     fn emf_lines_declare_every_metric() {
         let line = emf_line(
             "ingest",
+            None,
             &[("PermitsIngested", 2.0), ("PermitsRejected", 1.0)],
             1,
         );
@@ -101,5 +118,29 @@ mod tests {
             value["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
             "PermitsRejected"
         );
+    }
+
+    #[test]
+    fn a_stacks_metrics_carry_its_name_so_two_stacks_never_share_a_metric() {
+        let line = emf_line(
+            "forward",
+            Some("ecites-staging"),
+            &[("DeliveriesFailed", 1.0)],
+            1,
+        );
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            value["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Stack", "Function"]])
+        );
+        assert_eq!(value["Stack"], "ecites-staging");
+        assert_eq!(value["Function"], "forward");
+        let local = emf_line("forward", None, &[("DeliveriesFailed", 1.0)], 1);
+        let value: Value = serde_json::from_str(&local).unwrap();
+        assert_eq!(
+            value["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function"]])
+        );
+        assert!(value.get("Stack").is_none());
     }
 }

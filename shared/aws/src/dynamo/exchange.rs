@@ -188,28 +188,43 @@ impl DynamoLedger {
         .await
     }
 
-    /// Moves a NO_PARTNER delivery (its recipient was not in the directory when the permit was
-    /// ingested) back to PENDING, once the partner has been onboarded.
-    pub async fn reopen_no_partner(
+    /// Moves a delivery that ended in `from` (NO_PARTNER: its recipient was not in the
+    /// directory; FAILED: refused for good or out of retries) back to PENDING, with an audit row
+    /// saying an operator replayed it; `Ok(false)` when it is no longer in `from`.
+    pub async fn reopen_ended(
         &self,
         message: &DeliveryMessage,
         at: DateTime<Utc>,
+        from: DeliveryState,
     ) -> Result<bool, Error> {
-        self.reopen_from(message, at, DeliveryState::NoPartner)
-            .await
+        self.reopen_from(message, at, from).await
     }
 
-    /// The deliveries to `recipient` recorded NO_PARTNER (oldest first, at most `limit`), as
-    /// the messages ingest would have queued, the XML in `bucket`: what to send once the
-    /// partner is in the directory. Read from the `by_recipient` index.
-    pub async fn no_partner_deliveries(
+    /// The deliveries to `recipient` in `state` (oldest first, at most `limit`), moved there at
+    /// or after `since` when given, as the messages ingest would have queued, the XML in
+    /// `bucket`: what an operator sends again once the cause is fixed. Read from the
+    /// `by_recipient` index, filtered on `state` and `updated_at`.
+    pub async fn deliveries_in_state(
         &self,
         recipient: CountryCode,
+        state: DeliveryState,
+        since: Option<DateTime<Utc>>,
         bucket: &str,
         limit: usize,
     ) -> Result<Vec<DeliveryMessage>, Error> {
         let mut messages = Vec::new();
         let mut start: Option<Item> = None;
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(recipient_key(recipient))),
+            (":state".to_owned(), s(state.as_str())),
+        ]);
+        let filter = match since {
+            Some(since) => {
+                values.insert(":since".to_owned(), s(time(since)));
+                "#state = :state AND updated_at >= :since"
+            }
+            None => "#state = :state",
+        };
         loop {
             let output = self
                 .client
@@ -217,10 +232,9 @@ impl DynamoLedger {
                 .table_name(&self.table)
                 .index_name(GSI_BY_RECIPIENT)
                 .key_condition_expression("GSI2PK = :pk")
-                .filter_expression("#state = :no_partner")
+                .filter_expression(filter)
                 .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":pk", s(recipient_key(recipient)))
-                .expression_attribute_values(":no_partner", s(DeliveryState::NoPartner.as_str()))
+                .set_expression_attribute_values(Some(values.clone()))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -229,7 +243,7 @@ impl DynamoLedger {
                 if messages.len() >= limit {
                     return Ok(messages);
                 }
-                if let Some(message) = no_partner_message(item, bucket) {
+                if let Some(message) = ended_delivery_message(item, bucket) {
                     messages.push(message);
                 }
             }
@@ -242,7 +256,7 @@ impl DynamoLedger {
 }
 
 /// A delivery item as the message ingest queues for it (`None` for an item missing a field).
-fn no_partner_message(item: &Item, bucket: &str) -> Option<DeliveryMessage> {
+fn ended_delivery_message(item: &Item, bucket: &str) -> Option<DeliveryMessage> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     let number = |name: &str| {
         item.get(name)
