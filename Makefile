@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 MOTO_VERSION := 5.2.5
 MOTO_SERVER := $(VENV)/bin/moto_server
+# The Python peer of the folder conversion (scripts/peer/convert_lxml.py), for make bench.
+LXML_VERSION := 6.1.3
+LXML_PEER := $(VENV)/.lxml-$(LXML_VERSION)
 ECITES := target/debug/ecites
 EPIX_SAMPLE := shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certificate.xml
 # A small hand-made checklist in the shape of the Species+ export (docs/species.md).
@@ -27,6 +30,11 @@ help: ## List the targets
 $(MOTO_SERVER):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)"
+
+$(LXML_PEER):
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "lxml==$(LXML_VERSION)"
+	touch $@
 
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
@@ -58,7 +66,7 @@ schema: ## Regenerate schema/permit.schema.json and schema/use.schema.json from 
 	$(CARGO) run --quiet --bin ecites -- schema --use > schema/use.schema.json
 
 # mk/exchange.mk adds bench-exchange as a prerequisite; mk/infra.mk adds bench-functions.
-bench: ## Measure speed and memory (criterion benches, folder conversion, pipeline, exchange, packaged functions)
+bench: $(LXML_PEER) ## Measure speed and memory (criterion benches, folder conversion against its lxml peer, pipeline, exchange, packaged functions)
 	$(CARGO) bench -p ecites-domain
 	$(CARGO) run --release --quiet -p ecites-domain --example checklist_profile
 	scripts/bench-folder.sh

@@ -4,8 +4,10 @@ use crate::input::{check_bytes, read_and_check, Checked, Reader};
 use crate::{OutputFormat, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
 use ecites_domain::{json, xml, Permit};
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 fn render(permit: &Permit, to: OutputFormat) -> String {
@@ -81,8 +83,15 @@ struct Summary {
     unreadable: u64,
 }
 
-/// Converts every file under `input` into `output`, streaming: one file in memory at a time,
-/// so memory stays flat however many permits the folder holds.
+/// How many files are read, converted and written in parallel before their results are
+/// reported: enough to keep every core busy, few enough that memory stays flat (a batch holds at
+/// most this many permits and their output, about 10 KB each for a typical permit).
+const BATCH: usize = 256;
+
+/// Converts every file under `input` into `output`, streaming in batches of [`BATCH`] files:
+/// each batch is read, converted and written on every core, then reported in the walk's order,
+/// so the output, the rejection log and the messages are those of a one-by-one conversion and
+/// memory stays flat however many permits the folder holds.
 pub fn folder(input: &Path, output: &Path, from: &Reader, to: OutputFormat) -> u8 {
     if !input.is_dir() {
         eprintln!(
@@ -99,7 +108,7 @@ pub fn folder(input: &Path, output: &Path, from: &Reader, to: OutputFormat) -> u
         return EXIT_UNREADABLE;
     }
     let rejections_path = output.join("rejected.jsonl");
-    let mut rejections = match fs::File::create(&rejections_path) {
+    let rejections = match fs::File::create(&rejections_path) {
         Ok(file) => std::io::BufWriter::new(file),
         Err(error) => {
             eprintln!("{}: cannot write: {error}", rejections_path.display());
@@ -112,45 +121,48 @@ pub fn folder(input: &Path, output: &Path, from: &Reader, to: OutputFormat) -> u
         ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut summary = Summary::default();
+    let mut run = FolderRun {
+        input,
+        output,
+        summary: Summary::default(),
+        rejections,
+        progress,
+        directories: HashMap::new(),
+    };
+    // A pipeline of two batches: while one is written (one file after the other, as file
+    // creations in one folder take the folder's lock anyway), the next is read and converted
+    // on the other cores.
+    let mut batch: Vec<PathBuf> = Vec::with_capacity(BATCH);
+    let mut converted: Option<(Vec<PathBuf>, Converted)> = None;
+    let mut step = |run: &mut FolderRun<'_>, paths: Vec<PathBuf>| {
+        let previous = converted.take();
+        let (prepared, ()) = rayon::join(
+            || convert_batch(&paths, from, to),
+            || {
+                if let Some((paths, prepared)) = previous {
+                    run.write(&paths, prepared);
+                }
+            },
+        );
+        converted = Some((paths, prepared));
+    };
     walk(input, output, &mut |path| {
-        summary.files += 1;
-        progress.inc(1);
-        let source = path
-            .strip_prefix(input)
-            .unwrap_or(path)
-            .display()
-            .to_string();
-        let mut reject = |summary: &mut Summary,
-                          permit: Option<String>,
-                          reasons: Vec<String>,
-                          unreadable: bool| {
-            if unreadable {
-                summary.unreadable += 1;
-            } else {
-                summary.rejected += 1;
-            }
-            let line = serde_json::json!({"file": source, "permit": permit, "reasons": reasons});
-            let _ = writeln!(rejections, "{line}");
-            progress.suspend(|| eprintln!("{source}: rejected: {}", reasons.join("; ")));
-        };
-        let checked = match fs::read(path)
-            .map_err(|error| format!("cannot read the file: {error}"))
-            .and_then(|bytes| {
-                let name = path.file_name().and_then(|name| name.to_str());
-                check_bytes(&bytes, name, from)
-            }) {
-            Ok(checked) => checked,
-            Err(reason) => return reject(&mut summary, None, vec![reason], true),
-        };
-        for permit in checked {
-            match write_one(&permit, output, to) {
-                Ok(Written::New) => summary.converted += 1,
-                Ok(Written::Unchanged) => summary.unchanged += 1,
-                Err(reasons) => reject(&mut summary, Some(permit.label()), reasons, false),
-            }
+        batch.push(path.to_path_buf());
+        if batch.len() == BATCH {
+            step(
+                &mut run,
+                std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+            );
         }
     });
+    step(&mut run, batch);
+    step(&mut run, Vec::new());
+    let FolderRun {
+        summary,
+        mut rejections,
+        progress,
+        ..
+    } = run;
     progress.finish_and_clear();
     let _ = rejections.flush();
     eprintln!(
@@ -171,15 +183,198 @@ pub fn folder(input: &Path, output: &Path, from: &Reader, to: OutputFormat) -> u
     }
 }
 
+/// The state of a folder conversion between batches.
+struct FolderRun<'a> {
+    input: &'a Path,
+    output: &'a Path,
+    summary: Summary,
+    rejections: std::io::BufWriter<fs::File>,
+    progress: ProgressBar,
+    /// Each issuer's output folder, created once (the error message when it cannot be).
+    directories: HashMap<String, Result<(), String>>,
+}
+
+/// A batch's files, in order: each file's permits ready to be written, or why it cannot be read.
+type Converted = Vec<Result<Vec<Prepared>, String>>;
+
+/// A permit of an input file, ready to be written or refused.
+enum Prepared {
+    /// Valid: its output folder (the issuer), its file name and its content.
+    Write {
+        issuer: String,
+        name: String,
+        content: String,
+        label: String,
+    },
+    Refused {
+        label: String,
+        reasons: Vec<String>,
+    },
+}
+
+impl FolderRun<'_> {
+    /// Writes a converted batch and reports it, one file after the other in the walk's order,
+    /// so every file meets the complete files of the permits before it (as one by one).
+    fn write(&mut self, paths: &[PathBuf], prepared: Converted) {
+        let input = self.input;
+        for (path, read) in paths.iter().zip(prepared) {
+            self.summary.files += 1;
+            self.progress.inc(1);
+            let source = || {
+                path.strip_prefix(input)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string()
+            };
+            let permits = match read {
+                Ok(permits) => permits,
+                Err(reason) => {
+                    let source = source();
+                    self.reject(&source, None, &[reason], true);
+                    continue;
+                }
+            };
+            for permit in permits {
+                match self.finish(permit) {
+                    Ok(Written::New) => self.summary.converted += 1,
+                    Ok(Written::Unchanged) => self.summary.unchanged += 1,
+                    Err((label, reasons)) => {
+                        let source = source();
+                        self.reject(&source, Some(label), &reasons, false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a prepared permit to `<output>/<issuer>/<name>` with one exclusive create (the
+    /// issuer's folder is created the first time only); a file already there with the same
+    /// content is left as it is, one with a different content (a different permit under the
+    /// same identity) refuses the permit: the error is its label and the reasons.
+    fn finish(&mut self, permit: Prepared) -> Result<Written, (String, Vec<String>)> {
+        let (issuer, name, content, label) = match permit {
+            Prepared::Refused { label, reasons } => return Err((label, reasons)),
+            Prepared::Write {
+                issuer,
+                name,
+                content,
+                label,
+            } => (issuer, name, content, label),
+        };
+        let directory = self.output.join(&issuer);
+        let target = directory.join(name);
+        let cannot_write = |error: &dyn std::fmt::Display| {
+            vec![format!("cannot write {}: {error}", target.display())]
+        };
+        let created = self
+            .directories
+            .entry(issuer)
+            .or_insert_with(|| fs::create_dir_all(&directory).map_err(|error| error.to_string()));
+        if let Err(error) = created {
+            return Err((label, cannot_write(error)));
+        }
+        let opened = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target);
+        let result = match opened {
+            Ok(mut file) => file
+                .write_all(content.as_bytes())
+                .map(|()| Written::New)
+                .map_err(|error| cannot_write(&error)),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                match fs::read(&target) {
+                    Ok(existing) if existing == content.as_bytes() => Ok(Written::Unchanged),
+                    Ok(_) => Err(vec![format!(
+                        "a different permit {label} was already written to {} (the same permit number in two files with different content)",
+                        target.display()
+                    )]),
+                    Err(error) => Err(cannot_write(&error)),
+                }
+            }
+            Err(error) => Err(cannot_write(&error)),
+        };
+        result.map_err(|reasons| (label, reasons))
+    }
+
+    fn reject(
+        &mut self,
+        source: &str,
+        permit: Option<String>,
+        reasons: &[String],
+        unreadable: bool,
+    ) {
+        if unreadable {
+            self.summary.unreadable += 1;
+        } else {
+            self.summary.rejected += 1;
+        }
+        let line = serde_json::json!({"file": source, "permit": permit, "reasons": reasons});
+        let _ = writeln!(self.rejections, "{line}");
+        self.progress
+            .suspend(|| eprintln!("{source}: rejected: {}", reasons.join("; ")));
+    }
+}
+
+/// Reads and converts a batch of files on every core (one read buffer per worker, reused).
+fn convert_batch(paths: &[PathBuf], from: &Reader, to: OutputFormat) -> Converted {
+    paths
+        .par_iter()
+        .map_init(
+            || Vec::with_capacity(64 * 1024),
+            |buffer, path| prepare(path, buffer, from, to),
+        )
+        .collect()
+}
+
+/// Reads one file into `buffer` (reused: one open, reads to the end, one close; no `stat`),
+/// decodes, validates and renders its permits. The error is why the file cannot be read.
+fn prepare(
+    path: &Path,
+    buffer: &mut Vec<u8>,
+    from: &Reader,
+    to: OutputFormat,
+) -> Result<Vec<Prepared>, String> {
+    buffer.clear();
+    // `File::read_to_end` would ask the file's size first (a `statx` and an `lseek` per file);
+    // through `take` it reads straight into the buffer's spare room until the end.
+    fs::File::open(path)
+        .and_then(|file| file.take(u64::MAX).read_to_end(buffer))
+        .map_err(|error| format!("cannot read the file: {error}"))?;
+    let name = path.file_name().and_then(|name| name.to_str());
+    let checked = check_bytes(buffer, name, from)?;
+    // A batch's buffers stay small: a huge file's buffer is not kept for the next one.
+    if buffer.capacity() > 1 << 20 {
+        *buffer = Vec::new();
+    }
+    Ok(checked
+        .iter()
+        .map(|permit| match prepare_one(permit, to) {
+            Ok((issuer, name, content)) => Prepared::Write {
+                issuer,
+                name,
+                content,
+                label: permit.label(),
+            },
+            Err(reasons) => Prepared::Refused {
+                label: permit.label(),
+                reasons,
+            },
+        })
+        .collect())
+}
+
 enum Written {
     New,
     Unchanged,
 }
 
-/// Writes a valid permit to `<output>/<issuer>/<escaped number>.<ext>` (see [`file_name`]); an
-/// invalid permit, or a different permit already written under the same identity, is refused
-/// with the reasons.
-fn write_one(checked: &Checked, output: &Path, to: OutputFormat) -> Result<Written, Vec<String>> {
+/// A valid permit's output folder (its issuer), file name `<escaped number>.<ext>` (see
+/// [`file_name`]) and content; an invalid permit is refused with the reasons.
+fn prepare_one(
+    checked: &Checked,
+    to: OutputFormat,
+) -> Result<(String, String, String), Vec<String>> {
     if !checked.is_valid() {
         return Err(checked
             .findings()
@@ -197,23 +392,12 @@ fn write_one(checked: &Checked, output: &Path, to: OutputFormat) -> Result<Writt
         OutputFormat::Xml => "xml",
         OutputFormat::Json => "json",
     };
-    let directory = output.join(id.issuer.to_string());
-    let target = directory.join(file_name(&id.number, extension).map_err(|reason| vec![reason])?);
-    let content = render(&checked.decoded.permit, to);
-    match fs::read(&target) {
-        Ok(existing) if existing == content.as_bytes() => return Ok(Written::Unchanged),
-        Ok(_) => {
-            return Err(vec![format!(
-                "a different permit {id} was already written to {} (the same permit number in two files with different content)",
-                target.display()
-            )])
-        }
-        Err(_) => {}
-    }
-    fs::create_dir_all(&directory)
-        .and_then(|()| fs::write(&target, content))
-        .map_err(|error| vec![format!("cannot write {}: {error}", target.display())])?;
-    Ok(Written::New)
+    let name = file_name(&id.number, extension).map_err(|reason| vec![reason])?;
+    Ok((
+        id.issuer.to_string(),
+        name,
+        render(&checked.decoded.permit, to),
+    ))
 }
 
 /// The longest file name the common file systems take (ext4, APFS, NTFS: 255 bytes).

@@ -228,6 +228,129 @@ fn folder_conversion_writes_one_file_per_permit_and_a_rejection_log() {
     );
 }
 
+/// The parallel folder conversion gives what converting the files one by one gave: every permit's
+/// file is the canonical XML of its input (the same bytes as `xml::write_permit`), a permit seen
+/// twice with the same content is "already converted", one seen twice with a different content
+/// is refused with the same reason, and the summary and the rejection log count the same, over
+/// more files than one batch holds.
+#[test]
+fn folder_conversion_over_many_batches_gives_the_one_by_one_output_and_reports() {
+    use ecites_domain::{json, xml};
+    let input = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let template: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("export-permit.json")).unwrap())
+            .unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    // 700 files in three folders; 50 of them repeat an earlier permit with the same content.
+    for index in 0..700 {
+        let mut permit = template.clone();
+        let number = format!("25XA{:07}", index % 650);
+        permit["permit_number"] = number.clone().into();
+        let folder = input.path().join(format!("{:02}", index / 250));
+        std::fs::create_dir_all(&folder).unwrap();
+        let bytes = serde_json::to_vec(&permit).unwrap();
+        std::fs::write(folder.join(format!("p{index}.json")), &bytes).unwrap();
+        let decoded = json::read_permits(&bytes).unwrap().remove(0);
+        expected.insert(number, xml::write_permit(&decoded.permit));
+    }
+    // Five files repeat a permit number with a different content.
+    let mut conflicting = std::collections::BTreeSet::new();
+    std::fs::create_dir(input.path().join("other")).unwrap();
+    for index in 0..5 {
+        let mut permit = template.clone();
+        let number = format!("25XA{:07}", index * 101);
+        permit["permit_number"] = number.clone().into();
+        permit["security_stamp"] = "SS-OTHER".into();
+        std::fs::write(
+            input.path().join(format!("other/o{index}.json")),
+            serde_json::to_vec(&permit).unwrap(),
+        )
+        .unwrap();
+        conflicting.insert(number);
+    }
+    std::fs::write(input.path().join("bad.json"), invalid_permit_json()).unwrap();
+    std::fs::write(input.path().join("notes.txt"), "not a permit").unwrap();
+
+    let out = output.path().join("out");
+    let run = || {
+        ecites(&[
+            "convert",
+            "--to",
+            "xml",
+            input.path().to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    let rejections = || {
+        let log = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
+        let mut lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        lines.sort_by_key(|line| line["permit"].to_string());
+        lines
+    };
+
+    let first = run();
+    assert_eq!(first.status.code(), Some(2), "{}", text(&first.stderr));
+    let stderr = text(&first.stderr);
+    assert!(
+        stderr.contains(
+            "707 files: 650 permits converted, 50 already converted (unchanged), 6 rejected, 1 unreadable; reasons in "
+        ),
+        "{stderr}"
+    );
+    let mut written = std::fs::read_dir(out.join("XA"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect::<Vec<_>>();
+    written.sort();
+    assert_eq!(written.len(), 650);
+    for path in &written {
+        let number = path.file_stem().unwrap().to_str().unwrap();
+        let content = std::fs::read_to_string(path).unwrap();
+        if !conflicting.contains(number) {
+            assert_eq!(content, expected[number], "{}", path.display());
+        }
+    }
+    let log = rejections();
+    assert_eq!(log.len(), 7, "{log:?}");
+    let already_written = "(the same permit number in two files with different content)";
+    let refused: Vec<&str> = log
+        .iter()
+        .filter(|line| line["reasons"].to_string().contains(already_written))
+        .filter_map(|line| line["permit"].as_str())
+        .collect();
+    assert_eq!(
+        refused,
+        conflicting
+            .iter()
+            .map(|number| format!("XA/{number}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(log
+        .iter()
+        .any(|line| line["file"] == "bad.json" && line["permit"] == "XA/25XA000123"));
+    assert!(log
+        .iter()
+        .any(|line| line["file"] == "notes.txt" && line["permit"].is_null()));
+    assert!(stderr.contains("notes.txt: rejected: "), "{stderr}");
+    assert!(stderr.contains("bad.json: rejected: "), "{stderr}");
+
+    // Again: nothing new, the same refusals.
+    let again = run();
+    let stderr = text(&again.stderr);
+    assert!(
+        stderr.contains(
+            "707 files: 0 permits converted, 700 already converted (unchanged), 6 rejected, 1 unreadable"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(rejections().len(), 7);
+}
+
 fn checklist() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/domain/tests/fixtures/species/Index_of_CITES_Species_2026-11-01_0930.csv")
