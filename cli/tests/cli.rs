@@ -17,6 +17,18 @@ fn epix_sample() -> PathBuf {
         .join("../shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certificate.xml")
 }
 
+/// `ecites convert --to xml INPUT -o OUT`.
+fn convert_folder(input: &Path, out: &Path) -> std::process::Output {
+    ecites(&[
+        "convert",
+        "--to",
+        "xml",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn invalid_permit_json() -> String {
     let valid = std::fs::read_to_string(fixture("export-permit.json")).unwrap();
     // Seven months of validity for an export permit, and a quantity of zero.
@@ -196,16 +208,7 @@ fn folder_conversion_writes_one_file_per_permit_and_a_rejection_log() {
     std::fs::write(input.path().join("notes.txt"), "not a permit").unwrap();
 
     let out = output.path().join("out");
-    let run = || {
-        ecites(&[
-            "convert",
-            "--to",
-            "xml",
-            input.path().to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-    };
+    let run = || convert_folder(input.path(), &out);
     let first = run();
     assert_eq!(first.status.code(), Some(2), "{}", text(&first.stderr));
     assert!(out.join("XA/25XA000123.xml").is_file());
@@ -273,16 +276,7 @@ fn folder_conversion_over_many_batches_gives_the_one_by_one_output_and_reports()
     std::fs::write(input.path().join("notes.txt"), "not a permit").unwrap();
 
     let out = output.path().join("out");
-    let run = || {
-        ecites(&[
-            "convert",
-            "--to",
-            "xml",
-            input.path().to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-    };
+    let run = || convert_folder(input.path(), &out);
     let rejections = || {
         let log = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
         let mut lines: Vec<serde_json::Value> = log
