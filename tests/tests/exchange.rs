@@ -889,3 +889,54 @@ async fn a_partner_written_in_python_from_the_docs_exchanges_permits_both_ways()
         .contains(&recorded["body_key"]));
     serving.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_reads_its_key_on_the_first_batch_with_a_delivery_not_at_start_up() {
+    let (xa, _xb) = start_pair().await;
+    let aws = ecites_aws::AwsConfig::load(
+        ecites_aws::ClientOptions {
+            emulator_credentials: true,
+            ..ecites_aws::ClientOptions::default()
+        }
+        .at(Some(&xa.local.endpoint), ecites_local::REGION),
+    )
+    .await;
+    let missing = "/ecites-test/no-such-signing-key";
+    let settings = ecites_forward::ForwardSettings {
+        key: ecites_forward::KeySource::Parameter {
+            name: missing.into(),
+            key_id: "XA-9".into(),
+        },
+        max_receives_explicit: true,
+        timeout: Duration::from_secs(2),
+        policy: ecites_exchange::retry::RetryPolicy {
+            max_receives: 3,
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(20),
+        },
+        directory_ttl: Duration::from_secs(1),
+    };
+    // Starting makes no AWS request: a key that is not there does not stop the start.
+    let forward = ecites_forward::ForwardFunction::from_env(&xa.local.config, &aws, settings)
+        .await
+        .expect("forward starts without reading its key");
+    let invoke = |event| {
+        forward.handle(lambda_runtime::LambdaEvent::new(
+            event,
+            lambda_runtime::Context::default(),
+        ))
+    };
+    // An empty batch is answered without the key.
+    let empty = invoke(aws_lambda_events::event::sqs::SqsEvent::default())
+        .await
+        .expect("an empty batch needs no key");
+    assert!(empty.batch_item_failures.is_empty());
+    // A batch with a delivery needs it: the invocation fails (the errors alarm), naming the
+    // parameter, and the batch goes back to the queue.
+    let body =
+        serde_json::to_string(&message("XA", "26XA0950", 1, DeliveryKind::Permit, "XB")).unwrap();
+    let error = invoke(ecites_e2e::sqs_event("m-1", &body))
+        .await
+        .expect_err("no key, no delivery");
+    assert!(error.to_string().contains(missing), "{error}");
+}

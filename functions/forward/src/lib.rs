@@ -56,15 +56,49 @@ fn delivery_id(record: &SqsMessage) -> Option<String> {
         .map(|message| message.delivery_id)
 }
 
+/// What forward needs before it sends anything, made on the first batch that carries a
+/// delivery rather than at start-up: the signing key (a Secrets Manager or SSM read), the retry
+/// budget (the queue's redrive policy) and the HTTP client (its TLS roots). A cold start that
+/// answers an empty or warming batch pays none of them.
+struct Ready {
+    signer: SigningIdentity,
+    policy: RetryPolicy,
+    transport: HyperTransport,
+}
+
+/// Where [`Ready`] comes from.
+enum Loader {
+    /// Given whole (tests, the local runner with a key already loaded).
+    Given,
+    /// Read from the deployment on first use.
+    Deployment {
+        key: KeyClient,
+        settings: ForwardSettings,
+    },
+}
+
+/// The signing key's store and name.
+enum KeyClient {
+    Secret {
+        client: aws_sdk_secretsmanager::Client,
+        name: String,
+        key_id: Option<String>,
+    },
+    Parameter {
+        client: aws_sdk_ssm::Client,
+        name: String,
+        key_id: String,
+    },
+}
+
 /// The forward function's state, built once per process.
 pub struct ForwardFunction {
     blobs: S3BlobStore,
     ledger: DynamoLedger,
     partners: S3PartnerDirectory,
-    transport: HyperTransport,
-    signer: SigningIdentity,
+    ready: tokio::sync::OnceCell<Ready>,
+    loader: Loader,
     clock: Arc<dyn Clock>,
-    policy: RetryPolicy,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
 }
@@ -90,41 +124,96 @@ impl ForwardFunction {
                 &config.partners_key,
                 settings.directory_ttl,
             ),
-            transport: HyperTransport::for_partners(settings.timeout)?,
-            signer,
+            ready: tokio::sync::OnceCell::new_with(Some(Ready {
+                signer,
+                policy: settings.policy,
+                transport: HyperTransport::for_partners(settings.timeout)?,
+            })),
+            loader: Loader::Given,
             clock: Arc::new(SystemClock),
-            policy: settings.policy,
             sqs: clients.sqs.clone(),
             queue_url: config.deliveries_queue_url.clone(),
         })
     }
 
-    /// Wires the function, reading the signing key from Secrets Manager or SSM, and the
-    /// retry budget from the deliveries queue's redrive policy (unless set explicitly).
+    /// Wires the function for a deployment: the signing key (Secrets Manager or SSM), the retry
+    /// budget (the deliveries queue's redrive policy, unless set explicitly) and the HTTP client
+    /// are made on the first batch with a delivery, not here, so a cold start makes no AWS
+    /// request before its first event. A key that cannot be read fails that batch as an
+    /// invocation error (the `forward-errors` alarm) and is tried again on the next.
     pub async fn from_env(
         config: &Config,
         aws: &AwsConfig,
-        mut settings: ForwardSettings,
+        settings: ForwardSettings,
     ) -> Result<Self, ForwardError> {
         let clients = aws.clients();
-        let signer = match &settings.key {
-            KeySource::Secret { name, key_id } => {
-                let secrets = aws.secrets_manager();
-                load_signing_identity_from_secret(&secrets, name, key_id.as_deref()).await?
-            }
-            KeySource::Parameter { name, key_id } => {
-                load_signing_identity(&aws.ssm(), name, key_id).await?
-            }
+        let key = match &settings.key {
+            KeySource::Secret { name, key_id } => KeyClient::Secret {
+                client: aws.secrets_manager(),
+                name: name.clone(),
+                key_id: key_id.clone(),
+            },
+            KeySource::Parameter { name, key_id } => KeyClient::Parameter {
+                client: aws.ssm(),
+                name: name.clone(),
+                key_id: key_id.clone(),
+            },
         };
-        if !settings.max_receives_explicit && !config.deliveries_queue_url.is_empty() {
-            if let Some(count) =
-                sqs::max_receive_count(&clients.sqs, &config.deliveries_queue_url).await
-            {
-                settings.policy.max_receives = count;
-            }
-        }
-        tracing::info!(key_id = %signer.key_id, max_receives = settings.policy.max_receives, "forward ready");
-        Self::new(config, &clients, &settings, signer)
+        Ok(ForwardFunction {
+            blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
+            ledger: DynamoLedger::new(
+                clients.dynamodb.clone(),
+                &config.table,
+                Arc::new(SystemClock),
+            ),
+            partners: S3PartnerDirectory::new(
+                clients.s3.clone(),
+                &config.bucket,
+                &config.partners_key,
+                settings.directory_ttl,
+            ),
+            ready: tokio::sync::OnceCell::new(),
+            loader: Loader::Deployment { key, settings },
+            clock: Arc::new(SystemClock),
+            sqs: clients.sqs.clone(),
+            queue_url: config.deliveries_queue_url.clone(),
+        })
+    }
+
+    /// The signing key, retry budget and HTTP client, made on first use (see [`Ready`]).
+    async fn ready(&self) -> Result<&Ready, ForwardError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let Loader::Deployment { key, settings } = &self.loader else {
+                    unreachable!("a function built with its key is ready from the start")
+                };
+                let signer = match key {
+                    KeyClient::Secret {
+                        client,
+                        name,
+                        key_id,
+                    } => load_signing_identity_from_secret(client, name, key_id.as_deref()).await?,
+                    KeyClient::Parameter {
+                        client,
+                        name,
+                        key_id,
+                    } => load_signing_identity(client, name, key_id).await?,
+                };
+                let mut policy = settings.policy;
+                if !settings.max_receives_explicit && !self.queue_url.is_empty() {
+                    if let Some(count) = sqs::max_receive_count(&self.sqs, &self.queue_url).await {
+                        policy.max_receives = count;
+                    }
+                }
+                let transport = HyperTransport::for_partners(settings.timeout)?;
+                tracing::info!(key_id = %signer.key_id, max_receives = policy.max_receives, "forward ready");
+                Ok(Ready {
+                    signer,
+                    policy,
+                    transport,
+                })
+            })
+            .await
     }
 
     /// The ledger its deliveries are tracked in (for tests and status next to the handler).
@@ -133,13 +222,13 @@ impl ForwardFunction {
     }
 
     /// Forwards one record and applies the backoff to its message.
-    async fn record(&self, record: &SqsMessage) -> Handled {
+    async fn record(&self, ready: &Ready, record: &SqsMessage) -> Handled {
         let services = ForwardServices {
             blobs: &self.blobs,
             tracker: &self.ledger,
             partners: &self.partners,
-            transport: &self.transport,
-            signer: &self.signer,
+            transport: &ready.transport,
+            signer: &ready.signer,
             clock: self.clock.as_ref(),
         };
         let sqs_id = record.message_id.as_deref().unwrap_or("");
@@ -163,7 +252,7 @@ impl ForwardFunction {
         );
         let outcome = forward_delivery(
             services,
-            &self.policy,
+            &ready.policy,
             &message,
             &envelope_id,
             receive_count(record),
@@ -224,6 +313,13 @@ impl ForwardFunction {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        if event.payload.records.is_empty() {
+            return Ok(SqsBatchResponse::default());
+        }
+        let ready = self.ready().await.map_err(|error| {
+            tracing::error!(%error, "forward cannot start: the batch is retried");
+            error
+        })?;
         let batch = SqsBatch {
             function: "forward",
             metrics: METRICS,
@@ -235,7 +331,7 @@ impl ForwardFunction {
             clock: self.clock.as_ref(),
         };
         Ok(batch
-            .run(&event.payload.records, |record| self.record(record))
+            .run(&event.payload.records, |record| self.record(ready, record))
             .await)
     }
 }
