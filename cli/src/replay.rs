@@ -24,11 +24,7 @@ pub async fn run(limit: usize) -> anyhow::Result<ExitCode> {
     let clients = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default())
         .await
         .clients();
-    let store = ecites_aws::DynamoLedger::new(
-        clients.dynamodb.clone(),
-        &config.table,
-        std::sync::Arc::new(ecites_exchange::SystemClock),
-    );
+    let store = ecites_aws::DynamoLedger::on_table(clients.dynamodb.clone(), &config.table);
     let report = ecites_aws::replay::replay_dlq(
         &clients.sqs,
         &store,
@@ -112,11 +108,7 @@ pub async fn run_ended(
         );
         return Ok(ExitCode::FAILURE);
     }
-    let store = ecites_aws::DynamoLedger::new(
-        clients.dynamodb.clone(),
-        &config.table,
-        std::sync::Arc::new(ecites_exchange::SystemClock),
-    );
+    let store = ecites_aws::DynamoLedger::on_table(clients.dynamodb.clone(), &config.table);
     let report = ecites_aws::replay::requeue_ended(
         &clients.sqs,
         &store,

@@ -916,10 +916,9 @@ async fn forward_reads_its_key_on_the_first_batch_with_a_delivery_not_at_start_u
         },
         directory_ttl: Duration::from_secs(1),
     };
-    // Starting makes no AWS request: a key that is not there does not stop the start.
-    let forward = ecites_forward::ForwardFunction::from_env(&xa.local.config, &aws, settings)
-        .await
-        .expect("forward starts without reading its key");
+    // Starting makes no AWS request (it cannot fail): a key that is not there is found out on
+    // the first batch with a delivery.
+    let forward = ecites_forward::ForwardFunction::from_env(&xa.local.config, &aws, settings);
     let invoke = |event| {
         forward.handle(lambda_runtime::LambdaEvent::new(
             event,

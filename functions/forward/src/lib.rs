@@ -111,29 +111,18 @@ impl ForwardFunction {
         settings: &ForwardSettings,
         signer: SigningIdentity,
     ) -> Result<Self, ForwardError> {
-        Ok(ForwardFunction {
-            blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
-            ledger: DynamoLedger::new(
-                clients.dynamodb.clone(),
-                &config.table,
-                Arc::new(SystemClock),
-            ),
-            partners: S3PartnerDirectory::new(
-                clients.s3.clone(),
-                &config.bucket,
-                &config.partners_key,
-                settings.directory_ttl,
-            ),
-            ready: tokio::sync::OnceCell::new_with(Some(Ready {
-                signer,
-                policy: settings.policy,
-                transport: HyperTransport::for_partners(settings.timeout)?,
-            })),
-            loader: Loader::Given,
-            clock: Arc::new(SystemClock),
-            sqs: clients.sqs.clone(),
-            queue_url: config.deliveries_queue_url.clone(),
-        })
+        let ready = Ready {
+            signer,
+            policy: settings.policy,
+            transport: HyperTransport::for_partners(settings.timeout)?,
+        };
+        Ok(Self::wire(
+            config,
+            clients,
+            settings.directory_ttl,
+            tokio::sync::OnceCell::new_with(Some(ready)),
+            Loader::Given,
+        ))
     }
 
     /// Wires the function for a deployment: the signing key (Secrets Manager or SSM), the retry
@@ -141,12 +130,7 @@ impl ForwardFunction {
     /// are made on the first batch with a delivery, not here, so a cold start makes no AWS
     /// request before its first event. A key that cannot be read fails that batch as an
     /// invocation error (the `forward-errors` alarm) and is tried again on the next.
-    pub async fn from_env(
-        config: &Config,
-        aws: &AwsConfig,
-        settings: ForwardSettings,
-    ) -> Result<Self, ForwardError> {
-        let clients = aws.clients();
+    pub fn from_env(config: &Config, aws: &AwsConfig, settings: ForwardSettings) -> Self {
         let key = match &settings.key {
             KeySource::Secret { name, key_id } => KeyClient::Secret {
                 client: aws.secrets_manager(),
@@ -159,25 +143,38 @@ impl ForwardFunction {
                 key_id: key_id.clone(),
             },
         };
-        Ok(ForwardFunction {
+        Self::wire(
+            config,
+            &aws.clients(),
+            settings.directory_ttl,
+            tokio::sync::OnceCell::new(),
+            Loader::Deployment { key, settings },
+        )
+    }
+
+    /// The stores and queue every forward function has, around its [`Ready`] part.
+    fn wire(
+        config: &Config,
+        clients: &Clients,
+        directory_ttl: std::time::Duration,
+        ready: tokio::sync::OnceCell<Ready>,
+        loader: Loader,
+    ) -> Self {
+        ForwardFunction {
             blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
-            ledger: DynamoLedger::new(
-                clients.dynamodb.clone(),
-                &config.table,
-                Arc::new(SystemClock),
-            ),
+            ledger: DynamoLedger::on_table(clients.dynamodb.clone(), &config.table),
             partners: S3PartnerDirectory::new(
                 clients.s3.clone(),
                 &config.bucket,
                 &config.partners_key,
-                settings.directory_ttl,
+                directory_ttl,
             ),
-            ready: tokio::sync::OnceCell::new(),
-            loader: Loader::Deployment { key, settings },
+            ready,
+            loader,
             clock: Arc::new(SystemClock),
             sqs: clients.sqs.clone(),
             queue_url: config.deliveries_queue_url.clone(),
-        })
+        }
     }
 
     /// The signing key, retry budget and HTTP client, made on first use (see [`Ready`]).

@@ -1,4 +1,5 @@
-//! The forward Lambda: configuration, clients and signing key once, then the handler.
+//! The forward Lambda: configuration and clients once, then the handler (which reads the
+//! signing key on its first batch with a delivery).
 
 use ecites_aws::{AwsConfig, ClientOptions, Config};
 use ecites_forward::{ForwardFunction, ForwardSettings};
@@ -10,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::exchange_from_env()?;
     let settings = ForwardSettings::from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
-    let function = ForwardFunction::from_env(&config, &aws, settings).await?;
+    let function = ForwardFunction::from_env(&config, &aws, settings);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
         function.handle(event)

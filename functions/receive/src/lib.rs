@@ -43,11 +43,7 @@ impl ReceiveFunction {
     pub fn with_directory_ttl(config: &Config, clients: &Clients, ttl: Duration) -> Self {
         ReceiveFunction {
             blobs: S3BlobStore::new(clients.s3.clone(), &config.bucket),
-            ledger: DynamoLedger::new(
-                clients.dynamodb.clone(),
-                &config.table,
-                Arc::new(SystemClock),
-            ),
+            ledger: DynamoLedger::on_table(clients.dynamodb.clone(), &config.table),
             partners: S3PartnerDirectory::new(
                 clients.s3.clone(),
                 &config.bucket,

@@ -14,10 +14,9 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use ecites_aws::report::publish_drafts;
 use ecites_aws::{Clients, Config, DynamoLedger, S3SpeciesChecklist};
 use ecites_domain::CountryCode;
-use ecites_exchange::{SpeciesChecklist, SystemClock};
+use ecites_exchange::SpeciesChecklist;
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What the function is invoked with: EventBridge's scheduled event (only `time` is read) or
@@ -105,11 +104,7 @@ impl ReportFunction {
     /// Builds the function from the configuration and the clients.
     pub fn new(config: &Config, clients: &Clients) -> Self {
         ReportFunction {
-            ledger: DynamoLedger::new(
-                clients.dynamodb.clone(),
-                &config.table,
-                Arc::new(SystemClock),
-            ),
+            ledger: DynamoLedger::on_table(clients.dynamodb.clone(), &config.table),
             s3: clients.s3.clone(),
             species: S3SpeciesChecklist::for_deployment(
                 clients.s3.clone(),

@@ -9,9 +9,8 @@ use ecites_domain::report::checks::RowFinding;
 use ecites_domain::report::{ReportBasis, ReportIndexKey, ReportRole, ReportSummary};
 use ecites_domain::Checklist;
 use ecites_exchange::report::{draft_keys, write_report, ReportError, RowFormat};
-use ecites_exchange::{Error, SpeciesChecklist, SystemClock};
+use ecites_exchange::{Error, SpeciesChecklist};
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a report could not be made.
@@ -43,7 +42,7 @@ pub async fn annual_report_from_env(
 ) -> Result<ReportSummary, AnnualReportError> {
     let config = Config::exchange_from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
-    let ledger = DynamoLedger::new(aws.dynamodb(), &config.table, Arc::new(SystemClock));
+    let ledger = DynamoLedger::on_table(aws.dynamodb(), &config.table);
     // The deployment's checklist, when one is loaded: the taxon checks run with it.
     let checklist =
         S3SpeciesChecklist::for_deployment(aws.s3(), &config.bucket, Duration::from_secs(60))

@@ -4,7 +4,6 @@
 use crate::{AwsConfig, ClientOptions, Config, DynamoLedger};
 use ecites_domain::PermitId;
 use ecites_exchange::{render_status, Ledger, PermitStatus, SystemClock};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Why the status could not be shown.
@@ -29,7 +28,7 @@ pub async fn permit_status(
 ) -> Result<(PermitId, PermitStatus, String), StatusError> {
     let config = Config::exchange_from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
-    let ledger = DynamoLedger::new(aws.dynamodb(), &config.table, Arc::new(SystemClock));
+    let ledger = DynamoLedger::on_table(aws.dynamodb(), &config.table);
     let (id, status) = permit_status_in(&ledger, issuer, number).await?;
     let uses = render_uses(&ledger, &id).await?;
     Ok((id, status, uses))
@@ -94,7 +93,7 @@ pub async fn verify(
 ) -> Result<ecites_domain::usage::Verification, StatusError> {
     let config = Config::exchange_from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
-    let ledger = DynamoLedger::new(aws.dynamodb(), &config.table, Arc::new(SystemClock));
+    let ledger = DynamoLedger::on_table(aws.dynamodb(), &config.table);
     let issuer = issuer
         .trim()
         .to_ascii_uppercase()

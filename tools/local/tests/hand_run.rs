@@ -8,12 +8,11 @@ use ecites_aws::{ClientOptions, Clients, DynamoLedger};
 use ecites_exchange::notify::{
     verify, Channel, EventType, Filters, Role, Secret, Subscription, SIGNATURE_HEADER,
 };
-use ecites_exchange::{DeliveryState, Ledger as _, SystemClock};
+use ecites_exchange::{DeliveryState, Ledger as _};
 use ecites_local::emulation::webhook_receiver::WebhookReceiver;
 use ecites_local::{fixtures, MotoServer, REGION};
 use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
@@ -230,11 +229,7 @@ async fn setup_then_run_ingests_a_dropped_permit_notifies_subscribers_through_th
     );
 
     // Ingested: one version, the canonical XML, a delivery to XB.
-    let ledger = DynamoLedger::new(
-        clients.dynamodb.clone(),
-        &env["ECITES_TABLE"],
-        Arc::new(SystemClock),
-    );
+    let ledger = DynamoLedger::on_table(clients.dynamodb.clone(), &env["ECITES_TABLE"]);
     let id = ecites_domain::PermitId {
         issuer: ecites_local::country("XA"),
         number: "26XA0001".into(),

@@ -268,6 +268,12 @@ impl DynamoLedger {
         }
     }
 
+    /// The ledger on `table`, expiry judged by the system clock (every function and command;
+    /// tests that move time use [`DynamoLedger::new`]).
+    pub fn on_table(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self::new(client, table, Arc::new(ecites_exchange::SystemClock))
+    }
+
     fn expired(&self, item: &Item) -> bool {
         get_n(item, "ttl").is_some_and(|ttl| ttl < self.clock.now().timestamp())
     }

@@ -5,7 +5,6 @@
 
 use crate::emulation::function_url::FunctionUrlServer;
 use crate::{EventSource, Local, LocalOptions, PollOutcome, REGION};
-use anyhow::Context as _;
 use ecites_aws::s3::write_directory;
 use ecites_aws::signing::{store_signing_identity, store_signing_secret};
 use ecites_aws::DynamoLedger;
@@ -152,9 +151,7 @@ impl Ma {
             },
             directory_ttl: options.directory_ttl,
         };
-        let forward = ForwardFunction::from_env(&local.config, &aws, settings)
-            .await
-            .context("starting the forward function")?;
+        let forward = ForwardFunction::from_env(&local.config, &aws, settings);
         let receive = Arc::new(ReceiveFunction::with_directory_ttl(
             &local.config,
             &clients,
@@ -167,11 +164,7 @@ impl Ma {
             REGION,
         )
         .await?;
-        let store = DynamoLedger::new(
-            local.clients.dynamodb.clone(),
-            &local.stack.table,
-            std::sync::Arc::new(ecites_exchange::SystemClock),
-        );
+        let store = DynamoLedger::on_table(local.clients.dynamodb.clone(), &local.stack.table);
         Ok(Ma {
             local,
             key,

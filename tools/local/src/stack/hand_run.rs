@@ -201,9 +201,7 @@ impl HandRun {
         let aws = AwsConfig::load(ClientOptions::default()).await;
         let clients = aws.clients();
         let notify_clients = NotifyClients::from_aws(&aws);
-        let forward = ForwardFunction::from_env(&config, &aws, forward_settings)
-            .await
-            .context("starting the forward function")?;
+        let forward = ForwardFunction::from_env(&config, &aws, forward_settings);
         let receive = Arc::new(ReceiveFunction::new(&config, &clients));
         let streams = aws.dynamodb_streams();
         let sqs = &clients.sqs;
