@@ -10,7 +10,7 @@
 #![warn(missing_docs)]
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use ecites_aws::batch::{receive_count, Dedupe, Handled, SqsBatch};
+use ecites_aws::batch::{receive_count, Dedupe, Handled, SqsBatch, DEFAULT_CONCURRENCY};
 pub use ecites_aws::http::HyperTransport;
 use ecites_aws::signing::{load_signing_identity, load_signing_identity_from_secret};
 use ecites_aws::sqs::{self, queue_url_from_arn};
@@ -320,7 +320,8 @@ impl ForwardFunction {
         let batch = SqsBatch {
             function: "forward",
             metrics: METRICS,
-            concurrency: event.payload.records.len(),
+            concurrency: DEFAULT_CONCURRENCY,
+            order: None,
             dedupe: Some(Dedupe {
                 key: delivery_id,
                 metric: "DeliveriesSkipped",

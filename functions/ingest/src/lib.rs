@@ -9,11 +9,12 @@
 #![warn(missing_docs)]
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use ecites_aws::batch::{Handled, SqsBatch};
+use ecites_aws::batch::{Handled, SqsBatch, DEFAULT_CONCURRENCY};
 use ecites_aws::{
     Clients, Config, DynamoLedger, S3BlobStore, S3PartnerDirectory, S3SpeciesChecklist,
     SqsDeliveryQueue,
 };
+use ecites_exchange::messages::permit_named;
 use ecites_exchange::{ingest_message, Clock, IngestServices, IngestSettings, SystemClock};
 use lambda_runtime::LambdaEvent;
 use std::sync::Arc;
@@ -140,7 +141,9 @@ impl IngestFunction {
         }
     }
 
-    /// Handles one SQS batch, one record after the other.
+    /// Handles one SQS batch: its records at the same time, at most [`DEFAULT_CONCURRENCY`],
+    /// those that name the same permit (a use, a cancellation) one after the other in batch
+    /// order.
     pub async fn handle(
         &self,
         event: LambdaEvent<SqsEvent>,
@@ -148,7 +151,8 @@ impl IngestFunction {
         let batch = SqsBatch {
             function: "ingest",
             metrics: METRICS,
-            concurrency: 1,
+            concurrency: DEFAULT_CONCURRENCY,
+            order: Some(|record| record.body.as_deref().and_then(permit_named)),
             dedupe: None,
             clock: self.clock.as_ref(),
         };

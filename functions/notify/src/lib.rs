@@ -15,8 +15,8 @@ pub use ecites_aws::http::HyperTransport;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use ecites_aws::batch::{receive_count, Handled, SqsBatch, StreamBatch};
-use ecites_aws::dynamo::stream::ledger_change;
+use ecites_aws::batch::{receive_count, Handled, SqsBatch, StreamBatch, DEFAULT_CONCURRENCY};
+use ecites_aws::dynamo::stream::{ledger_change, partition_key};
 use ecites_aws::notify::{
     DynamoClaims, DynamoSubscriptions, NotifyClients, S3XmlLinks, SnsTopic, SqsWebhookQueue,
     SsmSecrets,
@@ -125,10 +125,10 @@ impl NotifyFunction {
         }
     }
 
-    /// Handles one stream batch, in order. At the first record that fails, its sequence number
-    /// is reported and the rest of the batch is left alone: Lambda retries from that record,
-    /// keeping the order of a permit's changes, and the claims make the records already done
-    /// harmless when seen again.
+    /// Handles one stream batch: different permits' changes at the same time (at most
+    /// [`DEFAULT_CONCURRENCY`]), one permit's in order. The first record, in batch order, that
+    /// failed (or waited behind a failure of its permit) is reported: Lambda retries from that
+    /// record, and the claims make the records already done harmless when seen again.
     pub async fn handle(
         &self,
         event: LambdaEvent<Event>,
@@ -136,6 +136,8 @@ impl NotifyFunction {
         let batch = StreamBatch {
             function: "notify",
             metrics: NOTIFY_METRICS,
+            concurrency: DEFAULT_CONCURRENCY,
+            order: Some(partition_key),
             clock: self.clock.as_ref(),
         };
         Ok(batch
@@ -147,6 +149,15 @@ impl NotifyFunction {
     pub fn registry(&self) -> &DynamoSubscriptions {
         &self.registry
     }
+}
+
+/// A webhook job's ordering key: its subscription and the event's subject (the permit), so one
+/// subscriber hears of one permit's events in the order they were queued.
+fn webhook_order(record: &SqsMessage) -> Option<String> {
+    let job: serde_json::Value = serde_json::from_str(record.body.as_deref()?).ok()?;
+    let subscription = job.get("subscription_id")?.as_str()?;
+    let subject = job.get("event")?.get("subject")?.as_str().unwrap_or("");
+    Some(format!("{subscription} {subject}"))
 }
 
 /// The webhook queue consumer, built once per process.
@@ -227,8 +238,9 @@ impl WebhookFunction {
         }
     }
 
-    /// Handles one batch of webhook jobs, one after the other; failures are returned in
-    /// `batchItemFailures`.
+    /// Handles one batch of webhook jobs at the same time (at most [`DEFAULT_CONCURRENCY`]),
+    /// the jobs of one subscription about one permit one after the other, in batch order;
+    /// failures are returned in `batchItemFailures`.
     pub async fn handle(
         &self,
         event: LambdaEvent<SqsEvent>,
@@ -236,7 +248,8 @@ impl WebhookFunction {
         let batch = SqsBatch {
             function: "webhooks",
             metrics: WEBHOOK_METRICS,
-            concurrency: 1,
+            concurrency: DEFAULT_CONCURRENCY,
+            order: Some(webhook_order),
             dedupe: None,
             clock: self.clock.as_ref(),
         };
@@ -256,6 +269,23 @@ mod tests {
             .join("../../events/notify-ledger-stream.json");
         serde_json::from_str(&std::fs::read_to_string(path).expect("sample event"))
             .expect("a DynamoDB stream event")
+    }
+
+    #[test]
+    fn webhook_jobs_keep_their_order_per_subscription_and_permit() {
+        let job = |subscription: &str, subject: &str| {
+            let mut record = SqsMessage::default();
+            record.body = Some(
+                serde_json::json!({"type": "webhook", "version": 1, "subscription_id": subscription,
+                    "event": {"subject": subject}})
+                .to_string(),
+            );
+            webhook_order(&record)
+        };
+        assert_eq!(job("ma", "XA/1"), job("ma", "XA/1"));
+        assert_ne!(job("ma", "XA/1"), job("ma", "XA/2"));
+        assert_ne!(job("ma", "XA/1"), job("customs", "XA/1"));
+        assert_eq!(webhook_order(&SqsMessage::default()), None);
     }
 
     #[test]

@@ -125,6 +125,34 @@ pub fn parse_ingest_message(body: &str) -> Result<IngestMessage, crate::Error> {
     parse_value(value, 0)
 }
 
+/// The permit a direct message names without a file to read (`ISSUER/number`): a
+/// cancellation's, or the permit of a customs use. `None` for anything else (a permit's number
+/// is known only once its file is read; the ledger orders versions by their time).
+///
+/// Ingest runs the messages of one permit in batch order ([`crate`]'s callers pass this as the
+/// batch's ordering key), so a use and a cancellation of the same permit in one batch are
+/// recorded in the order they were sent.
+pub fn permit_named(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let text = |value: &Value, field: &str| value.get(field)?.as_str().map(str::to_owned);
+    match value.get("type")?.as_str()? {
+        "cancel" => Some(format!(
+            "{}/{}",
+            text(&value, "issuer")?,
+            text(&value, "permit_number")?
+        )),
+        "use" => {
+            let permit = value.get("use")?.get("permit")?;
+            Some(format!(
+                "{}/{}",
+                text(permit, "issuer")?,
+                text(permit, "number")?
+            ))
+        }
+        _ => None,
+    }
+}
+
 fn invalid(reason: impl Into<String>) -> crate::Error {
     crate::Error::InvalidMessage(reason.into())
 }
@@ -428,6 +456,18 @@ impl DeliveryMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cancellation_and_a_use_name_their_permit_and_a_permit_file_does_not() {
+        let cancel = r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"26XA0001","reason":"lost"}"#;
+        assert_eq!(permit_named(cancel).as_deref(), Some("XA/26XA0001"));
+        let used = r#"{"type":"use","version":1,"use":{"kind":"export","permit":{"issuer":"XA","number":"26XA0001"}}}"#;
+        assert_eq!(permit_named(used).as_deref(), Some("XA/26XA0001"));
+        let permit = r#"{"type":"permit","version":1,"content":"<x/>"}"#;
+        assert_eq!(permit_named(permit), None);
+        assert_eq!(permit_named("not json"), None);
+        assert_eq!(permit_named(r#"{"type":"cancel","version":1}"#), None);
+    }
 
     #[test]
     fn test_event_is_skipped() {

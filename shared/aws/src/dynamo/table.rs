@@ -39,6 +39,11 @@ use std::collections::HashMap;
 /// Item attributes.
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+/// The partition key attribute (a permit's items share one: `ISSUER#number`).
+pub const PK: &str = "PK";
+/// The sort key attribute.
+pub const SK: &str = "SK";
+
 /// Index names, as `setup` creates them.
 pub const GSI_UNDER_DELIVERY: &str = "under_delivery";
 /// Index of deliveries by recipient.
@@ -240,7 +245,7 @@ pub(crate) fn file_in_report(
 
 /// The primary key of an item.
 pub(crate) fn key(pk: &str, sk: &str) -> Item {
-    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
 /// The key of the waiting-uses mark of a permit partition (read by the receive side too).

@@ -121,6 +121,16 @@ fn read(image: &serde_dynamo::Item) -> StreamItem {
     })
 }
 
+/// The partition key (`PK`) of the item a stream record changed: for the ledger, the permit
+/// (`ISSUER#number`), so the notify function keeps the order of one permit's changes while it
+/// handles different permits' at the same time. `None` when the record carries no text `PK`.
+pub fn partition_key(record: &EventRecord) -> Option<String> {
+    match record.change.keys.get(super::table::PK)? {
+        serde_dynamo::AttributeValue::S(pk) => Some(pk.clone()),
+        _ => None,
+    }
+}
+
 /// The change one stream record carries, if notifications may be about it.
 pub fn ledger_change(record: &EventRecord) -> Option<LedgerChange> {
     decode(
