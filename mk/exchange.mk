@@ -2,7 +2,7 @@
 # Included by the main Makefile: `include mk/exchange.mk`. Adds the exchange to `make demo`
 # and `make bench` as prerequisites, so the main recipes stay untouched.
 
-.PHONY: demo-exchange demo-use bench-exchange bench-use bench-report test-exchange
+.PHONY: demo-exchange demo-use bench-exchange bench-batches bench-use bench-report test-exchange
 
 # The handlers print one CloudWatch EMF line per batch; the demo hides them.
 demo-exchange: $(MOTO_SERVER) ## Two MAs exchange a permit, replacement, cancellation; outage, DLQ, replay; forgery refused
@@ -13,6 +13,9 @@ demo-use: $(MOTO_SERVER) ## Permit use: endorsed at export, confirmed at import,
 
 bench-exchange: $(MOTO_SERVER) ## Deliveries/s through forward -> receive on loopback and AWS requests per delivery
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-exchange --deliveries $(or $(DELIVERIES),100) | grep -v '^{"'
+
+bench-batches: $(MOTO_SERVER) ## A batch of ten against a batch of one for ingest, forward and webhooks, with 20 ms (LATENCY_MS) added to every AWS call
+	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-batches --latency-ms $(or $(LATENCY_MS),20) --batches $(or $(BATCHES),5) | grep -v '^{"'
 
 bench-use: $(MOTO_SERVER) ## AWS requests per customs use (each path) and per verification on the emulator
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-use --uses $(or $(USES),50) | grep -v '^{"'
@@ -25,4 +28,4 @@ test-exchange: $(MOTO_SERVER) ## Unit and end-to-end tests of the exchange crate
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo test -p ecites-exchange -p ecites-aws -p ecites-forward -p ecites-receive -p ecites-local
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) cargo test -p ecites-e2e --test exchange
 
-bench: bench-exchange bench-use bench-report
+bench: bench-exchange bench-batches bench-use bench-report

@@ -17,6 +17,7 @@ use ecites_aws::{ClientOptions, Clients, Config, FaultInjector, RequestCounter};
 use ecites_domain::CountryCode;
 use ecites_exchange::{DeliveryMessage, Directory, Partner};
 use ecites_ingest::IngestFunction;
+use emulation::aws_proxy::{AwsProxy, FaultPlan, ProxyOptions};
 pub use emulation::moto::MotoServer;
 pub use emulation::runner::{EventSource, PollOutcome};
 pub use stack::setup::{Stack, StackSpec};
@@ -46,6 +47,12 @@ pub struct LocalOptions {
     pub faults: Option<FaultInjector>,
     /// Maximum attempts per AWS request of the function (default: SDK standard).
     pub max_attempts: Option<u32>,
+    /// Latency added to each of the functions' AWS requests by a proxy in front of the
+    /// emulator. Set-up and inspection talk to the emulator directly.
+    pub aws_latency: Duration,
+    /// Faults the same proxy injects into the functions' AWS requests. With neither a latency
+    /// nor faults, the functions talk to the emulator directly.
+    pub aws_faults: Option<FaultPlan>,
 }
 
 /// A partner on loopback for the ingest-only stack: a recipient to record deliveries for, at an
@@ -79,6 +86,8 @@ impl LocalOptions {
             max_object_bytes: ecites_aws::config::DEFAULT_MAX_OBJECT_BYTES,
             faults: None,
             max_attempts: None,
+            aws_latency: Duration::ZERO,
+            aws_faults: None,
         }
     }
 }
@@ -96,6 +105,12 @@ pub struct Local {
     pub moto: Option<MotoServer>,
     /// The emulator endpoint.
     pub endpoint: String,
+    /// The endpoint the functions' clients use: the latency proxy's when there is one,
+    /// otherwise the emulator's.
+    pub function_endpoint: String,
+    /// The proxy in front of the emulator, when [`LocalOptions::aws_latency`] or
+    /// [`LocalOptions::aws_faults`] is set (stopped on drop).
+    pub proxy: Option<AwsProxy>,
     /// Clients for setup and inspection (not counted).
     pub clients: Clients,
     /// The resources.
@@ -151,13 +166,32 @@ impl Local {
             max_attempts: options.max_attempts,
             ..ClientOptions::default()
         };
-        let function_clients = Clients::new(Some(&endpoint), REGION, &function_options).await;
+        let proxy = if options.aws_latency.is_zero() && options.aws_faults.is_none() {
+            None
+        } else {
+            let options = ProxyOptions {
+                latency: options.aws_latency,
+                faults: options.aws_faults.clone(),
+            };
+            Some(
+                AwsProxy::start(&endpoint, options)
+                    .await
+                    .context("starting the latency proxy")?,
+            )
+        };
+        let function_endpoint = proxy
+            .as_ref()
+            .map_or_else(|| endpoint.clone(), AwsProxy::endpoint);
+        let function_clients =
+            Clients::new(Some(&function_endpoint), REGION, &function_options).await;
         let function = IngestFunction::new(&config, &function_clients);
         let ingest_source =
             EventSource::new(clients.sqs.clone(), &stack.ingest_queue_url, REGION).await?;
         Ok(Local {
             moto,
             endpoint,
+            function_endpoint,
+            proxy,
             clients,
             stack,
             config,

@@ -75,6 +75,19 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         deliveries: usize,
     },
+    /// A batch of ten against a batch of one, for each SQS-triggered function, with a fixed
+    /// latency added to every AWS call.
+    BenchBatches {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Milliseconds added to each AWS request of the functions (AWS in a region: 5-30).
+        #[arg(long, default_value_t = 20)]
+        latency_ms: u64,
+        /// Batches measured per size and function.
+        #[arg(long, default_value_t = 5)]
+        batches: usize,
+    },
     /// Create the whole stack on a running emulator (queues with DLQs, table with stream,
     /// bucket, topic, signing key, partner directory) and print `export` lines for every
     /// function: `eval "$(ecites-local setup --endpoint URL)"`.
@@ -168,6 +181,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "{}",
                 ecites_local::bench::exchange::run(endpoint, deliveries).await?
             );
+        }
+        Command::BenchBatches {
+            endpoint,
+            latency_ms,
+            batches,
+        } => {
+            let latency = std::time::Duration::from_millis(latency_ms);
+            let figures = ecites_local::bench::batches::run(endpoint, latency, batches).await?;
+            println!("{}", ecites_local::bench::batches::table(&figures, latency));
         }
         Command::DemoNotify { endpoint } => {
             println!("{}", ecites_local::demo::notify::run(endpoint).await?);

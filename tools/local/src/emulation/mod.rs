@@ -1,8 +1,10 @@
 //! Emulation: what AWS and the outside world would do, played on loopback. moto server is the
 //! AWS emulator; these modules play Lambda's parts of it (the SQS and stream event-source
 //! mappings, the Function URL, the Runtime API for packaged binaries) and the partners and
-//! subscribers a deployment talks to (a TLS front, a webhook receiver).
+//! subscribers a deployment talks to (a TLS front, a webhook receiver). A proxy in front of moto
+//! gives the functions' AWS calls a network's latency.
 
+pub mod aws_proxy;
 pub mod function_url;
 pub mod mapping;
 pub mod moto;

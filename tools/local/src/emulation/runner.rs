@@ -48,6 +48,10 @@ pub struct EventSource {
     pub batch_size: i32,
     /// Long-poll wait per receive, in seconds.
     pub wait_time_s: i32,
+    /// Lambda's `MaximumBatchingWindowInSeconds`: when not zero, messages are gathered by
+    /// several receives until the batch is full or the window has passed (zero: one receive
+    /// per batch, whatever it returns).
+    pub batching_window: Duration,
 }
 
 impl EventSource {
@@ -75,6 +79,7 @@ impl EventSource {
             region: region.to_owned(),
             batch_size: 10,
             wait_time_s: 1,
+            batching_window: Duration::ZERO,
         })
     }
 
@@ -84,17 +89,34 @@ impl EventSource {
         F: Fn(LambdaEvent<SqsEvent>) -> Fut,
         Fut: Future<Output = Result<SqsBatchResponse, lambda_runtime::Error>>,
     {
-        let output = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(self.batch_size.clamp(1, 10))
-            .wait_time_seconds(self.wait_time_s)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .context("receiving messages")?;
-        let messages = output.messages.unwrap_or_default();
+        let size = self.batch_size.clamp(1, 10);
+        let window_ends = Instant::now() + self.batching_window;
+        let mut messages = Vec::new();
+        loop {
+            let mut receive = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(size - i32::try_from(messages.len()).unwrap_or(0))
+                .wait_time_seconds(self.wait_time_s)
+                .message_system_attribute_names(MessageSystemAttributeName::All);
+            if !self.batching_window.is_zero() {
+                // Held while the batch fills, whatever the queue's own timeout.
+                let held = self.batching_window.as_secs().saturating_add(30);
+                receive = receive.visibility_timeout(i32::try_from(held).unwrap_or(i32::MAX));
+            }
+            let output = receive.send().await.context("receiving messages")?;
+            let received = output.messages.unwrap_or_default();
+            let empty = received.is_empty();
+            messages.extend(received);
+            if messages.len() >= usize::try_from(size).unwrap_or(10)
+                || self.batching_window.is_zero()
+                || Instant::now() >= window_ends
+                || (empty && !messages.is_empty())
+            {
+                break;
+            }
+        }
         if messages.is_empty() {
             return Ok(PollOutcome::default());
         }

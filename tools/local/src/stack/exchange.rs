@@ -72,6 +72,11 @@ pub struct PairOptions {
     pub directory_ttl: Duration,
     /// Prefix of the resource names (`<prefix>xa-...`), to share a running emulator.
     pub prefix: String,
+    /// Latency added to each of the functions' AWS requests ([`crate::LocalOptions`]).
+    pub aws_latency: Duration,
+    /// Faults injected into the functions' AWS requests, each MA with its own proxy
+    /// ([`crate::LocalOptions`]).
+    pub aws_faults: Option<crate::emulation::aws_proxy::FaultPlan>,
 }
 
 impl Default for PairOptions {
@@ -84,6 +89,8 @@ impl Default for PairOptions {
             timeout: Duration::from_secs(2),
             directory_ttl: Duration::from_millis(200),
             prefix: String::new(),
+            aws_latency: Duration::ZERO,
+            aws_faults: None,
         }
     }
 }
@@ -117,13 +124,16 @@ impl Ma {
         local_options.endpoint = endpoint;
         local_options.country = crate::country(country);
         local_options.max_receive_count = options.max_receives;
+        local_options.aws_latency = options.aws_latency;
+        local_options.aws_faults = options.aws_faults.clone();
         let local = Local::start(local_options).await?;
         let function_options = ClientOptions {
             counter: Some(local.counter.clone()),
             emulator_credentials: true,
             ..ClientOptions::default()
         };
-        let aws = AwsConfig::load(function_options.at(Some(&local.endpoint), REGION)).await;
+        let aws =
+            AwsConfig::load(function_options.at(Some(&local.function_endpoint), REGION)).await;
         let clients = aws.clients();
         let key =
             SigningIdentity::generate(&format!("{country}-1")).map_err(|e| anyhow::anyhow!(e))?;

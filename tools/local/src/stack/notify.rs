@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use ecites_aws::notify::{
     DynamoSubscriptions, NotifyClients, SnsTopic, SsmSecrets, SubscriptionAdmin,
 };
+use ecites_aws::{ClientOptions, Clients};
 use ecites_exchange::Directory;
 use ecites_notify::{NotifyConfig, NotifyFunction, WebhookFunction};
 use std::time::Duration;
@@ -59,8 +60,19 @@ pub struct LocalNotify {
 impl LocalNotify {
     /// Creates the topic and the webhook queue next to `local`'s stack and wires the functions.
     pub async fn start(local: &Local, options: NotifyOptions) -> anyhow::Result<LocalNotify> {
-        let endpoint = Some(local.endpoint.as_str());
-        let clients = NotifyClients::new(endpoint, REGION, true).await;
+        // The functions' clients go through the latency proxy when there is one (and so do the
+        // SNS and SSM clients the set-up and the subscription admin share with them).
+        let clients =
+            NotifyClients::new(Some(local.function_endpoint.as_str()), REGION, true).await;
+        let function_clients = Clients::new(
+            Some(&local.function_endpoint),
+            REGION,
+            &ClientOptions {
+                emulator_credentials: true,
+                ..ClientOptions::default()
+            },
+        )
+        .await;
         let prefix = local
             .stack
             .bucket
@@ -90,8 +102,8 @@ impl LocalNotify {
             // Local runs: the tests' and the demo's subscribers listen on loopback.
             webhook_policy: ecites_exchange::notify::WebhookPolicy::local(),
         };
-        let function = NotifyFunction::new(&config, &local.clients, &clients);
-        let webhooks = WebhookFunction::new(&config, &local.clients, &clients)?;
+        let function = NotifyFunction::new(&config, &function_clients, &clients);
+        let webhooks = WebhookFunction::new(&config, &function_clients, &clients)?;
         let streams =
             crate::emulation::stream::streams_client(Some(&local.endpoint), REGION, true).await;
         let stream =

@@ -1,0 +1,199 @@
+//! Faults in the AWS calls of the functions, injected by a loopback proxy in front of moto
+//! ([`ecites_local::emulation::aws_proxy`]): each service's own throttling error, 500 and 503,
+//! a connection reset before the request is applied, and a request applied whose answer is lost.
+//! Nothing may be lost and nothing doubled: every valid permit ends delivered exactly once, every
+//! invalid one rejected with a report, no queue or DLQ left holding a message.
+
+use ecites_e2e::{fixtures, rejection_report, status};
+use ecites_exchange::ledger::DeliveryKind;
+use ecites_local::emulation::aws_proxy::{AwsProxy, Fault, FaultPlan, ProxyOptions};
+use ecites_local::stack::exchange::{delivery_message as message, start_pair, Ma, PairOptions};
+use ecites_local::REGION;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_secs(120);
+
+/// Every kind of fault, through the SDK: the functions' error classification must call each one
+/// transient (retried), never permanent (a message dropped or a permit refused for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_injected_fault_reaches_the_functions_as_a_transient_error() {
+    let local = ecites_e2e::start().await;
+    for kind in Fault::ALL {
+        let options = ProxyOptions {
+            latency: Duration::ZERO,
+            faults: Some(FaultPlan {
+                rate: 1.0,
+                seed: 1,
+                kinds: vec![kind],
+            }),
+        };
+        let proxy = AwsProxy::start(&local.endpoint, options).await.unwrap();
+        let client_options = ecites_aws::ClientOptions {
+            emulator_credentials: true,
+            max_attempts: Some(1),
+            ..ecites_aws::ClientOptions::default()
+        };
+        let clients =
+            ecites_aws::Clients::new(Some(&proxy.endpoint()), REGION, &client_options).await;
+        let dynamodb = clients
+            .dynamodb
+            .describe_table()
+            .table_name(&local.stack.table)
+            .send()
+            .await
+            .map_err(|e| ecites_aws::classify("DescribeTable", e))
+            .expect_err("the fault is seen");
+        assert!(dynamodb.is_transient(), "{kind:?} on DynamoDB: {dynamodb}");
+        let s3 = clients
+            .s3
+            .head_bucket()
+            .bucket(&local.stack.bucket)
+            .send()
+            .await
+            .map_err(|e| ecites_aws::classify("HeadBucket", e))
+            .expect_err("the fault is seen");
+        assert!(s3.is_transient(), "{kind:?} on S3: {s3}");
+        let sqs = clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&local.stack.ingest_queue_url)
+            .send()
+            .await
+            .map_err(|e| ecites_aws::classify("GetQueueAttributes", e))
+            .expect_err("the fault is seen");
+        assert!(sqs.is_transient(), "{kind:?} on SQS: {sqs}");
+        assert_eq!(proxy.faults_injected()[&kind], 3, "{kind:?}");
+    }
+}
+
+async fn received_versions(xb: &Ma, number: &str) -> usize {
+    let mut versions = 0;
+    for status in ["issued", "replaced", "cancelled"] {
+        if xb
+            .store
+            .received_fields(ecites_local::country("XA"), number, 1, status)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            versions += 1;
+        }
+    }
+    versions
+}
+
+/// The small soak: two MAs, each function's AWS calls faulted at 8 % (every kind, fixed seed),
+/// permits as files and as messages, duplicates and invalid ones; then an audit of both ledgers,
+/// the rejection reports and the queues.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_aws_faults_every_permit_is_delivered_once_or_rejected_and_nothing_is_left_queued() {
+    ecites_aws::telemetry::init_tracing();
+    let (xa, xb) = start_pair(PairOptions {
+        aws_faults: Some(FaultPlan::every_kind(0.08, 20261130)),
+        max_receives: 10,
+        retry_base: Duration::from_millis(200),
+        retry_cap: Duration::from_secs(1),
+        timeout: Duration::from_secs(5),
+        ..PairOptions::default()
+    })
+    .await
+    .expect("the pair starts");
+    let valid: Vec<String> = (0..24).map(|i| format!("26XA{:04}", 3000 + i)).collect();
+    for (i, number) in valid.iter().enumerate() {
+        let permit = fixtures::export_permit(number, "XA", "XB", 1 + i as i64);
+        if i % 2 == 0 {
+            xa.local
+                .put_object(&format!("inbox/{number}.json"), fixtures::json(&permit))
+                .await
+                .unwrap();
+        } else {
+            let body = String::from_utf8_lossy(&fixtures::json(&permit)).into_owned();
+            let message = serde_json::json!({"type": "permit", "version": 1, "content": body});
+            xa.local.send_direct(&message.to_string()).await.unwrap();
+        }
+        // Every fourth permit is sent a second time: a duplicate, recorded once.
+        if i % 4 == 0 {
+            let body = String::from_utf8_lossy(&fixtures::json(&permit)).into_owned();
+            let message = serde_json::json!({"type": "permit", "version": 1, "content": body});
+            xa.local.send_direct(&message.to_string()).await.unwrap();
+        }
+    }
+    let invalid: Vec<String> = (0..3).map(|i| format!("inbox/broken-{i}.json")).collect();
+    for key in &invalid {
+        xa.local
+            .put_object(key, fixtures::invalid_json("XA"))
+            .await
+            .unwrap();
+    }
+    // Until quiet on both sides (a faulted receive at XB is retried by XA's forward).
+    for _ in 0..3 {
+        xa.local.drain(QUIET).await.unwrap();
+        xa.forward_until_quiet(QUIET).await.unwrap();
+    }
+
+    let mut lost = Vec::new();
+    let mut doubled = Vec::new();
+    for number in &valid {
+        let at_xa = status(&xa.local, "XA", number).await;
+        if at_xa.versions.len() != 1 {
+            doubled.push(format!("{number}: {} versions at XA", at_xa.versions.len()));
+        }
+        match xa
+            .store
+            .delivery_fields(&message("XA", number, 1, DeliveryKind::Permit, "XB"))
+            .await
+            .unwrap()
+        {
+            Some(delivery) if delivery["state"] == "DELIVERED" => {}
+            other => lost.push(format!("{number}: delivery {other:?}")),
+        }
+        match received_versions(&xb, number).await {
+            1 => {}
+            0 => lost.push(format!("{number}: not received by XB")),
+            n => doubled.push(format!("{number}: received {n} times by XB")),
+        }
+    }
+    for key in &invalid {
+        if rejection_report(&xa.local, key).await.is_none() {
+            lost.push(format!("{key}: no rejection report"));
+        }
+    }
+    let mut queued = BTreeMap::new();
+    for (name, url) in [
+        ("ingest", &xa.local.stack.ingest_queue_url),
+        ("ingest DLQ", &xa.local.stack.ingest_dlq_url),
+        ("deliveries", &xa.local.stack.deliveries_queue_url),
+        ("deliveries DLQ", &xa.local.stack.deliveries_dlq_url),
+    ] {
+        let visible = xa.local.visible_messages(url).await.unwrap();
+        if visible > 0 {
+            queued.insert(name, visible);
+        }
+    }
+    let faults: BTreeMap<Fault, u64> = xa
+        .local
+        .proxy
+        .as_ref()
+        .map(AwsProxy::faults_injected)
+        .unwrap_or_default();
+    let at_xb = xb
+        .local
+        .proxy
+        .as_ref()
+        .map(AwsProxy::faults_injected)
+        .unwrap_or_default();
+    assert!(
+        lost.is_empty(),
+        "lost: {lost:#?} (faults at XA {faults:?}, at XB {at_xb:?})"
+    );
+    assert!(doubled.is_empty(), "doubled: {doubled:#?}");
+    assert!(queued.is_empty(), "left in queues: {queued:?}");
+    // The run was a fault run: with this seed every kind was injected at XA.
+    for kind in Fault::ALL {
+        assert!(
+            faults.get(&kind).copied().unwrap_or(0) > 0,
+            "no {kind:?} injected at XA: {faults:?}"
+        );
+    }
+}
