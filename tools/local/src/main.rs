@@ -187,9 +187,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             latency_ms,
             batches,
         } => {
+            use ecites_local::bench::batches;
             let latency = std::time::Duration::from_millis(latency_ms);
-            let figures = ecites_local::bench::batches::run(endpoint, latency, batches).await?;
-            println!("{}", ecites_local::bench::batches::table(&figures, latency));
+            let without =
+                batches::run(endpoint.clone(), std::time::Duration::ZERO, batches).await?;
+            let with = batches::run(endpoint, latency, batches).await?;
+            println!("{}", batches::table(&with, &without, latency));
         }
         Command::DemoNotify { endpoint } => {
             println!("{}", ecites_local::demo::notify::run(endpoint).await?);
