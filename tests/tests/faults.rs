@@ -197,3 +197,114 @@ async fn under_aws_faults_every_permit_is_delivered_once_or_rejected_and_nothing
         );
     }
 }
+
+/// Sends `count` XA->XB export permits to XA's ingest queue as direct messages.
+async fn send_permits(xa: &Ma, first: usize, count: usize) -> Vec<String> {
+    let mut numbers = Vec::new();
+    for i in first..first + count {
+        let number = format!("26XA{i:04}");
+        let permit = fixtures::export_permit(&number, "XA", "XB", 1 + i as i64);
+        let body = String::from_utf8_lossy(&fixtures::json(&permit)).into_owned();
+        let message = serde_json::json!({"type": "permit", "version": 1, "content": body});
+        xa.local.send_direct(&message.to_string()).await.unwrap();
+        numbers.push(number);
+    }
+    numbers
+}
+
+/// Each permit: one version at XA, its delivery DELIVERED, received once by XB.
+async fn assert_once_each(xa: &Ma, xb: &Ma, numbers: &[String]) {
+    for number in numbers {
+        assert_eq!(
+            status(&xa.local, "XA", number).await.versions.len(),
+            1,
+            "{number} at XA"
+        );
+        let delivery = xa
+            .store
+            .delivery_fields(&message("XA", number, 1, DeliveryKind::Permit, "XB"))
+            .await
+            .unwrap()
+            .expect("a delivery");
+        assert_eq!(delivery["state"], "DELIVERED", "{number}: {delivery:?}");
+        assert_eq!(received_versions(xb, number).await, 1, "{number} at XB");
+    }
+}
+
+/// The runner killed in the middle of a batch: the handler and the runner stop at once (the
+/// poll's future is dropped, as a killed process stops), some writes made and others not, and
+/// nothing deleted. SQS makes the messages visible again; the next run finishes the work, and
+/// every permit is recorded, delivered and received once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_in_the_middle_of_a_batch_leaves_its_messages_to_be_handled_once_again() {
+    ecites_aws::telemetry::init_tracing();
+    let (xa, xb) = start_pair(PairOptions {
+        aws_latency: Duration::from_millis(40),
+        ..PairOptions::default()
+    })
+    .await
+    .expect("the pair starts");
+    let numbers = send_permits(&xa, 4000, 10).await;
+    let mut source = xa.local.ingest_source.clone();
+    source.batching_window = Duration::from_secs(2);
+    let handler = |event| xa.local.function.handle(event);
+    let cut = tokio::time::timeout(Duration::from_millis(70), source.poll_once(&handler)).await;
+    assert!(
+        cut.is_err(),
+        "the batch was still running when the runner was killed"
+    );
+    let started = xa
+        .local
+        .proxy
+        .as_ref()
+        .map(AwsProxy::requests)
+        .unwrap_or_default();
+    assert!(started > 0, "the batch had begun its AWS calls");
+    xa.local.drain(QUIET).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    assert_once_each(&xa, &xb, &numbers).await;
+}
+
+/// The same messages handled by two workers at once: a visibility timeout (1 s) shorter than
+/// the work (each AWS call held 400 ms), so a second poller receives what the first is still
+/// handling. Ingest's conditional writes and forward's claims leave one version, one delivery
+/// and one reception per permit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_handling_the_same_messages_at_once_record_and_deliver_each_permit_once() {
+    ecites_aws::telemetry::init_tracing();
+    let (xa, xb) = start_pair(PairOptions {
+        aws_latency: Duration::from_millis(400),
+        // XB's receive makes its AWS calls at the same pace: give it time to answer.
+        timeout: Duration::from_secs(20),
+        max_receives: 5,
+        ..PairOptions::default()
+    })
+    .await
+    .expect("the pair starts");
+    let numbers = send_permits(&xa, 5000, 6).await;
+    let handler = |event| xa.local.function.handle(event);
+    let mut first = xa.local.ingest_source.clone();
+    first.batch_size = 3;
+    let second = first.clone();
+    let (a, b) = tokio::join!(first.run_until_quiet(&handler, QUIET), async {
+        // Starts once the first worker's messages are in flight and about to reappear.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        second.run_until_quiet(&handler, QUIET).await
+    });
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(
+        a.received + b.received > numbers.len(),
+        "some message was handled twice (first {a:?}, second {b:?})"
+    );
+    let forward = |event| xa.forward.handle(event);
+    let mut one = xa.forward_source.clone();
+    one.batch_size = 3;
+    let other = one.clone();
+    let (c, d) = tokio::join!(one.run_until_quiet(&forward, QUIET), async {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        other.run_until_quiet(&forward, QUIET).await
+    });
+    c.unwrap();
+    d.unwrap();
+    assert_once_each(&xa, &xb, &numbers).await;
+}
