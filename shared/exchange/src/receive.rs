@@ -1078,6 +1078,90 @@ mod tests {
             .unwrap();
     }
 
+    /// Hostile requests at volume (fixed seed): truncated and re-signed, one byte tampered
+    /// under the sender's signature, oversized, signed by a key no partner holds, garbage
+    /// signed by the genuine sender, and a genuine message replayed. Each gets its status
+    /// (never a 5xx, never a panic), nothing is stored for a refusal, and a replay is refused
+    /// 409 `REPLAYED` and stores nothing new.
+    #[test]
+    fn hostile_requests_at_volume_get_their_status_and_store_nothing() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let config = Config {
+            cases: 96,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[23; 32]));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let stranger = SigningIdentity::generate("FR-1").unwrap();
+        let strategy = (0..6u8, any::<u32>(), 1..=255u8, 1..400usize);
+        runner
+            .run(&strategy, |(kind, position, byte, garbage)| {
+                let w = world(false);
+                let (body, headers) =
+                    build_message(&delivery("JP"), "E", &xml(), "m", &w.key, w.clock.0);
+                let at = position as usize % body.len();
+                let (request, headers, allowed): (Vec<u8>, _, &[u16]) = match kind {
+                    0 => {
+                        let cut = body[..at].to_vec();
+                        let headers = signed(&w, &cut);
+                        (cut, headers, &[400])
+                    }
+                    1 => {
+                        let mut tampered = body.clone();
+                        tampered[at] ^= byte;
+                        (tampered, headers, &[400, 401])
+                    }
+                    2 => {
+                        let mut big = body.clone();
+                        big.resize(MAX_BODY_BYTES + 1 + garbage, b' ');
+                        let headers = signed(&w, &big);
+                        (big, headers, &[413])
+                    }
+                    3 => {
+                        let headers = vec![
+                            (SIGNATURE_HEADER, stranger.sign(&body)),
+                            (KEY_ID_HEADER, stranger.key_id.clone()),
+                        ];
+                        (body.clone(), headers, &[401])
+                    }
+                    4 => {
+                        let junk: Vec<u8> = (0..garbage)
+                            .map(|i| (i as u8).wrapping_mul(byte).wrapping_add(position as u8))
+                            .collect();
+                        let headers = signed(&w, &junk);
+                        (junk, headers, &[400])
+                    }
+                    _ => {
+                        let (first, answer) = runtime.block_on(send(&w, &body, &headers));
+                        prop_assert!((200..300).contains(&first), "{answer}");
+                        let stored = w.blobs.objects();
+                        let (again, replayed) = runtime.block_on(send(&w, &body, &headers));
+                        prop_assert_eq!(again, 409, "{}", replayed);
+                        prop_assert_eq!(&replayed["code"], "REPLAYED");
+                        prop_assert_eq!(w.blobs.objects(), stored, "the replay stored nothing");
+                        return Ok(());
+                    }
+                };
+                let (status, refusal) = runtime.block_on(send(&w, &request, &headers));
+                prop_assert!(
+                    allowed.contains(&status),
+                    "kind {}: status {} not in {:?}: {}",
+                    kind,
+                    status,
+                    allowed,
+                    refusal
+                );
+                prop_assert!(w.blobs.objects().is_empty(), "kind {}: stored", kind);
+                Ok(())
+            })
+            .unwrap();
+    }
+
     #[test]
     fn the_payload_root_is_one_citesepermit_in_the_standard_namespace_with_nothing_before_it() {
         let xml = xml();
