@@ -12,7 +12,7 @@ use ecites_exchange::ledger::{DeliveryKind, DeliveryState, ReceivedState};
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::Ledger;
 use ecites_forward::HyperTransport;
-use ecites_local::emulation::function_url::Mode;
+use ecites_local::emulation::front_door::Mode;
 use ecites_local::stack::exchange::{delivery_message as message, Ma, PairOptions};
 use std::collections::HashMap;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! recovers and an operator replays; then a forged message is refused. Prints what each
 //! ledger says.
 
-use crate::emulation::function_url::Mode;
+use crate::emulation::front_door::Mode;
 use crate::fixtures;
 use crate::stack::exchange::{delivery_message, start_pair, Ma, PairOptions};
 use chrono::Utc;

@@ -1,7 +1,7 @@
 //! The packaged Lambda binaries (`make package`: `target/lambda/<binary>/bootstrap.zip`) run
 //! as processes against a loopback Runtime API ([`crate::emulation::runtime_api`]), with the environment
 //! the template gives them. A [`RunningFunction`] is a handler like the in-process ones, so the
-//! same event sources (SQS, the ledger stream, the Function URL server) can drive the real
+//! same event sources (SQS, the ledger stream, the receive front door) can drive the real
 //! binaries; it also measures start-up time and peak resident memory. [`smoke`] runs them all
 //! through the exchange (`make smoke`) and measures them (`make bench-functions`).
 
@@ -9,9 +9,6 @@ pub mod smoke;
 
 use crate::emulation::runtime_api::{Answer, RuntimeApi};
 use anyhow::{anyhow, bail, Context as _};
-use aws_lambda_events::event::lambda_function_urls::{
-    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
-};
 use lambda_runtime::LambdaEvent;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -232,11 +229,11 @@ impl RunningFunction {
 }
 
 #[async_trait::async_trait]
-impl crate::emulation::function_url::UrlFunction for RunningFunction {
+impl crate::emulation::front_door::FrontFunction for RunningFunction {
     async fn call(
         &self,
-        event: LambdaFunctionUrlRequest,
-    ) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error> {
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
         self.invoke(LambdaEvent::new(event, lambda_runtime::Context::default()))
             .await
     }

@@ -4,7 +4,8 @@
 //! through the whole exchange on the emulator:
 //!
 //! ```text
-//! XA inbox -> ingest -> deliveries -> forward --HTTPS (TLS front on loopback)--> XB receive
+//! XA inbox -> ingest -> deliveries -> forward --HTTPS (TLS front on loopback)--> XB's REST API
+//!                                                   front door (payload 1.0) -> XB receive
 //!                 ledger stream -> notify -> SNS -> customs SQS queue
 //!                                         -> webhook queue -> webhooks -> signed POST
 //! ```
@@ -12,7 +13,7 @@
 //! So the real binaries are proven to start, read their configuration, reach AWS and answer;
 //! the run also measures each one's start-up, peak resident memory and zip size.
 
-use crate::emulation::function_url::FunctionUrlServer;
+use crate::emulation::front_door::{Front, FrontDoorServer};
 use crate::emulation::runtime_api::Answer;
 use crate::emulation::tls_front::TlsFront;
 use crate::emulation::webhook_receiver::WebhookReceiver;
@@ -188,7 +189,7 @@ async fn start_stacks(options: &SmokeOptions) -> anyhow::Result<Stacks> {
 
 struct Running {
     functions: Vec<Arc<RunningFunction>>,
-    _receive_url: FunctionUrlServer,
+    _receive_url: FrontDoorServer,
     _tls: TlsFront,
     _work: tempfile::TempDir,
 }
@@ -202,15 +203,16 @@ impl Running {
 }
 
 /// Starts every packaged binary: XA's ingest, forward, notify and webhooks, XB's receive
-/// behind its own loopback Function URL and a TLS front, which XA's directory then points at
+/// behind its own loopback front door (the template's API Gateway REST API, so the binary
+/// reads the payload format 1.0 event and writes its response) and a TLS front, which XA's directory then points at
 /// as `https://localhost:<port>/`; forward trusts the front's authority through
 /// `SSL_CERT_FILE`, so deliveries go through a real TLS handshake.
 async fn start_functions(options: &SmokeOptions, stacks: &Stacks) -> anyhow::Result<Running> {
     let work = tempfile::Builder::new().prefix("ecites-smoke").tempdir()?;
     let (receive_url, tls) = {
-        // The URL server is started first; the receive process is plugged in below.
+        // The front door is started first; the receive process is plugged in below.
         let slot = Arc::new(LateFunction::default());
-        let server = FunctionUrlServer::start_with(slot.clone()).await?;
+        let server = FrontDoorServer::start_with(slot.clone(), Front::RestApi).await?;
         let tls = TlsFront::start(server.addr(), work.path()).await?;
         ((server, slot), tls)
     };
@@ -257,7 +259,7 @@ async fn start_functions(options: &SmokeOptions, stacks: &Stacks) -> anyhow::Res
     })
 }
 
-/// A Function URL target set once the process behind it has started.
+/// A front door's target set once the process behind it has started.
 #[derive(Default)]
 struct LateFunction(std::sync::OnceLock<Arc<RunningFunction>>);
 
@@ -268,14 +270,11 @@ impl LateFunction {
 }
 
 #[async_trait::async_trait]
-impl crate::emulation::function_url::UrlFunction for LateFunction {
+impl crate::emulation::front_door::FrontFunction for LateFunction {
     async fn call(
         &self,
-        event: aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest,
-    ) -> Result<
-        aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse,
-        lambda_runtime::Error,
-    > {
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, lambda_runtime::Error> {
         match self.0.get() {
             Some(function) => function.call(event).await,
             None => Err("the receive process has not started".into()),
@@ -283,17 +282,18 @@ impl crate::emulation::function_url::UrlFunction for LateFunction {
     }
 }
 
-/// The smallest event each function accepts: an empty batch, or a Function URL request
-/// without a body (which receive refuses without touching AWS).
+/// The smallest event each function accepts: an empty batch, or a REST API request without a
+/// body (which receive refuses without touching AWS).
 fn empty_event(binary: &str) -> anyhow::Result<serde_json::Value> {
     use aws_lambda_events::event::{dynamodb, sqs};
     Ok(match binary {
         "receive" => {
             let (parts, ()) = hyper::Request::post("/").body(())?.into_parts();
-            crate::emulation::function_url::function_url_event(
+            crate::emulation::front_door::rest_api_event(
                 &parts,
                 std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
                 &[],
+                "/",
             )
         }
         "notify" => serde_json::to_value(dynamodb::Event::default())?,

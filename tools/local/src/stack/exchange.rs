@@ -1,9 +1,10 @@
 //! Two deployments (MAs XA and XB) on one emulator, exchanging permits end to end: each has its
 //! own bucket, queues, table and signing key (in SSM), its receive function served on a
-//! loopback port as a Function URL, and a partner directory naming the other with its public
-//! key. The end-to-end tests, `ecites-local demo-exchange` and the exchange bench use this.
+//! loopback port as the template's optional Function URL (below), and a partner directory
+//! naming the other with its public key. The end-to-end tests, `ecites-local demo-exchange`
+//! and the exchange bench use this.
 
-use crate::emulation::function_url::FunctionUrlServer;
+use crate::emulation::front_door::{Front, FrontDoorServer};
 use crate::{EventSource, Local, LocalOptions, PollOutcome, REGION};
 use ecites_aws::s3::write_directory;
 use ecites_aws::signing::{store_signing_identity, store_signing_secret};
@@ -107,8 +108,8 @@ pub struct Ma {
     pub forward_source: EventSource,
     /// The receive function.
     pub receive: Arc<ReceiveFunction>,
-    /// Its loopback Function URL.
-    pub server: FunctionUrlServer,
+    /// Its loopback front door (the Function URL shape, below).
+    pub server: FrontDoorServer,
     /// The exchange records (for inspection).
     pub store: DynamoLedger,
 }
@@ -167,7 +168,11 @@ impl Ma {
             &clients,
             options.directory_ttl,
         ));
-        let server = FunctionUrlServer::start(receive.clone()).await?;
+        // The Function URL shape, not the REST API default: the end-to-end tests were written
+        // against it, and one (tests/tests/hostile.rs) relies on its joining a repeated header
+        // with commas, where behind the REST API lambda_http gives the handler the header's
+        // last value. The REST API front is proven by the smoke test and front_door's tests.
+        let server = FrontDoorServer::start_with(receive.clone(), Front::FunctionUrl).await?;
         let forward_source = EventSource::new(
             local.clients.sqs.clone(),
             &local.stack.deliveries_queue_url,

@@ -1,11 +1,11 @@
 //! The stack by hand: `ecites-local setup` creates on a running emulator everything every
 //! function needs and prints the environment each one reads, and `ecites-local run` reads that
 //! environment, as the Lambda binaries do, and plays every function at once (ingest, forward,
-//! notify from the ledger's stream, webhooks) while serving receive on a loopback port as a
-//! Function URL would. A newcomer can then drop files with the `aws` CLI, use `ecites status`,
+//! notify from the ledger's stream, webhooks) while serving receive on a loopback port as the
+//! template's front door (the API Gateway REST API) would. A newcomer can then drop files with the `aws` CLI, use `ecites status`,
 //! `ecites subscriptions` and `ecites replay` on the same environment, and see all of it work.
 
-use crate::emulation::function_url::FunctionUrlServer;
+use crate::emulation::front_door::{Front, FrontDoorServer};
 use crate::emulation::mapping::{
     run_all, Mapping, QueueMapping, RunOptions, RunReport, Stop, StreamMapping,
 };
@@ -185,7 +185,7 @@ pub struct HandRun {
     deliveries_source: EventSource,
     webhook_source: EventSource,
     stream: StreamSource,
-    server: FunctionUrlServer,
+    server: FrontDoorServer,
 }
 
 impl HandRun {
@@ -217,7 +217,7 @@ impl HandRun {
             webhook_source: EventSource::new(sqs.clone(), &notify_config.webhook_queue_url, region)
                 .await?,
             stream: StreamSource::new(&clients.dynamodb, streams, &config.table, region).await?,
-            server: FunctionUrlServer::start_on(receive, receive_port).await?,
+            server: FrontDoorServer::start_on(receive, receive_port, Front::default()).await?,
         })
     }
 
