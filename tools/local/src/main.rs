@@ -131,7 +131,8 @@ enum Command {
         template: Option<std::path::PathBuf>,
     },
     /// The smoke flow as a benchmark: each packaged function's cold start, peak resident
-    /// memory while handling full batches, and zip size, against the goals.
+    /// memory while handling full batches, and zip size, against the goals; then the flow
+    /// again with a latency on every AWS call for the Lambda cost per 1,000 permits.
     BenchFunctions {
         /// Use a running emulator instead of starting one.
         #[arg(long)]
@@ -139,6 +140,9 @@ enum Command {
         /// Permits dropped at XA.
         #[arg(long, default_value_t = 50)]
         permits: usize,
+        /// Milliseconds added to each AWS request of the functions in the cost run.
+        #[arg(long, default_value_t = 20)]
+        latency_ms: u64,
     },
     /// Measure AWS requests per permit and throughput through ingest.
     Bench {
@@ -267,11 +271,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
             ecites_local::packaged::smoke::check(&report, permits)?;
             println!("smoke: every packaged function started, read its configuration and answered");
         }
-        Command::BenchFunctions { endpoint, permits } => {
-            let mut options = ecites_local::packaged::smoke::SmokeOptions::new(permits);
-            options.endpoint = endpoint;
-            let report = ecites_local::packaged::smoke::run(&options).await?;
-            print!("{}", ecites_local::packaged::smoke::render(&report));
+        Command::BenchFunctions {
+            endpoint,
+            permits,
+            latency_ms,
+        } => {
+            use ecites_local::packaged::{cost, smoke};
+            let mut options = smoke::SmokeOptions::new(permits);
+            options.endpoint = endpoint.clone();
+            let report = smoke::run(&options).await?;
+            print!("{}", smoke::render(&report));
+            // Again with an in-region round trip on every AWS call, for the cost.
+            options.aws_latency = std::time::Duration::from_millis(latency_ms);
+            let report = smoke::run(&options).await?;
+            println!();
+            print!(
+                "{}",
+                cost::render(&report.functions, permits, options.aws_latency)
+            );
         }
         Command::Bench { endpoint, permits } => {
             let table = ecites_local::bench::pipeline::run(endpoint, permits).await?;

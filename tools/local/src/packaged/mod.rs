@@ -5,6 +5,7 @@
 //! binaries; it also measures start-up time and peak resident memory. [`smoke`] runs them all
 //! through the exchange (`make smoke`) and measures them (`make bench-functions`).
 
+pub mod cost;
 pub mod smoke;
 
 use crate::emulation::runtime_api::{Answer, RuntimeApi};
@@ -78,6 +79,7 @@ pub struct RunningFunction {
     first_invoke: std::sync::OnceLock<Instant>,
     log: PathBuf,
     invocations: std::sync::atomic::AtomicU32,
+    billed_ms: std::sync::atomic::AtomicU64,
 }
 
 impl RunningFunction {
@@ -134,6 +136,7 @@ impl RunningFunction {
             first_invoke: std::sync::OnceLock::new(),
             log,
             invocations: std::sync::atomic::AtomicU32::new(0),
+            billed_ms: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -158,10 +161,18 @@ impl RunningFunction {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         };
+        let started = Instant::now();
         tokio::select! {
-            answer = self.api.invoke(event, INVOCATION_DEADLINE) => answer.with_context(|| {
-                format!("{}: {}", self.binary, self.log_tail())
-            }),
+            answer = self.api.invoke(event, INVOCATION_DEADLINE) => {
+                // Lambda bills each invocation from the event's hand-over to the answer,
+                // rounded up to the millisecond.
+                let ms = started.elapsed().as_micros().div_ceil(1000);
+                self.billed_ms.fetch_add(
+                    u64::try_from(ms).unwrap_or(u64::MAX),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                answer.with_context(|| format!("{}: {}", self.binary, self.log_tail()))
+            }
             status = exited => bail!("{} exited ({status}):\n{}", self.binary, self.log_tail()),
         }
     }
@@ -210,6 +221,23 @@ impl RunningFunction {
             .trim()
             .parse()
             .ok()
+    }
+
+    /// The invocations' billed duration so far: each from the event's hand-over to its
+    /// answer, rounded up to the millisecond, as Lambda bills it (initialisation not included).
+    pub fn billed_ms(&self) -> u64 {
+        self.billed_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// CPU time the process has used so far, user and system, every thread (`/proc/PID/stat`
+    /// fields 14 and 15, in clock ticks of 10 ms); `None` off Linux or once exited.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid?)).ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces: count after it.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10))
     }
 
     /// Invocations sent so far.

@@ -35,6 +35,8 @@ pub struct TemplateFunction {
     pub binary: String,
     /// Globals and the function's own variables, the function's winning.
     pub environment: BTreeMap<String, EnvValue>,
+    /// `MemorySize` in MB (the function's, else the Globals', else Lambda's default 128).
+    pub memory_mb: u32,
 }
 
 /// The parsed template: its functions and the parameters' defaults.
@@ -104,6 +106,8 @@ impl Template {
             &["Globals", "Function", "Environment", "Variables"],
         ))
         .context("Globals.Function.Environment")?;
+        let global_memory =
+            get(&root, &["Globals", "Function", "MemorySize"]).and_then(Value::as_u64);
         let empty = Mapping::new();
         let resources = root
             .get("Resources")
@@ -127,10 +131,16 @@ impl Template {
                 variables(get(resource, &["Properties", "Environment", "Variables"]))
                     .with_context(|| format!("{logical_id}.Properties.Environment"))?,
             );
+            let memory_mb = get(resource, &["Properties", "MemorySize"])
+                .and_then(Value::as_u64)
+                .or(global_memory)
+                .and_then(|mb| u32::try_from(mb).ok())
+                .unwrap_or(128);
             functions.push(TemplateFunction {
                 logical_id,
                 binary,
                 environment,
+                memory_mb,
             });
         }
         let parameter_defaults = root
