@@ -51,7 +51,11 @@ struct Timeline {
 
 struct Shared {
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
-    in_flight: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
+    /// Each invocation handed to the function: who waits for its answer, and when it was
+    /// handed over (the start of its billed duration).
+    in_flight: Mutex<HashMap<String, (oneshot::Sender<Answer>, Instant)>>,
+    /// The invocations' billed duration so far, in ms (each rounded up, as Lambda bills).
+    billed_ms: AtomicU64,
     timeline: Mutex<Timeline>,
     init_failed: tokio::sync::Notify,
     function_arn: String,
@@ -81,6 +85,7 @@ impl RuntimeApi {
         let shared = Arc::new(Shared {
             queue: tokio::sync::Mutex::new(receiver),
             in_flight: Mutex::new(HashMap::new()),
+            billed_ms: AtomicU64::new(0),
             timeline: Mutex::new(Timeline::default()),
             init_failed: tokio::sync::Notify::new(),
             function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
@@ -144,6 +149,14 @@ impl RuntimeApi {
                 anyhow::bail!("the function failed to start: {}", self.init_error().unwrap_or_default())
             }
         }
+    }
+
+    /// The billed duration of the invocations answered so far: each from the moment the
+    /// function took the event (`/next`) to its answer, rounded up to the millisecond, as
+    /// Lambda bills it. An event waiting for a busy process is not billed (on Lambda it would
+    /// go to another instance).
+    pub fn billed_ms(&self) -> u64 {
+        self.shared.billed_ms.load(Ordering::Relaxed)
     }
 
     /// When the function first asked for an event (its initialisation ended), if it has.
@@ -215,12 +228,16 @@ async fn serve(
         .lock()
         .ok()
         .and_then(|mut in_flight| in_flight.remove(request_id));
-    let Some(waiter) = waiter else {
+    let Some((waiter, handed_at)) = waiter else {
         return Ok(reply(
             StatusCode::BAD_REQUEST,
             "unknown or answered request id",
         ));
     };
+    let billed = handed_at.elapsed().as_micros().div_ceil(1000);
+    shared
+        .billed_ms
+        .fetch_add(u64::try_from(billed).unwrap_or(u64::MAX), Ordering::Relaxed);
     if let Ok(mut timeline) = shared.timeline.lock() {
         timeline.first_answer.get_or_insert_with(Instant::now);
     }
@@ -242,7 +259,7 @@ async fn next(shared: &Shared) -> Response<Full<Bytes>> {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_millis());
     if let Ok(mut in_flight) = shared.in_flight.lock() {
-        in_flight.insert(pending.request_id.clone(), pending.answer);
+        in_flight.insert(pending.request_id.clone(), (pending.answer, Instant::now()));
     }
     let mut response = reply(StatusCode::OK, pending.event.to_string());
     let headers = response.headers_mut();
@@ -323,6 +340,25 @@ mod tests {
         let answer = api.invoke(json!({}), Duration::from_secs(5)).await.unwrap();
         runtime.await.unwrap();
         assert!(matches!(answer, Answer::Error(v) if v == body));
+    }
+
+    /// An event that waited for a busy (here: not yet polling) process is billed from when
+    /// the process took it, not from when it was queued.
+    #[tokio::test]
+    async fn the_billed_duration_starts_when_the_function_takes_the_event() {
+        let api = RuntimeApi::start("probe").await.unwrap();
+        let address = api.address();
+        let runtime = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            one_round(address, "response", json!({})).await
+        });
+        api.invoke(json!({}), Duration::from_secs(5)).await.unwrap();
+        runtime.await.unwrap();
+        let billed = api.billed_ms();
+        assert!(
+            (1..1000).contains(&billed),
+            "billed {billed} ms: the second of queueing is not billed"
+        );
     }
 
     #[tokio::test]

@@ -79,7 +79,6 @@ pub struct RunningFunction {
     first_invoke: std::sync::OnceLock<Instant>,
     log: PathBuf,
     invocations: std::sync::atomic::AtomicU32,
-    billed_ms: std::sync::atomic::AtomicU64,
 }
 
 impl RunningFunction {
@@ -136,7 +135,6 @@ impl RunningFunction {
             first_invoke: std::sync::OnceLock::new(),
             log,
             invocations: std::sync::atomic::AtomicU32::new(0),
-            billed_ms: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -161,18 +159,10 @@ impl RunningFunction {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         };
-        let started = Instant::now();
         tokio::select! {
-            answer = self.api.invoke(event, INVOCATION_DEADLINE) => {
-                // Lambda bills each invocation from the event's hand-over to the answer,
-                // rounded up to the millisecond.
-                let ms = started.elapsed().as_micros().div_ceil(1000);
-                self.billed_ms.fetch_add(
-                    u64::try_from(ms).unwrap_or(u64::MAX),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                answer.with_context(|| format!("{}: {}", self.binary, self.log_tail()))
-            }
+            answer = self.api.invoke(event, INVOCATION_DEADLINE) => answer.with_context(|| {
+                format!("{}: {}", self.binary, self.log_tail())
+            }),
             status = exited => bail!("{} exited ({status}):\n{}", self.binary, self.log_tail()),
         }
     }
@@ -223,10 +213,11 @@ impl RunningFunction {
             .ok()
     }
 
-    /// The invocations' billed duration so far: each from the event's hand-over to its
-    /// answer, rounded up to the millisecond, as Lambda bills it (initialisation not included).
+    /// The invocations' billed duration so far ([`RuntimeApi::billed_ms`]: from the function
+    /// taking the event to its answer, rounded up to the millisecond; initialisation not
+    /// included).
     pub fn billed_ms(&self) -> u64 {
-        self.billed_ms.load(std::sync::atomic::Ordering::Relaxed)
+        self.api.billed_ms()
     }
 
     /// CPU time the process has used so far, user and system, every thread (`/proc/PID/stat`
