@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+use ecites_aws::telemetry::emit_emf;
 use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore};
 use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
 use ecites_exchange::protocol::MAX_BODY_BYTES;
@@ -107,8 +108,25 @@ impl ReceiveFunction {
         } else {
             receive_message(services, &self.settings, method, &header, body).await
         };
+        emit_emf(
+            "receive",
+            &answer_metrics(answer.status),
+            self.clock.now().timestamp_millis(),
+        );
         Ok(response(&answer)?)
     }
+}
+
+/// The metrics of one answer, for the EMF line every request writes: `RequestsAccepted` (2xx),
+/// `RequestsRefused` (4xx: unsigned, forged, replayed, malformed, too large, not for us; the
+/// `<stack>-receive-refusals` alarm), `RequestsUnavailable` (5xx: the sender retries).
+pub fn answer_metrics(status: u16) -> [(&'static str, f64); 3] {
+    let class = |range: std::ops::Range<u16>| f64::from(u8::from(range.contains(&status)));
+    [
+        ("RequestsAccepted", class(200..300)),
+        ("RequestsRefused", class(400..500)),
+        ("RequestsUnavailable", class(500..600)),
+    ]
 }
 
 /// The HTTP response for an answer: its status and JSON body (text, so `lambda_http` never
@@ -123,6 +141,25 @@ pub fn response(answer: &Answer) -> Result<Response<Body>, lambda_http::http::Er
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_answer_counts_in_its_class_and_a_refusal_moves_the_refusals_metric() {
+        let count = |status, name| {
+            answer_metrics(status)
+                .iter()
+                .find(|(metric, _)| *metric == name)
+                .map(|(_, n)| *n)
+                .unwrap()
+        };
+        for refused in [400, 401, 403, 404, 405, 409, 413, 415, 422, 429] {
+            assert_eq!(count(refused, "RequestsRefused"), 1.0, "{refused}");
+            assert_eq!(count(refused, "RequestsAccepted"), 0.0, "{refused}");
+        }
+        assert_eq!(count(200, "RequestsAccepted"), 1.0);
+        assert_eq!(count(202, "RequestsRefused"), 0.0);
+        assert_eq!(count(503, "RequestsUnavailable"), 1.0);
+        assert_eq!(count(503, "RequestsRefused"), 0.0);
+    }
 
     #[test]
     fn an_answer_is_its_status_with_a_json_text_body_never_base64() {

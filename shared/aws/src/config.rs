@@ -28,6 +28,15 @@ pub const DEFAULT_PARTNERS_KEY: &str = "config/partners.json";
 /// Default input size bound: 4 MiB, the domain XML reader's own default bound.
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 4 * 1024 * 1024;
 
+/// First retry delay of a delivery (`ECITES_RETRY_BASE_MS`), doubled per receive.
+pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(30);
+
+/// Longest retry delay of a delivery (`ECITES_RETRY_CAP_MS`): 4 hours, so that with the
+/// template's 21 receives a partner outage is retried for at least a day (two, without the
+/// jitter) before the DLQ (issue #18), and a recovered partner waits at most 4 hours for the
+/// next attempt. SQS allows a visibility timeout of up to 12 hours.
+pub const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(4 * 60 * 60);
+
 fn optional(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -168,8 +177,14 @@ impl ForwardSettings {
             timeout: Duration::from_millis(number("ECITES_FORWARD_TIMEOUT_MS", 10_000)?),
             policy: RetryPolicy {
                 max_receives: u32::try_from(number("ECITES_MAX_RECEIVES", 5)?).unwrap_or(5),
-                base: Duration::from_millis(number("ECITES_RETRY_BASE_MS", 30_000)?),
-                cap: Duration::from_millis(number("ECITES_RETRY_CAP_MS", 900_000)?),
+                base: Duration::from_millis(number(
+                    "ECITES_RETRY_BASE_MS",
+                    u64::try_from(DEFAULT_RETRY_BASE.as_millis()).unwrap_or(30_000),
+                )?),
+                cap: Duration::from_millis(number(
+                    "ECITES_RETRY_CAP_MS",
+                    u64::try_from(DEFAULT_RETRY_CAP.as_millis()).unwrap_or(14_400_000),
+                )?),
             },
             max_receives_explicit: optional("ECITES_MAX_RECEIVES").is_some(),
             directory_ttl: Duration::from_secs(300),

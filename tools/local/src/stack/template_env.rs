@@ -329,6 +329,53 @@ Resources:
         assert!(text.contains("!Ref Queue"), "{text}");
     }
 
+    /// Issue #18: transient delivery failures are retried for at least a day before the DLQ,
+    /// even when every delay draws the shortest jitter (half the nominal delay).
+    #[test]
+    fn the_template_retries_a_delivery_for_at_least_a_day_before_the_dlq() {
+        let text = std::fs::read_to_string(
+            crate::emulation::moto::repo_root().join("infra/template.yaml"),
+        )
+        .unwrap();
+        let root: Value = serde_yaml::from_str(&text).unwrap();
+        let receives = get(
+            &root,
+            &[
+                "Resources",
+                "DeliveriesQueue",
+                "Properties",
+                "RedrivePolicy",
+                "maxReceiveCount",
+            ],
+        )
+        .and_then(Value::as_u64)
+        .expect("the deliveries queue's maxReceiveCount");
+        let policy = ecites_exchange::retry::RetryPolicy {
+            max_receives: u32::try_from(receives).unwrap(),
+            base: ecites_aws::config::DEFAULT_RETRY_BASE,
+            cap: ecites_aws::config::DEFAULT_RETRY_CAP,
+        };
+        // The delay after receive n is base * 2^(n-1) capped, times a jitter in [1/2, 1]; the
+        // last receive records FAILED and goes to the DLQ, so receives - 1 delays.
+        let nominal: std::time::Duration = (1..policy.max_receives)
+            .map(|n| {
+                policy
+                    .base
+                    .saturating_mul(1u32 << (n - 1).min(20))
+                    .min(policy.cap)
+            })
+            .sum();
+        let shortest = nominal / 2;
+        assert!(
+            shortest >= std::time::Duration::from_secs(24 * 3600),
+            "{receives} receives retry for at least {shortest:?}, less than a day"
+        );
+        assert!(
+            policy.cap <= std::time::Duration::from_secs(12 * 3600),
+            "SQS's limit"
+        );
+    }
+
     #[test]
     fn the_repository_template_names_a_binary_for_every_function() {
         let text = std::fs::read_to_string(
