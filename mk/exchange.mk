@@ -2,7 +2,7 @@
 # Included by the main Makefile: `include mk/exchange.mk`. Adds the exchange to `make demo`
 # and `make bench` as prerequisites, so the main recipes stay untouched.
 
-.PHONY: demo-exchange demo-use bench-exchange bench-batches bench-use bench-report test-exchange
+.PHONY: demo-exchange demo-use bench-exchange bench-batches bench-use bench-report test-exchange soak
 
 # The handlers print one CloudWatch EMF line per batch; the demo hides them.
 demo-exchange: $(MOTO_SERVER) ## Two MAs exchange a permit, replacement, cancellation; outage, DLQ, replay; forgery refused
@@ -16,6 +16,9 @@ bench-exchange: $(MOTO_SERVER) ## Deliveries/s through forward -> receive on loo
 
 bench-batches: $(MOTO_SERVER) ## A batch of ten against a batch of one for ingest, forward and webhooks, with 20 ms (LATENCY_MS) added to every AWS call
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-batches --latency-ms $(or $(LATENCY_MS),20) --batches $(or $(BATCHES),5) | grep -v '^{"'
+
+soak: $(MOTO_SERVER) ## Two MAs, PERMITS (2000) permits, 5 % of every function's AWS calls faulted (FAULT_RATE), then an audit: exits 1 unless 0 lost and 0 doubled
+	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- soak --permits $(or $(PERMITS),2000) --fault-rate $(or $(FAULT_RATE),0.05) | grep -v '^{"'
 
 bench-use: $(MOTO_SERVER) ## AWS requests per customs use (each path) and per verification on the emulator
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-use --uses $(or $(USES),50) | grep -v '^{"'

@@ -4,12 +4,11 @@
 //! Nothing may be lost and nothing doubled: every valid permit ends delivered exactly once, every
 //! invalid one rejected with a report, no queue or DLQ left holding a message.
 
-use ecites_e2e::{fixtures, rejection_report, status};
+use ecites_e2e::{fixtures, status};
 use ecites_exchange::ledger::DeliveryKind;
 use ecites_local::emulation::aws_proxy::{AwsProxy, Fault, FaultPlan, ProxyOptions};
 use ecites_local::stack::exchange::{delivery_message as message, start_pair, Ma, PairOptions};
 use ecites_local::REGION;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 const QUIET: Duration = Duration::from_secs(120);
@@ -83,117 +82,28 @@ async fn received_versions(xb: &Ma, number: &str) -> usize {
     versions
 }
 
-/// The small soak: two MAs, each function's AWS calls faulted at 8 % (every kind, fixed seed),
-/// permits as files and as messages, duplicates and invalid ones; then an audit of both ledgers,
-/// the rejection reports and the queues.
+/// The small soak (`make soak`'s harness, [`ecites_local::soak`]): two MAs, each function's AWS
+/// calls faulted at 8 % (every kind, fixed seed), 24 permits as files and messages, 6 duplicates
+/// and 3 invalid files; then the audit of both ledgers, the rejection reports and the queues.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_aws_faults_every_permit_is_delivered_once_or_rejected_and_nothing_is_left_queued() {
     ecites_aws::telemetry::init_tracing();
-    let (xa, xb) = start_pair(PairOptions {
-        aws_faults: Some(FaultPlan::every_kind(0.08, 20261130)),
-        max_receives: 10,
-        retry_base: Duration::from_millis(200),
-        retry_cap: Duration::from_secs(1),
-        timeout: Duration::from_secs(5),
-        ..PairOptions::default()
-    })
-    .await
-    .expect("the pair starts");
-    let valid: Vec<String> = (0..24).map(|i| format!("26XA{:04}", 3000 + i)).collect();
-    for (i, number) in valid.iter().enumerate() {
-        let permit = fixtures::export_permit(number, "XA", "XB", 1 + i as i64);
-        if i % 2 == 0 {
-            xa.local
-                .put_object(&format!("inbox/{number}.json"), fixtures::json(&permit))
-                .await
-                .unwrap();
-        } else {
-            let body = String::from_utf8_lossy(&fixtures::json(&permit)).into_owned();
-            let message = serde_json::json!({"type": "permit", "version": 1, "content": body});
-            xa.local.send_direct(&message.to_string()).await.unwrap();
-        }
-        // Every fourth permit is sent a second time: a duplicate, recorded once.
-        if i % 4 == 0 {
-            let body = String::from_utf8_lossy(&fixtures::json(&permit)).into_owned();
-            let message = serde_json::json!({"type": "permit", "version": 1, "content": body});
-            xa.local.send_direct(&message.to_string()).await.unwrap();
-        }
-    }
-    let invalid: Vec<String> = (0..3).map(|i| format!("inbox/broken-{i}.json")).collect();
-    for key in &invalid {
-        xa.local
-            .put_object(key, fixtures::invalid_json("XA"))
-            .await
-            .unwrap();
-    }
-    // Until quiet on both sides (a faulted receive at XB is retried by XA's forward).
-    for _ in 0..3 {
-        xa.local.drain(QUIET).await.unwrap();
-        xa.forward_until_quiet(QUIET).await.unwrap();
-    }
-
-    let mut lost = Vec::new();
-    let mut doubled = Vec::new();
-    for number in &valid {
-        let at_xa = status(&xa.local, "XA", number).await;
-        if at_xa.versions.len() != 1 {
-            doubled.push(format!("{number}: {} versions at XA", at_xa.versions.len()));
-        }
-        match xa
-            .store
-            .delivery_fields(&message("XA", number, 1, DeliveryKind::Permit, "XB"))
-            .await
-            .unwrap()
-        {
-            Some(delivery) if delivery["state"] == "DELIVERED" => {}
-            other => lost.push(format!("{number}: delivery {other:?}")),
-        }
-        match received_versions(&xb, number).await {
-            1 => {}
-            0 => lost.push(format!("{number}: not received by XB")),
-            n => doubled.push(format!("{number}: received {n} times by XB")),
-        }
-    }
-    for key in &invalid {
-        if rejection_report(&xa.local, key).await.is_none() {
-            lost.push(format!("{key}: no rejection report"));
-        }
-    }
-    let mut queued = BTreeMap::new();
-    for (name, url) in [
-        ("ingest", &xa.local.stack.ingest_queue_url),
-        ("ingest DLQ", &xa.local.stack.ingest_dlq_url),
-        ("deliveries", &xa.local.stack.deliveries_queue_url),
-        ("deliveries DLQ", &xa.local.stack.deliveries_dlq_url),
-    ] {
-        let visible = xa.local.visible_messages(url).await.unwrap();
-        if visible > 0 {
-            queued.insert(name, visible);
-        }
-    }
-    let faults: BTreeMap<Fault, u64> = xa
-        .local
-        .proxy
-        .as_ref()
-        .map(AwsProxy::faults_injected)
-        .unwrap_or_default();
-    let at_xb = xb
-        .local
-        .proxy
-        .as_ref()
-        .map(AwsProxy::faults_injected)
-        .unwrap_or_default();
-    assert!(
-        lost.is_empty(),
-        "lost: {lost:#?} (faults at XA {faults:?}, at XB {at_xb:?})"
+    let report = ecites_local::soak::run(&ecites_local::soak::SoakOptions::new(24))
+        .await
+        .expect("the soak runs");
+    let table = ecites_local::soak::table(&report);
+    assert!(report.passed(), "{table}");
+    assert_eq!(report.delivered, 24, "{table}");
+    assert_eq!(
+        (report.duplicates, report.invalid, report.rejected),
+        (6, 3, 3),
+        "{table}"
     );
-    assert!(doubled.is_empty(), "doubled: {doubled:#?}");
-    assert!(queued.is_empty(), "left in queues: {queued:?}");
-    // The run was a fault run: with this seed every kind was injected at XA.
+    // The run was a fault run: with this seed every kind was injected.
     for kind in Fault::ALL {
         assert!(
-            faults.get(&kind).copied().unwrap_or(0) > 0,
-            "no {kind:?} injected at XA: {faults:?}"
+            report.faults.get(&kind).copied().unwrap_or(0) > 0,
+            "no {kind:?} injected: {table}"
         );
     }
 }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod emulation;
 pub mod fixtures;
 pub mod packaged;
+pub mod soak;
 pub mod stack;
 
 use anyhow::Context as _;

@@ -75,6 +75,22 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         deliveries: usize,
     },
+    /// Two MAs with faults in every function's AWS calls, permits in, then an audit of both
+    /// ledgers and the queues: exits 1 unless nothing was lost and nothing doubled.
+    Soak {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Valid permits.
+        #[arg(long, default_value_t = 2000)]
+        permits: usize,
+        /// Share of the functions' AWS calls faulted (every kind).
+        #[arg(long, default_value_t = 0.05)]
+        fault_rate: f64,
+        /// The fault generator's seed.
+        #[arg(long, default_value_t = 20_261_130)]
+        seed: u64,
+    },
     /// A batch of ten against a batch of one, for each SQS-triggered function, with a fixed
     /// latency added to every AWS call.
     BenchBatches {
@@ -185,6 +201,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "{}",
                 ecites_local::bench::exchange::run(endpoint, deliveries).await?
             );
+        }
+        Command::Soak {
+            endpoint,
+            permits,
+            fault_rate,
+            seed,
+        } => {
+            let options = ecites_local::soak::SoakOptions {
+                endpoint,
+                permits,
+                fault_rate,
+                seed,
+            };
+            let report = ecites_local::soak::run(&options).await?;
+            print!("{}", ecites_local::soak::table(&report));
+            if !report.passed() {
+                std::process::exit(1);
+            }
         }
         Command::BenchBatches {
             endpoint,
