@@ -5,8 +5,10 @@
 
 mod agencies;
 mod annual;
+mod card;
 mod convert;
 mod input;
+mod keys;
 mod partners;
 mod replay;
 mod report;
