@@ -3,6 +3,7 @@
 #   make lint-infra   cfn-lint (+ serverless rules) and checkov over infra/template.yaml
 #   make package      one Lambda zip per crate under functions/ (cargo lambda, release)
 #   make deploy       sam build && sam deploy --guided (needs the AWS SAM CLI and credentials)
+#   make env          the ECITES_* variables of a deployed stack, as export lines
 #
 # Each tool lives in its own project-local virtualenv, pinned: checkov pins a boto3 that
 # conflicts with moto's (.venv), so nothing is shared.
@@ -23,7 +24,7 @@ CFN_LINT := $(VENV_CFN)/bin/cfn-lint
 CHECKOV := $(VENV_CHECKOV)/bin/checkov
 CARGO_LAMBDA := $(VENV_LAMBDA)/bin/cargo-lambda
 
-.PHONY: lint-infra lint-cfn lint-checkov package smoke bench-functions deploy clean-infra
+.PHONY: lint-infra lint-cfn lint-checkov package smoke bench-functions deploy env clean-infra
 
 $(CFN_LINT):
 	$(PYTHON) -m venv $(VENV_CFN)
@@ -73,6 +74,13 @@ deploy: ## sam build && sam deploy --guided (the AWS SAM CLI, credentials and a 
 	@$(MAKE) -s --no-print-directory $(CARGO_LAMBDA)
 	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" sam build --template-file $(TEMPLATE) --beta-features
 	sam deploy --guided
+
+# `eval "$(make -s env STACK=ecites-ke)"` sets this shell up for the ecites CLI (ecites --stack
+# does the same per command).
+env: ## Print export lines of a deployed stack's ECITES_* configuration: make -s env STACK=<name>
+	@test -n "$(STACK)" || { echo "env: STACK is not set (make -s env STACK=ecites-ke)" >&2; exit 2; }
+	@$(CARGO) build --quiet --bin ecites
+	@$(ECITES) --stack "$(STACK)" env
 
 clean-infra: ## Remove the lint and packaging virtualenvs
 	rm -rf $(VENV_CFN) $(VENV_CHECKOV) $(VENV_LAMBDA)

@@ -1,7 +1,8 @@
 //! The first deployment as an operator scripts it, on the local AWS emulator (moto server):
 //! the signing key created straight in Secrets Manager (`partners keygen --secret`), its
 //! public half read back (`pubkey`), the partner card printed by one MA and imported by the
-//! other only with the right fingerprint (`card`, `add --card --fingerprint`).
+//! other only with the right fingerprint (`card`, `add --card --fingerprint`), and the
+//! configuration read from a CloudFormation stack's outputs (`--stack NAME`, `env`).
 
 use ecites_local::stack::exchange::{start_pair, Ma, PairOptions};
 use ecites_local::{MotoServer, REGION};
@@ -381,4 +382,113 @@ fn ecites_cli_fingerprint(public_key_b64: &str) -> String {
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `--stack NAME` reads the outputs of a stack (here one made in moto with the template's
+/// output names and a single queue, since a stack needs a resource) into the environment the
+/// commands read; `env` prints them as export lines; a stack without a required output is
+/// refused naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stack_option_reads_the_configuration_from_the_stacks_outputs() {
+    let moto = moto();
+    let endpoint = moto.endpoint();
+    let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions {
+        emulator_credentials: true,
+        ..ecites_aws::ClientOptions::default().at(Some(&endpoint), REGION)
+    })
+    .await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(aws.sdk_config());
+    let template = |outputs: &str| {
+        format!(
+            "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\nOutputs:\n{outputs}"
+        )
+    };
+    let outputs = "  CountryCode:\n    Value: KE\n  BucketName:\n    Value: ecites-123-abc\n  LedgerTableName:\n    Value: ecites-ke-ledger\n  PartnerDirectoryKey:\n    Value: config/partners.json\n  DeliveriesQueueUrl:\n    Value: https://sqs.example/1/deliveries\n  DeliveriesDeadLetterQueueUrl:\n    Value: https://sqs.example/1/deliveries-dlq\n  NotificationTopicArn:\n    Value: arn:aws:sns:us-east-1:1:topic\n  WebhookQueueUrl:\n    Value: https://sqs.example/1/webhooks\n  SigningKeySecretName:\n    Value: ecites/signing-key\n  ReceiveEndpointUrl:\n    Value: https://abc.execute-api.us-east-1.amazonaws.com/v1/\n";
+    cloudformation
+        .create_stack()
+        .stack_name("ecites-ke")
+        .template_body(template(outputs))
+        .send()
+        .await
+        .expect("moto creates the stack");
+    let printed = succeeded(&run(
+        ecites_at(&endpoint).env("ECITES_BUCKET", "not-this-one"),
+        &["--stack", "ecites-ke", "env"],
+    ));
+    for line in [
+        "export ECITES_STACK='ecites-ke'",
+        "export AWS_REGION='us-east-1'",
+        "export ECITES_COUNTRY='KE'",
+        "export ECITES_BUCKET='ecites-123-abc'",
+        "export ECITES_TABLE='ecites-ke-ledger'",
+        "export ECITES_PARTNERS_KEY='config/partners.json'",
+        "export ECITES_DELIVERIES_QUEUE_URL='https://sqs.example/1/deliveries'",
+        "export ECITES_DELIVERIES_DLQ_URL='https://sqs.example/1/deliveries-dlq'",
+        "export ECITES_TOPIC_ARN='arn:aws:sns:us-east-1:1:topic'",
+        "export ECITES_WEBHOOK_QUEUE_URL='https://sqs.example/1/webhooks'",
+        "export ECITES_SIGNING_KEY_SECRET='ecites/signing-key'",
+        "export ECITES_RECEIVE_ENDPOINT_URL='https://abc.execute-api.us-east-1.amazonaws.com/v1/'",
+    ] {
+        assert!(
+            printed.lines().any(|l| l == line),
+            "{line} missing:\n{printed}"
+        );
+    }
+
+    // The other commands read it: `partners card` takes country, endpoint and secret name
+    // from the stack.
+    succeeded(&run(
+        &mut ecites_at(&endpoint),
+        &[
+            "partners",
+            "keygen",
+            "--secret",
+            "ecites/signing-key",
+            "--key-id",
+            "KE-2026-1",
+        ],
+    ));
+    let card = succeeded(&run(
+        &mut ecites_at(&endpoint),
+        &[
+            "--stack",
+            "ecites-ke",
+            "partners",
+            "card",
+            "--secret",
+            "ecites/signing-key",
+        ],
+    ));
+    let card: serde_json::Value = serde_json::from_str(&card).unwrap();
+    assert_eq!(card["country"], "KE");
+    assert_eq!(
+        card["endpoint"],
+        "https://abc.execute-api.us-east-1.amazonaws.com/v1/"
+    );
+
+    // A stack without a required output is refused, naming it.
+    cloudformation
+        .create_stack()
+        .stack_name("old-stack")
+        .template_body(template("  BucketName:\n    Value: b\n"))
+        .send()
+        .await
+        .unwrap();
+    let refused = run(&mut ecites_at(&endpoint), &["--stack", "old-stack", "env"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("CountryCode"),
+        "{}",
+        stderr(&refused)
+    );
+    let missing = run(
+        &mut ecites_at(&endpoint),
+        &["--stack", "no-such-stack", "env"],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("no-such-stack"),
+        "{}",
+        stderr(&missing)
+    );
 }
