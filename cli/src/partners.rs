@@ -1,4 +1,4 @@
-//! `ecites partners list|add|accept-key|retire-key|remove|keygen|pubkey|promote|card`: edits the
+//! `ecites partners list|init|add|accept-key|retire-key|remove|keygen|pubkey|promote|card`: edits the
 //! partner directory (`s3://$ECITES_BUCKET/$ECITES_PARTNERS_KEY`, default
 //! `config/partners.json`) that ingest, forward and receive read (cached up to 5 minutes by
 //! warm functions), creates this MA's signing key in Secrets Manager (or SSM Parameter Store)
@@ -14,6 +14,11 @@ use std::process::ExitCode;
 pub enum PartnersCommand {
     /// Lists the partners.
     List,
+    /// Creates the empty partner directory after the first deployment, so ingest can run
+    /// before any partner is added (it treats a missing directory as a deployment fault and
+    /// retries). The stack cannot create it: only OperatorRoleArn may write under config/.
+    /// An existing directory is left as it is.
+    Init,
     /// Adds a partner, or replaces the entry of its country: from options, or from the
     /// partner's card (`--card FILE --fingerprint HEX`), imported only when the fingerprint
     /// read out of band matches the card's key.
@@ -271,6 +276,26 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                         ""
                     }
                 );
+            }
+        }
+        PartnersCommand::Init => {
+            let exists = match s3.head_object().bucket(bucket).key(key).send().await {
+                Ok(_) => true,
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+                Err(error) => anyhow::bail!(
+                    "s3:HeadObject s3://{bucket}/{key}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(error)
+                ),
+            };
+            if exists {
+                let partners = read().await?.partners.len();
+                println!(
+                    "s3://{bucket}/{key} already exists ({partners} partners): nothing written"
+                );
+            } else if saved(edit_directory(s3, bucket, key, |_| Ok(())).await?).is_some() {
+                println!("s3://{bucket}/{key} created, with no partner");
+            } else {
+                return Ok(ExitCode::FAILURE);
             }
         }
         PartnersCommand::Add {

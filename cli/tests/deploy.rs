@@ -367,6 +367,26 @@ async fn a_partner_card_is_imported_only_with_the_fingerprint_read_out_of_band()
         row.contains("XC-2026-1") && row.contains("https://ma.xc.example/cites"),
         "{row}"
     );
+
+    // `partners init` leaves an existing directory alone, and creates a missing one empty.
+    let kept = succeeded(&run(&mut ecites_as(&xa), &["partners", "init"]));
+    assert!(
+        kept.contains("already exists") && kept.contains("nothing written"),
+        "{kept}"
+    );
+    let listed_after = succeeded(&run(&mut ecites_as(&xa), &["partners", "list"]));
+    assert_eq!(listed_after, listed);
+    let fresh = || {
+        let mut command = ecites_as(&xa);
+        command.env("ECITES_PARTNERS_KEY", "config/fresh-partners.json");
+        command
+    };
+    let listing_missing = run(&mut fresh(), &["partners", "list"]);
+    assert_eq!(listing_missing.status.code(), Some(2), "no directory yet");
+    let created = succeeded(&run(&mut fresh(), &["partners", "init"]));
+    assert!(created.contains("created"), "{created}");
+    let empty = succeeded(&run(&mut fresh(), &["partners", "list"]));
+    assert_eq!(empty.lines().count(), 1, "only the header: {empty}");
 }
 
 /// The fingerprint as `ecites` prints it, computed here independently: SHA-256 of the raw key.
