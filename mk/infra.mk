@@ -2,7 +2,8 @@
 #
 #   make lint-infra   cfn-lint (+ serverless rules) and checkov over infra/template.yaml
 #   make package      one Lambda zip per crate under functions/ (cargo lambda, release)
-#   make deploy       sam build && sam deploy --guided (needs the AWS SAM CLI and credentials)
+#   make deploy       sam build && sam deploy, every parameter from PARAMS, no prompt (scripts/deploy.sh)
+#   make env          the ECITES_* variables of a deployed stack, as export lines
 #
 # Each tool lives in its own project-local virtualenv, pinned: checkov pins a boto3 that
 # conflicts with moto's (.venv), so nothing is shared.
@@ -23,7 +24,7 @@ CFN_LINT := $(VENV_CFN)/bin/cfn-lint
 CHECKOV := $(VENV_CHECKOV)/bin/checkov
 CARGO_LAMBDA := $(VENV_LAMBDA)/bin/cargo-lambda
 
-.PHONY: lint-infra lint-cfn lint-checkov package smoke bench-functions deploy clean-infra
+.PHONY: lint-infra lint-cfn lint-checkov package smoke bench-functions deploy env clean-infra
 
 $(CFN_LINT):
 	$(PYTHON) -m venv $(VENV_CFN)
@@ -64,15 +65,25 @@ bench-functions: package $(MOTO_SERVER) ## Each packaged function's cold start, 
 
 bench: bench-functions
 
-deploy: ## sam build && sam deploy --guided (the AWS SAM CLI, credentials and a region are needed)
+# Every answer `sam deploy --guided` would ask for is given: the stack name, region, the
+# parameters file (infra/parameters.example documents each), CAPABILITY_IAM, and the change set
+# shown for one confirmation (CONFIRM=no skips it; infra/README.md, "Deploying").
+deploy: ## sam build && sam deploy STACK=<name> PARAMS=<file> [REGION=..] [CONFIRM=no]: no prompt but the change set's
 	@command -v sam >/dev/null 2>&1 || { \
 	  echo "deploy: the AWS SAM CLI (sam) is not installed: see"; \
 	  echo "  https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html"; \
 	  echo "  then run make deploy again (infra/README.md explains the parameters)."; \
 	  exit 2; }
 	@$(MAKE) -s --no-print-directory $(CARGO_LAMBDA)
-	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" sam build --template-file $(TEMPLATE) --beta-features
-	sam deploy --guided
+	STACK="$(STACK)" PARAMS="$(PARAMS)" REGION="$(REGION)" CONFIRM="$(or $(CONFIRM),yes)" \
+	  CARGO_LAMBDA_BIN="$(abspath $(VENV_LAMBDA))/bin" scripts/deploy.sh
+
+# `eval "$(make -s env STACK=ecites-ke)"` sets this shell up for the ecites CLI (ecites --stack
+# does the same per command).
+env: ## Print export lines of a deployed stack's ECITES_* configuration: make -s env STACK=<name>
+	@test -n "$(STACK)" || { echo "env: STACK is not set (make -s env STACK=ecites-ke)" >&2; exit 2; }
+	@$(CARGO) build --quiet --bin ecites
+	@$(ECITES) --stack "$(STACK)" env
 
 clean-infra: ## Remove the lint and packaging virtualenvs
 	rm -rf $(VENV_CFN) $(VENV_CHECKOV) $(VENV_LAMBDA)

@@ -5,12 +5,15 @@
 
 mod agencies;
 mod annual;
+mod card;
 mod convert;
 mod input;
+mod keys;
 mod partners;
 mod replay;
 mod report;
 mod species;
+mod stack;
 mod status;
 mod subscriptions;
 mod validate;
@@ -34,6 +37,12 @@ pub const EXIT_UNREADABLE: u8 = 2;
     about = "Validate, convert and inspect CITES permits"
 )]
 struct Cli {
+    /// Read the deployment's configuration (bucket, table, queues, topic, country, signing
+    /// secret, receive endpoint) from this CloudFormation stack's outputs instead of the
+    /// ECITES_* environment variables, which its values override. Region and credentials as
+    /// for every AWS command (AWS_REGION, AWS_PROFILE, ...).
+    #[arg(long, global = true, value_name = "NAME")]
+    stack: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -161,6 +170,10 @@ enum Command {
         #[command(subcommand)]
         command: annual::ReportCommand,
     },
+    /// Print the deployment's configuration as `export NAME='value'` lines for a POSIX shell:
+    /// with --stack, every variable its outputs give (`eval "$(ecites --stack NAME env)"`, or
+    /// `make env STACK=NAME`); without, the ECITES_* variables already set.
+    Env,
     /// List every validation rule: id, tier, severity, boxes and what it checks.
     Rules {
         /// How to print the list.
@@ -270,6 +283,16 @@ fn exit_quietly_on_closed_pipes() {
 fn main() -> ExitCode {
     exit_quietly_on_closed_pipes();
     let cli = Cli::parse();
+    let mut from_stack = Vec::new();
+    if let Some(name) = &cli.stack {
+        match run_async_value(stack::environment(name)) {
+            Ok(variables) => {
+                stack::apply(&variables);
+                from_stack = variables;
+            }
+            Err(code) => return ExitCode::from(code),
+        }
+    }
     let status = match cli.command {
         Command::Convert {
             to,
@@ -335,6 +358,21 @@ fn main() -> ExitCode {
             format,
         } => run_async(verify::run(&issuer, &number, at, on, blocks, format)),
         Command::Report { command } => run_async(annual::run(command)),
+        Command::Env => {
+            let variables = if cli.stack.is_some() {
+                from_stack
+            } else {
+                let mut set: Vec<(String, String)> = std::env::vars()
+                    .filter(|(name, _)| name.starts_with("ECITES_"))
+                    .collect();
+                set.sort();
+                set
+            };
+            for (name, value) in &variables {
+                println!("{}", stack::export_line(name, value));
+            }
+            EXIT_OK
+        }
         Command::Rules { format } => {
             print_rules(format);
             EXIT_OK
@@ -364,6 +402,22 @@ fn run_async(command: impl std::future::Future<Output = anyhow::Result<ExitCode>
             EXIT_UNREADABLE
         }
     }
+}
+
+/// Runs an async step that gives a value (reading the stack before any command); its error
+/// is printed and becomes exit status 2.
+fn run_async_value<T>(step: impl std::future::Future<Output = anyhow::Result<T>>) -> Result<T, u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            eprintln!("ecites: cannot start the async runtime: {error}");
+            EXIT_UNREADABLE
+        })?;
+    runtime.block_on(step).map_err(|error| {
+        eprintln!("ecites: {error:#}");
+        EXIT_UNREADABLE
+    })
 }
 
 fn print_rules(format: ReportFormat) {

@@ -1,7 +1,9 @@
-//! `ecites partners list|add|accept-key|retire-key|remove|keygen`: edits the partner directory
-//! (`s3://$ECITES_BUCKET/$ECITES_PARTNERS_KEY`, default `config/partners.json`) that ingest,
-//! forward and receive read (cached up to 5 minutes by warm functions), and creates this MA's
-//! signing key in SSM Parameter Store. The format is in `docs/exchange.md`.
+//! `ecites partners list|init|add|accept-key|retire-key|remove|keygen|pubkey|promote|card`: edits the
+//! partner directory (`s3://$ECITES_BUCKET/$ECITES_PARTNERS_KEY`, default
+//! `config/partners.json`) that ingest, forward and receive read (cached up to 5 minutes by
+//! warm functions), creates this MA's signing key in Secrets Manager (or SSM Parameter Store)
+//! and prints its public half and our partner card (`card.rs`). The directory's format is in
+//! `docs/exchange.md`.
 
 use ecites_aws::s3::{edit_directory, DirectoryEdit};
 use ecites_exchange::directory::{DirectoryError, Partner, PartnerKey};
@@ -12,20 +14,38 @@ use std::process::ExitCode;
 pub enum PartnersCommand {
     /// Lists the partners.
     List,
-    /// Adds a partner, or replaces the entry of its country.
+    /// Creates the empty partner directory after the first deployment, so ingest can run
+    /// before any partner is added (it treats a missing directory as a deployment fault and
+    /// retries). The stack cannot create it: only OperatorRoleArn may write under config/.
+    /// An existing directory is left as it is.
+    Init,
+    /// Adds a partner, or replaces the entry of its country: from options, or from the
+    /// partner's card (`--card FILE --fingerprint HEX`), imported only when the fingerprint
+    /// read out of band matches the card's key.
     Add {
-        /// The partner's country (ISO 3166-1 alpha-2).
-        country: String,
+        /// The partner's country (ISO 3166-1 alpha-2); with --card, the card's (and when given,
+        /// it must be the card's).
+        #[arg(required_unless_present = "card")]
+        country: Option<String>,
         /// Its receive endpoint (https://...).
-        #[arg(long)]
-        endpoint: String,
+        #[arg(long, required_unless_present = "card", conflicts_with = "card")]
+        endpoint: Option<String>,
         /// Its Ed25519 public key, base64 (32 bytes).
-        #[arg(long)]
-        public_key: String,
+        #[arg(long, required_unless_present = "card", conflicts_with = "card")]
+        public_key: Option<String>,
         /// The key id it sends in X-Ecites-Key-Id.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "card")]
         key_id: Option<String>,
-        /// The MA's name.
+        /// The partner's card (JSON, as `ecites partners card` prints it; `-` for standard
+        /// input): country, name, endpoint, key id and public key.
+        #[arg(long, value_name = "FILE", requires = "fingerprint")]
+        card: Option<std::path::PathBuf>,
+        /// With --card: the fingerprint of the partner's public key as its operator read it to
+        /// you on a channel you trust (64 hex digits; spaces, ':' and '-' ignored). A card
+        /// whose key has another fingerprint is refused.
+        #[arg(long, value_name = "HEX", requires = "card")]
+        fingerprint: Option<String>,
+        /// The MA's name (with --card: instead of the card's).
         #[arg(long)]
         name: Option<String>,
         /// Document types it accepts (E, R, I, O); none means all.
@@ -61,19 +81,70 @@ pub enum PartnersCommand {
         /// The partner's country.
         country: String,
     },
-    /// Creates this MA's signing key in an SSM SecureString parameter and prints the public
-    /// key to give to partners (the private key is never printed).
+    /// Creates this MA's signing key (Ed25519) straight in Secrets Manager (--secret: JSON
+    /// {"key_id", "private_key"}, what the stack's forward function reads) or an SSM
+    /// SecureString (--parameter: the bare seed), and prints the public half to give to
+    /// partners. The private key is never printed. An existing key is kept (the command fails)
+    /// unless --rotate.
     Keygen {
-        /// The SSM parameter (ECITES_SIGNING_KEY_PARAMETER of the forward function).
+        #[command(flatten)]
+        store: crate::keys::KeyStore,
+        /// The key id partners see in X-Ecites-Key-Id; default <ECITES_COUNTRY>-<year>-1
+        /// (e.g. KE-2026-1), which needs ECITES_COUNTRY (or --stack).
         #[arg(long)]
-        parameter: String,
-        /// The key id (ECITES_SIGNING_KEY_ID).
+        key_id: Option<String>,
+        /// Rotate: put a new key beside the one already there. For a secret the new version
+        /// is labelled AWSPENDING, unused until `ecites partners promote` (partners accept it
+        /// first: `pubkey --pending` prints it); for an SSM parameter it is in use at once.
+        /// The new key needs a new --key-id. See infra/README.md, "Key and secret rotation".
+        #[arg(long, visible_alias = "force")]
+        rotate: bool,
+        /// The KMS key (id, ARN or alias) a new secret is encrypted with: the stack's
+        /// KmsKeyArn when one is set (forward may decrypt with that key only); default
+        /// aws/secretsmanager.
+        #[arg(long, requires = "secret")]
+        kms_key_id: Option<String>,
+    },
+    /// Prints the public half of this MA's signing key, read from the secret or parameter:
+    /// key id, public key (base64) and its fingerprint. Never the private key.
+    Pubkey {
+        #[command(flatten)]
+        store: crate::keys::KeyStore,
+        /// The key a rotation made and not yet promoted (the secret's AWSPENDING version),
+        /// for partners to accept before `promote`.
+        #[arg(long, requires = "secret")]
+        pending: bool,
+        /// The key id, for an SSM parameter (which holds the bare seed); default
+        /// ECITES_SIGNING_KEY_ID. A secret holds its own.
         #[arg(long)]
-        key_id: String,
-        /// Replace a key already in the parameter (without it, an existing key is kept and the
-        /// command fails: partners verify with its public key).
+        key_id: Option<String>,
+    },
+    /// Ends a rotation of the signing secret: its AWSPENDING key (keygen --rotate) becomes
+    /// AWSCURRENT, which new forward environments sign with; the old key becomes AWSPREVIOUS.
+    Promote {
+        /// The Secrets Manager secret (name or ARN).
         #[arg(long)]
-        force: bool,
+        secret: String,
+    },
+    /// Prints our partner card (JSON: country, name, endpoint, key id, public key and its
+    /// SHA-256 fingerprint) to send to a partner MA, who imports it with `ecites partners add
+    /// --card FILE --fingerprint HEX` after you read the fingerprint to them out of band.
+    Card {
+        #[command(flatten)]
+        store: crate::keys::KeyStore,
+        /// Our receive endpoint (the stack's ReceiveEndpointUrl output; default
+        /// ECITES_RECEIVE_ENDPOINT_URL, which --stack sets).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Our country (default ECITES_COUNTRY).
+        #[arg(long)]
+        country: Option<String>,
+        /// Our MA's name, as partners list it.
+        #[arg(long)]
+        name: Option<String>,
+        /// The key id, for an SSM parameter (see `pubkey`).
+        #[arg(long)]
+        key_id: Option<String>,
     },
 }
 
@@ -129,6 +200,51 @@ async fn edit_keys(
 
 /// Runs a `partners` subcommand.
 pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
+    // The signing key's commands need no deployment: keygen runs before the first one.
+    let command = match command {
+        PartnersCommand::Keygen {
+            store,
+            key_id,
+            rotate,
+            kms_key_id,
+        } => return keygen(&store, key_id, rotate, kms_key_id.as_deref()).await,
+        PartnersCommand::Pubkey {
+            store,
+            pending,
+            key_id,
+        } => {
+            let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
+            let stage = if pending {
+                crate::keys::PENDING
+            } else {
+                crate::keys::CURRENT
+            };
+            let identity = crate::keys::load_stage(&aws, &store, key_id.as_deref(), stage).await?;
+            crate::keys::print_public(&identity, &store)?;
+            if pending {
+                println!("stage:       {stage} (not in use until ecites partners promote)");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        PartnersCommand::Promote { secret } => {
+            let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
+            let identity = crate::keys::promote(&aws, &secret).await?;
+            println!(
+                "secret {secret}: {} is now AWSCURRENT (new forward environments sign with it; \
+                 the previous key is AWSPREVIOUS)",
+                identity.key_id
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        PartnersCommand::Card {
+            store,
+            endpoint,
+            country: code,
+            name,
+            key_id,
+        } => return print_card(&store, endpoint, code, name, key_id).await,
+        directory_command => directory_command,
+    };
     // The directory lives in the bucket: no queue needed.
     let config = ecites_aws::Config::exchange_from_env()?;
     let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
@@ -162,15 +278,65 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        PartnersCommand::Init => {
+            let exists = match s3.head_object().bucket(bucket).key(key).send().await {
+                Ok(_) => true,
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+                Err(error) => anyhow::bail!(
+                    "s3:HeadObject s3://{bucket}/{key}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(error)
+                ),
+            };
+            if exists {
+                let partners = read().await?.partners.len();
+                println!(
+                    "s3://{bucket}/{key} already exists ({partners} partners): nothing written"
+                );
+            } else if saved(edit_directory(s3, bucket, key, |_| Ok(())).await?).is_some() {
+                println!("s3://{bucket}/{key} created, with no partner");
+            } else {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         PartnersCommand::Add {
             country: code,
             endpoint,
             public_key,
             key_id,
+            card,
+            fingerprint,
             name,
             accepted_document_types,
             inactive,
         } => {
+            let (code, endpoint, public_key, key_id, name) = match card {
+                Some(path) => {
+                    let card = read_card(&path, fingerprint.as_deref().unwrap_or_default())?;
+                    if let Some(code) = &code {
+                        if country(code)? != country(&card.country)? {
+                            anyhow::bail!(
+                                "the card is {}'s, not {code}'s: nothing was imported",
+                                card.country
+                            );
+                        }
+                    }
+                    let name = name.or(card.name);
+                    (
+                        card.country,
+                        card.endpoint,
+                        card.public_key,
+                        Some(card.key_id),
+                        name,
+                    )
+                }
+                None => (
+                    code.unwrap_or_default(),
+                    endpoint.unwrap_or_default(),
+                    public_key.unwrap_or_default(),
+                    key_id,
+                    name,
+                ),
+            };
             ecites_exchange::protocol::check_public_key(&public_key)
                 .map_err(|why| anyhow::anyhow!("--public-key: {why}"))?;
             if !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
@@ -259,19 +425,103 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             }
             println!("{code} removed from s3://{bucket}/{key}");
         }
-        PartnersCommand::Keygen {
-            parameter,
-            key_id,
-            force,
-        } => {
-            let identity = ecites_exchange::protocol::SigningIdentity::generate(&key_id)
-                .map_err(|why| anyhow::anyhow!(why))?;
-            ecites_aws::signing::put_signing_identity(&aws.ssm(), &parameter, &identity, force)
-                .await?;
-            println!("key id:     {key_id}");
-            println!("public key: {}", identity.public_key_base64());
-            println!("private key stored in SSM parameter {parameter} (SecureString)");
+        PartnersCommand::Keygen { .. }
+        | PartnersCommand::Pubkey { .. }
+        | PartnersCommand::Promote { .. }
+        | PartnersCommand::Card { .. } => {
+            unreachable!("the signing key's commands are run before the directory is read")
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `partners keygen`: a new key in the store, its public half printed.
+async fn keygen(
+    store: &crate::keys::KeyStore,
+    key_id: Option<String>,
+    rotate: bool,
+    kms_key_id: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let key_id = match key_id {
+        Some(key_id) => key_id,
+        None => {
+            let code = std::env::var("ECITES_COUNTRY").map_err(|_| {
+                anyhow::anyhow!("--key-id is not given and ECITES_COUNTRY is not set to make one")
+            })?;
+            format!("{}-{}-1", country(&code)?, chrono::Utc::now().format("%Y"))
+        }
+    };
+    let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
+    let stored = crate::keys::keygen(&aws, store, &key_id, rotate, kms_key_id).await?;
+    crate::keys::print_public(&stored.identity, store)?;
+    match (stored.rotated, store.secret.as_deref()) {
+        (false, _) => println!(
+            "private key: stored, never shown (version {})",
+            stored.version
+        ),
+        (true, Some(secret)) => println!(
+            "private key: stored, never shown (rotation: version {} is AWSPENDING; forward signs \
+             with the current key until the partners accept this one and you run `ecites partners \
+             promote --secret {secret}`)",
+            stored.version
+        ),
+        (true, None) => println!(
+            "private key: stored, never shown (rotation: parameter version {}, in use by new \
+             forward environments now)",
+            stored.version
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `partners card`: our card on standard output.
+async fn print_card(
+    store: &crate::keys::KeyStore,
+    endpoint: Option<String>,
+    code: Option<String>,
+    name: Option<String>,
+    key_id: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let endpoint = endpoint
+        .or_else(|| std::env::var("ECITES_RECEIVE_ENDPOINT_URL").ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!("--endpoint is not given and ECITES_RECEIVE_ENDPOINT_URL is not set (--stack sets it)")
+        })?;
+    if !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
+        anyhow::bail!("--endpoint must be https:// (plain http only on 127.0.0.1)");
+    }
+    let code = code
+        .or_else(|| std::env::var("ECITES_COUNTRY").ok())
+        .ok_or_else(|| anyhow::anyhow!("--country is not given and ECITES_COUNTRY is not set"))?;
+    let code = country(&code)?.to_string();
+    let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
+    let identity = crate::keys::load(&aws, store, key_id.as_deref()).await?;
+    if identity.key_id == "-" {
+        anyhow::bail!("--key-id: an SSM parameter holds no key id; give the one forward sends (ECITES_SIGNING_KEY_ID)");
+    }
+    let card = crate::card::Card::new(
+        &code,
+        name,
+        &endpoint,
+        &identity.key_id,
+        &identity.public_key_base64(),
+    )?;
+    println!("{}", serde_json::to_string_pretty(&card)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a partner's card from `path` (`-`: standard input) and checks it against the
+/// fingerprint read out of band; the error names both fingerprints when they differ.
+fn read_card(path: &std::path::Path, fingerprint: &str) -> anyhow::Result<crate::card::Card> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("--card {}: {e}", path.display()))?
+    };
+    let card: crate::card::Card = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("--card {}: not a partner card: {e}", path.display()))?;
+    card.verify(fingerprint)
+        .map_err(|why| anyhow::anyhow!("--card {}: {why}", path.display()))?;
+    Ok(card)
 }

@@ -261,8 +261,8 @@ async fn replay_no_partner_refuses_until_the_partner_is_added_then_queues_what_w
 }
 
 /// `ecites partners keygen` never replaces a signing key silently: a second run on the same
-/// parameter fails naming `--force` and leaves the key (what partners verify with) alone;
-/// with `--force` it replaces it.
+/// parameter fails naming `--rotate` and leaves the key (what partners verify with) alone;
+/// with `--force` (the older name of `--rotate`) it replaces it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keygen_refuses_to_replace_an_existing_key_unless_forced() {
     let (xa, _xb) = pair().await;
@@ -296,7 +296,7 @@ async fn keygen_refuses_to_replace_an_existing_key_unless_forced() {
         ],
     );
     assert!(!again.status.success(), "{}", stdout(&again));
-    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert!(stderr(&again).contains("--rotate"), "{}", stderr(&again));
     let ssm = ecites_aws::signing::ssm_client(
         Some(&xa.local.endpoint),
         REGION,

@@ -132,7 +132,10 @@ pub fn identity_from_secret(
 }
 
 #[cfg(feature = "secretsmanager")]
-/// Reads the signing key from the Secrets Manager secret `name` (see [`identity_from_secret`]).
+/// Reads the signing key from the Secrets Manager secret `name` (see [`identity_from_secret`]):
+/// its version labelled `AWSCURRENT`, asked for by name although it is GetSecretValue's default,
+/// because a rotation depends on it: `ecites partners keygen --rotate` puts the new key as
+/// `AWSPENDING`, which must not be used until `ecites partners promote` moves `AWSCURRENT`.
 pub async fn load_signing_identity_from_secret(
     secrets: &aws_sdk_secretsmanager::Client,
     name: &str,
@@ -141,6 +144,7 @@ pub async fn load_signing_identity_from_secret(
     let output = secrets
         .get_secret_value()
         .secret_id(name)
+        .version_stage("AWSCURRENT")
         .send()
         .await
         .map_err(|e| classify("secretsmanager:GetSecretValue", e))?;
