@@ -4,13 +4,104 @@
 # fails, so two concurrent transactions (or a write racing a failing transaction) clobber each
 # other's items. DynamoDB itself makes transactions atomic and isolated. One lock around every
 # DynamoDB write gives the emulator the isolation the ledger relies on; reads stay concurrent.
+#
+# moto's TransactWriteItems also deep-copies the whole table once per item of the transaction,
+# to roll back when a condition fails: its cost grows with the table, and a ledger of a few
+# thousand permits made every transaction take seconds. Since writes are serialised here, the
+# conditions can be checked first, against the state before the transaction (DynamoDB's own
+# semantics: a transaction touches each item once), and the transaction refused whole without
+# writing anything when one fails; only a transaction whose conditions all hold is applied, and
+# then without the table copies. Anything else (an item named twice, an invalid expression) goes
+# to moto's own implementation, copies included, which raises moto's own error.
+import copy
 import sys
 import threading
 
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.server import main
 
 _lock = threading.RLock()
+_original_transact = DynamoDBBackend.transact_write_items
+
+
+class _CopyButTables:
+    """The `copy` module as moto's DynamoDB backend sees it while a checked transaction runs:
+    tables are not copied (no rollback can be needed), everything else is."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        if isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _key_of(backend, op_type, op):
+    if op_type == "Put":
+        table = backend.get_table(op["TableName"])
+        attrs = op["Item"]
+        key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = attrs[table.range_key_attr]
+        return key
+    return op["Key"]
+
+
+def _transact_write_items(self, transact_items):
+    try:
+        seen = set()
+        errors = []
+        failed = False
+        for item in transact_items:
+            if len(item) != 1:
+                raise LookupError
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise LookupError
+            key = _key_of(self, op_type, op)
+            unique = (str(op["TableName"]), str(dict(sorted(key.items()))))
+            if unique in seen:
+                raise LookupError
+            seen.add(unique)
+            condition = op.get("ConditionExpression")
+            if condition is None:
+                errors.append((None, None, None))
+                continue
+            current = self.get_item(op["TableName"], key)
+            check = get_filter_expression(
+                condition,
+                op.get("ExpressionAttributeNames"),
+                op.get("ExpressionAttributeValues"),
+            )
+            if check.expr(current):
+                errors.append((None, None, None))
+            else:
+                failed = True
+                old = None
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    old = current.to_json()["Attributes"]
+                errors.append(
+                    ("ConditionalCheckFailed", "The conditional request failed", old)
+                )
+    except Exception:
+        # Not a transaction this check understands: moto decides, with its copies.
+        return _original_transact(self, transact_items)
+    if failed:
+        raise TransactionCanceledException(errors)
+    dynamodb_models.copy = _CopyButTables()
+    try:
+        return _original_transact(self, transact_items)
+    finally:
+        dynamodb_models.copy = copy
+
+
+DynamoDBBackend.transact_write_items = _transact_write_items
 
 
 def _serialised(method):
