@@ -221,10 +221,10 @@ pub async fn run(
 /// without it (`without`, same function order), what the latency alone added to each batch.
 ///
 /// The second ratio is the goal's measure. moto serializes its own work (one Python process,
-/// and its `TransactWriteItems` deep-copies the table once per item), so ten concurrent
-/// transactions wait on each other inside the emulator for far longer than on DynamoDB; what the
-/// latency adds is what the functions' own sequencing costs: a batch handled one record after
-/// the other adds ten times a record's round trips, a concurrent one about one record's.
+/// DynamoDB writes one at a time under the launcher's lock), so ten concurrent transactions wait
+/// on each other inside the emulator, which DynamoDB does not do; what the latency adds is what
+/// the functions' own sequencing costs: a batch handled one record after the other adds ten
+/// times a record's round trips, a concurrent one about one record's.
 pub fn table(with: &[BatchFigures], without: &[BatchFigures], latency: Duration) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut out = String::new();
@@ -263,8 +263,8 @@ pub fn table(with: &[BatchFigures], without: &[BatchFigures], latency: Duration)
     }
     let _ = writeln!(
         out,
-        "(the first ratio includes moto's own time: it runs its requests one at a time in one \
-         process and copies a table for each transaction item, so ten concurrent transactions \
+        "(the first ratio includes moto's own time: one Python process, its DynamoDB writes one at \
+         a time (the launcher serialises them for isolation), so ten concurrent transactions \
          queue inside the emulator; the second is the functions' sequencing of their round trips)"
     );
     out
