@@ -79,7 +79,11 @@ impl SoakReport {
     }
 }
 
-const QUIET: Duration = Duration::from_secs(600);
+/// How long one drain may take: 10 minutes, or a second per permit when more (the emulator
+/// handles a few permits a second through every function with faults on).
+fn quiet(permits: usize) -> Duration {
+    Duration::from_secs(600.max(u64::try_from(permits).unwrap_or(u64::MAX)))
+}
 
 fn direct(permit: &ecites_domain::Permit) -> String {
     let body = String::from_utf8_lossy(&fixtures::json(permit)).into_owned();
@@ -164,8 +168,8 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakReport> {
 
     // Until quiet, replaying what reached a DLQ, as the runbook says.
     for _ in 0..3 {
-        xa.local.drain(QUIET).await?;
-        xa.forward_until_quiet(QUIET).await?;
+        xa.local.drain(quiet(options.permits)).await?;
+        xa.forward_until_quiet(quiet(options.permits)).await?;
         let stack = &xa.local.stack;
         let from_ingest = redrive(&xa, &stack.ingest_dlq_url, &stack.ingest_queue_url).await?;
         let from_deliveries = ecites_aws::replay::replay_dlq(
