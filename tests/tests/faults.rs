@@ -21,11 +21,7 @@ async fn every_injected_fault_reaches_the_functions_as_a_transient_error() {
     for kind in Fault::ALL {
         let options = ProxyOptions {
             latency: Duration::ZERO,
-            faults: Some(FaultPlan {
-                rate: 1.0,
-                seed: 1,
-                kinds: vec![kind],
-            }),
+            faults: Some(FaultPlan::always(kind)),
         };
         let proxy = AwsProxy::start(&local.endpoint, options).await.unwrap();
         let client_options = ecites_aws::ClientOptions {
@@ -64,22 +60,6 @@ async fn every_injected_fault_reaches_the_functions_as_a_transient_error() {
         assert!(sqs.is_transient(), "{kind:?} on SQS: {sqs}");
         assert_eq!(proxy.faults_injected()[&kind], 3, "{kind:?}");
     }
-}
-
-async fn received_versions(xb: &Ma, number: &str) -> usize {
-    let mut versions = 0;
-    for status in ["issued", "replaced", "cancelled"] {
-        if xb
-            .store
-            .received_fields(ecites_local::country("XA"), number, 1, status)
-            .await
-            .unwrap()
-            .is_some()
-        {
-            versions += 1;
-        }
-    }
-    versions
 }
 
 /// The small soak (`make soak`'s harness, [`ecites_local::soak`]): two MAs, each function's AWS
@@ -137,7 +117,13 @@ async fn assert_once_each(xa: &Ma, xb: &Ma, numbers: &[String]) {
             .unwrap()
             .expect("a delivery");
         assert_eq!(delivery["state"], "DELIVERED", "{number}: {delivery:?}");
-        assert_eq!(received_versions(xb, number).await, 1, "{number} at XB");
+        assert_eq!(
+            ecites_local::soak::received_versions(xb, number)
+                .await
+                .unwrap(),
+            1,
+            "{number} at XB"
+        );
     }
 }
 

@@ -90,7 +90,9 @@ fn direct(permit: &ecites_domain::Permit) -> String {
     serde_json::json!({"type": "permit", "version": 1, "content": body}).to_string()
 }
 
-async fn received_versions(xb: &Ma, number: &str) -> anyhow::Result<usize> {
+/// How many versions of XA's permit `number` (version 1, as issued, replaced or cancelled) XB's
+/// ledger records as received: 1 when delivered once.
+pub async fn received_versions(xb: &Ma, number: &str) -> anyhow::Result<usize> {
     let mut versions = 0;
     for status in ["issued", "replaced", "cancelled"] {
         if xb

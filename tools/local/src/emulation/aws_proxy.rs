@@ -93,6 +93,15 @@ pub struct FaultPlan {
 }
 
 impl FaultPlan {
+    /// Every request answered with the fault `kind` (tests of one fault kind).
+    pub fn always(kind: Fault) -> Self {
+        FaultPlan {
+            rate: 1.0,
+            seed: 1,
+            kinds: vec![kind],
+        }
+    }
+
     /// Every kind at `rate` with `seed`.
     pub fn every_kind(rate: f64, seed: u64) -> Self {
         FaultPlan {
@@ -444,11 +453,7 @@ mod tests {
         let upstream = WebhookReceiver::start(200).await.unwrap();
         let options = ProxyOptions {
             latency: Duration::ZERO,
-            faults: Some(FaultPlan {
-                rate: 1.0,
-                seed: 7,
-                kinds: vec![kind],
-            }),
+            faults: Some(FaultPlan::always(kind)),
         };
         let proxy = AwsProxy::start(&upstream.url(""), options).await.unwrap();
         (upstream, proxy)
