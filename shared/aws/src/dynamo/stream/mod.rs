@@ -150,7 +150,9 @@ fn decode(event_name: &str, old: &StreamItem, new: &StreamItem) -> Option<Ledger
         issuer: new.issuer.clone()?,
         permit_number: new.permit_number.clone()?,
         version: new.version,
-        xml_key: new.xml_key.clone(),
+        // A customs use's delivery carries no permit XML and writes its key empty: no key, so
+        // its events are never summarised from an object that cannot exist.
+        xml_key: new.xml_key.clone().filter(|key| !key.is_empty()),
     };
     let sk = new.sk.as_deref().unwrap_or("");
     let cancelled = |image: &StreamItem| image.state.as_deref() == Some("CANCELLED");

@@ -198,6 +198,39 @@ fn delivery_transitions_become_delivered_or_delivery_failed() {
     assert_eq!(state_change(&change), None);
 }
 
+/// Found by the soak: a customs use's delivery to the issuer (written with an empty `xml_key`)
+/// became a `delivered` event whose summary was read from S3 at the key "", an error the SDK
+/// raises before sending; the notify stream retried that record for ever.
+#[test]
+fn a_use_delivery_with_an_empty_xml_key_is_delivered_without_an_xml_to_summarise() {
+    let pending = image(&[
+        ("SK", "DELIVERY#000001#use#XA#import_confirmation#XB-DEC-1"),
+        ("type", "DELIVERY"),
+        ("issuer", "XA"),
+        ("permit_number", "26XA0001"),
+        ("version", "1"),
+        ("kind", "use"),
+        ("use_key", "import_confirmation#XB-DEC-1"),
+        (
+            "delivery_id",
+            "XA/26XA0001/v1/use/XA/import_confirmation#XB-DEC-1",
+        ),
+        ("recipient", "XA"),
+        ("state", "PENDING"),
+        ("xml_key", ""),
+    ]);
+    let mut delivered = pending.clone();
+    delivered.insert("state".into(), "DELIVERED".into());
+    let change = Change {
+        event_name: "MODIFY".into(),
+        old: pending,
+        new: delivered,
+    };
+    let sc = state_change(&change).unwrap();
+    assert_eq!(sc.event, EventType::Delivered);
+    assert_eq!(sc.xml_key, None);
+}
+
 #[test]
 fn a_delivery_the_partner_could_not_read_is_a_delivery_failure_with_the_reason() {
     let pending = image(&[
