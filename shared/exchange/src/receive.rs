@@ -595,6 +595,16 @@ async fn receive_inner(
             id,
         ));
     }
+    // The same document again under a new message id (the sender retried after losing our
+    // acknowledgement): the first message's objects stay on record, this one's go, so the
+    // bucket holds what the ledger names and nothing beside it.
+    if record.duplicate {
+        for key in stored.drain(..) {
+            if let Err(e) = services.blobs.delete(&key).await {
+                tracing::warn!(key, error = %e, "could not remove a duplicate's objects");
+            }
+        }
+    }
     // A permit replacing another of its issuer under a new number: the replaced one is marked
     // replaced here too (its issuer's cancellation follows), so a use of it is an alert.
     if let Some(old) = ecites_domain::usage::replaced_permit_number(&decoded.permit)
@@ -769,6 +779,13 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(again["tracking_number"], ack["tracking_number"]);
         assert_eq!(again["duplicate"], true);
+        // Found by the soak: the duplicate's own envelope and XML stayed in the bucket, named
+        // by nothing in the ledger.
+        assert_eq!(
+            w.blobs.objects(),
+            stored,
+            "only the first message's objects stay"
+        );
     }
 
     #[tokio::test]
