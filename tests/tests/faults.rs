@@ -62,11 +62,14 @@ async fn every_injected_fault_reaches_the_functions_as_a_transient_error() {
     }
 }
 
-/// The small soak (`make soak`'s harness, [`ecites_local::soak`]): two MAs, each function's AWS
-/// calls faulted at 8 % (every kind, fixed seed), 24 permits as files and messages, 6 duplicates
-/// and 3 invalid files; then the audit of both ledgers, the rejection reports and the queues.
+/// The small soak (`make soak`'s harness, [`ecites_local::soak`]): two MAs with notifications
+/// and customs uses; each function's AWS calls faulted at 8 % (every kind, fixed seed), XB's
+/// endpoint and both webhook subscribers flapping, the ingest and forward runners killed once
+/// each mid-batch; 24 permits in every form, 6 duplicates, 3 invalid files, 3 re-issues, 2
+/// cancellations, 4 import confirmations (2 sent twice). Then the audit of both ledgers, both
+/// buckets, the queues and the four inboxes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn under_aws_faults_every_permit_is_delivered_once_or_rejected_and_nothing_is_left_queued() {
+async fn under_faults_every_permit_use_and_notification_arrives_once_and_nothing_is_left_queued() {
     ecites_aws::telemetry::init_tracing();
     let report = ecites_local::soak::run(&ecites_local::soak::SoakOptions::new(24))
         .await
@@ -79,13 +82,25 @@ async fn under_aws_faults_every_permit_is_delivered_once_or_rejected_and_nothing
         (6, 3, 3),
         "{table}"
     );
-    // The run was a fault run: with this seed every kind was injected.
+    assert_eq!(
+        (report.reissues, report.cancellations, report.uses),
+        (3, 2, 4),
+        "{table}"
+    );
+    assert_eq!(report.uses_recorded, 4, "{table}");
+    assert_eq!(report.forms.len(), 4, "every input form: {table}");
+    assert_eq!(report.notifications.len(), 4, "four inboxes: {table}");
+    // The run was a fault run: with this seed every kind was injected, the partner and the
+    // subscribers flapped, and both runners were killed mid-batch.
     for kind in Fault::ALL {
         assert!(
             report.faults.get(&kind).copied().unwrap_or(0) > 0,
             "no {kind:?} injected: {table}"
         );
     }
+    assert!(report.partner_faults > 0, "{table}");
+    assert!(report.subscriber_faults > 0, "{table}");
+    assert_eq!(report.runner_kills, 2, "{table}");
 }
 
 /// Sends `count` XA->XB export permits to XA's ingest queue as direct messages.

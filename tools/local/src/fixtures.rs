@@ -78,22 +78,34 @@ pub fn json(permit: &Permit) -> Vec<u8> {
 
 /// A permit that breaks the rules: no number, no blocks, no parties.
 pub fn invalid_json(issuer: &str) -> Vec<u8> {
-    let permit = Permit {
-        document_type: Some(DocumentType::E.into()),
-        permit_number: "26XA-BROKEN".to_owned(),
-        issuing_authority: Some(party("CITES Management Authority", issuer)),
-        ..Permit::default()
-    };
-    json(&permit)
+    invalid_json_numbered(issuer, "26XA-BROKEN")
 }
 
 /// A CSV with two permits (one row each) in the ecites CSV form.
 pub fn csv_two_permits(issuer: &str, first: &str, second: &str, importer: &str) -> Vec<u8> {
-    let header = "document_type,permit_number,issuer_country,issuing_authority,issue_date,valid_from,valid_until,importer_name,importer_country,exporter_name,exporter_country,purpose,block_id,scientific_name,term,appendix,source,quantity,unit";
-    let row = |number: &str, quantity: u32| {
-        format!("E,{number},{issuer},CITES Management Authority of {issuer},2026-01-05,2026-01-05,2026-06-30,Reptile House Ltd,{importer},Tortoise Farm Cooperative,{issuer},T,A,Testudo hermanni,LIV,II,C,{quantity},")
+    csv_permits(issuer, importer, &[(first, 12), (second, 7)])
+}
+
+/// A CSV in the ecites CSV form with one export permit per `(number, quantity)` row, each from
+/// `issuer` to `importer` for that many live tortoises (block A).
+pub fn csv_permits(issuer: &str, importer: &str, rows: &[(&str, u32)]) -> Vec<u8> {
+    let mut out = "document_type,permit_number,issuer_country,issuing_authority,issue_date,valid_from,valid_until,importer_name,importer_country,exporter_name,exporter_country,purpose,block_id,scientific_name,term,appendix,source,quantity,unit\n".to_owned();
+    for (number, quantity) in rows {
+        out.push_str(&format!("E,{number},{issuer},CITES Management Authority of {issuer},2026-01-05,2026-01-05,2026-06-30,Reptile House Ltd,{importer},Tortoise Farm Cooperative,{issuer},T,A,Testudo hermanni,LIV,II,C,{quantity},\n"));
+    }
+    out.into_bytes()
+}
+
+/// A permit that breaks the rules, numbered `number` (a file of its own: its rejection is
+/// its own, with its own report and event).
+pub fn invalid_json_numbered(issuer: &str, number: &str) -> Vec<u8> {
+    let permit = Permit {
+        document_type: Some(DocumentType::E.into()),
+        permit_number: number.to_owned(),
+        issuing_authority: Some(party("CITES Management Authority", issuer)),
+        ..Permit::default()
     };
-    format!("{header}\n{}\n{}\n", row(first, 12), row(second, 7)).into_bytes()
+    json(&permit)
 }
 
 /// A direct ingest message (`{"type": "use", ...}`) carrying a customs use of `issuer`'s

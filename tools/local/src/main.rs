@@ -75,8 +75,11 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         deliveries: usize,
     },
-    /// Two MAs with faults in every function's AWS calls, permits in, then an audit of both
-    /// ledgers and the queues: exits 1 unless nothing was lost and nothing doubled.
+    /// Two MAs with notifications and customs uses, faults in every function's AWS calls, a
+    /// flapping partner and webhook subscribers, runners killed mid-batch; permits in every
+    /// form with duplicates, invalid files, re-issues, cancellations and import confirmations;
+    /// then an audit of both ledgers, both buckets, the queues and every subscriber's inbox:
+    /// exits 1 unless nothing was lost and nothing doubled.
     Soak {
         /// Use a running emulator instead of starting one.
         #[arg(long)]
@@ -210,9 +213,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             let options = ecites_local::soak::SoakOptions {
                 endpoint,
-                permits,
                 fault_rate,
                 seed,
+                ..ecites_local::soak::SoakOptions::new(permits)
             };
             let report = ecites_local::soak::run(&options).await?;
             print!("{}", ecites_local::soak::table(&report));

@@ -67,6 +67,29 @@ pub enum Mode {
     Drop,
     /// Answers 429 Too Many Requests with `Retry-After` of this many seconds.
     RateLimited(u32),
+    /// Flaps, in a fixed cycle of ten requests: the 2nd answers 503, the 5th 429 with
+    /// `Retry-After: 1`, the 8th is handled by the function and then the connection is closed
+    /// without its answer (the partner stored the permit, the caller saw no acknowledgement);
+    /// the others are handled normally. [`FrontDoorServer::faulted`] counts the faults.
+    Flapping,
+}
+
+/// What [`Mode::Flapping`] does with the `n`th request (from 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flap {
+    Healthy,
+    Unavailable,
+    RateLimited,
+    AnswerLost,
+}
+
+fn flap(n: u64) -> Flap {
+    match n % 10 {
+        1 => Flap::Unavailable,
+        4 => Flap::RateLimited,
+        7 => Flap::AnswerLost,
+        _ => Flap::Healthy,
+    }
 }
 
 /// What a front door calls with an event (the JSON Lambda would pass, of the front's shape) and
@@ -138,6 +161,7 @@ struct Shared {
     front: Front,
     mode: Mutex<Mode>,
     requests: AtomicU64,
+    faulted: AtomicU64,
 }
 
 /// A running loopback front door; stops when dropped.
@@ -183,6 +207,7 @@ impl FrontDoorServer {
             front,
             mode: Mutex::new(Mode::Healthy),
             requests: AtomicU64::new(0),
+            faulted: AtomicU64::new(0),
         });
         let accept_shared = shared.clone();
         let task = tokio::spawn(async move {
@@ -231,6 +256,11 @@ impl FrontDoorServer {
     /// Requests seen so far (whatever the mode).
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests [`Mode::Flapping`] has answered with a fault so far (503, 429 or a lost answer).
+    pub fn faulted(&self) -> u64 {
+        self.shared.faulted.load(Ordering::Relaxed)
     }
 }
 
@@ -450,10 +480,22 @@ async fn serve(
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
-    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let n = shared.requests.fetch_add(1, Ordering::Relaxed);
     let mode = shared.mode.lock().map(|m| *m).unwrap_or(Mode::Healthy);
+    let flapped = match mode {
+        Mode::Flapping => flap(n),
+        _ => Flap::Healthy,
+    };
+    if flapped != Flap::Healthy {
+        shared.faulted.fetch_add(1, Ordering::Relaxed);
+    }
+    let mode = match flapped {
+        Flap::Unavailable => Mode::Status(503),
+        Flap::RateLimited => Mode::RateLimited(1),
+        _ => mode,
+    };
     match mode {
-        Mode::Healthy => {}
+        Mode::Healthy | Mode::Flapping => {}
         Mode::Status(status) => {
             let mut response = plain(
                 status,
@@ -502,6 +544,12 @@ async fn serve(
         Err(answer) => return Ok(*answer),
     };
     let result = shared.function.call(event).await;
+    if flapped == Flap::AnswerLost {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "handled, then the connection dropped before the answer (simulated)",
+        ));
+    }
     Ok(match result {
         Ok(answer) => match http_response(shared.front, answer) {
             Ok(response) => response,
@@ -597,6 +645,17 @@ mod tests {
     use super::*;
 
     const PEER: ([u8; 4], u16) = ([127, 0, 0, 1], 40000);
+
+    #[test]
+    fn flapping_faults_three_requests_in_ten_one_of_each_kind() {
+        let cycle: Vec<Flap> = (0..10).map(flap).collect();
+        let count = |kind| cycle.iter().filter(|f| **f == kind).count();
+        assert_eq!(count(Flap::Unavailable), 1);
+        assert_eq!(count(Flap::RateLimited), 1);
+        assert_eq!(count(Flap::AnswerLost), 1);
+        assert_eq!(count(Flap::Healthy), 7);
+        assert_eq!(flap(17), Flap::AnswerLost, "the cycle repeats");
+    }
 
     /// The receive function on clients that can reach nothing (an unused loopback port): the
     /// requests below are answered before any AWS call.

@@ -10,7 +10,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
@@ -23,12 +23,33 @@ pub struct ReceivedRequest {
     pub headers: HashMap<String, String>,
     /// The body.
     pub body: Vec<u8>,
+    /// Whether the subscriber kept it (answered 2xx, or was flapping and lost its answer after
+    /// keeping it): what its inbox holds.
+    pub accepted: bool,
+}
+
+/// How the receiver answers: a status, or flapping.
+struct Behaviour {
+    status: AtomicU16,
+    flapping: AtomicBool,
+    requests: AtomicU64,
+}
+
+/// What a flapping receiver does with its `n`th request (from 0), in a cycle of four: the 2nd
+/// is answered 503 and not kept, the 4th kept and then the connection closed before the
+/// answer (the sender must retry, the subscriber drops the repeat by its event id).
+fn flap(n: u64) -> Option<bool> {
+    match n % 4 {
+        1 => Some(false),
+        3 => Some(true),
+        _ => None,
+    }
 }
 
 /// A running receiver (stops when dropped).
 pub struct WebhookReceiver {
     addr: SocketAddr,
-    status: Arc<AtomicU16>,
+    behaviour: Arc<Behaviour>,
     received: Arc<Mutex<Vec<ReceivedRequest>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -42,37 +63,54 @@ impl Drop for WebhookReceiver {
 /// The largest body it reads (a larger one is answered 413 and not recorded).
 const MAX_REQUEST: usize = 1024 * 1024;
 
-/// Records one request and answers the configured status with an empty body.
+/// Records one request and answers the configured status with an empty body (or, flapping,
+/// as [`flap`] says).
 async fn serve(
     request: Request<Incoming>,
-    status: Arc<AtomicU16>,
+    behaviour: Arc<Behaviour>,
     received: Arc<Mutex<Vec<ReceivedRequest>>>,
-) -> Result<Response<Empty<Bytes>>, std::convert::Infallible> {
+) -> Result<Response<Empty<Bytes>>, std::io::Error> {
     let (parts, body) = request.into_parts();
-    let code = match Limited::new(body, MAX_REQUEST).collect().await {
-        Ok(collected) => {
-            let headers = parts
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            if let Ok(mut list) = received.lock() {
-                list.push(ReceivedRequest {
-                    path: parts.uri.path().to_owned(),
-                    headers,
-                    body: collected.to_bytes().to_vec(),
-                });
-            }
-            StatusCode::from_u16(status.load(Ordering::SeqCst))
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-        Err(_) => StatusCode::PAYLOAD_TOO_LARGE,
+    let Ok(collected) = Limited::new(body, MAX_REQUEST).collect().await else {
+        let mut response = Response::new(Empty::new());
+        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        return Ok(response);
     };
+    let n = behaviour.requests.fetch_add(1, Ordering::SeqCst);
+    let flapped = if behaviour.flapping.load(Ordering::SeqCst) {
+        flap(n)
+    } else {
+        None
+    };
+    let code = match flapped {
+        Some(false) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::from_u16(behaviour.status.load(Ordering::SeqCst))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if let Ok(mut list) = received.lock() {
+        list.push(ReceivedRequest {
+            path: parts.uri.path().to_owned(),
+            headers,
+            body: collected.to_bytes().to_vec(),
+            accepted: code.is_success(),
+        });
+    }
+    if flapped == Some(true) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "kept, then the connection dropped before the answer (simulated)",
+        ));
+    }
     let mut response = Response::new(Empty::new());
     *response.status_mut() = code;
     Ok(response)
@@ -83,9 +121,13 @@ impl WebhookReceiver {
     pub async fn start(status: u16) -> std::io::Result<WebhookReceiver> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let status = Arc::new(AtomicU16::new(status));
+        let behaviour = Arc::new(Behaviour {
+            status: AtomicU16::new(status),
+            flapping: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+        });
         let received = Arc::new(Mutex::new(Vec::new()));
-        let (s, r) = (status.clone(), received.clone());
+        let (s, r) = (behaviour.clone(), received.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (s, r) = (s.clone(), r.clone());
@@ -99,7 +141,7 @@ impl WebhookReceiver {
         });
         Ok(WebhookReceiver {
             addr,
-            status,
+            behaviour,
             received,
             task,
         })
@@ -112,7 +154,18 @@ impl WebhookReceiver {
 
     /// Changes the status it answers.
     pub fn set_status(&self, status: u16) {
-        self.status.store(status, Ordering::SeqCst);
+        self.behaviour.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Flaps from now on (`true`): in every four requests one is answered 503 and not kept, and
+    /// one is kept but its answer lost (the connection closed); or stops flapping.
+    pub fn set_flapping(&self, flapping: bool) {
+        self.behaviour.flapping.store(flapping, Ordering::SeqCst);
+    }
+
+    /// What it kept (answered 2xx, or kept before its answer was lost): its inbox.
+    pub fn kept(&self) -> Vec<ReceivedRequest> {
+        self.received().into_iter().filter(|r| r.accepted).collect()
     }
 
     /// Everything received so far.
@@ -133,7 +186,8 @@ mod tests {
         let mut answer = Vec::new();
         let mut chunk = [0u8; 1024];
         while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut chunk).await.unwrap();
+            // A dropped connection ends the answer (empty: no status line).
+            let n = stream.read(&mut chunk).await.unwrap_or(0);
             if n == 0 {
                 break;
             }
@@ -163,6 +217,25 @@ mod tests {
         assert_eq!(received[0].path, "/hooks/a");
         assert_eq!(received[0].headers["x-ecites-signature"], "t=1");
         assert_eq!(received[0].body, b"hello");
+    }
+
+    #[tokio::test]
+    async fn flapping_it_refuses_one_request_in_four_and_keeps_another_without_answering() {
+        let receiver = WebhookReceiver::start(200).await.unwrap();
+        receiver.set_flapping(true);
+        let request = b"POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 2\r\n\r\nhi";
+        let mut answers = Vec::new();
+        for _ in 0..4 {
+            answers.push(post(&receiver, request.to_vec()).await);
+        }
+        assert!(answers[0].starts_with("HTTP/1.1 200"), "{answers:?}");
+        assert!(answers[1].starts_with("HTTP/1.1 503"), "{answers:?}");
+        assert!(answers[2].starts_with("HTTP/1.1 200"), "{answers:?}");
+        assert_eq!(answers[3], "", "the 4th gets no answer: {answers:?}");
+        assert_eq!(receiver.received().len(), 4);
+        let kept: Vec<bool> = receiver.received().iter().map(|r| r.accepted).collect();
+        assert_eq!(kept, [true, false, true, true]);
+        assert_eq!(receiver.kept().len(), 3);
     }
 
     #[tokio::test]
