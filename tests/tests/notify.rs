@@ -178,6 +178,66 @@ async fn replayed_stream_records_do_not_notify_twice() {
     assert_eq!(receiver.received().len(), 1);
 }
 
+/// Lambda hands a shard's records over in order and may repeat a batch; here each batch comes
+/// reversed and twice over (a cancellation's head before the version it cancels, every record
+/// repeated in the same batch). The claims in the ledger still tell each subscriber each event
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_records_out_of_batch_order_and_twice_in_a_batch_notify_each_event_once() {
+    let (local, mut notify) = start_notify().await;
+    notify.stream.disorder = true;
+    let customs_url = subscribed_queue(
+        &local,
+        &notify,
+        "customs-xb",
+        Role::Customs,
+        &[EventType::Issued, EventType::Replaced, EventType::Cancelled],
+        Filters::default(),
+    )
+    .await;
+    let receiver = WebhookReceiver::start(200).await.unwrap();
+    subscribe_webhook(&notify, "hook-xb", &receiver.url("/x"), &Secret::new("s")).await;
+    issue(&local, "26XA0451", "XB").await;
+    local.drain(DRAIN).await.unwrap();
+    drop_file(
+        &local,
+        "inbox/26XA0451-v2.json",
+        fixtures::json(&fixtures::export_permit("26XA0451", "XA", "XB", 99)),
+    )
+    .await;
+    local.drain(DRAIN).await.unwrap();
+    local
+        .send_direct(r#"{"type":"cancel","version":1,"issuer":"XA","permit_number":"26XA0451","reason":"specimens died"}"#)
+        .await
+        .unwrap();
+    run_everything(&local, &notify).await;
+
+    let mut ids: Vec<String> = take_events(&local, &customs_url)
+        .await
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "XA/26XA0451/v1/issued",
+            "XA/26XA0451/v2/cancelled",
+            "XA/26XA0451/v2/replaced"
+        ]
+    );
+    let hooked: Vec<String> = receiver
+        .received()
+        .iter()
+        .filter_map(|r| json(&r.body)["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        hooked,
+        ["XA/26XA0451/v1/issued"],
+        "the webhook (issued only) once too"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_subscriptions_get_nothing() {
     let (local, notify) = start_notify().await;

@@ -36,6 +36,10 @@ pub struct StreamSource {
     last_sequence: Mutex<HashMap<String, String>>,
     /// Records per batch (Lambda's BatchSize).
     pub batch_size: i32,
+    /// Hands each batch over out of order and twice (its records reversed, then the reversed
+    /// records again), as a test of what Lambda promises not to do: notifications must still
+    /// be told once each.
+    pub disorder: bool,
 }
 
 impl std::fmt::Debug for StreamSource {
@@ -142,6 +146,7 @@ impl StreamSource {
             iterators: Mutex::new(HashMap::new()),
             last_sequence: Mutex::new(HashMap::new()),
             batch_size: 100,
+            disorder: false,
         })
     }
 
@@ -269,11 +274,15 @@ impl StreamSource {
                 }
             };
             let mut next = output.next_shard_iterator.clone();
-            let records: Vec<Value> = output
+            let mut records: Vec<Value> = output
                 .records()
                 .iter()
                 .filter_map(|r| record_json(r, &self.stream_arn, &self.region))
                 .collect();
+            if self.disorder {
+                records.reverse();
+                records.extend(records.clone());
+            }
             if !records.is_empty() {
                 outcome.records += records.len();
                 let event: Event = serde_json::from_value(json!({ "Records": records }))
