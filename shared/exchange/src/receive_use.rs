@@ -604,3 +604,264 @@ pub fn build_use_message(
 pub fn uses_url(endpoint: &str) -> String {
     format!("{}{USES_PATH}", endpoint.trim_end_matches('/'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::Partner;
+    use crate::ports::NoChecklist;
+    use crate::protocol::{SigningIdentity, KEY_ID_HEADER, SIGNATURE_HEADER};
+    use crate::testing::{FixedClock, MemoryDirectory, MemoryInbound, NoUses};
+    use crate::usage::{NewUse, PermitUses, UseRecorded};
+    use async_trait::async_trait;
+    use ecites_domain::Finding;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A ledger without uses that counts what it is asked to record.
+    #[derive(Default)]
+    struct CountingUses(AtomicUsize);
+
+    #[async_trait]
+    impl UseLedger for CountingUses {
+        async fn permit_uses(&self, id: &PermitId) -> Result<PermitUses, Error> {
+            NoUses.permit_uses(id).await
+        }
+        async fn record_use(&self, new: &NewUse) -> Result<UseRecorded, Error> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            NoUses.record_use(new).await
+        }
+        async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error> {
+            NoUses.uses_rechecked(id, at).await
+        }
+        async fn mark_replaced(
+            &self,
+            id: &PermitId,
+            by: &str,
+            at: DateTime<Utc>,
+        ) -> Result<(), Error> {
+            NoUses.mark_replaced(id, by, at).await
+        }
+        async fn recheck_use(
+            &self,
+            id: &PermitId,
+            key: &str,
+            findings: &[Finding],
+            facts: &ecites_domain::usage::PermitFacts,
+            at: DateTime<Utc>,
+        ) -> Result<bool, Error> {
+            NoUses.recheck_use(id, key, findings, facts, at).await
+        }
+    }
+
+    /// XA's use endpoints, XB its partner.
+    struct World {
+        key: SigningIdentity,
+        partners: MemoryDirectory,
+        claims: MemoryInbound,
+        uses: CountingUses,
+        clock: FixedClock,
+    }
+
+    const MAX_BODY: usize = 16 * 1024;
+
+    fn world() -> World {
+        let key = SigningIdentity::generate("XB-1").unwrap();
+        let partner = Partner {
+            country: "XB".parse().unwrap(),
+            endpoint: "http://127.0.0.1:9/".into(),
+            name: None,
+            active: true,
+            accepted_document_types: vec![],
+            public_key: Some(key.public_key_base64()),
+            key_id: Some("XB-1".into()),
+            rotation_keys: vec![],
+        };
+        World {
+            key,
+            partners: MemoryDirectory::of([partner]),
+            claims: MemoryInbound::default(),
+            uses: CountingUses::default(),
+            clock: FixedClock(Utc::now()),
+        }
+    }
+
+    /// XB's customs confirm the import of XA's permit 26XA0001, reported as `reported_by`.
+    fn import_confirmation(reported_by: &str) -> PermitUse {
+        serde_json::from_value(serde_json::json!({
+            "kind": "import_confirmation",
+            "permit": {"issuer": "XA", "number": "26XA0001"},
+            "reported_by": reported_by,
+            "declaration_number": "XB-DEC-1",
+            "date": "2026-02-12",
+            "blocks": [{"block": "A", "quantity": {"value": "3"}}]
+        }))
+        .unwrap()
+    }
+
+    async fn post(
+        w: &World,
+        verify: bool,
+        body: &[u8],
+        headers: &[(&'static str, String)],
+    ) -> (u16, String) {
+        let services = UseReceiveServices {
+            partners: &w.partners,
+            claims: &w.claims,
+            uses: &w.uses,
+            queue: None,
+            species: &NoChecklist,
+            clock: &w.clock,
+        };
+        let settings = ReceiveSettings {
+            own_country: "XA".parse().unwrap(),
+            max_body_bytes: MAX_BODY,
+        };
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let answer = if verify {
+            receive_verify(services, &settings, "POST", &header, body).await
+        } else {
+            receive_use(services, &settings, "POST", &header, body).await
+        };
+        (answer.status, answer.body)
+    }
+
+    /// Generated hostile use and verification messages (fixed seed): truncated and re-signed,
+    /// one byte tampered under the sender's signature, oversized, signed by a key no partner
+    /// holds, garbage signed by the genuine sender, a use reported for another country's
+    /// customs (wrong sender), a partner asking a verification only agencies may ask, and a
+    /// genuine use replayed. Each gets its 4xx (never a 5xx, never a panic) and nothing is
+    /// recorded but the genuine use, once.
+    #[test]
+    fn hostile_use_and_verify_messages_at_volume_get_their_status_and_record_nothing() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let config = Config {
+            cases: 96,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[29; 32]));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let stranger = SigningIdentity::generate("XB-1").unwrap();
+        let strategy = (0..8u8, any::<u32>(), 1..=255u8, 1..400usize);
+        runner
+            .run(&strategy, |(kind, position, byte, garbage)| {
+                let w = world();
+                let now = w.clock.0;
+                let id = format!("m-{position}");
+                let (body, headers) =
+                    build_use_message("XB", "XA", &import_confirmation("XB"), &id, &w.key, now);
+                let signed = |bytes: &[u8]| {
+                    vec![
+                        (SIGNATURE_HEADER, w.key.sign(bytes)),
+                        (KEY_ID_HEADER, w.key.key_id.clone()),
+                    ]
+                };
+                let at = position as usize % body.len();
+                let (verify, request, headers, allowed): (bool, Vec<u8>, _, &[u16]) = match kind {
+                    0 => {
+                        let cut = body[..at].to_vec();
+                        let headers = signed(&cut);
+                        (false, cut, headers, &[400])
+                    }
+                    1 => {
+                        let mut tampered = body.clone();
+                        tampered[at] ^= byte;
+                        (false, tampered, headers, &[400, 401])
+                    }
+                    2 => {
+                        let mut big = body.clone();
+                        big.resize(MAX_BODY + garbage, b' ');
+                        let headers = signed(&big);
+                        (false, big, headers, &[413])
+                    }
+                    3 => {
+                        let headers = vec![
+                            (SIGNATURE_HEADER, stranger.sign(&body)),
+                            (KEY_ID_HEADER, stranger.key_id.clone()),
+                        ];
+                        (false, body.clone(), headers, &[401])
+                    }
+                    4 => {
+                        let junk: Vec<u8> = (0..garbage)
+                            .map(|i| (i as u8).wrapping_mul(byte).wrapping_add(position as u8))
+                            .collect();
+                        let headers = signed(&junk);
+                        // To either endpoint.
+                        (byte % 2 == 0, junk, headers, &[400])
+                    }
+                    5 => {
+                        let (body, headers) = build_use_message(
+                            "XB",
+                            "XA",
+                            &import_confirmation("XC"),
+                            &id,
+                            &w.key,
+                            now,
+                        );
+                        (false, body, headers, &[403])
+                    }
+                    6 => {
+                        let message = VerifyMessage {
+                            message_version: USE_MESSAGE_VERSION,
+                            message_id: id.clone(),
+                            from: "XB".into(),
+                            agency: None,
+                            to: "XA".into(),
+                            sent_at: now,
+                            permit: UsedPermit {
+                                issuer: "XA".into(),
+                                number: "26XA0001".into(),
+                                version: None,
+                            },
+                            at: Border::Import,
+                            on: now.date_naive(),
+                            blocks: vec![],
+                        };
+                        let body = serde_json::to_vec(&message).unwrap();
+                        let headers = signed(&body);
+                        (true, body, headers, &[401, 403])
+                    }
+                    _ => {
+                        let (first, answer) = runtime.block_on(post(&w, false, &body, &headers));
+                        prop_assert!((200..300).contains(&first), "{}", answer);
+                        prop_assert_eq!(w.uses.0.load(Ordering::SeqCst), 1);
+                        let (again, replayed) = runtime.block_on(post(&w, false, &body, &headers));
+                        prop_assert_eq!(again, 409, "{}", replayed);
+                        prop_assert!(replayed.contains("REPLAYED"), "{}", replayed);
+                        prop_assert_eq!(
+                            w.uses.0.load(Ordering::SeqCst),
+                            1,
+                            "the replay recorded nothing"
+                        );
+                        return Ok(());
+                    }
+                };
+                let (status, refusal) = runtime.block_on(post(&w, verify, &request, &headers));
+                prop_assert!(
+                    allowed.contains(&status),
+                    "kind {}: status {} not in {:?}: {}",
+                    kind,
+                    status,
+                    allowed,
+                    refusal
+                );
+                prop_assert_eq!(
+                    w.uses.0.load(Ordering::SeqCst),
+                    0,
+                    "kind {}: recorded",
+                    kind
+                );
+                Ok(())
+            })
+            .unwrap();
+    }
+}
