@@ -17,8 +17,9 @@ bench-exchange: $(MOTO_SERVER) ## Deliveries/s through forward -> receive on loo
 bench-batches: $(MOTO_SERVER) ## A batch of ten against a batch of one for ingest, forward and webhooks, with 20 ms (LATENCY_MS) added to every AWS call
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-batches --latency-ms $(or $(LATENCY_MS),20) --batches $(or $(BATCHES),5) | grep -v '^{"'
 
-soak: $(MOTO_SERVER) ## Two MAs, PERMITS (2000) permits, 5 % of every function's AWS calls faulted (FAULT_RATE), then an audit: exits 1 unless 0 lost and 0 doubled
+soak: $(MOTO_SERVER) ## Two MAs with notifications and uses, PERMITS (2000) permits in every form, 5 % of every function's AWS calls faulted (FAULT_RATE), a flapping partner and subscribers, runners killed; then an audit (exits 1 unless 0 lost and 0 doubled), then HOSTILE_CASES (3000) generated hostile requests at each endpoint
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- soak --permits $(or $(PERMITS),2000) --fault-rate $(or $(FAULT_RATE),0.05) | grep -v '^{"'
+	ECITES_HOSTILE_CASES=$(or $(HOSTILE_CASES),3000) cargo test --release --quiet -p ecites-exchange --lib hostile_
 
 bench-use: $(MOTO_SERVER) ## AWS requests per customs use (each path) and per verification on the emulator
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- bench-use --uses $(or $(USES),50) | grep -v '^{"'

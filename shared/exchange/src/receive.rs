@@ -1105,7 +1105,7 @@ mod tests {
         use proptest::prelude::*;
         use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
         let config = Config {
-            cases: 96,
+            cases: crate::testing::hostile_cases(),
             failure_persistence: None,
             ..Config::default()
         };

@@ -594,3 +594,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Cases of the generated hostile-request tests: 96 in `make test`, `ECITES_HOSTILE_CASES`
+/// when set (`make soak` runs thousands).
+pub fn hostile_cases() -> u32 {
+    std::env::var("ECITES_HOSTILE_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(96)
+}
