@@ -809,16 +809,44 @@ fn namespace_declarations(element: &BytesStart<'_>) -> Vec<(Vec<u8>, String)> {
         .with_checks(false)
         .filter_map(Result::ok)
         .filter_map(|attribute| {
-            let key = attribute.key.into_inner();
-            let prefix = if key == b"xmlns" {
-                Vec::new()
-            } else {
-                key.strip_prefix(b"xmlns:")?.to_vec()
-            };
-            let uri = String::from_utf8_lossy(&attribute.value).trim().to_owned();
+            let prefix = declared_prefix(attribute.key.into_inner())?.to_vec();
+            let uri = namespace_uri(&attribute.value).into_owned();
             Some((prefix, uri))
         })
         .collect()
+}
+
+/// The namespace an element's own declarations give `prefix` (empty: the default namespace),
+/// the last one if it is declared twice; borrowed unless the value is not UTF-8.
+fn declared_namespace<'e>(element: &'e BytesStart<'_>, prefix: &[u8]) -> Option<Cow<'e, str>> {
+    let mut uri = None;
+    for attribute in element.attributes().with_checks(false).flatten() {
+        if declared_prefix(attribute.key.into_inner()) == Some(prefix) {
+            uri = Some(attribute.value);
+        }
+    }
+    uri.map(|value| match value {
+        Cow::Borrowed(value) => namespace_uri(value),
+        Cow::Owned(value) => Cow::Owned(namespace_uri(&value).into_owned()),
+    })
+}
+
+/// The prefix an attribute declares a namespace for (`xmlns:p`: `p`; `xmlns`: empty), if it is
+/// a namespace declaration.
+fn declared_prefix(key: &[u8]) -> Option<&[u8]> {
+    if key == b"xmlns" {
+        Some(b"")
+    } else {
+        key.strip_prefix(b"xmlns:")
+    }
+}
+
+/// A namespace declaration's value as text, trimmed.
+fn namespace_uri(value: &[u8]) -> Cow<'_, str> {
+    match String::from_utf8_lossy(value) {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+    }
 }
 
 fn text_outside_root(position: u64) -> Error {
@@ -883,7 +911,8 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
         date_format: None,
         outer_namespaces: Vec::new(),
     };
-    let mut root_name: Option<String> = None;
+    // The first element's local name, for the error when it is not a permit.
+    let mut root_name: Option<Cow<'_, str>> = None;
     // Set once the document's root element has closed: anything but white space, comments and
     // processing instructions after it is a second document.
     let mut root_closed = false;
@@ -909,13 +938,13 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
             }
             Ok(Event::Start(ref element)) => {
                 if root_name.is_none() && state.frames.is_empty() {
-                    root_name = Some(String::from_utf8_lossy(element.local_name().as_ref()).into());
+                    root_name = Some(element_name(input, element));
                 }
                 state.start(element, &reader, start)?;
             }
             Ok(Event::Empty(ref element)) => {
                 if root_name.is_none() && state.frames.is_empty() {
-                    root_name = Some(String::from_utf8_lossy(element.local_name().as_ref()).into());
+                    root_name = Some(element_name(input, element));
                 }
                 state.start(element, &reader, start)?;
                 state.end();
@@ -990,7 +1019,9 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
     }
     if !state.permit_seen {
         return match root_name {
-            Some(root) => Err(Error::NotAPermit { root }),
+            Some(root) => Err(Error::NotAPermit {
+                root: root.into_owned(),
+            }),
             None => Err(Error::MalformedXml {
                 position: reader.buffer_position() + offset,
                 message: "the document has no element".into(),
@@ -1013,6 +1044,15 @@ fn borrowed_text<'a>(input: &'a str, has_cr: bool, content: &[u8]) -> Option<&'a
     }
     let offset = (content.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
     input.get(offset..offset.checked_add(content.len())?)
+}
+
+/// An element's local name, borrowed from the input.
+fn element_name<'a>(input: &'a str, element: &BytesStart<'_>) -> Cow<'a, str> {
+    let local = element.local_name();
+    match borrowed_text(input, false, local.as_ref()) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(String::from_utf8_lossy(local.as_ref()).into_owned()),
+    }
 }
 
 fn parse_error(error: &quick_xml::Error, position: u64) -> Error {
@@ -1098,17 +1138,12 @@ impl<'a> State<'a> {
             Some(colon) => &qualified[..colon],
             None => b"",
         };
-        let own = namespace_declarations(element)
-            .into_iter()
-            .rev()
-            .find(|(declared, _)| declared == prefix)
-            .map(|(_, uri)| uri);
-        let uri = own.or_else(|| {
+        let uri = declared_namespace(element, prefix).or_else(|| {
             self.outer_namespaces
                 .iter()
                 .rev()
                 .find(|declared| declared.prefix == prefix)
-                .map(|declared| declared.uri.clone())
+                .map(|declared| Cow::Borrowed(declared.uri.as_str()))
         });
         match uri {
             Some(uri) if !uri.is_empty() && uri != super::PERMIT_NAMESPACE => Err(ambiguous(
