@@ -572,3 +572,82 @@ fn block_letter(index: usize) -> String {
     }
     letters.iter().rev().collect()
 }
+
+/// quick-xml alone over `xml`, the floor the XML reader's speed is measured against (issue #20:
+/// the reader at 90 % or more of this rate): every event of the document, tokenized as far as
+/// the reader must tokenize it and no further. That is each element's local name, each
+/// attribute split out and checked (quick-xml leaves attributes to be split on demand; the
+/// reader checks every one), and each character or predefined-entity reference resolved (text
+/// between references comes borrowed, as the reader takes it). Nothing is kept, decided or
+/// allocated beyond quick-xml's own. Returns a checksum of what it saw, so that none of it can
+/// be optimised away; it stops at the first error, as the reader does.
+pub fn tokenize_only(xml: &str) -> usize {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut seen = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(Event::Start(element) | Event::Empty(element)) => {
+                seen += element.local_name().as_ref().len();
+                for attribute in element.attributes() {
+                    match attribute {
+                        Ok(attribute) => seen += attribute.value.len(),
+                        Err(_) => return seen,
+                    }
+                }
+            }
+            Ok(Event::Text(text)) => seen += text.len(),
+            Ok(Event::GeneralRef(reference)) => {
+                let resolved = match reference.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.len_utf8()),
+                    Ok(None) => std::str::from_utf8(&reference)
+                        .ok()
+                        .and_then(quick_xml::escape::resolve_xml_entity)
+                        .map(str::len),
+                    Err(_) => None,
+                };
+                match resolved {
+                    Some(length) => seen += length,
+                    None => return seen,
+                }
+            }
+            Ok(_) => seen += 1,
+        }
+    }
+    seen
+}
+
+/// quick-xml's events alone over `xml`, touching none of their content (no name, attribute or
+/// reference looked at): the number of events. A stricter floor than [`tokenize_only`], shown
+/// next to it by the bench (it was the bench's baseline until 2026-11-30).
+pub fn tokenize_events(xml: &str) -> usize {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut events = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+            Ok(_) => events += 1,
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{tokenize_events, tokenize_only};
+
+    #[test]
+    fn the_tokenizer_baseline_sees_names_attributes_and_resolved_references() {
+        // "a" 1 + attribute value "12" 2 + "t" 1 + "&" 1 + "A" 1 + the end tag 1.
+        assert_eq!(tokenize_only(r#"<p:a x="12">t&amp;&#65;</p:a>"#), 7);
+        // An entity nothing defines ends the run, as it ends a read.
+        assert_eq!(tokenize_only("<a>&undefined;</a>"), 1);
+    }
+
+    #[test]
+    fn the_events_baseline_counts_every_event_up_to_the_end() {
+        // Start, text, reference, reference, end.
+        assert_eq!(tokenize_events(r#"<p:a x="12">t&amp;&#65;</p:a>"#), 5);
+    }
+}

@@ -43,6 +43,11 @@ fn strict<'a>(
     declared: &str,
 ) -> Result<Cow<'a, str>, Error> {
     if encoding == UTF_8 {
+        // simdutf8's SIMD check (already built for encoding_rs) for the common, valid case; the
+        // standard library's only to say where the first bad byte is.
+        if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+            return Ok(Cow::Borrowed(text));
+        }
         return std::str::from_utf8(bytes)
             .map(Cow::Borrowed)
             .map_err(|error| Error::Undecodable {
@@ -75,7 +80,7 @@ fn strict<'a>(
 ///
 /// Only looks inside `<?xml ... ?>` (at most the first 200 characters), so an `encoding=` in the
 /// document's content is never taken for the declaration.
-fn declared_encoding(text: &[u8]) -> Option<String> {
+fn declared_encoding(text: &[u8]) -> Option<&str> {
     let text = text.get(..text.len().min(200))?;
     let rest = text.strip_prefix(b"<?xml")?;
     let end = rest.windows(2).position(|pair| pair == b"?>")?;
@@ -84,7 +89,7 @@ fn declared_encoding(text: &[u8]) -> Option<String> {
     let after = after.trim_start().strip_prefix('=')?.trim_start();
     let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let value = &after[1..];
-    Some(value[..value.find(quote)?].to_owned())
+    Some(&value[..value.find(quote)?])
 }
 
 fn is_utf16(encoding: &'static Encoding) -> bool {
@@ -170,7 +175,7 @@ pub fn decode_xml(bytes: &[u8]) -> Result<DecodedText<'_>, Error> {
                 )));
             }
             Ok(DecodedText {
-                text: strict(bytes, encoding, 0, &label)?,
+                text: strict(bytes, encoding, 0, label)?,
                 encoding: encoding.name(),
                 because: "declared",
             })

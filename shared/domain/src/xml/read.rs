@@ -383,9 +383,22 @@ impl Name {
     }
 }
 
-/// What an element means, given where it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
+/// Declares [`Slot`] and [`SLOTS`], every variant in order, so the child table can be built
+/// over all of them.
+macro_rules! slots {
+    ($($(#[$meta:meta])* $slot:ident,)*) => {
+        /// What an element means, given where it is.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        enum Slot {
+            $($(#[$meta])* $slot,)*
+        }
+
+        /// Every slot, in declaration order (`SLOTS[slot as usize] == slot`).
+        const SLOTS: &[Slot] = &[$(Slot::$slot,)*];
+    };
+}
+
+slots! {
     /// Outside the permit (SOAP envelope, service response).
     Outside,
     /// Inside the permit but of no interest: unknown elements, the context, signatories 2 and 4.
@@ -464,8 +477,19 @@ enum Slot {
 }
 
 impl Slot {
-    /// The meaning of an element `name` inside an element meaning `self`.
+    /// The meaning of an element `name` inside an element meaning `self`: one load from a table
+    /// built at compile time by [`Slot::child_rule`].
+    #[inline]
     fn child(self, name: Name) -> Slot {
+        // `get`: a name added to the enum but not to NAMES falls back on the rule.
+        match CHILDREN[self as usize].get(name as usize) {
+            Some(slot) => *slot,
+            None => self.child_rule(name),
+        }
+    }
+
+    /// The rule behind [`Slot::child`].
+    const fn child_rule(self, name: Name) -> Slot {
         use Name as N;
         use Slot as S;
         match (self, name) {
@@ -601,6 +625,30 @@ impl Slot {
     }
 }
 
+/// [`Slot::child_rule`] for every slot and name (`Name::Other` is 0, the others follow
+/// [`NAMES`]'s order): a match over some seventy pairs costs two unpredictable jumps an element,
+/// a table one load.
+static CHILDREN: [[Slot; NAME_COUNT]; SLOTS.len()] = {
+    let mut table = [[Slot::Skip; NAME_COUNT]; SLOTS.len()];
+    let mut parent = 0;
+    while parent < SLOTS.len() {
+        table[parent][Name::Other as usize] = SLOTS[parent].child_rule(Name::Other);
+        let mut known = 0;
+        while known < NAMES.len() {
+            let name = NAMES[known].0;
+            // NAMES follows the enum's order, so `name as usize` is its row index.
+            assert!(name as usize == known + 1);
+            table[parent][name as usize] = SLOTS[parent].child_rule(name);
+            known += 1;
+        }
+        parent += 1;
+    }
+    table
+};
+
+/// The number of [`Name`]s, `Other` included.
+const NAME_COUNT: usize = NAMES.len() + 1;
+
 #[derive(Clone, Copy)]
 struct Frame {
     slot: Slot,
@@ -678,14 +726,6 @@ impl<'a> Text<'a> {
     fn push_char(&mut self, c: char) {
         self.make_owned();
         self.owned.push(c);
-    }
-
-    fn get(&self) -> &str {
-        if self.use_owned {
-            &self.owned
-        } else {
-            self.borrowed.unwrap_or("")
-        }
     }
 }
 
@@ -769,16 +809,44 @@ fn namespace_declarations(element: &BytesStart<'_>) -> Vec<(Vec<u8>, String)> {
         .with_checks(false)
         .filter_map(Result::ok)
         .filter_map(|attribute| {
-            let key = attribute.key.into_inner();
-            let prefix = if key == b"xmlns" {
-                Vec::new()
-            } else {
-                key.strip_prefix(b"xmlns:")?.to_vec()
-            };
-            let uri = String::from_utf8_lossy(&attribute.value).trim().to_owned();
+            let prefix = declared_prefix(attribute.key.into_inner())?.to_vec();
+            let uri = namespace_uri(&attribute.value).into_owned();
             Some((prefix, uri))
         })
         .collect()
+}
+
+/// The namespace an element's own declarations give `prefix` (empty: the default namespace),
+/// the last one if it is declared twice; borrowed unless the value is not UTF-8.
+fn declared_namespace<'e>(element: &'e BytesStart<'_>, prefix: &[u8]) -> Option<Cow<'e, str>> {
+    let mut uri = None;
+    for attribute in element.attributes().with_checks(false).flatten() {
+        if declared_prefix(attribute.key.into_inner()) == Some(prefix) {
+            uri = Some(attribute.value);
+        }
+    }
+    uri.map(|value| match value {
+        Cow::Borrowed(value) => namespace_uri(value),
+        Cow::Owned(value) => Cow::Owned(namespace_uri(&value).into_owned()),
+    })
+}
+
+/// The prefix an attribute declares a namespace for (`xmlns:p`: `p`; `xmlns`: empty), if it is
+/// a namespace declaration.
+fn declared_prefix(key: &[u8]) -> Option<&[u8]> {
+    if key == b"xmlns" {
+        Some(b"")
+    } else {
+        key.strip_prefix(b"xmlns:")
+    }
+}
+
+/// A namespace declaration's value as text, trimmed.
+fn namespace_uri(value: &[u8]) -> Cow<'_, str> {
+    match String::from_utf8_lossy(value) {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+    }
 }
 
 fn text_outside_root(position: u64) -> Error {
@@ -843,7 +911,8 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
         date_format: None,
         outer_namespaces: Vec::new(),
     };
-    let mut root_name: Option<String> = None;
+    // The first element's local name, for the error when it is not a permit.
+    let mut root_name: Option<Cow<'_, str>> = None;
     // Set once the document's root element has closed: anything but white space, comments and
     // processing instructions after it is a second document.
     let mut root_closed = false;
@@ -856,35 +925,32 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
 
     loop {
         let start = reader.buffer_position() + offset;
-        let event = match reader.read_event() {
-            Ok(event) => event,
+        match reader.read_event() {
             Err(error) => return Err(parse_error(&error, reader.error_position() + offset)),
-        };
-        match event {
-            Event::Start(_) | Event::Empty(_) if state.frames.len() >= limits.max_depth => {
+            Ok(Event::Start(_)) | Ok(Event::Empty(_)) if state.frames.len() >= limits.max_depth => {
                 return Err(Error::TooDeep {
                     limit: limits.max_depth,
                     position: start,
                 });
             }
-            Event::Start(_) | Event::Empty(_) if root_closed && state.frames.is_empty() => {
+            Ok(Event::Start(_)) | Ok(Event::Empty(_)) if root_closed && state.frames.is_empty() => {
                 return Err(outside_root("a second root element", start));
             }
-            Event::Start(element) => {
+            Ok(Event::Start(ref element)) => {
                 if root_name.is_none() && state.frames.is_empty() {
-                    root_name = Some(String::from_utf8_lossy(element.local_name().as_ref()).into());
+                    root_name = Some(element_name(input, element));
                 }
-                state.start(&element, &reader, start)?;
+                state.start(element, &reader, start)?;
             }
-            Event::Empty(element) => {
+            Ok(Event::Empty(ref element)) => {
                 if root_name.is_none() && state.frames.is_empty() {
-                    root_name = Some(String::from_utf8_lossy(element.local_name().as_ref()).into());
+                    root_name = Some(element_name(input, element));
                 }
-                state.start(&element, &reader, start)?;
+                state.start(element, &reader, start)?;
                 state.end();
                 root_closed |= state.frames.is_empty();
             }
-            Event::End(_) => {
+            Ok(Event::End(_)) => {
                 if state.frames.is_empty() {
                     return Err(Error::MalformedXml {
                         position: start,
@@ -896,17 +962,17 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
             }
             // Text outside the root is not well-formed XML, and could hide a second document
             // (a permit after some text after another document).
-            Event::Text(text)
+            Ok(Event::Text(ref text))
                 if state.frames.is_empty() && !text.iter().all(u8::is_ascii_whitespace) =>
             {
                 return Err(text_outside_root(start));
             }
-            Event::CData(_) | Event::GeneralRef(_) if state.frames.is_empty() => {
+            Ok(Event::CData(_)) | Ok(Event::GeneralRef(_)) if state.frames.is_empty() => {
                 return Err(text_outside_root(start));
             }
-            Event::Text(text) => {
+            Ok(Event::Text(ref text)) => {
                 if state.in_leaf() {
-                    match borrowed_text(input, has_cr, &text) {
+                    match borrowed_text(input, has_cr, text) {
                         Some(text) => state.text.push_str(text),
                         None => state.text.push_cow(text.xml10_content().map_err(|error| {
                             Error::MalformedXml {
@@ -917,9 +983,9 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
                     }
                 }
             }
-            Event::CData(cdata) => {
+            Ok(Event::CData(ref cdata)) => {
                 if state.in_leaf() {
-                    match borrowed_text(input, has_cr, &cdata) {
+                    match borrowed_text(input, has_cr, cdata) {
                         Some(text) => state.text.push_str(text),
                         None => state.text.push_cow(cdata.xml10_content().map_err(|error| {
                             Error::MalformedXml {
@@ -930,15 +996,15 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
                     }
                 }
             }
-            Event::GeneralRef(reference) => {
-                let c = resolve_reference(&reference, start)?;
+            Ok(Event::GeneralRef(ref reference)) => {
+                let c = resolve_reference(reference, start)?;
                 if state.in_leaf() {
                     state.text.push_char(c);
                 }
             }
-            Event::DocType(_) => return Err(Error::DtdForbidden { position: start }),
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-            Event::Eof => break,
+            Ok(Event::DocType(_)) => return Err(Error::DtdForbidden { position: start }),
+            Ok(Event::Decl(_)) | Ok(Event::PI(_)) | Ok(Event::Comment(_)) => {}
+            Ok(Event::Eof) => break,
         }
     }
 
@@ -953,7 +1019,9 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
     }
     if !state.permit_seen {
         return match root_name {
-            Some(root) => Err(Error::NotAPermit { root }),
+            Some(root) => Err(Error::NotAPermit {
+                root: root.into_owned(),
+            }),
             None => Err(Error::MalformedXml {
                 position: reader.buffer_position() + offset,
                 message: "the document has no element".into(),
@@ -976,6 +1044,15 @@ fn borrowed_text<'a>(input: &'a str, has_cr: bool, content: &[u8]) -> Option<&'a
     }
     let offset = (content.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
     input.get(offset..offset.checked_add(content.len())?)
+}
+
+/// An element's local name, borrowed from the input.
+fn element_name<'a>(input: &'a str, element: &BytesStart<'_>) -> Cow<'a, str> {
+    let local = element.local_name();
+    match borrowed_text(input, false, local.as_ref()) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(String::from_utf8_lossy(local.as_ref()).into_owned()),
+    }
 }
 
 fn parse_error(error: &quick_xml::Error, position: u64) -> Error {
@@ -1061,17 +1138,12 @@ impl<'a> State<'a> {
             Some(colon) => &qualified[..colon],
             None => b"",
         };
-        let own = namespace_declarations(element)
-            .into_iter()
-            .rev()
-            .find(|(declared, _)| declared == prefix)
-            .map(|(_, uri)| uri);
-        let uri = own.or_else(|| {
+        let uri = declared_namespace(element, prefix).or_else(|| {
             self.outer_namespaces
                 .iter()
                 .rev()
                 .find(|declared| declared.prefix == prefix)
-                .map(|declared| declared.uri.clone())
+                .map(|declared| Cow::Borrowed(declared.uri.as_str()))
         });
         match uri {
             Some(uri) if !uri.is_empty() && uri != super::PERMIT_NAMESPACE => Err(ambiguous(
@@ -1231,7 +1303,7 @@ impl<'a> State<'a> {
         if slot.is_quantity() {
             self.unit = value.map(|unit| Coded::parse(&unit));
         } else if wanted.is_some() {
-            self.date_format = value;
+            self.date_format = value.map(Cow::into_owned);
         }
         if leaf {
             self.text.clear();
@@ -1253,12 +1325,20 @@ impl<'a> State<'a> {
         }
         let parent = self.frames.last().copied();
         if frame.leaf {
-            let text = std::mem::take(&mut self.text);
-            let value = trim_xml(text.get());
-            if !value.is_empty() {
-                self.leaf(frame, parent, value);
+            // The text borrowed from the input needs no move; only text put together from
+            // pieces is taken out of the state for the call, and its buffer put back after.
+            if self.text.use_owned {
+                let owned = std::mem::take(&mut self.text.owned);
+                let value = trim_xml(&owned);
+                if !value.is_empty() {
+                    self.leaf(frame, parent, value);
+                }
+                self.text.owned = owned;
+            } else if let Some(value) = self.text.borrowed.map(trim_xml) {
+                if !value.is_empty() {
+                    self.leaf(frame, parent, value);
+                }
             }
-            self.text = text;
             // A value read from a child (a date string) is not the parent's value too.
             self.text.clear();
             return;
@@ -1790,12 +1870,12 @@ impl<'a> State<'a> {
 /// Checks every attribute of an element for well-formedness (quoting, duplicates, references)
 /// and returns the value of the `wanted` attribute (a quantity's `unitCode`, a date string's
 /// `format`): absent, empty and EPIX's `?` placeholder all mean "not given".
-fn attributes(
-    element: &BytesStart<'_>,
+fn attributes<'e>(
+    element: &'e BytesStart<'_>,
     reader: &Reader<&[u8]>,
     position: u64,
     wanted: Option<&[u8]>,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<Cow<'e, str>>, Error> {
     let mut found = None;
     // quick-xml's own duplicate check compares every pair; this one is linear: a list while
     // short, a hash set beyond, and no more than MAX_ATTRIBUTES in all.
@@ -1846,9 +1926,13 @@ fn attributes(
             .decode_and_unescape_value(reader.decoder())
             .map_err(|error| parse_error(&error, position))?;
         if is_wanted && found.is_none() {
-            let value = trim_xml(&value);
+            // Borrowed from the element unless a reference had to be resolved.
+            let value = match value {
+                Cow::Borrowed(value) => Cow::Borrowed(trim_xml(value)),
+                Cow::Owned(value) => Cow::Owned(trim_xml(&value).to_owned()),
+            };
             if !value.is_empty() && value != "?" {
-                found = Some(value.to_owned());
+                found = Some(value);
             }
         }
     }
@@ -2064,5 +2148,22 @@ mod tests {
         assert_eq!(Name::of(b"Unknown"), Name::Other);
         assert_eq!(Name::of(b""), Name::Other);
         assert_eq!(Name::of(b"id"), Name::Other, "names are case-sensitive");
+    }
+
+    #[test]
+    fn the_child_table_gives_what_the_rule_gives_for_every_slot_and_name() {
+        assert!(SLOTS
+            .iter()
+            .enumerate()
+            .all(|(index, slot)| *slot as usize == index));
+        let names = NAMES.iter().map(|(name, _)| *name).chain([Name::Other]);
+        for name in names {
+            for slot in SLOTS {
+                assert_eq!(slot.child(name), slot.child_rule(name), "{slot:?} {name:?}");
+            }
+        }
+        assert_eq!(Slot::Header.child(Name::Id), Slot::PermitNumber);
+        assert_eq!(Slot::Party.child(Name::Id), Slot::PartyId);
+        assert_eq!(Slot::Skip.child(Name::Id), Slot::Skip);
     }
 }
