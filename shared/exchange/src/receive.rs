@@ -1103,14 +1103,7 @@ mod tests {
     #[test]
     fn hostile_requests_at_volume_get_their_status_and_store_nothing() {
         use proptest::prelude::*;
-        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-        let config = Config {
-            cases: crate::testing::hostile_cases(),
-            failure_persistence: None,
-            ..Config::default()
-        };
-        let mut runner =
-            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[23; 32]));
+        let mut runner = crate::testing::hostile_runner(23);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

@@ -739,14 +739,7 @@ mod tests {
     #[test]
     fn hostile_use_and_verify_messages_at_volume_get_their_status_and_record_nothing() {
         use proptest::prelude::*;
-        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-        let config = Config {
-            cases: crate::testing::hostile_cases(),
-            failure_persistence: None,
-            ..Config::default()
-        };
-        let mut runner =
-            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[29; 32]));
+        let mut runner = crate::testing::hostile_runner(29);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

@@ -595,11 +595,23 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Cases of the generated hostile-request tests: 96 in `make test`, `ECITES_HOSTILE_CASES`
-/// when set (`make soak` runs thousands).
-pub fn hostile_cases() -> u32 {
-    std::env::var("ECITES_HOSTILE_CASES")
+/// The runner of the generated hostile-request tests: a fixed `seed` (ChaCha), no failure
+/// files, 96 cases in `make test` or `ECITES_HOSTILE_CASES` when set (`make soak` runs
+/// thousands).
+#[cfg(test)]
+pub fn hostile_runner(seed: u8) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let cases = std::env::var("ECITES_HOSTILE_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
-        .unwrap_or(96)
+        .unwrap_or(96);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+    )
 }
