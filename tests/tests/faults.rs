@@ -1,6 +1,7 @@
 //! Faults in the AWS calls of the functions, injected by a loopback proxy in front of moto
 //! ([`ecites_local::emulation::aws_proxy`]): each service's own throttling error, 500 and 503,
-//! a connection reset before the request is applied, and a request applied whose answer is lost.
+//! a connection reset before the request is applied, a request applied whose answer is lost,
+//! and one held past the client's attempt timeout.
 //! Nothing may be lost and nothing doubled: every valid permit ends delivered exactly once, every
 //! invalid one rejected with a report, no queue or DLQ left holding a message.
 
@@ -27,6 +28,7 @@ async fn every_injected_fault_reaches_the_functions_as_a_transient_error() {
         let client_options = ecites_aws::ClientOptions {
             emulator_credentials: true,
             max_attempts: Some(1),
+            attempt_timeout: Some(ecites_local::FAULTED_ATTEMPT_TIMEOUT),
             ..ecites_aws::ClientOptions::default()
         };
         let clients =

@@ -37,6 +37,14 @@ pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(30);
 /// next attempt. SQS allows a visibility timeout of up to 12 hours.
 pub const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(4 * 60 * 60);
 
+/// How long one attempt of an AWS request may take before the SDK gives it up and retries
+/// (its standard retry policy: 3 attempts): a request that hangs (a connection that stalls, a
+/// service that never answers) costs this, not the function's whole timeout.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long establishing a connection may take (the SDK's own default, kept when the attempt
+/// timeout is set).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+
 fn optional(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -253,6 +261,9 @@ pub struct ClientOptions {
     pub emulator_credentials: bool,
     /// Maximum attempts per request (default: the SDK's standard 3).
     pub max_attempts: Option<u32>,
+    /// How long one attempt may take (default [`DEFAULT_ATTEMPT_TIMEOUT`]; the local stack
+    /// under fault injection uses a shorter one so that an injected timeout costs little).
+    pub attempt_timeout: Option<Duration>,
     /// An endpoint instead of the one aws-config finds (`AWS_ENDPOINT_URL` or none).
     pub endpoint_url: Option<String>,
     /// A region instead of the one aws-config finds (`AWS_REGION`, the profile, or
@@ -297,6 +308,14 @@ impl AwsConfig {
                 "test", "test", None, None, "emulator",
             ));
         }
+        loader = loader.timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(
+                    options.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT),
+                )
+                .build(),
+        );
         if let Some(attempts) = options.max_attempts {
             loader = loader.retry_config(
                 aws_config::retry::RetryConfig::standard().with_max_attempts(attempts),

@@ -124,7 +124,16 @@ pub struct Local {
     pub ingest_source: EventSource,
     /// Counts the function's AWS requests.
     pub counter: RequestCounter,
+    /// The attempt timeout of the functions' AWS clients: [`FAULTED_ATTEMPT_TIMEOUT`] under
+    /// fault injection, otherwise the SDK configuration's default
+    /// ([`ecites_aws::config::DEFAULT_ATTEMPT_TIMEOUT`]).
+    pub attempt_timeout: Option<Duration>,
 }
+
+/// The functions' attempt timeout when [`LocalOptions::aws_faults`] is set: shorter than the
+/// proxy's [`emulation::aws_proxy::TIMEOUT_HOLD`], so an injected timeout costs 2 s, and long
+/// enough for the emulator's slowest answers under load.
+pub const FAULTED_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Local {
     /// Starts moto (unless an endpoint is given), creates the stack and wires the function.
@@ -160,11 +169,13 @@ impl Local {
             max_object_bytes: options.max_object_bytes,
         };
         let counter = RequestCounter::new();
+        let attempt_timeout = options.aws_faults.as_ref().map(|_| FAULTED_ATTEMPT_TIMEOUT);
         let function_options = ClientOptions {
             counter: Some(counter.clone()),
             faults: options.faults.clone(),
             emulator_credentials: true,
             max_attempts: options.max_attempts,
+            attempt_timeout,
             ..ClientOptions::default()
         };
         let proxy = if options.aws_latency.is_zero() && options.aws_faults.is_none() {
@@ -198,6 +209,7 @@ impl Local {
             config,
             function,
             ingest_source,
+            attempt_timeout,
             counter,
         })
     }

@@ -335,12 +335,18 @@ where
         Output = Result<aws_lambda_events::event::sqs::SqsBatchResponse, lambda_runtime::Error>,
     >,
 {
-    let before = proxy.map(AwsProxy::requests).unwrap_or_default();
+    // What reached the proxy: requests it passed on and requests it faulted (a request held
+    // as a timeout is counted only as a fault).
+    let seen = || {
+        proxy.map_or(0, |p| {
+            p.requests() + p.faults_injected().values().sum::<u64>()
+        })
+    };
+    let before = seen();
     let mut source = source.clone();
     source.batching_window = Duration::from_secs(1);
     let cut = tokio::time::timeout(Duration::from_millis(150), source.poll_once(handler)).await;
-    let after = proxy.map(AwsProxy::requests).unwrap_or_default();
-    cut.is_err() && after > before
+    cut.is_err() && seen() > before
 }
 
 /// Runs every function of both MAs until quiet, replaying the DLQs as the runbook says, until

@@ -56,19 +56,27 @@ pub enum Fault {
     /// The emulator applied the request, then the connection closed without its answer: the
     /// write happened and the caller saw an error.
     LostResponse,
+    /// No answer for [`TIMEOUT_HOLD`], longer than the local stack's attempt timeout under
+    /// faults ([`crate::FAULTED_ATTEMPT_TIMEOUT`]): the SDK gives the attempt up and retries;
+    /// the request is never applied.
+    Timeout,
 }
+
+/// How long a [`Fault::Timeout`] holds a request before closing its connection.
+pub const TIMEOUT_HOLD: Duration = Duration::from_secs(3);
 
 impl Fault {
     /// Every kind, in order.
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 6] = [
         Fault::Throttle,
         Fault::ServerError,
         Fault::Unavailable,
         Fault::Reset,
         Fault::LostResponse,
+        Fault::Timeout,
     ];
 
-    /// Its name in tables (`throttle`, `500`, `503`, `reset`, `lost response`).
+    /// Its name in tables (`throttle`, `500`, `503`, `reset`, `lost response`, `timeout`).
     pub fn name(self) -> &'static str {
         match self {
             Fault::Throttle => "throttle",
@@ -76,6 +84,7 @@ impl Fault {
             Fault::Unavailable => "503",
             Fault::Reset => "reset",
             Fault::LostResponse => "lost response",
+            Fault::Timeout => "timeout",
         }
     }
 }
@@ -263,6 +272,10 @@ async fn answer(
     match fault {
         None => Ok(forward(shared, request).await),
         Some(Fault::Reset) => Err(closed()),
+        Some(Fault::Timeout) => {
+            tokio::time::sleep(TIMEOUT_HOLD).await;
+            Err(closed())
+        }
         Some(Fault::LostResponse) => {
             let _applied = forward(shared, request).await;
             Err(closed())
@@ -478,6 +491,16 @@ mod tests {
         assert!(try_post(&proxy.endpoint()).await.is_err());
         assert!(upstream.received().is_empty(), "not applied");
         assert_eq!(proxy.faults_injected()[&Fault::Reset], 1);
+    }
+
+    #[tokio::test]
+    async fn a_timeout_holds_the_request_without_an_answer_and_never_applies_it() {
+        let (upstream, proxy) = faulty(Fault::Timeout).await;
+        let started = std::time::Instant::now();
+        assert!(try_post(&proxy.endpoint()).await.is_err());
+        assert!(started.elapsed() >= TIMEOUT_HOLD, "held");
+        assert!(upstream.received().is_empty(), "not applied");
+        assert_eq!(proxy.faults_injected()[&Fault::Timeout], 1);
     }
 
     #[tokio::test]

@@ -131,6 +131,7 @@ impl Ma {
         let function_options = ClientOptions {
             counter: Some(local.counter.clone()),
             emulator_credentials: true,
+            attempt_timeout: local.attempt_timeout,
             ..ClientOptions::default()
         };
         let aws =

@@ -62,17 +62,21 @@ impl LocalNotify {
     pub async fn start(local: &Local, options: NotifyOptions) -> anyhow::Result<LocalNotify> {
         // The functions' clients go through the latency proxy when there is one (and so do the
         // SNS and SSM clients the set-up and the subscription admin share with them).
-        let clients =
-            NotifyClients::new(Some(local.function_endpoint.as_str()), REGION, true).await;
-        let function_clients = Clients::new(
-            Some(&local.function_endpoint),
-            REGION,
-            &ClientOptions {
-                emulator_credentials: true,
-                ..ClientOptions::default()
-            },
-        )
-        .await;
+        let function_options = ClientOptions {
+            emulator_credentials: true,
+            attempt_timeout: local.attempt_timeout,
+            ..ClientOptions::default()
+        };
+        let clients = NotifyClients::from_aws(
+            &ecites_aws::AwsConfig::load(
+                function_options
+                    .clone()
+                    .at(Some(&local.function_endpoint), REGION),
+            )
+            .await,
+        );
+        let function_clients =
+            Clients::new(Some(&local.function_endpoint), REGION, &function_options).await;
         let prefix = local
             .stack
             .bucket
