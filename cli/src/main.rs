@@ -105,7 +105,9 @@ enum Command {
     /// delivery. Needs ECITES_DELIVERIES_DLQ_URL besides the functions' environment. With
     /// --no-partner XC: send the deliveries recorded NO_PARTNER for XC, once XC is in the
     /// partner directory. With --failed XB: send again the deliveries to XB that ended FAILED
-    /// (a permanent refusal: never on the DLQ), once the cause is fixed.
+    /// (a permanent refusal: never on the DLQ), once the cause is fixed. With
+    /// --notify-failures: notify the ledger changes of the stream batches on the notify failure
+    /// queue (within 24 hours: the stream keeps records no longer).
     Replay {
         /// The most messages (or deliveries) to replay.
         #[arg(long, default_value_t = 1000)]
@@ -120,6 +122,12 @@ enum Command {
         /// (RFC 3339, or a date for its first instant, UTC).
         #[arg(long, value_name = "TIME", requires = "ended")]
         since: Option<String>,
+        /// Instead of the DLQ: the notify failure queue (ECITES_NOTIFY_FAILURE_QUEUE_URL). Each
+        /// message names a stream batch notify gave up on; its records are read again from the
+        /// ledger's stream and notified, and the message is deleted once every record was.
+        /// Needs ECITES_TOPIC_ARN and ECITES_WEBHOOK_QUEUE_URL too (or --stack).
+        #[arg(long, conflicts_with_all = ["no_partner", "failed", "since"])]
+        notify_failures: bool,
     },
     /// Manage the partner directory (partner MAs: endpoint, public key, accepted documents).
     Partners {
@@ -332,7 +340,9 @@ fn main() -> ExitCode {
             no_partner,
             failed,
             since,
+            notify_failures,
         } => match (no_partner.as_deref(), failed.as_deref()) {
+            _ if notify_failures => run_async(replay::run_notify_failures(limit)),
             (Some(country), _) => run_async(replay::run_ended(
                 replay::Ended::NoPartner(country),
                 since.as_deref(),

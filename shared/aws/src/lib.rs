@@ -35,6 +35,8 @@ pub mod s3;
 pub mod signing;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "dynamodbstreams")]
+pub mod streams;
 #[cfg(feature = "dynamodb")]
 pub mod status;
 pub mod telemetry;
