@@ -802,6 +802,7 @@ async fn a_partner_written_in_python_from_the_docs_exchanges_permits_both_ways()
         public_key: Some(xc_key.public_key_base64()),
         key_id: Some(xc_key.key_id.clone()),
         rotation_keys: Vec::new(),
+        client_certificate_secret: None,
     };
     xa.set_directory(vec![xb.as_partner(), xc]).await.unwrap();
 
