@@ -12,6 +12,7 @@ mod keys;
 mod partners;
 mod replay;
 mod report;
+mod smoke;
 mod species;
 mod stack;
 mod status;
@@ -128,6 +129,25 @@ enum Command {
         /// Needs ECITES_TOPIC_ARN and ECITES_WEBHOOK_QUEUE_URL too (or --stack).
         #[arg(long, conflicts_with_all = ["no_partner", "failed", "since"])]
         notify_failures: bool,
+    },
+    /// Prove a deployed stack end to end with a staging partner: drop a synthetic test permit
+    /// (marked as no CITES permit) for it into the inbox, wait until ingest records it and the
+    /// partner acknowledges it (DELIVERED, with its tracking number), and with --receive until
+    /// the partner's own permit reaches our receive endpoint. Prints each step with its time.
+    ///
+    /// Exit status: 0 every step passed, 1 a step failed or the time ran out, 2 the ledger or
+    /// the bucket could not be reached.
+    Smoke {
+        /// The staging partner's country (ISO 3166-1 alpha-2), in the partner directory.
+        #[arg(long, value_name = "COUNTRY")]
+        partner: String,
+        /// Also wait for the partner's permit NUMBER (issued by it, sent to our receive
+        /// endpoint, e.g. with docs/examples/reference_partner.py send).
+        #[arg(long, value_name = "NUMBER")]
+        receive: Option<String>,
+        /// The most seconds the whole run may take.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        timeout: u64,
     },
     /// Manage the partner directory (partner MAs: endpoint, public key, accepted documents).
     Partners {
@@ -355,6 +375,16 @@ fn main() -> ExitCode {
             )),
             (None, None) => run_async(replay::run(limit)),
         },
+        Command::Smoke {
+            partner,
+            receive,
+            timeout,
+        } => run_async(smoke::run(smoke::SmokeArgs {
+            partner,
+            receive,
+            timeout: std::time::Duration::from_secs(timeout),
+            poll: std::time::Duration::from_secs(1),
+        })),
         Command::Partners { command } => run_async(partners::run(command)),
         Command::Agencies { command } => run_async(agencies::run(command)),
         Command::Species { command } => run_async(species::run(command)),
