@@ -3,6 +3,9 @@
 //! stream holds the records of a permit ingest recorded, and the notify failure queue holds the
 //! invocation record Lambda sends when notify gives up on them.
 
+mod common;
+
+use common::described;
 use ecites_exchange::notify::{Channel, EventType, Filters, Role, Subscription};
 use ecites_local::stack::notify::{LocalNotify, NotifyOptions};
 use ecites_local::{fixtures, Local, LocalOptions, REGION};
@@ -194,28 +197,12 @@ fn replay(scene: &Scene) -> Output {
     let (local, notify) = (&scene.local, &scene.notify);
     std::process::Command::new(env!("CARGO_BIN_EXE_ecites"))
         .args(["replay", "--notify-failures"])
-        .env("AWS_ENDPOINT_URL", &local.endpoint)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("ECITES_COUNTRY", "XA")
-        .env("ECITES_BUCKET", &local.stack.bucket)
-        .env("ECITES_TABLE", &local.stack.table)
+        .envs(local.operator_env())
         .env("ECITES_TOPIC_ARN", &notify.topic_arn)
         .env("ECITES_WEBHOOK_QUEUE_URL", &notify.webhook_queue_url)
         .env("ECITES_NOTIFY_FAILURE_QUEUE_URL", &scene.failure_queue_url)
         .output()
         .expect("the ecites binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The events the agency queue received, as (type, subject).
@@ -256,8 +243,8 @@ async fn replay_notify_failures_notifies_the_failed_batch_once_and_deletes_its_m
     send(&scene, &record).await;
 
     let output = replay(&scene);
-    assert!(output.status.success(), "{}", text(&output));
-    let said = text(&output);
+    assert!(output.status.success(), "{}", described(&output));
+    let said = described(&output);
     assert!(
         said.contains(&format!(
             "Replayed {} records of shard {shard}",
@@ -284,11 +271,11 @@ async fn replay_notify_failures_notifies_the_failed_batch_once_and_deletes_its_m
     );
 
     let again = replay(&scene);
-    assert!(again.status.success(), "{}", text(&again));
+    assert!(again.status.success(), "{}", described(&again));
     assert!(
-        text(&again).contains("The notify failure queue is empty"),
+        described(&again).contains("The notify failure queue is empty"),
         "{}",
-        text(&again)
+        described(&again)
     );
 }
 
@@ -309,8 +296,8 @@ async fn records_the_stream_no_longer_has_are_reported_and_their_message_is_kept
     send(&scene, r#"{"not": "an invocation record"}"#).await;
 
     let output = replay(&scene);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let said = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", described(&output));
+    let said = described(&output);
     assert!(
         said.contains(&format!(
             "Could not read the records of shard {shard} again: the stream no longer has the records from {first} to {end}"

@@ -4,84 +4,48 @@
 //! door), and the reference partner (docs/examples/reference_partner.py) as the staging
 //! partner XZ on loopback.
 
+mod common;
+
+use common::described;
 use ecites_exchange::directory::Partner;
 use ecites_exchange::protocol::SigningIdentity;
+use ecites_local::emulation::reference_partner::command as reference_partner;
+use ecites_local::fixtures;
 use ecites_local::stack::exchange::{start_pair, Ma, PairOptions};
-use ecites_local::{fixtures, REGION};
-use std::process::Output;
 use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
-
-/// The Python of the virtualenv moto runs from (it has `cryptography`).
-fn python() -> std::path::PathBuf {
-    ecites_local::emulation::moto::moto_binary()
-        .parent()
-        .expect("moto_server lives in a bin folder")
-        .join("python")
-}
-
-/// docs/examples/reference_partner.py with `args`.
-fn reference_partner(args: &[&str]) -> tokio::process::Command {
-    let script =
-        ecites_local::emulation::moto::repo_root().join("docs/examples/reference_partner.py");
-    let mut command = tokio::process::Command::new(python());
-    command.arg(script).args(args).kill_on_drop(true);
-    command
-}
 
 /// XZ's endpoint (the reference partner trusting XA's key), listed in XA's directory.
 async fn staging_partner(xa: &Ma, xb: &Ma, xz_key: &SigningIdentity) -> tokio::process::Child {
-    let mut serving = reference_partner(&[
-        "serve",
-        "--country",
+    let ecites_local::emulation::reference_partner::Serving {
+        child,
+        endpoint,
+        mut lines,
+    } = ecites_local::emulation::reference_partner::serve(
         "XZ",
-        "--sender",
         "XA",
-        "--sender-key",
         &xa.key.public_key_base64(),
-        "--sender-key-id",
         &xa.key.key_id,
-    ])
-    .stdout(std::process::Stdio::piped())
-    .spawn()
+    )
+    .await
     .expect("python runs the reference partner");
-    let mut lines = tokio::io::BufReader::new(serving.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the reference partner starts within 30 s")
-        .unwrap()
-        .unwrap();
-    let listening: serde_json::Value = serde_json::from_str(&line).unwrap();
-    let mut xz = Partner::new(
-        ecites_local::country("XZ"),
-        listening["listening"].as_str().unwrap(),
-    );
+    let mut xz = Partner::new(ecites_local::country("XZ"), endpoint);
     xz.name = Some("MA of XZ (staging, reference partner)".into());
     xz.public_key = Some(xz_key.public_key_base64());
     xz.key_id = Some(xz_key.key_id.clone());
     xa.set_directory(vec![xb.as_partner(), xz]).await.unwrap();
     // Keep reading its lines so its pipe never fills.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    serving
+    child
 }
 
 /// `ecites smoke ...` with XA's deployment environment.
 fn smoke(xa: &Ma, args: &[&str]) -> tokio::process::Command {
-    let stack = &xa.local.stack;
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecites"));
     command
         .arg("smoke")
         .args(args)
-        .env("AWS_ENDPOINT_URL", &xa.local.endpoint)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(xa.local.operator_env())
         .env("ECITES_STACK", "xa-staging")
-        .env("ECITES_COUNTRY", "XA")
-        .env("ECITES_BUCKET", &stack.bucket)
-        .env("ECITES_TABLE", &stack.table)
-        .env("ECITES_PARTNERS_KEY", &stack.partners_key)
         .kill_on_drop(true);
     command
 }
@@ -101,15 +65,6 @@ async fn with_functions_running<T>(xa: &Ma, work: impl std::future::Future<Outpu
         done = work => done,
         () = pump => unreachable!("the pump never ends"),
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,8 +114,8 @@ async fn smoke_passes_when_the_staging_partner_acknowledges_and_sends_back() {
     };
     let (output, sent) = with_functions_running(&xa, async { tokio::join!(run, send) }).await;
     let _ = std::fs::remove_file(&xml_path);
-    assert!(sent.status.success(), "{}", text(&sent));
-    let said = text(&output.unwrap());
+    assert!(sent.status.success(), "{}", described(&sent));
+    let said = described(&output.unwrap());
     assert!(said.starts_with("exit Some(0)"), "{said}");
     assert!(
         said.contains("Smoke test of xa-staging with XZ: the synthetic test permit SMOKE-"),
@@ -201,7 +156,7 @@ async fn smoke_fails_naming_the_delivery_step_and_the_reason_when_the_partner_is
 
     let run = smoke(&xa, &["--partner", "XZ", "--timeout", "6"]).output();
     let output = with_functions_running(&xa, run).await.unwrap();
-    let said = text(&output);
+    let said = described(&output);
     assert_eq!(output.status.code(), Some(1), "{said}");
     assert!(said.contains("ingest recorded version 1"), "{said}");
     assert!(said.contains("FAILED"), "{said}");

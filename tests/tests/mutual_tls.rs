@@ -9,11 +9,23 @@
 use ecites_e2e::*;
 use ecites_exchange::ledger::DeliveryKind;
 use ecites_local::emulation::tls_front::{ClientAuthority, TlsFront};
-use ecites_local::stack::exchange::{delivery_message, start_pair, PairOptions};
+use ecites_local::stack::exchange::{delivery_message, start_pair, Ma, PairOptions};
 use std::time::Duration;
 
 /// How long forward may retry the delivery in a test.
 const QUIET: Duration = Duration::from_secs(30);
+
+/// What XA's ledger holds of `delivery`.
+async fn delivery_fields(
+    xa: &Ma,
+    delivery: &ecites_exchange::DeliveryMessage,
+) -> std::collections::HashMap<String, String> {
+    xa.store
+        .delivery_fields(delivery)
+        .await
+        .unwrap()
+        .expect("the delivery")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_reaches_a_partner_requiring_mutual_tls_only_with_the_client_certificate_its_entry_names(
@@ -48,12 +60,7 @@ async fn forward_reaches_a_partner_requiring_mutual_tls_only_with_the_client_cer
     let polled = xa.forward_source.poll_once(&handler).await.unwrap();
     assert_eq!(polled.failed, 1, "{polled:?}");
     let delivery = delivery_message("XA", "26XA0810", 1, DeliveryKind::Permit, "XB");
-    let fields = xa
-        .store
-        .delivery_fields(&delivery)
-        .await
-        .unwrap()
-        .expect("the delivery");
+    let fields = delivery_fields(&xa, &delivery).await;
     assert_eq!(fields["state"], "PENDING", "{fields:?}");
     let reason = fields["last_error"].to_ascii_lowercase();
     assert!(
@@ -87,12 +94,7 @@ async fn forward_reaches_a_partner_requiring_mutual_tls_only_with_the_client_cer
     xa.set_directory(vec![xb_entry]).await.unwrap();
     tokio::time::sleep(PairOptions::default().directory_ttl * 2).await;
     xa.forward_until_quiet(QUIET).await.unwrap();
-    let fields = xa
-        .store
-        .delivery_fields(&delivery)
-        .await
-        .unwrap()
-        .expect("the delivery");
+    let fields = delivery_fields(&xa, &delivery).await;
     assert_eq!(fields["state"], "DELIVERED", "{fields:?}");
     let received = xb
         .store

@@ -402,12 +402,7 @@ where
             .wait_time_seconds(0)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "sqs:ReceiveMessage on {queue_url}: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(|e| sqs_error("ReceiveMessage", queue_url, e))?;
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
             break;
@@ -428,18 +423,21 @@ where
                         .receipt_handle(handle)
                         .send()
                         .await
-                        .map_err(|e| {
-                            format!(
-                                "sqs:DeleteMessage on {queue_url}: {}",
-                                aws_sdk_sqs::error::DisplayErrorContext(e)
-                            )
-                        })?;
+                        .map_err(|e| sqs_error("DeleteMessage", queue_url, e))?;
                 }
             }
             report.batches.push(outcome);
         }
     }
     Ok(report)
+}
+
+/// An SQS call's failure on the failure queue, as text naming the call and the queue.
+fn sqs_error(operation: &str, queue_url: &str, error: impl std::error::Error) -> String {
+    format!(
+        "sqs:{operation} on {queue_url}: {}",
+        aws_sdk_sqs::error::DisplayErrorContext(error)
+    )
 }
 
 /// Replays one message's batch; `Err` when the message is not an invocation record.

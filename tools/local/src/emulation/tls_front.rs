@@ -36,16 +36,22 @@ pub struct ClientAuthority {
     certificate: rcgen::Certificate,
 }
 
+/// A throw-away self-signed certificate authority named `name`: its key and certificate.
+fn authority(name: &str) -> anyhow::Result<(rcgen::KeyPair, rcgen::Certificate)> {
+    let key = rcgen::KeyPair::generate().with_context(|| format!("{name} key"))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let certificate = params.self_signed(&key)?;
+    Ok((key, certificate))
+}
+
 impl ClientAuthority {
     /// A throw-away authority for client certificates.
     pub fn new() -> anyhow::Result<Self> {
-        let key = rcgen::KeyPair::generate().context("client authority key")?;
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "ecites-local client authority");
-        let certificate = params.self_signed(&key)?;
+        let (key, certificate) = authority("ecites-local client authority")?;
         Ok(ClientAuthority { key, certificate })
     }
 
@@ -89,13 +95,7 @@ impl TlsFront {
         dir: &Path,
         clients: Option<&ClientAuthority>,
     ) -> anyhow::Result<TlsFront> {
-        let ca_key = rcgen::KeyPair::generate().context("authority key")?;
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "ecites-local test authority");
-        let ca = ca_params.self_signed(&ca_key)?;
+        let (ca_key, ca) = authority("ecites-local test authority")?;
         let leaf_key = rcgen::KeyPair::generate().context("server key")?;
         let leaf_params =
             rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
