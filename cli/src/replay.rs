@@ -72,7 +72,7 @@ pub async fn run_notify_failures(limit: usize) -> anyhow::Result<ExitCode> {
         |event| async move { function.notify_batch(&event).await },
     )
     .await
-    .map_err(anyhow::Error::msg)?;
+    .map_err(|e| anyhow::anyhow!("the notify failure queue {queue_url}: {e}"))?;
     if report.batches.is_empty() {
         println!("The notify failure queue is empty: nothing to replay.");
         return Ok(ExitCode::SUCCESS);

@@ -280,7 +280,8 @@ async fn replay_notify_failures_notifies_the_failed_batch_once_and_deletes_its_m
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_the_stream_no_longer_has_are_reported_and_their_message_is_kept() {
+async fn records_the_stream_no_longer_has_or_gives_only_in_part_are_reported_and_their_message_is_kept(
+) {
     let scene = scene("nrb").await;
     let (stream_arn, shard, sequences) = stream_records(&scene.local).await;
     // A range past every record the stream has: what a trimmed (or mistyped) batch looks like.
@@ -294,6 +295,15 @@ async fn records_the_stream_no_longer_has_are_reported_and_their_message_is_kept
     )
     .await;
     send(&scene, r#"{"not": "an invocation record"}"#).await;
+    // A batch the stream gives only in part (its last record is not there): not replayed at
+    // all, so its message is never deleted with records left out.
+    let beyond = (last + 5).to_string();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    send(
+        &scene,
+        &invocation_record(&stream_arn, &shard, &sequences[0], &beyond, 9, &now),
+    )
+    .await;
 
     let output = replay(&scene);
     assert_eq!(output.status.code(), Some(1), "{}", described(&output));
@@ -317,8 +327,15 @@ async fn records_the_stream_no_longer_has_are_reported_and_their_message_is_kept
         said.contains("was left on the queue: not a DynamoDB stream invocation record"),
         "{said}"
     );
-    assert!(said.contains("0 of 2 failure messages replayed"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "up to {} only, not to the batch's last, {beyond}: replay again",
+            sequences.last().unwrap()
+        )),
+        "{said}"
+    );
+    assert!(said.contains("0 of 3 failure messages replayed"), "{said}");
     assert!(!said.contains("Debug") && !said.contains("{ "), "{said}");
-    assert_eq!(messages_on(&scene).await, 2, "nothing is deleted");
+    assert_eq!(messages_on(&scene).await, 3, "nothing is deleted");
     assert!(agency_events(&scene).await.is_empty());
 }

@@ -64,7 +64,10 @@ impl SecretClientCertificates {
                 Error::Transient { message, .. } => {
                     Error::transient(operation, format!("{secret}: {message}"))
                 }
-                other => Error::permanent(operation, format!("{secret}: {other}")),
+                Error::Permanent { message, .. } => {
+                    Error::permanent(operation, format!("{secret}: {message}"))
+                }
+                other => other,
             })?;
         let invalid = |why: &str| {
             Error::permanent(

@@ -203,7 +203,8 @@ pub enum ReadError {
 /// `GetRecords` until a record past its end (or the shard's end). Errors:
 /// [`ReadError::Trimmed`] when the stream refuses the position (`TrimmedDataAccessException`,
 /// `ResourceNotFoundException`) or its first record is not the batch's first;
-/// [`ReadError::Stream`] for other failures.
+/// [`ReadError::Stream`] when the records read stop before the batch's last, or for other
+/// failures.
 pub async fn read_batch(
     streams: &aws_sdk_dynamodbstreams::Client,
     batch: &FailedBatch,
@@ -273,16 +274,31 @@ pub async fn read_batch(
         }
         iterator = read.next_shard_iterator;
     }
-    let first = records
-        .first()
-        .and_then(|r| r.dynamodb()?.sequence_number())
-        .map(str::to_owned);
-    match first {
-        Some(first) if first == batch.start_sequence_number => Ok(records),
-        Some(first) => Err(trimmed(format!(
-            "its first record there is {first}, after the batch's first"
+    let sequence = |record: Option<&Record>| {
+        record
+            .and_then(|r| r.dynamodb()?.sequence_number())
+            .map(str::to_owned)
+    };
+    match sequence(records.first()) {
+        Some(first) if first == batch.start_sequence_number => {}
+        Some(first) => {
+            return Err(trimmed(format!(
+                "its first record there is {first}, after the batch's first"
+            )))
+        }
+        None => return Err(trimmed("no record in that range".to_owned())),
+    }
+    // The stream may answer empty before its next record: a batch read only in part is not
+    // replayed, so its message is never deleted with records left out.
+    match sequence(records.last()) {
+        Some(last) if last == batch.end_sequence_number => Ok(records),
+        last => Err(ReadError::Stream(format!(
+            "the stream gave the records of shard {} from {} up to {} only, not to the batch's last, {}: replay again",
+            batch.shard_id,
+            batch.start_sequence_number,
+            last.unwrap_or_default(),
+            batch.end_sequence_number
         ))),
-        None => Err(trimmed("no record in that range".to_owned())),
     }
 }
 
@@ -379,14 +395,14 @@ impl NotifyReplayReport {
 /// function's batch handler, whose claims make records already notified harmless); the message
 /// is deleted only when the handler reports no failure. Each message is received with a
 /// 5-minute visibility timeout, so one kept reappears for the next replay. Errors: the queue
-/// cannot be read or a message deleted (as text, naming the call).
+/// cannot be read or a message deleted (transient or permanent as SQS said, naming the call).
 pub async fn replay_notify_failures<F, Fut>(
     sqs: &aws_sdk_sqs::Client,
     streams: &aws_sdk_dynamodbstreams::Client,
     queue_url: &str,
     limit: usize,
     notify: F,
-) -> Result<NotifyReplayReport, String>
+) -> Result<NotifyReplayReport, ecites_exchange::Error>
 where
     F: Fn(Event) -> Fut,
     Fut: Future<Output = DynamoDbEventResponse>,
@@ -402,7 +418,7 @@ where
             .wait_time_seconds(0)
             .send()
             .await
-            .map_err(|e| sqs_error("ReceiveMessage", queue_url, e))?;
+            .map_err(|e| crate::classify("sqs:ReceiveMessage", e))?;
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
             break;
@@ -423,21 +439,13 @@ where
                         .receipt_handle(handle)
                         .send()
                         .await
-                        .map_err(|e| sqs_error("DeleteMessage", queue_url, e))?;
+                        .map_err(|e| crate::classify("sqs:DeleteMessage", e))?;
                 }
             }
             report.batches.push(outcome);
         }
     }
     Ok(report)
-}
-
-/// An SQS call's failure on the failure queue, as text naming the call and the queue.
-fn sqs_error(operation: &str, queue_url: &str, error: impl std::error::Error) -> String {
-    format!(
-        "sqs:{operation} on {queue_url}: {}",
-        aws_sdk_sqs::error::DisplayErrorContext(error)
-    )
 }
 
 /// Replays one message's batch; `Err` when the message is not an invocation record.
