@@ -84,10 +84,15 @@ pub fn smoke_permit(
     }
 }
 
-/// A smoke permit number: `SMOKE-<UTC yyyymmddThhmmss>-<4 hex>`, unique per run.
+/// A smoke permit number: `SMOKE-<UTC yyyymmddThhmmss>-<4 hex>`, unique per run; the annual
+/// report leaves out every permit numbered so.
 fn smoke_number(now: chrono::DateTime<chrono::Utc>) -> String {
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..4];
-    format!("SMOKE-{}-{suffix}", now.format("%Y%m%dT%H%M%S"))
+    format!(
+        "{}{}-{suffix}",
+        ecites_domain::model::SMOKE_TEST_PREFIX,
+        now.format("%Y%m%dT%H%M%S")
+    )
 }
 
 /// One step's line: `passed  1.2 s  <what>` or `FAILED 30.0 s  <why>`.
