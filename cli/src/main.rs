@@ -12,6 +12,7 @@ mod keys;
 mod partners;
 mod replay;
 mod report;
+mod smoke;
 mod species;
 mod stack;
 mod status;
@@ -105,7 +106,9 @@ enum Command {
     /// delivery. Needs ECITES_DELIVERIES_DLQ_URL besides the functions' environment. With
     /// --no-partner XC: send the deliveries recorded NO_PARTNER for XC, once XC is in the
     /// partner directory. With --failed XB: send again the deliveries to XB that ended FAILED
-    /// (a permanent refusal: never on the DLQ), once the cause is fixed.
+    /// (a permanent refusal: never on the DLQ), once the cause is fixed. With
+    /// --notify-failures: notify the ledger changes of the stream batches on the notify failure
+    /// queue (within 24 hours: the stream keeps records no longer).
     Replay {
         /// The most messages (or deliveries) to replay.
         #[arg(long, default_value_t = 1000)]
@@ -120,6 +123,31 @@ enum Command {
         /// (RFC 3339, or a date for its first instant, UTC).
         #[arg(long, value_name = "TIME", requires = "ended")]
         since: Option<String>,
+        /// Instead of the DLQ: the notify failure queue (ECITES_NOTIFY_FAILURE_QUEUE_URL). Each
+        /// message names a stream batch notify gave up on; its records are read again from the
+        /// ledger's stream and notified, and the message is deleted once every record was.
+        /// Needs ECITES_TOPIC_ARN and ECITES_WEBHOOK_QUEUE_URL too (or --stack).
+        #[arg(long, conflicts_with_all = ["no_partner", "failed", "since"])]
+        notify_failures: bool,
+    },
+    /// Prove a deployed stack end to end with a staging partner: drop a synthetic test permit
+    /// (marked as no CITES permit) for it into the inbox, wait until ingest records it and the
+    /// partner acknowledges it (DELIVERED, with its tracking number), and with --receive until
+    /// the partner's own permit reaches our receive endpoint. Prints each step with its time.
+    ///
+    /// Exit status: 0 every step passed, 1 a step failed or the time ran out, 2 the ledger or
+    /// the bucket could not be reached.
+    Smoke {
+        /// The staging partner's country (ISO 3166-1 alpha-2), in the partner directory.
+        #[arg(long, value_name = "COUNTRY")]
+        partner: String,
+        /// Also wait for the partner's permit NUMBER (issued by it, sent to our receive
+        /// endpoint, e.g. with docs/examples/reference_partner.py send).
+        #[arg(long, value_name = "NUMBER")]
+        receive: Option<String>,
+        /// The most seconds the whole run may take.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        timeout: u64,
     },
     /// Manage the partner directory (partner MAs: endpoint, public key, accepted documents).
     Partners {
@@ -332,7 +360,9 @@ fn main() -> ExitCode {
             no_partner,
             failed,
             since,
+            notify_failures,
         } => match (no_partner.as_deref(), failed.as_deref()) {
+            _ if notify_failures => run_async(replay::run_notify_failures(limit)),
             (Some(country), _) => run_async(replay::run_ended(
                 replay::Ended::NoPartner(country),
                 since.as_deref(),
@@ -345,6 +375,16 @@ fn main() -> ExitCode {
             )),
             (None, None) => run_async(replay::run(limit)),
         },
+        Command::Smoke {
+            partner,
+            receive,
+            timeout,
+        } => run_async(smoke::run(smoke::SmokeArgs {
+            partner,
+            receive,
+            timeout: std::time::Duration::from_secs(timeout),
+            poll: std::time::Duration::from_secs(1),
+        })),
         Command::Partners { command } => run_async(partners::run(command)),
         Command::Agencies { command } => run_async(agencies::run(command)),
         Command::Species { command } => run_async(species::run(command)),

@@ -54,6 +54,13 @@ pub enum PartnersCommand {
         /// Record it as inactive (nothing sent to it, nothing accepted from it).
         #[arg(long)]
         inactive: bool,
+        /// For a partner whose endpoint requires mutual TLS: the Secrets Manager secret (name
+        /// or ARN) holding the client certificate forward presents to it, JSON
+        /// {"certificate": "<PEM chain, leaf first>", "private_key": "<PEM key>"}, under the
+        /// stack's ClientCertificateSecretsPrefix (forward may read no other secret). When not
+        /// given, an entry being replaced keeps the one it had; "" removes it.
+        #[arg(long, value_name = "SECRET")]
+        client_certificate_secret: Option<String>,
     },
     /// Starts accepting a partner's new key beside its current one (a rotation overlap):
     /// messages are verified with the key their X-Ecites-Key-Id names.
@@ -276,6 +283,12 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                         ""
                     }
                 );
+                if let Some(secret) = &p.client_certificate_secret {
+                    println!(
+                        "{:<8} mutual TLS: presents the client certificate in secret {secret}",
+                        ""
+                    );
+                }
             }
         }
         PartnersCommand::Init => {
@@ -308,7 +321,12 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             name,
             accepted_document_types,
             inactive,
+            client_certificate_secret,
         } => {
+            let client_certificate_secret = client_certificate_secret
+                .as_deref()
+                .map(check_secret_name)
+                .transpose()?;
             let (code, endpoint, public_key, key_id, name) = match card {
                 Some(path) => {
                     let card = read_card(&path, fingerprint.as_deref().unwrap_or_default())?;
@@ -359,6 +377,12 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     .filter(|k| Some(&k.key_id) != key_id.as_ref())
                     .collect();
                 let kept: Vec<String> = rotation_keys.iter().map(|k| k.key_id.clone()).collect();
+                let client_certificate_secret = match &client_certificate_secret {
+                    Some(given) => given.clone(),
+                    None => directory
+                        .get(country)
+                        .and_then(|old| old.client_certificate_secret.clone()),
+                };
                 directory.upsert(Partner {
                     country,
                     endpoint: endpoint.clone(),
@@ -368,6 +392,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     public_key: Some(public_key.trim().to_owned()),
                     key_id: key_id.clone(),
                     rotation_keys,
+                    client_certificate_secret,
                 });
                 Ok(kept)
             })
@@ -524,4 +549,42 @@ fn read_card(path: &std::path::Path, fingerprint: &str) -> anyhow::Result<crate:
     card.verify(fingerprint)
         .map_err(|why| anyhow::anyhow!("--card {}: {why}", path.display()))?;
     Ok(card)
+}
+
+/// A `--client-certificate-secret` value: `Some(name)`, or `None` for "" (remove). Errors name
+/// the option and the rule.
+fn check_secret_name(text: &str) -> anyhow::Result<Option<String>> {
+    let name = text.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c);
+    if name.len() > 2048 || !name.chars().all(allowed) {
+        anyhow::bail!(
+            "--client-certificate-secret {text:?}: a Secrets Manager secret name or ARN (letters, digits and /_+=.@-:, at most 2048 characters)"
+        );
+    }
+    Ok(Some(name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_certificate_secret_is_a_secret_name_or_arn_and_empty_removes_it() {
+        assert_eq!(
+            check_secret_name(" ecites/client-certificates/xb ").unwrap(),
+            Some("ecites/client-certificates/xb".to_owned())
+        );
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecites/client-certificates/xb-AbCdEf";
+        assert_eq!(check_secret_name(arn).unwrap(), Some(arn.to_owned()));
+        assert_eq!(check_secret_name("").unwrap(), None);
+        let refused = check_secret_name("xb cert; rm").unwrap_err().to_string();
+        assert!(
+            refused.contains("--client-certificate-secret \"xb cert; rm\"")
+                && refused.contains("secret name or ARN"),
+            "{refused}"
+        );
+    }
 }

@@ -12,6 +12,12 @@
 //! is fixed (XB had no key of ours, or a stale one; its endpoint moved), sends again the
 //! deliveries to XB that ended FAILED (at or after `T`, RFC 3339 or a date), which never reach
 //! the DLQ.
+//!
+//! `ecites replay --notify-failures [--limit N]`: the stream batches the notify function gave
+//! up on (the notify failure queue, `ECITES_NOTIFY_FAILURE_QUEUE_URL`) are read again from the
+//! ledger's stream and handed to the notify function's own handler
+//! ([`ecites_aws::streams::replay_notify_failures`]); configured like the notify function
+//! (`ECITES_TOPIC_ARN`, `ECITES_WEBHOOK_QUEUE_URL` besides the table and bucket).
 
 use std::process::ExitCode;
 
@@ -35,6 +41,56 @@ pub async fn run(limit: usize) -> anyhow::Result<ExitCode> {
     .await?;
     println!("{report}");
     Ok(if report.unreadable == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Replays up to `limit` notify failure messages and prints a sentence for each; exit code 1
+/// when some message was kept (records trimmed, notify failed again, not an invocation record).
+pub async fn run_notify_failures(limit: usize) -> anyhow::Result<ExitCode> {
+    let config = ecites_aws::config::NotifyConfig::from_env()?;
+    let queue_url = std::env::var("ECITES_NOTIFY_FAILURE_QUEUE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "ECITES_NOTIFY_FAILURE_QUEUE_URL is not set (the stack's NotifyFailureQueueUrl output; --stack NAME reads it)"
+            )
+        })?;
+    let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
+    let clients = aws.clients();
+    let notify = ecites_aws::notify::NotifyClients::from_aws(&aws);
+    let function = ecites_notify::NotifyFunction::new(&config, &clients, &notify);
+    let function = &function;
+    let report = ecites_aws::streams::replay_notify_failures(
+        &clients.sqs,
+        &aws.dynamodb_streams(),
+        &queue_url,
+        limit,
+        |event| async move { function.notify_batch(&event).await },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("the notify failure queue {queue_url}: {e}"))?;
+    if report.batches.is_empty() {
+        println!("The notify failure queue is empty: nothing to replay.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for batch in &report.batches {
+        println!("{batch}");
+    }
+    let replayed = report
+        .batches
+        .iter()
+        .filter(|b| matches!(b, ecites_aws::streams::BatchReplay::Replayed { .. }))
+        .count();
+    println!(
+        "{replayed} of {} failure messages replayed and deleted; {} kept on the queue.",
+        report.batches.len(),
+        report.batches.len() - replayed
+    );
+    Ok(if report.all_replayed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -20,6 +20,11 @@ pub const OUTPUTS: &[(&str, &str, bool)] = &[
         false,
     ),
     ("NotificationTopicArn", "ECITES_TOPIC_ARN", false),
+    (
+        "NotifyFailureQueueUrl",
+        "ECITES_NOTIFY_FAILURE_QUEUE_URL",
+        false,
+    ),
     ("WebhookQueueUrl", "ECITES_WEBHOOK_QUEUE_URL", false),
     ("SigningKeySecretName", "ECITES_SIGNING_KEY_SECRET", false),
     ("ReceiveEndpointUrl", "ECITES_RECEIVE_ENDPOINT_URL", false),

@@ -772,3 +772,65 @@ async fn partners_and_species_need_no_deliveries_queue_in_the_environment() {
     );
     succeeded(&without_queue(&["species", "import", export]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_add_names_the_client_certificate_forward_presents_and_keeps_it_until_removed() {
+    let (xa, xb) = pair().await;
+    let public_key = xb.key.public_key_base64();
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "partners",
+            "add",
+            "XB",
+            "--endpoint",
+            "https://ma.xb.example/cites",
+            "--public-key",
+            &public_key,
+        ];
+        args.extend_from_slice(extra);
+        ecites_as(&xa, &args)
+    };
+    let secret = || async {
+        ecites_aws::s3::read_directory(
+            &xa.local.clients.s3,
+            &xa.local.stack.bucket,
+            &xa.local.stack.partners_key,
+        )
+        .await
+        .unwrap()
+        .get(ecites_local::country("XB"))
+        .unwrap()
+        .client_certificate_secret
+        .clone()
+    };
+    add(&[
+        "--client-certificate-secret",
+        "ecites/client-certificates/xb",
+    ]);
+    assert_eq!(
+        secret().await.as_deref(),
+        Some("ecites/client-certificates/xb")
+    );
+    let listed = succeeded(&ecites_as(&xa, &["partners", "list"]));
+    assert!(
+        listed.contains(
+            "mutual TLS: presents the client certificate in secret ecites/client-certificates/xb"
+        ),
+        "{listed}"
+    );
+    // Re-added without the option (say, with a new key): the certificate stays.
+    succeeded(&add(&[]));
+    assert_eq!(
+        secret().await.as_deref(),
+        Some("ecites/client-certificates/xb")
+    );
+    succeeded(&add(&["--client-certificate-secret", ""]));
+    assert_eq!(secret().await, None, "\"\" removes it");
+    let refused = add(&["--client-certificate-secret", "two words"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("--client-certificate-secret \"two words\""),
+        "{}",
+        stderr(&refused)
+    );
+}

@@ -13,6 +13,7 @@ use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::Ledger;
 use ecites_forward::HyperTransport;
 use ecites_local::emulation::front_door::Mode;
+use ecites_local::emulation::reference_partner::command as reference_partner;
 use ecites_local::stack::exchange::{delivery_message as message, Ma, PairOptions};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -737,23 +738,6 @@ async fn concurrent_edits_of_the_partner_directory_both_land() {
     );
 }
 
-/// The Python of the virtualenv moto runs from (it has `cryptography`, a moto dependency).
-fn python() -> std::path::PathBuf {
-    ecites_local::emulation::moto::moto_binary()
-        .parent()
-        .expect("moto_server lives in a bin folder")
-        .join("python")
-}
-
-/// Runs docs/examples/reference_partner.py with `args`.
-fn reference_partner(args: &[&str]) -> tokio::process::Command {
-    let script =
-        ecites_local::emulation::moto::repo_root().join("docs/examples/reference_partner.py");
-    let mut command = tokio::process::Command::new(python());
-    command.arg(script).args(args).kill_on_drop(true);
-    command
-}
-
 /// The next line the reference partner prints, as JSON.
 async fn next_json_line(
     lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
@@ -771,28 +755,22 @@ async fn next_json_line(
 /// real forward function and sends its own permit to XA's real receive function.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_written_in_python_from_the_docs_exchanges_permits_both_ways() {
-    use tokio::io::AsyncBufReadExt;
     let (xa, xb) = start_pair().await;
     let xc_key = SigningIdentity::generate("XC-1").unwrap();
 
     // XC's endpoint, trusting XA's public key (exchanged out of band).
-    let mut serving = reference_partner(&[
-        "serve",
-        "--country",
+    let ecites_local::emulation::reference_partner::Serving {
+        child: mut serving,
+        endpoint,
+        mut lines,
+    } = ecites_local::emulation::reference_partner::serve(
         "XC",
-        "--sender",
         "XA",
-        "--sender-key",
         &xa.key.public_key_base64(),
-        "--sender-key-id",
         &xa.key.key_id,
-    ])
-    .stdout(std::process::Stdio::piped())
-    .spawn()
+    )
+    .await
     .expect("python runs the reference partner");
-    let mut lines = tokio::io::BufReader::new(serving.stdout.take().unwrap()).lines();
-    let listening = next_json_line(&mut lines).await;
-    let endpoint = listening["listening"].as_str().unwrap().to_owned();
     let xc = ecites_exchange::directory::Partner {
         country: ecites_local::country("XC"),
         endpoint,
@@ -802,6 +780,7 @@ async fn a_partner_written_in_python_from_the_docs_exchanges_permits_both_ways()
         public_key: Some(xc_key.public_key_base64()),
         key_id: Some(xc_key.key_id.clone()),
         rotation_keys: Vec::new(),
+        client_certificate_secret: None,
     };
     xa.set_directory(vec![xb.as_partner(), xc]).await.unwrap();
 

@@ -30,3 +30,14 @@ pub fn ecites_with_stdin(args: &[&str], input: &[u8]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Exit status, standard output and standard error, for assertion messages (and for
+/// assertions on what the user reads).
+pub fn described(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}

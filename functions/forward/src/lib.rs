@@ -11,13 +11,16 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ecites_aws::batch::{receive_count, Dedupe, Handled, SqsBatch, DEFAULT_CONCURRENCY};
+use ecites_aws::client_certificates::SecretClientCertificates;
 pub use ecites_aws::http::HyperTransport;
 use ecites_aws::signing::{load_signing_identity, load_signing_identity_from_secret};
 use ecites_aws::sqs::{self, queue_url_from_arn};
 use ecites_aws::DynamoLedger;
 use ecites_aws::S3PartnerDirectory;
 use ecites_aws::{AwsConfig, Clients, Config, ConfigError, S3BlobStore};
-use ecites_exchange::forward::{forward_delivery, ForwardOutcome, ForwardServices};
+use ecites_exchange::forward::{
+    forward_delivery, ClientCertificates, ForwardOutcome, ForwardServices,
+};
 use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::retry::RetryPolicy;
 use ecites_exchange::{Clock, DeliveryMessage, SystemClock};
@@ -101,6 +104,10 @@ pub struct ForwardFunction {
     clock: Arc<dyn Clock>,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    /// The client certificates for partners requiring mutual TLS (Secrets Manager); `None`
+    /// for a function wired without a secret store (then such a partner's deliveries fail,
+    /// saying so).
+    certificates: Option<SecretClientCertificates>,
 }
 
 impl ForwardFunction {
@@ -143,6 +150,7 @@ impl ForwardFunction {
                 key_id: key_id.clone(),
             },
         };
+        let timeout = settings.timeout;
         Self::wire(
             config,
             &aws.clients(),
@@ -150,6 +158,7 @@ impl ForwardFunction {
             tokio::sync::OnceCell::new(),
             Loader::Deployment { key, settings },
         )
+        .with_client_certificates(aws.secrets_manager(), timeout)
     }
 
     /// The stores and queue every forward function has, around its [`Ready`] part.
@@ -174,7 +183,20 @@ impl ForwardFunction {
             clock: Arc::new(SystemClock),
             sqs: clients.sqs.clone(),
             queue_url: config.deliveries_queue_url.clone(),
+            certificates: None,
         }
+    }
+
+    /// Reads the client certificates partners' directory entries name
+    /// (`client_certificate_secret`) with `secrets`, each request timing out after `timeout`.
+    /// [`ForwardFunction::from_env`] does this with the deployment's Secrets Manager.
+    pub fn with_client_certificates(
+        mut self,
+        secrets: aws_sdk_secretsmanager::Client,
+        timeout: std::time::Duration,
+    ) -> Self {
+        self.certificates = Some(SecretClientCertificates::new(secrets, timeout));
+        self
     }
 
     /// The signing key, retry budget and HTTP client, made on first use (see [`Ready`]).
@@ -225,6 +247,10 @@ impl ForwardFunction {
             tracker: &self.ledger,
             partners: &self.partners,
             transport: &ready.transport,
+            client_certificates: self
+                .certificates
+                .as_ref()
+                .map(|c| c as &dyn ClientCertificates),
             signer: &ready.signer,
             clock: self.clock.as_ref(),
         };

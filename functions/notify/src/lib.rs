@@ -133,6 +133,13 @@ impl NotifyFunction {
         &self,
         event: LambdaEvent<Event>,
     ) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+        Ok(self.notify_batch(&event.payload).await)
+    }
+
+    /// [`NotifyFunction::handle`] without the Lambda context: what `ecites replay
+    /// --notify-failures` hands the records read again from the stream to, so a replay runs
+    /// exactly the function's code. The answer names the first record not handled, if any.
+    pub async fn notify_batch(&self, event: &Event) -> DynamoDbEventResponse {
         let batch = StreamBatch {
             function: "notify",
             metrics: NOTIFY_METRICS,
@@ -140,9 +147,9 @@ impl NotifyFunction {
             order: Some(partition_key),
             clock: self.clock.as_ref(),
         };
-        Ok(batch
-            .run(&event.payload.records, |record| self.record(record))
-            .await)
+        batch
+            .run(&event.records, |record| self.record(record))
+            .await
     }
 
     /// The registry (for tests and the local tools).

@@ -111,10 +111,57 @@ impl std::fmt::Debug for HyperTransport {
 impl HyperTransport {
     /// The partner client: gives up on a request after `timeout` (connect + send + answer).
     pub fn for_partners(timeout: Duration) -> Result<Self, HttpError> {
-        let mut transport = Self::build(timeout, GuardedResolver { guard: None })?;
+        Self::partner_client(timeout, None)
+    }
+
+    /// A partner client; `tls` when it presents a client certificate.
+    fn partner_client(
+        timeout: Duration,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<Self, HttpError> {
+        let mut transport = Self::build(timeout, GuardedResolver { guard: None }, tls)?;
         transport.max_reply_bytes = MAX_PARTNER_REPLY_BYTES;
         transport.user_agent = Some(concat!("ecites-forward/", env!("CARGO_PKG_VERSION")));
         Ok(transport)
+    }
+
+    /// The partner client presenting a client certificate (mutual TLS, for a partner whose
+    /// endpoint requires one): `certificate` is the PEM chain, leaf first, and `private_key`
+    /// its PEM key (PKCS#8, PKCS#1 or SEC1). The server is verified as by
+    /// [`HyperTransport::for_partners`]. Errors ([`HttpError::Setup`]): no certificate in the
+    /// PEM, no key, or a key rustls refuses for the certificate (the message says which, never
+    /// the key).
+    pub fn for_partners_with_client_certificate(
+        timeout: Duration,
+        certificate: &str,
+        private_key: &str,
+    ) -> Result<Self, HttpError> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_slice_iter(certificate.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                HttpError::Setup(format!("certificate: not a PEM certificate chain: {e}"))
+            })?;
+        if chain.is_empty() {
+            return Err(HttpError::Setup(
+                "certificate: no PEM CERTIFICATE block".to_owned(),
+            ));
+        }
+        // The parse error is not repeated: it could quote a part of the key.
+        let key = PrivateKeyDer::from_pem_slice(private_key.as_bytes()).map_err(|_| {
+            HttpError::Setup(
+                "private_key: no PEM private key (PKCS#8, PKCS#1 or SEC1) in it".to_owned(),
+            )
+        })?;
+        let tls = Self::tls_config()?
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| {
+                HttpError::Setup(format!(
+                    "the private key does not fit the certificate, or is of a kind TLS cannot use: {e}"
+                ))
+            })?;
+        Self::partner_client(timeout, Some(tls))
     }
 
     /// The webhook client: gives up on a subscriber after `timeout`, connects only where
@@ -125,17 +172,42 @@ impl HyperTransport {
             GuardedResolver {
                 guard: Some(policy.allow_loopback),
             },
+            None,
         )
     }
 
-    fn build(timeout: Duration, resolver: GuardedResolver) -> Result<Self, HttpError> {
+    /// rustls with aws-lc-rs, its safe protocol versions and the native roots (which honour
+    /// `SSL_CERT_FILE`), waiting for the client authentication choice.
+    fn tls_config() -> Result<
+        rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>,
+        HttpError,
+    > {
+        use hyper_rustls::ConfigBuilderExt as _;
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError::Setup(format!("TLS versions: {e}")))?
+        .with_native_roots()
+        .map_err(|e| HttpError::Setup(format!("no TLS root certificates: {e}")))
+    }
+
+    /// The client; `tls` when it presents a client certificate, else no client authentication.
+    fn build(
+        timeout: Duration,
+        resolver: GuardedResolver,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<Self, HttpError> {
         let mut http = HttpConnector::new_with_resolver(resolver);
         http.enforce_http(false);
         http.set_connect_timeout(Some(timeout));
         http.set_nodelay(true);
+        let tls = match tls {
+            Some(tls) => tls,
+            None => Self::tls_config()?.with_no_client_auth(),
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| HttpError::Setup(format!("no TLS root certificates: {e}")))?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);

@@ -16,6 +16,8 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+#[cfg(all(feature = "http", feature = "secretsmanager"))]
+pub mod client_certificates;
 pub mod config;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
@@ -37,6 +39,8 @@ pub mod signing;
 pub mod sqs;
 #[cfg(feature = "dynamodb")]
 pub mod status;
+#[cfg(feature = "dynamodbstreams")]
+pub mod streams;
 pub mod telemetry;
 
 pub use config::{AwsConfig, ClientOptions, Clients, Config, ConfigError};

@@ -34,6 +34,11 @@ pub struct PermitId {
     pub number: String,
 }
 
+/// How the permit numbers of `ecites smoke`'s synthetic test permits begin
+/// (`SMOKE-<UTC time>-<4 hex>`): such a permit is delivered like any other, but the annual
+/// report never counts it.
+pub const SMOKE_TEST_PREFIX: &str = "SMOKE-";
+
 impl fmt::Display for PermitId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.issuer, self.number)

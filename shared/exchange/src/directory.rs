@@ -9,12 +9,16 @@
 //!   {"country": "XB", "name": "MA of XB", "endpoint": "https://ma.xb.example/cites",
 //!    "active": true, "accepted_document_types": ["E", "R"],
 //!    "public_key": "<base64 Ed25519>", "key_id": "XB-2026-1",
-//!    "rotation_keys": [{"key_id": "XB-2027-1", "public_key": "<base64 Ed25519>"}]}]}
+//!    "rotation_keys": [{"key_id": "XB-2027-1", "public_key": "<base64 Ed25519>"}],
+//!    "client_certificate_secret": "ecites/client-certificates/xb"}]}
 //! ```
 //!
 //! `rotation_keys` lets a key rotation overlap instead of being a switch at an agreed minute:
 //! while the partner moves to its new key, messages signed with either key are accepted, each
 //! key chosen by the `X-Ecites-Key-Id` the message carries ([`Partner::key_for`]).
+//!
+//! `client_certificate_secret` names the client certificate forward presents to a partner
+//! whose endpoint requires mutual TLS ([`crate::forward::ClientCertificates`]).
 
 use async_trait::async_trait;
 use ecites_domain::CountryCode;
@@ -49,6 +53,12 @@ pub struct Partner {
     /// carrying its key id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rotation_keys: Vec<PartnerKey>,
+    /// The Secrets Manager secret (name or ARN) holding the client certificate forward
+    /// presents to this partner, for a partner whose endpoint requires mutual TLS: JSON
+    /// `{"certificate": "<PEM chain, leaf first>", "private_key": "<PEM key>"}`. Without it,
+    /// forward presents none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_secret: Option<String>,
 }
 
 /// A public key accepted alongside the partner's current one during a rotation.
@@ -159,6 +169,7 @@ impl Partner {
             public_key: None,
             key_id: None,
             rotation_keys: Vec::new(),
+            client_certificate_secret: None,
         }
     }
 
@@ -428,6 +439,7 @@ mod tests {
             public_key: Some("OLD".into()),
             key_id: Some("XB-1".into()),
             rotation_keys: vec![],
+            client_certificate_secret: None,
         }
     }
 

@@ -21,6 +21,7 @@ use crate::protocol::{
 use crate::Error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Namespace of the standard payload (toolkit v2), re-exported from [`crate::protocol`].
@@ -70,6 +71,17 @@ pub trait DeliveryTracker: Send + Sync {
     async fn reopen(&self, message: &DeliveryMessage, at: DateTime<Utc>) -> Result<bool, Error>;
 }
 
+/// The transports that present a client certificate (mutual TLS), for partners whose
+/// directory entry names one ([`crate::directory::Partner::client_certificate_secret`]).
+#[async_trait]
+pub trait ClientCertificates: Send + Sync {
+    /// A transport presenting the certificate and key kept in `secret` (a secret store's name
+    /// or ARN). Errors: transient when the store cannot be reached now (throttled, timed out);
+    /// permanent when the secret is missing, denied, or not a usable certificate and key (the
+    /// message names the secret and what is wrong, never its value).
+    async fn transport(&self, secret: &str) -> Result<Arc<dyn HttpTransport>, Error>;
+}
+
 /// The services forward runs over.
 #[derive(Clone, Copy)]
 pub struct ForwardServices<'a> {
@@ -79,8 +91,11 @@ pub struct ForwardServices<'a> {
     pub tracker: &'a dyn DeliveryTracker,
     /// The partner directory (current endpoints).
     pub partners: &'a dyn PartnerDirectory,
-    /// HTTP.
+    /// HTTP, presenting no client certificate.
     pub transport: &'a dyn HttpTransport,
+    /// The client certificates presented to partners that require mutual TLS; `None` where
+    /// there is no secret store (a partner naming a certificate then fails, saying so).
+    pub client_certificates: Option<&'a dyn ClientCertificates>,
     /// Our signing key.
     pub signer: &'a SigningIdentity,
     /// The clock.
@@ -321,12 +336,14 @@ async fn fail_for_good(
 /// outage); a partner removed from the directory since keeps the queued endpoint, and so does
 /// an unreadable directory (the queued endpoint came from the same directory at ingest: better
 /// than holding every delivery hostage to a directory read).
+///
+/// The answer is the endpoint and the client certificate secret the entry names, if any.
 async fn current_endpoint(
     services: &ForwardServices<'_>,
     message: &DeliveryMessage,
-) -> Result<String, String> {
+) -> Result<(String, Option<String>), String> {
     let Ok(country) = message.recipient.parse() else {
-        return Ok(message.endpoint.clone());
+        return Ok((message.endpoint.clone(), None));
     };
     let partner = services
         .partners
@@ -337,12 +354,14 @@ async fn current_endpoint(
             None
         });
     match partner {
-        Some(partner) if partner.active => Ok(partner.endpoint),
+        Some(partner) if partner.active => {
+            Ok((partner.endpoint, partner.client_certificate_secret))
+        }
         Some(_) => Err(format!(
             "{} is inactive in the partner directory",
             message.recipient
         )),
-        None => Ok(message.endpoint.clone()),
+        None => Ok((message.endpoint.clone(), None)),
     }
 }
 
@@ -401,8 +420,8 @@ pub async fn forward_delivery(
         },
     };
 
-    let endpoint = match current_endpoint(&services, message).await {
-        Ok(endpoint) => endpoint,
+    let (endpoint, certificate) = match current_endpoint(&services, message).await {
+        Ok(found) => found,
         Err(reason) => return failed(reason).await,
     };
     if !endpoint_allowed(&endpoint) {
@@ -438,8 +457,25 @@ pub async fn forward_delivery(
         );
         (endpoint, body, headers)
     };
-    let class = match services.transport.post(&url, &headers, body).await {
-        Ok(reply) => classify_reply(&reply, message_id),
+    // A partner requiring mutual TLS gets our client certificate; one that cannot be loaded
+    // is an attempt that failed as the secret store failed (transient or for good).
+    let with_certificate = match (certificate.as_deref(), services.client_certificates) {
+        (None, _) => Ok(None),
+        (Some(secret), Some(store)) => store.transport(secret).await.map(Some),
+        (Some(secret), None) => Err(Error::permanent(
+            "client certificate",
+            format!("{secret}: this forward has no secret store to read it from"),
+        )),
+    };
+    let posted = match &with_certificate {
+        Ok(Some(transport)) => Ok(transport.post(&url, &headers, body).await),
+        Ok(None) => Ok(services.transport.post(&url, &headers, body).await),
+        Err(error) => Err(error),
+    };
+    let class = match posted {
+        Ok(Ok(reply)) => classify_reply(&reply, message_id),
+        Ok(Err(error)) if error.is_transient() => ReplyClass::Transient(error.to_string(), None),
+        Ok(Err(error)) => ReplyClass::Permanent(error.to_string()),
         Err(error) if error.is_transient() => ReplyClass::Transient(error.to_string(), None),
         Err(error) => ReplyClass::Permanent(error.to_string()),
     };
@@ -603,6 +639,40 @@ mod tests {
         tracker: MemoryTracker,
         partners: MemoryDirectory,
         http: RecordingHttp,
+        certificates: Option<Certificates>,
+    }
+
+    /// A secret store with one client certificate secret, `xb-client`, whose transport
+    /// answers `reply`; any other secret fails as `missing` says (permanent or transient).
+    struct Certificates {
+        http: Arc<RecordingHttp>,
+        missing: fn() -> Error,
+    }
+
+    #[async_trait]
+    impl ClientCertificates for Certificates {
+        async fn transport(&self, secret: &str) -> Result<Arc<dyn HttpTransport>, Error> {
+            if secret == "xb-client" {
+                Ok(self.http.clone())
+            } else {
+                Err((self.missing)())
+            }
+        }
+    }
+
+    /// XB requires mutual TLS, and its entry names `secret`.
+    fn with_certificate(secret: &str, missing: fn() -> Error) -> Fakes {
+        let mut f = fakes(Ok(reply(200, "{}")));
+        let mut xb = Partner::new("XB".parse().unwrap(), "https://ma.xb.example/cites");
+        xb.client_certificate_secret = Some(secret.into());
+        f.partners = MemoryDirectory::of([xb]);
+        let ack =
+            r#"{"type":"ack","tracking_number":"XB-7","message_id":"m","status":"DELIVERED"}"#;
+        f.certificates = Some(Certificates {
+            http: Arc::new(RecordingHttp::answering(Ok(reply(200, ack)))),
+            missing,
+        });
+        f
     }
 
     /// XB at `endpoint`, active or not.
@@ -619,6 +689,7 @@ mod tests {
             tracker: MemoryTracker::new(Some(DeliveryState::Pending)),
             partners: partner("https://ma.xb.example/cites", true),
             http: RecordingHttp::answering(reply),
+            certificates: None,
         }
     }
 
@@ -651,6 +722,10 @@ mod tests {
             tracker: &f.tracker,
             partners: &f.partners,
             transport: &f.http,
+            client_certificates: f
+                .certificates
+                .as_ref()
+                .map(|c| c as &dyn ClientCertificates),
             signer: &signer,
             clock: &crate::SystemClock,
         };
@@ -770,6 +845,55 @@ mod tests {
             .unwrap()
             .contains("payload is not readable XML"));
         assert_eq!(attempts[0].tracking_number, None);
+    }
+
+    #[tokio::test]
+    async fn a_partner_naming_a_client_certificate_is_sent_to_through_the_transport_presenting_it()
+    {
+        let f = with_certificate("xb-client", || Error::permanent("unused", "unused"));
+        assert_eq!(
+            run(&f, 1).await,
+            ForwardOutcome::Delivered {
+                tracking_number: "XB-7".into(),
+                warnings: false
+            }
+        );
+        let certificates = f.certificates.as_ref().unwrap();
+        assert_eq!(
+            certificates.http.posts().len(),
+            1,
+            "sent with the certificate"
+        );
+        assert_eq!(f.http.posts().len(), 0, "not without it");
+    }
+
+    #[tokio::test]
+    async fn a_client_certificate_that_cannot_be_had_fails_for_good_or_retries_as_its_store_failed()
+    {
+        let f = with_certificate("xb-missing", || {
+            Error::permanent("secretsmanager:GetSecretValue", "ResourceNotFoundException")
+        });
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::Failed {
+                exhausted: false,
+                ..
+            }
+        ));
+        let reason = f.tracker.attempts()[0].last_error.clone().unwrap();
+        assert!(reason.contains("ResourceNotFoundException"), "{reason}");
+        assert_eq!(
+            f.http.posts().len(),
+            0,
+            "nothing sent without the certificate"
+        );
+
+        let f = with_certificate("xb-throttled", || {
+            Error::transient("secretsmanager:GetSecretValue", "ThrottlingException")
+        });
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::Retry { .. }));
+        assert_eq!(f.tracker.state(), Some(DeliveryState::Pending));
+        assert_eq!(f.http.posts().len(), 0);
     }
 
     #[tokio::test]

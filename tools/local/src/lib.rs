@@ -214,6 +214,20 @@ impl Local {
         })
     }
 
+    /// The environment an operator's `ecites` runs with against this stack: the emulator's
+    /// endpoint, region and test credentials, and the deployment's country, bucket, table and
+    /// partner directory key (what `ecites --stack` gives from a real stack's outputs).
+    pub fn operator_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = emulator_env(&self.endpoint);
+        env.extend([
+            ("ECITES_COUNTRY", self.config.country.to_string()),
+            ("ECITES_BUCKET", self.stack.bucket.clone()),
+            ("ECITES_TABLE", self.stack.table.clone()),
+            ("ECITES_PARTNERS_KEY", self.stack.partners_key.clone()),
+        ]);
+        env
+    }
+
     /// Runs the ingest function on its queue until the queue is quiet.
     pub async fn drain(&self, timeout: Duration) -> anyhow::Result<PollOutcome> {
         let handler = |event| self.function.handle(event);
@@ -319,6 +333,18 @@ impl Local {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
     }
+}
+
+/// What any AWS SDK client needs to talk to the emulator at `endpoint`: the endpoint, the
+/// region, the static `test` credentials, and no instance metadata lookup.
+pub fn emulator_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ]
 }
 
 async fn take_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::Result<Vec<String>> {

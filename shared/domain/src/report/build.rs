@@ -428,6 +428,15 @@ impl ReportBuilder {
         let Some(id) = group.id.clone() else {
             return Vec::new();
         };
+        if id.number.starts_with(crate::model::SMOKE_TEST_PREFIX) {
+            // The synthetic permit of `ecites smoke` was traded by nobody.
+            listed(
+                &mut self.summary.left_out,
+                &mut self.summary.left_out_count,
+                format!("{id}: a smoke test permit (ecites smoke), never reported"),
+            );
+            return Vec::new();
+        }
         let rows = match self.basis {
             ReportBasis::Permitted => self.permitted(&id, &group),
             ReportBasis::Actual => self.actual(&id, &group),
@@ -807,6 +816,34 @@ mod tests {
         assert_eq!(rows[0].country_of_origin, "GH");
         assert_eq!(rows[0].origin_permit, "GH-2025-77");
         assert_eq!(summary.cancelled, vec!["XA/P4".to_owned()]);
+    }
+
+    #[test]
+    fn a_smoke_test_permit_is_never_reported_and_is_listed_as_left_out() {
+        for basis in [ReportBasis::Permitted, ReportBasis::Actual] {
+            let (rows, summary) = build(
+                basis,
+                vec![
+                    ReportEntry::Permit {
+                        id: id("SMOKE-20261130T185027-ccba"),
+                        version: 1,
+                        facts: facts("E", 1, None),
+                        state: DocumentState::Active,
+                    },
+                    ReportEntry::Use {
+                        id: id("SMOKE-20261130T185027-ccba"),
+                        used: Box::new(endorsement("SMOKE-20261130T185027-ccba", "2026-05-01", 1)),
+                        facts: Some(facts("E", 1, None)),
+                        alerts: Vec::new(),
+                    },
+                ],
+            );
+            assert!(rows.is_empty(), "{basis:?}: {rows:?}");
+            assert_eq!(
+                summary.left_out,
+                ["XA/SMOKE-20261130T185027-ccba: a smoke test permit (ecites smoke), never reported"]
+            );
+        }
     }
 
     #[test]

@@ -214,14 +214,7 @@ fn run_report(local: &Local, ecites: &Path) -> anyhow::Result<Run> {
         .arg(&rss_file)
         .arg(ecites)
         .args(["report", "annual", "--year", "2026", "--as", "exporter"])
-        .env("AWS_ENDPOINT_URL", &local.endpoint)
-        .env("AWS_REGION", crate::REGION)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("ECITES_COUNTRY", "XA")
-        .env("ECITES_BUCKET", &local.stack.bucket)
-        .env("ECITES_TABLE", &local.stack.table)
+        .envs(local.operator_env())
         .output()
         .with_context(|| format!("running {} under /usr/bin/time", ecites.display()))?;
     let seconds = started.elapsed().as_secs_f64();

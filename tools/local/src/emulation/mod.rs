@@ -9,6 +9,7 @@ pub mod aws_proxy;
 pub mod front_door;
 pub mod mapping;
 pub mod moto;
+pub mod reference_partner;
 pub mod runner;
 pub mod runtime_api;
 pub mod stream;

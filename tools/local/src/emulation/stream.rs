@@ -7,9 +7,10 @@
 use anyhow::Context as _;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+use ecites_aws::streams::lambda_record;
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
@@ -48,60 +49,6 @@ impl std::fmt::Debug for StreamSource {
             .field("stream_arn", &self.stream_arn)
             .finish()
     }
-}
-
-/// DynamoDB JSON of an attribute value, as Lambda puts it in stream events. (Binary values are
-/// left out: the ledger stores none.)
-fn attribute_json(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::S(s) => json!({ "S": s }),
-        AttributeValue::N(n) => json!({ "N": n }),
-        AttributeValue::Bool(b) => json!({ "BOOL": b }),
-        AttributeValue::Null(_) => json!({ "NULL": true }),
-        AttributeValue::Ss(v) => json!({ "SS": v }),
-        AttributeValue::Ns(v) => json!({ "NS": v }),
-        AttributeValue::L(items) => {
-            json!({ "L": items.iter().map(attribute_json).collect::<Vec<_>>() })
-        }
-        AttributeValue::M(map) => json!({ "M": item_json(Some(map)) }),
-        _ => json!({ "NULL": true }),
-    }
-}
-
-fn item_json(item: Option<&HashMap<String, AttributeValue>>) -> Value {
-    let mut out = Map::new();
-    for (name, value) in item.into_iter().flatten() {
-        if !matches!(value, AttributeValue::B(_) | AttributeValue::Bs(_)) {
-            out.insert(name.clone(), attribute_json(value));
-        }
-    }
-    Value::Object(out)
-}
-
-fn record_json(record: &Record, stream_arn: &str, region: &str) -> Option<Value> {
-    let change = record.dynamodb()?;
-    let mut dynamodb = json!({
-        "ApproximateCreationDateTime": change.approximate_creation_date_time().map(|t| t.secs()).unwrap_or(0),
-        "Keys": item_json(change.keys()),
-        "SequenceNumber": change.sequence_number(),
-        "SizeBytes": change.size_bytes().unwrap_or(0),
-        "StreamViewType": change.stream_view_type().map(|v| v.as_str()),
-    });
-    if let Some(new) = change.new_image() {
-        dynamodb["NewImage"] = item_json(Some(new));
-    }
-    if let Some(old) = change.old_image() {
-        dynamodb["OldImage"] = item_json(Some(old));
-    }
-    Some(json!({
-        "eventID": record.event_id(),
-        "eventName": record.event_name().map(|n| n.as_str()),
-        "eventVersion": record.event_version().unwrap_or("1.1"),
-        "eventSource": "aws:dynamodb",
-        "awsRegion": region,
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    }))
 }
 
 /// A DynamoDB Streams client built like the others: the endpoint override (the emulator serves
@@ -277,7 +224,7 @@ impl StreamSource {
             let mut records: Vec<Value> = output
                 .records()
                 .iter()
-                .filter_map(|r| record_json(r, &self.stream_arn, &self.region))
+                .filter_map(|r| lambda_record(r, &self.stream_arn, &self.region))
                 .collect();
             if self.disorder {
                 records.reverse();

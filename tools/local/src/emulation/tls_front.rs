@@ -29,17 +29,73 @@ impl Drop for TlsFront {
     }
 }
 
+/// A partner's mutual-TLS requirement: the authority whose client certificates the front
+/// accepts (its truststore), which also issues them.
+pub struct ClientAuthority {
+    key: rcgen::KeyPair,
+    certificate: rcgen::Certificate,
+}
+
+/// A throw-away self-signed certificate authority named `name`: its key and certificate.
+fn authority(name: &str) -> anyhow::Result<(rcgen::KeyPair, rcgen::Certificate)> {
+    let key = rcgen::KeyPair::generate().with_context(|| format!("{name} key"))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let certificate = params.self_signed(&key)?;
+    Ok((key, certificate))
+}
+
+impl ClientAuthority {
+    /// A throw-away authority for client certificates.
+    pub fn new() -> anyhow::Result<Self> {
+        let (key, certificate) = authority("ecites-local client authority")?;
+        Ok(ClientAuthority { key, certificate })
+    }
+
+    /// A client certificate for `name` it signed: (PEM chain, leaf first; PEM PKCS#8 key),
+    /// what the client certificate secret holds.
+    pub fn issue(&self, name: &str) -> anyhow::Result<(String, String)> {
+        let key = rcgen::KeyPair::generate().context("client key")?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let leaf = params.signed_by(&key, &self.certificate, &self.key)?;
+        Ok((
+            format!("{}{}", leaf.pem(), self.certificate.pem()),
+            key.serialize_pem(),
+        ))
+    }
+}
+
 impl TlsFront {
     /// Makes an authority and a `localhost` certificate it signs, writes the authority's PEM
     /// into `dir`, and forwards every TLS connection on a free port to `upstream`.
     pub async fn start(upstream: SocketAddr, dir: &Path) -> anyhow::Result<TlsFront> {
-        let ca_key = rcgen::KeyPair::generate().context("authority key")?;
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "ecites-local test authority");
-        let ca = ca_params.self_signed(&ca_key)?;
+        Self::start_with(upstream, dir, None).await
+    }
+
+    /// As [`TlsFront::start`], but a connection whose client presents no certificate signed
+    /// by `clients` is refused in the handshake (mutual TLS, as API Gateway does with a
+    /// truststore).
+    pub async fn start_requiring_client_certificates(
+        upstream: SocketAddr,
+        dir: &Path,
+        clients: &ClientAuthority,
+    ) -> anyhow::Result<TlsFront> {
+        Self::start_with(upstream, dir, Some(clients)).await
+    }
+
+    async fn start_with(
+        upstream: SocketAddr,
+        dir: &Path,
+        clients: Option<&ClientAuthority>,
+    ) -> anyhow::Result<TlsFront> {
+        let (ca_key, ca) = authority("ecites-local test authority")?;
         let leaf_key = rcgen::KeyPair::generate().context("server key")?;
         let leaf_params =
             rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
@@ -47,12 +103,23 @@ impl TlsFront {
 
         let ca_pem = dir.join("ecites-local-ca.pem");
         std::fs::write(&ca_pem, ca.pem())?;
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let builder = match clients {
+            None => builder.with_no_client_auth(),
+            Some(clients) => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add(clients.certificate.der().clone())?;
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder.with_single_cert(
             vec![leaf.der().clone(), ca.der().clone()],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
         )?;

@@ -206,6 +206,7 @@ impl Ma {
             public_key: Some(self.key.public_key_base64()),
             key_id: Some(self.key.key_id.clone()),
             rotation_keys: Vec::new(),
+            client_certificate_secret: None,
         }
     }
 

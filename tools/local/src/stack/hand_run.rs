@@ -105,12 +105,8 @@ impl HandRunStack {
     /// seconds.
     pub fn environment(&self) -> Vec<(&'static str, String)> {
         let stack = &self.stack;
-        vec![
-            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
-            ("AWS_REGION", REGION.to_owned()),
-            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        let mut env = crate::emulator_env(&self.endpoint);
+        env.extend([
             ("ECITES_COUNTRY", self.country.to_string()),
             ("ECITES_BUCKET", stack.bucket.clone()),
             ("ECITES_TABLE", stack.table.clone()),
@@ -142,7 +138,8 @@ impl HandRunStack {
                 ecites_exchange::notify::webhook_url::ALLOW_LOOPBACK_ENV,
                 "1".to_owned(),
             ),
-        ]
+        ]);
+        env
     }
 
     /// [`Self::environment`] as shell `export` lines (values single-quoted), followed by
