@@ -675,6 +675,7 @@ mod tests {
             public_key: Some(key.public_key_base64()),
             key_id: Some("XB-1".into()),
             rotation_keys: vec![],
+            client_certificate_secret: None,
         };
         World {
             key,
