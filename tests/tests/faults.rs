@@ -221,3 +221,44 @@ async fn two_workers_handling_the_same_messages_at_once_record_and_deliver_each_
     d.unwrap();
     assert_once_each(&xa, &xb, &numbers).await;
 }
+
+/// Found by the soak: a transaction recording a received document whose answer was lost (the
+/// SDK retried it and the retry found the record) was taken for a duplicate of another message,
+/// and receive removed that message's objects, the ones the record names. The same message
+/// recording again is its own record; only another message's is a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_received_document_recorded_again_by_the_same_message_is_not_a_duplicate() {
+    use ecites_exchange::protocol::{AckStatus, DocumentStatus};
+    use ecites_exchange::receive::{InboundLedger as _, NewReceived};
+    let local = ecites_e2e::start().await;
+    let ledger =
+        ecites_aws::DynamoLedger::on_table(local.clients.dynamodb.clone(), &local.stack.table);
+    let received = |message_id: &str| NewReceived {
+        from: ecites_local::country("XB"),
+        permit_number: "26XB0001".into(),
+        permit_version: 1,
+        status: DocumentStatus::Issued,
+        document_type: "E".into(),
+        message_id: message_id.into(),
+        tracking_number: "XA-0123456789abcdef0123".into(),
+        body_key: format!("received/XB/26XB0001/{message_id}.json"),
+        xml_key: format!("received/XB/26XB0001/{message_id}.xml"),
+        document_sha256: "ab".repeat(32),
+        signature: "signature".into(),
+        key_id: "XB-1".into(),
+        ack_status: AckStatus::Delivered,
+        findings_json: "[]".into(),
+        received_at: chrono::Utc::now(),
+        facts: None,
+    };
+    let first = ledger.record_received(&received("m1")).await.unwrap();
+    assert!(!first.duplicate);
+    let again = ledger.record_received(&received("m1")).await.unwrap();
+    assert!(!again.duplicate, "the same message's own record");
+    let other = ledger.record_received(&received("m2")).await.unwrap();
+    assert!(
+        other.duplicate,
+        "another message carrying the same document"
+    );
+    assert_eq!(other.tracking_number, first.tracking_number);
+}

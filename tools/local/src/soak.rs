@@ -321,9 +321,10 @@ async fn start_notifications(
     })
 }
 
-/// Kills the runner of `source` in the middle of a batch: the poll's future is dropped as a
-/// killed process stops, after its first AWS calls; SQS makes the batch visible again after
-/// the visibility timeout. Returns whether a batch was cut.
+/// Kills the runner of `source` in the middle of a batch: once the batch's first AWS calls
+/// reach the proxy (passed on or faulted), the poll's future is dropped as a killed process
+/// stops; SQS makes the batch visible again after the visibility timeout. Returns whether a
+/// batch was cut.
 async fn kill_mid_batch<F, Fut>(
     source: &crate::EventSource,
     handler: &F,
@@ -335,18 +336,24 @@ where
         Output = Result<aws_lambda_events::event::sqs::SqsBatchResponse, lambda_runtime::Error>,
     >,
 {
-    // What reached the proxy: requests it passed on and requests it faulted (a request held
-    // as a timeout is counted only as a fault).
-    let seen = || {
-        proxy.map_or(0, |p| {
-            p.requests() + p.faults_injected().values().sum::<u64>()
-        })
+    let Some(proxy) = proxy else {
+        return false;
     };
+    let seen = || proxy.requests() + proxy.faults_injected().values().sum::<u64>();
     let before = seen();
     let mut source = source.clone();
     source.batching_window = Duration::from_secs(1);
-    let cut = tokio::time::timeout(Duration::from_millis(150), source.poll_once(handler)).await;
-    cut.is_err() && seen() > before
+    let started = async {
+        while seen() == before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // A few calls in: some writes made, others not.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    tokio::select! {
+        _ = source.poll_once(handler) => false,
+        cut = tokio::time::timeout(Duration::from_secs(60), started) => cut.is_ok(),
+    }
 }
 
 /// Runs every function of both MAs until quiet, replaying the DLQs as the runbook says, until

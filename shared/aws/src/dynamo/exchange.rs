@@ -575,7 +575,9 @@ impl InboundLedger for DynamoLedger {
             } else {
                 AckStatus::Delivered
             },
-            duplicate: true,
+            // Recorded by this very message (the SDK retried a transaction whose answer was
+            // lost): its record, not a duplicate; its objects are the ones on record.
+            duplicate: text("message_id") != r.message_id,
             conflict: false,
             uses_waiting,
         })
