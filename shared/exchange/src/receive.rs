@@ -660,7 +660,6 @@ async fn receive_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::Partner;
     use crate::forward::build_message;
     use crate::ledger::DeliveryKind;
     use crate::protocol::SigningIdentity;
@@ -677,17 +676,7 @@ mod tests {
 
     fn world(broken_store: bool) -> World {
         let key = SigningIdentity::generate("FR-1").unwrap();
-        let partner = Partner {
-            country: "FR".parse().unwrap(),
-            endpoint: "http://127.0.0.1:9/".into(),
-            name: None,
-            active: true,
-            accepted_document_types: vec![],
-            public_key: Some(key.public_key_base64()),
-            key_id: Some("FR-1".into()),
-            rotation_keys: vec![],
-            client_certificate_secret: None,
-        };
+        let partner = crate::testing::loopback_partner("FR", &key);
         World {
             key,
             blobs: if broken_store {

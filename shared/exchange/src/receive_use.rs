@@ -608,7 +608,6 @@ pub fn uses_url(endpoint: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::Partner;
     use crate::ports::NoChecklist;
     use crate::protocol::{SigningIdentity, KEY_ID_HEADER, SIGNATURE_HEADER};
     use crate::testing::{FixedClock, MemoryDirectory, MemoryInbound, NoUses};
@@ -666,17 +665,7 @@ mod tests {
 
     fn world() -> World {
         let key = SigningIdentity::generate("XB-1").unwrap();
-        let partner = Partner {
-            country: "XB".parse().unwrap(),
-            endpoint: "http://127.0.0.1:9/".into(),
-            name: None,
-            active: true,
-            accepted_document_types: vec![],
-            public_key: Some(key.public_key_base64()),
-            key_id: Some("XB-1".into()),
-            rotation_keys: vec![],
-            client_certificate_secret: None,
-        };
+        let partner = crate::testing::loopback_partner("XB", &key);
         World {
             key,
             partners: MemoryDirectory::of([partner]),
