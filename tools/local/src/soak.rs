@@ -206,10 +206,10 @@ pub async fn received_versions(xb: &Ma, number: &str) -> anyhow::Result<usize> {
 }
 
 /// Moves every message of `dlq` back to `queue`; returns how many.
-async fn redrive(xa: &Ma, dlq: &str, queue: &str) -> anyhow::Result<usize> {
-    let bodies = xa.local.take_all(dlq).await?;
+async fn redrive(ma: &Ma, dlq: &str, queue: &str) -> anyhow::Result<usize> {
+    let bodies = ma.local.take_all(dlq).await?;
     for body in &bodies {
-        xa.local
+        ma.local
             .clients
             .sqs
             .send_message()
@@ -365,8 +365,8 @@ async fn settle(xa: &Ma, xb: &Ma, told: [&Told; 2], limit: Duration) -> anyhow::
         xb.local.drain(limit).await?;
         xa.forward_until_quiet(limit).await?;
         xb.forward_until_quiet(limit).await?;
-        // XB's uses reached XA's receive: nothing new is queued by it, but run ingest again in
-        // case a replay above put work back.
+        // Both forwards ran before the streams are read, so the notifications see XB's uses
+        // recorded at XA by its receive function.
         for side in told {
             side.notify.run_stream(limit).await?;
         }
