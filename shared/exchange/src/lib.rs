@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod directory;
+pub mod epix;
 mod error;
 pub mod forward;
 pub mod http;
