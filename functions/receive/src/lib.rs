@@ -8,13 +8,16 @@
 use ecites_aws::telemetry::emit_emf;
 use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore};
 use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
+use ecites_exchange::epix::serve::{serve_epix, EpixServices, SoapReply};
+use ecites_exchange::epix::EPIX_PATH;
 use ecites_exchange::protocol::MAX_BODY_BYTES;
 use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
 use ecites_exchange::receive_use::{
     receive_use, receive_verify, UseReceiveServices, USES_PATH, VERIFY_PATH,
 };
 use ecites_exchange::{Clock, SystemClock};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt as _, Response};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,9 +72,13 @@ impl ReceiveFunction {
     }
 
     /// Handles one request: `POST /` a partner's signed envelope, `POST /uses` and
-    /// `POST /verify` an agency's message. Every refusal is an answer with a status and a
-    /// refusal body, never an error (an error is a 502 at the Function URL).
+    /// `POST /verify` an agency's message, `POST /epix` an EPIX Connect SOAP request
+    /// (`docs/epix.md`). Every refusal is an answer with a status and a refusal body (a SOAP
+    /// fault for `/epix`), never an error (an error is a 502 at the Function URL).
     pub async fn handle(&self, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+        if request.uri().path().ends_with(EPIX_PATH) {
+            return self.handle_epix(&request).await;
+        }
         let method = request.method().as_str();
         let headers = request.headers();
         let header = |name: &str| {
@@ -115,6 +122,75 @@ impl ReceiveFunction {
         );
         Ok(response(&answer)?)
     }
+}
+
+impl ReceiveFunction {
+    /// `POST /epix`: the caller is who its verified client certificate says
+    /// ([`client_certificate_subject`]); the answer is SOAP (`text/xml`).
+    async fn handle_epix(&self, request: &Request) -> Result<Response<Body>, lambda_http::Error> {
+        let soap_action = request
+            .headers()
+            .get("soapaction")
+            .and_then(|v| v.to_str().ok());
+        let services = EpixServices {
+            partners: &self.partners,
+            uses: &self.ledger,
+            blobs: &self.blobs,
+            clock: self.clock.as_ref(),
+        };
+        let reply = serve_epix(
+            services,
+            &self.settings,
+            client_certificate_subject(request).as_deref(),
+            request.method().as_str(),
+            soap_action,
+            request.body().as_ref(),
+        )
+        .await;
+        emit_emf(
+            "receive",
+            &answer_metrics(reply.metric_status()),
+            self.clock.now().timestamp_millis(),
+        );
+        Ok(soap_response(&reply)?)
+    }
+}
+
+/// The subject of the client certificate API Gateway verified (mutual TLS on the custom
+/// domain): `requestContext.identity.clientCert.subjectDN` (REST API) or
+/// `requestContext.authentication.clientCert.subjectDN` (HTTP API). `None` without mutual TLS
+/// (the Function URL has none). Headers are never read for it: a caller cannot claim an
+/// identity.
+pub fn client_certificate_subject(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(context) => context
+            .identity
+            .other
+            .get("clientCert")?
+            .get("subjectDN")?
+            .as_str()
+            .map(str::to_owned),
+        RequestContext::ApiGatewayV2(context) => context
+            .authentication
+            .as_ref()?
+            .client_cert
+            .as_ref()?
+            .subject_dn
+            .clone(),
+        #[allow(unreachable_patterns)] // Other fronts are not compiled in today.
+        _ => None,
+    }
+}
+
+/// The HTTP response of a SOAP reply: its status and `text/xml` body.
+pub fn soap_response(reply: &SoapReply) -> Result<Response<Body>, lambda_http::http::Error> {
+    Response::builder()
+        .status(reply.status)
+        .header(
+            lambda_http::http::header::CONTENT_TYPE,
+            ecites_exchange::epix::CONTENT_TYPE,
+        )
+        .body(Body::Text(reply.body.clone()))
 }
 
 /// The metrics of one answer, for the EMF line every request writes: `RequestsAccepted` (2xx),

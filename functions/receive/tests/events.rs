@@ -51,3 +51,42 @@ fn the_sample_function_url_event_carries_a_verifiable_envelope_from_xb_to_xa() {
     assert_eq!(request.body().as_ref(), body.as_bytes());
     assert_eq!(request.headers()[KEY_ID_HEADER], "XB-2026-1");
 }
+
+/// `events/receive-epix-rest-api.json`: an EPIX request through the REST API's custom domain
+/// with mutual TLS. The caller is the country of the certificate API Gateway verified, never a
+/// header a client could send.
+#[test]
+fn the_epix_sample_event_names_its_caller_by_the_verified_certificate_only() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/receive-epix-rest-api.json");
+    let text = std::fs::read_to_string(path).expect("event file");
+    let request = lambda_http::request::from_str(&text).expect("a request lambda_http reads");
+    let subject = ecites_receive::client_certificate_subject(&request);
+    assert_eq!(
+        subject.as_deref(),
+        Some("CN=MA of XB,O=Management Authority,C=XB")
+    );
+    assert_eq!(
+        ecites_exchange::epix::caller_country(subject.as_deref().unwrap()),
+        Some("XB".parse().unwrap()),
+        "not the spoofed x-ssl-client-s-dn header's XC"
+    );
+    let read = ecites_exchange::epix::soap::read_request(
+        request.body().as_ref(),
+        request
+            .headers()
+            .get("soapaction")
+            .and_then(|v| v.to_str().ok()),
+    )
+    .expect("a readable EPIX request");
+    assert_eq!(read.certificate_number, "26XA0001");
+
+    // A Function URL request has no mutual TLS: no caller.
+    let url_event = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/receive-function-url.json"),
+    )
+    .unwrap();
+    let request = lambda_http::request::from_str(&url_event).unwrap();
+    assert_eq!(ecites_receive::client_certificate_subject(&request), None);
+}

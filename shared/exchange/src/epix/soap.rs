@@ -236,11 +236,7 @@ fn start_element(
                 ));
             }
         }
-        1 => {
-            if uri == SOAP_ENVELOPE_NAMESPACE && local == "Body" {
-                *seen_body = true;
-            }
-        }
+        1 if uri == SOAP_ENVELOPE_NAMESPACE && local == "Body" => *seen_body = true,
         2 if path[1] == "Body" => {
             if operation.is_some() {
                 return Err(invalid("the Body holds more than one operation element"));
@@ -599,10 +595,8 @@ pub fn read_answer(body: &[u8]) -> Result<SoapAnswer, String> {
                 }
                 text.clear();
             }
-            Event::Text(t) => {
-                if text.len() < MAX_FIELD_BYTES {
-                    text.push_str(&t.decode().map_err(|e| e.to_string())?);
-                }
+            Event::Text(t) if text.len() < MAX_FIELD_BYTES => {
+                text.push_str(&t.decode().map_err(|e| e.to_string())?);
             }
             Event::GeneralRef(r) => {
                 let c = match r.resolve_char_ref() {

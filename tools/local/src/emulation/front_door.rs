@@ -7,8 +7,10 @@
 //! response (`ApiGatewayProxyResponse` or `LambdaFunctionUrlResponse`, as `lambda_http` writes
 //! it for that event) is written back.
 //!
-//! Not emulated: mutual TLS (no `requestContext.identity.clientCert`; the receive function
-//! does not read it), stage throttling and WAF.
+//! Mutual TLS on the REST API's custom domain is emulated by
+//! [`FrontDoorServer::start_mutual_tls`]: TLS with a truststore, and the verified client
+//! certificate in `requestContext.identity.clientCert` as API Gateway passes it (what the EPIX
+//! endpoint identifies its caller by). Not emulated: stage throttling and WAF.
 //!
 //! For tests and the demo the server can also play an unhealthy partner ([`Mode`]): answer a
 //! fixed status, answer too late, or drop the connection, and then recover.
@@ -40,8 +42,51 @@ pub const SERVER_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// The REST API's stage (infra/template.yaml, `ReceiveApiStage`).
 pub const REST_API_STAGE: &str = "v1";
 
-/// The REST API's resources (infra/template.yaml: `/`, `/uses`, `/verify`, method ANY).
-pub const REST_API_ROUTES: [&str; 3] = ["/", "/uses", "/verify"];
+/// The REST API's resources (infra/template.yaml: `/`, `/uses`, `/verify`, `/epix`, method
+/// ANY).
+pub const REST_API_ROUTES: [&str; 4] = ["/", "/uses", "/verify", "/epix"];
+
+/// The client certificate the front door's mutual TLS verified, kept on the request (an
+/// extension) for the event's `requestContext.identity.clientCert`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedClientCertificate {
+    /// The subject, RFC 4514 form (`C=XB, CN=xb-ma`), as API Gateway's `subjectDN`.
+    pub subject_dn: String,
+    /// The issuer, same form.
+    pub issuer_dn: String,
+    /// The serial number, hex.
+    pub serial_number: String,
+    /// The certificate, PEM.
+    pub pem: String,
+    /// Validity start and end, as API Gateway writes them (`May 28 12:30:02 2019 GMT`).
+    pub validity: (String, String),
+}
+
+impl VerifiedClientCertificate {
+    /// Reads the fields API Gateway passes from a certificate's DER.
+    pub fn from_der(der: &[u8]) -> anyhow::Result<Self> {
+        let (_, certificate) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| anyhow::anyhow!("client certificate: {e}"))?;
+        let when = |t: x509_parser::time::ASN1Time| {
+            chrono::DateTime::from_timestamp(t.timestamp(), 0)
+                .map(|at| at.format("%b %e %H:%M:%S %Y GMT").to_string())
+                .unwrap_or_default()
+        };
+        Ok(VerifiedClientCertificate {
+            subject_dn: certificate.subject().to_string(),
+            issuer_dn: certificate.issuer().to_string(),
+            serial_number: certificate.raw_serial_as_string(),
+            pem: format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                B64.encode(der)
+            ),
+            validity: (
+                when(certificate.validity().not_before),
+                when(certificate.validity().not_after),
+            ),
+        })
+    }
+}
 
 /// Which front of the template the loopback server plays: the event shape the function gets
 /// and the response shape it writes.
@@ -169,6 +214,8 @@ pub struct FrontDoorServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    /// With mutual TLS: the server authority's PEM file (clients trust it).
+    ca_pem: Option<std::path::PathBuf>,
 }
 
 impl Drop for FrontDoorServer {
@@ -227,7 +274,79 @@ impl FrontDoorServer {
                 });
             }
         });
-        Ok(FrontDoorServer { addr, shared, task })
+        Ok(FrontDoorServer {
+            addr,
+            shared,
+            task,
+            ca_pem: None,
+        })
+    }
+
+    /// Serves `function` behind the REST API on a custom domain with mutual TLS, on a free
+    /// port of 127.0.0.1: the handshake refuses a client without a certificate signed by
+    /// `clients` (the domain's truststore), and each request's event carries the verified
+    /// certificate in `requestContext.identity.clientCert`. The server's own certificate is
+    /// for `localhost`, from an authority whose PEM is written into `dir` ([`Self::ca_pem`]).
+    pub async fn start_mutual_tls(
+        function: Arc<dyn FrontFunction>,
+        clients: &super::tls_front::ClientAuthority,
+        dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let (config, ca_pem, _) = super::tls_front::server_config(dir, Some(clients))?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            function,
+            front: Front::RestApi,
+            mode: Mutex::new(Mode::Healthy),
+            requests: AtomicU64::new(0),
+            faulted: AtomicU64::new(0),
+        });
+        let accept_shared = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = accept_shared.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A refused handshake (no certificate, or one the truststore does not
+                    // sign) ends the connection, as API Gateway's does.
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let certificate = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .and_then(|der| VerifiedClientCertificate::from_der(der).ok());
+                    let service = service_fn(move |mut request: Request<Incoming>| {
+                        let shared = shared.clone();
+                        if let Some(certificate) = certificate.clone() {
+                            request.extensions_mut().insert(certificate);
+                        }
+                        async move { serve(shared, peer, request).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FrontDoorServer {
+            addr,
+            shared,
+            task,
+            ca_pem: Some(ca_pem),
+        })
+    }
+
+    /// With mutual TLS, the PEM file of the authority of the server's certificate.
+    pub fn ca_pem(&self) -> Option<&std::path::Path> {
+        self.ca_pem.as_deref()
     }
 
     /// The front it plays.
@@ -243,7 +362,10 @@ impl FrontDoorServer {
     /// The URL partners POST to (the server's root, as a custom domain maps the stage at its
     /// root).
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        match self.ca_pem {
+            Some(_) => format!("https://localhost:{}/", self.addr.port()),
+            None => format!("http://{}/", self.addr),
+        }
     }
 
     /// Changes how the server behaves from now on.
@@ -368,6 +490,22 @@ pub fn rest_api_event(
         .get("user-agent")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let mut identity = serde_json::json!({
+        "sourceIp": peer.ip().to_string(),
+        "userAgent": user_agent,
+    });
+    if let Some(certificate) = parts.extensions.get::<VerifiedClientCertificate>() {
+        identity["clientCert"] = serde_json::json!({
+            "clientCertPem": certificate.pem,
+            "subjectDN": certificate.subject_dn,
+            "issuerDN": certificate.issuer_dn,
+            "serialNumber": certificate.serial_number,
+            "validity": {
+                "notBefore": certificate.validity.0,
+                "notAfter": certificate.validity.1,
+            },
+        });
+    }
     serde_json::json!({
         "resource": resource,
         "path": path,
@@ -393,10 +531,7 @@ pub fn rest_api_event(
             "protocol": "HTTP/1.1",
             "requestTime": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
             "requestTimeEpoch": now.timestamp_millis(),
-            "identity": {
-                "sourceIp": peer.ip().to_string(),
-                "userAgent": user_agent,
-            },
+            "identity": identity,
         },
         "body": body,
         "isBase64Encoded": is_base64_encoded,

@@ -58,11 +58,22 @@ impl ClientAuthority {
     /// A client certificate for `name` it signed: (PEM chain, leaf first; PEM PKCS#8 key),
     /// what the client certificate secret holds.
     pub fn issue(&self, name: &str) -> anyhow::Result<(String, String)> {
+        self.issue_in(name, None)
+    }
+
+    /// As [`ClientAuthority::issue`], with the subject's country (`C=`): how an EPIX caller
+    /// is identified.
+    pub fn issue_in(&self, name: &str, country: Option<&str>) -> anyhow::Result<(String, String)> {
         let key = rcgen::KeyPair::generate().context("client key")?;
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, name);
+        if let Some(country) = country {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CountryName, country);
+        }
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let leaf = params.signed_by(&key, &self.certificate, &self.key)?;
         Ok((
@@ -70,6 +81,44 @@ impl ClientAuthority {
             key.serialize_pem(),
         ))
     }
+}
+
+/// A rustls server configuration for `localhost` with a certificate from a throw-away
+/// authority (its PEM written into `dir`), requiring client certificates signed by `clients`
+/// when given: (configuration, the authority's PEM file, its DER).
+pub fn server_config(
+    dir: &Path,
+    clients: Option<&ClientAuthority>,
+) -> anyhow::Result<(rustls::ServerConfig, PathBuf, CertificateDer<'static>)> {
+    let (ca_key, ca) = authority("ecites-local test authority")?;
+    let leaf_key = rcgen::KeyPair::generate().context("server key")?;
+    let leaf_params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key)?;
+
+    let ca_pem = dir.join("ecites-local-ca.pem");
+    std::fs::write(&ca_pem, ca.pem())?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match clients {
+        None => builder.with_no_client_auth(),
+        Some(clients) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(clients.certificate.der().clone())?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(
+        vec![leaf.der().clone(), ca.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    )?;
+    Ok((config, ca_pem, ca.der().clone()))
 }
 
 impl TlsFront {
@@ -95,34 +144,7 @@ impl TlsFront {
         dir: &Path,
         clients: Option<&ClientAuthority>,
     ) -> anyhow::Result<TlsFront> {
-        let (ca_key, ca) = authority("ecites-local test authority")?;
-        let leaf_key = rcgen::KeyPair::generate().context("server key")?;
-        let leaf_params =
-            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-        let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key)?;
-
-        let ca_pem = dir.join("ecites-local-ca.pem");
-        std::fs::write(&ca_pem, ca.pem())?;
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()?;
-        let builder = match clients {
-            None => builder.with_no_client_auth(),
-            Some(clients) => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.add(clients.certificate.der().clone())?;
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider,
-                )
-                .build()?;
-                builder.with_client_cert_verifier(verifier)
-            }
-        };
-        let config = builder.with_single_cert(
-            vec![leaf.der().clone(), ca.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-        )?;
+        let (config, ca_pem, ca) = server_config(dir, clients)?;
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -147,7 +169,7 @@ impl TlsFront {
         Ok(TlsFront {
             addr,
             ca_pem,
-            ca_der: ca.der().clone(),
+            ca_der: ca,
             task,
         })
     }

@@ -1,0 +1,302 @@
+//! The EPIX Connect country-adapter interface served end to end: XA's real receive function on
+//! moto, behind a loopback REST API custom domain with mutual TLS (rustls with a truststore, the
+//! verified client certificate passed in `requestContext.identity.clientCert` as API Gateway
+//! does), called over HTTPS by partner MAs identified by their certificates' countries.
+//!
+//! One test in this binary: it points `SSL_CERT_FILE` (the roots the partner client loads) at
+//! the front door's authority, for the whole process.
+
+use ecites_e2e::*;
+use ecites_exchange::epix::soap::{read_answer, request_body, CitesPosition, SoapAnswer};
+use ecites_exchange::epix::{
+    Operation, CALLEE_NOT_FOUND, CALLER_NOT_FOUND, CERTIFICATE_MISSING, CERTIFICATE_NOT_FINAL,
+    CERTIFICATE_NOT_FOUND, QUANTITIES_REFUSED,
+};
+use ecites_exchange::http::{HttpReply, HttpTransport};
+use ecites_exchange::usage::UseLedger as _;
+use ecites_exchange::Partner;
+use ecites_local::emulation::front_door::FrontDoorServer;
+use ecites_local::emulation::tls_front::ClientAuthority;
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_secs(30);
+
+/// A partner MA's SOAP client presenting a certificate `authority` issued to `country`.
+fn client_of(authority: &ClientAuthority, country: &str) -> ecites_aws::http::HyperTransport {
+    let (certificate, key) = authority
+        .issue_in(&format!("MA of {country}"), Some(country))
+        .unwrap();
+    ecites_aws::http::HyperTransport::for_partners_with_client_certificate(
+        Duration::from_secs(5),
+        &certificate,
+        &key,
+    )
+    .unwrap()
+}
+
+async fn call(
+    client: &dyn HttpTransport,
+    url: &str,
+    operation: Operation,
+    number: &str,
+    country: &str,
+    positions: &[CitesPosition],
+) -> Result<HttpReply, ecites_exchange::http::HttpError> {
+    client
+        .post(
+            &format!("{}epix", url),
+            &[
+                ("content-type", "text/xml; charset=utf-8".to_owned()),
+                ("soapaction", format!("\"{}\"", operation.soap_action())),
+            ],
+            request_body(operation, number, country, positions).into_bytes(),
+        )
+        .await
+}
+
+fn fault_name(reply: &HttpReply) -> String {
+    match read_answer(&reply.body).unwrap() {
+        SoapAnswer::Fault(fault) => fault.string,
+        answer => panic!("expected a fault, got {answer:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epix_callers_are_known_by_their_certificates_country_and_read_only_their_own_permits() {
+    let (xa, xb) = start_pair().await;
+    // XC is a partner of XA too, but no counterpart of the permit below.
+    let mut directory = vec![xb.as_partner()];
+    let mut xc = Partner::new("XC".parse().unwrap(), "https://xc.invalid/");
+    xc.public_key = xb.as_partner().public_key;
+    directory.push(xc);
+    xa.set_directory(directory).await.unwrap();
+    xa.drop_permit(
+        "26XA0900",
+        &fixtures::export_permit("26XA0900", "XA", "XB", 10),
+    )
+    .await
+    .unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+
+    let dir = std::env::temp_dir().join(format!("ecites-epix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let truststore = ClientAuthority::new().unwrap();
+    let front = FrontDoorServer::start_mutual_tls(xa.receive.clone(), &truststore, &dir)
+        .await
+        .unwrap();
+    std::env::set_var("SSL_CERT_FILE", front.ca_pem().unwrap());
+    let url = front.url();
+    let xb_client = client_of(&truststore, "XB");
+
+    // XB, the importer, gets the permit in EPIX's shape.
+    let reply = call(
+        &xb_client,
+        &url,
+        Operation::GetNonFinalCitesCertificate,
+        "26XA0900",
+        "XA",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert!(matches!(
+        read_answer(&reply.body).unwrap(),
+        SoapAnswer::Answer { ref element, composite: Some(false) } if element == "GetNonFinalCitesCertificateResponse"
+    ));
+    let permit = ecites_domain::xml::read_permit(&reply.body).unwrap().permit;
+    assert_eq!(permit.permit_number, "26XA0900");
+    assert_eq!(
+        permit
+            .importer
+            .as_ref()
+            .and_then(|p| p.address.country.as_ref())
+            .map(|c| c.as_str().to_owned()),
+        Some("XB".to_owned())
+    );
+
+    // XC may not read it, and learns nothing: the same fault, byte for byte, as an unknown
+    // number asked by XB.
+    let xc_client = client_of(&truststore, "XC");
+    let not_yours = call(
+        &xc_client,
+        &url,
+        Operation::GetNonFinalCitesCertificate,
+        "26XA0900",
+        "XA",
+        &[],
+    )
+    .await
+    .unwrap();
+    let unknown = call(
+        &xb_client,
+        &url,
+        Operation::GetNonFinalCitesCertificate,
+        "26XA9999",
+        "XA",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(not_yours.status, 500);
+    assert_eq!(fault_name(&not_yours), CERTIFICATE_NOT_FOUND);
+    assert_eq!(not_yours.body, unknown.body);
+
+    // A country that is not a partner, and a request for another country's MA.
+    let xq_client = client_of(&truststore, "XQ");
+    let stranger = call(&xq_client, &url, Operation::ServiceState, "", "XA", &[])
+        .await
+        .unwrap();
+    assert_eq!(fault_name(&stranger), CALLER_NOT_FOUND);
+    let elsewhere = call(
+        &xb_client,
+        &url,
+        Operation::GetNonFinalCitesCertificate,
+        "26XA0900",
+        "XD",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(fault_name(&elsewhere), CALLEE_NOT_FOUND);
+    let state = call(&xb_client, &url, Operation::ServiceState, "", "XA", &[])
+        .await
+        .unwrap();
+    assert_eq!(state.status, 200);
+    assert!(String::from_utf8_lossy(&state.body).contains("<ServiceState>Available</ServiceState>"));
+
+    // No final certificate before XA's customs endorse the export (box 14).
+    let not_final = call(
+        &xb_client,
+        &url,
+        Operation::GetFinalCitesCertificate,
+        "26XA0900",
+        "XA",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(fault_name(&not_final), CERTIFICATE_NOT_FINAL);
+    xa.local
+        .send_direct(&fixtures::use_message(
+            "export_endorsement",
+            "XA",
+            "26XA0900",
+            "XA",
+            "XA-DEC-900",
+            "2026-02-10",
+            8,
+        ))
+        .await
+        .unwrap();
+    xa.local.drain(DRAIN).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    let endorsed = call(
+        &xb_client,
+        &url,
+        Operation::GetFinalCitesCertificate,
+        "26XA0900",
+        "XA",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        endorsed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&endorsed.body)
+    );
+    assert!(String::from_utf8_lossy(&endorsed.body).contains("ExaminationTransportEvent"));
+
+    // XB's ConfirmQuantities is an import confirmation at XA, with the quantity EPIX drops, in
+    // the block's unit; the same call again is the same use.
+    let positions = [CitesPosition {
+        id: "A".into(),
+        inspected_unit_quantity: 7,
+    }];
+    let confirmed = call(
+        &xb_client,
+        &url,
+        Operation::ConfirmQuantities,
+        "26XA0900",
+        "XA",
+        &positions,
+    )
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&confirmed.body).into_owned();
+    assert_eq!(confirmed.status, 200, "{text}");
+    assert!(text.contains("<Duplicate>false</Duplicate>"), "{text}");
+    let again = call(
+        &xb_client,
+        &url,
+        Operation::ConfirmQuantities,
+        "26XA0900",
+        "XA",
+        &positions,
+    )
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&again.body).contains("<Duplicate>true</Duplicate>"));
+    let uses = xa
+        .local
+        .function
+        .ledger()
+        .permit_uses(&id("XA", "26XA0900"))
+        .await
+        .unwrap();
+    let confirmation = uses
+        .uses
+        .iter()
+        .find(|u| u.on_record.reported.kind == ecites_domain::usage::UseKind::ImportConfirmation)
+        .expect("the import confirmation on XA's ledger");
+    assert_eq!(confirmation.on_record.reported.reported_by, "XB");
+    assert_eq!(
+        confirmation.on_record.reported.blocks[0].quantity.value,
+        rust_decimal::Decimal::from(7)
+    );
+    let unknown_block = call(
+        &xb_client,
+        &url,
+        Operation::ConfirmQuantities,
+        "26XA0900",
+        "XA",
+        &[CitesPosition {
+            id: "Z".into(),
+            inspected_unit_quantity: 1,
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(fault_name(&unknown_block), QUANTITIES_REFUSED);
+
+    // Without mutual TLS (the plain front door) there is no certificate: EPIX's own fault.
+    let plain = ecites_aws::http::HyperTransport::for_partners(Duration::from_secs(5)).unwrap();
+    let missing = call(
+        &plain,
+        &xa.server.url(),
+        Operation::ServiceState,
+        "",
+        "XA",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(fault_name(&missing), CERTIFICATE_MISSING);
+    // A certificate the truststore did not sign never gets past the handshake.
+    let outsider = client_of(&ClientAuthority::new().unwrap(), "XB");
+    assert!(
+        call(&outsider, &url, Operation::ServiceState, "", "XA", &[])
+            .await
+            .is_err(),
+        "a certificate from another authority must be refused in the handshake"
+    );
+    drop(front);
+    let _ = std::fs::remove_dir_all(&dir);
+}
