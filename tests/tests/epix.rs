@@ -300,3 +300,120 @@ async fn epix_callers_are_known_by_their_certificates_country_and_read_only_thei
     drop(front);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// XB's deployment pulls XA's permit from XA's EPIX-only service (a loopback server answering
+/// EPIX's recorded answer byte for byte), on moto.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permit_pulled_from_an_epix_partner_is_kept_as_answered_and_recorded_as_received() {
+    use ecites_exchange::epix::client::{fetch_permit, PullServices};
+    use ecites_local::emulation::epix_partner::{
+        EpixMode, EpixPartner, EPIX_PERMIT_NUMBER, EPIX_V2_ANSWER,
+    };
+    let xb = start_with(|o| o.country = ecites_local::country("XB")).await;
+    let blobs = ecites_aws::S3BlobStore::new(xb.clients.s3.clone(), &xb.stack.bucket);
+    let services = PullServices {
+        blobs: &blobs,
+        inbound: xb.function.ledger(),
+        uses: xb.function.ledger(),
+        clock: &ecites_exchange::SystemClock,
+    };
+    let partner = EpixPartner::start(EpixMode::Recorded).await.unwrap();
+    let transport =
+        ecites_aws::http::HyperTransport::for_partners(ecites_exchange::epix::DEFAULT_TIMEOUT)
+            .unwrap();
+    let xa: ecites_domain::CountryCode = "XA".parse().unwrap();
+    let own: ecites_domain::CountryCode = "XB".parse().unwrap();
+    let url = partner.url();
+    let pull = |final_certificate| {
+        fetch_permit(
+            services,
+            &transport,
+            &url,
+            own,
+            xa,
+            EPIX_PERMIT_NUMBER,
+            final_certificate,
+        )
+    };
+
+    let pulled = pull(false).await.expect("pulled");
+    assert_eq!(pulled.version, 1);
+    assert!(!pulled.duplicate);
+    let asked = partner.requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].soap_action, "urn:GetNonFinalCitesCertificate");
+    assert!(asked[0]
+        .body
+        .contains("<CertificateNumber>XA000000</CertificateNumber>"));
+    let status = status(&xb, "XA", EPIX_PERMIT_NUMBER).await;
+    assert_eq!(status.received.len(), 1, "{status:?}");
+    assert_eq!(status.received[0].tracking_number, pulled.tracking_number);
+    // The answer as it came, byte for byte, and the permit as canonical v2 XML beside it.
+    let kept = xb
+        .get_object(&status.received[0].body_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept, EPIX_V2_ANSWER);
+    let canonical = xb.get_object(&pulled.xml_key).await.unwrap().unwrap();
+    assert_eq!(
+        ecites_domain::xml::read_permit(&canonical).unwrap().permit,
+        ecites_domain::xml::read_permit(EPIX_V2_ANSWER)
+            .unwrap()
+            .permit
+    );
+    // The same answer pulled again changes nothing.
+    let again = pull(false).await.expect("pulled again");
+    assert_eq!(again.tracking_number, pulled.tracking_number);
+    assert_eq!(status_received(&xb).await, 1);
+
+    // Faults, garbage and silence are errors of their kind, never a record.
+    partner.set_mode(EpixMode::Fault(
+        "Client".into(),
+        "CertificateNotFound".into(),
+    ));
+    assert!(matches!(
+        pull(false).await,
+        Err(ecites_exchange::Error::NotFound(_))
+    ));
+    partner.set_mode(EpixMode::Fault(
+        "Server".into(),
+        "AdapterNotAvailable".into(),
+    ));
+    let error = pull(false).await.unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    partner.set_mode(EpixMode::Garbage);
+    let error = pull(false).await.unwrap_err();
+    assert!(!error.is_transient(), "{error}");
+    assert!(
+        error.to_string().contains("kept at received/XA/XA000000/"),
+        "{error}"
+    );
+    partner.set_mode(EpixMode::Slow(std::time::Duration::from_secs(3)));
+    let impatient =
+        ecites_aws::http::HyperTransport::for_partners(std::time::Duration::from_secs(1)).unwrap();
+    let error = fetch_permit(
+        services,
+        &impatient,
+        &partner.url(),
+        own,
+        xa,
+        EPIX_PERMIT_NUMBER,
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert!(error.is_transient(), "a timeout is retried: {error}");
+    assert_eq!(status_received(&xb).await, 1);
+}
+
+async fn status_received(local: &Local) -> usize {
+    status(
+        local,
+        "XA",
+        ecites_local::emulation::epix_partner::EPIX_PERMIT_NUMBER,
+    )
+    .await
+    .received
+    .len()
+}

@@ -13,6 +13,7 @@
 //! whose `faultstring` is EPIX's error name ([`CERTIFICATE_MISSING`], ...). The published
 //! WSDL is `docs/epix.wsdl`; `docs/epix.md` maps each operation onto the exchange.
 
+pub mod client;
 pub mod serve;
 pub mod soap;
 

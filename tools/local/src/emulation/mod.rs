@@ -6,6 +6,7 @@
 //! latency and injects faults.
 
 pub mod aws_proxy;
+pub mod epix_partner;
 pub mod front_door;
 pub mod mapping;
 pub mod moto;
