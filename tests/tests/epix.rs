@@ -220,19 +220,53 @@ async fn epix_callers_are_known_by_their_certificates_country_and_read_only_thei
         id: "A".into(),
         inspected_unit_quantity: 7,
     }];
-    let confirmed = call(
-        &xb_client,
-        &url,
-        Operation::ConfirmQuantities,
-        "26XA0900",
-        "XA",
-        &positions,
-    )
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&confirmed.body).into_owned();
-    assert_eq!(confirmed.status, 200, "{text}");
-    assert!(text.contains("<Duplicate>false</Duplicate>"), "{text}");
+    // XB's first confirmation comes from the Python client written from the WSDL alone
+    // (docs/examples/epix_client.py), over the same mutual TLS.
+    let (certificate, key) = truststore.issue_in("MA of XB", Some("XB")).unwrap();
+    std::fs::write(dir.join("xb.pem"), certificate).unwrap();
+    std::fs::write(dir.join("xb.key"), key).unwrap();
+    let python = |args: &[&str]| {
+        let endpoint = format!("{url}epix");
+        let cert = dir.join("xb.pem");
+        let key = dir.join("xb.key");
+        let ca = front.ca_pem().unwrap().to_path_buf();
+        let mut command =
+            std::process::Command::new(ecites_local::emulation::reference_partner::python());
+        command
+            .arg(ecites_local::emulation::moto::repo_root().join("docs/examples/epix_client.py"))
+            .arg("--endpoint")
+            .arg(endpoint)
+            .arg("--cert")
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .arg("--ca")
+            .arg(ca)
+            .args(["--country", "XA"])
+            .args(args);
+        let output = command.output().expect("python runs");
+        let line = String::from_utf8_lossy(&output.stdout).into_owned();
+        (
+            output.status.code(),
+            serde_json::from_str::<serde_json::Value>(line.trim()).unwrap_or_else(|e| {
+                panic!("{e}: {line} {}", String::from_utf8_lossy(&output.stderr))
+            }),
+        )
+    };
+    let python_get = tokio::task::block_in_place(|| python(&["get", "26XA0900"]));
+    assert_eq!(python_get.0, Some(0), "{}", python_get.1);
+    assert_eq!(python_get.1["permit_number"], "26XA0900");
+    assert_eq!(python_get.1["composite"], "false");
+    let python_unknown = tokio::task::block_in_place(|| python(&["get", "26XA9999"]));
+    assert_eq!(python_unknown.0, Some(1));
+    assert_eq!(
+        python_unknown.1["fault"]["faultstring"],
+        CERTIFICATE_NOT_FOUND
+    );
+    let python_confirm = tokio::task::block_in_place(|| python(&["confirm", "26XA0900", "A=7"]));
+    assert_eq!(python_confirm.0, Some(0), "{}", python_confirm.1);
+    assert_eq!(python_confirm.1["Confirmed"], "true");
+    assert_eq!(python_confirm.1["Duplicate"], "false");
     let again = call(
         &xb_client,
         &url,
@@ -243,7 +277,15 @@ async fn epix_callers_are_known_by_their_certificates_country_and_read_only_thei
     )
     .await
     .unwrap();
-    assert!(String::from_utf8_lossy(&again.body).contains("<Duplicate>true</Duplicate>"));
+    let again_text = String::from_utf8_lossy(&again.body).into_owned();
+    assert!(
+        again_text.contains("<Duplicate>true</Duplicate>"),
+        "{again_text}"
+    );
+    assert!(again_text.contains(&format!(
+        "<TrackingNumber>{}</TrackingNumber>",
+        python_confirm.1["TrackingNumber"].as_str().unwrap()
+    )));
     let uses = xa
         .local
         .function
