@@ -393,6 +393,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     key_id: key_id.clone(),
                     rotation_keys,
                     client_certificate_secret,
+                    protocol: Default::default(),
                 });
                 Ok(kept)
             })

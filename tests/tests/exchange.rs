@@ -772,15 +772,10 @@ async fn a_partner_written_in_python_from_the_docs_exchanges_permits_both_ways()
     .await
     .expect("python runs the reference partner");
     let xc = ecites_exchange::directory::Partner {
-        country: ecites_local::country("XC"),
-        endpoint,
         name: Some("MA of XC (Python)".into()),
-        active: true,
-        accepted_document_types: Vec::new(),
         public_key: Some(xc_key.public_key_base64()),
         key_id: Some(xc_key.key_id.clone()),
-        rotation_keys: Vec::new(),
-        client_certificate_secret: None,
+        ..ecites_exchange::directory::Partner::new(ecites_local::country("XC"), endpoint)
     };
     xa.set_directory(vec![xb.as_partner(), xc]).await.unwrap();
 

@@ -59,6 +59,38 @@ pub struct Partner {
     /// forward presents none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate_secret: Option<String>,
+    /// How the partner exchanges: this project's signed envelopes (`ecites`, the default), or
+    /// only EPIX Connect's country-adapter interface (`epix-soap`, `docs/epix.md`): its
+    /// `endpoint` is then its SOAP service, its permits are pulled, our import confirmations
+    /// are told to it with `ConfirmQuantities`, and it needs no Ed25519 key.
+    #[serde(default, skip_serializing_if = "Protocol::is_ecites")]
+    pub protocol: Protocol,
+}
+
+/// How a partner exchanges ([`Partner::protocol`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// Signed JSON envelopes over HTTPS (`docs/exchange.md`).
+    #[default]
+    Ecites,
+    /// EPIX Connect's SOAP country-adapter interface (`docs/epix.md`).
+    EpixSoap,
+}
+
+impl Protocol {
+    /// The directory's form (`ecites`, `epix-soap`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Ecites => "ecites",
+            Protocol::EpixSoap => "epix-soap",
+        }
+    }
+
+    /// True for the default (skipped when the directory is written).
+    pub fn is_ecites(&self) -> bool {
+        *self == Protocol::Ecites
+    }
 }
 
 /// A public key accepted alongside the partner's current one during a rotation.
@@ -170,6 +202,7 @@ impl Partner {
             key_id: None,
             rotation_keys: Vec::new(),
             client_certificate_secret: None,
+            protocol: Protocol::Ecites,
         }
     }
 
@@ -431,15 +464,9 @@ mod tests {
 
     fn rotating() -> Partner {
         Partner {
-            country: "XB".parse().unwrap(),
-            endpoint: "https://x".into(),
-            name: None,
-            active: true,
-            accepted_document_types: vec![],
             public_key: Some("OLD".into()),
             key_id: Some("XB-1".into()),
-            rotation_keys: vec![],
-            client_certificate_secret: None,
+            ..Partner::new("XB".parse().unwrap(), "https://x")
         }
     }
 

@@ -620,14 +620,11 @@ pub fn hostile_runner(seed: u8) -> proptest::test_runner::TestRunner {
 /// key's own): the sender of the receive tests' messages.
 pub fn loopback_partner(country: &str, key: &crate::protocol::SigningIdentity) -> Partner {
     Partner {
-        country: country.parse().expect("a country code"),
-        endpoint: "http://127.0.0.1:9/".into(),
-        name: None,
-        active: true,
-        accepted_document_types: vec![],
         public_key: Some(key.public_key_base64()),
         key_id: Some(key.key_id.clone()),
-        rotation_keys: vec![],
-        client_certificate_secret: None,
+        ..Partner::new(
+            country.parse().expect("a country code"),
+            "http://127.0.0.1:9/",
+        )
     }
 }

@@ -295,3 +295,101 @@ pub async fn fetch_permit(
         xml_key,
     })
 }
+
+/// The services [`fetch_from_partner`] runs over.
+#[derive(Clone, Copy)]
+pub struct FetchServices<'a> {
+    /// Where the pulled permit goes.
+    pub pull: PullServices<'a>,
+    /// The partner directory: the partner's service and client certificate.
+    pub partners: &'a dyn crate::directory::PartnerDirectory,
+    /// HTTP without a client certificate, giving up after [`super::DEFAULT_TIMEOUT`].
+    pub transport: &'a dyn HttpTransport,
+    /// The client certificates (the partner's entry names one: EPIX callers are known by
+    /// theirs); `None` where there is no secret store.
+    pub certificates: Option<&'a dyn crate::forward::ClientCertificates>,
+}
+
+/// Pulls `number` from `issuer`, a partner whose directory entry says `protocol: epix-soap`,
+/// presenting the client certificate its entry names ([`fetch_permit`] for the rest). Errors
+/// besides [`fetch_permit`]'s: the issuer is not in the directory ([`Error::NotFound`]), is
+/// inactive, or exchanges envelopes instead (permanent), or its certificate cannot be loaded
+/// (as the secret store failed).
+pub async fn fetch_from_partner(
+    services: FetchServices<'_>,
+    own_country: CountryCode,
+    issuer: CountryCode,
+    number: &str,
+    final_certificate: bool,
+) -> Result<Pulled, Error> {
+    let partner = services
+        .partners
+        .partner(issuer)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("{issuer} is not in the partner directory")))?;
+    if !partner.active {
+        return Err(Error::permanent(
+            "epix",
+            format!("{issuer} is inactive in the partner directory"),
+        ));
+    }
+    if partner.protocol != crate::directory::Protocol::EpixSoap {
+        return Err(Error::permanent(
+            "epix",
+            format!(
+                "{issuer} exchanges signed envelopes (protocol {}): its permits are pushed to us, not pulled over EPIX",
+                partner.protocol.as_str()
+            ),
+        ));
+    }
+    let with_certificate = match (
+        partner.client_certificate_secret.as_deref(),
+        services.certificates,
+    ) {
+        (None, _) => None,
+        (Some(secret), Some(store)) => Some(store.transport(secret).await?),
+        (Some(secret), None) => {
+            return Err(Error::permanent(
+                "client certificate",
+                format!("{secret}: no secret store to read it from"),
+            ))
+        }
+    };
+    let transport = with_certificate.as_deref().unwrap_or(services.transport);
+    fetch_permit(
+        services.pull,
+        transport,
+        &partner.endpoint,
+        own_country,
+        issuer,
+        number,
+        final_certificate,
+    )
+    .await
+}
+
+/// The `ConfirmQuantities` positions of an import confirmation: each block's quantity, which
+/// EPIX carries as an integer without a unit (the unit is the permit's). `Err` names the block
+/// whose quantity is not a whole number, which EPIX cannot carry.
+pub fn confirmed_positions(
+    used: &ecites_domain::usage::PermitUse,
+) -> Result<Vec<CitesPosition>, String> {
+    used.blocks
+        .iter()
+        .map(|block| {
+            let value = block.quantity.value.normalize();
+            if value.fract() != rust_decimal::Decimal::ZERO {
+                return Err(format!(
+                    "block {}: {value} is not a whole number, and ConfirmQuantities carries integers",
+                    block.block
+                ));
+            }
+            let inspected_unit_quantity = i64::try_from(value)
+                .map_err(|_| format!("block {}: {value} is out of range", block.block))?;
+            Ok(CitesPosition {
+                id: block.block.clone(),
+                inspected_unit_quantity,
+            })
+        })
+        .collect()
+}

@@ -341,3 +341,96 @@ fn operations_have_epix_s_actions_and_accept_both_element_forms() {
     }
     assert_eq!(Operation::from_element("Request"), None);
 }
+
+#[test]
+fn confirmed_positions_are_whole_quantities_and_a_fraction_is_refused_naming_the_block() {
+    let mut used: ecites_domain::usage::PermitUse = serde_json::from_value(serde_json::json!({
+        "kind": "import_confirmation",
+        "permit": {"issuer": "XA", "number": "26XA0001"},
+        "reported_by": "XB",
+        "declaration_number": "XB-DEC-1",
+        "date": "2026-02-12",
+        "blocks": [{"block": "A", "quantity": {"value": "3.000"}},
+                   {"block": "B", "quantity": {"value": "12", "unit": "KGM"}}]
+    }))
+    .unwrap();
+    assert_eq!(
+        super::client::confirmed_positions(&used).unwrap(),
+        vec![
+            CitesPosition {
+                id: "A".into(),
+                inspected_unit_quantity: 3
+            },
+            CitesPosition {
+                id: "B".into(),
+                inspected_unit_quantity: 12
+            }
+        ]
+    );
+    used.blocks[1].quantity.value = rust_decimal::Decimal::new(125, 1);
+    let why = super::client::confirmed_positions(&used).unwrap_err();
+    assert!(
+        why.starts_with("block B: 12.5 is not a whole number"),
+        "{why}"
+    );
+}
+
+#[test]
+fn the_counterparts_are_the_countries_of_export_import_and_origin() {
+    let permit = ecites_domain::xml::read_permit(EPIX_V2.as_bytes())
+        .unwrap()
+        .permit;
+    let facts = ecites_domain::usage::PermitFacts::of(&permit);
+    let codes: Vec<String> = super::serve::counterparts(&facts)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // Exporter XA, importer XB, origins XC (block A) and TH (block B); not FR, the country of
+    // the last re-export of block B.
+    assert_eq!(codes, ["TH", "XA", "XB", "XC"]);
+}
+
+#[tokio::test]
+async fn only_an_active_epix_partner_is_pulled_from() {
+    use super::client::{fetch_from_partner, FetchServices, PullServices};
+    use crate::directory::{Partner, Protocol};
+    use crate::testing::{
+        FixedClock, MemoryBlobs, MemoryDirectory, MemoryInbound, NoUses, RecordingHttp,
+    };
+    let envelopes = Partner::new("XC".parse().unwrap(), "https://xc.example/");
+    let mut inactive = Partner::new("XD".parse().unwrap(), "https://xd.example/epix");
+    inactive.protocol = Protocol::EpixSoap;
+    inactive.active = false;
+    let directory = MemoryDirectory::of([envelopes, inactive]);
+    let blobs = MemoryBlobs::new("b");
+    let inbound = MemoryInbound::default();
+    let clock = FixedClock::at("2026-11-30T12:00:00Z");
+    let http = RecordingHttp::status(200);
+    let services = FetchServices {
+        pull: PullServices {
+            blobs: &blobs,
+            inbound: &inbound,
+            uses: &NoUses,
+            clock: &clock,
+        },
+        partners: &directory,
+        transport: &http,
+        certificates: None,
+    };
+    let own = "XB".parse().unwrap();
+    let error = |country: &str| {
+        let country = country.parse().unwrap();
+        async move {
+            fetch_from_partner(services, own, country, "N1", false)
+                .await
+                .unwrap_err()
+                .to_string()
+        }
+    };
+    assert!(error("XC")
+        .await
+        .contains("exchanges signed envelopes (protocol ecites)"));
+    assert!(error("XD").await.contains("inactive"));
+    assert!(error("XQ").await.contains("not in the partner directory"));
+    assert!(http.posts().is_empty(), "nothing is called");
+}
