@@ -629,5 +629,6 @@ pub fn loopback_partner(country: &str, key: &crate::protocol::SigningIdentity) -
         key_id: Some(key.key_id.clone()),
         rotation_keys: vec![],
         client_certificate_secret: None,
+        document_format: Default::default(),
     }
 }
