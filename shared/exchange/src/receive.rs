@@ -197,8 +197,9 @@ pub fn tracking_number(own: CountryCode, received: &Envelope) -> String {
     format!("{own}-{}", &hex::encode(digest)[..20])
 }
 
-/// The content digest of a received document: hex sha256 of the payload XML, a NUL byte and
-/// the cancellation reason (empty when none). Two messages for the same (sender, number,
+/// The content digest of a received document: hex sha256 of the payload XML as stored (a v2
+/// payload as received, a v1 payload as its canonical v2), a NUL byte and the cancellation
+/// reason (empty when none). Two messages for the same (sender, number,
 /// version, status) must have the same digest, or the second is a conflict.
 pub fn document_sha256(xml: &[u8], reason: Option<&str>) -> String {
     let mut hasher = Sha256::new();
@@ -558,7 +559,7 @@ async fn receive_inner(
     };
     services
         .blobs
-        .put(&xml_key, canonical, "application/xml")
+        .put(&xml_key, canonical.clone(), "application/xml")
         .await?;
     stored.push(xml_key.clone());
     let warnings = wire
@@ -581,7 +582,9 @@ async fn receive_inner(
             tracking_number: tracking_number(settings.own_country, &envelope),
             body_key,
             xml_key,
-            document_sha256: document_sha256(&xml, envelope.reason.as_deref()),
+            // Of the stored (canonical) XML: the same permit sent as v1, then as its v2 (the
+            // partner's entry changed between a lost answer and the retry), is one document.
+            document_sha256: document_sha256(&canonical, envelope.reason.as_deref()),
             signature,
             key_id: key_id.unwrap_or_default(),
             ack_status,
@@ -1250,6 +1253,32 @@ mod tests {
         );
         assert!(String::from_utf8_lossy(canonical).contains("<rsm:CITESEPermit "));
         assert_eq!(w.inbound.received(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_same_permit_sent_as_v1_then_as_its_v2_is_one_document_not_a_conflict() {
+        let w = world(false);
+        let v1 = ecites_domain::xml::write_permit_v1(&ecites_domain::testing::typical_permit(1));
+        let (body, headers) = crate::forward::build_message_as(
+            DocumentFormat::V1,
+            &delivery("JP"),
+            "E",
+            v1.as_bytes(),
+            "m1",
+            &w.key,
+            w.clock.0,
+        );
+        let (status, first) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{first}");
+        let from_v1 = ecites_domain::xml::read_permit(v1.as_bytes())
+            .unwrap()
+            .permit;
+        let v2 = ecites_domain::xml::write_permit(&from_v1).into_bytes();
+        let (body, headers) = build_message(&delivery("JP"), "E", &v2, "m2", &w.key, w.clock.0);
+        let (status, again) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["duplicate"], true);
+        assert_eq!(again["tracking_number"], first["tracking_number"]);
     }
 
     #[tokio::test]
