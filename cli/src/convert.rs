@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 fn render(permit: &Permit, to: OutputFormat) -> String {
     match to {
         OutputFormat::Xml => xml::write_permit(permit),
+        OutputFormat::XmlV1 => xml::write_permit_v1(permit),
         OutputFormat::Json => {
             let mut text = json::write_permit(permit);
             text.push('\n');
@@ -44,6 +45,18 @@ pub fn single(input: &Path, from: &Reader, to: OutputFormat) -> u8 {
         let _ = writeln!(err, "{source}: not converted: the permit is invalid");
         return EXIT_INVALID;
     }
+    if to == OutputFormat::XmlV1 {
+        for checked in &permits {
+            let lost = xml::v1_losses(&checked.decoded.permit);
+            if !lost.is_empty() {
+                let _ = writeln!(
+                    err,
+                    "{source}: toolkit v1 has no element for {}: not written",
+                    lost.join(", ")
+                );
+            }
+        }
+    }
     let output = match (to, permits.as_slice()) {
         (_, [one]) => render(&one.decoded.permit, to),
         (OutputFormat::Json, many) => {
@@ -52,7 +65,7 @@ pub fn single(input: &Path, from: &Reader, to: OutputFormat) -> u8 {
             text.push('\n');
             text
         }
-        (OutputFormat::Xml, many) => {
+        (OutputFormat::Xml | OutputFormat::XmlV1, many) => {
             let _ = writeln!(
                 err,
                 "{source}: holds {} permits; one XML document holds one permit: use -o OUTDIR to write one file per permit",
@@ -389,7 +402,7 @@ fn prepare_one(
         ]);
     };
     let extension = match to {
-        OutputFormat::Xml => "xml",
+        OutputFormat::Xml | OutputFormat::XmlV1 => "xml",
         OutputFormat::Json => "json",
     };
     let name = file_name(&id.number, extension).map_err(|reason| vec![reason])?;

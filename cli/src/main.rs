@@ -215,6 +215,9 @@ enum Command {
 pub enum OutputFormat {
     /// The CITES e-permit XML (toolkit v2).
     Xml,
+    /// The CITES e-permit XML of toolkit v1 (`CBFShip`), for a partner still on v1: without
+    /// what v1 has no element for (a block's identifying marks, the date of signature).
+    XmlV1,
     /// The ecites JSON form.
     Json,
 }

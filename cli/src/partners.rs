@@ -6,7 +6,7 @@
 //! `docs/exchange.md`.
 
 use ecites_aws::s3::{edit_directory, DirectoryEdit};
-use ecites_exchange::directory::{DirectoryError, Partner, PartnerKey};
+use ecites_exchange::directory::{DirectoryError, DocumentFormat, Partner, PartnerKey};
 use std::process::ExitCode;
 
 /// The `partners` subcommands (embed with `#[command(subcommand)]`).
@@ -61,6 +61,12 @@ pub enum PartnersCommand {
         /// given, an entry being replaced keeps the one it had; "" removes it.
         #[arg(long, value_name = "SECRET")]
         client_certificate_secret: Option<String>,
+        /// The CITES e-permit XML version the partner reads: v2 (the standard) or v1 for a
+        /// partner still on toolkit v1 (CBFShip), to which forward then writes v1 (lossy: v1
+        /// has no element for a block's identifying marks or the date of signature). When not
+        /// given, an entry being replaced keeps the one it had (v2 for a new one).
+        #[arg(long, value_name = "v2|v1", value_parser = parse_document_format)]
+        document_format: Option<DocumentFormat>,
     },
     /// Starts accepting a partner's new key beside its current one (a rotation overlap):
     /// messages are verified with the key their X-Ecites-Key-Id names.
@@ -289,6 +295,12 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                         ""
                     );
                 }
+                if p.document_format == DocumentFormat::V1 {
+                    println!(
+                        "{:<8} document format v1: sent toolkit v1 (CBFShip) XML, without marks and signature dates",
+                        ""
+                    );
+                }
             }
         }
         PartnersCommand::Init => {
@@ -322,6 +334,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             accepted_document_types,
             inactive,
             client_certificate_secret,
+            document_format,
         } => {
             let client_certificate_secret = client_certificate_secret
                 .as_deref()
@@ -383,6 +396,12 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                         .get(country)
                         .and_then(|old| old.client_certificate_secret.clone()),
                 };
+                let document_format = document_format.unwrap_or_else(|| {
+                    directory
+                        .get(country)
+                        .map(|old| old.document_format)
+                        .unwrap_or_default()
+                });
                 directory.upsert(Partner {
                     country,
                     endpoint: endpoint.clone(),
@@ -394,6 +413,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     rotation_keys,
                     client_certificate_secret,
                     protocol: Default::default(),
+                    document_format,
                 });
                 Ok(kept)
             })
@@ -568,9 +588,31 @@ fn check_secret_name(text: &str) -> anyhow::Result<Option<String>> {
     Ok(Some(name.to_owned()))
 }
 
+/// A `--document-format` value: `v2` or `v1` (case and surrounding spaces ignored).
+fn parse_document_format(text: &str) -> Result<DocumentFormat, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "v2" => Ok(DocumentFormat::V2),
+        "v1" => Ok(DocumentFormat::V1),
+        _ => Err(format!(
+            "{text:?} is not a document format: v2 (the CITES e-permit XML, toolkit v2) or v1 (toolkit v1, CBFShip)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_format_is_v2_or_v1_and_anything_else_is_refused_naming_both() {
+        assert_eq!(parse_document_format("v1"), Ok(DocumentFormat::V1));
+        assert_eq!(parse_document_format(" V2 "), Ok(DocumentFormat::V2));
+        let refused = parse_document_format("v3").unwrap_err();
+        assert!(
+            refused.contains("\"v3\"") && refused.contains("v2") && refused.contains("v1"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn a_client_certificate_secret_is_a_secret_name_or_arn_and_empty_removes_it() {

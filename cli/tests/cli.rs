@@ -76,6 +76,57 @@ fn converting_to_xml_and_back_to_json_gives_the_same_permit() {
     assert_eq!(round_tripped, original);
 }
 
+fn epix_v1_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/domain/tests/fixtures/epix/v1-get-non-final-cites-certificate.xml")
+}
+
+/// `ecites convert --to json` of a file, as JSON.
+fn json_of(path: &Path) -> serde_json::Value {
+    let output = ecites(&["convert", "--to", "json", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn convert_and_validate_read_the_epix_v1_sample_as_the_v2_sample_but_for_the_marks() {
+    let v1 = json_of(&epix_v1_sample());
+    let mut v2 = json_of(&epix_sample());
+    // The v2 sample's blocks carry the mark "XXX"; v1 has no element for marks.
+    for block in v2["blocks"].as_array_mut().unwrap() {
+        assert_eq!(block["marks"], serde_json::json!(["XXX"]));
+        block.as_object_mut().unwrap().remove("marks");
+    }
+    assert_eq!(v1, v2);
+    let validated = ecites(&["validate", epix_v1_sample().to_str().unwrap()]);
+    let same = ecites(&["validate", epix_sample().to_str().unwrap()]);
+    assert_eq!(validated.status.code(), same.status.code());
+}
+
+#[test]
+fn convert_to_xml_v1_writes_a_cbfship_and_names_what_v1_cannot_carry() {
+    let output = ecites(&["convert", "--to", "xml-v1", epix_sample().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let xml = text(&output.stdout);
+    assert!(
+        xml.contains("<rsm:CBFShip xmlns:rsm=\"urn:un:unece:uncefact:data:draft:CBFShip:1\""),
+        "{xml}"
+    );
+    assert!(
+        text(&output.stderr)
+            .contains("toolkit v1 has no element for blocks[0].marks, blocks[1].marks"),
+        "{}",
+        text(&output.stderr)
+    );
+    let back = ecites_with_stdin(
+        &["convert", "--to", "json", "--from", "xml", "-"],
+        &output.stdout,
+    );
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
+    let back: serde_json::Value = serde_json::from_slice(&back.stdout).unwrap();
+    assert_eq!(back, json_of(&epix_v1_sample()));
+}
+
 #[test]
 fn convert_reads_the_epix_sample_with_both_blocks_and_their_references() {
     let output = ecites(&["convert", "--to", "json", epix_sample().to_str().unwrap()]);

@@ -4,6 +4,7 @@
 //! `replay --no-partner`, `status` and `species import`.
 
 use chrono::Utc;
+use ecites_exchange::directory::DocumentFormat;
 use ecites_exchange::forward::build_message;
 use ecites_exchange::http::HttpTransport as _;
 use ecites_exchange::ledger::DeliveryKind;
@@ -771,6 +772,58 @@ async fn partners_and_species_need_no_deliveries_queue_in_the_environment() {
         "/../shared/domain/tests/fixtures/species/Index_of_CITES_Species_2026-11-01_0930.csv"
     );
     succeeded(&without_queue(&["species", "import", export]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_add_records_a_v1_document_format_lists_it_and_keeps_it_when_re_added() {
+    let (xa, xb) = pair().await;
+    let public_key = xb.key.public_key_base64();
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "partners",
+            "add",
+            "XB",
+            "--endpoint",
+            "https://ma.xb.example/cites",
+            "--public-key",
+            &public_key,
+        ];
+        args.extend_from_slice(extra);
+        ecites_as(&xa, &args)
+    };
+    let format = || async {
+        ecites_aws::s3::read_directory(
+            &xa.local.clients.s3,
+            &xa.local.stack.bucket,
+            &xa.local.stack.partners_key,
+        )
+        .await
+        .unwrap()
+        .get(ecites_local::country("XB"))
+        .unwrap()
+        .document_format
+    };
+    succeeded(&add(&["--document-format", "v1"]));
+    assert_eq!(format().await, DocumentFormat::V1);
+    let listed = succeeded(&ecites_as(&xa, &["partners", "list"]));
+    assert!(
+        listed.contains("document format v1: sent toolkit v1 (CBFShip) XML"),
+        "{listed}"
+    );
+    // Re-added without the option (say, with a new endpoint): v1 stays.
+    succeeded(&add(&[]));
+    assert_eq!(format().await, DocumentFormat::V1);
+    succeeded(&add(&["--document-format", "v2"]));
+    assert_eq!(format().await, DocumentFormat::V2);
+    let listed = succeeded(&ecites_as(&xa, &["partners", "list"]));
+    assert!(!listed.contains("document format"), "{listed}");
+    let refused = add(&["--document-format", "v3"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("\"v3\" is not a document format"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -318,6 +318,35 @@ async fn epix_callers_are_known_by_their_certificates_country_and_read_only_thei
     .unwrap();
     assert_eq!(fault_name(&unknown_block), QUANTITIES_REFUSED);
 
+    // XB's entry asks for toolkit v1: the same permit comes as CBFShip, as EPIX's v1 answers.
+    let mut xb_v1 = xb.as_partner();
+    xb_v1.document_format = ecites_exchange::directory::DocumentFormat::V1;
+    let mut xc_again = Partner::new("XC".parse().unwrap(), "https://xc.invalid/");
+    xc_again.public_key = xb.as_partner().public_key;
+    xa.set_directory(vec![xb_v1, xc_again]).await.unwrap();
+    tokio::time::sleep(ecites_local::stack::exchange::PairOptions::default().directory_ttl * 2)
+        .await;
+    let v1 = call(
+        &xb_client,
+        &url,
+        Operation::GetNonFinalCitesCertificate,
+        "26XA0900",
+        "XA",
+        &[],
+    )
+    .await
+    .unwrap();
+    let v1_text = String::from_utf8_lossy(&v1.body).into_owned();
+    assert_eq!(v1.status, 200, "{v1_text}");
+    assert!(
+        v1_text.contains("xmlns:v1=\"urn:CitesDataExchange/v1/\""),
+        "{v1_text}"
+    );
+    assert!(v1_text.contains("<CBFShip "), "{v1_text}");
+    let read_v1 = ecites_domain::xml::read_permit(&v1.body).unwrap().permit;
+    assert_eq!(read_v1.permit_number, "26XA0900");
+    assert_eq!(read_v1.blocks.len(), permit.blocks.len());
+
     // Without mutual TLS (the plain front door) there is no certificate: EPIX's own fault.
     let plain = ecites_aws::http::HyperTransport::for_partners(Duration::from_secs(5)).unwrap();
     let missing = call(
@@ -407,6 +436,18 @@ async fn a_permit_pulled_from_an_epix_partner_is_kept_as_answered_and_recorded_a
     // The same answer pulled again changes nothing.
     let again = pull(false).await.expect("pulled again");
     assert_eq!(again.tracking_number, pulled.tracking_number);
+    assert_eq!(status_received(&xb).await, 1);
+
+    // EPIX's v1 answer of the same permit differs (v1 has no marks): the same version with
+    // other content is refused as a conflict, the first stays on record.
+    partner.set_mode(EpixMode::RecordedV1);
+    let error = pull(false).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("received before with different content"),
+        "{error}"
+    );
     assert_eq!(status_received(&xb).await, 1);
 
     // Faults, garbage and silence are errors of their kind, never a record.

@@ -141,6 +141,54 @@ async fn a_rate_limited_delivery_waits_at_least_the_partners_retry_after_then_is
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_on_toolkit_v1_is_sent_cbfship_and_stores_it_as_canonical_v2_beside_the_signed_original(
+) {
+    let (xa, xb) = start_pair().await;
+    let mut on_v1 = xb.as_partner();
+    on_v1.document_format = ecites_exchange::directory::DocumentFormat::V1;
+    xa.set_directory(vec![on_v1]).await.unwrap();
+    let permit = fixtures::export_permit("26XA0100", "XA", "XB", 10);
+    xa.drop_permit("26XA0100", &permit).await.unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+
+    let sent = delivery(&xa, "26XA0100", 1, DeliveryKind::Permit).await;
+    assert_eq!(sent["state"], "DELIVERED", "{sent:?}");
+    let got = received(&xb, "26XA0100", 1, "issued")
+        .await
+        .expect("XB recorded it");
+    assert_eq!(got["tracking_number"], sent["tracking_number"]);
+    // What XA signed and sent: a v1 payload, kept as received.
+    let body = xb
+        .local
+        .get_object(&got["body_key"])
+        .await
+        .unwrap()
+        .unwrap();
+    let envelope = ecites_exchange::protocol::parse_envelope(&body).unwrap();
+    assert_eq!(
+        envelope.payload_namespace,
+        ecites_exchange::protocol::PAYLOAD_NAMESPACE_V1
+    );
+    let v1 = envelope.payload_bytes().unwrap();
+    assert!(String::from_utf8_lossy(&v1).contains("<rsm:CBFShip "));
+    // What XB stores for its readers: the canonical v2 of the same permit.
+    let stored = xb.local.get_object(&got["xml_key"]).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&stored).contains("<rsm:CITESEPermit "));
+    let from_v1 = ecites_domain::xml::read_permit(&v1).unwrap().permit;
+    assert_eq!(
+        stored,
+        ecites_domain::xml::write_permit(&from_v1).into_bytes()
+    );
+    assert_eq!(
+        ecites_domain::xml::read_permit(&stored)
+            .unwrap()
+            .permit
+            .permit_number,
+        "26XA0100"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permit_for_a_partner_not_yet_onboarded_waits_as_no_partner_and_is_sent_after_onboarding()
 {
     let (xa, xb) = start_pair().await;

@@ -78,8 +78,9 @@ pub enum Error {
         /// What occurs where, naming the element.
         message: String,
     },
-    /// Well-formed XML, but no `CITESEPermit` element in it.
-    #[error("no CITESEPermit element found (the document's root is <{root}>); expected the CITES e-permit XML, toolkit v2")]
+    /// Well-formed XML, but no `CITESEPermit` (toolkit v2) or `CBFShip` (toolkit v1) element in
+    /// it.
+    #[error("no CITESEPermit or CBFShip element found (the document's root is <{root}>); expected the CITES e-permit XML, toolkit v2 or v1")]
     NotAPermit {
         /// The local name of the document's root element.
         root: String,

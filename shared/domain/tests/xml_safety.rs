@@ -5,6 +5,7 @@ use ecites_domain::Error;
 use proptest::prelude::*;
 
 const EPIX: &str = include_str!("fixtures/epix/v2-get-non-final-cites-certificate.xml");
+const EPIX_V1: &str = include_str!("fixtures/epix/v1-get-non-final-cites-certificate.xml");
 
 fn error(xml: &str) -> Error {
     match read_permit(xml.as_bytes()) {
@@ -265,6 +266,22 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_text_inside_a_v1_root_never_panics(text in "[<>/&;#xa-z0-9:=\"' \\]\\[!?-]{0,400}") {
+        let _ = read_permit(format!("<CBFShip>{text}</CBFShip>").as_bytes());
+    }
+
+    #[test]
+    fn mutations_of_the_epix_v1_sample_never_panic(mutations in prop::collection::vec(arb_mutation(), 1..8)) {
+        let mut bytes = EPIX_V1.as_bytes().to_vec();
+        for mutation in &mutations {
+            apply(&mut bytes, mutation);
+        }
+        let _ = read_permit(&bytes);
+        let tight = ReadLimits { max_bytes: 64 * 1024, max_depth: 12 };
+        let _ = read_permit_with(&bytes, &tight);
+    }
+
+    #[test]
     fn mutations_of_the_epix_sample_never_panic(mutations in prop::collection::vec(arb_mutation(), 1..8)) {
         let mut bytes = EPIX.as_bytes().to_vec();
         for mutation in &mutations {
@@ -361,4 +378,91 @@ fn the_most_blocks_allowed_all_with_one_letter_validate_in_linear_time_with_capp
         ecites_domain::validate::MAX_FINDINGS_PER_PERMIT
     );
     assert_eq!(findings.last().unwrap().rule, "findings-capped");
+}
+
+// ---- toolkit v1 (CBFShip): the same guarantees ------------------------------
+
+#[test]
+fn v1_billion_laughs_is_refused_as_a_dtd_before_any_expansion() {
+    let xml = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol9 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+]>
+<CBFShip><HeaderExchangedDocument><ID>&lol9;</ID></HeaderExchangedDocument></CBFShip>"#;
+    assert_eq!(error(xml), Error::DtdForbidden { position: 22 });
+}
+
+#[test]
+fn v1_external_entity_inside_the_soap_envelope_is_refused_as_a_dtd() {
+    let xml = format!(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE foo [ <!ENTITY xxe SYSTEM \"file:///etc/passwd\"> ]>\n{}",
+        EPIX_V1.replace(">XA000000<", ">&xxe;<")
+    );
+    assert!(matches!(error(&xml), Error::DtdForbidden { .. }));
+}
+
+#[test]
+fn v1_undefined_entity_is_refused_with_its_name() {
+    let xml = EPIX_V1.replace(">XA000000<", ">&xxe;<");
+    assert!(matches!(error(&xml), Error::UnknownEntity { name, .. } if name == "xxe"));
+    let xml = EPIX_V1.replace("unitCode=\"PCS\"", "unitCode=\"&pcs;\"");
+    assert!(matches!(error(&xml), Error::UnknownEntity { name, .. } if name == "pcs"));
+}
+
+#[test]
+fn v1_oversize_input_is_refused_before_parsing() {
+    let limits = ReadLimits {
+        max_bytes: 1000,
+        ..ReadLimits::default()
+    };
+    assert_eq!(
+        read_permit_with(EPIX_V1.as_bytes(), &limits).unwrap_err(),
+        Error::TooLarge {
+            limit: 1000,
+            actual: EPIX_V1.len()
+        }
+    );
+}
+
+#[test]
+fn v1_nesting_deeper_than_the_limit_is_refused() {
+    let xml = format!(
+        "<CBFShip>{}{}</CBFShip>",
+        "<a>".repeat(100),
+        "</a>".repeat(100)
+    );
+    assert!(matches!(error(&xml), Error::TooDeep { limit: 64, .. }));
+    // The v1 sample nests its address country two levels deeper than v2 (12 levels with the
+    // envelope, in a block's certifying party): a limit of 11 refuses it, 12 reads it.
+    let limits = |max_depth| ReadLimits {
+        max_depth,
+        ..ReadLimits::default()
+    };
+    assert!(matches!(
+        read_permit_with(EPIX_V1.as_bytes(), &limits(11)),
+        Err(Error::TooDeep { limit: 11, .. })
+    ));
+    assert!(read_permit_with(EPIX_V1.as_bytes(), &limits(12)).is_ok());
+}
+
+#[test]
+fn more_v1_blocks_than_the_limit_are_refused() {
+    let item =
+        "<IncludedSupplyChainConsignmentItem><ID>A</ID></IncludedSupplyChainConsignmentItem>";
+    let xml = format!(
+        "<CBFShip><SpecifiedSupplyChainConsignment>{}</SpecifiedSupplyChainConsignment></CBFShip>",
+        item.repeat(ecites_domain::model::MAX_BLOCKS + 1)
+    );
+    assert!(matches!(
+        error(&xml),
+        Error::TooManyBlocks { limit: 999, .. }
+    ));
+}
+
+#[test]
+fn v1_truncated_document_is_malformed() {
+    let truncated = &EPIX_V1[..EPIX_V1.len() / 2];
+    assert!(matches!(error(truncated), Error::MalformedXml { .. }));
 }

@@ -10,7 +10,8 @@
 //!    "active": true, "accepted_document_types": ["E", "R"],
 //!    "public_key": "<base64 Ed25519>", "key_id": "XB-2026-1",
 //!    "rotation_keys": [{"key_id": "XB-2027-1", "public_key": "<base64 Ed25519>"}],
-//!    "client_certificate_secret": "ecites/client-certificates/xb"}]}
+//!    "client_certificate_secret": "ecites/client-certificates/xb",
+//!    "document_format": "v1"}]}
 //! ```
 //!
 //! `rotation_keys` lets a key rotation overlap instead of being a switch at an agreed minute:
@@ -19,10 +20,16 @@
 //!
 //! `client_certificate_secret` names the client certificate forward presents to a partner
 //! whose endpoint requires mutual TLS ([`crate::forward::ClientCertificates`]).
+//!
+//! `document_format` is `"v1"` for a partner that reads only toolkit v1 (`CBFShip`): forward
+//! sends it v1; absent (or `"v2"`) means the canonical v2.
 
 use async_trait::async_trait;
 use ecites_domain::CountryCode;
 use serde::{Deserialize, Serialize};
+
+/// The XML version a partner reads ([`Partner::document_format`]): `v2` or `v1`.
+pub use ecites_domain::xml::Version as DocumentFormat;
 
 /// One partner MA with its keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +72,11 @@ pub struct Partner {
     /// are told to it with `ConfirmQuantities`, and it needs no Ed25519 key.
     #[serde(default, skip_serializing_if = "Protocol::is_ecites")]
     pub protocol: Protocol,
+    /// The CITES e-permit XML version the partner reads: `"v2"` (the default, not written) or
+    /// `"v1"` for a partner on toolkit v1 (`CBFShip`), to which forward writes v1
+    /// (`ecites_domain::xml::write_permit_v1`, lossy: docs/standard-format.md §7).
+    #[serde(default, skip_serializing_if = "is_v2")]
+    pub document_format: DocumentFormat,
 }
 
 /// How a partner exchanges ([`Partner::protocol`]).
@@ -91,6 +103,10 @@ impl Protocol {
     pub fn is_ecites(&self) -> bool {
         *self == Protocol::Ecites
     }
+}
+
+fn is_v2(format: &DocumentFormat) -> bool {
+    *format == DocumentFormat::V2
 }
 
 /// A public key accepted alongside the partner's current one during a rotation.
@@ -203,6 +219,7 @@ impl Partner {
             rotation_keys: Vec::new(),
             client_certificate_secret: None,
             protocol: Protocol::Ecites,
+            document_format: DocumentFormat::V2,
         }
     }
 
@@ -550,5 +567,24 @@ mod tests {
         })
         .unwrap();
         assert!(!written.contains("rotation_keys"), "{written}");
+    }
+
+    #[test]
+    fn document_format_defaults_to_v2_is_omitted_when_v2_and_reads_v1() {
+        let text = r#"{"partners":[{"country":"XB","endpoint":"https://x"},
+            {"country":"XC","endpoint":"https://y","document_format":"v1"}]}"#;
+        let directory = Directory::parse(text.as_bytes()).unwrap();
+        assert_eq!(directory.partners[0].document_format, DocumentFormat::V2);
+        assert_eq!(directory.partners[1].document_format, DocumentFormat::V1);
+        let written = serde_json::to_string(&directory).unwrap();
+        assert_eq!(written.matches("document_format").count(), 1, "{written}");
+        assert!(written.contains(r#""document_format":"v1""#), "{written}");
+        assert_eq!(Directory::parse(written.as_bytes()).unwrap(), directory);
+        let unknown =
+            r#"{"partners":[{"country":"XB","endpoint":"https://x","document_format":"v3"}]}"#;
+        let error = Directory::parse(unknown.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("v3") && error.contains("v1"), "{error}");
     }
 }

@@ -10,7 +10,7 @@
 //! where it becomes FAILED and an operator replays it (`ecites replay`). Every transition is conditional on the delivery still
 //! being PENDING, so a delivery queued twice is sent at most once after it succeeded.
 
-use crate::directory::PartnerDirectory;
+use crate::directory::{DocumentFormat, PartnerDirectory};
 use crate::ledger::{DeliveryKind, DeliveryState};
 use crate::messages::DeliveryMessage;
 use crate::ports::{BlobStore, Clock, Fetched};
@@ -259,8 +259,32 @@ pub fn endpoint_allowed(endpoint: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Builds the signed envelope for a delivery: the body bytes and the headers.
+/// Builds the signed envelope for a delivery of the canonical (toolkit v2) XML: the body bytes
+/// and the headers.
 pub fn build_message(
+    message: &DeliveryMessage,
+    document_type: &str,
+    xml: &[u8],
+    message_id: &str,
+    signer: &SigningIdentity,
+    now: DateTime<Utc>,
+) -> (Vec<u8>, Vec<(&'static str, String)>) {
+    build_message_as(
+        DocumentFormat::V2,
+        message,
+        document_type,
+        xml,
+        message_id,
+        signer,
+        now,
+    )
+}
+
+/// Builds the signed envelope for a delivery whose payload `xml` is in `format`: its
+/// `payload_namespace` is that version's root namespace ([`PAYLOAD_NAMESPACE`] or
+/// [`crate::protocol::PAYLOAD_NAMESPACE_V1`]).
+pub fn build_message_as(
+    format: DocumentFormat,
     message: &DeliveryMessage,
     document_type: &str,
     xml: &[u8],
@@ -289,7 +313,7 @@ pub fn build_message(
             .clone()
             .filter(|_| message.kind == DeliveryKind::Cancellation),
         sent_at: now,
-        payload_namespace: PAYLOAD_NAMESPACE.to_owned(),
+        payload_namespace: format.namespace().to_owned(),
         payload: b64(xml),
     };
     let body = envelope.to_body();
@@ -337,13 +361,14 @@ async fn fail_for_good(
 /// an unreadable directory (the queued endpoint came from the same directory at ingest: better
 /// than holding every delivery hostage to a directory read).
 ///
-/// The answer is the endpoint and the client certificate secret the entry names, if any.
+/// The answer is the endpoint, the client certificate secret the entry names, if any, and the
+/// XML version the partner reads (v2 when the entry is not found).
 async fn current_endpoint(
     services: &ForwardServices<'_>,
     message: &DeliveryMessage,
-) -> Result<(String, Option<String>), String> {
+) -> Result<(String, Option<String>, DocumentFormat), String> {
     let Ok(country) = message.recipient.parse() else {
-        return Ok((message.endpoint.clone(), None));
+        return Ok((message.endpoint.clone(), None, DocumentFormat::V2));
     };
     let partner = services
         .partners
@@ -354,14 +379,44 @@ async fn current_endpoint(
             None
         });
     match partner {
-        Some(partner) if partner.active => {
-            Ok((partner.endpoint, partner.client_certificate_secret))
-        }
+        Some(partner) if partner.active => Ok((
+            partner.endpoint,
+            partner.client_certificate_secret,
+            partner.document_format,
+        )),
         Some(_) => Err(format!(
             "{} is inactive in the partner directory",
             message.recipient
         )),
-        None => Ok((message.endpoint.clone(), None)),
+        None => Ok((message.endpoint.clone(), None, DocumentFormat::V2)),
+    }
+}
+
+/// The outbox XML (canonical toolkit v2) as the partner reads it: unchanged for v2; read and
+/// written again as toolkit v1 for a v1 partner, whatever v1 cannot carry named in a warning
+/// (`ecites_domain::xml::v1_losses`). `Err` when the outbox XML cannot be read.
+fn payload_for(
+    format: DocumentFormat,
+    xml: Vec<u8>,
+    message: &DeliveryMessage,
+) -> Result<Vec<u8>, String> {
+    match format {
+        DocumentFormat::V2 => Ok(xml),
+        DocumentFormat::V1 => {
+            let permit = ecites_domain::xml::read_permit(&xml)
+                .map_err(|e| format!("the outbox XML cannot be read to write toolkit v1: {e}"))?
+                .permit;
+            let lost = ecites_domain::xml::v1_losses(&permit);
+            if !lost.is_empty() {
+                tracing::warn!(
+                    recipient = %message.recipient,
+                    permit = %message.permit_number,
+                    lost = %lost.join(", "),
+                    "the partner reads toolkit v1, which has no element for these values: not sent"
+                );
+            }
+            Ok(ecites_domain::xml::write_permit_v1(&permit).into_bytes())
+        }
     }
 }
 
@@ -420,7 +475,7 @@ pub async fn forward_delivery(
         },
     };
 
-    let (endpoint, certificate) = match current_endpoint(&services, message).await {
+    let (endpoint, certificate, format) = match current_endpoint(&services, message).await {
         Ok(found) => found,
         Err(reason) => return failed(reason).await,
     };
@@ -447,10 +502,16 @@ pub async fn forward_delivery(
         );
         (crate::receive_use::uses_url(&endpoint), body, headers)
     } else {
-        let (body, headers) = build_message(
+        let document_type = document_type_of(&xml);
+        let payload = match payload_for(format, xml, message) {
+            Ok(payload) => payload,
+            Err(reason) => return failed(reason).await,
+        };
+        let (body, headers) = build_message_as(
+            format,
             message,
-            &document_type_of(&xml),
-            &xml,
+            &document_type,
+            &payload,
             message_id,
             services.signer,
             now,
@@ -894,6 +955,89 @@ mod tests {
         assert!(matches!(run(&f, 1).await, ForwardOutcome::Retry { .. }));
         assert_eq!(f.tracker.state(), Some(DeliveryState::Pending));
         assert_eq!(f.http.posts().len(), 0);
+    }
+
+    /// XB reads `format`, and the outbox holds the canonical XML of a typical permit of XA's.
+    fn with_document_format(format: DocumentFormat) -> (Fakes, ecites_domain::Permit) {
+        let ack =
+            r#"{"type":"ack","tracking_number":"XB-7","message_id":"m","status":"DELIVERED"}"#;
+        let mut f = fakes(Ok(reply(200, ack)));
+        let mut xb = Partner::new("XB".parse().unwrap(), "https://ma.xb.example/cites");
+        xb.document_format = format;
+        f.partners = MemoryDirectory::of([xb]);
+        let permit = ecites_domain::testing::typical_permit(2);
+        let xml = ecites_domain::xml::write_permit(&permit).into_bytes();
+        f.blobs = MemoryBlobs::new("b").with("outbox/x.xml", xml);
+        (f, permit)
+    }
+
+    /// The envelope of the one message posted.
+    fn posted_envelope(f: &Fakes) -> Envelope {
+        let posts = f.http.posts();
+        assert_eq!(posts.len(), 1);
+        crate::protocol::parse_envelope(&posts[0].2).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_v1_partner_is_sent_a_cbfship_payload_in_the_v1_namespace() {
+        let (f, permit) = with_document_format(DocumentFormat::V1);
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::Delivered { .. }));
+        let envelope = posted_envelope(&f);
+        assert_eq!(
+            envelope.payload_namespace,
+            crate::protocol::PAYLOAD_NAMESPACE_V1
+        );
+        assert_eq!(envelope.check_fields(), Ok(()));
+        assert_eq!(envelope.document_type, "E");
+        let payload = String::from_utf8(envelope.payload_bytes().unwrap()).unwrap();
+        assert!(
+            payload
+                .contains("<rsm:CBFShip xmlns:rsm=\"urn:un:unece:uncefact:data:draft:CBFShip:1\""),
+            "{payload}"
+        );
+        assert!(!payload.contains("CITESEPermit"), "{payload}");
+        // The same permit, but for what v1 cannot carry.
+        let read = ecites_domain::xml::read_permit(payload.as_bytes())
+            .unwrap()
+            .permit;
+        assert_eq!(
+            read,
+            ecites_domain::xml::read_permit(
+                ecites_domain::xml::write_permit_v1(&permit).as_bytes()
+            )
+            .unwrap()
+            .permit
+        );
+        assert_eq!(read.permit_number, permit.permit_number);
+        assert_eq!(read.blocks.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_v2_partner_is_sent_the_outbox_bytes_unchanged() {
+        let (f, permit) = with_document_format(DocumentFormat::V2);
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::Delivered { .. }));
+        let envelope = posted_envelope(&f);
+        assert_eq!(envelope.payload_namespace, PAYLOAD_NAMESPACE);
+        assert_eq!(
+            envelope.payload_bytes().unwrap(),
+            ecites_domain::xml::write_permit(&permit).into_bytes()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_outbox_xml_that_cannot_be_read_for_a_v1_partner_fails_at_once_without_a_post() {
+        let (mut f, _) = with_document_format(DocumentFormat::V1);
+        f.blobs = MemoryBlobs::new("b").with("outbox/x.xml", b"<x/>".to_vec());
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::Failed {
+                exhausted: false,
+                ..
+            }
+        ));
+        assert_eq!(f.http.posts().len(), 0);
+        let reason = f.tracker.attempts()[0].last_error.clone().unwrap();
+        assert!(reason.contains("toolkit v1"), "{reason}");
     }
 
     #[tokio::test]

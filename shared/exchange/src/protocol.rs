@@ -103,6 +103,12 @@ impl Envelope {
             .map_err(|e| format!("payload is not base64: {e}"))
     }
 
+    /// The toolkit version `payload_namespace` names: v2 for [`PAYLOAD_NAMESPACE`], v1 for
+    /// [`PAYLOAD_NAMESPACE_V1`], `None` for anything else.
+    pub fn payload_version(&self) -> Option<ecites_domain::xml::Version> {
+        ecites_domain::xml::Version::from_namespace(&self.payload_namespace)
+    }
+
     /// The body bytes to send (and sign).
     pub fn to_body(&self) -> Vec<u8> {
         // Serialising plain strings and numbers cannot fail.
@@ -116,8 +122,12 @@ pub const MAX_MESSAGE_ID_CHARS: usize = 128;
 pub const MAX_PERMIT_NUMBER_CHARS: usize = 35;
 /// Longest `reason` of a cancellation, in characters.
 pub const MAX_REASON_CHARS: usize = 1000;
-/// The only payload namespace of envelope version 1 (the CITES e-permit toolkit v2 root).
+/// The payload namespace of the canonical payload (the CITES e-permit toolkit v2 root
+/// `CITESEPermit`).
 pub const PAYLOAD_NAMESPACE: &str = "urn:un:unece:uncefact:data:standard:CITESEPermit:2";
+/// The payload namespace of a toolkit v1 payload (root `CBFShip`), sent to a partner whose
+/// directory entry asks for v1.
+pub const PAYLOAD_NAMESPACE_V1: &str = ecites_domain::xml::V1_NAMESPACE;
 
 /// Why an envelope is refused before its payload is read: the field and the rule broken.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,7 +177,7 @@ impl Envelope {
     /// [`MAX_MESSAGE_ID_CHARS`] characters, counted as characters, no control characters),
     /// `permit_number` (1 to [`MAX_PERMIT_NUMBER_CHARS`] characters, no control characters),
     /// `permit_version` (at least 1), `document_type` (E, R, I, O), `payload_namespace`
-    /// ([`PAYLOAD_NAMESPACE`]) and the status fields: `issued` is version 1 without
+    /// ([`PAYLOAD_NAMESPACE`] or [`PAYLOAD_NAMESPACE_V1`]) and the status fields: `issued` is version 1 without
     /// `replaces_version` or `reason`; `replaced` is version 2 or later, its `replaces_version`
     /// (when given) earlier than `permit_version`, without `reason`; `cancelled` has no
     /// `replaces_version`, and its `reason` is at most [`MAX_REASON_CHARS`] characters.
@@ -207,11 +217,12 @@ impl Envelope {
                 format!("{:?} is not one of E, R, I, O", self.document_type),
             ));
         }
-        if self.payload_namespace != PAYLOAD_NAMESPACE {
+        if self.payload_version().is_none() {
             return Err(envelope_error(
                 "payload_namespace",
                 format!(
-                    "{:?} is not {PAYLOAD_NAMESPACE} (the only payload of envelope version 1)",
+                    "{:?} is neither {PAYLOAD_NAMESPACE} (toolkit v2) nor {PAYLOAD_NAMESPACE_V1} \
+                     (toolkit v1), the two payloads of envelope version 1",
                     self.payload_namespace
                 ),
             ));
@@ -636,6 +647,34 @@ mod tests {
             sent_at: Utc::now(),
             payload_namespace: "urn:x".into(),
             payload: b64(b"<x/>"),
+        }
+    }
+
+    #[test]
+    fn payload_namespace_is_exactly_the_v2_or_the_v1_permit_namespace() {
+        let with = |namespace: &str| Envelope {
+            payload_namespace: namespace.into(),
+            ..envelope()
+        };
+        assert_eq!(with(PAYLOAD_NAMESPACE).check_fields(), Ok(()));
+        assert_eq!(with(PAYLOAD_NAMESPACE_V1).check_fields(), Ok(()));
+        assert_eq!(
+            with(PAYLOAD_NAMESPACE_V1).payload_version(),
+            Some(ecites_domain::xml::Version::V1)
+        );
+        for other in [
+            "urn:x",
+            "",
+            "urn:un:unece:uncefact:data:standard:CITESEPermit:1",
+            "urn:un:unece:uncefact:data:draft:CBFShip:2",
+            " urn:un:unece:uncefact:data:draft:CBFShip:1",
+        ] {
+            let error = with(other).check_fields().unwrap_err();
+            assert_eq!(error.field, "payload_namespace");
+            assert!(
+                error.rule.contains(PAYLOAD_NAMESPACE) && error.rule.contains(PAYLOAD_NAMESPACE_V1),
+                "{error}"
+            );
         }
     }
 

@@ -14,13 +14,14 @@
 //! unauthenticated caller learns nothing about the directory (which senders are partners, which
 //! key ids are on record).
 
+use crate::directory::DocumentFormat;
 use crate::directory::{KeyChoiceError, PartnerDirectory};
 use crate::keys::escape_component;
 use crate::ports::{BlobStore, Clock, SpeciesChecklist};
 use crate::protocol::{
     bounded, cap_findings, parse_envelope, verify, within_window, Ack, AckStatus, DocumentStatus,
     Envelope, Refusal, RefusalCode, WireFinding, KEY_ID_HEADER, MAX_ANSWER_TEXT_CHARS,
-    MAX_BODY_BYTES, PAYLOAD_NAMESPACE, SIGNATURE_HEADER,
+    MAX_BODY_BYTES, PAYLOAD_NAMESPACE, PAYLOAD_NAMESPACE_V1, SIGNATURE_HEADER,
 };
 use crate::Error;
 use async_trait::async_trait;
@@ -196,8 +197,9 @@ pub fn tracking_number(own: CountryCode, received: &Envelope) -> String {
     format!("{own}-{}", &hex::encode(digest)[..20])
 }
 
-/// The content digest of a received document: hex sha256 of the payload XML, a NUL byte and
-/// the cancellation reason (empty when none). Two messages for the same (sender, number,
+/// The content digest of a received document: hex sha256 of the payload XML as stored (a v2
+/// payload as received, a v1 payload as its canonical v2), a NUL byte and the cancellation
+/// reason (empty when none). Two messages for the same (sender, number,
 /// version, status) must have the same digest, or the second is a conflict.
 pub fn document_sha256(xml: &[u8], reason: Option<&str>) -> String {
     let mut hasher = Sha256::new();
@@ -226,11 +228,16 @@ pub fn received_xml_key(from: CountryCode, permit_number: &str, message_id: &str
     )
 }
 
-/// Checks that the payload's first element is the `CITESEPermit` root in
-/// [`PAYLOAD_NAMESPACE`], with nothing but an XML declaration, comments, processing
+/// Checks that the payload's first element is the root of the toolkit version the envelope's
+/// `payload_namespace` names (`CITESEPermit` in [`PAYLOAD_NAMESPACE`] for v2, `CBFShip` in
+/// [`PAYLOAD_NAMESPACE_V1`] for v1), with nothing but an XML declaration, comments, processing
 /// instructions and whitespace before it. The domain reader then reads the document; this
 /// guards the exchange's own rule that `payload_namespace` says what the payload is.
-fn check_payload_root(xml: &[u8]) -> Result<(), String> {
+fn check_payload_root(xml: &[u8], version: DocumentFormat) -> Result<(), String> {
+    let (root, expected) = match version {
+        DocumentFormat::V2 => (&b"CITESEPermit"[..], PAYLOAD_NAMESPACE),
+        DocumentFormat::V1 => (&b"CBFShip"[..], PAYLOAD_NAMESPACE_V1),
+    };
     use quick_xml::events::Event;
     use quick_xml::name::ResolveResult;
     // A UTF-8 byte order mark is an encoding signature, not content.
@@ -246,11 +253,13 @@ fn check_payload_root(xml: &[u8]) -> Result<(), String> {
                     ResolveResult::Bound(ns) => String::from_utf8_lossy(ns.as_ref()).into_owned(),
                     _ => String::new(),
                 };
-                if local.as_ref() != b"CITESEPermit" || namespace != PAYLOAD_NAMESPACE {
+                if local.as_ref() != root || namespace != expected {
                     return Err(format!(
-                        "the payload's root is {{{}}}{}, not {{{PAYLOAD_NAMESPACE}}}CITESEPermit",
+                        "the payload's root is {{{}}}{}, not {{{expected}}}{}, as its \
+                         payload_namespace says",
                         bounded(&namespace, 100),
-                        bounded(&String::from_utf8_lossy(local.as_ref()), 100)
+                        bounded(&String::from_utf8_lossy(local.as_ref()), 100),
+                        String::from_utf8_lossy(root)
                     ));
                 }
                 return Ok(());
@@ -404,7 +413,9 @@ async fn receive_inner(
             ))
         }
     };
-    if let Err(why) = check_payload_root(&xml) {
+    // `check_fields` accepted the namespace: it names v2 or v1.
+    let version = envelope.payload_version().unwrap_or(DocumentFormat::V2);
+    if let Err(why) = check_payload_root(&xml, version) {
         return Ok(refuse(
             RefusalCode::NotReadable,
             format!("payload: {why}"),
@@ -540,9 +551,15 @@ async fn receive_inner(
         .put(&body_key, body.to_vec(), crate::protocol::CONTENT_TYPE)
         .await?;
     stored.push(body_key.clone());
+    // The store is canonical (toolkit v2): a v1 payload is stored as the v2 of the permit read
+    // from it (the original v1 bytes stay in the signed envelope stored above).
+    let canonical = match version {
+        DocumentFormat::V2 => xml.clone(),
+        DocumentFormat::V1 => ecites_domain::xml::write_permit(&decoded.permit).into_bytes(),
+    };
     services
         .blobs
-        .put(&xml_key, xml.clone(), "application/xml")
+        .put(&xml_key, canonical.clone(), "application/xml")
         .await?;
     stored.push(xml_key.clone());
     let warnings = wire
@@ -565,7 +582,9 @@ async fn receive_inner(
             tracking_number: tracking_number(settings.own_country, &envelope),
             body_key,
             xml_key,
-            document_sha256: document_sha256(&xml, envelope.reason.as_deref()),
+            // Of the stored (canonical) XML: the same permit sent as v1, then as its v2 (the
+            // partner's entry changed between a lost answer and the retry), is one document.
+            document_sha256: document_sha256(&canonical, envelope.reason.as_deref()),
             signature,
             key_id: key_id.unwrap_or_default(),
             ack_status,
@@ -1165,19 +1184,117 @@ mod tests {
     #[test]
     fn the_payload_root_is_one_citesepermit_in_the_standard_namespace_with_nothing_before_it() {
         let xml = xml();
-        assert_eq!(check_payload_root(&xml), Ok(()));
+        assert_eq!(check_payload_root(&xml, DocumentFormat::V2), Ok(()));
         let mut with_bom = b"\xEF\xBB\xBF".to_vec();
         with_bom.extend_from_slice(&xml);
-        assert_eq!(check_payload_root(&with_bom), Ok(()));
+        assert_eq!(check_payload_root(&with_bom, DocumentFormat::V2), Ok(()));
         let mut text_first = b"{\"note\": ".to_vec();
         text_first.extend_from_slice(&xml);
-        assert!(check_payload_root(&text_first).is_err());
+        assert!(check_payload_root(&text_first, DocumentFormat::V2).is_err());
         let other = String::from_utf8(xml.clone())
             .unwrap()
             .replace(PAYLOAD_NAMESPACE, "urn:example:other");
-        assert!(check_payload_root(other.as_bytes()).is_err());
-        assert!(check_payload_root(b"<Envelope/>").is_err());
-        assert!(check_payload_root(b"").is_err());
+        assert!(check_payload_root(other.as_bytes(), DocumentFormat::V2).is_err());
+        assert!(check_payload_root(b"<Envelope/>", DocumentFormat::V2).is_err());
+        assert!(check_payload_root(b"", DocumentFormat::V2).is_err());
+    }
+
+    #[test]
+    fn the_payload_root_is_the_one_the_payload_namespace_names() {
+        let v1 = ecites_domain::xml::write_permit_v1(&ecites_domain::testing::typical_permit(1));
+        assert_eq!(
+            check_payload_root(v1.as_bytes(), DocumentFormat::V1),
+            Ok(())
+        );
+        let why = check_payload_root(v1.as_bytes(), DocumentFormat::V2).unwrap_err();
+        assert!(
+            why.contains("CBFShip") && why.contains("CITESEPermit"),
+            "{why}"
+        );
+        let why = check_payload_root(&xml(), DocumentFormat::V1).unwrap_err();
+        assert!(
+            why.contains(&format!("not {{{PAYLOAD_NAMESPACE_V1}}}CBFShip")),
+            "{why}"
+        );
+        // A CBFShip in the v2 namespace is neither.
+        let mixed = v1.replace(PAYLOAD_NAMESPACE_V1, PAYLOAD_NAMESPACE);
+        assert!(check_payload_root(mixed.as_bytes(), DocumentFormat::V1).is_err());
+        assert!(check_payload_root(mixed.as_bytes(), DocumentFormat::V2).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_v1_payload_is_accepted_and_stored_as_canonical_v2_beside_the_original_envelope() {
+        let w = world(false);
+        let permit = ecites_domain::testing::typical_permit(1);
+        let v1 = ecites_domain::xml::write_permit_v1(&permit).into_bytes();
+        let (body, headers) = crate::forward::build_message_as(
+            DocumentFormat::V1,
+            &delivery("JP"),
+            "E",
+            &v1,
+            "m1",
+            &w.key,
+            w.clock.0,
+        );
+        let (status, ack) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{ack}");
+        let stored = w.blobs.objects();
+        assert_eq!(
+            stored[&received_key("FR".parse().unwrap(), "24FR000123", "m1")],
+            body,
+            "the exact signed bytes, v1 payload and all, are kept"
+        );
+        let canonical = &stored[&received_xml_key("FR".parse().unwrap(), "24FR000123", "m1")];
+        let from_v1 = ecites_domain::xml::read_permit(&v1).unwrap().permit;
+        assert_eq!(
+            canonical,
+            &ecites_domain::xml::write_permit(&from_v1).into_bytes(),
+            "the store holds the canonical v2 of the permit read from v1"
+        );
+        assert!(String::from_utf8_lossy(canonical).contains("<rsm:CITESEPermit "));
+        assert_eq!(w.inbound.received(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_same_permit_sent_as_v1_then_as_its_v2_is_one_document_not_a_conflict() {
+        let w = world(false);
+        let v1 = ecites_domain::xml::write_permit_v1(&ecites_domain::testing::typical_permit(1));
+        let (body, headers) = crate::forward::build_message_as(
+            DocumentFormat::V1,
+            &delivery("JP"),
+            "E",
+            v1.as_bytes(),
+            "m1",
+            &w.key,
+            w.clock.0,
+        );
+        let (status, first) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{first}");
+        let from_v1 = ecites_domain::xml::read_permit(v1.as_bytes())
+            .unwrap()
+            .permit;
+        let v2 = ecites_domain::xml::write_permit(&from_v1).into_bytes();
+        let (body, headers) = build_message(&delivery("JP"), "E", &v2, "m2", &w.key, w.clock.0);
+        let (status, again) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["duplicate"], true);
+        assert_eq!(again["tracking_number"], first["tracking_number"]);
+    }
+
+    #[tokio::test]
+    async fn a_payload_in_the_other_version_than_its_namespace_says_is_not_readable() {
+        let w = world(false);
+        let v1 = ecites_domain::xml::write_permit_v1(&ecites_domain::testing::typical_permit(1));
+        let (body, headers) =
+            build_message(&delivery("JP"), "E", v1.as_bytes(), "m1", &w.key, w.clock.0);
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 400, "{refusal}");
+        assert_eq!(refusal["code"], "NOT_READABLE");
+        assert!(
+            refusal["message"].as_str().unwrap().contains("CBFShip"),
+            "{refusal}"
+        );
+        assert!(w.blobs.objects().is_empty());
     }
 
     #[tokio::test]

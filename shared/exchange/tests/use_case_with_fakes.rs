@@ -106,3 +106,32 @@ async fn a_cancellation_of_a_permit_not_yet_recorded_waits_for_it_instead_of_bei
     assert_eq!(waiting.id.to_string(), "XA/1");
     assert_eq!(waiting.reason, "x");
 }
+
+#[tokio::test]
+async fn a_toolkit_v1_permit_is_ingested_and_its_outbox_xml_is_the_canonical_v2() {
+    let fakes = Fakes::default();
+    let own = CSV.lines().take(2).collect::<Vec<_>>().join("\n");
+    let permit = ecites_domain::csv_form::read_permits(own.as_bytes())
+        .unwrap()
+        .remove(0)
+        .permit;
+    let v1 = ecites_domain::xml::write_permit_v1(&permit);
+    let body =
+        serde_json::json!({"type": "permit", "version": 1, "file_name": "p.xml", "content": v1})
+            .to_string();
+    let report = ingest(&fakes, &body).await;
+    assert_eq!(report.ingested.len(), 1, "{report:?}");
+    assert_eq!(report.ingested[0].permit, "XA/26XA1");
+    let objects = fakes.blobs.objects();
+    let (_, outbox) = objects
+        .iter()
+        .find(|(k, _)| k.starts_with("outbox/XA/26XA1/") && k.ends_with(".xml"))
+        .expect("the outbox XML");
+    assert!(String::from_utf8_lossy(outbox).contains("<rsm:CITESEPermit "));
+    assert_eq!(
+        ecites_domain::xml::read_permit(outbox).unwrap().permit,
+        ecites_domain::xml::read_permit(v1.as_bytes())
+            .unwrap()
+            .permit
+    );
+}

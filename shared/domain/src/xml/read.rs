@@ -1,4 +1,14 @@
-//! The tolerant, bounded, single-pass reader of the CITES e-permit XML (toolkit v2).
+//! The tolerant, bounded, single-pass reader of the CITES e-permit XML (toolkit v2, and toolkit
+//! v1's `CBFShip`).
+//!
+//! Toolkit v1 is read by the same pass into the same model: the root `CBFShip` (in
+//! `urn:un:unece:uncefact:data:draft:CBFShip:1` or none) takes `CITESEPermit`'s place, and the
+//! three v1 spellings of v2 values are further names of the same slots (EPIX's
+//! `lib/modules/cites/v1/permit.rb` and `permit_line_item.rb`): an address's
+//! `CountryIdentificationTradeCountry/{ID, Name, SubordinateTradeCountrySubDivision/Name}`,
+//! box 14's `InspectedUnitQuantity` and the block's `ApplicableCrossBorderGovernmentProcedure`.
+//! Either spelling is accepted under either root (readers match local names); both spellings of
+//! one value in one aggregate are refused as ambiguous.
 //!
 //! One pass over quick-xml's borrowed events. Elements are matched by local name only, because
 //! real messages use any prefixes (the EPIX service puts the root in no namespace at all and its
@@ -91,6 +101,11 @@ enum Name {
     PreviousReferencedDocument,
     DateTimeString,
     RegionalAnnexCode,
+    CbfShip,
+    CountryIdentificationTradeCountry,
+    SubordinateTradeCountrySubDivision,
+    InspectedUnitQuantity,
+    ApplicableCrossBorderGovernmentProcedure,
 }
 
 /// Every known name with its spelling; the lookup and the finding paths share this table.
@@ -198,6 +213,21 @@ const NAMES: &[(Name, &str)] = &[
     ),
     (Name::DateTimeString, "DateTimeString"),
     (Name::RegionalAnnexCode, "RegionalAnnexCode"),
+    // Toolkit v1 (`CBFShip`) names for what v2 spells otherwise.
+    (Name::CbfShip, "CBFShip"),
+    (
+        Name::CountryIdentificationTradeCountry,
+        "CountryIdentificationTradeCountry",
+    ),
+    (
+        Name::SubordinateTradeCountrySubDivision,
+        "SubordinateTradeCountrySubDivision",
+    ),
+    (Name::InspectedUnitQuantity, "InspectedUnitQuantity"),
+    (
+        Name::ApplicableCrossBorderGovernmentProcedure,
+        "ApplicableCrossBorderGovernmentProcedure",
+    ),
 ];
 
 impl Name {
@@ -214,6 +244,7 @@ impl Name {
                 _ => Name::Other,
             },
             7 => match <&[u8; 7]>::try_from(local) {
+                Ok(b"CBFShip") => Name::CbfShip,
                 Ok(b"Purpose") => Name::Purpose,
                 Ok(b"Marking") => Name::Marking,
                 _ => Name::Other,
@@ -287,6 +318,7 @@ impl Name {
             },
             21 => match <&[u8; 21]>::try_from(local) {
                 Ok(b"SpecifiedTradeProduct") => Name::SpecifiedTradeProduct,
+                Ok(b"InspectedUnitQuantity") => Name::InspectedUnitQuantity,
                 _ => Name::Other,
             },
             22 => match <&[u8; 22]>::try_from(local) {
@@ -336,11 +368,15 @@ impl Name {
             },
             33 => match <&[u8; 33]>::try_from(local) {
                 Ok(b"SpecifiedExchangedDocumentContext") => Name::SpecifiedExchangedDocumentContext,
+                Ok(b"CountryIdentificationTradeCountry") => Name::CountryIdentificationTradeCountry,
                 _ => Name::Other,
             },
             34 => match <&[u8; 34]>::try_from(local) {
                 Ok(b"IncludedSupplyChainConsignmentItem") => {
                     Name::IncludedSupplyChainConsignmentItem
+                }
+                Ok(b"SubordinateTradeCountrySubDivision") => {
+                    Name::SubordinateTradeCountrySubDivision
                 }
                 _ => Name::Other,
             },
@@ -368,6 +404,9 @@ impl Name {
             40 => match <&[u8; 40]>::try_from(local) {
                 Ok(b"ApplicableCrossBorderRegulatoryProcedure") => {
                     Name::ApplicableCrossBorderRegulatoryProcedure
+                }
+                Ok(b"ApplicableCrossBorderGovernmentProcedure") => {
+                    Name::ApplicableCrossBorderGovernmentProcedure
                 }
                 _ => Name::Other,
             },
@@ -441,6 +480,10 @@ slots! {
     PartyId,
     PartyName,
     Address,
+    /// Toolkit v1's `PostalTradeAddress/CountryIdentificationTradeCountry`.
+    AddressCountry,
+    /// Toolkit v1's `…/CountryIdentificationTradeCountry/SubordinateTradeCountrySubDivision`.
+    AddressSubdivision,
     Postcode,
     PoBox,
     Street,
@@ -533,6 +576,13 @@ impl Slot {
             (S::Address, N::CountryId) => S::CountryId,
             (S::Address, N::CountryName) => S::CountryName,
             (S::Address, N::CountrySubDivisionName) => S::Subdivision,
+            // Toolkit v1 nests the country: `CountryIdentificationTradeCountry/{ID, Name,
+            // SubordinateTradeCountrySubDivision/Name}` (EPIX's `Cites::V1::Permit`).
+            (S::Address, N::CountryIdentificationTradeCountry) => S::AddressCountry,
+            (S::AddressCountry, N::Id) => S::CountryId,
+            (S::AddressCountry, N::Name) => S::CountryName,
+            (S::AddressCountry, N::SubordinateTradeCountrySubDivision) => S::AddressSubdivision,
+            (S::AddressSubdivision, N::Name) => S::Subdivision,
             (S::Consignment, N::ConsignorTradeParty | N::ConsigneeTradeParty) => S::Party,
             (S::Consignment, N::TransportContractReferencedDocument) => S::TransportDoc,
             (S::Consignment | S::Item, N::ExaminationTransportEvent) => S::Exam,
@@ -540,6 +590,8 @@ impl Slot {
             (S::TransportDoc, N::Id) => S::TransportDocId,
             (S::Exam, N::ActualOccurrenceDateTime) => S::ExamDate,
             (S::Exam, N::UnitQuantity) => S::ExamQty,
+            // Toolkit v1 (EPIX's `Cites::V1::PermitLineItem#final_quantity`).
+            (S::Exam, N::InspectedUnitQuantity) => S::ExamQty,
             (S::Exam, N::OccurrenceLogisticsLocation) => S::Location,
             (S::Exam, N::CertifyingTradeParty) => S::Party,
             (S::Item, N::Id) => S::BlockId,
@@ -549,6 +601,8 @@ impl Slot {
             (S::Item, N::TransportLogisticsPackage) => S::Package,
             (S::Item, N::IncludedSupplyChainTradeLineItem) => S::TradeLine,
             (S::Item, N::ApplicableCrossBorderRegulatoryProcedure) => S::Procedure,
+            // Toolkit v1 (EPIX's `Cites::V1::PermitLineItem`).
+            (S::Item, N::ApplicableCrossBorderGovernmentProcedure) => S::Procedure,
             (S::Marks, N::Marking) => S::Marking,
             (S::TradeCountry, N::Id) => S::TradeCountryId,
             (S::TradeCountry, N::Name) => S::TradeCountryName,
@@ -591,6 +645,8 @@ impl Slot {
                 | S::SigPerson
                 | S::Party
                 | S::Address
+                | S::AddressCountry
+                | S::AddressSubdivision
                 | S::Exam
                 | S::Item
                 | S::Marks
@@ -676,6 +732,36 @@ fn repeatable(parent: Slot, child: Name) -> bool {
             | (Slot::Consignment, Name::IncludedSupplyChainConsignmentItem)
             | (Slot::Item, Name::AssociatedReferencedDocument)
     )
+}
+
+/// The names of the other toolkit version's spelling of the value `child` gives under `parent`,
+/// as [`Frame::seen`] bits: a permit giving both (`CountryID` and
+/// `CountryIdentificationTradeCountry` in one address) would mean two things.
+fn same_value(parent: Slot, child: Name) -> u128 {
+    let bits = |names: &[Name]| {
+        names
+            .iter()
+            .fold(0u128, |all, name| all | 1 << (*name as u32))
+    };
+    match (parent, child) {
+        (Slot::Address, Name::CountryIdentificationTradeCountry) => bits(&[
+            Name::CountryId,
+            Name::CountryName,
+            Name::CountrySubDivisionName,
+        ]),
+        (Slot::Address, Name::CountryId | Name::CountryName | Name::CountrySubDivisionName) => {
+            bits(&[Name::CountryIdentificationTradeCountry])
+        }
+        (Slot::Exam, Name::InspectedUnitQuantity) => bits(&[Name::UnitQuantity]),
+        (Slot::Exam, Name::UnitQuantity) => bits(&[Name::InspectedUnitQuantity]),
+        (Slot::Item, Name::ApplicableCrossBorderGovernmentProcedure) => {
+            bits(&[Name::ApplicableCrossBorderRegulatoryProcedure])
+        }
+        (Slot::Item, Name::ApplicableCrossBorderRegulatoryProcedure) => {
+            bits(&[Name::ApplicableCrossBorderGovernmentProcedure])
+        }
+        _ => 0,
+    }
 }
 
 /// The text of the current leaf element: borrowed from the input when it comes in one piece,
@@ -773,6 +859,8 @@ struct State<'a> {
     /// Index in `frames` of the CITESEPermit element, once found.
     root_frame: Option<usize>,
     permit_seen: bool,
+    /// The permit element's name once found: `CITESEPermit` (v2) or `CBFShip` (v1).
+    root_name: Name,
     text: Text<'a>,
     party: Party,
     location: Location,
@@ -897,6 +985,7 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
         frames: Vec::with_capacity(limits.max_depth.min(32)),
         root_frame: None,
         permit_seen: false,
+        root_name: Name::Other,
         text: Text::default(),
         party: Party::default(),
         location: Location::default(),
@@ -1130,9 +1219,23 @@ impl<'a> State<'a> {
         }
     }
 
-    /// The root must be in the permit namespace, or in none (EPIX sends it so); a root in any
-    /// other namespace is another vocabulary that happens to use the name.
-    fn check_root_namespace(&self, element: &BytesStart<'_>, position: u64) -> Result<(), Error> {
+    /// The root must be in its version's namespace (`CITESEPermit` in the v2 permit namespace,
+    /// `CBFShip` in the v1 one), or in none (EPIX sends it so); a root in any other namespace is
+    /// another vocabulary that happens to use the name.
+    fn check_root_namespace(
+        &self,
+        element: &BytesStart<'_>,
+        name: Name,
+        position: u64,
+    ) -> Result<(), Error> {
+        let (expected, what) = if name == Name::CbfShip {
+            (
+                super::V1_NAMESPACE,
+                "the CITES toolkit v1 (CBFShip) namespace",
+            )
+        } else {
+            (super::PERMIT_NAMESPACE, "the CITES e-permit namespace")
+        };
         let qualified = element.name().into_inner();
         let prefix: &[u8] = match qualified.iter().position(|&byte| byte == b':') {
             Some(colon) => &qualified[..colon],
@@ -1146,11 +1249,11 @@ impl<'a> State<'a> {
                 .map(|declared| Cow::Borrowed(declared.uri.as_str()))
         });
         match uri {
-            Some(uri) if !uri.is_empty() && uri != super::PERMIT_NAMESPACE => Err(ambiguous(
+            Some(uri) if !uri.is_empty() && uri != expected => Err(ambiguous(
                 position,
                 &format!(
-                    "the CITESEPermit element is in the namespace {uri:?}, not the CITES e-permit namespace {:?}",
-                    super::PERMIT_NAMESPACE
+                    "the {} element is in the namespace {uri:?}, not {what} {expected:?}",
+                    name.as_str()
                 ),
             )),
             _ => Ok(()),
@@ -1168,10 +1271,22 @@ impl<'a> State<'a> {
         position: u64,
     ) -> Result<(), Error> {
         let name = Name::of(local_name(element.name().into_inner()));
-        if name == Name::CitesEPermit && self.permit_seen {
+        let is_root = matches!(name, Name::CitesEPermit | Name::CbfShip);
+        if is_root && self.permit_seen {
             return Err(ambiguous(
                 position,
-                "a second CITESEPermit element; a document carries one permit",
+                &if name == self.root_name {
+                    format!(
+                        "a second {} element; a document carries one permit",
+                        name.as_str()
+                    )
+                } else {
+                    format!(
+                        "a {} element after a {} element (a second permit); a document carries one permit",
+                        name.as_str(),
+                        self.root_name.as_str()
+                    )
+                },
             ));
         }
         let slot = match self.frames.last() {
@@ -1180,10 +1295,11 @@ impl<'a> State<'a> {
                 slot: Slot::Outside,
                 ..
             }) => {
-                if name == Name::CitesEPermit {
+                if is_root {
                     self.permit_seen = true;
+                    self.root_name = name;
                     self.root_frame = Some(self.frames.len());
-                    self.check_root_namespace(element, position)?;
+                    self.check_root_namespace(element, name, position)?;
                     Slot::Root
                 } else {
                     self.declare_outer_namespaces(element);
@@ -1236,6 +1352,25 @@ impl<'a> State<'a> {
                 .filter(|parent| !matches!(parent.slot, Slot::Outside | Slot::Skip))
             {
                 let bit = 1u128 << (name as u32);
+                let other = same_value(parent.slot, name);
+                if parent.seen & other != 0 {
+                    let parent = *parent;
+                    let mut path = self.path(parent);
+                    if let Some(cut) = path.rfind('/') {
+                        path.truncate(cut);
+                    }
+                    let given = NAMES
+                        .iter()
+                        .find(|(known, _)| (parent.seen & other) & (1u128 << (*known as u32)) != 0)
+                        .map_or("*", |(_, text)| text);
+                    return Err(ambiguous(
+                        position,
+                        &format!(
+                            "<{}> in {path} gives again what <{given}> gave (the toolkit v1 and v2 spellings of one value); a permit gives it once",
+                            name.as_str(),
+                        ),
+                    ));
+                }
                 if parent.seen & bit != 0 && !repeatable(parent.slot, name) {
                     let parent = *parent;
                     let mut path = self.path(parent);

@@ -5,8 +5,12 @@
 //! every value is absent disappears without the writer having to test for emptiness first.
 //! Same permit in, same bytes out: element order is fixed, attributes are fixed, indentation is
 //! two spaces, and no clock or locale is consulted.
+//!
+//! The same code writes toolkit v1 (`CBFShip`) for a partner that asks for it: the element
+//! names v1 spells otherwise are chosen by [`Version`], and what v1 has no element for is left
+//! out (see [`super::v1_losses`]).
 
-use super::{PERMIT_NAMESPACE, RABIE_NAMESPACE};
+use super::{Version, PERMIT_NAMESPACE, RABIE_NAMESPACE, V1_NAMESPACE};
 use crate::codes::{CodeList, Coded, Unit};
 use crate::model::{
     Address, CountryReference, DocumentReference, Examination, Location, Party, Permit, Quantity,
@@ -29,6 +33,7 @@ struct Writer<'o> {
     /// How many of the open elements have had their start tag written.
     written: usize,
     depth: usize,
+    format: Version,
 }
 
 impl<'o> Writer<'o> {
@@ -169,9 +174,22 @@ impl<'o> Writer<'o> {
             self.text("ram:StreetName", Some(street));
         }
         self.text("ram:CityName", address.city.as_deref());
-        self.code("ram:CountryID", address.country.as_ref());
-        self.text("ram:CountryName", address.country_name.as_deref());
-        self.text("ram:CountrySubDivisionName", address.subdivision.as_deref());
+        match self.format {
+            Version::V2 => {
+                self.code("ram:CountryID", address.country.as_ref());
+                self.text("ram:CountryName", address.country_name.as_deref());
+                self.text("ram:CountrySubDivisionName", address.subdivision.as_deref());
+            }
+            Version::V1 => {
+                self.open("ram:CountryIdentificationTradeCountry");
+                self.code("ram:ID", address.country.as_ref());
+                self.text("ram:Name", address.country_name.as_deref());
+                self.open("ram:SubordinateTradeCountrySubDivision");
+                self.text("ram:Name", address.subdivision.as_deref());
+                self.close();
+                self.close();
+            }
+        }
         self.close();
     }
 
@@ -179,7 +197,11 @@ impl<'o> Writer<'o> {
         let Some(examination) = value else { return };
         self.open("ram:ExaminationTransportEvent");
         self.timestamp("ram:ActualOccurrenceDateTime", examination.date.as_ref());
-        self.quantity("ram:UnitQuantity", examination.quantity.as_ref());
+        let quantity = match self.format {
+            Version::V2 => "ram:UnitQuantity",
+            Version::V1 => "ram:InspectedUnitQuantity",
+        };
+        self.quantity(quantity, examination.quantity.as_ref());
         self.location("ram:OccurrenceLogisticsLocation", examination.port.as_ref());
         self.party("ram:CertifyingTradeParty", examination.certifier.as_ref());
         self.close();
@@ -228,12 +250,18 @@ impl<'o> Writer<'o> {
     }
 }
 
-/// Writes `permit` as the canonical XML, appending to `out`.
-pub(super) fn write(permit: &Permit, out: &mut String) {
+/// Writes `permit` as the canonical XML of `format`, appending to `out`.
+pub(super) fn write(permit: &Permit, format: Version, out: &mut String) {
+    let (root, namespace) = match format {
+        Version::V2 => ("rsm:CITESEPermit", PERMIT_NAMESPACE),
+        Version::V1 => ("rsm:CBFShip", V1_NAMESPACE),
+    };
     out.reserve(2048 + permit.blocks.len() * 2048);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str("<rsm:CITESEPermit xmlns:rsm=\"");
-    out.push_str(PERMIT_NAMESPACE);
+    out.push('<');
+    out.push_str(root);
+    out.push_str(" xmlns:rsm=\"");
+    out.push_str(namespace);
     out.push_str("\" xmlns:ram=\"");
     out.push_str(RABIE_NAMESPACE);
     out.push_str("\">\n");
@@ -244,11 +272,14 @@ pub(super) fn write(permit: &Permit, out: &mut String) {
         names: [""; MAX_DEPTH],
         written: 1,
         depth: 1,
+        format,
     };
-    w.names[0] = "rsm:CITESEPermit";
+    w.names[0] = root;
     header(&mut w, permit);
     consignment(&mut w, permit);
-    w.out.push_str("</rsm:CITESEPermit>\n");
+    w.out.push_str("</");
+    w.out.push_str(root);
+    w.out.push_str(">\n");
 }
 
 const CONTEXT: &str = "  <rsm:SpecifiedExchangedDocumentContext>
@@ -296,10 +327,14 @@ fn header(w: &mut Writer<'_>, permit: &Permit) {
         w.close();
     }
     if let Some(signatory) = &permit.signatory {
-        if signatory.name.is_some() || signatory.date.is_some() || signatory.statement.is_some() {
+        let date = signatory.date.is_some() && w.format == Version::V2;
+        if signatory.name.is_some() || date || signatory.statement.is_some() {
             w.open("ram:ThirdSignatoryDocumentAuthentication");
             w.text("ram:TypeCode", Some("C"));
-            w.timestamp("ram:ActualDateTime", signatory.date.as_ref());
+            // Toolkit v1's authentications have no date: lost in v1.
+            if w.format == Version::V2 {
+                w.timestamp("ram:ActualDateTime", signatory.date.as_ref());
+            }
             w.text("ram:Statement", signatory.statement.as_deref());
             w.open("ram:ProviderTradeParty");
             w.open("ram:SpecifiedAuthoritativeSignatoryPerson");
@@ -338,11 +373,15 @@ fn consignment(w: &mut Writer<'_>, permit: &Permit) {
     for block in &permit.blocks {
         w.open("ram:IncludedSupplyChainConsignmentItem");
         w.text("ram:ID", Some(&block.id));
-        w.open("ram:PhysicalLogisticsShippingMarks");
-        for mark in &block.marks {
-            w.text("ram:Marking", Some(mark));
+        // Toolkit v1's items have no shipping marks (EPIX's v1 `markings` is always empty):
+        // lost in v1.
+        if w.format == Version::V2 {
+            w.open("ram:PhysicalLogisticsShippingMarks");
+            for mark in &block.marks {
+                w.text("ram:Marking", Some(mark));
+            }
+            w.close();
         }
-        w.close();
         w.trade_country("ram:OriginTradeCountry", block.origin.as_ref());
         w.trade_country("ram:ExportTradeCountry", block.last_reexport.as_ref());
         w.country_document(block.origin.as_ref(), ORIGIN_DOCUMENT);
@@ -372,7 +411,10 @@ fn consignment(w: &mut Writer<'_>, permit: &Permit) {
         w.close();
         w.close();
         w.examination(block.endorsement.as_ref());
-        w.open("ram:ApplicableCrossBorderRegulatoryProcedure");
+        w.open(match w.format {
+            Version::V2 => "ram:ApplicableCrossBorderRegulatoryProcedure",
+            Version::V1 => "ram:ApplicableCrossBorderGovernmentProcedure",
+        });
         if let Some(quota) = &block.quota {
             w.quantity("ram:UsedToDateQuotaQuantity", quota.used_to_date.as_ref());
             w.quantity("ram:AnnualQuotaQuantity", quota.annual.as_ref());

@@ -3,7 +3,7 @@
 //!
 //! | operation | answer |
 //! |---|---|
-//! | `GetNonFinalCitesCertificate` | the current version of one of our permits (standard XML, v1 for a partner whose directory entry asks for it) |
+//! | `GetNonFinalCitesCertificate` | the current version of one of our permits: toolkit v2 in `urn:CitesDataExchange/v2/`, or v1 (`CBFShip`, in `/v1/`) for a partner whose directory entry says `document_format: v1` |
 //! | `GetFinalCitesCertificate` | the same, once box 14 is filled (the exporting customs' endorsement recorded); else `CertificateNotFinal` |
 //! | `ConfirmQuantities` | an import confirmation of our permit by the caller's customs, with the inspected quantities per block in the permit's units (EPIX itself drops them) |
 //! | `ServiceState` | `Available` |
@@ -246,7 +246,21 @@ async fn serve_inner(
                     ))
                 }
             };
-            let body = certificate_response(request.operation, ToolkitVersion::V2, &xml)
+            // A partner on toolkit v1 gets the v1 document (`CBFShip`, in
+            // urn:CitesDataExchange/v1/), as EPIX answers it; the store stays v2.
+            let (version, xml) = match partner.document_format {
+                crate::directory::DocumentFormat::V1 => {
+                    let permit = ecites_domain::xml::read_permit(xml.as_bytes())
+                        .map_err(|e| Error::permanent("epix", format!("{key}: {e}")))?
+                        .permit;
+                    (
+                        ToolkitVersion::V1,
+                        ecites_domain::xml::write_permit_v1(&permit),
+                    )
+                }
+                crate::directory::DocumentFormat::V2 => (ToolkitVersion::V2, xml),
+            };
+            let body = certificate_response(request.operation, version, &xml)
                 .map_err(|why| Error::permanent("epix", why))?;
             Ok(SoapReply::answer(body))
         }

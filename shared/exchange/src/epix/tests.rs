@@ -434,3 +434,53 @@ async fn only_an_active_epix_partner_is_pulled_from() {
     assert!(error("XQ").await.contains("not in the partner directory"));
     assert!(http.posts().is_empty(), "nothing is called");
 }
+
+/// EPIX Connect's recorded toolkit v1 answer (MIT).
+const EPIX_V1: &str =
+    include_str!("../../../domain/tests/fixtures/epix/v1-get-non-final-cites-certificate.xml");
+
+#[tokio::test]
+async fn a_toolkit_v1_answer_is_pulled_into_canonical_v2() {
+    use super::client::{fetch_permit, PullServices};
+    use crate::http::HttpReply;
+    use crate::testing::{FixedClock, MemoryBlobs, MemoryInbound, NoUses, RecordingHttp};
+    let blobs = MemoryBlobs::new("b");
+    let inbound = MemoryInbound::default();
+    let clock = FixedClock::at("2026-11-30T12:00:00Z");
+    let http = RecordingHttp::answering(Ok(HttpReply {
+        status: 200,
+        retry_after: None,
+        body: EPIX_V1.as_bytes().to_vec(),
+    }));
+    let services = PullServices {
+        blobs: &blobs,
+        inbound: &inbound,
+        uses: &NoUses,
+        clock: &clock,
+    };
+    let pulled = fetch_permit(
+        services,
+        &http,
+        "http://127.0.0.1:9/epix",
+        "XB".parse().unwrap(),
+        "XA".parse().unwrap(),
+        "XA000000",
+        false,
+    )
+    .await
+    .unwrap();
+    let objects = blobs.objects();
+    let canonical = &objects[&pulled.xml_key];
+    let stored = String::from_utf8_lossy(canonical);
+    assert!(stored.contains("CITESEPermit"), "stored as v2: {stored}");
+    let from_v1 = ecites_domain::xml::read_permit(canonical).unwrap().permit;
+    let mut from_v2 = ecites_domain::xml::read_permit(EPIX_V2.as_bytes())
+        .unwrap()
+        .permit;
+    // Toolkit v1 has no element for a block's marks (docs/standard-format.md §7).
+    for block in &mut from_v2.blocks {
+        block.marks.clear();
+    }
+    assert_eq!(from_v1, from_v2);
+    assert_eq!(inbound.received(), 1);
+}

@@ -24,7 +24,12 @@ pub const EPIX_V2_ANSWER: &[u8] = include_bytes!(
     "../../../../shared/domain/tests/fixtures/epix/v2-get-non-final-cites-certificate.xml"
 );
 
-/// The permit number of the recorded answer.
+/// EPIX Connect's recorded toolkit v1 answer (`CBFShip`) to the same operation.
+pub const EPIX_V1_ANSWER: &[u8] = include_bytes!(
+    "../../../../shared/domain/tests/fixtures/epix/v1-get-non-final-cites-certificate.xml"
+);
+
+/// The permit number of the recorded answers.
 pub const EPIX_PERMIT_NUMBER: &str = "XA000000";
 
 /// How the partner answers.
@@ -33,6 +38,8 @@ pub enum EpixMode {
     /// The recorded answer, byte for byte, to the certificate operations; a
     /// `ConfirmQuantitiesResponse` to `ConfirmQuantities`.
     Recorded,
+    /// As [`EpixMode::Recorded`], with the toolkit v1 answer.
+    RecordedV1,
     /// A SOAP fault with this `faultcode` (`Client`, `Server`) and `faultstring`.
     Fault(String, String),
     /// HTTP 200 with a body that is not XML.
@@ -157,18 +164,19 @@ async fn serve(
         .lock()
         .map(|m| m.clone())
         .unwrap_or(EpixMode::Recorded);
-    let recorded = || {
+    let recorded = |answer_bytes: &'static [u8]| {
         if soap_action == "urn:ConfirmQuantities" {
             answer(
                 200,
                 b"<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:v2=\"urn:CitesDataExchange/v2/\"><soapenv:Body><v2:ConfirmQuantitiesResponse><Confirmed>true</Confirmed></v2:ConfirmQuantitiesResponse></soapenv:Body></soapenv:Envelope>".to_vec(),
             )
         } else {
-            answer(200, EPIX_V2_ANSWER.to_vec())
+            answer(200, answer_bytes.to_vec())
         }
     };
     Ok(match mode {
-        EpixMode::Recorded => recorded(),
+        EpixMode::Recorded => recorded(EPIX_V2_ANSWER),
+        EpixMode::RecordedV1 => recorded(EPIX_V1_ANSWER),
         EpixMode::Fault(code, string) => answer(
             500,
             format!(
@@ -179,7 +187,7 @@ async fn serve(
         EpixMode::Garbage => answer(200, b"Service Temporarily Unavailable".to_vec()),
         EpixMode::Slow(delay) => {
             tokio::time::sleep(delay).await;
-            recorded()
+            recorded(EPIX_V2_ANSWER)
         }
     })
 }

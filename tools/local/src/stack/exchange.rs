@@ -208,6 +208,7 @@ impl Ma {
             rotation_keys: Vec::new(),
             client_certificate_secret: None,
             protocol: Default::default(),
+            document_format: Default::default(),
         }
     }
 
