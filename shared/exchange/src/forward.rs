@@ -10,7 +10,7 @@
 //! where it becomes FAILED and an operator replays it (`ecites replay`). Every transition is conditional on the delivery still
 //! being PENDING, so a delivery queued twice is sent at most once after it succeeded.
 
-use crate::directory::{DocumentFormat, PartnerDirectory};
+use crate::directory::{DocumentFormat, PartnerDirectory, Protocol};
 use crate::ledger::{DeliveryKind, DeliveryState};
 use crate::messages::DeliveryMessage;
 use crate::ports::{BlobStore, Clock, Fetched};
@@ -21,6 +21,7 @@ use crate::protocol::{
 use crate::Error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sha2::Digest as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -361,14 +362,19 @@ async fn fail_for_good(
 /// an unreadable directory (the queued endpoint came from the same directory at ingest: better
 /// than holding every delivery hostage to a directory read).
 ///
-/// The answer is the endpoint, the client certificate secret the entry names, if any, and the
-/// XML version the partner reads (v2 when the entry is not found).
+/// The answer is the endpoint, the client certificate secret the entry names, if any, the XML
+/// version the partner reads (v2 when the entry is not found) and its protocol.
 async fn current_endpoint(
     services: &ForwardServices<'_>,
     message: &DeliveryMessage,
-) -> Result<(String, Option<String>, DocumentFormat), String> {
+) -> Result<(String, Option<String>, DocumentFormat, Protocol), String> {
     let Ok(country) = message.recipient.parse() else {
-        return Ok((message.endpoint.clone(), None, DocumentFormat::V2));
+        return Ok((
+            message.endpoint.clone(),
+            None,
+            DocumentFormat::V2,
+            Protocol::Ecites,
+        ));
     };
     let partner = services
         .partners
@@ -383,12 +389,18 @@ async fn current_endpoint(
             partner.endpoint,
             partner.client_certificate_secret,
             partner.document_format,
+            partner.protocol,
         )),
         Some(_) => Err(format!(
             "{} is inactive in the partner directory",
             message.recipient
         )),
-        None => Ok((message.endpoint.clone(), None, DocumentFormat::V2)),
+        None => Ok((
+            message.endpoint.clone(),
+            None,
+            DocumentFormat::V2,
+            Protocol::Ecites,
+        )),
     }
 }
 
@@ -417,6 +429,49 @@ fn payload_for(
             }
             Ok(ecites_domain::xml::write_permit_v1(&permit).into_bytes())
         }
+    }
+}
+
+/// Classifies an EPIX partner's answer to `ConfirmQuantities`: the response is an
+/// acknowledgement (its `TrackingNumber` when it gives one, ours for the answer otherwise:
+/// `EPIX-` and 20 hex digits of its digest), a `Client` fault a refusal for good, a `Server`
+/// fault or a 429/5xx without SOAP a transient failure, anything else a refusal for good.
+pub fn classify_soap_reply(reply: &HttpReply) -> ReplyClass {
+    use crate::epix::soap::{read_answer, response_field, SoapAnswer};
+    match read_answer(&reply.body) {
+        Ok(SoapAnswer::Fault(fault)) if fault.code == crate::epix::FaultCode::Server => {
+            ReplyClass::Transient(format!("HTTP {} {fault}", reply.status), reply.retry_after)
+        }
+        Ok(SoapAnswer::Fault(fault)) => {
+            ReplyClass::Permanent(format!("HTTP {} {fault}", reply.status))
+        }
+        Ok(SoapAnswer::Answer { element, .. })
+            if (200..300).contains(&reply.status) && element == "ConfirmQuantitiesResponse" =>
+        {
+            let tracking_number = response_field(&reply.body, "TrackingNumber")
+                .filter(|t| tracking_number_acceptable(t))
+                .unwrap_or_else(|| {
+                    let digest = sha2::Sha256::digest(&reply.body);
+                    format!("EPIX-{}", &hex::encode(digest)[..20])
+                });
+            ReplyClass::Ack(Ack {
+                kind: "ack".into(),
+                tracking_number,
+                message_id: String::new(),
+                status: AckStatus::Delivered,
+                findings: Vec::new(),
+                findings_omitted: 0,
+                duplicate: response_field(&reply.body, "Duplicate").as_deref() == Some("true"),
+            })
+        }
+        Ok(SoapAnswer::Answer { element, .. }) => ReplyClass::Permanent(format!(
+            "HTTP {}: answered {element}, not ConfirmQuantitiesResponse",
+            reply.status
+        )),
+        Err(why) if reply.status == 429 || reply.status >= 500 => {
+            ReplyClass::Transient(format!("HTTP {}: {why}", reply.status), reply.retry_after)
+        }
+        Err(why) => ReplyClass::Permanent(format!("HTTP {}: {why}", reply.status)),
     }
 }
 
@@ -475,10 +530,12 @@ pub async fn forward_delivery(
         },
     };
 
-    let (endpoint, certificate, format) = match current_endpoint(&services, message).await {
+    let (endpoint, certificate, format, protocol) = match current_endpoint(&services, message).await
+    {
         Ok(found) => found,
         Err(reason) => return failed(reason).await,
     };
+    let soap = protocol == Protocol::EpixSoap;
     if !endpoint_allowed(&endpoint) {
         return failed(format!(
             "endpoint {endpoint:?} is not https:// (plain http only on loopback)"
@@ -491,16 +548,60 @@ pub async fn forward_delivery(
             Ok(used) => used,
             Err(e) => return failed(format!("the stored use cannot be read: {e}")).await,
         };
-        let sender = message.sender.as_deref().unwrap_or(&message.issuer);
-        let (body, headers) = crate::receive_use::build_use_message(
-            sender,
-            &message.recipient,
-            &used,
-            message_id,
-            services.signer,
-            now,
-        );
-        (crate::receive_use::uses_url(&endpoint), body, headers)
+        if soap {
+            // An EPIX partner learns our customs' import confirmation with ConfirmQuantities
+            // (docs/epix.md); EPIX has no operation for any other use.
+            if used.kind != ecites_domain::usage::UseKind::ImportConfirmation {
+                return failed(format!(
+                    "{} is an EPIX partner (protocol epix-soap): EPIX has no operation for a {}",
+                    message.recipient,
+                    used.kind.as_str().replace('_', " ")
+                ))
+                .await;
+            }
+            let positions = match crate::epix::client::confirmed_positions(&used) {
+                Ok(positions) => positions,
+                Err(reason) => return failed(reason).await,
+            };
+            let body = crate::epix::soap::request_body(
+                crate::epix::Operation::ConfirmQuantities,
+                &used.permit.number,
+                &message.recipient,
+                &positions,
+            );
+            (
+                endpoint,
+                body.into_bytes(),
+                vec![
+                    ("content-type", crate::epix::CONTENT_TYPE.to_owned()),
+                    (
+                        "soapaction",
+                        format!(
+                            "\"{}\"",
+                            crate::epix::Operation::ConfirmQuantities.soap_action()
+                        ),
+                    ),
+                ],
+            )
+        } else {
+            let sender = message.sender.as_deref().unwrap_or(&message.issuer);
+            let (body, headers) = crate::receive_use::build_use_message(
+                sender,
+                &message.recipient,
+                &used,
+                message_id,
+                services.signer,
+                now,
+            );
+            (crate::receive_use::uses_url(&endpoint), body, headers)
+        }
+    } else if soap {
+        // EPIX is pull-only: the partner asks our /epix service for the permit.
+        return failed(format!(
+            "{} is an EPIX partner (protocol epix-soap): it pulls permits from our EPIX service, nothing is pushed to it",
+            message.recipient
+        ))
+        .await;
     } else {
         let document_type = document_type_of(&xml);
         let payload = match payload_for(format, xml, message) {
@@ -534,6 +635,7 @@ pub async fn forward_delivery(
         Err(error) => Err(error),
     };
     let class = match posted {
+        Ok(Ok(reply)) if soap => classify_soap_reply(&reply),
         Ok(Ok(reply)) => classify_reply(&reply, message_id),
         Ok(Err(error)) if error.is_transient() => ReplyClass::Transient(error.to_string(), None),
         Ok(Err(error)) => ReplyClass::Permanent(error.to_string()),
@@ -777,6 +879,14 @@ mod tests {
     }
 
     async fn run(f: &Fakes, receive_count: u32) -> ForwardOutcome {
+        run_message(f, &message(), receive_count).await
+    }
+
+    async fn run_message(
+        f: &Fakes,
+        message: &DeliveryMessage,
+        receive_count: u32,
+    ) -> ForwardOutcome {
         let signer = SigningIdentity::generate("XA-1").unwrap();
         let services = ForwardServices {
             blobs: &f.blobs,
@@ -795,9 +905,104 @@ mod tests {
             base: Duration::from_millis(10),
             cap: Duration::from_millis(20),
         };
-        forward_delivery(services, &policy, &message(), "m", receive_count)
+        forward_delivery(services, &policy, message, "m", receive_count)
             .await
             .unwrap()
+    }
+
+    /// XB's customs confirmed the import of XA's permit 26XA0001: the use delivery to XA.
+    fn confirmation_to_xa(quantity: &str) -> DeliveryMessage {
+        let used = serde_json::json!({
+            "kind": "import_confirmation",
+            "permit": {"issuer": "XA", "number": "26XA0001"},
+            "reported_by": "XB",
+            "declaration_number": "XB-DEC-1",
+            "date": "2026-02-12",
+            "blocks": [{"block": "A", "quantity": {"value": quantity}}]
+        });
+        DeliveryMessage {
+            kind: DeliveryKind::Use,
+            issuer: "XA".into(),
+            permit_number: "26XA0001".into(),
+            recipient: "XB".into(),
+            sender: Some("XB".into()),
+            use_key: Some("import_confirmation#XB-DEC-1".into()),
+            payload: Some(used.to_string()),
+            ..message()
+        }
+    }
+
+    fn epix_partner(f: &mut Fakes) {
+        let mut entry = Partner::new("XB".parse().unwrap(), "https://ma.xb.example/epix");
+        entry.protocol = crate::directory::Protocol::EpixSoap;
+        f.partners = MemoryDirectory::of([entry]);
+    }
+
+    #[tokio::test]
+    async fn an_epix_partner_is_told_an_import_confirmation_with_confirm_quantities() {
+        let answer = "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body><v2:ConfirmQuantitiesResponse xmlns:v2=\"urn:CitesDataExchange/v2/\"><Confirmed>true</Confirmed><TrackingNumber>XB-T-1</TrackingNumber></v2:ConfirmQuantitiesResponse></soapenv:Body></soapenv:Envelope>";
+        let mut f = fakes(Ok(reply(200, answer)));
+        epix_partner(&mut f);
+        let outcome = run_message(&f, &confirmation_to_xa("3"), 1).await;
+        assert!(
+            matches!(outcome, ForwardOutcome::Delivered { ref tracking_number, .. } if tracking_number == "XB-T-1"),
+            "{outcome:?}"
+        );
+        let posts = f.http.posts();
+        assert_eq!(posts.len(), 1);
+        let (url, headers, body) = &posts[0];
+        assert_eq!(url, "https://ma.xb.example/epix");
+        let body = String::from_utf8_lossy(body);
+        assert!(body.contains("<urn:ConfirmQuantities>"), "{body}");
+        assert!(
+            body.contains("<ID>A</ID>")
+                && body.contains("<InspectedUnitQuantity>3</InspectedUnitQuantity>"),
+            "{body}"
+        );
+        assert!(headers
+            .iter()
+            .any(|(name, value)| name == "soapaction" && value == "\"urn:ConfirmQuantities\""));
+    }
+
+    #[tokio::test]
+    async fn an_epix_partner_s_client_fault_fails_the_use_delivery_and_a_server_fault_is_retried() {
+        let fault = |code: &str| {
+            format!("<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault><faultcode>soap:{code}</faultcode><faultstring>CallerNotFound</faultstring></soap:Fault></soap:Body></soap:Envelope>")
+        };
+        let mut f = fakes(Ok(reply(500, &fault("Client"))));
+        epix_partner(&mut f);
+        assert!(matches!(
+            run_message(&f, &confirmation_to_xa("3"), 1).await,
+            ForwardOutcome::Failed {
+                exhausted: false,
+                ..
+            }
+        ));
+        let mut f = fakes(Ok(reply(500, &fault("Server"))));
+        epix_partner(&mut f);
+        assert!(matches!(
+            run_message(&f, &confirmation_to_xa("3"), 1).await,
+            ForwardOutcome::Retry { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn what_epix_cannot_carry_fails_at_once_saying_why() {
+        // A fractional quantity: ConfirmQuantities carries integers.
+        let mut f = fakes(Ok(reply(200, "")));
+        epix_partner(&mut f);
+        assert!(matches!(
+            run_message(&f, &confirmation_to_xa("2.5"), 1).await,
+            ForwardOutcome::Failed { ref reason, .. } if reason.contains("not a whole number")
+        ));
+        // A permit version: EPIX partners pull, nothing is pushed to them.
+        let mut f = fakes(Ok(reply(200, "")));
+        epix_partner(&mut f);
+        assert!(matches!(
+            run(&f, 1).await,
+            ForwardOutcome::Failed { ref reason, .. } if reason.contains("pulls permits from our EPIX service")
+        ));
+        assert!(f.http.posts().is_empty());
     }
 
     #[tokio::test]

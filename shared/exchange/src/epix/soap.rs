@@ -673,3 +673,43 @@ pub fn request_body(
     );
     out
 }
+
+/// The text of the response element's child `name` (`TrackingNumber`, `Confirmed`, ...) in an
+/// answer [`read_answer`] read as [`SoapAnswer::Answer`]; `None` when it has none. Entity
+/// references other than the five XML ones make it `None`.
+pub fn response_field(body: &[u8], name: &str) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut inside = false;
+    let mut text = String::new();
+    loop {
+        buf.clear();
+        match reader.read_event_into(&mut buf).ok()? {
+            Event::Start(e) => {
+                depth += 1;
+                inside = depth == 4 && e.local_name().as_ref() == name.as_bytes();
+                text.clear();
+            }
+            Event::Text(t) if inside && text.len() < MAX_FIELD_BYTES => {
+                text.push_str(&t.decode().ok()?);
+            }
+            Event::GeneralRef(r) if inside => text.push(match r.as_ref() {
+                b"amp" => '&',
+                b"lt" => '<',
+                b"gt" => '>',
+                b"apos" => '\'',
+                b"quot" => '"',
+                _ => r.resolve_char_ref().ok()??,
+            }),
+            Event::End(_) => {
+                if inside {
+                    return Some(text.trim().to_owned());
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Event::DocType(_) | Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
