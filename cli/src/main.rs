@@ -7,6 +7,7 @@ mod agencies;
 mod annual;
 mod card;
 mod convert;
+mod fetch;
 mod input;
 mod keys;
 mod partners;
@@ -101,6 +102,19 @@ enum Command {
         issuer: String,
         /// The permit number as issued.
         permit: String,
+    },
+    /// Pull a permit from a partner that only offers EPIX Connect's SOAP interface (its
+    /// directory entry: --protocol epix-soap) and record it as received (docs/epix.md).
+    /// Exit status: 0 recorded, 1 the partner answered a fault, garbage or nothing in time.
+    Fetch {
+        /// The issuing partner's country (ISO 3166-1 alpha-2), e.g. XC.
+        issuer: String,
+        /// The permit number as issued (box 1).
+        permit: String,
+        /// The final certificate (box 14 filled by the exporting customs) instead of the
+        /// permit as issued.
+        #[arg(long = "final")]
+        final_certificate: bool,
     },
     /// Put the deliveries that ended on the deliveries DLQ (after a partner outage) back for
     /// delivery. Needs ECITES_DELIVERIES_DLQ_URL besides the functions' environment. With
@@ -358,6 +372,11 @@ fn main() -> ExitCode {
             EXIT_OK
         }
         Command::Status { issuer, permit } => run_async(status::run(&issuer, &permit)),
+        Command::Fetch {
+            issuer,
+            permit,
+            final_certificate,
+        } => run_async(fetch::run(&issuer, &permit, final_certificate)),
         Command::Replay {
             limit,
             no_partner,

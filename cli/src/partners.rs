@@ -6,7 +6,7 @@
 //! `docs/exchange.md`.
 
 use ecites_aws::s3::{edit_directory, DirectoryEdit};
-use ecites_exchange::directory::{DirectoryError, DocumentFormat, Partner, PartnerKey};
+use ecites_exchange::directory::{DirectoryError, DocumentFormat, Partner, PartnerKey, Protocol};
 use std::process::ExitCode;
 
 /// The `partners` subcommands (embed with `#[command(subcommand)]`).
@@ -30,8 +30,9 @@ pub enum PartnersCommand {
         /// Its receive endpoint (https://...).
         #[arg(long, required_unless_present = "card", conflicts_with = "card")]
         endpoint: Option<String>,
-        /// Its Ed25519 public key, base64 (32 bytes).
-        #[arg(long, required_unless_present = "card", conflicts_with = "card")]
+        /// Its Ed25519 public key, base64 (32 bytes). Not needed for an EPIX partner
+        /// (--protocol epix-soap), which is known by its TLS client certificate.
+        #[arg(long, conflicts_with = "card")]
         public_key: Option<String>,
         /// The key id it sends in X-Ecites-Key-Id.
         #[arg(long, conflicts_with = "card")]
@@ -67,6 +68,12 @@ pub enum PartnersCommand {
         /// given, an entry being replaced keeps the one it had (v2 for a new one).
         #[arg(long, value_name = "v2|v1", value_parser = parse_document_format)]
         document_format: Option<DocumentFormat>,
+        /// How it exchanges: ecites (signed envelopes, the default) or epix-soap (a partner
+        /// offering only EPIX Connect's SOAP country-adapter interface, docs/epix.md: --endpoint
+        /// is its SOAP service, its permits are pulled with `ecites fetch`, our import
+        /// confirmations are told to it with ConfirmQuantities, and nothing else is pushed).
+        #[arg(long, value_name = "ecites|epix-soap", value_parser = parse_protocol, default_value = "ecites")]
+        protocol: Protocol,
     },
     /// Starts accepting a partner's new key beside its current one (a rotation overlap):
     /// messages are verified with the key their X-Ecites-Key-Id names.
@@ -283,7 +290,10 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     },
                     key_ids(p),
                     p.endpoint,
-                    if p.public_key.is_none() && p.rotation_keys.is_empty() {
+                    if p.public_key.is_none()
+                        && p.rotation_keys.is_empty()
+                        && p.protocol == Protocol::Ecites
+                    {
                         "  (no public key: nothing accepted from it)"
                     } else {
                         ""
@@ -292,6 +302,12 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                 if let Some(secret) = &p.client_certificate_secret {
                     println!(
                         "{:<8} mutual TLS: presents the client certificate in secret {secret}",
+                        ""
+                    );
+                }
+                if p.protocol == Protocol::EpixSoap {
+                    println!(
+                        "{:<8} EPIX (SOAP, pull only): its permits are fetched with `ecites fetch`, nothing is pushed to it",
                         ""
                     );
                 }
@@ -335,6 +351,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             inactive,
             client_certificate_secret,
             document_format,
+            protocol,
         } => {
             let client_certificate_secret = client_certificate_secret
                 .as_deref()
@@ -368,8 +385,18 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     name,
                 ),
             };
-            ecites_exchange::protocol::check_public_key(&public_key)
-                .map_err(|why| anyhow::anyhow!("--public-key: {why}"))?;
+            // An EPIX partner is known by its TLS client certificate; a key is optional.
+            let public_key = match (protocol, public_key.trim()) {
+                (Protocol::EpixSoap, "") => None,
+                (Protocol::Ecites, "") => anyhow::bail!(
+                    "--public-key is required (the partner's Ed25519 key; only an EPIX partner, --protocol epix-soap, needs none)"
+                ),
+                (_, key) => {
+                    ecites_exchange::protocol::check_public_key(key)
+                        .map_err(|why| anyhow::anyhow!("--public-key: {why}"))?;
+                    Some(key.to_owned())
+                }
+            };
             if !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
                 anyhow::bail!("--endpoint must be https:// (plain http only on 127.0.0.1)");
             }
@@ -408,11 +435,11 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     name: name.clone(),
                     active: !inactive,
                     accepted_document_types: accepted_document_types.clone(),
-                    public_key: Some(public_key.trim().to_owned()),
+                    public_key: public_key.clone(),
                     key_id: key_id.clone(),
                     rotation_keys,
                     client_certificate_secret,
-                    protocol: Default::default(),
+                    protocol,
                     document_format,
                 });
                 Ok(kept)
@@ -586,6 +613,17 @@ fn check_secret_name(text: &str) -> anyhow::Result<Option<String>> {
         );
     }
     Ok(Some(name.to_owned()))
+}
+
+/// A `--protocol` value: `ecites` or `epix-soap`.
+fn parse_protocol(text: &str) -> Result<Protocol, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "ecites" => Ok(Protocol::Ecites),
+        "epix-soap" => Ok(Protocol::EpixSoap),
+        _ => Err(format!(
+            "{text:?} is not a protocol: ecites (signed envelopes) or epix-soap (EPIX Connect's SOAP interface)"
+        )),
+    }
 }
 
 /// A `--document-format` value: `v2` or `v1` (case and surrounding spaces ignored).

@@ -887,3 +887,50 @@ async fn partners_add_names_the_client_certificate_forward_presents_and_keeps_it
         stderr(&refused)
     );
 }
+
+/// XB's operator registers XA as an EPIX-only partner (a loopback service answering EPIX's
+/// recorded answer byte for byte) and pulls XA's permit with `ecites fetch`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_pulls_a_permit_from_an_epix_partner_and_status_shows_it_received() {
+    use ecites_local::emulation::epix_partner::{EpixMode, EpixPartner, EPIX_PERMIT_NUMBER};
+    let (_xa, xb) = pair().await;
+    let partner = EpixPartner::start(EpixMode::Recorded).await.unwrap();
+    // No Ed25519 key: an EPIX partner is known by its certificate. Without --protocol epix-soap
+    // the key is required.
+    let refused = ecites_as(&xb, &["partners", "add", "XA", "--endpoint", &partner.url()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--public-key is required"), "{}", stderr(&refused));
+    succeeded(&ecites_as(
+        &xb,
+        &[
+            "partners",
+            "add",
+            "XA",
+            "--endpoint",
+            &partner.url(),
+            "--protocol",
+            "epix-soap",
+        ],
+    ));
+    let listed = succeeded(&ecites_as(&xb, &["partners", "list"]));
+    assert!(listed.contains("EPIX (SOAP, pull only)"), "{listed}");
+
+    let fetched = succeeded(&ecites_as(&xb, &["fetch", "XA", EPIX_PERMIT_NUMBER]));
+    assert!(
+        fetched.contains("XA's permit XA000000 is recorded as received (version 1, tracking number XB-"),
+        "{fetched}"
+    );
+    let status = succeeded(&ecites_as(&xb, &["status", "XA", EPIX_PERMIT_NUMBER]));
+    assert!(status.to_lowercase().contains("received"), "{status}");
+
+    partner.set_mode(EpixMode::Fault("Client".into(), "CertificateNotFound".into()));
+    let missing = ecites_as(&xb, &["fetch", "XA", "XA000001"]);
+    assert_eq!(missing.status.code(), Some(1), "{}", stdout(&missing));
+    assert!(
+        stdout(&missing).contains("Could not fetch XA's permit XA000001")
+            && stdout(&missing).contains("CertificateNotFound"),
+        "{}",
+        stdout(&missing)
+    );
+    assert_eq!(partner.requests().len(), 2);
+}
