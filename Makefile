@@ -39,7 +39,7 @@ $(LXML_PEER):
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace
 
-demo: demo-pipeline demo-exchange demo-notify demo-cli demo-use ## Run the main job locally: ingest, the two-MA exchange, notifications, the CLI, then permit use on the emulated AWS ending with both MAs' CITES annual reports
+demo: demo-pipeline demo-exchange demo-epix demo-notify demo-cli demo-use ## Run the main job locally: ingest, the two-MA exchange, EPIX Connect both ways, notifications, the CLI, then permit use on the emulated AWS ending with both MAs' CITES annual reports
 
 demo-cli: build ## The ecites CLI over the samples: validate and convert
 	@echo "== validate: the EPIX sample, a JSON export permit, a CSV export with two permits"

@@ -2,11 +2,14 @@
 # Included by the main Makefile: `include mk/exchange.mk`. Adds the exchange to `make demo`
 # and `make bench` as prerequisites, so the main recipes stay untouched.
 
-.PHONY: demo-exchange demo-use bench-exchange bench-batches bench-use bench-report test-exchange soak
+.PHONY: demo-exchange demo-epix demo-use bench-exchange bench-batches bench-use bench-report test-exchange soak
 
 # The handlers print one CloudWatch EMF line per batch; the demo hides them.
 demo-exchange: $(MOTO_SERVER) ## Two MAs exchange a permit, replacement, cancellation; outage, DLQ, replay; forgery refused
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- demo-exchange | grep -v '^{"'
+
+demo-epix: $(MOTO_SERVER) ## EPIX Connect's SOAP interface both ways: XA serves its permit over mutual TLS to XB (not to a third country), XB confirms quantities, XB pulls from an EPIX-only MA
+	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- demo-epix | grep -v '^{"'
 
 demo-use: $(MOTO_SERVER) ## Permit use: endorsed at export, confirmed at import, balances on both ledgers; second consignment, over-quantity, expired, never received: each an alert
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- demo-use | grep -v '^{"'

@@ -897,9 +897,16 @@ async fn fetch_pulls_a_permit_from_an_epix_partner_and_status_shows_it_received(
     let partner = EpixPartner::start(EpixMode::Recorded).await.unwrap();
     // No Ed25519 key: an EPIX partner is known by its certificate. Without --protocol epix-soap
     // the key is required.
-    let refused = ecites_as(&xb, &["partners", "add", "XA", "--endpoint", &partner.url()]);
+    let refused = ecites_as(
+        &xb,
+        &["partners", "add", "XA", "--endpoint", &partner.url()],
+    );
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("--public-key is required"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--public-key is required"),
+        "{}",
+        stderr(&refused)
+    );
     succeeded(&ecites_as(
         &xb,
         &[
@@ -917,13 +924,18 @@ async fn fetch_pulls_a_permit_from_an_epix_partner_and_status_shows_it_received(
 
     let fetched = succeeded(&ecites_as(&xb, &["fetch", "XA", EPIX_PERMIT_NUMBER]));
     assert!(
-        fetched.contains("XA's permit XA000000 is recorded as received (version 1, tracking number XB-"),
+        fetched.contains(
+            "XA's permit XA000000 is recorded as received (version 1, tracking number XB-"
+        ),
         "{fetched}"
     );
     let status = succeeded(&ecites_as(&xb, &["status", "XA", EPIX_PERMIT_NUMBER]));
     assert!(status.to_lowercase().contains("received"), "{status}");
 
-    partner.set_mode(EpixMode::Fault("Client".into(), "CertificateNotFound".into()));
+    partner.set_mode(EpixMode::Fault(
+        "Client".into(),
+        "CertificateNotFound".into(),
+    ));
     let missing = ecites_as(&xb, &["fetch", "XA", "XA000001"]);
     assert_eq!(missing.status.code(), Some(1), "{}", stdout(&missing));
     assert!(

@@ -29,6 +29,14 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// EPIX Connect's SOAP interface both ways: XA serves its permit to XB's MA over mutual TLS
+    /// (a third country is told it does not exist), XB confirms quantities; XB pulls a permit
+    /// from an EPIX-only MA and records it as received.
+    DemoEpix {
+        /// Use a running emulator instead of starting one.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
     /// Notifications to agencies: a customs queue (SNS filter policy) and a signed webhook
     /// each receive what they subscribed to and nothing else.
     DemoNotify {
@@ -195,6 +203,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::DemoExchange { endpoint } => {
             println!("{}", ecites_local::demo::exchange::run(endpoint).await?);
+        }
+        Command::DemoEpix { endpoint } => {
+            println!("{}", ecites_local::demo::epix::run(endpoint).await?);
         }
         Command::BenchExchange {
             endpoint,
