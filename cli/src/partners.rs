@@ -61,6 +61,11 @@ pub enum PartnersCommand {
         /// given, an entry being replaced keeps the one it had; "" removes it.
         #[arg(long, value_name = "SECRET")]
         client_certificate_secret: Option<String>,
+        /// How it gets our permits: `push` (forward POSTs them to its endpoint) or `pull` (it
+        /// polls our receive endpoint, fetches them and acknowledges them; forward leaves them
+        /// PENDING until it does: docs/exchange.md, "Pull and queries").
+        #[arg(long, value_parser = ["push", "pull"], default_value = "push")]
+        delivery: String,
     },
     /// Starts accepting a partner's new key beside its current one (a rotation overlap):
     /// messages are verified with the key their X-Ecites-Key-Id names.
@@ -262,14 +267,15 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
         PartnersCommand::List => {
             let directory = read().await?;
             println!(
-                "{:<8} {:<7} {:<10} {:<20} endpoint",
-                "country", "active", "accepts", "key ids"
+                "{:<8} {:<7} {:<8} {:<10} {:<20} endpoint",
+                "country", "active", "delivery", "accepts", "key ids"
             );
             for p in &directory.partners {
                 println!(
-                    "{:<8} {:<7} {:<10} {:<20} {}{}",
+                    "{:<8} {:<7} {:<8} {:<10} {:<20} {}{}",
                     p.country.to_string(),
                     if p.active { "yes" } else { "no" },
+                    p.delivery.as_str(),
                     if p.accepted_document_types.is_empty() {
                         "all".to_owned()
                     } else {
@@ -322,7 +328,13 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             accepted_document_types,
             inactive,
             client_certificate_secret,
+            delivery,
         } => {
+            let delivery = if delivery == "pull" {
+                ecites_exchange::directory::DeliveryMode::Pull
+            } else {
+                ecites_exchange::directory::DeliveryMode::Push
+            };
             let client_certificate_secret = client_certificate_secret
                 .as_deref()
                 .map(check_secret_name)
@@ -393,6 +405,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     key_id: key_id.clone(),
                     rotation_keys,
                     client_certificate_secret,
+                    delivery,
                 });
                 Ok(kept)
             })

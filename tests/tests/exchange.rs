@@ -781,6 +781,7 @@ async fn a_partner_written_in_python_from_the_docs_exchanges_permits_both_ways()
         key_id: Some(xc_key.key_id.clone()),
         rotation_keys: Vec::new(),
         client_certificate_secret: None,
+        delivery: Default::default(),
     };
     xa.set_directory(vec![xb.as_partner(), xc]).await.unwrap();
 

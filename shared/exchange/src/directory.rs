@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 pub struct Partner {
     /// The partner's country.
     pub country: CountryCode,
-    /// Where to deliver.
+    /// Where to deliver (`https://`); may be empty for a partner that pulls
+    /// ([`DeliveryMode::Pull`]).
+    #[serde(default)]
     pub endpoint: String,
     /// The MA's name, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +61,38 @@ pub struct Partner {
     /// forward presents none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate_secret: Option<String>,
+    /// How the partner gets our permits: `push` (forward POSTs them to `endpoint`, the
+    /// default) or `pull` (forward leaves each delivery `PENDING` and the partner fetches it
+    /// through `POST <our endpoint>/headers` and `/query`, then acknowledges it through
+    /// `/acknowledge`: [`crate::query`]). A pull partner's `endpoint` may be empty.
+    #[serde(default, skip_serializing_if = "DeliveryMode::is_push")]
+    pub delivery: DeliveryMode,
+}
+
+/// How a partner gets our permits (`delivery` in its directory entry).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    /// Forward POSTs each document to the partner's endpoint.
+    #[default]
+    Push,
+    /// The partner polls our receive endpoint and fetches what is addressed to it.
+    Pull,
+}
+
+impl DeliveryMode {
+    /// True for [`DeliveryMode::Push`] (the default, not written to the directory).
+    pub fn is_push(&self) -> bool {
+        *self == DeliveryMode::Push
+    }
+
+    /// `push` or `pull`, as the directory writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Push => "push",
+            DeliveryMode::Pull => "pull",
+        }
+    }
 }
 
 /// A public key accepted alongside the partner's current one during a rotation.
@@ -170,6 +204,7 @@ impl Partner {
             key_id: None,
             rotation_keys: Vec::new(),
             client_certificate_secret: None,
+            delivery: DeliveryMode::Push,
         }
     }
 
@@ -440,6 +475,7 @@ mod tests {
             key_id: Some("XB-1".into()),
             rotation_keys: vec![],
             client_certificate_secret: None,
+            delivery: Default::default(),
         }
     }
 

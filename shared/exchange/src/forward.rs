@@ -69,6 +69,16 @@ pub trait DeliveryTracker: Send + Sync {
     /// Puts a FAILED delivery back to PENDING (for `ecites replay`); `false` when it was not
     /// FAILED.
     async fn reopen(&self, message: &DeliveryMessage, at: DateTime<Utc>) -> Result<bool, Error>;
+    /// Notes on a PENDING delivery to a partner that pulls that it waits for the partner to
+    /// fetch and acknowledge it (`last_error` says so, for `ecites status`; attempts unchanged;
+    /// an audit row), only if still PENDING. `false` when it was not.
+    async fn await_pull(&self, message: &DeliveryMessage, at: DateTime<Utc>)
+        -> Result<bool, Error>;
+}
+
+/// What `ecites status` shows as the last reason of a delivery waiting for a pulling partner.
+pub fn awaiting_pull_reason(recipient: &str) -> String {
+    format!("waiting for {recipient} to fetch it (pull partner): not sent")
 }
 
 /// The transports that present a client certificate (mutual TLS), for partners whose
@@ -127,6 +137,9 @@ pub enum ForwardOutcome {
         /// Why.
         reason: String,
     },
+    /// The recipient pulls (`delivery: pull`): nothing sent, the delivery stays PENDING until
+    /// the partner fetches and acknowledges it ([`crate::query`]); the queue message is done.
+    AwaitingPull,
     /// Nothing to do: the delivery is no longer PENDING (queued twice, or already done).
     AlreadyDone {
         /// Its state.
@@ -365,6 +378,18 @@ async fn current_endpoint(
     }
 }
 
+/// True when the recipient is an active partner that pulls its deliveries. An unreadable
+/// directory is taken as push (the queued endpoint), as [`current_endpoint`] does.
+async fn pulls(services: &ForwardServices<'_>, message: &DeliveryMessage) -> bool {
+    let Ok(country) = message.recipient.parse() else {
+        return false;
+    };
+    matches!(
+        services.partners.partner(country).await,
+        Ok(Some(partner)) if partner.active && partner.delivery == crate::directory::DeliveryMode::Pull
+    )
+}
+
 /// Forwards one delivery message. `receive_count` is the SQS `ApproximateReceiveCount` (1 on
 /// the first attempt). `Err` is only for failures of our own infrastructure (ledger, S3),
 /// which the caller retries like any transient failure.
@@ -380,6 +405,10 @@ pub async fn forward_delivery(
         return Ok(ForwardOutcome::AlreadyDone { state });
     }
     let now = services.clock.now();
+    if message.kind != DeliveryKind::Use && pulls(&services, message).await {
+        services.tracker.await_pull(message, now).await?;
+        return Ok(ForwardOutcome::AwaitingPull);
+    }
     let failed = |reason: String| {
         fail_for_good(
             &services,

@@ -337,6 +337,10 @@ impl DeliveryTracker for MemoryTracker {
     async fn reopen(&self, _: &DeliveryMessage, _: DateTime<Utc>) -> Result<bool, Error> {
         Ok(false)
     }
+
+    async fn await_pull(&self, _: &DeliveryMessage, _: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(self.state() == Some(DeliveryState::Pending))
+    }
 }
 
 /// The receive side's records: message id claims, and one received record per document
@@ -629,5 +633,6 @@ pub fn loopback_partner(country: &str, key: &crate::protocol::SigningIdentity) -
         key_id: Some(key.key_id.clone()),
         rotation_keys: vec![],
         client_certificate_secret: None,
+        delivery: Default::default(),
     }
 }

@@ -207,6 +207,7 @@ impl Ma {
             key_id: Some(self.key.key_id.clone()),
             rotation_keys: Vec::new(),
             client_certificate_secret: None,
+            delivery: Default::default(),
         }
     }
 
