@@ -9,11 +9,11 @@ use ecites_aws::telemetry::emit_emf;
 use ecites_aws::{Clients, Config, DynamoLedger, S3BlobStore};
 use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
 use ecites_exchange::protocol::MAX_BODY_BYTES;
-use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
 use ecites_exchange::query::{
     receive_acknowledge, receive_headers, receive_query, QueryServices, ACKNOWLEDGE_PATH,
     HEADERS_PATH, QUERY_PATH,
 };
+use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
 use ecites_exchange::receive_use::{
     receive_use, receive_verify, UseReceiveServices, USES_PATH, VERIFY_PATH,
 };

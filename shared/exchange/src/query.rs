@@ -456,7 +456,12 @@ async fn query_inner(
     };
     let xml = match services
         .blobs
-        .get(services.blobs.bucket(), &version.xml_key, None, MAX_XML_BYTES)
+        .get(
+            services.blobs.bucket(),
+            &version.xml_key,
+            None,
+            MAX_XML_BYTES,
+        )
         .await
     {
         Ok(Fetched::Bytes(bytes)) => bytes,
@@ -530,7 +535,10 @@ async fn query_inner(
             &id,
             now,
             "QUERIED",
-            &format!("v{wanted} by {asker} (message {}): {queried:?}", message.message_id),
+            &format!(
+                "v{wanted} by {asker} (message {}): {queried:?}",
+                message.message_id
+            ),
         )
         .await?;
     let mut versions: Vec<u32> = status.versions.iter().map(|v| v.version).collect();
@@ -634,8 +642,7 @@ async fn acknowledge_inner(
     body: &[u8],
 ) -> Result<Answer, Error> {
     let (message, sender) =
-        match receive_signed::<AcknowledgeMessage>(services, settings, method, header, body)
-            .await?
+        match receive_signed::<AcknowledgeMessage>(services, settings, method, header, body).await?
         {
             Ok(admitted) => admitted,
             Err(answer) => return Ok(answer),
@@ -741,8 +748,7 @@ pub fn sign_json<T: Serialize>(
     message: &T,
     signer: &SigningIdentity,
 ) -> Result<(Vec<u8>, Vec<(&'static str, String)>), Error> {
-    let body =
-        serde_json::to_vec(message).map_err(|e| Error::permanent("serialize message", e))?;
+    let body = serde_json::to_vec(message).map_err(|e| Error::permanent("serialize message", e))?;
     let headers = vec![
         ("content-type", "application/json".to_owned()),
         (SIGNATURE_HEADER, signer.sign(&body)),

@@ -11,16 +11,16 @@ use ecites_domain::CountryCode;
 use ecites_domain::PermitId;
 use ecites_exchange::forward::{awaiting_pull_reason, Attempt, DeliveryTracker};
 use ecites_exchange::ledger::{DeliveryKind, DeliveryState, PermitStatus};
-use ecites_exchange::query::{DeliveryHeader, HeadersAnswer, PullLedger};
 use ecites_exchange::protocol::AckStatus;
+use ecites_exchange::query::{DeliveryHeader, HeadersAnswer, PullLedger};
 use ecites_exchange::receive::{InboundLedger, NewReceived, ReceivedRecord};
 use ecites_exchange::{DeliveryMessage, Error};
 use std::collections::HashMap;
 
 use super::table::{
-    audit_sk, delivery_sk, facts_attribute, file_in_report, get_n, get_s, key, message_claim_key, n, permit_pk,
-    received_sk, recipient_key, s, time, uses_wait, uses_waiting_key, Item, GSI_BY_RECIPIENT,
-    MESSAGE_SK, UNDER_DELIVERY,
+    audit_sk, delivery_sk, facts_attribute, file_in_report, get_n, get_s, key, message_claim_key,
+    n, permit_pk, received_sk, recipient_key, s, time, uses_wait, uses_waiting_key, Item,
+    GSI_BY_RECIPIENT, MESSAGE_SK, UNDER_DELIVERY,
 };
 use super::{build_err, DynamoLedger};
 
@@ -394,7 +394,11 @@ impl DeliveryTracker for DynamoLedger {
         self.reopen_from(message, at, DeliveryState::Failed).await
     }
 
-    async fn await_pull(&self, message: &DeliveryMessage, at: DateTime<Utc>) -> Result<bool, Error> {
+    async fn await_pull(
+        &self,
+        message: &DeliveryMessage,
+        at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
         let reason = awaiting_pull_reason(&message.recipient);
         let update = Update::builder()
             .table_name(&self.table)
@@ -490,9 +494,11 @@ impl PullLedger for DynamoLedger {
     ) -> Result<(), Error> {
         // Two rows of one event in the same microsecond differ by their detail (it names the
         // message id): FNV-1a of it keeps their sort keys apart.
-        let tag = detail.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
+        let tag = detail
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
         let tag = format!("{tag:016x}");
         let audit = audit_put(
             &self.table,
@@ -506,7 +512,10 @@ impl PullLedger for DynamoLedger {
         if self.transact_exchange(vec![audit]).await? {
             Ok(())
         } else {
-            Err(Error::transient("dynamodb:TransactWriteItems", "audit row not written; retry"))
+            Err(Error::transient(
+                "dynamodb:TransactWriteItems",
+                "audit row not written; retry",
+            ))
         }
     }
 }
