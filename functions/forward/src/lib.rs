@@ -50,6 +50,7 @@ const METRICS: &[&str] = &[
     "DeliveriesFailed",
     "DeliveriesRetried",
     "DeliveriesSkipped",
+    "DeliveriesAwaitingPull",
 ];
 
 /// The delivery a record carries, for in-batch de-duplication.
