@@ -72,6 +72,10 @@ async fn xb_polls_xas_headers_and_fetches_its_permit_through_a_query() {
     );
     assert_eq!(listed.delivery_id, "XA/26XA0901/v1/permit/XB");
     assert!(headers.next_after.is_none());
+    let contract = OpenApi::load();
+    contract
+        .check_schema("HeadersAnswer", &serde_json::to_value(&headers).unwrap())
+        .unwrap();
 
     let permit = xb_client
         .query("26XA0901", None)
@@ -79,6 +83,9 @@ async fn xb_polls_xas_headers_and_fetches_its_permit_through_a_query() {
         .unwrap()
         .expect("XB, the importer, reads the permit");
     assert_eq!(permit.status, QueriedStatus::Active);
+    contract
+        .check_schema("PermitAnswer", &serde_json::to_value(&permit).unwrap())
+        .unwrap();
     assert_eq!((permit.version, permit.versions.clone()), (1, vec![1]));
     assert_eq!(permit.document_type, "E");
     let xml_key = status(&xa.local, "XA", "26XA0901").await.versions[0]
@@ -132,6 +139,9 @@ async fn an_unauthorised_third_country_gets_the_same_not_found_as_an_unknown_num
     let expected = (404, not_found().body);
     assert_eq!(refused.as_ref().unwrap_err(), &expected);
     assert_eq!(unknown.as_ref().unwrap_err(), &expected);
+    OpenApi::load()
+        .check_schema("Refusal", &serde_json::from_str(&expected.1).unwrap())
+        .unwrap();
     // XB, the importer, is answered.
     let xb_client = client(&xa, &http, "XB", &xb.key, &endpoint);
     assert!(xb_client.query("26XA0902", None).await.unwrap().is_ok());
@@ -240,5 +250,8 @@ async fn a_pull_partners_delivery_waits_unsent_until_it_fetches_and_acknowledges
         .await
         .unwrap();
     assert!(again.duplicate);
+    OpenApi::load()
+        .check_schema("AcknowledgeAnswer", &serde_json::to_value(&again).unwrap())
+        .unwrap();
     assert_eq!(xb.server.requests(), 0);
 }
