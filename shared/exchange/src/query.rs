@@ -742,12 +742,15 @@ async fn acknowledge_inner(
     }
 }
 
+/// A signed request: the body bytes and the headers to send with them.
+pub type SignedRequest = (Vec<u8>, Vec<(&'static str, String)>);
+
 /// Signs a message of this module (or any JSON message of the receive endpoint): the body and
 /// its headers, as [`crate::receive_use::build_use_message`] does for uses.
 pub fn sign_json<T: Serialize>(
     message: &T,
     signer: &SigningIdentity,
-) -> Result<(Vec<u8>, Vec<(&'static str, String)>), Error> {
+) -> Result<SignedRequest, Error> {
     let body = serde_json::to_vec(message).map_err(|e| Error::permanent("serialize message", e))?;
     let headers = vec![
         ("content-type", "application/json".to_owned()),
