@@ -10,7 +10,6 @@ use ecites_exchange::protocol::SigningIdentity;
 use ecites_exchange::query::{not_found, PullClient, QueriedStatus};
 use ecites_exchange::{DeliveryState, SystemClock};
 use ecites_forward::HyperTransport;
-use ecites_local::stack::exchange::Ma;
 use std::time::Duration;
 
 const QUIET: Duration = Duration::from_secs(30);
@@ -29,15 +28,13 @@ fn transport() -> HyperTransport {
     HyperTransport::for_partners(Duration::from_secs(10)).expect("an HTTP client")
 }
 
-/// `who`, signing with `key`, as a client of XA's receive endpoint.
+/// `who`, signing with `key`, as a client of XA's receive endpoint at `endpoint`.
 fn client<'a>(
-    xa: &'a Ma,
     transport: &'a HyperTransport,
     who: &str,
     key: &'a SigningIdentity,
     endpoint: &'a str,
 ) -> PullClient<'a> {
-    let _ = xa;
     PullClient {
         transport,
         endpoint,
@@ -59,7 +56,7 @@ async fn xb_polls_xas_headers_and_fetches_its_permit_through_a_query() {
 
     let http = transport();
     let endpoint = xa.server.url();
-    let xb_client = client(&xa, &http, "XB", &xb.key, &endpoint);
+    let xb_client = client(&http, "XB", &xb.key, &endpoint);
     let headers = xb_client.headers(since, None).await.expect("headers");
     assert_eq!(headers.deliveries.len(), 1, "{headers:?}");
     let listed = &headers.deliveries[0];
@@ -133,7 +130,7 @@ async fn an_unauthorised_third_country_gets_the_same_not_found_as_an_unknown_num
 
     let http = transport();
     let endpoint = xa.server.url();
-    let xc_client = client(&xa, &http, "XC", &xc_key, &endpoint);
+    let xc_client = client(&http, "XC", &xc_key, &endpoint);
     let refused = xc_client.query("26XA0902", None).await.unwrap();
     let unknown = xc_client.query("26XA9999", None).await.unwrap();
     let expected = (404, not_found().body);
@@ -143,7 +140,7 @@ async fn an_unauthorised_third_country_gets_the_same_not_found_as_an_unknown_num
         .check_schema("Refusal", &serde_json::from_str(&expected.1).unwrap())
         .unwrap();
     // XB, the importer, is answered.
-    let xb_client = client(&xa, &http, "XB", &xb.key, &endpoint);
+    let xb_client = client(&http, "XB", &xb.key, &endpoint);
     assert!(xb_client.query("26XA0902", None).await.unwrap().is_ok());
 
     // The refusal is on the permit's record (the unknown number has none to be filed under).
@@ -195,7 +192,7 @@ async fn a_pull_partners_delivery_waits_unsent_until_it_fetches_and_acknowledges
     // XB polls, fetches and acknowledges with its own tracking number.
     let http = transport();
     let endpoint = xa.server.url();
-    let xb_client = client(&xa, &http, "XB", &xb.key, &endpoint);
+    let xb_client = client(&http, "XB", &xb.key, &endpoint);
     let pulled = xb_client
         .pull(since, &|header| format!("XB-PULL-{}", header.permit_number))
         .await

@@ -58,6 +58,8 @@ pub const ACKNOWLEDGE_PATH: &str = "/acknowledge";
 pub const QUERY_MESSAGE_VERSION: u32 = 1;
 /// Most delivery headers in one answer (and the default page size).
 pub const MAX_HEADERS: usize = 100;
+/// Longest permit number (box 1), in characters, as the envelope allows.
+pub const MAX_PERMIT_NUMBER_CHARS: usize = 35;
 /// Most warnings kept from an acknowledgement, each cut at [`MAX_ANSWER_TEXT_CHARS`].
 pub const MAX_ACK_WARNINGS: usize = 100;
 
@@ -428,10 +430,10 @@ async fn query_inner(
         Sender::Agency(agency) => format!("agency {} of {}", agency.id, agency.country),
     };
     let number = message.permit_number.trim();
-    if number.is_empty() || number.chars().count() > 35 {
+    if number.is_empty() || number.chars().count() > MAX_PERMIT_NUMBER_CHARS {
         return Ok(refuse(
             RefusalCode::NotReadable,
-            "permit_number: 1 to 35 characters",
+            format!("permit_number: 1 to {MAX_PERMIT_NUMBER_CHARS} characters"),
             Some(&message.message_id),
         ));
     }
