@@ -5,7 +5,7 @@
 .PHONY: demo-exchange demo-epix demo-use bench-exchange bench-batches bench-use bench-report test-exchange soak
 
 # The handlers print one CloudWatch EMF line per batch; the demo hides them.
-demo-exchange: $(MOTO_SERVER) ## Two MAs exchange a permit, replacement, cancellation; outage, DLQ, replay; forgery refused
+demo-exchange: $(MOTO_SERVER) ## Two MAs exchange a permit, replacement, cancellation; outage, DLQ, replay; forgery refused; a pull partner fetches
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error cargo run --quiet -p ecites-local -- demo-exchange | grep -v '^{"'
 
 demo-epix: $(MOTO_SERVER) ## EPIX Connect's SOAP interface both ways: XA serves its permit over mutual TLS to XB (not to a third country), XB confirms quantities, XB pulls from an EPIX-only MA

@@ -74,6 +74,11 @@ pub enum PartnersCommand {
         /// confirmations are told to it with ConfirmQuantities, and nothing else is pushed).
         #[arg(long, value_name = "ecites|epix-soap", value_parser = parse_protocol, default_value = "ecites")]
         protocol: Protocol,
+        /// How it gets our permits: `push` (forward POSTs them to its endpoint) or `pull` (it
+        /// polls our receive endpoint, fetches them and acknowledges them; forward leaves them
+        /// PENDING until it does: docs/exchange.md, "Pull and queries").
+        #[arg(long, value_parser = ["push", "pull"], default_value = "push")]
+        delivery: String,
     },
     /// Starts accepting a partner's new key beside its current one (a rotation overlap):
     /// messages are verified with the key their X-Ecites-Key-Id names.
@@ -275,14 +280,15 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
         PartnersCommand::List => {
             let directory = read().await?;
             println!(
-                "{:<8} {:<7} {:<10} {:<20} endpoint",
-                "country", "active", "accepts", "key ids"
+                "{:<8} {:<7} {:<8} {:<10} {:<20} endpoint",
+                "country", "active", "delivery", "accepts", "key ids"
             );
             for p in &directory.partners {
                 println!(
-                    "{:<8} {:<7} {:<10} {:<20} {}{}",
+                    "{:<8} {:<7} {:<8} {:<10} {:<20} {}{}",
                     p.country.to_string(),
                     if p.active { "yes" } else { "no" },
+                    p.delivery.as_str(),
                     if p.accepted_document_types.is_empty() {
                         "all".to_owned()
                     } else {
@@ -352,7 +358,13 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             client_certificate_secret,
             document_format,
             protocol,
+            delivery,
         } => {
+            let delivery = if delivery == "pull" {
+                ecites_exchange::directory::DeliveryMode::Pull
+            } else {
+                ecites_exchange::directory::DeliveryMode::Push
+            };
             let client_certificate_secret = client_certificate_secret
                 .as_deref()
                 .map(check_secret_name)
@@ -441,6 +453,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     client_certificate_secret,
                     protocol,
                     document_format,
+                    delivery,
                 });
                 Ok(kept)
             })

@@ -347,6 +347,67 @@ async fn epix_callers_are_known_by_their_certificates_country_and_read_only_thei
     assert_eq!(read_v1.permit_number, "26XA0900");
     assert_eq!(read_v1.blocks.len(), permit.blocks.len());
 
+    // Each read and each refusal is on the permit's audit trail, as a signed query's is.
+    let history = status(&xa.local, "XA", "26XA0900").await.history;
+    assert!(
+        history
+            .iter()
+            .any(|h| h.event == "QUERIED" && h.detail.contains("EPIX caller XB")),
+        "{history:?}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|h| h.event == "QUERY_REFUSED" && h.detail.contains("EPIX caller XC")),
+        "{history:?}"
+    );
+
+    // XB as an EPIX partner of XA (pull-only): forward sends it nothing, and its fetch over
+    // EPIX completes the delivery.
+    let mut xb_epix = xb.as_partner();
+    xb_epix.protocol = ecites_exchange::directory::Protocol::EpixSoap;
+    let mut xc_third = Partner::new("XC".parse().unwrap(), "https://xc.invalid/");
+    xc_third.public_key = xb.as_partner().public_key;
+    xa.set_directory(vec![xb_epix, xc_third]).await.unwrap();
+    tokio::time::sleep(ecites_local::stack::exchange::PairOptions::default().directory_ttl * 2)
+        .await;
+    let received_before = xb.server.requests();
+    xa.drop_permit(
+        "26XA0901",
+        &fixtures::export_permit("26XA0901", "XA", "XB", 4),
+    )
+    .await
+    .unwrap();
+    xa.forward_until_quiet(QUIET).await.unwrap();
+    assert_eq!(
+        xb.server.requests(),
+        received_before,
+        "nothing is pushed to an EPIX partner"
+    );
+    let delivery = ecites_local::stack::exchange::delivery_message(
+        "XA",
+        "26XA0901",
+        1,
+        ecites_exchange::ledger::DeliveryKind::Permit,
+        "XB",
+    );
+    let waiting = xa.store.delivery_fields(&delivery).await.unwrap().unwrap();
+    assert_eq!(waiting["state"], "PENDING", "{waiting:?}");
+    let fetched = call(
+        &xb_client,
+        &url,
+        Operation::GetNonFinalCitesCertificate,
+        "26XA0901",
+        "XA",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(fetched.status, 200);
+    let done = xa.store.delivery_fields(&delivery).await.unwrap().unwrap();
+    assert_eq!(done["state"], "DELIVERED", "{done:?}");
+    assert_eq!(done["tracking_number"], "EPIX-XB-v1");
+
     // Without mutual TLS (the plain front door) there is no certificate: EPIX's own fault.
     let plain = ecites_aws::http::HyperTransport::for_partners(Duration::from_secs(5)).unwrap();
     let missing = call(

@@ -50,6 +50,7 @@ const METRICS: &[&str] = &[
     "DeliveriesFailed",
     "DeliveriesRetried",
     "DeliveriesSkipped",
+    "DeliveriesAwaitingPull",
 ];
 
 /// The delivery a record carries, for in-batch de-duplication.
@@ -288,6 +289,10 @@ impl ForwardFunction {
             }) => {
                 tracing::info!(delivery_id = %message.delivery_id, %tracking_number, "delivered");
                 Handled::done().count("DeliveriesDelivered", 1.0)
+            }
+            Ok(ForwardOutcome::AwaitingPull) => {
+                tracing::info!(delivery_id = %message.delivery_id, "the partner pulls: left PENDING for it to fetch");
+                Handled::done().count("DeliveriesAwaitingPull", 1.0)
             }
             Ok(ForwardOutcome::AlreadyDone { state }) => {
                 tracing::info!(delivery_id = %message.delivery_id, ?state, "not pending: skipped");

@@ -11,6 +11,10 @@ use ecites_aws::{S3PartnerDirectory, S3SpeciesChecklist};
 use ecites_exchange::epix::serve::{serve_epix, EpixServices, SoapReply};
 use ecites_exchange::epix::EPIX_PATH;
 use ecites_exchange::protocol::MAX_BODY_BYTES;
+use ecites_exchange::query::{
+    receive_acknowledge, receive_headers, receive_query, QueryServices, ACKNOWLEDGE_PATH,
+    HEADERS_PATH, QUERY_PATH,
+};
 use ecites_exchange::receive::{receive_message, Answer, ReceiveServices, ReceiveSettings};
 use ecites_exchange::receive_use::{
     receive_use, receive_verify, UseReceiveServices, USES_PATH, VERIFY_PATH,
@@ -72,9 +76,11 @@ impl ReceiveFunction {
     }
 
     /// Handles one request: `POST /` a partner's signed envelope, `POST /uses` and
-    /// `POST /verify` an agency's message, `POST /epix` an EPIX Connect SOAP request
-    /// (`docs/epix.md`). Every refusal is an answer with a status and a refusal body (a SOAP
-    /// fault for `/epix`), never an error (an error is a 502 at the Function URL).
+    /// `POST /verify` an agency's message, `POST /query`, `/headers` and `/acknowledge` a
+    /// partner's (or, for `/query`, an agency's) pull ([`ecites_exchange::query`]), `POST /epix`
+    /// an EPIX Connect SOAP request (`docs/epix.md`). Every refusal is an answer with a status
+    /// and a refusal body (a SOAP fault for `/epix`), never an error (an error is a 502 at the
+    /// Function URL).
     pub async fn handle(&self, request: Request) -> Result<Response<Body>, lambda_http::Error> {
         if request.uri().path().ends_with(EPIX_PATH) {
             return self.handle_epix(&request).await;
@@ -107,8 +113,22 @@ impl ReceiveFunction {
                 .map(|queue| queue as &dyn ecites_exchange::DeliveryQueue),
             clock: self.clock.as_ref(),
         };
+        let queries = QueryServices {
+            partners: &self.partners,
+            claims: &self.ledger,
+            ledger: &self.ledger,
+            tracker: &self.ledger,
+            blobs: &self.blobs,
+            clock: self.clock.as_ref(),
+        };
         let path = request.uri().path();
-        let answer = if path.ends_with(USES_PATH) {
+        let answer = if path.ends_with(QUERY_PATH) {
+            receive_query(queries, &self.settings, method, &header, body).await
+        } else if path.ends_with(HEADERS_PATH) {
+            receive_headers(queries, &self.settings, method, &header, body).await
+        } else if path.ends_with(ACKNOWLEDGE_PATH) {
+            receive_acknowledge(queries, &self.settings, method, &header, body).await
+        } else if path.ends_with(USES_PATH) {
             receive_use(uses, &self.settings, method, &header, body).await
         } else if path.ends_with(VERIFY_PATH) {
             receive_verify(uses, &self.settings, method, &header, body).await
@@ -134,7 +154,9 @@ impl ReceiveFunction {
             .and_then(|v| v.to_str().ok());
         let services = EpixServices {
             partners: &self.partners,
+            ledger: &self.ledger,
             uses: &self.ledger,
+            tracker: &self.ledger,
             blobs: &self.blobs,
             clock: self.clock.as_ref(),
         };

@@ -36,7 +36,9 @@ pub use ecites_domain::xml::Version as DocumentFormat;
 pub struct Partner {
     /// The partner's country.
     pub country: CountryCode,
-    /// Where to deliver.
+    /// Where to deliver (`https://`); may be empty for a partner that pulls
+    /// ([`DeliveryMode::Pull`]).
+    #[serde(default)]
     pub endpoint: String,
     /// The MA's name, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +79,38 @@ pub struct Partner {
     /// (`ecites_domain::xml::write_permit_v1`, lossy: docs/standard-format.md §7).
     #[serde(default, skip_serializing_if = "is_v2")]
     pub document_format: DocumentFormat,
+    /// How the partner gets our permits: `push` (forward POSTs them to `endpoint`, the
+    /// default) or `pull` (forward leaves each delivery `PENDING` and the partner fetches it
+    /// through `POST <our endpoint>/headers` and `/query`, then acknowledges it through
+    /// `/acknowledge`: [`crate::query`]). A pull partner's `endpoint` may be empty.
+    #[serde(default, skip_serializing_if = "DeliveryMode::is_push")]
+    pub delivery: DeliveryMode,
+}
+
+/// How a partner gets our permits (`delivery` in its directory entry).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    /// Forward POSTs each document to the partner's endpoint.
+    #[default]
+    Push,
+    /// The partner polls our receive endpoint and fetches what is addressed to it.
+    Pull,
+}
+
+impl DeliveryMode {
+    /// True for [`DeliveryMode::Push`] (the default, not written to the directory).
+    pub fn is_push(&self) -> bool {
+        *self == DeliveryMode::Push
+    }
+
+    /// `push` or `pull`, as the directory writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Push => "push",
+            DeliveryMode::Pull => "pull",
+        }
+    }
 }
 
 /// How a partner exchanges ([`Partner::protocol`]).
@@ -220,6 +254,7 @@ impl Partner {
             client_certificate_secret: None,
             protocol: Protocol::Ecites,
             document_format: DocumentFormat::V2,
+            delivery: DeliveryMode::Push,
         }
     }
 

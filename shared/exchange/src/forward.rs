@@ -70,6 +70,16 @@ pub trait DeliveryTracker: Send + Sync {
     /// Puts a FAILED delivery back to PENDING (for `ecites replay`); `false` when it was not
     /// FAILED.
     async fn reopen(&self, message: &DeliveryMessage, at: DateTime<Utc>) -> Result<bool, Error>;
+    /// Notes on a PENDING delivery to a partner that pulls that it waits for the partner to
+    /// fetch and acknowledge it (`last_error` says so, for `ecites status`; attempts unchanged;
+    /// an audit row), only if still PENDING. `false` when it was not.
+    async fn await_pull(&self, message: &DeliveryMessage, at: DateTime<Utc>)
+        -> Result<bool, Error>;
+}
+
+/// What `ecites status` shows as the last reason of a delivery waiting for a pulling partner.
+pub fn awaiting_pull_reason(recipient: &str) -> String {
+    format!("waiting for {recipient} to fetch it (pull partner): not sent")
 }
 
 /// The transports that present a client certificate (mutual TLS), for partners whose
@@ -128,6 +138,9 @@ pub enum ForwardOutcome {
         /// Why.
         reason: String,
     },
+    /// The recipient pulls (`delivery: pull`): nothing sent, the delivery stays PENDING until
+    /// the partner fetches and acknowledges it ([`crate::query`]); the queue message is done.
+    AwaitingPull,
     /// Nothing to do: the delivery is no longer PENDING (queued twice, or already done).
     AlreadyDone {
         /// Its state.
@@ -475,6 +488,21 @@ pub fn classify_soap_reply(reply: &HttpReply) -> ReplyClass {
     }
 }
 
+/// True when the recipient is an active partner that pulls its deliveries (`delivery: pull`, or an
+/// EPIX partner, which is pull-only). An unreadable
+/// directory is taken as push (the queued endpoint), as [`current_endpoint`] does.
+async fn pulls(services: &ForwardServices<'_>, message: &DeliveryMessage) -> bool {
+    let Ok(country) = message.recipient.parse() else {
+        return false;
+    };
+    matches!(
+        services.partners.partner(country).await,
+        Ok(Some(partner)) if partner.active
+            && (partner.delivery == crate::directory::DeliveryMode::Pull
+                || partner.protocol == Protocol::EpixSoap)
+    )
+}
+
 /// Forwards one delivery message. `receive_count` is the SQS `ApproximateReceiveCount` (1 on
 /// the first attempt). `Err` is only for failures of our own infrastructure (ledger, S3),
 /// which the caller retries like any transient failure.
@@ -490,6 +518,10 @@ pub async fn forward_delivery(
         return Ok(ForwardOutcome::AlreadyDone { state });
     }
     let now = services.clock.now();
+    if message.kind != DeliveryKind::Use && pulls(&services, message).await {
+        services.tracker.await_pull(message, now).await?;
+        return Ok(ForwardOutcome::AwaitingPull);
+    }
     let failed = |reason: String| {
         fail_for_good(
             &services,
@@ -595,13 +627,6 @@ pub async fn forward_delivery(
             );
             (crate::receive_use::uses_url(&endpoint), body, headers)
         }
-    } else if soap {
-        // EPIX is pull-only: the partner asks our /epix service for the permit.
-        return failed(format!(
-            "{} is an EPIX partner (protocol epix-soap): it pulls permits from our EPIX service, nothing is pushed to it",
-            message.recipient
-        ))
-        .await;
     } else {
         let document_type = document_type_of(&xml);
         let payload = match payload_for(format, xml, message) {
@@ -995,14 +1020,12 @@ mod tests {
             run_message(&f, &confirmation_to_xa("2.5"), 1).await,
             ForwardOutcome::Failed { ref reason, .. } if reason.contains("not a whole number")
         ));
-        // A permit version: EPIX partners pull, nothing is pushed to them.
+        // A permit version: EPIX is pull-only, the delivery waits for the partner's fetch.
         let mut f = fakes(Ok(reply(200, "")));
         epix_partner(&mut f);
-        assert!(matches!(
-            run(&f, 1).await,
-            ForwardOutcome::Failed { ref reason, .. } if reason.contains("pulls permits from our EPIX service")
-        ));
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::AwaitingPull));
         assert!(f.http.posts().is_empty());
+        assert_eq!(f.tracker.state(), Some(DeliveryState::Pending));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 //! - [`ingest`]: MA inputs (S3 objects, direct messages) to recorded versions and deliveries;
 //! - [`forward`], [`receive`], [`protocol`]: the signed MA-to-MA exchange and its tracking;
 //! - [`usage`], [`receive_use`]: customs uses of permits, their checks and verification;
+//! - [`query`]: permit queries, delivery headers and acknowledgements (pull as well as push);
 //! - [`notify`]: notification events, subscriptions and webhooks;
 //! - [`report`]: the CITES annual report from the ledger's report index;
 //! - [`ledger`], [`ports`], [`directory`], [`http`], [`keys`], [`retry`]: the
@@ -33,6 +34,7 @@ pub mod messages;
 pub mod notify;
 pub mod ports;
 pub mod protocol;
+pub mod query;
 pub mod receive;
 pub mod receive_use;
 pub mod report;

@@ -575,6 +575,9 @@ pub enum RefusalCode {
     MethodNotAllowed,
     /// 503: the receiver could not store the message; retry later.
     Unavailable,
+    /// 404: no permit (or delivery) the asker may see by that number: unknown, not ours, or
+    /// not one of the asker's counterparts', one answer for all ([`crate::query`]).
+    NotFound,
 }
 
 impl RefusalCode {
@@ -589,6 +592,7 @@ impl RefusalCode {
             RefusalCode::TooLarge => 413,
             RefusalCode::Invalid => 422,
             RefusalCode::Unavailable => 503,
+            RefusalCode::NotFound => 404,
         }
     }
 }

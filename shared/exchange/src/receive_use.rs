@@ -117,14 +117,33 @@ pub struct UseReceiveServices<'a> {
     pub clock: &'a dyn Clock,
 }
 
+/// What admitting a signed message reads: whose key verifies it, the message id claims, the
+/// clock (shared by the use, verify and query endpoints: [`crate::query`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Admission<'a> {
+    pub(crate) partners: &'a dyn PartnerDirectory,
+    pub(crate) claims: &'a dyn InboundLedger,
+    pub(crate) clock: &'a dyn Clock,
+}
+
+impl<'a> From<UseReceiveServices<'a>> for Admission<'a> {
+    fn from(services: UseReceiveServices<'a>) -> Self {
+        Admission {
+            partners: services.partners,
+            claims: services.claims,
+            clock: services.clock,
+        }
+    }
+}
+
 /// Who sent a message, once authenticated.
-enum Sender {
+pub(crate) enum Sender {
     Partner(CountryCode),
     Agency(Agency),
 }
 
 impl Sender {
-    fn country(&self) -> CountryCode {
+    pub(crate) fn country(&self) -> CountryCode {
         match self {
             Sender::Partner(country) => *country,
             Sender::Agency(agency) => agency.country,
@@ -149,19 +168,22 @@ impl Sender {
 }
 
 /// The fields every message has.
-struct Head<'a> {
-    message_version: u32,
-    message_id: &'a str,
-    from: &'a str,
-    agency: Option<&'a str>,
-    to: &'a str,
-    sent_at: DateTime<Utc>,
+pub(crate) struct Head<'a> {
+    pub(crate) message_version: u32,
+    pub(crate) message_id: &'a str,
+    pub(crate) from: &'a str,
+    pub(crate) agency: Option<&'a str>,
+    pub(crate) to: &'a str,
+    pub(crate) sent_at: DateTime<Utc>,
 }
 
 /// A signed message of this module: its common fields, and who may send it.
-trait Signed: serde::de::DeserializeOwned {
+pub(crate) trait Signed: serde::de::DeserializeOwned {
     /// Only registered agencies send it.
     const AGENCIES_ONLY: bool;
+    /// Only partner MAs send it (no `agency`).
+    const PARTNERS_ONLY: bool = false;
+    /// The common fields.
     fn head(&self) -> Head<'_>;
 }
 
@@ -195,8 +217,8 @@ impl Signed for VerifyMessage {
 
 /// Size and method, the JSON read (errors name the field), then [`admit`]: the message and its
 /// authenticated sender, or the answer to give.
-async fn receive_signed<T: Signed>(
-    services: UseReceiveServices<'_>,
+pub(crate) async fn receive_signed<T: Signed>(
+    services: impl Into<Admission<'_>>,
     settings: &ReceiveSettings,
     method: &str,
     header: &(dyn Fn(&str) -> Option<String> + Sync),
@@ -214,7 +236,10 @@ async fn receive_signed<T: Signed>(
             "only a registered agency sends this message",
         )));
     }
-    match admit(services, settings, header, body, message.head()).await? {
+    if T::PARTNERS_ONLY && message.head().agency.is_some() {
+        return Ok(Err(unauthenticated("only a partner MA sends this message")));
+    }
+    match admit(services.into(), settings, header, body, message.head()).await? {
         Ok(sender) => Ok(Ok((message, sender))),
         Err(answer) => Ok(Err(answer)),
     }
@@ -222,7 +247,7 @@ async fn receive_signed<T: Signed>(
 
 /// Authenticates and checks the common fields; `Err` is the answer to give.
 async fn admit(
-    services: UseReceiveServices<'_>,
+    services: Admission<'_>,
     settings: &ReceiveSettings,
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],

@@ -337,6 +337,10 @@ impl DeliveryTracker for MemoryTracker {
     async fn reopen(&self, _: &DeliveryMessage, _: DateTime<Utc>) -> Result<bool, Error> {
         Ok(false)
     }
+
+    async fn await_pull(&self, _: &DeliveryMessage, _: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(self.state() == Some(DeliveryState::Pending))
+    }
 }
 
 /// The receive side's records: message id claims, and one received record per document
@@ -626,5 +630,62 @@ pub fn loopback_partner(country: &str, key: &crate::protocol::SigningIdentity) -
             country.parse().expect("a country code"),
             "http://127.0.0.1:9/",
         )
+    }
+}
+
+/// The pull side's ledger: one permit's status, the headers a recipient is listed, and the
+/// audit rows written.
+#[derive(Debug, Default)]
+pub struct MemoryPull {
+    /// The permit on record and its status.
+    pub permit: Option<(PermitId, PermitStatus)>,
+    /// What `deliveries_to` answers.
+    pub headers: crate::query::HeadersAnswer,
+    audits: Mutex<Vec<(String, String)>>,
+}
+
+impl MemoryPull {
+    /// A ledger holding `status` for `id`.
+    pub fn holding(id: PermitId, status: PermitStatus) -> Self {
+        MemoryPull {
+            permit: Some((id, status)),
+            ..MemoryPull::default()
+        }
+    }
+
+    /// The audit rows written: `(event, detail)`.
+    pub fn audits(&self) -> Vec<(String, String)> {
+        lock(&self.audits).clone()
+    }
+}
+
+#[async_trait]
+impl crate::query::PullLedger for MemoryPull {
+    async fn permit(&self, id: &PermitId) -> Result<PermitStatus, Error> {
+        Ok(match &self.permit {
+            Some((held, status)) if held == id => status.clone(),
+            _ => PermitStatus::default(),
+        })
+    }
+
+    async fn deliveries_to(
+        &self,
+        _: CountryCode,
+        _: DateTime<Utc>,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<crate::query::HeadersAnswer, Error> {
+        Ok(self.headers.clone())
+    }
+
+    async fn audit(
+        &self,
+        _: &PermitId,
+        _: DateTime<Utc>,
+        event: &str,
+        detail: &str,
+    ) -> Result<(), Error> {
+        lock(&self.audits).push((event.to_owned(), detail.to_owned()));
+        Ok(())
     }
 }

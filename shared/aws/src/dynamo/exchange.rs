@@ -8,17 +8,19 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Months, Utc};
 use ecites_domain::CountryCode;
-use ecites_exchange::forward::{Attempt, DeliveryTracker};
-use ecites_exchange::ledger::DeliveryState;
+use ecites_domain::PermitId;
+use ecites_exchange::forward::{awaiting_pull_reason, Attempt, DeliveryTracker};
+use ecites_exchange::ledger::{DeliveryKind, DeliveryState, PermitStatus};
 use ecites_exchange::protocol::AckStatus;
+use ecites_exchange::query::{DeliveryHeader, HeadersAnswer, PullLedger};
 use ecites_exchange::receive::{InboundLedger, NewReceived, ReceivedRecord};
 use ecites_exchange::{DeliveryMessage, Error};
 use std::collections::HashMap;
 
 use super::table::{
-    audit_sk, delivery_sk, facts_attribute, file_in_report, key, message_claim_key, n, permit_pk,
-    received_sk, recipient_key, s, time, uses_wait, uses_waiting_key, Item, GSI_BY_RECIPIENT,
-    MESSAGE_SK, UNDER_DELIVERY,
+    audit_sk, delivery_sk, facts_attribute, file_in_report, get_n, get_s, key, message_claim_key,
+    n, permit_pk, received_sk, recipient_key, s, time, uses_wait, uses_waiting_key, Item,
+    GSI_BY_RECIPIENT, MESSAGE_SK, UNDER_DELIVERY,
 };
 use super::{build_err, DynamoLedger};
 
@@ -391,6 +393,147 @@ impl DeliveryTracker for DynamoLedger {
     async fn reopen(&self, message: &DeliveryMessage, at: DateTime<Utc>) -> Result<bool, Error> {
         self.reopen_from(message, at, DeliveryState::Failed).await
     }
+
+    async fn await_pull(
+        &self,
+        message: &DeliveryMessage,
+        at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let reason = awaiting_pull_reason(&message.recipient);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(message)))
+            .update_expression("SET last_error = :reason, updated_at = :at")
+            .condition_expression("delivery_id = :id AND #state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":reason", s(&reason))
+            .expression_attribute_values(":at", s(time(at)))
+            .expression_attribute_values(":id", s(&message.delivery_id))
+            .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
+            .build()
+            .map_err(build_err)?;
+        let audit = audit_put(
+            &self.table,
+            &message.issuer,
+            &message.permit_number,
+            at,
+            &format!("PULL-{}-{}", message.recipient, message.permit_version),
+            "DELIVERY_STATE",
+            format!(
+                "v{} {} to {}: PENDING ({reason})",
+                message.permit_version,
+                message.kind.as_str(),
+                message.recipient
+            ),
+        )?;
+        self.transact_exchange(vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit,
+        ])
+        .await
+    }
+}
+
+#[async_trait]
+impl PullLedger for DynamoLedger {
+    async fn permit(&self, id: &PermitId) -> Result<PermitStatus, Error> {
+        self.read_status(id).await
+    }
+
+    async fn deliveries_to(
+        &self,
+        recipient: CountryCode,
+        since: DateTime<Utc>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<HeadersAnswer, Error> {
+        let since = time(since);
+        // The index sorts by creation time (GSI2SK `<time>#<delivery id>`): a cursor past
+        // `since` continues after it, anything else starts at `since`.
+        let (condition, from) = match after {
+            Some(after) if after >= since.as_str() => ("GSI2PK = :pk AND GSI2SK > :from", after),
+            _ => ("GSI2PK = :pk AND GSI2SK >= :from", since.as_str()),
+        };
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_BY_RECIPIENT)
+            .key_condition_expression(condition)
+            .expression_attribute_values(":pk", s(recipient_key(recipient)))
+            .expression_attribute_values(":from", s(from))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:Query", e))?;
+        let items = output.items();
+        let deliveries = items
+            .iter()
+            .filter(|item| !self.expired(item))
+            .filter_map(delivery_header)
+            .collect();
+        let more = output
+            .last_evaluated_key()
+            .is_some_and(|key| !key.is_empty());
+        Ok(HeadersAnswer {
+            deliveries,
+            next_after: items
+                .last()
+                .filter(|_| more)
+                .and_then(|item| get_s(item, "GSI2SK"))
+                .map(str::to_owned),
+        })
+    }
+
+    async fn audit(
+        &self,
+        id: &PermitId,
+        at: DateTime<Utc>,
+        event: &str,
+        detail: &str,
+    ) -> Result<(), Error> {
+        // Two rows of one event in the same microsecond differ by their detail (it names the
+        // message id): FNV-1a of it keeps their sort keys apart.
+        let tag = detail
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        let tag = format!("{tag:016x}");
+        let audit = audit_put(
+            &self.table,
+            &id.issuer.to_string(),
+            &id.number,
+            at,
+            &format!("{event}-{tag}"),
+            event,
+            detail.to_owned(),
+        )?;
+        if self.transact_exchange(vec![audit]).await? {
+            Ok(())
+        } else {
+            Err(Error::transient(
+                "dynamodb:TransactWriteItems",
+                "audit row not written; retry",
+            ))
+        }
+    }
+}
+
+/// A delivery item of the `by_recipient` index as the headers list it; `None` for a use told
+/// to its issuer (pushed, never pulled) or an item missing a field.
+fn delivery_header(item: &Item) -> Option<DeliveryHeader> {
+    let kind = DeliveryKind::parse(get_s(item, "kind")?)?;
+    let document_status = ecites_exchange::forward::document_status(kind)?;
+    Some(DeliveryHeader {
+        delivery_id: get_s(item, "delivery_id")?.to_owned(),
+        permit_number: get_s(item, "permit_number")?.to_owned(),
+        version: u32::try_from(get_n(item, "version")?).ok()?,
+        kind,
+        document_status: document_status.as_str().to_owned(),
+        created_at: get_s(item, "created_at")?.to_owned(),
+        state: DeliveryState::parse(get_s(item, "state")?)?,
+    })
 }
 
 #[async_trait]

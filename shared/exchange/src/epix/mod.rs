@@ -60,6 +60,9 @@ pub const TOO_LONG: &str = "This request took too long to process...";
 /// Ours (EPIX's hub has no name for it, since the adapter answers): the permit is unknown, or
 /// the caller is not one of its counterparts; the same fault either way.
 pub const CERTIFICATE_NOT_FOUND: &str = "CertificateNotFound";
+/// Ours: the issuer cancelled the permit (EPIX's answers carry no status, so a cancelled
+/// permit is not served as if it were in force).
+pub const CERTIFICATE_CANCELLED: &str = "CertificateCancelled";
 /// Ours: `GetFinalCitesCertificate` of a permit whose box 14 is not filled yet.
 pub const CERTIFICATE_NOT_FINAL: &str = "CertificateNotFinal";
 /// Ours: our own infrastructure failed transiently; call again later.

@@ -9,9 +9,13 @@
 //! | `ServiceState` | `Available` |
 //!
 //! Who may read: the caller must be an active partner ([`CALLER_NOT_FOUND`],
-//! [`ADAPTER_NOT_AVAILABLE`]), ask this deployment's country ([`CALLEE_NOT_FOUND`]), and be one
-//! of the permit's counterparts ([`counterparts`]); an unknown number and a permit the caller
-//! may not read get the same [`CERTIFICATE_NOT_FOUND`] fault, byte for byte.
+//! [`ADAPTER_NOT_AVAILABLE`]), ask this deployment's country ([`CALLEE_NOT_FOUND`]), and read
+//! the permit under the one rule of [`crate::query::read_permit_for`] (a counterpart, or a
+//! recipient of one of its deliveries); an unknown number and a permit the caller may not read
+//! get the same [`CERTIFICATE_NOT_FOUND`] fault, byte for byte. Each read is audited on the
+//! permit (`QUERIED`, `QUERY_REFUSED`), as a signed query is. A certificate served to a partner
+//! whose deliveries wait for it to fetch them (an EPIX partner pulls) moves those deliveries to
+//! `DELIVERED`, with the tracking number `EPIX-<caller>-v<version>`.
 
 use super::soap::{
     certificate_response, confirm_quantities_response, fault_response, read_request,
@@ -19,30 +23,34 @@ use super::soap::{
 };
 use super::{
     caller_country, FaultCode, Operation, SoapFault, ADAPTER_NOT_AVAILABLE, CALLEE_NOT_FOUND,
-    CALLER_NOT_FOUND, CERTIFICATE_MISSING, CERTIFICATE_NOT_FINAL, CERTIFICATE_NOT_FOUND,
-    INVALID_REQUEST, QUANTITIES_REFUSED, SERVICE_UNAVAILABLE,
+    CALLER_NOT_FOUND, CERTIFICATE_CANCELLED, CERTIFICATE_MISSING, CERTIFICATE_NOT_FINAL,
+    CERTIFICATE_NOT_FOUND, INVALID_REQUEST, QUANTITIES_REFUSED, SERVICE_UNAVAILABLE,
 };
 use crate::directory::PartnerDirectory;
-use crate::ports::{BlobStore, Fetched};
+use crate::forward::{Attempt, DeliveryTracker};
+use crate::ledger::{DeliveryKind, DeliveryState};
+use crate::ports::BlobStore;
 use crate::protocol::MAX_PERMIT_NUMBER_CHARS;
+use crate::query::{delivery_to, read_permit_for, PullLedger, QueriedStatus, Readable, Reader};
 use crate::receive::ReceiveSettings;
 use crate::receive_use::use_tracking_number;
 use crate::usage::{record_use_telling, UseLedger, UseOutcome, UseServices};
 use crate::{Clock, Error};
-use ecites_domain::usage::{PermitFacts, PermitOrigin, PermitUse, UseBlock, UseKind, UsedPermit};
+use ecites_domain::usage::{PermitFacts, PermitUse, UseBlock, UseKind, UsedPermit};
 use ecites_domain::{CountryCode, PermitId, Timestamp};
 use rust_decimal::Decimal;
-
-/// Largest stored permit XML served, in bytes (the reader's bound).
-const MAX_XML_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The services the SOAP endpoint runs over.
 #[derive(Clone, Copy)]
 pub struct EpixServices<'a> {
     /// The partner directory: who the callers are.
     pub partners: &'a dyn PartnerDirectory,
-    /// The permits on record and their uses (one read per request).
+    /// Our permits, their deliveries, and the audit rows of each read.
+    pub ledger: &'a dyn PullLedger,
+    /// Where confirmed quantities are recorded as uses.
     pub uses: &'a dyn UseLedger,
+    /// The deliveries an EPIX partner's fetch completes.
+    pub tracker: &'a dyn DeliveryTracker,
     /// Where the permits' standard XML is.
     pub blobs: &'a dyn BlobStore,
     /// The clock.
@@ -97,27 +105,6 @@ fn client(name: &str, reason: impl Into<String>) -> SoapFault {
 /// The one answer for "unknown" and "not yours": no reason that could tell them apart.
 fn not_found() -> SoapFault {
     client(CERTIFICATE_NOT_FOUND, "")
-}
-
-/// The countries that may read one of our permits: its country of export (box 4) and of
-/// import (box 3a), and each block's country of origin (box 12), as the rule and EPIX's
-/// adapters have it (only the permit's own counterparts). Source: CITES Resolution Conf. 12.3
-/// (Rev. CoP19), on the parties to a permit's trade.
-pub fn counterparts(facts: &PermitFacts) -> Vec<CountryCode> {
-    let mut out: Vec<CountryCode> = facts
-        .exporter_country
-        .into_iter()
-        .chain(facts.importer_country)
-        .chain(
-            facts
-                .blocks
-                .iter()
-                .filter_map(|b| b.origin.as_deref()?.parse().ok()),
-        )
-        .collect();
-    out.sort_unstable_by_key(|c| c.to_string());
-    out.dedup();
-    out
 }
 
 /// Answers one SOAP request. `caller_subject_dn` is the verified client certificate's subject
@@ -207,68 +194,100 @@ async fn serve_inner(
         issuer: settings.own_country,
         number: number.to_owned(),
     };
-    let on_ledger = services.uses.permit_uses(&id).await?;
-    let Some(record) = on_ledger.record.as_ref() else {
-        tracing::info!(%caller, operation = request.operation.name(), "EPIX: unknown permit");
+    let now = services.clock.now();
+    let asker = format!("EPIX caller {caller} ({})", request.operation.name());
+    let Some(read) = read_permit_for(
+        services.ledger,
+        services.blobs,
+        now,
+        &id,
+        None,
+        Reader::Partner(caller),
+        &asker,
+    )
+    .await?
+    else {
         return Ok(SoapReply::fault(not_found()));
     };
-    if record.origin != PermitOrigin::Issued || !counterparts(&record.facts).contains(&caller) {
-        tracing::info!(%caller, permit = %id, operation = request.operation.name(), "EPIX: not a counterpart");
-        return Ok(SoapReply::fault(not_found()));
+    if read.queried == QueriedStatus::Cancelled {
+        return Ok(SoapReply::fault(client(
+            CERTIFICATE_CANCELLED,
+            format!("the issuer cancelled permit {}", id.number),
+        )));
     }
-    tracing::info!(%caller, permit = %id, version = record.version, operation = request.operation.name(), "EPIX request answered");
     match request.operation {
         Operation::GetNonFinalCitesCertificate | Operation::GetFinalCitesCertificate => {
-            let endorsed = record.facts.blocks.iter().any(|b| b.endorsed.is_some());
+            let facts = PermitFacts::of(&read.permit);
+            let endorsed = facts.blocks.iter().any(|b| b.endorsed.is_some());
             if request.operation == Operation::GetFinalCitesCertificate && !endorsed {
                 return Ok(SoapReply::fault(client(
                     CERTIFICATE_NOT_FINAL,
                     "box 14 is not filled yet: the exporting country's customs have not endorsed the permit",
                 )));
             }
-            let Some(key) = on_ledger.xml_key.as_deref() else {
-                return Err(Error::permanent(
-                    "epix",
-                    format!("{id}: the current version has no XML on record"),
-                ));
-            };
-            let xml = match services
-                .blobs
-                .get(services.blobs.bucket(), key, None, MAX_XML_BYTES)
-                .await?
-            {
-                Fetched::Bytes(bytes) => String::from_utf8(bytes)
-                    .map_err(|_| Error::permanent("epix", format!("{key} is not UTF-8")))?,
-                Fetched::TooLarge { size } => {
-                    return Err(Error::permanent(
-                        "epix",
-                        format!("{key} is {size} bytes, above {MAX_XML_BYTES}"),
-                    ))
-                }
-            };
             // A partner on toolkit v1 gets the v1 document (`CBFShip`, in
             // urn:CitesDataExchange/v1/), as EPIX answers it; the store stays v2.
             let (version, xml) = match partner.document_format {
-                crate::directory::DocumentFormat::V1 => {
-                    let permit = ecites_domain::xml::read_permit(xml.as_bytes())
-                        .map_err(|e| Error::permanent("epix", format!("{key}: {e}")))?
-                        .permit;
-                    (
-                        ToolkitVersion::V1,
-                        ecites_domain::xml::write_permit_v1(&permit),
-                    )
-                }
-                crate::directory::DocumentFormat::V2 => (ToolkitVersion::V2, xml),
+                crate::directory::DocumentFormat::V1 => (
+                    ToolkitVersion::V1,
+                    ecites_domain::xml::write_permit_v1(&read.permit),
+                ),
+                crate::directory::DocumentFormat::V2 => (
+                    ToolkitVersion::V2,
+                    String::from_utf8(read.xml.clone())
+                        .map_err(|_| Error::permanent("epix", "our stored XML is not UTF-8"))?,
+                ),
             };
             let body = certificate_response(request.operation, version, &xml)
                 .map_err(|why| Error::permanent("epix", why))?;
+            services
+                .ledger
+                .audit(
+                    &id,
+                    now,
+                    "QUERIED",
+                    &format!("v{} by {asker}: {:?}", read.wanted, read.queried),
+                )
+                .await?;
+            fetched_by(services, &id, caller, &read).await?;
+            tracing::info!(%caller, permit = %id, version = read.wanted, operation = request.operation.name(), "EPIX certificate served");
             Ok(SoapReply::answer(body))
         }
         Operation::ConfirmQuantities => {
-            confirm(services, settings, caller, &id, request, record).await
+            confirm(services, settings, caller, &id, request, &read).await
         }
         Operation::ServiceState => Ok(SoapReply::answer(service_state_response())),
     }
+}
+
+/// An EPIX partner pulls: the permit versions it was to be delivered, up to the one served,
+/// are delivered now (`EPIX-<caller>-v<version>` as the tracking number, which EPIX does not
+/// give). Deliveries already final are left as they are.
+async fn fetched_by(
+    services: EpixServices<'_>,
+    id: &PermitId,
+    caller: CountryCode,
+    read: &Readable,
+) -> Result<(), Error> {
+    let recipient = caller.to_string();
+    for waiting in read.status.deliveries.iter().filter(|d| {
+        d.recipient == recipient
+            && d.state == DeliveryState::Pending
+            && d.kind != DeliveryKind::Use
+            && d.version <= read.wanted
+    }) {
+        let delivery = delivery_to(id, waiting.version, waiting.kind, caller);
+        let attempt = Attempt {
+            state: DeliveryState::Delivered,
+            tracking_number: Some(format!("EPIX-{caller}-v{}", waiting.version)),
+            last_error: None,
+            at: services.clock.now(),
+        };
+        if services.tracker.record_attempt(&delivery, &attempt).await? {
+            tracing::info!(delivery_id = %delivery.delivery_id, "fetched over EPIX: delivered");
+        }
+    }
+    Ok(())
 }
 
 /// `ConfirmQuantities` as an import confirmation: reported by the caller's customs, today,
@@ -281,11 +300,12 @@ async fn confirm(
     caller: CountryCode,
     id: &PermitId,
     request: &SoapRequest,
-    record: &ecites_domain::usage::PermitOnRecord,
+    read: &Readable,
 ) -> Result<SoapReply, Error> {
+    let facts = PermitFacts::of(&read.permit);
     let mut blocks = Vec::with_capacity(request.confirmed_quantities.len());
     for (index, position) in request.confirmed_quantities.iter().enumerate() {
-        let Some(block) = record.facts.blocks.iter().find(|b| b.id == position.id) else {
+        let Some(block) = facts.blocks.iter().find(|b| b.id == position.id) else {
             return Ok(SoapReply::fault(client(
                 QUANTITIES_REFUSED,
                 format!(
@@ -293,8 +313,7 @@ async fn confirm(
                     index + 1,
                     position.id,
                     id.number,
-                    record
-                        .facts
+                    facts
                         .blocks
                         .iter()
                         .map(|b| b.id.as_str())

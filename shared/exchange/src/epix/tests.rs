@@ -376,18 +376,17 @@ fn confirmed_positions_are_whole_quantities_and_a_fraction_is_refused_naming_the
 }
 
 #[test]
-fn the_counterparts_are_the_countries_of_export_import_and_origin() {
+fn the_counterparts_of_epix_s_permit_are_its_countries_of_export_import_origin_and_re_export() {
     let permit = ecites_domain::xml::read_permit(EPIX_V2.as_bytes())
         .unwrap()
         .permit;
-    let facts = ecites_domain::usage::PermitFacts::of(&permit);
-    let codes: Vec<String> = super::serve::counterparts(&facts)
+    let codes: Vec<String> = crate::query::counterparts(&permit)
         .iter()
         .map(ToString::to_string)
         .collect();
-    // Exporter XA, importer XB, origins XC (block A) and TH (block B); not FR, the country of
-    // the last re-export of block B.
-    assert_eq!(codes, ["TH", "XA", "XB", "XC"]);
+    // Exporter XA, importer XB, origins XC (block A) and TH (block B), last re-export FR
+    // (block B): the one rule the signed query and the EPIX service share.
+    assert_eq!(codes, ["FR", "TH", "XA", "XB", "XC"]);
 }
 
 #[tokio::test]

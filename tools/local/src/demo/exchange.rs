@@ -1,7 +1,7 @@
 //! `ecites-local demo-exchange`: two MAs (XA and XB) on one emulator exchange a permit, its
 //! replacement and its cancellation; then XB has an outage, XA retries into the DLQ, XB
-//! recovers and an operator replays; then a forged message is refused. Prints what each
-//! ledger says.
+//! recovers and an operator replays; then a forged message is refused; last, XB switches to
+//! pull and fetches a permit from XA's receive endpoint. Prints what each ledger says.
 
 use crate::emulation::front_door::Mode;
 use crate::fixtures;
@@ -195,5 +195,104 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
         ecites_aws::status::permit_status_in(xa.local.function.ledger(), "XA", "26XA0002").await?;
     let _ = writeln!(out, "\n== `ecites status XA 26XA0002` at XA\n");
     out.push_str(&ecites_aws::status::render(&id, &status));
+    pull(&mut out, &xa, &xb).await?;
     Ok(out)
+}
+
+/// XB becomes a pull partner of XA: XA's forward sends it nothing, XB polls XA's headers,
+/// queries the permit and acknowledges it with its own tracking number.
+async fn pull(out: &mut String, xa: &Ma, xb: &Ma) -> anyhow::Result<()> {
+    use ecites_exchange::query::PullClient;
+    let _ = writeln!(
+        out,
+        "\n== XB asks XA to pull instead of push (`ecites partners add XB ... --delivery pull`)"
+    );
+    let mut pulling = xb.as_partner();
+    pulling.delivery = ecites_exchange::directory::DeliveryMode::Pull;
+    xa.set_directory(vec![pulling]).await?;
+    // Past the functions' directory cache (200 ms locally).
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let since = Utc::now() - chrono::Duration::seconds(1);
+    let before = xb.server.requests();
+    xa.drop_permit(
+        "26XA0003",
+        &fixtures::export_permit("26XA0003", "XA", "XB", 5),
+    )
+    .await?;
+    xa.forward_until_quiet(QUIET).await?;
+    let waiting = xa
+        .store
+        .delivery_fields(&delivery("26XA0003", 1, DeliveryKind::Permit))
+        .await?
+        .unwrap_or_default();
+    let field = |map: &std::collections::HashMap<String, String>, name: &str| {
+        map.get(name).cloned().unwrap_or_else(|| "-".to_owned())
+    };
+    let _ = writeln!(
+        out,
+        "  XA issued 26XA0003 to XB; its forward sent XB {} requests. The delivery is {}, \
+         {} attempts: {}",
+        xb.server.requests() - before,
+        field(&waiting, "state"),
+        field(&waiting, "attempts"),
+        field(&waiting, "last_error")
+    );
+    let transport = ecites_forward::HyperTransport::for_partners(Duration::from_secs(5))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let endpoint = xa.server.url();
+    let client = PullClient {
+        transport: &transport,
+        endpoint: &endpoint,
+        own: crate::country("XB"),
+        issuer: crate::country("XA"),
+        signer: &xb.key,
+        clock: &ecites_exchange::SystemClock,
+    };
+    let pulled = client
+        .pull(since, &|header| format!("XB-PULL-{}", header.permit_number))
+        .await?;
+    let _ = writeln!(
+        out,
+        "  XB polled XA's /headers, fetched each waiting document with /query and acknowledged it:"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<10} {:<4} {:<8} {:<9} {:<9} {:<18} XA's answer",
+        "permit", "ver", "document", "XML", "status", "XB's tracking"
+    );
+    for p in &pulled {
+        let _ = writeln!(
+            out,
+            "  {:<10} v{:<3} {:<8} {:<9} {:<9} {:<18} {}{}",
+            p.header.permit_number,
+            p.header.version,
+            p.header.document_status,
+            format!("{} B", p.xml.len()),
+            format!("{:?}", p.permit.status).to_lowercase(),
+            p.tracking_number,
+            p.acknowledged.state,
+            if p.acknowledged.duplicate {
+                " (again)"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  (the fixture's validity ended 2026-06-30, so XA answers `expired` once that day has passed)"
+    );
+    let done = xa
+        .store
+        .delivery_fields(&delivery("26XA0003", 1, DeliveryKind::Permit))
+        .await?
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  XA's ledger now has the delivery {} with XB's tracking number {}; XB's endpoint got {} requests.",
+        field(&done, "state"),
+        field(&done, "tracking_number"),
+        xb.server.requests() - before
+    );
+    Ok(())
 }

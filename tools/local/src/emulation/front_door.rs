@@ -42,9 +42,17 @@ pub const SERVER_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// The REST API's stage (infra/template.yaml, `ReceiveApiStage`).
 pub const REST_API_STAGE: &str = "v1";
 
-/// The REST API's resources (infra/template.yaml: `/`, `/uses`, `/verify`, `/epix`, method
-/// ANY).
-pub const REST_API_ROUTES: [&str; 4] = ["/", "/uses", "/verify", "/epix"];
+/// The REST API's resources (infra/template.yaml: `/`, `/uses`, `/verify`, `/query`,
+/// `/headers`, `/acknowledge`, `/epix`, method ANY).
+pub const REST_API_ROUTES: [&str; 7] = [
+    "/",
+    "/uses",
+    "/verify",
+    "/query",
+    "/headers",
+    "/acknowledge",
+    "/epix",
+];
 
 /// The client certificate the front door's mutual TLS verified, kept on the request (an
 /// extension) for the event's `requestContext.identity.clientCert`.

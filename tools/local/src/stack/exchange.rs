@@ -209,6 +209,7 @@ impl Ma {
             client_certificate_secret: None,
             protocol: Default::default(),
             document_format: Default::default(),
+            delivery: Default::default(),
         }
     }
 
