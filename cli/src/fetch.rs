@@ -44,6 +44,7 @@ pub async fn run(country: &str, number: &str, final_certificate: bool) -> anyhow
             clock: &ecites_exchange::SystemClock,
         },
         partners: &partners,
+        ledger: &ledger,
         transport: &transport,
         certificates: Some(&certificates),
     };

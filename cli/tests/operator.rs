@@ -945,4 +945,10 @@ async fn fetch_pulls_a_permit_from_an_epix_partner_and_status_shows_it_received(
         stdout(&missing)
     );
     assert_eq!(partner.requests().len(), 2);
+    // The failed pull is on record: `ecites status` shows it in the permit's history.
+    let history = succeeded(&ecites_as(&xb, &["status", "XA", "XA000001"]));
+    assert!(
+        history.contains("EPIX_FETCH_FAILED") && history.contains("CertificateNotFound"),
+        "{history}"
+    );
 }

@@ -303,6 +303,8 @@ pub struct FetchServices<'a> {
     pub pull: PullServices<'a>,
     /// The partner directory: the partner's service and client certificate.
     pub partners: &'a dyn crate::directory::PartnerDirectory,
+    /// Where a failed pull is recorded (an `EPIX_FETCH_FAILED` audit row on the permit).
+    pub ledger: &'a dyn crate::query::PullLedger,
     /// HTTP without a client certificate, giving up after [`super::DEFAULT_TIMEOUT`].
     pub transport: &'a dyn HttpTransport,
     /// The client certificates (the partner's entry names one: EPIX callers are known by
@@ -311,10 +313,12 @@ pub struct FetchServices<'a> {
 }
 
 /// Pulls `number` from `issuer`, a partner whose directory entry says `protocol: epix-soap`,
-/// presenting the client certificate its entry names ([`fetch_permit`] for the rest). Errors
-/// besides [`fetch_permit`]'s: the issuer is not in the directory ([`Error::NotFound`]), is
-/// inactive, or exchanges envelopes instead (permanent), or its certificate cannot be loaded
-/// (as the secret store failed).
+/// presenting the client certificate its entry names ([`fetch_permit`] for the rest). A pull
+/// that fails once the partner was called (no answer in time, a fault, an unreadable answer,
+/// a refused permit) is recorded on the permit as an `EPIX_FETCH_FAILED` audit row naming the
+/// error, so `ecites status` shows it. Errors besides [`fetch_permit`]'s: the issuer is not in
+/// the directory ([`Error::NotFound`]), is inactive, or exchanges envelopes instead
+/// (permanent), or its certificate cannot be loaded (as the secret store failed).
 pub async fn fetch_from_partner(
     services: FetchServices<'_>,
     own_country: CountryCode,
@@ -356,7 +360,7 @@ pub async fn fetch_from_partner(
         }
     };
     let transport = with_certificate.as_deref().unwrap_or(services.transport);
-    fetch_permit(
+    let pulled = fetch_permit(
         services.pull,
         transport,
         &partner.endpoint,
@@ -365,7 +369,37 @@ pub async fn fetch_from_partner(
         number,
         final_certificate,
     )
-    .await
+    .await;
+    if let Err(error) = &pulled {
+        if !matches!(error, Error::InvalidMessage(_)) {
+            let id = PermitId {
+                issuer,
+                number: number.to_owned(),
+            };
+            let detail = crate::protocol::bounded(
+                &format!(
+                    "{} from {}: {error}",
+                    if final_certificate {
+                        Operation::GetFinalCitesCertificate
+                    } else {
+                        Operation::GetNonFinalCitesCertificate
+                    }
+                    .name(),
+                    partner.endpoint
+                ),
+                crate::protocol::MAX_ANSWER_TEXT_CHARS,
+            );
+            let now = services.pull.clock.now();
+            if let Err(audit) = services
+                .ledger
+                .audit(&id, now, "EPIX_FETCH_FAILED", &detail)
+                .await
+            {
+                tracing::error!(permit = %id, error = %audit, pull = %detail, "a failed EPIX pull could not be recorded");
+            }
+        }
+    }
+    pulled
 }
 
 /// The `ConfirmQuantities` positions of an import confirmation: each block's quantity, which

@@ -413,6 +413,7 @@ async fn only_an_active_epix_partner_is_pulled_from() {
             clock: &clock,
         },
         partners: &directory,
+        ledger: &crate::testing::MemoryPull::default(),
         transport: &http,
         certificates: None,
     };

@@ -231,6 +231,7 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
                 clock: &ecites_exchange::SystemClock,
             },
             partners: &partners,
+            ledger: xb.local.function.ledger(),
             transport: &plain,
             certificates: None,
         },
