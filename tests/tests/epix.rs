@@ -408,6 +408,22 @@ async fn epix_callers_are_known_by_their_certificates_country_and_read_only_thei
     assert_eq!(done["state"], "DELIVERED", "{done:?}");
     assert_eq!(done["tracking_number"], "EPIX-XB-v1");
 
+    // A partner whose entry is inactive: EPIX's AdapterNotAvailable.
+    let mut xc_inactive = Partner::new("XC".parse().unwrap(), "https://xc.invalid/");
+    xc_inactive.active = false;
+    let mut xb_again = xb.as_partner();
+    xb_again.protocol = ecites_exchange::directory::Protocol::EpixSoap;
+    xa.set_directory(vec![xb_again, xc_inactive]).await.unwrap();
+    tokio::time::sleep(ecites_local::stack::exchange::PairOptions::default().directory_ttl * 2)
+        .await;
+    let inactive = call(&xc_client, &url, Operation::ServiceState, "", "XA", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        fault_name(&inactive),
+        ecites_exchange::epix::ADAPTER_NOT_AVAILABLE
+    );
+
     // Without mutual TLS (the plain front door) there is no certificate: EPIX's own fault.
     let plain = ecites_aws::http::HyperTransport::for_partners(Duration::from_secs(5)).unwrap();
     let missing = call(
@@ -560,4 +576,85 @@ async fn status_received(local: &Local) -> usize {
     .await
     .received
     .len()
+}
+
+/// XB's customs verify, at import, XA's permit XB never received; XA is an EPIX-only partner
+/// of XB (a loopback service answering EPIX's recorded answer): XB's receive function pulls
+/// the permit first, and the verification reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_of_a_permit_never_received_pulls_it_from_its_epix_issuer_first() {
+    use ecites_exchange::protocol::SigningIdentity;
+    use ecites_local::emulation::epix_partner::{EpixMode, EpixPartner, EPIX_PERMIT_NUMBER};
+    use ecites_local::emulation::front_door::Front;
+    let (_xa, xb) = start_pair().await;
+    let legacy = EpixPartner::start(EpixMode::Recorded).await.unwrap();
+    let mut xa_epix = Partner::new("XA".parse().unwrap(), legacy.url());
+    xa_epix.protocol = ecites_exchange::directory::Protocol::EpixSoap;
+    xb.set_directory(vec![xa_epix]).await.unwrap();
+    let customs = SigningIdentity::generate("xb-customs-1").unwrap();
+    xb.register_agency(ecites_exchange::directory::Agency {
+        id: "xb-customs".into(),
+        country: ecites_local::country("XB"),
+        role: ecites_exchange::notify::Role::Customs,
+        name: None,
+        active: true,
+        public_key: Some(customs.public_key_base64()),
+        key_id: Some(customs.key_id.clone()),
+        rotation_keys: Vec::new(),
+    })
+    .await
+    .unwrap();
+    let function = ecites_receive::ReceiveFunction::with_directory_ttl(
+        &xb.local.config,
+        &xb.local.clients,
+        Duration::from_millis(100),
+    )
+    .with_epix_pull(ecites_receive::EpixPull {
+        transport: ecites_aws::http::HyperTransport::for_partners(
+            ecites_exchange::epix::DEFAULT_TIMEOUT,
+        )
+        .unwrap(),
+        certificates: None,
+    });
+    let front = FrontDoorServer::start_with(std::sync::Arc::new(function), Front::FunctionUrl)
+        .await
+        .unwrap();
+    let verify = |message_id: &str| {
+        serde_json::json!({
+            "message_version": 1,
+            "message_id": message_id,
+            "from": "XB",
+            "agency": "xb-customs",
+            "to": "XB",
+            "sent_at": chrono::Utc::now(),
+            "permit": {"issuer": "XA", "number": EPIX_PERMIT_NUMBER},
+            "at": "import",
+            "on": "2014-03-01",
+            "blocks": [{"block": "A", "quantity": "5"}]
+        })
+    };
+    let (body, headers) = ecites_exchange::query::sign_json(&verify("verify-1"), &customs).unwrap();
+    let plain = ecites_aws::http::HyperTransport::for_partners(Duration::from_secs(10)).unwrap();
+    let reply = plain
+        .post(&format!("{}verify", front.url()), &headers, body)
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(reply.status, 200, "{answer}");
+    assert!(
+        !answer["record"].is_null(),
+        "the verification reads the pulled permit: {answer}"
+    );
+    assert_eq!(legacy.requests().len(), 1, "pulled once");
+    let on_record = status(&xb.local, "XA", EPIX_PERMIT_NUMBER).await;
+    assert_eq!(on_record.received.len(), 1, "{on_record:?}");
+
+    // A second verification reads the ledger: the permit is not pulled again.
+    let (body, headers) = ecites_exchange::query::sign_json(&verify("verify-2"), &customs).unwrap();
+    let again = plain
+        .post(&format!("{}verify", front.url()), &headers, body)
+        .await
+        .unwrap();
+    assert_eq!(again.status, 200);
+    assert_eq!(legacy.requests().len(), 1);
 }

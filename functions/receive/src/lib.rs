@@ -39,6 +39,18 @@ pub struct ReceiveFunction {
     deliveries: Option<ecites_aws::SqsDeliveryQueue>,
     clock: Arc<dyn Clock>,
     settings: ReceiveSettings,
+    /// Pulling over EPIX for a verification of a permit never received
+    /// ([`ReceiveFunction::with_epix_pull`]); `None`: verifications read the ledger only.
+    epix_pull: Option<EpixPull>,
+}
+
+/// What a pull over EPIX calls with: HTTP giving up after EPIX's 5 s, and the client
+/// certificates (EPIX callers are known by theirs) from the secret store.
+pub struct EpixPull {
+    /// HTTP without a client certificate.
+    pub transport: ecites_aws::http::HyperTransport,
+    /// The client certificates the partners' entries name.
+    pub certificates: Option<ecites_aws::client_certificates::SecretClientCertificates>,
 }
 
 impl ReceiveFunction {
@@ -63,11 +75,19 @@ impl ReceiveFunction {
                 ecites_aws::SqsDeliveryQueue::new(clients.sqs.clone(), &config.deliveries_queue_url)
             }),
             clock: Arc::new(SystemClock),
+            epix_pull: None,
             settings: ReceiveSettings {
                 own_country: config.country,
                 max_body_bytes: MAX_BODY_BYTES,
             },
         }
+    }
+
+    /// Lets a verification of a foreign permit never received pull it first from its issuer
+    /// when that is an EPIX partner (`protocol: epix-soap`, docs/epix.md).
+    pub fn with_epix_pull(mut self, pull: EpixPull) -> Self {
+        self.epix_pull = Some(pull);
+        self
     }
 
     /// The ledger (for tests).
@@ -112,6 +132,23 @@ impl ReceiveFunction {
                 .as_ref()
                 .map(|queue| queue as &dyn ecites_exchange::DeliveryQueue),
             clock: self.clock.as_ref(),
+            epix: self.epix_pull.as_ref().map(|pull| {
+                ecites_exchange::epix::client::FetchServices {
+                    pull: ecites_exchange::epix::client::PullServices {
+                        blobs: &self.blobs,
+                        inbound: &self.ledger,
+                        uses: &self.ledger,
+                        clock: self.clock.as_ref(),
+                    },
+                    partners: &self.partners,
+                    ledger: &self.ledger,
+                    transport: &pull.transport,
+                    certificates: pull
+                        .certificates
+                        .as_ref()
+                        .map(|c| c as &dyn ecites_exchange::forward::ClientCertificates),
+                }
+            }),
         };
         let queries = QueryServices {
             partners: &self.partners,

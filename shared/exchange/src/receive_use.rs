@@ -115,6 +115,10 @@ pub struct UseReceiveServices<'a> {
     pub species: &'a dyn crate::ports::SpeciesChecklist,
     /// The clock.
     pub clock: &'a dyn Clock,
+    /// Pulling over EPIX: a verification of a permit never received, whose issuer is an EPIX
+    /// partner (`protocol: epix-soap`), first fetches it ([`crate::epix::client`]); `None`:
+    /// verifications read the ledger only.
+    pub epix: Option<crate::epix::client::FetchServices<'a>>,
 }
 
 /// What admitting a signed message reads: whose key verifies it, the message id claims, the
@@ -579,6 +583,9 @@ async fn receive_verify_inner(
             .map(|b| (b.block, b.quantity))
             .collect(),
     };
+    if let Some(fetch) = services.epix {
+        fetch_if_never_received(services, fetch, settings, &request.id).await?;
+    }
     let checklist = services.species.checklist().await?;
     let answer = crate::usage::verify_permit_listed(
         UseServices {
@@ -623,6 +630,47 @@ pub fn build_use_message(
         (KEY_ID_HEADER, signer.key_id.clone()),
     ];
     (body, headers)
+}
+
+/// Before a verification of a foreign permit never received: when its issuer is an active EPIX
+/// partner, pulls the permit from it (and records it as received) so the verification reads
+/// it. A failed pull is recorded on the permit ([`crate::epix::client::fetch_from_partner`])
+/// and the verification goes on with what the ledger holds (the permit then reads as never
+/// received). Errors: only the ledger's.
+async fn fetch_if_never_received(
+    services: UseReceiveServices<'_>,
+    fetch: crate::epix::client::FetchServices<'_>,
+    settings: &ReceiveSettings,
+    id: &PermitId,
+) -> Result<(), Error> {
+    if id.issuer == settings.own_country || services.uses.permit_uses(id).await?.record.is_some() {
+        return Ok(());
+    }
+    let epix = matches!(
+        services.partners.partner(id.issuer).await?,
+        Some(partner) if partner.active && partner.protocol == crate::directory::Protocol::EpixSoap
+    );
+    if !epix {
+        return Ok(());
+    }
+    match crate::epix::client::fetch_from_partner(
+        fetch,
+        settings.own_country,
+        id.issuer,
+        &id.number,
+        false,
+    )
+    .await
+    {
+        Ok(pulled) => {
+            tracing::info!(permit = %id, tracking_number = %pulled.tracking_number, "pulled over EPIX for a verification");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(permit = %id, %error, "EPIX pull for a verification failed");
+            Ok(())
+        }
+    }
 }
 
 /// The URL uses are posted to, from a partner's endpoint.
@@ -726,6 +774,7 @@ mod tests {
             queue: None,
             species: &NoChecklist,
             clock: &w.clock,
+            epix: None,
         };
         let settings = ReceiveSettings {
             own_country: "XA".parse().unwrap(),
