@@ -209,13 +209,18 @@ async fn serve_inner(
     else {
         return Ok(SoapReply::fault(not_found()));
     };
-    if read.queried == QueriedStatus::Cancelled {
-        return Ok(SoapReply::fault(client(
-            CERTIFICATE_CANCELLED,
-            format!("the issuer cancelled permit {}", id.number),
-        )));
-    }
     match request.operation {
+        // A cancelled permit is not served as if in force (EPIX's answers carry no status).
+        // Its confirmed quantities are still recorded below: a use of a cancelled permit is
+        // the very fact an alert is for.
+        Operation::GetNonFinalCitesCertificate | Operation::GetFinalCitesCertificate
+            if read.queried == QueriedStatus::Cancelled =>
+        {
+            Ok(SoapReply::fault(client(
+                CERTIFICATE_CANCELLED,
+                format!("the issuer cancelled permit {}", id.number),
+            )))
+        }
         Operation::GetNonFinalCitesCertificate | Operation::GetFinalCitesCertificate => {
             let facts = PermitFacts::of(&read.permit);
             let endorsed = facts.blocks.iter().any(|b| b.endorsed.is_some());

@@ -484,3 +484,92 @@ async fn a_toolkit_v1_answer_is_pulled_into_canonical_v2() {
     assert_eq!(from_v1, from_v2);
     assert_eq!(inbound.received(), 1);
 }
+
+/// XA's permit 26XA0001 to XB, cancelled by XA, as the ledger and the bucket hold it.
+fn cancelled_permit() -> (crate::testing::MemoryPull, crate::testing::MemoryBlobs) {
+    use crate::ledger::{PermitStatus, VersionInfo, VersionState};
+    // EPIX's recorded permit (XA to XB), under another number.
+    let mut permit = ecites_domain::xml::read_permit(EPIX_V2.as_bytes())
+        .unwrap()
+        .permit;
+    permit.permit_number = "26XA0001".into();
+    let xml = ecites_domain::xml::write_permit(&permit);
+    let status = PermitStatus {
+        state: Some("CANCELLED".into()),
+        versions: vec![VersionInfo {
+            version: 1,
+            state: VersionState::Cancelled,
+            content_sha256: String::new(),
+            xml_key: "outbox/XA/26XA0001/v1.xml".into(),
+            document_type: "E".into(),
+            source: "test".into(),
+            received_at: "2026-11-01T00:00:00Z".into(),
+        }],
+        ..PermitStatus::default()
+    };
+    (
+        crate::testing::MemoryPull::holding(
+            ecites_domain::PermitId {
+                issuer: "XA".parse().unwrap(),
+                number: "26XA0001".into(),
+            },
+            status,
+        ),
+        crate::testing::MemoryBlobs::new("b").with("outbox/XA/26XA0001/v1.xml", xml),
+    )
+}
+
+#[tokio::test]
+async fn a_cancelled_permit_is_not_served_but_its_confirmed_quantities_are_recorded() {
+    use super::serve::{serve_epix, EpixServices};
+    use crate::testing::{FixedClock, MemoryDirectory, MemoryTracker, NoUses};
+    let (ledger, blobs) = cancelled_permit();
+    let directory = MemoryDirectory::of([crate::directory::Partner::new(
+        "XB".parse().unwrap(),
+        "https://xb.example/",
+    )]);
+    let tracker = MemoryTracker::new(None);
+    let clock = FixedClock::at("2026-11-30T12:00:00Z");
+    let services = EpixServices {
+        partners: &directory,
+        ledger: &ledger,
+        uses: &NoUses,
+        tracker: &tracker,
+        blobs: &blobs,
+        clock: &clock,
+    };
+    let settings = crate::receive::ReceiveSettings {
+        own_country: "XA".parse().unwrap(),
+        max_body_bytes: 1 << 20,
+    };
+    let ask = |operation: Operation, positions: Vec<CitesPosition>| {
+        let body = request_body(operation, "26XA0001", "XA", &positions);
+        let settings = &settings;
+        async move {
+            serve_epix(
+                services,
+                settings,
+                Some("CN=MA of XB,C=XB"),
+                "POST",
+                Some(operation.soap_action()),
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+    let read = ask(Operation::GetNonFinalCitesCertificate, vec![]).await;
+    assert_eq!(
+        read.fault.as_ref().map(|f| f.string.as_str()),
+        Some(CERTIFICATE_CANCELLED)
+    );
+    let confirmed = ask(
+        Operation::ConfirmQuantities,
+        vec![CitesPosition {
+            id: "A".into(),
+            inspected_unit_quantity: 1,
+        }],
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    assert!(confirmed.body.contains("<Confirmed>true</Confirmed>"));
+}
