@@ -45,10 +45,7 @@ async fn call(
     client
         .post(
             &format!("{}epix", url),
-            &[
-                ("content-type", "text/xml; charset=utf-8".to_owned()),
-                ("soapaction", format!("\"{}\"", operation.soap_action())),
-            ],
+            &ecites_exchange::epix::soap::request_headers(operation),
             request_body(operation, number, country, positions).into_bytes(),
         )
         .await

@@ -604,16 +604,7 @@ pub async fn forward_delivery(
             (
                 endpoint,
                 body.into_bytes(),
-                vec![
-                    ("content-type", crate::epix::CONTENT_TYPE.to_owned()),
-                    (
-                        "soapaction",
-                        format!(
-                            "\"{}\"",
-                            crate::epix::Operation::ConfirmQuantities.soap_action()
-                        ),
-                    ),
-                ],
+                crate::epix::soap::request_headers(crate::epix::Operation::ConfirmQuantities),
             )
         } else {
             let sender = message.sender.as_deref().unwrap_or(&message.issuer);

@@ -184,13 +184,29 @@ pub(crate) fn unauthenticated(why: &str) -> Answer {
 /// Our tracking number for a document: derived from (sender, number, version, status), so the
 /// same document always gets the same number without a read.
 pub fn tracking_number(own: CountryCode, received: &Envelope) -> String {
+    document_tracking_number(
+        own,
+        &received.from,
+        &received.permit_number,
+        received.permit_version,
+        received.document_status,
+    )
+}
+
+/// [`tracking_number`] of a document named by its fields: the sender (issuer), the permit
+/// number, the issuer's version and what the document does. A document pulled over EPIX
+/// ([`crate::epix::client`]) gets its number by the same rule as a pushed one.
+pub fn document_tracking_number(
+    own: CountryCode,
+    from: impl std::fmt::Display,
+    permit_number: &str,
+    permit_version: u32,
+    status: DocumentStatus,
+) -> String {
     let digest = Sha256::digest(
         format!(
-            "{}\n{}\n{}\n{}",
-            received.from,
-            received.permit_number,
-            received.permit_version,
-            received.document_status.as_str()
+            "{from}\n{permit_number}\n{permit_version}\n{}",
+            status.as_str()
         )
         .as_bytes(),
     );

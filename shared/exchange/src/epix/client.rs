@@ -15,54 +15,19 @@
 //! answer, another permit than asked, a permit with errors); the answer's bytes are kept
 //! before anything is read, so nothing the partner sent is lost.
 
-use super::soap::{read_answer, request_body, CitesPosition, SoapAnswer};
+use super::soap::{read_answer, request_body, request_headers, CitesPosition, SoapAnswer};
 use super::{FaultCode, Operation, CERTIFICATE_NOT_FOUND, CONTENT_TYPE};
-use crate::http::{HttpReply, HttpTransport};
+use crate::http::HttpTransport;
 use crate::ports::BlobStore;
 use crate::protocol::{AckStatus, DocumentStatus, MAX_PERMIT_NUMBER_CHARS};
-use crate::receive::{document_sha256, received_key, received_xml_key, InboundLedger, NewReceived};
+use crate::receive::{
+    document_sha256, document_tracking_number, received_key, received_xml_key, InboundLedger,
+    NewReceived,
+};
 use crate::usage::UseLedger;
 use crate::{Clock, Error};
 use ecites_domain::{CountryCode, PermitId, Severity};
 use sha2::{Digest, Sha256};
-
-/// Calls `operation` of the service at `endpoint` and reads the answer. `Err`: no answer
-/// (transient or permanent as [`crate::http::HttpError`] says), or an answer that is not SOAP
-/// (transient with a 429, 502, 503 or 504: a gateway or a busy service; else permanent).
-/// A fault is an `Ok` answer: the caller decides.
-pub async fn call(
-    transport: &dyn HttpTransport,
-    endpoint: &str,
-    operation: Operation,
-    certificate_number: &str,
-    iso_country_code: &str,
-    positions: &[CitesPosition],
-) -> Result<(HttpReply, SoapAnswer), Error> {
-    let what = format!("epix:{}", operation.name());
-    let body = request_body(operation, certificate_number, iso_country_code, positions);
-    let reply = transport
-        .post(
-            endpoint,
-            &[
-                ("content-type", CONTENT_TYPE.to_owned()),
-                ("soapaction", format!("\"{}\"", operation.soap_action())),
-            ],
-            body.into_bytes(),
-        )
-        .await
-        .map_err(|e| e.into_error(&what))?;
-    match read_answer(&reply.body) {
-        Ok(answer) => Ok((reply, answer)),
-        Err(why) if matches!(reply.status, 429 | 502..=504) => Err(Error::transient(
-            &what,
-            format!("HTTP {}: {why}", reply.status),
-        )),
-        Err(why) => Err(Error::permanent(
-            &what,
-            format!("HTTP {}: the answer is not SOAP: {why}", reply.status),
-        )),
-    }
-}
 
 /// The error a fault is: `CertificateNotFound` is [`Error::NotFound`], a `Server` fault
 /// transient, any other permanent.
@@ -136,10 +101,7 @@ pub async fn fetch_permit(
     let reply = transport
         .post(
             endpoint,
-            &[
-                ("content-type", CONTENT_TYPE.to_owned()),
-                ("soapaction", format!("\"{}\"", operation.soap_action())),
-            ],
+            &request_headers(operation),
             request_body(operation, number, &issuer.to_string(), &[]).into_bytes(),
         )
         .await
@@ -223,12 +185,7 @@ pub async fn fetch_permit(
     } else {
         (1, DocumentStatus::Issued)
     };
-    let tracking_number = {
-        let digest = Sha256::digest(
-            format!("{issuer}\n{number}\n{version}\n{}", status.as_str()).as_bytes(),
-        );
-        format!("{own_country}-{}", &hex::encode(digest)[..20])
-    };
+    let tracking_number = document_tracking_number(own_country, issuer, number, version, status);
     let now = services.clock.now();
     let record = services
         .inbound

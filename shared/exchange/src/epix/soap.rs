@@ -138,23 +138,7 @@ pub fn read_request(body: &[u8], soap_action: Option<&str>) -> Result<SoapReques
                 push_text(&mut text, &String::from_utf8_lossy(&t))?;
             }
             Event::GeneralRef(r) => {
-                let c = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c,
-                    Ok(None) => match r.as_ref() {
-                        b"amp" => '&',
-                        b"lt" => '<',
-                        b"gt" => '>',
-                        b"apos" => '\'',
-                        b"quot" => '"',
-                        other => {
-                            return Err(invalid(format!(
-                                "the entity &{}; is not defined (only the five XML entities are)",
-                                String::from_utf8_lossy(other)
-                            )))
-                        }
-                    },
-                    Err(e) => return Err(invalid(format!("a character reference: {e}"))),
-                };
+                let c = reference_char(&r).map_err(invalid)?;
                 push_text(&mut text, c.encode_utf8(&mut [0; 4]))?;
             }
             Event::DocType(_) => {
@@ -200,6 +184,36 @@ pub fn read_request(body: &[u8], soap_action: Option<&str>) -> Result<SoapReques
         ));
     }
     Ok(request)
+}
+
+/// The character a reference in text stands for: a character reference, or one of the five
+/// entities XML predefines. Any other entity is refused, naming it: no DOCTYPE is read, so none
+/// is ever defined.
+fn reference_char(reference: &quick_xml::events::BytesRef<'_>) -> Result<char, String> {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => match reference.as_ref() {
+            b"amp" => Ok('&'),
+            b"lt" => Ok('<'),
+            b"gt" => Ok('>'),
+            b"apos" => Ok('\''),
+            b"quot" => Ok('"'),
+            other => Err(format!(
+                "the entity &{}; is not defined (only the five XML entities are)",
+                String::from_utf8_lossy(other)
+            )),
+        },
+        Err(e) => Err(format!("a character reference: {e}")),
+    }
+}
+
+/// The HTTP headers of a request of `operation`: SOAP 1.1's media type and the quoted
+/// `SOAPAction`.
+pub fn request_headers(operation: Operation) -> Vec<(&'static str, String)> {
+    vec![
+        ("content-type", super::CONTENT_TYPE.to_owned()),
+        ("soapaction", format!("\"{}\"", operation.soap_action())),
+    ]
 }
 
 fn push_text(text: &mut String, more: &str) -> Result<(), SoapFault> {
@@ -599,17 +613,7 @@ pub fn read_answer(body: &[u8]) -> Result<SoapAnswer, String> {
                 text.push_str(&t.decode().map_err(|e| e.to_string())?);
             }
             Event::GeneralRef(r) => {
-                let c = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c,
-                    _ => match r.as_ref() {
-                        b"amp" => '&',
-                        b"lt" => '<',
-                        b"gt" => '>',
-                        b"apos" => '\'',
-                        b"quot" => '"',
-                        _ => return Err("the answer uses an undefined entity".into()),
-                    },
-                };
+                let c = reference_char(&r)?;
                 text.push(c);
             }
             Event::DocType(_) => return Err("the answer has a DOCTYPE".into()),
@@ -694,14 +698,7 @@ pub fn response_field(body: &[u8], name: &str) -> Option<String> {
             Event::Text(t) if inside && text.len() < MAX_FIELD_BYTES => {
                 text.push_str(&t.decode().ok()?);
             }
-            Event::GeneralRef(r) if inside => text.push(match r.as_ref() {
-                b"amp" => '&',
-                b"lt" => '<',
-                b"gt" => '>',
-                b"apos" => '\'',
-                b"quot" => '"',
-                _ => r.resolve_char_ref().ok()??,
-            }),
+            Event::GeneralRef(r) if inside => text.push(reference_char(&r).ok()?),
             Event::End(_) => {
                 if inside {
                     return Some(text.trim().to_owned());

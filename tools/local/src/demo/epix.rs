@@ -32,13 +32,7 @@ async fn call(
     let reply = client
         .post(
             &format!("{url}epix"),
-            &[
-                (
-                    "content-type",
-                    ecites_exchange::epix::CONTENT_TYPE.to_owned(),
-                ),
-                ("soapaction", format!("\"{}\"", operation.soap_action())),
-            ],
+            &ecites_exchange::epix::soap::request_headers(operation),
             request_body(operation, number, "XA", positions).into_bytes(),
         )
         .await
