@@ -606,16 +606,19 @@ async fn a_verification_of_a_permit_never_received_pulls_it_from_its_epix_issuer
         &xb.local.clients,
         Duration::from_millis(100),
     )
-    .with_epix_pull(ecites_receive::EpixPull {
-        transport: ecites_aws::http::HyperTransport::for_partners(
-            ecites_exchange::epix::DEFAULT_TIMEOUT,
-        )
-        .unwrap(),
-        certificates: None,
-    });
-    let front = FrontDoorServer::start_with(std::sync::Arc::new(function), Front::FunctionUrl)
+    .with_epix_pull(ecites_receive::EpixPull::new(
+        ecites_exchange::epix::DEFAULT_TIMEOUT,
+        None,
+    ));
+    let function = std::sync::Arc::new(function);
+    let front = FrontDoorServer::start_with(function.clone(), Front::FunctionUrl)
         .await
         .unwrap();
+    let plain = ecites_aws::http::HyperTransport::for_partners(Duration::from_secs(10)).unwrap();
+    // Any other request leaves the EPIX client unmade: it is not a cold start's cost.
+    let other = plain.post(&front.url(), &[], b"{}".to_vec()).await.unwrap();
+    assert_eq!(other.status, 400, "not an envelope: refused");
+    assert!(!function.epix_client_made(), "made before a verification");
     let verify = |message_id: &str| {
         serde_json::json!({
             "message_version": 1,
@@ -631,7 +634,6 @@ async fn a_verification_of_a_permit_never_received_pulls_it_from_its_epix_issuer
         })
     };
     let (body, headers) = ecites_exchange::query::sign_json(&verify("verify-1"), &customs).unwrap();
-    let plain = ecites_aws::http::HyperTransport::for_partners(Duration::from_secs(10)).unwrap();
     let reply = plain
         .post(&format!("{}verify", front.url()), &headers, body)
         .await
@@ -643,6 +645,10 @@ async fn a_verification_of_a_permit_never_received_pulls_it_from_its_epix_issuer
         "the verification reads the pulled permit: {answer}"
     );
     assert_eq!(legacy.requests().len(), 1, "pulled once");
+    assert!(
+        function.epix_client_made(),
+        "made by the verification that pulled"
+    );
     let on_record = status(&xb.local, "XA", EPIX_PERMIT_NUMBER).await;
     assert_eq!(on_record.received.len(), 1, "{on_record:?}");
 

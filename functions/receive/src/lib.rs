@@ -45,12 +45,53 @@ pub struct ReceiveFunction {
 }
 
 /// What a pull over EPIX calls with: HTTP giving up after EPIX's 5 s, and the client
-/// certificates (EPIX callers are known by theirs) from the secret store.
+/// certificates (EPIX callers are known by theirs) from the secret store. The HTTP client is
+/// made on the first verification that needs it, not at start: making it loads the TLS roots,
+/// which cost every cold start about 3.5 ms for a path few requests take (#20's cold-start goal).
 pub struct EpixPull {
-    /// HTTP without a client certificate.
-    pub transport: ecites_aws::http::HyperTransport,
-    /// The client certificates the partners' entries name.
-    pub certificates: Option<ecites_aws::client_certificates::SecretClientCertificates>,
+    transport: tokio::sync::OnceCell<ecites_aws::http::HyperTransport>,
+    timeout: Duration,
+    certificates: Option<ecites_aws::client_certificates::SecretClientCertificates>,
+}
+
+impl EpixPull {
+    /// HTTP giving up on a request after `timeout` (made on first use), presenting the client
+    /// certificates the partners' entries name from `certificates` (`None`: an entry naming
+    /// one fails its pull, saying so).
+    pub fn new(
+        timeout: Duration,
+        certificates: Option<ecites_aws::client_certificates::SecretClientCertificates>,
+    ) -> Self {
+        EpixPull {
+            transport: tokio::sync::OnceCell::new(),
+            timeout,
+            certificates,
+        }
+    }
+
+    /// With an HTTP client already made (tests pointing it at loopback partners).
+    pub fn with_transport(
+        transport: ecites_aws::http::HyperTransport,
+        certificates: Option<ecites_aws::client_certificates::SecretClientCertificates>,
+    ) -> Self {
+        EpixPull {
+            transport: tokio::sync::OnceCell::new_with(Some(transport)),
+            timeout: ecites_exchange::epix::DEFAULT_TIMEOUT,
+            certificates,
+        }
+    }
+
+    /// The HTTP client, made on the first call. Errors: the TLS set-up failing
+    /// ([`ecites_exchange::http::HttpError::Setup`]); the next call tries again.
+    async fn transport(
+        &self,
+    ) -> Result<&ecites_aws::http::HyperTransport, ecites_exchange::http::HttpError> {
+        self.transport
+            .get_or_try_init(|| async {
+                ecites_aws::http::HyperTransport::for_partners(self.timeout)
+            })
+            .await
+    }
 }
 
 impl ReceiveFunction {
@@ -90,6 +131,14 @@ impl ReceiveFunction {
         self
     }
 
+    /// Whether the EPIX HTTP client has been made: only the first verification that may pull
+    /// makes it ([`EpixPull`]); `false` without EPIX pulls.
+    pub fn epix_client_made(&self) -> bool {
+        self.epix_pull
+            .as_ref()
+            .is_some_and(|pull| pull.transport.initialized())
+    }
+
     /// The ledger (for tests).
     pub fn ledger(&self) -> &DynamoLedger {
         &self.ledger
@@ -122,6 +171,26 @@ impl ReceiveFunction {
             uses: &self.ledger,
             clock: self.clock.as_ref(),
         };
+        let path = request.uri().path();
+        // Only a verification may pull over EPIX; its HTTP client is made then, not before.
+        let epix_transport = match &self.epix_pull {
+            Some(pull) if path.ends_with(VERIFY_PATH) => match pull.transport().await {
+                Ok(transport) => Some((pull, transport)),
+                Err(error) => {
+                    tracing::error!(error = %error, "the EPIX client could not be made: answering 503");
+                    let answer = Answer::unavailable(
+                        "the receiver could not reach its EPIX partners; retry later",
+                    );
+                    emit_emf(
+                        "receive",
+                        &answer_metrics(answer.status),
+                        self.clock.now().timestamp_millis(),
+                    );
+                    return Ok(response(&answer)?);
+                }
+            },
+            _ => None,
+        };
         let uses = UseReceiveServices {
             partners: &self.partners,
             claims: &self.ledger,
@@ -132,7 +201,7 @@ impl ReceiveFunction {
                 .as_ref()
                 .map(|queue| queue as &dyn ecites_exchange::DeliveryQueue),
             clock: self.clock.as_ref(),
-            epix: self.epix_pull.as_ref().map(|pull| {
+            epix: epix_transport.map(|(pull, transport)| {
                 ecites_exchange::epix::client::FetchServices {
                     pull: ecites_exchange::epix::client::PullServices {
                         blobs: &self.blobs,
@@ -142,7 +211,7 @@ impl ReceiveFunction {
                     },
                     partners: &self.partners,
                     ledger: &self.ledger,
-                    transport: &pull.transport,
+                    transport,
                     certificates: pull
                         .certificates
                         .as_ref()
@@ -158,7 +227,6 @@ impl ReceiveFunction {
             blobs: &self.blobs,
             clock: self.clock.as_ref(),
         };
-        let path = request.uri().path();
         let answer = if path.ends_with(QUERY_PATH) {
             receive_query(queries, &self.settings, method, &header, body).await
         } else if path.ends_with(HEADERS_PATH) {

@@ -12,18 +12,17 @@ async fn main() -> Result<(), Error> {
     let config = Config::exchange_from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
     // A verification of a permit never received pulls it from an EPIX partner first
-    // (docs/epix.md): HTTP giving up after EPIX's 5 s, client certificates from Secrets Manager.
-    let pull = ecites_receive::EpixPull {
-        transport: ecites_aws::http::HyperTransport::for_partners(
-            ecites_exchange::epix::DEFAULT_TIMEOUT,
-        )?,
-        certificates: Some(
+    // (docs/epix.md): HTTP giving up after EPIX's 5 s (made on the first such verification),
+    // client certificates from Secrets Manager.
+    let pull = ecites_receive::EpixPull::new(
+        ecites_exchange::epix::DEFAULT_TIMEOUT,
+        Some(
             ecites_aws::client_certificates::SecretClientCertificates::new(
                 aws.secrets_manager(),
                 ecites_exchange::epix::DEFAULT_TIMEOUT,
             ),
         ),
-    };
+    );
     let function = ReceiveFunction::new(&config, &aws.clients()).with_epix_pull(pull);
     let function = &function;
     lambda_http::run(service_fn(move |request: Request| function.handle(request))).await

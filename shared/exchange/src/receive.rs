@@ -156,6 +156,12 @@ impl Answer {
             body: serde_json::to_string(&refusal).unwrap_or_default(),
         }
     }
+
+    /// 503 `UNAVAILABLE` with `message`: our side cannot answer now and the sender retries
+    /// (for a wrapper whose own set-up failed before any handler ran).
+    pub fn unavailable(message: &str) -> Self {
+        refuse(RefusalCode::Unavailable, message, None)
+    }
 }
 
 /// A refusal; the message is cut at [`MAX_ANSWER_TEXT_CHARS`] (it may quote partner input).
