@@ -41,7 +41,7 @@ use crate::protocol::{
     PAYLOAD_NAMESPACE, SIGNATURE_HEADER,
 };
 use crate::receive::{refuse, Answer, InboundLedger, ReceiveSettings};
-use crate::receive_use::{receive_signed, Admission, Head, Sender, Signed};
+use crate::receive_use::{signed_endpoint, Admission, Head, Sender, Signed};
 use crate::{DeliveryMessage, Error};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -371,15 +371,6 @@ fn answer_json<T: Serialize>(value: &T) -> Result<Answer, Error> {
     })
 }
 
-fn unavailable(error: &Error) -> Answer {
-    tracing::warn!(error = %error, "query failed: answering 503 so the sender retries");
-    refuse(
-        RefusalCode::Unavailable,
-        "the receiver could not answer now; retry later",
-        None,
-    )
-}
-
 /// The countries that are the permit's counterparts in its XML: exporting (box 4), importing
 /// (box 3a), and every block's country of origin (box 12) and of last re-export (box 12a).
 pub fn counterparts(permit: &ecites_domain::Permit) -> Vec<CountryCode> {
@@ -560,24 +551,23 @@ pub async fn receive_query(
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Answer {
-    match query_inner(services, settings, method, header, body).await {
-        Ok(answer) => answer,
-        Err(error) => unavailable(&error),
-    }
+    signed_endpoint(
+        "query",
+        services,
+        settings,
+        (method, header, body),
+        |services, message: QueryMessage, sender| query_answer(services, settings, message, sender),
+    )
+    .await
 }
 
-async fn query_inner(
+/// Answers an admitted `query` message from `sender`.
+async fn query_answer(
     services: QueryServices<'_>,
     settings: &ReceiveSettings,
-    method: &str,
-    header: &(dyn Fn(&str) -> Option<String> + Sync),
-    body: &[u8],
+    message: QueryMessage,
+    sender: Sender,
 ) -> Result<Answer, Error> {
-    let (message, sender) =
-        match receive_signed::<QueryMessage>(services, settings, method, header, body).await? {
-            Ok(admitted) => admitted,
-            Err(answer) => return Ok(answer),
-        };
     let asker = match &sender {
         Sender::Partner(country) => format!("partner {country}"),
         Sender::Agency(agency) => format!("agency {} of {}", agency.id, agency.country),
@@ -672,24 +662,22 @@ pub async fn receive_headers(
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Answer {
-    match headers_inner(services, settings, method, header, body).await {
-        Ok(answer) => answer,
-        Err(error) => unavailable(&error),
-    }
+    signed_endpoint(
+        "headers",
+        services,
+        settings,
+        (method, header, body),
+        |services, message: HeadersMessage, sender| headers_answer(services, message, sender),
+    )
+    .await
 }
 
-async fn headers_inner(
+/// Answers an admitted `headers` message from `sender`.
+async fn headers_answer(
     services: QueryServices<'_>,
-    settings: &ReceiveSettings,
-    method: &str,
-    header: &(dyn Fn(&str) -> Option<String> + Sync),
-    body: &[u8],
+    message: HeadersMessage,
+    sender: Sender,
 ) -> Result<Answer, Error> {
-    let (message, sender) =
-        match receive_signed::<HeadersMessage>(services, settings, method, header, body).await? {
-            Ok(admitted) => admitted,
-            Err(answer) => return Ok(answer),
-        };
     let limit = match message.limit {
         None => MAX_HEADERS,
         Some(limit) if (1..=MAX_HEADERS as u32).contains(&limit) => limit as usize,
@@ -736,25 +724,25 @@ pub async fn receive_acknowledge(
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Answer {
-    match acknowledge_inner(services, settings, method, header, body).await {
-        Ok(answer) => answer,
-        Err(error) => unavailable(&error),
-    }
+    signed_endpoint(
+        "acknowledge",
+        services,
+        settings,
+        (method, header, body),
+        |services, message: AcknowledgeMessage, sender| {
+            acknowledge_answer(services, settings, message, sender)
+        },
+    )
+    .await
 }
 
-async fn acknowledge_inner(
+/// Answers an admitted `acknowledge` message from `sender`.
+async fn acknowledge_answer(
     services: QueryServices<'_>,
     settings: &ReceiveSettings,
-    method: &str,
-    header: &(dyn Fn(&str) -> Option<String> + Sync),
-    body: &[u8],
+    message: AcknowledgeMessage,
+    sender: Sender,
 ) -> Result<Answer, Error> {
-    let (message, sender) =
-        match receive_signed::<AcknowledgeMessage>(services, settings, method, header, body).await?
-        {
-            Ok(admitted) => admitted,
-            Err(answer) => return Ok(answer),
-        };
     let message_id = Some(message.message_id.as_str());
     if !tracking_number_acceptable(&message.tracking_number) {
         return Ok(refuse(

@@ -219,34 +219,53 @@ impl Signed for VerifyMessage {
     }
 }
 
-/// Size and method, the JSON read (errors name the field), then [`admit`]: the message and its
-/// authenticated sender, or the answer to give.
-pub(crate) async fn receive_signed<T: Signed>(
-    services: impl Into<Admission<'_>>,
+/// A header looked up by lower-case name.
+pub(crate) type HeaderLookup<'h> = dyn Fn(&str) -> Option<String> + Sync + 'h;
+
+/// One signed endpoint (`/uses`, `/verify`, `/query`, `/headers`, `/acknowledge`): size and
+/// method, the JSON read as `T` (errors name the field), then [`admit`] (signature, sender,
+/// common fields); `answer` answers the admitted message. Every refusal is an answer; a
+/// failure of our own infrastructure (`Err` from either step) is a 503 `UNAVAILABLE`, so the
+/// sender retries. `what` names the endpoint in that log line.
+pub(crate) async fn signed_endpoint<'s, S, T, F, Fut>(
+    what: &str,
+    services: S,
     settings: &ReceiveSettings,
-    method: &str,
-    header: &(dyn Fn(&str) -> Option<String> + Sync),
-    body: &[u8],
-) -> Result<Result<(T, Sender), Answer>, Error> {
+    (method, header, body): (&str, &HeaderLookup<'_>, &[u8]),
+    answer: F,
+) -> Answer
+where
+    S: Copy + Into<Admission<'s>>,
+    T: Signed,
+    F: FnOnce(S, T, Sender) -> Fut,
+    Fut: std::future::Future<Output = Result<Answer, Error>>,
+{
     if let Some(answer) = preflight(settings, method, body) {
-        return Ok(Err(answer));
+        return answer;
     }
     let message: T = match read(body) {
         Ok(message) => message,
-        Err(answer) => return Ok(Err(answer)),
+        Err(answer) => return answer,
     };
     if T::AGENCIES_ONLY && message.head().agency.is_none() {
-        return Ok(Err(unauthenticated(
-            "only a registered agency sends this message",
-        )));
+        return unauthenticated("only a registered agency sends this message");
     }
     if T::PARTNERS_ONLY && message.head().agency.is_some() {
-        return Ok(Err(unauthenticated("only a partner MA sends this message")));
+        return unauthenticated("only a partner MA sends this message");
     }
-    match admit(services.into(), settings, header, body, message.head()).await? {
-        Ok(sender) => Ok(Ok((message, sender))),
-        Err(answer) => Ok(Err(answer)),
-    }
+    let outcome = match admit(services.into(), settings, header, body, message.head()).await {
+        Ok(Ok(sender)) => answer(services, message, sender).await,
+        Ok(Err(refusal)) => Ok(refusal),
+        Err(error) => Err(error),
+    };
+    outcome.unwrap_or_else(|error| {
+        tracing::warn!(error = %error, endpoint = what, "answering 503 so the sender retries");
+        refuse(
+            RefusalCode::Unavailable,
+            "the receiver could not answer now; retry later",
+            None,
+        )
+    })
 }
 
 /// Authenticates and checks the common fields; `Err` is the answer to give.
@@ -395,33 +414,23 @@ pub async fn receive_use(
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Answer {
-    match receive_use_inner(services, settings, method, header, body).await {
-        Ok(answer) => answer,
-        Err(error) => unavailable(&error),
-    }
-}
-
-fn unavailable(error: &Error) -> Answer {
-    tracing::warn!(error = %error, "use message failed: answering 503 so the sender retries");
-    refuse(
-        RefusalCode::Unavailable,
-        "the receiver could not record the message; retry later",
-        None,
+    signed_endpoint(
+        "uses",
+        services,
+        settings,
+        (method, header, body),
+        |services, message: UseMessage, sender| use_answer(services, settings, message, sender),
     )
+    .await
 }
 
-async fn receive_use_inner(
+/// Answers an admitted `uses` message from `sender`.
+async fn use_answer(
     services: UseReceiveServices<'_>,
     settings: &ReceiveSettings,
-    method: &str,
-    header: &(dyn Fn(&str) -> Option<String> + Sync),
-    body: &[u8],
+    message: UseMessage,
+    sender: Sender,
 ) -> Result<Answer, Error> {
-    let (message, sender) =
-        match receive_signed::<UseMessage>(services, settings, method, header, body).await? {
-            Ok(admitted) => admitted,
-            Err(answer) => return Ok(answer),
-        };
     let message_id = Some(message.message_id.as_str());
     // Authorisation: a party reports its own border's uses; a partner only of our permits.
     if message.used.reporter() != Some(sender.country()) {
@@ -530,24 +539,25 @@ pub async fn receive_verify(
     header: &(dyn Fn(&str) -> Option<String> + Sync),
     body: &[u8],
 ) -> Answer {
-    match receive_verify_inner(services, settings, method, header, body).await {
-        Ok(answer) => answer,
-        Err(error) => unavailable(&error),
-    }
+    signed_endpoint(
+        "verify",
+        services,
+        settings,
+        (method, header, body),
+        |services, message: VerifyMessage, sender| {
+            verify_answer(services, settings, message, sender)
+        },
+    )
+    .await
 }
 
-async fn receive_verify_inner(
+/// Answers an admitted `verify` message from `sender`.
+async fn verify_answer(
     services: UseReceiveServices<'_>,
     settings: &ReceiveSettings,
-    method: &str,
-    header: &(dyn Fn(&str) -> Option<String> + Sync),
-    body: &[u8],
+    message: VerifyMessage,
+    sender: Sender,
 ) -> Result<Answer, Error> {
-    let (message, sender) =
-        match receive_signed::<VerifyMessage>(services, settings, method, header, body).await? {
-            Ok(admitted) => admitted,
-            Err(answer) => return Ok(answer),
-        };
     let (Ok(issuer), number) = (
         message.permit.issuer.trim().parse::<CountryCode>(),
         message.permit.number.trim(),
@@ -689,9 +699,10 @@ mod tests {
     use ecites_domain::Finding;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A ledger without uses that counts what it is asked to record.
+    /// A ledger without uses that counts what it is asked to record; `.1`: its writes fail
+    /// transiently (throttled).
     #[derive(Default)]
-    struct CountingUses(AtomicUsize);
+    struct CountingUses(AtomicUsize, bool);
 
     #[async_trait]
     impl UseLedger for CountingUses {
@@ -700,6 +711,12 @@ mod tests {
         }
         async fn record_use(&self, new: &NewUse) -> Result<UseRecorded, Error> {
             self.0.fetch_add(1, Ordering::SeqCst);
+            if self.1 {
+                return Err(Error::transient(
+                    "dynamodb:TransactWriteItems",
+                    "ThrottlingException",
+                ));
+            }
             NoUses.record_use(new).await
         }
         async fn uses_rechecked(&self, id: &PermitId, at: DateTime<Utc>) -> Result<(), Error> {
@@ -920,5 +937,27 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// A genuine use whose recording fails transiently (our ledger throttled) is answered 503
+    /// `UNAVAILABLE`, so the sender retries it; it is not refused for good, and the failure's
+    /// text is not shown to the sender.
+    #[tokio::test]
+    async fn a_use_our_ledger_cannot_record_now_is_answered_503_so_the_sender_retries() {
+        let mut w = world();
+        w.uses = CountingUses(AtomicUsize::new(0), true);
+        let (body, headers) = build_use_message(
+            "XB",
+            "XA",
+            &import_confirmation("XB"),
+            "m-throttled",
+            &w.key,
+            w.clock.0,
+        );
+        let (status, answer) = post(&w, false, &body, &headers).await;
+        assert_eq!(status, 503, "{answer}");
+        assert!(answer.contains("UNAVAILABLE"), "{answer}");
+        assert!(!answer.contains("Throttling"), "{answer}");
+        assert_eq!(w.uses.0.load(Ordering::SeqCst), 1, "the write was tried");
     }
 }
