@@ -2,8 +2,9 @@
 # Builds one Lambda zip per function crate under functions/ with cargo lambda (release), then
 # prints each zip's path and size. Called by `make package`; cargo-lambda and zig must be on PATH.
 #
-# arm64 (Graviton) when the rustup toolchain has the aarch64-unknown-linux-gnu std, else x86_64:
-# deploy with the template's Architecture parameter set to what this prints.
+# ARCH=arm64|x86_64|host; unset, arm64 (Graviton) when the rustup toolchain has the
+# aarch64-unknown-linux-gnu std, else x86_64: deploy with the template's Architecture parameter
+# set to what this prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
@@ -44,14 +45,37 @@ if [ ${#bins[@]} -eq 0 ]; then
   exit 0
 fi
 
-if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
-  arch_flag=--arm64
-  architecture=arm64
-else
-  arch_flag=--x86-64
-  architecture=x86_64
-  echo "package: the aarch64-unknown-linux-gnu std is not installed (rustup target add aarch64-unknown-linux-gnu); building x86_64"
+# ARCH: arm64 or x86_64 (the template's Architecture values), or host (this machine's, which is
+# what the smoke test and bench-functions need: they run the bootstraps here). Unset: arm64 when
+# the rustup toolchain has the aarch64 std, else x86_64.
+has_aarch64_std() { rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; }
+architecture=${ARCH:-}
+if [ "$architecture" = host ]; then
+  case "$(uname -m)" in
+    x86_64 | amd64) architecture=x86_64 ;;
+    aarch64 | arm64) architecture=arm64 ;;
+    *) echo "package: ARCH=host: no Lambda architecture for this machine ($(uname -m))" >&2; exit 2 ;;
+  esac
 fi
+if [ -z "$architecture" ]; then
+  if has_aarch64_std; then
+    architecture=arm64
+  else
+    architecture=x86_64
+    echo "package: the aarch64-unknown-linux-gnu std is not installed (rustup target add aarch64-unknown-linux-gnu); building x86_64"
+  fi
+fi
+case "$architecture" in
+  arm64)
+    arch_flag=--arm64
+    if [ "$(uname -m)" != aarch64 ] && ! has_aarch64_std; then
+      echo "package: ARCH=arm64 needs the aarch64 std: rustup target add aarch64-unknown-linux-gnu" >&2
+      exit 2
+    fi
+    ;;
+  x86_64) arch_flag=--x86-64 ;;
+  *) echo "package: ARCH=$architecture: give arm64, x86_64 or host" >&2; exit 2 ;;
+esac
 
 echo "package: cargo lambda build --release $arch_flag --output-format zip ${packages[*]}"
 "$CARGO" lambda build --release "$arch_flag" --output-format zip "${packages[@]}"
