@@ -24,7 +24,7 @@ CFN_LINT := $(VENV_CFN)/bin/cfn-lint
 CHECKOV := $(VENV_CHECKOV)/bin/checkov
 CARGO_LAMBDA := $(VENV_LAMBDA)/bin/cargo-lambda
 
-.PHONY: lint-infra lint-cfn lint-checkov package package-host smoke bench-functions deploy env clean-infra
+.PHONY: lint-infra lint-cfn lint-checkov package package-to-run smoke bench-functions deploy env clean-infra
 
 $(CFN_LINT):
 	$(PYTHON) -m venv $(VENV_CFN)
@@ -53,19 +53,21 @@ lint-checkov: $(CHECKOV)
 # Discovers the crates under functions/ (scripts/package-lambdas.sh); ARCH=arm64|x86_64|host,
 # by default arm64 when the rustup toolchain has the aarch64 std, else x86_64; prints each zip's
 # size. The smoke test and bench-functions run the bootstraps on this machine, so they package
-# for it (ARCH=host) whatever std is installed.
+# for it (ARCH=host) whatever std is installed, unless ARCH is given: `make smoke ARCH=arm64`
+# on x86_64 runs the arm64 zips under qemu-user (tools/local/src/packaged/mod.rs, `launcher`;
+# it proves they start and answer, its timings are the emulator's).
 package: $(CARGO_LAMBDA) ## Build one release Lambda zip per crate under functions/ (target/lambda/<bin>/bootstrap.zip; ARCH=arm64|x86_64|host)
 	PATH="$(abspath $(VENV_LAMBDA))/bin:$$PATH" CARGO="$(CARGO)" PYTHON="$(PYTHON)" ARCH="$(ARCH)" scripts/package-lambdas.sh
 
-package-host:
-	@$(MAKE) --no-print-directory package ARCH=host
+package-to-run:
+	@$(MAKE) --no-print-directory package ARCH=$(or $(ARCH),host)
 
 # The packaged bootstraps, each against a loopback Lambda Runtime API with the environment the
 # template gives it, carry permits through the whole exchange on moto (tools/local/src/packaged/smoke.rs).
-smoke: package-host $(MOTO_SERVER) ## Smoke test: start each packaged Lambda zip against a local Runtime API and moto, run the whole flow
+smoke: package-to-run $(MOTO_SERVER) ## Smoke test: start each packaged Lambda zip against a local Runtime API and moto, run the whole flow
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error $(CARGO) run --quiet -p ecites-local -- smoke | grep -v '^{"'
 
-bench-functions: package-host $(MOTO_SERVER) ## Each packaged function's cold start, peak memory on full batches, zip size, against the goals
+bench-functions: package-to-run $(MOTO_SERVER) ## Each packaged function's cold start, peak memory on full batches, zip size, against the goals
 	@set -o pipefail; ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) RUST_LOG=error $(CARGO) run --quiet -p ecites-local -- bench-functions --permits $(or $(PERMITS),50) | grep -v '^{"'
 
 bench: bench-functions

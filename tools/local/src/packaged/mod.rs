@@ -68,6 +68,78 @@ pub fn unpack(package: &Package, into: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// The machine an ELF executable is built for (`x86_64` or `aarch64`, Rust's
+/// `std::env::consts::ARCH` names), from its header's `e_machine`. Errors: not an ELF file, or
+/// a machine Lambda does not run.
+pub fn elf_machine(header: &[u8]) -> anyhow::Result<&'static str> {
+    if header.len() < 20 || &header[..4] != b"\x7fELF" {
+        bail!("not an ELF executable");
+    }
+    // e_machine: bytes 18..20, in the file's byte order (EI_DATA, byte 5: 1 little-endian).
+    let machine = match header[5] {
+        1 => u16::from_le_bytes([header[18], header[19]]),
+        _ => u16::from_be_bytes([header[18], header[19]]),
+    };
+    match machine {
+        0x3E => Ok("x86_64"),
+        0xB7 => Ok("aarch64"),
+        other => bail!("an ELF executable for machine {other:#x}, which Lambda does not run"),
+    }
+}
+
+/// The machine the package's `bootstrap` is built for ([`elf_machine`]), read from the zip.
+pub fn package_machine(package: &Package) -> anyhow::Result<&'static str> {
+    use std::io::Read as _;
+    let file =
+        File::open(&package.zip).with_context(|| format!("opening {}", package.zip.display()))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is not a zip", package.zip.display()))?;
+    let mut header = [0u8; 20];
+    archive
+        .by_name("bootstrap")
+        .with_context(|| format!("{} has no bootstrap", package.zip.display()))?
+        .read_exact(&mut header)?;
+    elf_machine(&header)
+}
+
+/// How this machine starts `bootstrap`: `None` directly (built for it); else the qemu-user
+/// command that emulates its machine with that machine's C library (`qemu-aarch64 -L
+/// /usr/aarch64-linux-gnu` for an arm64 zip on x86_64; Debian: `qemu-user` and
+/// `libc6-arm64-cross`). Emulated, a bootstrap proves it starts and answers; its timings and
+/// memory are the emulator's, not Lambda's. Errors: the emulator or the library is missing
+/// (the message says what to install, or to package with `ARCH=host`).
+pub fn launcher(bootstrap: &Path) -> anyhow::Result<Option<Vec<std::ffi::OsString>>> {
+    use std::io::Read as _;
+    let mut header = [0u8; 20];
+    File::open(bootstrap)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .with_context(|| format!("reading {}", bootstrap.display()))?;
+    let machine =
+        elf_machine(&header).with_context(|| format!("{} is not runnable", bootstrap.display()))?;
+    let host = std::env::consts::ARCH;
+    if machine == host {
+        return Ok(None);
+    }
+    let qemu = format!("qemu-{machine}");
+    let sysroot = PathBuf::from(format!("/usr/{machine}-linux-gnu"));
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(&qemu).is_file()));
+    if !on_path || !sysroot.is_dir() {
+        bail!(
+            "{} is built for {machine} and this machine is {host}: package for this machine \
+             (make package ARCH=host), or install {qemu} and the {machine} C library in {} \
+             (Debian: qemu-user, libc6-arm64-cross) to run it emulated",
+            bootstrap.display(),
+            sysroot.display()
+        );
+    }
+    Ok(Some(vec![
+        qemu.into(),
+        "-L".into(),
+        sysroot.into_os_string(),
+    ]))
+}
+
 /// A packaged function running as a process against its own Runtime API.
 pub struct RunningFunction {
     /// The binary's name.
@@ -97,7 +169,14 @@ impl RunningFunction {
         let log = task_root.join("output.log");
         let output = File::create(&log)?;
         let name = format!("ecites-local-{}", package.binary);
-        let mut command = Command::new(&bootstrap);
+        let mut command = match launcher(&bootstrap)? {
+            None => Command::new(&bootstrap),
+            Some(emulator) => {
+                let mut command = Command::new(&emulator[0]);
+                command.args(&emulator[1..]).arg(&bootstrap);
+                command
+            }
+        };
         command
             .env_clear()
             .current_dir(&task_root)
@@ -255,5 +334,60 @@ impl crate::emulation::front_door::FrontFunction for RunningFunction {
     ) -> Result<serde_json::Value, lambda_runtime::Error> {
         self.invoke(LambdaEvent::new(event, lambda_runtime::Context::default()))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(data: u8, machine: [u8; 2]) -> Vec<u8> {
+        let mut header = b"\x7fELF".to_vec();
+        header.extend([2, data, 1, 0]);
+        header.resize(18, 0);
+        header.extend(machine);
+        header
+    }
+
+    #[test]
+    fn an_elf_header_names_the_machine_the_bootstrap_is_built_for() {
+        assert_eq!(elf_machine(&header(1, [0x3E, 0])).unwrap(), "x86_64");
+        assert_eq!(elf_machine(&header(1, [0xB7, 0])).unwrap(), "aarch64");
+        assert_eq!(elf_machine(&header(2, [0, 0xB7])).unwrap(), "aarch64");
+        let riscv = elf_machine(&header(1, [0xF3, 0])).unwrap_err().to_string();
+        assert!(riscv.contains("0xf3"), "{riscv}");
+        let script = elf_machine(b"#!/bin/sh\nexec true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(script.contains("not an ELF"), "{script}");
+    }
+
+    #[test]
+    fn a_bootstrap_built_for_this_machine_starts_directly_and_another_one_needs_its_emulator() {
+        let dir = tempfile::tempdir().unwrap();
+        let (own, other) = match std::env::consts::ARCH {
+            "x86_64" => ([0x3E, 0], [0xB7, 0]),
+            _ => ([0xB7, 0], [0x3E, 0]),
+        };
+        let native = dir.path().join("native");
+        std::fs::write(&native, header(1, own)).unwrap();
+        assert!(launcher(&native).unwrap().is_none());
+        let foreign = dir.path().join("foreign");
+        std::fs::write(&foreign, header(1, other)).unwrap();
+        match launcher(&foreign) {
+            // This machine has qemu-user and the other machine's C library.
+            Ok(Some(command)) => {
+                assert!(
+                    command[0].to_string_lossy().starts_with("qemu-"),
+                    "{command:?}"
+                );
+                assert_eq!(command[1], "-L");
+            }
+            Ok(None) => panic!("a foreign bootstrap started directly"),
+            Err(error) => {
+                let error = format!("{error:#}");
+                assert!(error.contains("ARCH=host"), "{error}");
+            }
+        }
     }
 }

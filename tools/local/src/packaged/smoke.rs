@@ -125,6 +125,9 @@ pub struct SmokeReport {
     pub verified_webhooks: usize,
     /// Annual-report drafts the scheduled report function wrote (exporter and importer).
     pub report_drafts: usize,
+    /// The machine the zips are built for (`x86_64`, `aarch64`); when it is not this
+    /// machine's, they ran under qemu-user and the timings and memory are the emulator's.
+    pub machine: &'static str,
 }
 
 struct Stacks {
@@ -365,6 +368,7 @@ async fn cold_starts(
 
 /// Runs the flow on the packaged binaries and checks every hop.
 pub async fn run(options: &SmokeOptions) -> anyhow::Result<SmokeReport> {
+    let machine = super::package_machine(&package(&options.lambda_dir, BINARIES[0])?)?;
     let stacks = start_stacks(options).await?;
     let cold_starts = cold_starts(options, &stacks).await?;
     let running = start_functions(options, &stacks).await?;
@@ -416,6 +420,7 @@ pub async fn run(options: &SmokeOptions) -> anyhow::Result<SmokeReport> {
         customs_notifications,
         verified_webhooks,
         report_drafts,
+        machine,
     })
 }
 
@@ -897,6 +902,17 @@ pub fn render(report: &SmokeReport) -> String {
         PEAK_RSS_GOAL_KIB / 1024,
         ZIP_GOAL_BYTES / (1024 * 1024)
     );
+    if report.machine == std::env::consts::ARCH {
+        let _ = writeln!(out, "zips: {}, run on this machine", report.machine);
+    } else {
+        let _ = writeln!(
+            out,
+            "zips: {}, run under qemu-{} on this {} machine: they start and answer; the timings and memory above are the emulator's, not Lambda's",
+            report.machine,
+            report.machine,
+            std::env::consts::ARCH
+        );
+    }
     let _ = writeln!(
         out,
         "flow: {} delivered XA -> XB over TLS, {} received at XB, {} customs notifications, {} signed webhooks verified, {} annual-report drafts written by the schedule",
