@@ -334,3 +334,67 @@ async fn customs_is_told_of_a_cancellation_with_the_issuers_reason() {
         "summary of the cancelled version"
     );
 }
+
+/// The local stream mapping's limit is on being stuck, not on being slow: a handler that
+/// fails each record the first time it sees it (every batch fails, yet the shard moves on)
+/// and takes longer in all than the limit still drains the stream; a handler that fails the
+/// same record for ever is stopped at the limit with the shard, the record and how many times
+/// in a row it failed (what the 2,000-permit soak's timeout could not say).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_runner_stops_on_a_stuck_record_and_names_it_but_not_on_a_slow_backlog() {
+    use aws_lambda_events::event::dynamodb::Event;
+    use lambda_runtime::LambdaEvent;
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    let (local, notify) = start_notify().await;
+    for number in ["26XA0601", "26XA0602", "26XA0603"] {
+        issue(&local, number, "XB").await;
+    }
+    local.drain(DRAIN).await.unwrap();
+    let sequence = |record: &aws_lambda_events::event::dynamodb::EventRecord| {
+        record.change.sequence_number.clone()
+    };
+
+    // Slow and failing, but moving on: each record fails once, each call takes 300 ms.
+    let seen = Mutex::new(HashSet::new());
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let moving_on = |event: LambdaEvent<Event>| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let first_new = event
+            .payload
+            .records
+            .iter()
+            .filter_map(sequence)
+            .find(|s| seen.lock().unwrap().insert(s.clone()));
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, lambda_runtime::Error>(ecites_aws::batch::stream_response(first_new))
+        }
+    };
+    let started = std::time::Instant::now();
+    let limit = Duration::from_secs(1);
+    let drained = notify
+        .stream
+        .run_until_quiet(&moving_on, limit)
+        .await
+        .unwrap();
+    assert!(started.elapsed() > limit, "took {:?}", started.elapsed());
+    assert!(drained.failed_batches >= 3, "{drained:?}");
+    assert!(calls.into_inner() > 3);
+
+    // Stuck: the first record of each batch fails every time.
+    notify.stream.rewind();
+    let stuck = |event: LambdaEvent<Event>| {
+        let first = event.payload.records.first().and_then(sequence);
+        async move { Ok::<_, lambda_runtime::Error>(ecites_aws::batch::stream_response(first)) }
+    };
+    let error = notify
+        .stream
+        .run_until_quiet(&stuck, limit)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("stuck on shard"), "{error}");
+    assert!(error.contains("times in a row"), "{error}");
+}

@@ -35,6 +35,9 @@ pub struct StreamSource {
     /// Shard id -> the last sequence number handed to the handler (and not failed), to resume
     /// after it when an iterator is lost.
     last_sequence: Mutex<HashMap<String, String>>,
+    /// Shard id -> the record the handler last failed at and how many times in a row: what
+    /// a stream that is not quiet is stuck on.
+    failing: Mutex<HashMap<String, (String, u32)>>,
     /// Records per batch (Lambda's BatchSize).
     pub batch_size: i32,
     /// Hands each batch over out of order and twice (its records reversed, then the reversed
@@ -92,6 +95,7 @@ impl StreamSource {
             region: region.to_owned(),
             iterators: Mutex::new(HashMap::new()),
             last_sequence: Mutex::new(HashMap::new()),
+            failing: Mutex::new(HashMap::new()),
             batch_size: 100,
             disorder: false,
         })
@@ -105,6 +109,9 @@ impl StreamSource {
         }
         if let Ok(mut last) = self.last_sequence.lock() {
             last.clear();
+        }
+        if let Ok(mut failing) = self.failing.lock() {
+            failing.clear();
         }
     }
 
@@ -250,6 +257,15 @@ impl StreamSource {
                 };
                 if let Some(sequence) = failed {
                     outcome.failed_batches += 1;
+                    if let Ok(mut failing) = self.failing.lock() {
+                        let entry = failing
+                            .entry(shard.clone())
+                            .or_insert_with(|| (sequence.clone(), 0));
+                        if entry.0 != sequence {
+                            *entry = (sequence.clone(), 0);
+                        }
+                        entry.1 += 1;
+                    }
                     next = self
                         .iterator(&shard, ShardIteratorType::AtSequenceNumber, Some(&sequence))
                         .await?;
@@ -262,6 +278,9 @@ impl StreamSource {
                         .lock()
                         .map_err(|_| anyhow::anyhow!("sequence lock poisoned"))?
                         .insert(shard.clone(), last.to_owned());
+                    if let Ok(mut failing) = self.failing.lock() {
+                        failing.remove(&shard);
+                    }
                 }
             }
             self.iterators
@@ -272,7 +291,11 @@ impl StreamSource {
         Ok(outcome)
     }
 
-    /// Polls until a poll finds no new record (or `timeout` passes); returns the totals.
+    /// Polls until a poll finds no new record; returns the totals. `timeout` is how long the
+    /// stream may go without progress ([`StreamSource::checkpoints`]: a large backlog under
+    /// faults is slow, not stuck); past it, the error names each shard's record the handler keeps
+    /// failing at and how many times in a row, or says that none is failing (the handler is
+    /// slower than the limit).
     pub async fn run_until_quiet<F, Fut>(
         &self,
         handler: &F,
@@ -282,8 +305,10 @@ impl StreamSource {
         F: Fn(LambdaEvent<Event>) -> Fut,
         Fut: Future<Output = Result<DynamoDbEventResponse, lambda_runtime::Error>>,
     {
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let mut deadline = started + timeout;
         let mut total = StreamOutcome::default();
+        let mut checkpoints = self.checkpoints();
         while Instant::now() < deadline {
             let outcome = self.poll_once(handler).await?;
             total.records += outcome.records;
@@ -291,11 +316,55 @@ impl StreamSource {
             if outcome.records == 0 {
                 return Ok(total);
             }
+            let now = self.checkpoints();
+            if now != checkpoints {
+                checkpoints = now;
+                deadline = Instant::now() + timeout;
+            }
             if outcome.failed_batches > 0 {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
-        anyhow::bail!("the stream was not quiet after {timeout:?} ({total:?})")
+        let failing: Vec<String> = self
+            .failing
+            .lock()
+            .map(|failing| {
+                failing
+                    .iter()
+                    .map(|(shard, (sequence, times))| {
+                        format!(
+                            "shard {shard} at sequence {sequence}, failed {times} times in a row"
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        anyhow::bail!(
+            "the stream was not quiet: no shard moved on for {timeout:?} ({total:?} in {:?}); {}",
+            started.elapsed(),
+            if failing.is_empty() {
+                "no record is failing: the handler is slower than the limit".to_owned()
+            } else {
+                format!("stuck on {}", failing.join("; "))
+            }
+        )
+    }
+
+    /// Where each shard stands: the record it is failing at, else the last record it moved
+    /// past. A change is progress (a failure further on is progress too); the same failing
+    /// record again is not.
+    fn checkpoints(&self) -> HashMap<String, String> {
+        let mut at = self
+            .last_sequence
+            .lock()
+            .map(|last| last.clone())
+            .unwrap_or_default();
+        if let Ok(failing) = self.failing.lock() {
+            for (shard, (sequence, _)) in failing.iter() {
+                at.insert(shard.clone(), format!("failing at {sequence}"));
+            }
+        }
+        at
     }
 }
 
