@@ -226,6 +226,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 endpoint,
                 fault_rate,
                 seed,
+                progress: true,
                 ..ecites_local::soak::SoakOptions::new(permits)
             };
             let report = ecites_local::soak::run(&options).await?;

@@ -43,6 +43,9 @@ pub struct SoakOptions {
     pub flapping: bool,
     /// Kill the ingest runner and the forward runner once each in the middle of a batch.
     pub runner_kills: bool,
+    /// Print a line on standard error as each phase ends (`make soak` runs for an hour or
+    /// more; an operator should see it move).
+    pub progress: bool,
 }
 
 impl SoakOptions {
@@ -56,6 +59,22 @@ impl SoakOptions {
             seed: 20_261_130,
             flapping: true,
             runner_kills: true,
+            progress: false,
+        }
+    }
+}
+
+/// The soak's progress lines on standard error: `soak [m:ss] what`, the time since it started.
+struct Progress {
+    started: Instant,
+    on: bool,
+}
+
+impl Progress {
+    fn say(&self, what: impl std::fmt::Display) {
+        if self.on {
+            let seconds = self.started.elapsed().as_secs();
+            eprintln!("soak [{}:{:02}] {what}", seconds / 60, seconds % 60);
         }
     }
 }
@@ -358,21 +377,31 @@ where
 
 /// Runs every function of both MAs until quiet, replaying the DLQs as the runbook says, until
 /// a round finds nothing in them. Returns the messages replayed.
-async fn settle(xa: &Ma, xb: &Ma, told: [&Told; 2], limit: Duration) -> anyhow::Result<usize> {
+async fn settle(
+    xa: &Ma,
+    xb: &Ma,
+    told: [&Told; 2],
+    limit: Duration,
+    progress: &Progress,
+) -> anyhow::Result<usize> {
     let mut replayed = 0;
-    for _ in 0..4 {
+    for pass in 1..=4 {
         xa.local.drain(limit).await?;
         xb.local.drain(limit).await?;
+        progress.say(format_args!("pass {pass}: both ingest queues drained"));
         xa.forward_until_quiet(limit).await?;
         xb.forward_until_quiet(limit).await?;
+        progress.say(format_args!("pass {pass}: both delivery queues drained"));
         // Both forwards ran before the streams are read, so the notifications see XB's uses
         // recorded at XA by its receive function.
         for side in told {
             side.notify.run_stream(limit).await?;
         }
+        progress.say(format_args!("pass {pass}: both ledger streams notified"));
         for side in told {
             side.notify.run_webhooks(limit).await?;
         }
+        progress.say(format_args!("pass {pass}: both webhook queues drained"));
         let mut round = 0;
         for (ma, side) in [(xa, told[0]), (xb, told[1])] {
             let stack = &ma.local.stack;
@@ -395,8 +424,12 @@ async fn settle(xa: &Ma, xb: &Ma, told: [&Told; 2], limit: Duration) -> anyhow::
         }
         replayed += round;
         if round == 0 {
+            progress.say(format_args!("pass {pass}: every DLQ empty, quiet"));
             break;
         }
+        progress.say(format_args!(
+            "pass {pass}: {round} messages replayed from the DLQs"
+        ));
     }
     Ok(replayed)
 }
@@ -456,6 +489,10 @@ fn audit_inbox(
 /// Runs the soak.
 pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakReport> {
     let started = Instant::now();
+    let progress = Progress {
+        started,
+        on: options.progress,
+    };
     let limit = quiet(options.permits);
     let (xa, xb) = start_pair(PairOptions {
         endpoint: options.endpoint.clone(),
@@ -486,6 +523,11 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakReport> {
         options.flapping,
     )
     .await?;
+    progress.say(format_args!(
+        "XA and XB started, {} % of their AWS calls faulted (seed {})",
+        options.fault_rate * 100.0,
+        options.seed
+    ));
     if options.flapping {
         xb.server.set_mode(Mode::Flapping);
     }
@@ -545,6 +587,10 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakReport> {
             .await?;
     }
     report.invalid = invalid.len();
+    progress.say(format_args!(
+        "{} permits sent to XA's ingest, {} of them twice, and {} invalid files",
+        options.permits, report.duplicates, report.invalid
+    ));
 
     // A runner killed mid-batch: ingest's now, forward's once deliveries are queued.
     if options.runner_kills {
@@ -557,8 +603,13 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakReport> {
         if kill_mid_batch(&xa.forward_source, &forward, xa.local.proxy.as_ref()).await {
             report.runner_kills += 1;
         }
+        progress.say(format_args!(
+            "{} runners killed in the middle of a batch",
+            report.runner_kills
+        ));
     }
-    report.replayed += settle(&xa, &xb, [&at_xa, &at_xb], limit).await?;
+    report.replayed += settle(&xa, &xb, [&at_xa, &at_xb], limit, &progress).await?;
+    progress.say("issued permits settled; now re-issues, cancellations and import confirmations");
 
     // Later: re-issues and cancellations at XA, import confirmations by XB's customs.
     for (i, planned) in plans.iter().enumerate() {
@@ -594,10 +645,12 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakReport> {
             }
         }
     }
-    report.replayed += settle(&xa, &xb, [&at_xa, &at_xb], limit).await?;
+    report.replayed += settle(&xa, &xb, [&at_xa, &at_xb], limit, &progress).await?;
     xb.server.set_mode(Mode::Healthy);
 
+    progress.say("settled; auditing both ledgers, buckets, queues and inboxes");
     audit(&xa, &xb, [&at_xa, &at_xb], &plans, &invalid, &mut report).await?;
+    progress.say("audited");
     report.partner_faults = xb.server.faulted();
     for proxy in [&xa.local.proxy, &xb.local.proxy].into_iter().flatten() {
         for (kind, count) in proxy.faults_injected() {
