@@ -94,6 +94,8 @@ struct Summary {
     unchanged: u64,
     rejected: u64,
     unreadable: u64,
+    /// Written as toolkit v1 without values v1 has no element for.
+    lossy: u64,
 }
 
 /// How many files are read, converted and written in parallel before their results are
@@ -187,6 +189,12 @@ pub fn folder(input: &Path, output: &Path, from: &Reader, to: OutputFormat) -> u
         summary.unreadable,
         rejections_path.display()
     );
+    if summary.lossy > 0 {
+        eprintln!(
+            "{} permits written as toolkit v1 without values it has no element for (each named above)",
+            summary.lossy
+        );
+    }
     if summary.unreadable > 0 {
         EXIT_UNREADABLE
     } else if summary.rejected > 0 {
@@ -212,12 +220,14 @@ type Converted = Vec<Result<Vec<Prepared>, String>>;
 
 /// A permit of an input file, ready to be written or refused.
 enum Prepared {
-    /// Valid: its output folder (the issuer), its file name and its content.
+    /// Valid: its output folder (the issuer), its file name and its content; for toolkit v1,
+    /// the values it has no element for ([`xml::v1_losses`]).
     Write {
         issuer: String,
         name: String,
         content: String,
         label: String,
+        lost: Vec<String>,
     },
     Refused {
         label: String,
@@ -248,6 +258,18 @@ impl FolderRun<'_> {
                 }
             };
             for permit in permits {
+                if let Prepared::Write { lost, label, .. } = &permit {
+                    if !lost.is_empty() {
+                        self.summary.lossy += 1;
+                        let source = source();
+                        self.progress.suspend(|| {
+                            eprintln!(
+                                "{source}: {label}: toolkit v1 has no element for {}: not written",
+                                lost.join(", ")
+                            )
+                        });
+                    }
+                }
                 match self.finish(permit) {
                     Ok(Written::New) => self.summary.converted += 1,
                     Ok(Written::Unchanged) => self.summary.unchanged += 1,
@@ -272,6 +294,7 @@ impl FolderRun<'_> {
                 name,
                 content,
                 label,
+                ..
             } => (issuer, name, content, label),
         };
         let directory = self.output.join(&issuer);
@@ -368,6 +391,11 @@ fn prepare(
                 name,
                 content,
                 label: permit.label(),
+                lost: if to == OutputFormat::XmlV1 {
+                    xml::v1_losses(&permit.decoded.permit)
+                } else {
+                    Vec::new()
+                },
             },
             Err(reasons) => Prepared::Refused {
                 label: permit.label(),

@@ -128,6 +128,43 @@ fn convert_to_xml_v1_writes_a_cbfship_and_names_what_v1_cannot_carry() {
 }
 
 #[test]
+fn converting_a_folder_to_xml_v1_names_each_permit_whose_values_v1_cannot_carry() {
+    let input = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    // One permit with marks (v1 has no element for them), another without.
+    std::fs::copy(epix_sample(), input.path().join("marked.xml")).unwrap();
+    let plain = std::fs::read_to_string(epix_v1_sample())
+        .unwrap()
+        .replace(">XA000000<", ">XA000001<");
+    std::fs::write(input.path().join("plain.xml"), plain).unwrap();
+    let converted = ecites(&[
+        "convert",
+        "--to",
+        "xml-v1",
+        input.path().to_str().unwrap(),
+        "-o",
+        output.path().to_str().unwrap(),
+    ]);
+    let stderr = text(&converted.stderr);
+    assert_eq!(converted.status.code(), Some(0), "{stderr}");
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("toolkit v1 has no element for"))
+        .collect();
+    assert_eq!(named.len(), 1, "{stderr}");
+    assert!(
+        named[0].starts_with("marked.xml: ")
+            && named[0].contains("blocks[0].marks, blocks[1].marks: not written"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 permits written as toolkit v1 without values it has no element for"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 files: 2 permits converted"), "{stderr}");
+}
+
+#[test]
 fn convert_reads_the_epix_sample_with_both_blocks_and_their_references() {
     let output = ecites(&["convert", "--to", "json", epix_sample().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
