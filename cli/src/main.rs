@@ -120,7 +120,8 @@ enum Command {
     /// delivery. Needs ECITES_DELIVERIES_DLQ_URL besides the functions' environment. With
     /// --no-partner XC: send the deliveries recorded NO_PARTNER for XC, once XC is in the
     /// partner directory. With --failed XB: send again the deliveries to XB that ended FAILED
-    /// (a permanent refusal: never on the DLQ), once the cause is fixed. With
+    /// (a permanent refusal: never on the DLQ), once the cause is fixed. With --awaiting-pull
+    /// XB: send the deliveries XB never fetched while it pulled, now that it takes pushes. With
     /// --notify-failures: notify the ledger changes of the stream batches on the notify failure
     /// queue (within 24 hours: the stream keeps records no longer).
     Replay {
@@ -133,15 +134,20 @@ enum Command {
         /// Instead of the DLQ: the FAILED deliveries to this country (ISO 3166-1 alpha-2).
         #[arg(long, value_name = "COUNTRY", group = "ended")]
         failed: Option<String>,
-        /// With --no-partner or --failed: only deliveries that ended at or after this time
-        /// (RFC 3339, or a date for its first instant, UTC).
+        /// Instead of the DLQ: the deliveries still PENDING for this country from when it
+        /// pulled our permits, once it is a push partner (`partners add ... --delivery push`):
+        /// forward then sends them.
+        #[arg(long, value_name = "COUNTRY", group = "ended")]
+        awaiting_pull: Option<String>,
+        /// With --no-partner, --failed or --awaiting-pull: only deliveries that moved to that
+        /// state at or after this time (RFC 3339, or a date for its first instant, UTC).
         #[arg(long, value_name = "TIME", requires = "ended")]
         since: Option<String>,
         /// Instead of the DLQ: the notify failure queue (ECITES_NOTIFY_FAILURE_QUEUE_URL). Each
         /// message names a stream batch notify gave up on; its records are read again from the
         /// ledger's stream and notified, and the message is deleted once every record was.
         /// Needs ECITES_TOPIC_ARN and ECITES_WEBHOOK_QUEUE_URL too (or --stack).
-        #[arg(long, conflicts_with_all = ["no_partner", "failed", "since"])]
+        #[arg(long, conflicts_with_all = ["no_partner", "failed", "awaiting_pull", "since"])]
         notify_failures: bool,
     },
     /// Prove a deployed stack end to end with a staging partner: drop a synthetic test permit
@@ -381,22 +387,22 @@ fn main() -> ExitCode {
             limit,
             no_partner,
             failed,
+            awaiting_pull,
             since,
             notify_failures,
-        } => match (no_partner.as_deref(), failed.as_deref()) {
-            _ if notify_failures => run_async(replay::run_notify_failures(limit)),
-            (Some(country), _) => run_async(replay::run_ended(
-                replay::Ended::NoPartner(country),
-                since.as_deref(),
-                limit,
-            )),
-            (None, Some(country)) => run_async(replay::run_ended(
-                replay::Ended::Failed(country),
-                since.as_deref(),
-                limit,
-            )),
-            (None, None) => run_async(replay::run(limit)),
-        },
+        } => {
+            let which = match (&no_partner, &failed, &awaiting_pull) {
+                (Some(country), _, _) => Some(replay::Ended::NoPartner(country)),
+                (None, Some(country), _) => Some(replay::Ended::Failed(country)),
+                (None, None, Some(country)) => Some(replay::Ended::AwaitingPull(country)),
+                (None, None, None) => None,
+            };
+            match which {
+                _ if notify_failures => run_async(replay::run_notify_failures(limit)),
+                Some(which) => run_async(replay::run_ended(which, since.as_deref(), limit)),
+                None => run_async(replay::run(limit)),
+            }
+        }
         Command::Smoke {
             partner,
             receive,

@@ -27,8 +27,9 @@ pub enum PartnersCommand {
         /// it must be the card's).
         #[arg(required_unless_present = "card")]
         country: Option<String>,
-        /// Its receive endpoint (https://...).
-        #[arg(long, required_unless_present = "card", conflicts_with = "card")]
+        /// Its receive endpoint (https://...). Required, except for a partner that pulls our
+        /// permits (--delivery pull), which we never call: it may have none.
+        #[arg(long, conflicts_with = "card")]
         endpoint: Option<String>,
         /// Its Ed25519 public key, base64 (32 bytes). Not needed for an EPIX partner
         /// (--protocol epix-soap), which is known by its TLS client certificate.
@@ -295,7 +296,11 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                         p.accepted_document_types.join(",")
                     },
                     key_ids(p),
-                    p.endpoint,
+                    if p.endpoint.is_empty() {
+                        "(none: it pulls from us)"
+                    } else {
+                        &p.endpoint
+                    },
                     if p.public_key.is_none()
                         && p.rotation_keys.is_empty()
                         && p.protocol == Protocol::Ecites
@@ -409,7 +414,17 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     Some(key.to_owned())
                 }
             };
-            if !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
+            let pulls_from_us = delivery == ecites_exchange::directory::DeliveryMode::Pull
+                && protocol == Protocol::Ecites;
+            if endpoint.is_empty() && !pulls_from_us {
+                anyhow::bail!(
+                    "--endpoint is required (the partner's receive endpoint, https://...; only a partner that pulls our permits, --delivery pull, needs none)"
+                );
+            }
+            if !endpoint.is_empty()
+                && !endpoint.starts_with("https://")
+                && !endpoint.starts_with("http://127.0.0.1")
+            {
                 anyhow::bail!("--endpoint must be https:// (plain http only on 127.0.0.1)");
             }
             let country = country(&code)?;
@@ -467,6 +482,11 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
             println!(
                 "{code} saved in s3://{bucket}/{key} (warm functions see it within 5 minutes)"
             );
+            if endpoint.is_empty() {
+                println!(
+                    "{code} has no endpoint: it fetches our permits from our receive endpoint, but the uses of its permits that our customs record cannot be told to it until it has one"
+                );
+            }
         }
         PartnersCommand::AcceptKey {
             country: code,

@@ -105,6 +105,8 @@ pub enum Ended<'a> {
     NoPartner(&'a str),
     /// `--failed XB`: refused for good or out of retries.
     Failed(&'a str),
+    /// `--awaiting-pull XB`: PENDING, left for XB to fetch while it was a pull partner.
+    AwaitingPull(&'a str),
 }
 
 /// A time given on the command line: RFC 3339, or a date (its first instant, UTC).
@@ -145,6 +147,12 @@ pub async fn run_ended(
             "--failed",
             "that had failed",
         ),
+        Ended::AwaitingPull(country) => (
+            country,
+            ecites_exchange::ledger::DeliveryState::Pending,
+            "--awaiting-pull",
+            "that waited for it to fetch them",
+        ),
     };
     let recipient: ecites_domain::CountryCode =
         country.trim().to_ascii_uppercase().parse().map_err(|_| {
@@ -157,9 +165,20 @@ pub async fn run_ended(
         .clients();
     let directory =
         ecites_aws::s3::read_directory(&clients.s3, &config.bucket, &config.partners_key).await?;
-    if !directory.get(recipient).is_some_and(|p| p.active) {
+    let Some(partner) = directory.get(recipient).filter(|p| p.active) else {
         println!(
             "{recipient} is not an active partner in s3://{}/{}: add it first (ecites partners add)",
+            config.bucket, config.partners_key
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    if matches!(which, Ended::AwaitingPull(_))
+        && (partner.delivery == ecites_exchange::directory::DeliveryMode::Pull
+            || partner.protocol == ecites_exchange::directory::Protocol::EpixSoap
+            || partner.endpoint.is_empty())
+    {
+        println!(
+            "{recipient} still pulls our permits (or has no endpoint) in s3://{}/{}: forward would leave them waiting again; make it a push partner first (ecites partners add {recipient} --endpoint https://... --delivery push)",
             config.bucket, config.partners_key
         );
         return Ok(ExitCode::FAILURE);

@@ -1,7 +1,7 @@
 //! The operator commands as an operator runs them: the `ecites` binary with a deployment's
 //! environment, against two MAs (XA and XB) on the local AWS emulator, each with its receive
 //! function on a loopback Function URL. Covers `partners add|list|accept-key|retire-key`,
-//! `replay --no-partner`, `status` and `species import`.
+//! `replay --no-partner|--awaiting-pull`, `status` and `species import`.
 
 use chrono::Utc;
 use ecites_exchange::directory::DocumentFormat;
@@ -824,6 +824,93 @@ async fn partners_add_records_a_v1_document_format_lists_it_and_keeps_it_when_re
         "{}",
         stderr(&refused)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_partner_needs_no_endpoint_its_permit_waits_and_replay_awaiting_pull_sends_it_once_it_takes_pushes(
+) {
+    let (xa, xb) = pair().await;
+    let public_key = xb.key.public_key_base64();
+    let add = |extra: &[&str]| {
+        let mut args = vec!["partners", "add", "XB", "--public-key", &public_key];
+        args.extend_from_slice(extra);
+        ecites_as(&xa, &args)
+    };
+    // A partner we push to needs an endpoint.
+    let refused = add(&[]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--endpoint is required"),
+        "{}",
+        stderr(&refused)
+    );
+    // One that pulls our permits needs none, and is told what it cannot get.
+    let saved = succeeded(&add(&["--delivery", "pull"]));
+    assert!(saved.contains("XB has no endpoint"), "{saved}");
+    let entry = ecites_aws::s3::read_directory(
+        &xa.local.clients.s3,
+        &xa.local.stack.bucket,
+        &xa.local.stack.partners_key,
+    )
+    .await
+    .unwrap()
+    .get(ecites_local::country("XB"))
+    .cloned()
+    .unwrap();
+    assert_eq!(entry.endpoint, "");
+    assert_eq!(
+        entry.delivery,
+        ecites_exchange::directory::DeliveryMode::Pull
+    );
+    let listed = succeeded(&ecites_as(&xa, &["partners", "list"]));
+    assert!(listed.contains("(none: it pulls from us)"), "{listed}");
+    // A pull partner's endpoint, when given, is still checked.
+    let plain_http = add(&["--delivery", "pull", "--endpoint", "http://ma.xb.example/"]);
+    assert!(
+        stderr(&plain_http).contains("--endpoint must be https://"),
+        "{}",
+        stderr(&plain_http)
+    );
+
+    // Forward, reading the entry from the bucket, sends XB nothing and the delivery waits.
+    directory_cache_expires().await;
+    xa.drop_permit(
+        "26XA0990",
+        &fixtures::export_permit("26XA0990", "XA", "XB", 4),
+    )
+    .await
+    .unwrap();
+    xa.forward_until_quiet(Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(xb.server.requests(), 0, "nothing POSTed to a pull partner");
+    let shown = succeeded(&ecites_as(&xa, &["status", "XA", "26XA0990"]));
+    assert!(shown.contains("PENDING"), "{shown}");
+    assert!(shown.contains("waiting for XB to fetch it"), "{shown}");
+
+    // While XB still pulls, replaying what waits would only wait again: refused.
+    let still_pulls = ecites_as(&xa, &["replay", "--awaiting-pull", "XB"]);
+    assert_eq!(still_pulls.status.code(), Some(1));
+    assert!(
+        stdout(&still_pulls).contains("XB still pulls our permits"),
+        "{}",
+        stdout(&still_pulls)
+    );
+    // XB moves to push: what waited is queued once and delivered.
+    let endpoint = xb.server.url();
+    succeeded(&add(&["--endpoint", &endpoint, "--delivery", "push"]));
+    let queued = succeeded(&ecites_as(&xa, &["replay", "--awaiting-pull", "XB"]));
+    assert!(queued.contains("queued 1 deliveries to XB"), "{queued}");
+    directory_cache_expires().await;
+    xa.forward_until_quiet(Duration::from_secs(30))
+        .await
+        .unwrap();
+    let shown = succeeded(&ecites_as(&xa, &["status", "XA", "26XA0990"]));
+    assert!(shown.contains("DELIVERED"), "{shown}");
+    assert_eq!(xb.server.requests(), 1, "sent once");
+    // Nothing waits any more: a second replay queues nothing.
+    let again = succeeded(&ecites_as(&xa, &["replay", "--awaiting-pull", "XB"]));
+    assert!(again.contains("queued 0 deliveries to XB"), "{again}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

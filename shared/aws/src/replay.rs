@@ -101,8 +101,9 @@ pub async fn replay_dlq(
     Ok(report)
 }
 
-/// Which ended deliveries to send again: to one recipient, in one end state (NO_PARTNER or
-/// FAILED), moved there at or after `since` when given.
+/// Which deliveries to send again: to one recipient, in one state (NO_PARTNER or FAILED, or
+/// PENDING for the ones a pull partner never fetched), moved there at or after `since` when
+/// given.
 #[derive(Clone, Copy, Debug)]
 pub struct EndedDeliveries {
     /// The recipient country.
@@ -116,6 +117,11 @@ pub struct EndedDeliveries {
 /// Reopens (PENDING, with an audit row) and queues, exactly as ingest queues them, up to `limit`
 /// of the deliveries `which` selects. A delivery someone else reopened meanwhile is counted as
 /// discarded and not sent twice.
+///
+/// PENDING deliveries (a partner that pulled and now takes pushes: forward had deleted their
+/// messages, `docs/exchange.md` "Pull partners") are queued as they are, with no state to
+/// reopen: forward sends one only while it is still PENDING, so a copy queued twice, or one the
+/// partner fetched meanwhile, is dropped as already done.
 pub async fn requeue_ended(
     sqs: &aws_sdk_sqs::Client,
     store: &DynamoLedger,
@@ -130,9 +136,10 @@ pub async fn requeue_ended(
         .deliveries_in_state(which.recipient, which.state, which.since, bucket, limit)
         .await?;
     for delivery in ended {
-        if !store
-            .reopen_ended(&delivery, chrono::Utc::now(), which.state)
-            .await?
+        if which.state != DeliveryState::Pending
+            && !store
+                .reopen_ended(&delivery, chrono::Utc::now(), which.state)
+                .await?
         {
             report.discarded += 1;
             continue;

@@ -568,6 +568,15 @@ pub async fn forward_delivery(
         Err(reason) => return failed(reason).await,
     };
     let soap = protocol == Protocol::EpixSoap;
+    if endpoint.is_empty() {
+        // A partner that pulls our permits may have no endpoint; a use of its permit is the
+        // one thing we would still POST to it.
+        return failed(format!(
+            "{recipient} has no endpoint in the partner directory (a partner that pulls our permits may have none), so nothing can be sent to it: add one with `ecites partners add {recipient} --delivery pull --endpoint https://...`, then `ecites replay --failed {recipient}`",
+            recipient = message.recipient
+        ))
+        .await;
+    }
     if !endpoint_allowed(&endpoint) {
         return failed(format!(
             "endpoint {endpoint:?} is not https:// (plain http only on loopback)"
@@ -1017,6 +1026,31 @@ mod tests {
         assert!(matches!(run(&f, 1).await, ForwardOutcome::AwaitingPull));
         assert!(f.http.posts().is_empty());
         assert_eq!(f.tracker.state(), Some(DeliveryState::Pending));
+    }
+
+    #[tokio::test]
+    async fn a_pull_partner_without_an_endpoint_waits_for_its_permits_and_a_use_fails_saying_why() {
+        let pulling = || {
+            let mut entry = Partner::new("XB".parse().unwrap(), "");
+            entry.delivery = crate::directory::DeliveryMode::Pull;
+            MemoryDirectory::of([entry])
+        };
+        let mut f = fakes(Ok(reply(200, "{}")));
+        f.partners = pulling();
+        assert!(matches!(run(&f, 1).await, ForwardOutcome::AwaitingPull));
+        assert_eq!(f.tracker.state(), Some(DeliveryState::Pending));
+
+        let mut f = fakes(Ok(reply(200, "{}")));
+        f.partners = pulling();
+        let outcome = run_message(&f, &confirmation_to_xa("3"), 1).await;
+        assert!(
+            matches!(outcome, ForwardOutcome::Failed { exhausted: false, ref reason }
+                if reason.contains("XB has no endpoint in the partner directory")
+                    && reason.contains("--endpoint")),
+            "{outcome:?}"
+        );
+        assert!(f.http.posts().is_empty());
+        assert_eq!(f.tracker.state(), Some(DeliveryState::Failed));
     }
 
     #[tokio::test]
