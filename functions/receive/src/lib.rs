@@ -69,18 +69,6 @@ impl EpixPull {
         }
     }
 
-    /// With an HTTP client already made (tests pointing it at loopback partners).
-    pub fn with_transport(
-        transport: ecites_aws::http::HyperTransport,
-        certificates: Option<ecites_aws::client_certificates::SecretClientCertificates>,
-    ) -> Self {
-        EpixPull {
-            transport: tokio::sync::OnceCell::new_with(Some(transport)),
-            timeout: ecites_exchange::epix::DEFAULT_TIMEOUT,
-            certificates,
-        }
-    }
-
     /// The HTTP client, made on the first call. Errors: the TLS set-up failing
     /// ([`ecites_exchange::http::HttpError::Setup`]); the next call tries again.
     async fn transport(
