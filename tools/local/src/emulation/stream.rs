@@ -340,8 +340,11 @@ impl StreamSource {
             })
             .unwrap_or_default();
         anyhow::bail!(
-            "the stream was not quiet: no shard moved on for {timeout:?} ({total:?} in {:?}); {}",
-            started.elapsed(),
+            "the stream was not quiet: no shard moved on for {} s ({} records handed over, {} batches failed, in {} s); {}",
+            timeout.as_secs(),
+            total.records,
+            total.failed_batches,
+            started.elapsed().as_secs(),
             if failing.is_empty() {
                 "no record is failing: the handler is slower than the limit".to_owned()
             } else {
