@@ -173,9 +173,7 @@ pub async fn run_ended(
         return Ok(ExitCode::FAILURE);
     };
     if matches!(which, Ended::AwaitingPull(_))
-        && (partner.delivery == ecites_exchange::directory::DeliveryMode::Pull
-            || partner.protocol == ecites_exchange::directory::Protocol::EpixSoap
-            || partner.endpoint.is_empty())
+        && (partner.pulls_our_permits() || partner.endpoint.is_empty())
     {
         println!(
             "{recipient} still pulls our permits (or has no endpoint) in s3://{}/{}: forward would leave them waiting again; make it a push partner first (ecites partners add {recipient} --endpoint https://... --delivery push)",

@@ -4,7 +4,7 @@
 //! `replay --no-partner|--awaiting-pull`, `status` and `species import`.
 
 use chrono::Utc;
-use ecites_exchange::directory::DocumentFormat;
+use ecites_exchange::directory::{DocumentFormat, Partner};
 use ecites_exchange::forward::build_message;
 use ecites_exchange::http::HttpTransport as _;
 use ecites_exchange::ledger::DeliveryKind;
@@ -90,6 +90,20 @@ async fn send_signed(xb: &Ma, number: &str, key: &SigningIdentity) -> (u16, Stri
         reply.status,
         String::from_utf8_lossy(&reply.body).into_owned(),
     )
+}
+
+/// `country`'s entry in `ma`'s partner directory, as `ecites partners add` saved it.
+async fn directory_entry(ma: &Ma, country: &str) -> Partner {
+    ecites_aws::s3::read_directory(
+        &ma.local.clients.s3,
+        &ma.local.stack.bucket,
+        &ma.local.stack.partners_key,
+    )
+    .await
+    .expect("the directory reads")
+    .get(ecites_local::country(country))
+    .cloned()
+    .expect("the entry is in the directory")
 }
 
 /// Lets XB's warm receive function reload its directory (its cache lives 200 ms in tests).
@@ -791,18 +805,7 @@ async fn partners_add_records_a_v1_document_format_lists_it_and_keeps_it_when_re
         args.extend_from_slice(extra);
         ecites_as(&xa, &args)
     };
-    let format = || async {
-        ecites_aws::s3::read_directory(
-            &xa.local.clients.s3,
-            &xa.local.stack.bucket,
-            &xa.local.stack.partners_key,
-        )
-        .await
-        .unwrap()
-        .get(ecites_local::country("XB"))
-        .unwrap()
-        .document_format
-    };
+    let format = || async { directory_entry(&xa, "XB").await.document_format };
     succeeded(&add(&["--document-format", "v1"]));
     assert_eq!(format().await, DocumentFormat::V1);
     let listed = succeeded(&ecites_as(&xa, &["partners", "list"]));
@@ -847,16 +850,7 @@ async fn a_pull_partner_needs_no_endpoint_its_permit_waits_and_replay_awaiting_p
     // One that pulls our permits needs none, and is told what it cannot get.
     let saved = succeeded(&add(&["--delivery", "pull"]));
     assert!(saved.contains("XB has no endpoint"), "{saved}");
-    let entry = ecites_aws::s3::read_directory(
-        &xa.local.clients.s3,
-        &xa.local.stack.bucket,
-        &xa.local.stack.partners_key,
-    )
-    .await
-    .unwrap()
-    .get(ecites_local::country("XB"))
-    .cloned()
-    .unwrap();
+    let entry = directory_entry(&xa, "XB").await;
     assert_eq!(entry.endpoint, "");
     assert_eq!(
         entry.delivery,
@@ -930,19 +924,7 @@ async fn partners_add_names_the_client_certificate_forward_presents_and_keeps_it
         args.extend_from_slice(extra);
         ecites_as(&xa, &args)
     };
-    let secret = || async {
-        ecites_aws::s3::read_directory(
-            &xa.local.clients.s3,
-            &xa.local.stack.bucket,
-            &xa.local.stack.partners_key,
-        )
-        .await
-        .unwrap()
-        .get(ecites_local::country("XB"))
-        .unwrap()
-        .client_certificate_secret
-        .clone()
-    };
+    let secret = || async { directory_entry(&xa, "XB").await.client_certificate_secret };
     add(&[
         "--client-certificate-secret",
         "ecites/client-certificates/xb",

@@ -258,6 +258,13 @@ impl Partner {
         }
     }
 
+    /// True when forward sends it none of our permits: it pulls them (`delivery: pull`), or it
+    /// is an EPIX partner, which is pull-only (`docs/exchange.md`, "Pull partners"). Uses of
+    /// its permits are still pushed to its endpoint.
+    pub fn pulls_our_permits(&self) -> bool {
+        self.delivery == DeliveryMode::Pull || self.protocol == Protocol::EpixSoap
+    }
+
     /// The public key (base64) to verify a message carrying `sent_key_id` with: the rotation
     /// key of that id, else the current key when its id matches or none is on record for it.
     pub fn key_for(&self, sent_key_id: Option<&str>) -> Result<&str, KeyChoiceError> {

@@ -497,9 +497,7 @@ async fn pulls(services: &ForwardServices<'_>, message: &DeliveryMessage) -> boo
     };
     matches!(
         services.partners.partner(country).await,
-        Ok(Some(partner)) if partner.active
-            && (partner.delivery == crate::directory::DeliveryMode::Pull
-                || partner.protocol == Protocol::EpixSoap)
+        Ok(Some(partner)) if partner.active && partner.pulls_our_permits()
     )
 }
 
