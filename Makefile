@@ -54,8 +54,9 @@ test: $(MOTO_SERVER) ## Run every test: unit, property, CLI, end-to-end on the l
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) $(CARGO) test --workspace
 	$(MAKE) --no-print-directory smoke
 
-lint: ## cargo fmt --check and clippy with warnings as errors
+lint: ## cargo fmt --check, clippy with warnings as errors, and every dependency's version pinned once in [workspace.dependencies]
 	$(CARGO) fmt --all -- --check
+	$(PYTHON) scripts/check-workspace-deps.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt: ## Format the code
