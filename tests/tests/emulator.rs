@@ -1,12 +1,15 @@
 //! The local emulator as the tests rely on it: moto started through `tools/local/moto_launcher.py`,
-//! whose table Query reads only the partition asked for (moto's own sorts and scans the whole
+//! whose table Query reads only the partition asked for and whose index Query keeps only the
+//! items of the index partition before moto sorts them (moto's own sorts and scans the whole
 //! table, which made the soak's notify drain time out on a ledger of 2,000 permits). These
 //! tests pin that a Query still answers as DynamoDB does: one partition, in range-key order
-//! either way, paged, with key and filter conditions, on tables with and without a range key.
+//! either way, paged, with key and filter conditions, on tables with and without a range key,
+//! and on global secondary indexes keyed by a string (sparse: an item without the key is not
+//! in the index) or by a number (`1` and `1.0` are one number).
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
-    ScalarAttributeType, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use ecites_local::{Local, LocalOptions};
@@ -221,4 +224,180 @@ async fn a_table_query_on_the_emulator_answers_one_partition_in_order_paged_and_
         .await
         .unwrap();
     assert_eq!(keys(one.items()), ["K1/"]);
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap()
+}
+
+fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(kind)
+        .build()
+        .unwrap()
+}
+
+fn index(name: &str, schema: Vec<KeySchemaElement>) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .set_key_schema(Some(schema))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_query_on_the_emulator_answers_one_index_partition_in_order_paged_and_filtered() {
+    let local = Local::start(LocalOptions::new("emulator-index-"))
+        .await
+        .expect("the local stack starts (is moto installed? make .venv/bin/moto_server)");
+    let client = &local.clients.dynamodb;
+    client
+        .create_table()
+        .table_name("indexed")
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range))
+        .attribute_definitions(attribute("PK", ScalarAttributeType::S))
+        .attribute_definitions(attribute("SK", ScalarAttributeType::S))
+        .attribute_definitions(attribute("G", ScalarAttributeType::S))
+        .attribute_definitions(attribute("GS", ScalarAttributeType::S))
+        .attribute_definitions(attribute("N", ScalarAttributeType::N))
+        .global_secondary_indexes(index(
+            "by_g",
+            vec![key("G", KeyType::Hash), key("GS", KeyType::Range)],
+        ))
+        .global_secondary_indexes(index("by_n", vec![key("N", KeyType::Hash)]))
+        .send()
+        .await
+        .expect("table created");
+    // Index partition G2 holds 30 items spread over the table's partitions, written out of
+    // order; G20 sorts right after it by name; every third item is outside the index (no G).
+    let mut items = Vec::new();
+    for i in (0..90).rev() {
+        let mut item = HashMap::from([
+            ("PK".to_owned(), s(&format!("P{}", i % 7))),
+            ("SK".to_owned(), s(&format!("S{i:03}"))),
+            ("even".to_owned(), AttributeValue::Bool(i % 2 == 0)),
+        ]);
+        match i % 3 {
+            0 => {
+                item.insert("G".to_owned(), s("G2"));
+                item.insert("GS".to_owned(), s(&format!("T{:03}", 89 - i)));
+            }
+            1 => {
+                item.insert("G".to_owned(), s("G20"));
+                item.insert("GS".to_owned(), s(&format!("T{i:03}")));
+            }
+            _ => {}
+        }
+        items.push(item);
+    }
+    // A number partition written two ways: DynamoDB takes 1 and 1.0 for one number.
+    for (sk, number) in [("N1", "1"), ("N2", "1.0"), ("N3", "2")] {
+        items.push(HashMap::from([
+            ("PK".to_owned(), s("numbers")),
+            ("SK".to_owned(), s(sk)),
+            ("N".to_owned(), AttributeValue::N(number.to_owned())),
+        ]));
+    }
+    put_all(client, "indexed", items).await;
+    let index_keys = |items: &[HashMap<String, AttributeValue>]| -> Vec<String> {
+        items
+            .iter()
+            .map(|item| {
+                let part = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                format!("{}/{}", part("G"), part("GS"))
+            })
+            .collect()
+    };
+
+    // The partition's name through an expression attribute name, as the ledger asks.
+    let query = || {
+        client
+            .query()
+            .table_name("indexed")
+            .index_name("by_g")
+            .key_condition_expression("#g = :g")
+            .expression_attribute_names("#g", "G")
+            .expression_attribute_values(":g", s("G2"))
+    };
+    let expected: Vec<String> = (0..30)
+        .map(|i| format!("G2/T{:03}", 89 - 3 * (29 - i)))
+        .collect();
+    let all = query().send().await.unwrap();
+    assert_eq!(index_keys(all.items()), expected);
+    let backwards = query().scan_index_forward(false).send().await.unwrap();
+    let reversed: Vec<String> = expected.iter().rev().cloned().collect();
+    assert_eq!(index_keys(backwards.items()), reversed);
+
+    let mut paged = Vec::new();
+    let mut start = None;
+    loop {
+        let page = query()
+            .limit(7)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        paged.extend(index_keys(page.items()));
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, expected);
+
+    let ranged = client
+        .query()
+        .table_name("indexed")
+        .index_name("by_g")
+        .key_condition_expression("G = :g AND GS >= :from")
+        .filter_expression("even = :yes")
+        .expression_attribute_values(":g", s("G2"))
+        .expression_attribute_values(":from", s("T080"))
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .send()
+        .await
+        .unwrap();
+    // GS T080, T083, T086, T089 are items 9, 6, 3, 0: the even ones are 6 and 0.
+    assert_eq!(index_keys(ranged.items()), ["G2/T083", "G2/T089"]);
+
+    let numbers = client
+        .query()
+        .table_name("indexed")
+        .index_name("by_n")
+        .key_condition_expression("N = :n")
+        .expression_attribute_values(":n", AttributeValue::N("1".to_owned()))
+        .send()
+        .await
+        .unwrap();
+    let mut found: Vec<String> = numbers
+        .items()
+        .iter()
+        .filter_map(|item| item.get("SK")?.as_s().ok().cloned())
+        .collect();
+    found.sort();
+    assert_eq!(found, ["N1", "N2"]);
+
+    let none = query()
+        .expression_attribute_values(":g", s("G3"))
+        .send()
+        .await
+        .unwrap();
+    assert!(none.items().is_empty());
 }

@@ -21,8 +21,12 @@
 # failed the same ten records at the head of a stream batch a hundred times each. DynamoDB
 # reads one partition. Here a table Query reads only its partition (moto's own `items`
 # dictionary, keyed by the hash key); moto's query code then filters, sorts by the range key,
-# pages and projects as before. Index queries and scans are left to moto.
+# pages and projects as before. moto keeps no index of a global secondary index: an index Query
+# sorted the whole table too, then compared every item's key through moto's value casts; here it
+# keeps the items of the index partition asked for, by their key strings, and moto sorts, pages
+# and projects only those. Scans are left to moto.
 import copy
+import inspect
 import sys
 import threading
 
@@ -118,6 +122,28 @@ _original_query = Table.query
 
 
 def _all_items(self):
+    index_partition = getattr(_partition, "index", None)
+    if index_partition is not None:
+        # An index query: moto checks every item against the index's key conditions and then
+        # sorts what is left by the index's keys (table keys included, so no two items tie):
+        # the order it reads them in is moot, and items outside the partition can be left out
+        # here, comparing the raw strings (moto's own comparison casts every value first).
+        (name, expected), *others = index_partition
+        items = []
+        for held in self.items.values():
+            for item in held.values() if self.range_key_attr else (held,):
+                value = item.attrs.get(name)
+                if value is None or value.value != expected or value.type != "S":
+                    continue
+                if others and not all(
+                    (other := item.attrs.get(attr)) is not None
+                    and other.type == "S"
+                    and other.value == wanted
+                    for attr, wanted in others
+                ):
+                    continue
+                items.append(item)
+        return items
     hash_key = getattr(_partition, "hash_key", None)
     if hash_key is None:
         return _original_all_items(self)
@@ -129,16 +155,33 @@ def _all_items(self):
     return [held]
 
 
-def _query(self, hash_key, *args, **kwargs):
-    # The eighth positional argument (after hash_key) is index_name, as moto's backend calls it.
-    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-    if index_name or hash_key is None:
-        return _original_query(self, hash_key, *args, **kwargs)
-    _partition.hash_key = hash_key
+_query_signature = inspect.signature(_original_query)
+if "index_name" not in _query_signature.parameters:
+    # A moto whose Table.query no longer names the index would make every index query read one
+    # partition of the base table: refuse to start rather than answer wrongly.
+    raise SystemExit(
+        "moto_launcher: this moto's Table.query has no index_name parameter; "
+        "update tools/local/moto_launcher.py for it"
+    )
+
+
+def _query(self, *args, **kwargs):
+    # Bound by name, so a moto that reorders Table.query's parameters still reads the right ones.
+    call = _query_signature.bind(self, *args, **kwargs)
+    hash_key = call.arguments.get("hash_key")
+    if call.arguments.get("index_name"):
+        conditions = call.arguments.get("hash_key_conditions") or []
+        # Only string partition keys are narrowed here (a number's text is not its value:
+        # "1" and "1.0" are one number); anything else is left to moto whole.
+        if conditions and all(value.type == "S" for _, value in conditions):
+            _partition.index = [(name, value.value) for name, value in conditions]
+    elif hash_key is not None:
+        _partition.hash_key = hash_key
     try:
-        return _original_query(self, hash_key, *args, **kwargs)
+        return _original_query(self, *args, **kwargs)
     finally:
         _partition.hash_key = None
+        _partition.index = None
 
 
 Table.all_items = _all_items
