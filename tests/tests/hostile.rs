@@ -366,8 +366,7 @@ async fn hostile_webhook_urls_are_refused_when_added_and_again_at_delivery() {
         },
         ..notify.config.clone()
     };
-    let webhooks =
-        ecites_notify::WebhookFunction::new(&config, &local.clients, &notify.clients).unwrap();
+    let webhooks = ecites_notify::WebhookFunction::new(&config, &local.clients, &notify.clients);
     notify
         .webhook_source
         .run_until_quiet(&|event| webhooks.handle(event), DRAIN)
@@ -401,7 +400,7 @@ async fn hostile_webhook_urls_are_refused_when_added_and_again_at_delivery() {
         ..notify.config.clone()
     };
     let webhooks =
-        ecites_notify::WebhookFunction::new(&production, &local.clients, &notify.clients).unwrap();
+        ecites_notify::WebhookFunction::new(&production, &local.clients, &notify.clients);
     notify
         .webhook_source
         .run_until_quiet(&|event| webhooks.handle(event), DRAIN)

@@ -117,6 +117,26 @@ async fn webhook_receives_only_its_events_signed_with_its_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_client_is_made_by_the_first_job_not_at_start() {
+    // Its TLS set-up (the native root certificates) is the largest part of a cold start (#20).
+    let (local, notify) = start_notify().await;
+    assert!(!notify.webhooks.client_made(), "made at start");
+    let receiver = WebhookReceiver::start(200).await.unwrap();
+    notify
+        .admin
+        .add(
+            webhook("hook-first", &receiver.url("/cites"), true),
+            Some(&Secret::new("first-job-secret")),
+        )
+        .await
+        .unwrap();
+    issue(&local, "26XA0203", "XB").await;
+    run_everything(&local, &notify).await;
+    assert!(notify.webhooks.client_made(), "not made by the job");
+    assert_eq!(receiver.received().len(), 1, "the job delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriber_that_is_down_gets_retries_then_the_dlq() {
     let (local, notify) = start_notify().await;
     let receiver = WebhookReceiver::start(503).await.unwrap();

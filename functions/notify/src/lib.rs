@@ -172,7 +172,10 @@ pub struct WebhookFunction {
     links: S3XmlLinks,
     registry: DynamoSubscriptions,
     secrets: SsmSecrets,
-    transport: HyperTransport,
+    /// The HTTP client, made by the first job (not at start: its TLS set-up with the native
+    /// root certificates is a cold start's largest cost).
+    transport: tokio::sync::OnceCell<HyperTransport>,
+    timeout: Duration,
     queue: SqsWebhookQueue,
     backoff: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -180,13 +183,9 @@ pub struct WebhookFunction {
 }
 
 impl WebhookFunction {
-    /// Wires the AWS implementations and the HTTP client.
-    pub fn new(
-        config: &NotifyConfig,
-        clients: &Clients,
-        notify: &NotifyClients,
-    ) -> Result<Self, ecites_exchange::Error> {
-        Ok(WebhookFunction {
+    /// Wires the AWS implementations; the HTTP client is made by the first job.
+    pub fn new(config: &NotifyConfig, clients: &Clients, notify: &NotifyClients) -> Self {
+        WebhookFunction {
             links: S3XmlLinks::new(clients.s3.clone()),
             registry: DynamoSubscriptions::new(
                 clients.dynamodb.clone(),
@@ -194,8 +193,8 @@ impl WebhookFunction {
                 Duration::ZERO,
             ),
             secrets: SsmSecrets::new(notify.ssm.clone()),
-            transport: HyperTransport::for_webhooks(config.webhook_timeout, config.webhook_policy)
-                .map_err(|e| e.into_error("webhook HTTP client"))?,
+            transport: tokio::sync::OnceCell::new(),
+            timeout: config.webhook_timeout,
             queue: SqsWebhookQueue::new(clients.sqs.clone(), &config.webhook_queue_url),
             backoff: RetryPolicy {
                 // The webhook queue's redrive policy counts the receives.
@@ -205,22 +204,42 @@ impl WebhookFunction {
             },
             clock: Arc::new(SystemClock),
             policy: config.webhook_policy,
-        })
+        }
+    }
+
+    /// Whether the HTTP client has been made: only a job makes it.
+    pub fn client_made(&self) -> bool {
+        self.transport.initialized()
+    }
+
+    /// The HTTP client, made on the first call. Errors: the TLS set-up failing (no root
+    /// certificates, [`ecites_exchange::http::HttpError::Setup`]); the next call tries again.
+    async fn transport(&self) -> Result<&HyperTransport, ecites_exchange::http::HttpError> {
+        self.transport
+            .get_or_try_init(|| async { HyperTransport::for_webhooks(self.timeout, self.policy) })
+            .await
     }
 
     /// Signs and POSTs one webhook job. A failure is retried after the backoff of
     /// [`RetryPolicy::delay`] (first `backoff`, doubled per receive, at most 15 min, with
     /// jitter), then the queue's redrive policy moves it to the DLQ.
     async fn record(&self, record: &SqsMessage) -> Handled {
+        let message_id = record.message_id.as_deref().unwrap_or("");
+        let transport = match self.transport().await {
+            Ok(transport) => transport,
+            Err(error) => {
+                let error = error.into_error("webhook HTTP client");
+                return self.failed(record, message_id, &error).await;
+            }
+        };
         let services = WebhookServices {
             links: Some(&self.links),
             registry: &self.registry,
             secrets: &self.secrets,
-            transport: &self.transport,
+            transport,
             clock: self.clock.as_ref(),
             policy: self.policy,
         };
-        let message_id = record.message_id.as_deref().unwrap_or("");
         let body = record.body.as_deref().unwrap_or("");
         match deliver_webhook(services, body).await {
             Ok(WebhookOutcome::Delivered { status }) => {
@@ -231,18 +250,27 @@ impl WebhookFunction {
                 tracing::info!(message_id = %message_id, "subscription removed: webhook dropped");
                 Handled::done().count("WebhooksUnsubscribed", 1.0)
             }
-            Err(error) => {
-                let receives = receive_count(record);
-                let delay = self.backoff.delay(receives, None);
-                tracing::warn!(message_id = %message_id, receives, retry_in_s = delay.as_secs(), error = %error, "webhook failed: retried later, then the DLQ");
-                if let Some(handle) = record.receipt_handle.as_deref() {
-                    if let Err(error) = self.queue.postpone(handle, delay).await {
-                        tracing::warn!(%error, "could not postpone the retry: the queue's visibility timeout applies");
-                    }
-                }
-                Handled::retry().count("WebhooksFailed", 1.0)
+            Err(error) => self.failed(record, message_id, &error).await,
+        }
+    }
+
+    /// A job that failed: retried after the backoff, then the queue's redrive policy moves it
+    /// to the DLQ.
+    async fn failed(
+        &self,
+        record: &SqsMessage,
+        message_id: &str,
+        error: &dyn std::fmt::Display,
+    ) -> Handled {
+        let receives = receive_count(record);
+        let delay = self.backoff.delay(receives, None);
+        tracing::warn!(message_id = %message_id, receives, retry_in_s = delay.as_secs(), error = %error, "webhook failed: retried later, then the DLQ");
+        if let Some(handle) = record.receipt_handle.as_deref() {
+            if let Err(error) = self.queue.postpone(handle, delay).await {
+                tracing::warn!(%error, "could not postpone the retry: the queue's visibility timeout applies");
             }
         }
+        Handled::retry().count("WebhooksFailed", 1.0)
     }
 
     /// Handles one batch of webhook jobs at the same time (at most [`DEFAULT_CONCURRENCY`]),

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let config = NotifyConfig::from_env()?;
     let aws = AwsConfig::load(ClientOptions::default()).await;
     let (clients, notify) = (aws.clients(), NotifyClients::from_aws(&aws));
-    let function = WebhookFunction::new(&config, &clients, &notify)?;
+    let function = WebhookFunction::new(&config, &clients, &notify);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
         function.handle(event)

@@ -207,7 +207,7 @@ impl HandRun {
             ingest: IngestFunction::new(&config, &clients),
             forward,
             notify: NotifyFunction::new(&notify_config, &clients, &notify_clients),
-            webhooks: WebhookFunction::new(&notify_config, &clients, &notify_clients)?,
+            webhooks: WebhookFunction::new(&notify_config, &clients, &notify_clients),
             ingest_source: EventSource::new(sqs.clone(), &ingest_queue, region).await?,
             deliveries_source: EventSource::new(sqs.clone(), &config.deliveries_queue_url, region)
                 .await?,

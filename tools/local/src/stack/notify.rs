@@ -107,7 +107,7 @@ impl LocalNotify {
             webhook_policy: ecites_exchange::notify::WebhookPolicy::local(),
         };
         let function = NotifyFunction::new(&config, &function_clients, &clients);
-        let webhooks = WebhookFunction::new(&config, &function_clients, &clients)?;
+        let webhooks = WebhookFunction::new(&config, &function_clients, &clients);
         let streams =
             crate::emulation::stream::streams_client(Some(&local.endpoint), REGION, true).await;
         let stream =
