@@ -310,8 +310,12 @@ fn check_payload_root(xml: &[u8], version: DocumentFormat) -> Result<(), String>
 
 /// Handles one inbound request. `header` looks a header up by lower-case name. `Err` is never
 /// returned for bad input: refusals are answers. Our own infrastructure failing transiently
-/// becomes a 503 answer (the sender retries); failing permanently (a dependency refusing the
-/// write for good) a 400 `NOT_STORABLE`, after removing what was stored for the message.
+/// becomes a 503 answer (the sender retries, under a new message id); failing permanently (a
+/// dependency refusing the write for good) a 400 `NOT_STORABLE`. Either way, what the message
+/// stored that the ledger cannot name is removed first: its objects until the ledger write is
+/// tried. A ledger write that failed transiently may still have been applied (its answer
+/// lost), so from then on the objects stay: the retry is then a duplicate, answered with the
+/// first tracking number, and its own objects go.
 pub async fn receive_message(
     services: ReceiveServices<'_>,
     settings: &ReceiveSettings,
@@ -324,6 +328,9 @@ pub async fn receive_message(
         Ok(answer) => answer,
         Err(error) if error.is_transient() => {
             tracing::warn!(error = %error, "receive failed: answering 503 so the sender retries");
+            // The retry comes under a new message id: what this one stored would be named by
+            // nothing in the ledger.
+            remove_unrecorded(&services, &stored).await;
             refuse(
                 RefusalCode::Unavailable,
                 "the receiver could not store the message; retry later",
@@ -334,16 +341,23 @@ pub async fn receive_message(
             tracing::warn!(error = %error, "receive failed for good: answering 400 NOT_STORABLE");
             // What this message stored (its own keys, named by its message id) goes: nothing
             // half-stored stays behind.
-            for key in &stored {
-                if let Err(e) = services.blobs.delete(key).await {
-                    tracing::warn!(key, error = %e, "could not remove a half-stored object");
-                }
-            }
+            remove_unrecorded(&services, &stored).await;
             refuse(
                 RefusalCode::NotStorable,
                 format!("the receiver cannot store this message: {error}"),
                 None,
             )
+        }
+    }
+}
+
+/// Removes the objects a failed message stored that no ledger record names (`stored`: its own
+/// keys, named by its message id, which no other message can claim). A removal that fails is
+/// logged; the object stays.
+async fn remove_unrecorded(services: &ReceiveServices<'_>, stored: &[String]) {
+    for key in stored {
+        if let Err(e) = services.blobs.delete(key).await {
+            tracing::warn!(key, error = %e, "could not remove an object no record names");
         }
     }
 }
@@ -614,7 +628,21 @@ async fn receive_inner(
             received_at: now,
             facts: Some(ecites_domain::usage::PermitFacts::of(&decoded.permit)),
         })
-        .await?;
+        .await;
+    let record = match record {
+        Ok(record) => record,
+        Err(error) if error.is_transient() => {
+            // Perhaps applied, its answer lost: the ledger may name the objects now.
+            stored.clear();
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if !record.duplicate {
+        // Named by the ledger (the new record, or the conflict's audit row): they stay whatever
+        // fails later.
+        stored.clear();
+    }
     if record.conflict {
         tracing::warn!(
             from = %from,
@@ -1317,6 +1345,63 @@ mod tests {
             "{refusal}"
         );
         assert!(w.blobs.objects().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_store_failing_transiently_is_a_503_and_leaves_nothing_for_the_retry_to_orphan() {
+        let mut w = world(false);
+        // The envelope is stored, the XML is not: S3 throttles `.xml` puts past the SDK's retries.
+        w.blobs = MemoryBlobs::new("b").refusing_puts(|key| {
+            key.ends_with("m1.xml")
+                .then(|| Error::transient("s3:PutObject", "503 Slow Down"))
+        });
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 503, "{refusal}");
+        assert!(
+            w.blobs.objects().is_empty(),
+            "the envelope of m1 stays named by nothing: {:?}",
+            w.blobs.objects().keys().collect::<Vec<_>>()
+        );
+        // The sender retries under a new message id: its two objects, nothing beside them.
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m2", &w.key, w.clock.0);
+        let (status, ack) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{ack}");
+        let mut keys: Vec<String> = w.blobs.objects().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                received_key("FR".parse().unwrap(), "24FR000123", "m2"),
+                received_xml_key("FR".parse().unwrap(), "24FR000123", "m2"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ledger_answer_lost_keeps_the_objects_it_may_name_and_the_retry_is_a_duplicate() {
+        let mut w = world(false);
+        w.inbound = MemoryInbound::losing_answers(1);
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m1", &w.key, w.clock.0);
+        let (status, refusal) = send(&w, &body, &headers).await;
+        assert_eq!(status, 503, "{refusal}");
+        // Recorded after all, naming m1's objects: they stay.
+        assert_eq!(w.inbound.received(), 1);
+        assert_eq!(w.blobs.objects().len(), 2);
+        let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m2", &w.key, w.clock.0);
+        let (status, ack) = send(&w, &body, &headers).await;
+        assert_eq!(status, 200, "{ack}");
+        assert_eq!(ack["duplicate"], true);
+        let mut keys: Vec<String> = w.blobs.objects().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                received_key("FR".parse().unwrap(), "24FR000123", "m1"),
+                received_xml_key("FR".parse().unwrap(), "24FR000123", "m1"),
+            ],
+            "the record's objects stay, the duplicate's go"
+        );
     }
 
     #[tokio::test]

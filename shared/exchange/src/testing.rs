@@ -350,9 +350,21 @@ impl DeliveryTracker for MemoryTracker {
 pub struct MemoryInbound {
     claims: Mutex<HashSet<String>>,
     records: Mutex<HashMap<String, (ReceivedRecord, String)>>,
+    /// How many more `record_received` calls apply the write and then fail transiently (a
+    /// lost answer).
+    answers_to_lose: Mutex<usize>,
 }
 
 impl MemoryInbound {
+    /// A ledger whose first `n` recordings are applied but answered with a transient error,
+    /// as when DynamoDB's answer is lost on the way back.
+    pub fn losing_answers(n: usize) -> Self {
+        MemoryInbound {
+            answers_to_lose: Mutex::new(n),
+            ..MemoryInbound::default()
+        }
+    }
+
     /// How many documents are on record.
     pub fn received(&self) -> usize {
         lock(&self.records).len()
@@ -392,6 +404,14 @@ impl InboundLedger for MemoryInbound {
             uses_waiting: false,
         };
         records.insert(key, (record.clone(), r.document_sha256.clone()));
+        let mut to_lose = lock(&self.answers_to_lose);
+        if *to_lose > 0 {
+            *to_lose -= 1;
+            return Err(Error::transient(
+                "dynamodb:TransactWriteItems",
+                "the answer was lost (the write was applied)",
+            ));
+        }
         Ok(record)
     }
 }
