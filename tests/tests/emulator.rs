@@ -7,6 +7,7 @@
 //! and on global secondary indexes keyed by a string (sparse: an item without the key is not
 //! in the index) or by a number (`1` and `1.0` are one number).
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
@@ -24,36 +25,12 @@ async fn create_table(client: &Client, name: &str, range: bool) {
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("PK")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("PK")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        );
+        .key_schema(key("PK", KeyType::Hash))
+        .attribute_definitions(attribute("PK", ScalarAttributeType::S));
     if range {
         request = request
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("SK")
-                    .key_type(KeyType::Range)
-                    .build()
-                    .unwrap(),
-            )
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("SK")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            );
+            .key_schema(key("SK", KeyType::Range))
+            .attribute_definitions(attribute("SK", ScalarAttributeType::S));
     }
     request.send().await.expect("table created");
 }
@@ -82,7 +59,8 @@ async fn put_all(client: &Client, table: &str, items: Vec<HashMap<String, Attrib
     }
 }
 
-fn keys(items: &[HashMap<String, AttributeValue>]) -> Vec<String> {
+/// Each item as `<hash>/<range>`, from the string attributes named `hash` and `range`.
+fn keys_by(items: &[HashMap<String, AttributeValue>], hash: &str, range: &str) -> Vec<String> {
     items
         .iter()
         .map(|item| {
@@ -92,9 +70,40 @@ fn keys(items: &[HashMap<String, AttributeValue>]) -> Vec<String> {
                     .cloned()
                     .unwrap_or_default()
             };
-            format!("{}/{}", part("PK"), part("SK"))
+            format!("{}/{}", part(hash), part(range))
         })
         .collect()
+}
+
+/// Each item as `<PK>/<SK>`.
+fn keys(items: &[HashMap<String, AttributeValue>]) -> Vec<String> {
+    keys_by(items, "PK", "SK")
+}
+
+/// Every page of `query` at `limit` items a page, each item as `listed` gives it, and how many
+/// pages it took (the last without a key to go on from).
+async fn all_pages(
+    query: impl Fn() -> QueryFluentBuilder,
+    limit: i32,
+    listed: impl Fn(&[HashMap<String, AttributeValue>]) -> Vec<String>,
+) -> (Vec<String>, usize) {
+    let mut found = Vec::new();
+    let mut start = None;
+    let mut pages = 0;
+    loop {
+        let page = query()
+            .limit(limit)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        found.extend(listed(page.items()));
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => return (found, pages),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,23 +147,7 @@ async fn a_table_query_on_the_emulator_answers_one_partition_in_order_paged_and_
     assert_eq!(keys(backwards.items()), reversed);
 
     // Paged by 15: three pages, the last without a key to go on from.
-    let mut paged = Vec::new();
-    let mut start = None;
-    let mut pages = 0;
-    loop {
-        let page = query()
-            .limit(15)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap();
-        pages += 1;
-        paged.extend(keys(page.items()));
-        match page.last_evaluated_key() {
-            Some(key) if !key.is_empty() => start = Some(key.clone()),
-            _ => break,
-        }
-    }
+    let (paged, pages) = all_pages(query, 15, keys).await;
     assert_eq!(paged, expected);
     assert!((3..=4).contains(&pages), "{pages} pages");
 
@@ -311,20 +304,7 @@ async fn an_index_query_on_the_emulator_answers_one_index_partition_in_order_pag
         ]));
     }
     put_all(client, "indexed", items).await;
-    let index_keys = |items: &[HashMap<String, AttributeValue>]| -> Vec<String> {
-        items
-            .iter()
-            .map(|item| {
-                let part = |name: &str| {
-                    item.get(name)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                format!("{}/{}", part("G"), part("GS"))
-            })
-            .collect()
-    };
+    let index_keys = |items: &[HashMap<String, AttributeValue>]| keys_by(items, "G", "GS");
 
     // The partition's name through an expression attribute name, as the ledger asks.
     let query = || {
@@ -345,21 +325,7 @@ async fn an_index_query_on_the_emulator_answers_one_index_partition_in_order_pag
     let reversed: Vec<String> = expected.iter().rev().cloned().collect();
     assert_eq!(index_keys(backwards.items()), reversed);
 
-    let mut paged = Vec::new();
-    let mut start = None;
-    loop {
-        let page = query()
-            .limit(7)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap();
-        paged.extend(index_keys(page.items()));
-        match page.last_evaluated_key() {
-            Some(key) if !key.is_empty() => start = Some(key.clone()),
-            _ => break,
-        }
-    }
+    let (paged, _) = all_pages(query, 7, index_keys).await;
     assert_eq!(paged, expected);
 
     let ranged = client

@@ -668,11 +668,7 @@ async fn receive_inner(
     // acknowledgement): the first message's objects stay on record, this one's go, so the
     // bucket holds what the ledger names and nothing beside it.
     if record.duplicate {
-        for key in stored.drain(..) {
-            if let Err(e) = services.blobs.delete(&key).await {
-                tracing::warn!(key, error = %e, "could not remove a duplicate's objects");
-            }
-        }
+        remove_unrecorded(&services, &std::mem::take(stored)).await;
     }
     // A permit replacing another of its issuer under a new number: the replaced one is marked
     // replaced here too (its issuer's cancellation follows), so a use of it is an alert.
@@ -1347,6 +1343,20 @@ mod tests {
         assert!(w.blobs.objects().is_empty());
     }
 
+    /// The keys in the bucket, in order.
+    fn stored_keys(w: &World) -> Vec<String> {
+        w.blobs.objects().into_keys().collect()
+    }
+
+    /// The envelope and XML keys of message `message_id` about the test permit, in order.
+    fn objects_of(message_id: &str) -> Vec<String> {
+        let from = "FR".parse().unwrap();
+        vec![
+            received_key(from, "24FR000123", message_id),
+            received_xml_key(from, "24FR000123", message_id),
+        ]
+    }
+
     #[tokio::test]
     async fn a_store_failing_transiently_is_a_503_and_leaves_nothing_for_the_retry_to_orphan() {
         let mut w = world(false);
@@ -1361,21 +1371,13 @@ mod tests {
         assert!(
             w.blobs.objects().is_empty(),
             "the envelope of m1 stays named by nothing: {:?}",
-            w.blobs.objects().keys().collect::<Vec<_>>()
+            stored_keys(&w)
         );
         // The sender retries under a new message id: its two objects, nothing beside them.
         let (body, headers) = build_message(&delivery("JP"), "E", &xml(), "m2", &w.key, w.clock.0);
         let (status, ack) = send(&w, &body, &headers).await;
         assert_eq!(status, 200, "{ack}");
-        let mut keys: Vec<String> = w.blobs.objects().keys().cloned().collect();
-        keys.sort();
-        assert_eq!(
-            keys,
-            [
-                received_key("FR".parse().unwrap(), "24FR000123", "m2"),
-                received_xml_key("FR".parse().unwrap(), "24FR000123", "m2"),
-            ]
-        );
+        assert_eq!(stored_keys(&w), objects_of("m2"));
     }
 
     #[tokio::test]
@@ -1392,14 +1394,9 @@ mod tests {
         let (status, ack) = send(&w, &body, &headers).await;
         assert_eq!(status, 200, "{ack}");
         assert_eq!(ack["duplicate"], true);
-        let mut keys: Vec<String> = w.blobs.objects().keys().cloned().collect();
-        keys.sort();
         assert_eq!(
-            keys,
-            [
-                received_key("FR".parse().unwrap(), "24FR000123", "m1"),
-                received_xml_key("FR".parse().unwrap(), "24FR000123", "m1"),
-            ],
+            stored_keys(&w),
+            objects_of("m1"),
             "the record's objects stay, the duplicate's go"
         );
     }
