@@ -18,6 +18,7 @@ mod species;
 mod stack;
 mod status;
 mod subscriptions;
+mod sweep;
 mod validate;
 mod verify;
 
@@ -102,6 +103,25 @@ enum Command {
         issuer: String,
         /// The permit number as issued.
         permit: String,
+    },
+    /// Remove the objects under received/ that no ledger record names: what a partner's
+    /// message stored when our ledger write timed out and was never applied (the partner's
+    /// retry, under a new message id, is the one on record). Only objects last written between
+    /// --within-days and --older-than ago, of permits the ledger knows, are looked at; the
+    /// rules are in docs/exchange.md. Reads the same environment as the functions
+    /// (ECITES_BUCKET, ECITES_TABLE, ...). Exit status: 0 swept, 1 some permit could not be
+    /// read or some object not removed (run it again), 2 nothing could be swept.
+    Sweep {
+        /// Leave objects younger than this many minutes (their message may still be running).
+        #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+        older_than: u32,
+        /// Leave objects older than this many days (at most 365: received records expire from
+        /// the ledger after the retention period, their objects stay).
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        within_days: u32,
+        /// Print what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Pull a permit from a partner that only offers EPIX Connect's SOAP interface (its
     /// directory entry: --protocol epix-soap) and record it as received (docs/epix.md).
@@ -378,6 +398,11 @@ fn main() -> ExitCode {
             EXIT_OK
         }
         Command::Status { issuer, permit } => run_async(status::run(&issuer, &permit)),
+        Command::Sweep {
+            older_than,
+            within_days,
+            dry_run,
+        } => run_async(sweep::run(older_than, within_days, dry_run)),
         Command::Fetch {
             issuer,
             permit,

@@ -1,7 +1,7 @@
 //! The operator commands as an operator runs them: the `ecites` binary with a deployment's
 //! environment, against two MAs (XA and XB) on the local AWS emulator, each with its receive
 //! function on a loopback Function URL. Covers `partners add|list|accept-key|retire-key`,
-//! `replay --no-partner|--awaiting-pull`, `status` and `species import`.
+//! `replay --no-partner|--awaiting-pull`, `status`, `species import` and `sweep`.
 
 use chrono::Utc;
 use ecites_exchange::directory::{DocumentFormat, Partner};
@@ -1019,5 +1019,125 @@ async fn fetch_pulls_a_permit_from_an_epix_partner_and_status_shows_it_received(
     assert!(
         history.contains("EPIX_FETCH_FAILED") && history.contains("CertificateNotFound"),
         "{history}"
+    );
+}
+
+/// The value of the sweep's table row that starts with `label`.
+fn sweep_row(printed: &str, label: &str) -> Option<usize> {
+    printed
+        .lines()
+        .find(|line| line.trim_start().starts_with(label))
+        .and_then(|line| line.split_whitespace().last()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_removes_only_received_objects_no_record_names_once_old_enough_and_a_dry_run_removes_nothing(
+) {
+    let (xa, xb) = pair().await;
+    // XA's permit reaches XB and is recorded: its envelope and XML are named by the record.
+    let (status, answer) = send_signed(&xb, "26XA0970", &xa.key).await;
+    assert_eq!(status, 200, "{answer}");
+    let recorded = [
+        "received/XA/26XA0970/26XA0970-XA-1.json",
+        "received/XA/26XA0970/26XA0970-XA-1.xml",
+    ];
+    // What a message leaves when its ledger write timed out and was never applied, a permit
+    // the ledger has never heard of, and an object receive never writes.
+    let orphaned = [
+        "received/XA/26XA0970/lost-answer.json",
+        "received/XA/26XA0970/lost-answer.xml",
+    ];
+    let unknown_permit = "received/XA/26XA0971/m1.json";
+    let foreign = "received/XA/README.txt";
+    for key in orphaned.iter().chain([&unknown_permit, &foreign]) {
+        xb.local.put_object(key, b"{}".to_vec()).await.unwrap();
+    }
+    let all: Vec<String> = {
+        let mut all: Vec<String> = recorded
+            .iter()
+            .chain(&orphaned)
+            .chain([&unknown_permit, &foreign])
+            .map(|k| k.to_string())
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(xb.local.list("received/").await.unwrap(), all);
+
+    // By default only objects an hour old are looked at: these were just written.
+    let young = succeeded(&ecites_as(&xb, &["sweep"]));
+    assert_eq!(
+        sweep_row(&young, "younger than the window"),
+        Some(5),
+        "{young}"
+    );
+    assert_eq!(
+        sweep_row(&young, "named by no record, removed"),
+        Some(0),
+        "{young}"
+    );
+    assert_eq!(xb.local.list("received/").await.unwrap(), all);
+
+    // A dry run names what it would remove and removes nothing.
+    let dry = succeeded(&ecites_as(
+        &xb,
+        &["sweep", "--older-than", "0", "--dry-run"],
+    ));
+    assert_eq!(
+        sweep_row(&dry, "named by no record (would be removed)"),
+        Some(2),
+        "{dry}"
+    );
+    for key in orphaned {
+        assert!(dry.contains(&format!("\n  {key}\n")), "{dry}");
+    }
+    assert_eq!(xb.local.list("received/").await.unwrap(), all);
+
+    // The sweep removes the two orphans; the recorded document's objects, the unknown permit's
+    // and the foreign key stay, and the last two are named for the operator.
+    let swept = succeeded(&ecites_as(&xb, &["sweep", "--older-than", "0"]));
+    assert_eq!(
+        sweep_row(&swept, "named by a received record"),
+        Some(2),
+        "{swept}"
+    );
+    assert_eq!(
+        sweep_row(&swept, "named by no record, removed"),
+        Some(2),
+        "{swept}"
+    );
+    assert_eq!(
+        sweep_row(&swept, "of permits the ledger does not know"),
+        Some(1),
+        "{swept}"
+    );
+    assert_eq!(
+        sweep_row(&swept, "not of receive's layout"),
+        Some(1),
+        "{swept}"
+    );
+    assert!(
+        swept.contains(&format!(
+            "ECITES_TABLE the stack's table?):\n  {unknown_permit}"
+        )),
+        "{swept}"
+    );
+    let mut left: Vec<String> = recorded
+        .iter()
+        .chain([&unknown_permit, &foreign])
+        .map(|k| k.to_string())
+        .collect();
+    left.sort();
+    assert_eq!(xb.local.list("received/").await.unwrap(), left);
+    let shown = succeeded(&ecites_as(&xb, &["status", "XA", "26XA0970"]));
+    assert!(shown.contains("26XA0970-XA-1"), "{shown}");
+
+    // A window reaching past a year is refused, naming the option.
+    let too_long = ecites_as(&xb, &["sweep", "--within-days", "400"]);
+    assert_eq!(too_long.status.code(), Some(2));
+    assert!(
+        stderr(&too_long).contains("--within-days 400 is more than 365"),
+        "{}",
+        stderr(&too_long)
     );
 }

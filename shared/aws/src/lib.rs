@@ -41,6 +41,8 @@ pub mod sqs;
 pub mod status;
 #[cfg(feature = "dynamodbstreams")]
 pub mod streams;
+#[cfg(all(feature = "dynamodb", feature = "s3"))]
+pub mod sweep;
 pub mod telemetry;
 
 pub use config::{AwsConfig, ClientOptions, Clients, Config, ConfigError};

@@ -12,6 +12,7 @@
 //! - [`query`]: permit queries, delivery headers and acknowledgements (pull as well as push);
 //! - [`notify`]: notification events, subscriptions and webhooks;
 //! - [`report`]: the CITES annual report from the ledger's report index;
+//! - [`sweep`]: the objects under `received/` that no ledger record names;
 //! - [`ledger`], [`ports`], [`directory`], [`http`], [`keys`], [`retry`]: the
 //!   ports the use cases call and the shared rules (keys, retry policy).
 //! - `testing` (feature `testing`): one in-memory implementation of each port, for the unit
@@ -39,6 +40,7 @@ pub mod receive;
 pub mod receive_use;
 pub mod report;
 pub mod retry;
+pub mod sweep;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod usage;

@@ -173,6 +173,11 @@ pub struct SoakReport {
     pub lost: Vec<String>,
     /// What was doubled (or told that never happened), one line each.
     pub doubled: Vec<String>,
+    /// Objects under `received/` that no ledger record names, found by the sweep an operator
+    /// runs (`ecites sweep`) and removed, before the audit.
+    pub swept: Vec<String>,
+    /// Objects under `received/` that no ledger record names, still there at the audit.
+    pub orphaned: Vec<String>,
     /// Messages left in a queue or DLQ at the end.
     pub left_queued: BTreeMap<String, u64>,
     /// Faults injected at XA's and XB's functions, by kind.
@@ -190,9 +195,12 @@ pub struct SoakReport {
 }
 
 impl SoakReport {
-    /// Nothing lost, nothing doubled, nothing left in a queue.
+    /// Nothing lost, nothing doubled, nothing left in a queue, no object that no record names.
     pub fn passed(&self) -> bool {
-        self.lost.is_empty() && self.doubled.is_empty() && self.left_queued.is_empty()
+        self.lost.is_empty()
+            && self.doubled.is_empty()
+            && self.left_queued.is_empty()
+            && self.orphaned.is_empty()
     }
 }
 
@@ -648,7 +656,16 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakReport> {
     report.replayed += settle(&xa, &xb, [&at_xa, &at_xb], limit, &progress).await?;
     xb.server.set_mode(Mode::Healthy);
 
-    progress.say("settled; auditing both ledgers, buckets, queues and inboxes");
+    // The operator's sweep: what a message stored when its ledger write timed out and was
+    // never applied (its retry is the one on record). Nothing runs now, so no age is needed.
+    for ma in [&xa, &xb] {
+        report.swept.extend(sweep(ma).await?);
+    }
+    progress.say(format_args!(
+        "settled; the sweep removed {} objects no record names; auditing both ledgers, \
+         buckets, queues and inboxes",
+        report.swept.len()
+    ));
     audit(&xa, &xb, [&at_xa, &at_xb], &plans, &invalid, &mut report).await?;
     progress.say("audited");
     report.partner_faults = xb.server.faulted();
@@ -660,6 +677,27 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakReport> {
     }
     report.wall = started.elapsed();
     Ok(report)
+}
+
+/// Runs the operator's sweep of `received/` on `ma` (with the inspection clients, no age
+/// window: the soak is quiet); the keys it removed.
+async fn sweep(ma: &Ma) -> anyhow::Result<Vec<String>> {
+    let s3 = &ma.local.clients.s3;
+    let blobs = ecites_aws::S3BlobStore::new(s3.clone(), &ma.local.stack.bucket);
+    let window = ecites_exchange::sweep::SweepWindow {
+        min_age: chrono::Duration::zero(),
+        max_age: chrono::Duration::days(1),
+    };
+    let report =
+        ecites_aws::sweep::sweep_received(s3, &blobs, &ma.store, window, chrono::Utc::now(), false)
+            .await?;
+    anyhow::ensure!(
+        report.complete(),
+        "the sweep of {}'s bucket did not complete:\n{}",
+        ma.local.config.country,
+        ecites_aws::sweep::render(&report, window, &ma.local.stack.bucket)
+    );
+    Ok(report.unnamed)
 }
 
 /// The independent audit: both ledgers, both buckets, the queues and every inbox against the
@@ -746,15 +784,30 @@ async fn audit(
                 n => doubled.push(format!("{status} v{version} received {n} times by XB")),
             }
         }
-        let stored = xb
+        // Each received document's envelope and XML in XB's bucket, and nothing beside them.
+        let stored: BTreeSet<String> = xb
             .local
             .list(&format!("received/XA/{number}/"))
             .await?
-            .len();
-        if stored != 2 * documents.len() {
-            problems.push(format!(
-                "{stored} objects in XB's bucket, {} expected (each document's envelope and XML)",
-                2 * documents.len()
+            .into_iter()
+            .collect();
+        let named: BTreeSet<String> = at_xb
+            .received
+            .iter()
+            .flat_map(|r| {
+                let xml = r
+                    .body_key
+                    .strip_suffix(".json")
+                    .map(|stem| format!("{stem}.xml"));
+                std::iter::once(r.body_key.clone()).chain(xml)
+            })
+            .collect();
+        for key in named.difference(&stored) {
+            problems.push(format!("{key} is named by XB's ledger, not in its bucket"));
+        }
+        for key in stored.difference(&named) {
+            report.orphaned.push(format!(
+                "{number}: {key} is in XB's bucket, named by no record"
             ));
         }
         // XB's customs confirmed the import: one use at XB, told to XA and recorded once.
@@ -955,6 +1008,16 @@ pub fn table(report: &SoakReport) -> String {
     row(&mut out, "doubled", report.doubled.len().to_string());
     row(
         &mut out,
+        "stored objects no record names, removed by the sweep",
+        report.swept.len().to_string(),
+    );
+    row(
+        &mut out,
+        "stored objects no record names, left",
+        report.orphaned.len().to_string(),
+    );
+    row(
+        &mut out,
         "left in a queue or DLQ",
         report.left_queued.values().sum::<u64>().to_string(),
     );
@@ -990,7 +1053,12 @@ pub fn table(report: &SoakReport) -> String {
         "wall time",
         format!("{:.1} s", report.wall.as_secs_f64()),
     );
-    for line in report.lost.iter().chain(&report.doubled) {
+    for line in report
+        .lost
+        .iter()
+        .chain(&report.doubled)
+        .chain(&report.orphaned)
+    {
         let _ = writeln!(out, "  ! {line}");
     }
     for (queue, count) in &report.left_queued {
@@ -1000,7 +1068,7 @@ pub fn table(report: &SoakReport) -> String {
         out,
         "{}",
         if report.passed() {
-            "PASSED: 0 lost, 0 doubled"
+            "PASSED: 0 lost, 0 doubled, nothing left behind"
         } else {
             "FAILED"
         }
