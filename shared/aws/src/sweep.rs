@@ -10,7 +10,7 @@ use crate::{classify, AwsConfig, ClientOptions, Config, DynamoLedger, S3BlobStor
 use chrono::{DateTime, Utc};
 use ecites_domain::PermitId;
 use ecites_exchange::sweep::{
-    judge, plan_sweep, ListedObject, SweepWindow, MAX_SWEEP_AGE_DAYS, RECEIVED_PREFIX,
+    judge, ListedObject, SweepPlan, SweepWindow, MAX_SWEEP_AGE_DAYS, RECEIVED_PREFIX,
 };
 use ecites_exchange::{BlobStore, Error, Ledger};
 use std::fmt::Write as _;
@@ -47,21 +47,24 @@ impl SweepReport {
     }
 }
 
-/// Every object under `received/` in `bucket`, with its last-modified time, paged through.
+/// Lists `received/` in `bucket` page by page (1,000 keys a page) into a plan by `window` at
+/// `now`: only the window's objects are kept, whatever the bucket holds.
 ///
 /// # Errors
 /// A listing that fails (after the SDK's retries), classified transient or permanent.
-pub async fn list_received(
+pub async fn plan_received(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-) -> Result<Vec<ListedObject>, Error> {
+    window: SweepWindow,
+    now: DateTime<Utc>,
+) -> Result<SweepPlan, Error> {
     let mut pages = s3
         .list_objects_v2()
         .bucket(bucket)
         .prefix(RECEIVED_PREFIX)
         .into_paginator()
         .send();
-    let mut objects = Vec::new();
+    let mut plan = SweepPlan::default();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| classify("s3:ListObjectsV2", e))?;
         for object in page.contents() {
@@ -71,13 +74,14 @@ pub async fn list_received(
             let last_modified =
                 DateTime::<Utc>::from_timestamp(modified.secs(), modified.subsec_nanos())
                     .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            objects.push(ListedObject {
+            let object = ListedObject {
                 key: key.to_owned(),
                 last_modified,
-            });
+            };
+            plan.add(object, window, now);
         }
     }
-    Ok(objects)
+    Ok(plan)
 }
 
 /// Sweeps `received/` in the blob store's bucket: lists it, reads the records of each permit
@@ -96,7 +100,7 @@ pub async fn sweep_received(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<SweepReport, Error> {
-    let plan = plan_sweep(list_received(s3, blobs.bucket()).await?, window, now);
+    let plan = plan_received(s3, blobs.bucket(), window, now).await?;
     let mut report = SweepReport {
         listed: plan.listed,
         too_young: plan.too_young,

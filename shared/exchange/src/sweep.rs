@@ -145,33 +145,39 @@ pub struct SweepPlan {
     pub not_received_layout: Vec<String>,
 }
 
-/// Sorts a listing of `received/` by the window, at `now`.
-pub fn plan_sweep(
-    objects: Vec<ListedObject>,
-    window: SweepWindow,
-    now: DateTime<Utc>,
-) -> SweepPlan {
-    let mut plan = SweepPlan {
-        listed: objects.len(),
-        ..SweepPlan::default()
-    };
-    for object in objects {
+impl SweepPlan {
+    /// Sorts one listed object into the plan by `window` at `now` (a listing is sorted page by
+    /// page, so only the window's objects are kept, however large the bucket).
+    pub fn add(&mut self, object: ListedObject, window: SweepWindow, now: DateTime<Utc>) {
+        self.listed += 1;
         let Some(parsed) = parse_received_key(&object.key) else {
-            plan.not_received_layout.push(object.key);
-            continue;
+            self.not_received_layout.push(object.key);
+            return;
         };
         let age = now - object.last_modified;
         if age < window.min_age {
-            plan.too_young += 1;
+            self.too_young += 1;
         } else if age > window.max_age {
-            plan.too_old += 1;
+            self.too_old += 1;
         } else {
-            plan.by_permit
+            self.by_permit
                 .entry(parsed.permit())
                 .or_default()
                 .candidates
                 .push((object.key, parsed));
         }
+    }
+}
+
+/// Sorts a whole listing of `received/` by the window, at `now` ([`SweepPlan::add`] each).
+pub fn plan_sweep(
+    objects: impl IntoIterator<Item = ListedObject>,
+    window: SweepWindow,
+    now: DateTime<Utc>,
+) -> SweepPlan {
+    let mut plan = SweepPlan::default();
+    for object in objects {
+        plan.add(object, window, now);
     }
     plan
 }
