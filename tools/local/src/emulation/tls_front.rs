@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -20,6 +20,7 @@ pub struct TlsFront {
     addr: SocketAddr,
     ca_pem: PathBuf,
     ca_der: CertificateDer<'static>,
+    refusals: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
@@ -148,16 +149,26 @@ impl TlsFront {
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let refusals = Arc::new(Mutex::new(Vec::new()));
+        let seen = refusals.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let acceptor = acceptor.clone();
+                let seen = seen.clone();
                 tokio::spawn(async move {
-                    // A failed handshake (an untrusting client) just ends the connection.
-                    let Ok(mut tls) = acceptor.accept(stream).await else {
-                        return;
+                    // A failed handshake (an untrusting client, a missing client
+                    // certificate) ends the connection; the front keeps its reason.
+                    let mut tls = match acceptor.accept(stream).await {
+                        Ok(tls) => tls,
+                        Err(refused) => {
+                            if let Ok(mut refusals) = seen.lock() {
+                                refusals.push(refused.to_string());
+                            }
+                            return;
+                        }
                     };
                     let Ok(mut plain) = TcpStream::connect(upstream).await else {
                         return;
@@ -170,6 +181,7 @@ impl TlsFront {
             addr,
             ca_pem,
             ca_der: ca,
+            refusals,
             task,
         })
     }
@@ -182,6 +194,17 @@ impl TlsFront {
     /// The authority's certificate (PEM file): what `SSL_CERT_FILE` points at.
     pub fn ca_pem(&self) -> &Path {
         &self.ca_pem
+    }
+
+    /// Why the front refused each handshake it refused so far, in order (rustls's words:
+    /// "peer sent no certificates" for a client without a certificate). The client cannot
+    /// always tell: under TLS 1.3 the server refuses after the client's last handshake
+    /// message, and the client may see only a closed connection.
+    pub fn refusals(&self) -> Vec<String> {
+        self.refusals
+            .lock()
+            .map(|refusals| refusals.clone())
+            .unwrap_or_default()
     }
 
     /// The authority's certificate (DER), for clients built in process.
