@@ -2,7 +2,8 @@
 //! Connect's SOAP country-adapter interface (its directory entry says `protocol: epix-soap`,
 //! `docs/epix.md`), presenting the client certificate its entry names, and records it as
 //! received, as a pushed permit is. Configured like the receive function (`ECITES_COUNTRY`,
-//! `ECITES_BUCKET`, `ECITES_TABLE`, `ECITES_PARTNERS_KEY`, `AWS_*`).
+//! `ECITES_BUCKET`, `ECITES_TABLE`, `ECITES_PARTNERS_KEY`, `AWS_*`; no deliveries queue: a pull
+//! sends nothing to it).
 //!
 //! Exit status: 0 recorded (or on record already), 1 the partner answered a fault, an unreadable
 //! answer or nothing in time (the sentence says which, and where the answer is kept), 2 our own
@@ -18,7 +19,7 @@ pub async fn run(country: &str, number: &str, final_certificate: bool) -> anyhow
         country.trim().to_ascii_uppercase().parse().map_err(|_| {
             anyhow::anyhow!("{country:?} is not an ISO 3166-1 alpha-2 country code")
         })?;
-    let config = ecites_aws::Config::from_env()?;
+    let config = ecites_aws::Config::exchange_from_env()?;
     let aws = ecites_aws::AwsConfig::load(ecites_aws::ClientOptions::default()).await;
     let clients = aws.clients();
     let blobs = ecites_aws::S3BlobStore::new(clients.s3.clone(), &config.bucket);

@@ -991,7 +991,15 @@ async fn fetch_pulls_a_permit_from_an_epix_partner_and_status_shows_it_received(
     let listed = succeeded(&ecites_as(&xb, &["partners", "list"]));
     assert!(listed.contains("EPIX (SOAP, pull only)"), "{listed}");
 
-    let fetched = succeeded(&ecites_as(&xb, &["fetch", "XA", EPIX_PERMIT_NUMBER]));
+    // Configured like receive: a pull sends nothing to the deliveries queue, so fetch runs
+    // without its URL.
+    let fetched = succeeded(
+        &ecites_command(&xb)
+            .env_remove("ECITES_DELIVERIES_QUEUE_URL")
+            .args(["fetch", "XA", EPIX_PERMIT_NUMBER])
+            .output()
+            .expect("the ecites binary runs"),
+    );
     assert!(
         fetched.contains(
             "XA's permit XA000000 is recorded as received (version 1, tracking number XB-"
