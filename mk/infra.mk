@@ -42,11 +42,11 @@ lint-infra: lint-cfn lint-checkov ## Lint infra/template.yaml: cfn-lint (+ serve
 
 # -t: cfn-lint's -a takes one or more values, so a template after it would be read as a rules
 # module ("No module named 'infra/template'").
-lint-cfn: $(CFN_LINT)
+lint-cfn: $(CFN_LINT) ## cfn-lint (+ serverless rules) over infra/template.yaml alone (half of lint-infra)
 	$(CFN_LINT) -a cfn_lint_serverless.rules -t $(TEMPLATE)
 	@echo "cfn-lint: $(TEMPLATE) clean"
 
-lint-checkov: $(CHECKOV)
+lint-checkov: $(CHECKOV) ## checkov over infra/template.yaml alone (half of lint-infra)
 	$(CHECKOV) -f $(TEMPLATE) --framework cloudformation --skip-download --compact --quiet
 	@echo "checkov: $(TEMPLATE) clean"
 

@@ -63,7 +63,7 @@ pub struct AddArgs {
     #[arg(long, required_unless_present = "from_file")]
     pub role: Option<String>,
     /// Events, comma-separated: issued, replaced, cancelled, rejected, delivered,
-    /// delivery_failed, received.
+    /// delivery_failed, received, used, alert.
     #[arg(long, value_delimiter = ',', required_unless_present = "from_file")]
     pub events: Vec<String>,
     /// Issuing countries.

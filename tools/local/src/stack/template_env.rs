@@ -376,6 +376,57 @@ Resources:
         );
     }
 
+    /// `make deploy` (scripts/deploy.sh) refuses a parameters file that leaves out a parameter
+    /// the template declares, so infra/parameters.example, which operators copy, sets every
+    /// one, with its template default (empty for the required ones), as its header says.
+    #[test]
+    fn the_parameters_example_sets_every_template_parameter_to_its_default() {
+        let root = crate::emulation::moto::repo_root();
+        let text = std::fs::read_to_string(root.join("infra/template.yaml")).unwrap();
+        let template: Value = serde_yaml::from_str(&text).unwrap();
+        let declared: BTreeMap<String, String> = template["Parameters"]
+            .as_mapping()
+            .expect("a Parameters section")
+            .iter()
+            .map(|(name, parameter)| {
+                let default = parameter.get("Default").and_then(scalar);
+                (scalar(name).unwrap(), default.unwrap_or_default())
+            })
+            .collect();
+        let example = std::fs::read_to_string(root.join("infra/parameters.example")).unwrap();
+        let mut given = BTreeMap::new();
+        // As scripts/deploy.sh reads it: blank and `#` lines skipped, Name=value.
+        for line in example.lines() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let (name, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not Name=value: {line}"));
+            assert!(
+                given.insert(name.to_owned(), value.to_owned()).is_none(),
+                "infra/parameters.example gives {name} twice"
+            );
+        }
+        let missing: Vec<&String> = declared
+            .keys()
+            .filter(|n| !given.contains_key(*n))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "infra/parameters.example does not set {missing:?}: make deploy refuses it"
+        );
+        for (name, value) in &given {
+            let default = declared.get(name).unwrap_or_else(|| {
+                panic!("infra/parameters.example sets {name}, not a parameter of the template")
+            });
+            assert_eq!(
+                value, default,
+                "{name}: the example's value is not the template's default"
+            );
+        }
+    }
+
     #[test]
     fn the_repository_template_names_a_binary_for_every_function() {
         let text = std::fs::read_to_string(
