@@ -1,5 +1,6 @@
 //! The receive Lambda's handler (an HTTP request in, an HTTP response out, through `lambda_http`,
-//! which reads the Function URL's payload format 2.0 event and writes its response), in a
+//! which reads the API Gateway REST API's payload format 1.0 event, or the optional Function
+//! URL's payload format 2.0 event, and writes its response), in a
 //! library so that the Lambda binary, the local runner's loopback server and the tests call the
 //! very same code. The protocol and every check live in [`ecites_exchange::receive`].
 

@@ -151,8 +151,9 @@ pub struct ForwardSettings {
     /// Per-request timeout (`ECITES_FORWARD_TIMEOUT_MS`, default 10 000).
     pub timeout: Duration,
     /// Retry policy (`ECITES_RETRY_BASE_MS` default 30 000; `ECITES_RETRY_CAP_MS` default
-    /// 900 000). `max_receives` is the queue's `maxReceiveCount`, read from its redrive policy
-    /// at cold start unless `ECITES_MAX_RECEIVES` sets it.
+    /// 14 400 000, [`DEFAULT_RETRY_CAP`]). `max_receives` is the queue's `maxReceiveCount`,
+    /// read from its redrive policy on the first batch with a delivery unless
+    /// `ECITES_MAX_RECEIVES` sets it.
     pub policy: RetryPolicy,
     /// Whether `policy.max_receives` was set explicitly (else read from the queue).
     pub max_receives_explicit: bool,

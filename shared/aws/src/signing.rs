@@ -1,6 +1,7 @@
-//! The MA's Ed25519 signing key, kept in SSM Parameter Store (a `SecureString` holding the
-//! base64 32-byte seed), read once per cold start. Never logged: errors name the parameter,
-//! not its value.
+//! The MA's Ed25519 signing key, kept in Secrets Manager (the stack's: JSON `{"key_id",
+//! "private_key"}`) or SSM Parameter Store (a `SecureString` holding the base64 32-byte seed),
+//! read once per execution environment, by forward on its first batch with a delivery. Never
+//! logged: errors name the secret or parameter, not its value.
 
 #[cfg(any(feature = "ssm", feature = "secretsmanager"))]
 use crate::config::{AwsConfig, ClientOptions};

@@ -1,7 +1,8 @@
 //! Serves a receive function on a loopback HTTP port the way its front door in
 //! infra/template.yaml would ([`Front`]): by default the API Gateway REST API with Lambda proxy
 //! integration (each HTTP request becomes an `ApiGatewayProxyRequest` event, payload format
-//! 1.0, stage `v1`; routes `/`, `/uses` and `/verify`, any method; any other path answered 403
+//! 1.0, stage `v1`; routes `/`, `/uses`, `/verify`, `/query`, `/headers`, `/acknowledge` and
+//! `/epix`, any method; any other path answered 403
 //! by the gateway itself), or the optional Lambda Function URL (a `LambdaFunctionUrlRequest`,
 //! payload format 2.0, body in base64). The same handler the Lambda runs is called, and its
 //! response (`ApiGatewayProxyResponse` or `LambdaFunctionUrlResponse`, as `lambda_http` writes
