@@ -702,7 +702,10 @@ pub fn cloud_event(
 
 /// The SNS message attributes of an event (name, `String` or `String.Array`, value), so that
 /// subscribers filter with SNS filter policies. Array values are JSON arrays as text. At most
-/// [`MAX_MESSAGE_ATTRIBUTES`]: SNS refuses more on a message delivered to SQS.
+/// [`MAX_MESSAGE_ATTRIBUTES`]: SNS refuses more on a message delivered to SQS. When an event
+/// has more (an alert, with `rule`, whose summary has every other dimension), `type` goes: it
+/// repeats `event` in CloudEvents' words and no filter policy `ecites subscriptions` writes
+/// reads it, while every other attribute is a filter a subscription may hold.
 pub fn message_attributes(
     change: &StateChange,
     summary: Option<&PermitSummary>,
@@ -746,6 +749,9 @@ pub fn message_attributes(
         if !taxa.is_empty() {
             out.push(("taxon", "String.Array", array(taxa)));
         }
+    }
+    if out.len() > MAX_MESSAGE_ATTRIBUTES {
+        out.retain(|(name, _, _)| *name != "type");
     }
     out.truncate(MAX_MESSAGE_ATTRIBUTES);
     out

@@ -202,6 +202,29 @@ fn message_attributes_carry_what_filter_policies_match_on() {
     assert!(roles.contains("customs"), "{roles}");
     // Every attribute present at once stays within what SNS delivers to SQS.
     assert_eq!(attributes.len(), event::MAX_MESSAGE_ATTRIBUTES);
+    assert_eq!(get("type").map(|(t, _)| t), Some("String"));
+}
+
+/// An alert with every summary dimension has one attribute more than SNS delivers to SQS; it
+/// drops `type` (which no filter policy reads), never a filter dimension: an enforcement
+/// agency filtering alerts by taxon still gets them.
+#[test]
+fn an_alert_with_every_dimension_keeps_its_rule_and_taxon_and_drops_type() {
+    let mut sc = state_change(&version_insert("1")).unwrap();
+    sc.event = EventType::Alert;
+    sc.detail
+        .insert("alerts".into(), "quantity_exceeded expired".into());
+    let attributes = message_attributes(&sc, Some(&summary()));
+    let names: Vec<&str> = attributes.iter().map(|(n, _, _)| *n).collect();
+    assert_eq!(attributes.len(), event::MAX_MESSAGE_ATTRIBUTES, "{names:?}");
+    assert!(!names.contains(&"type"), "{names:?}");
+    for kept in [
+        "event", "issuer", "role", "rule", "exporter", "importer", "taxon",
+    ] {
+        assert!(names.contains(&kept), "{kept} dropped: {names:?}");
+    }
+    let rule = attributes.iter().find(|(n, _, _)| *n == "rule").unwrap();
+    assert_eq!(rule.2, r#"["quantity_exceeded","expired"]"#);
 }
 
 /// A small validator for the keywords `schema/notification.schema.json` uses: type, const,
