@@ -1050,21 +1050,26 @@ async fn sweep_removes_only_received_objects_no_record_names_once_old_enough_and
         "received/XA/26XA0970/26XA0970-XA-1.xml",
     ];
     // What a message leaves when its ledger write timed out and was never applied, a permit
-    // the ledger has never heard of, and an object receive never writes.
+    // the ledger has never heard of, an object receive never writes, and a fault answered to a
+    // pull from an EPIX partner (kept on record by the pull, named by no record).
     let orphaned = [
         "received/XA/26XA0970/lost-answer.json",
         "received/XA/26XA0970/lost-answer.xml",
     ];
     let unknown_permit = "received/XA/26XA0971/m1.json";
     let foreign = "received/XA/README.txt";
-    for key in orphaned.iter().chain([&unknown_permit, &foreign]) {
+    let pulled_fault = "received/XA/26XA0970/epix-nonfinal-0123456789abcdef0123456789abcdef.json";
+    for key in orphaned
+        .iter()
+        .chain([&unknown_permit, &foreign, &pulled_fault])
+    {
         xb.local.put_object(key, b"{}".to_vec()).await.unwrap();
     }
     let all: Vec<String> = {
         let mut all: Vec<String> = recorded
             .iter()
             .chain(&orphaned)
-            .chain([&unknown_permit, &foreign])
+            .chain([&unknown_permit, &foreign, &pulled_fault])
             .map(|k| k.to_string())
             .collect();
         all.sort();
@@ -1076,7 +1081,7 @@ async fn sweep_removes_only_received_objects_no_record_names_once_old_enough_and
     let young = succeeded(&ecites_as(&xb, &["sweep"]));
     assert_eq!(
         sweep_row(&young, "younger than the window"),
-        Some(5),
+        Some(6),
         "{young}"
     );
     assert_eq!(
@@ -1101,8 +1106,9 @@ async fn sweep_removes_only_received_objects_no_record_names_once_old_enough_and
     }
     assert_eq!(xb.local.list("received/").await.unwrap(), all);
 
-    // The sweep removes the two orphans; the recorded document's objects, the unknown permit's
-    // and the foreign key stay, and the last two are named for the operator.
+    // The sweep removes the two orphans; the recorded document's objects, the unknown permit's,
+    // the foreign key and the pulled answer stay, and the unknown permit's and the foreign key
+    // are named for the operator.
     let swept = succeeded(&ecites_as(&xb, &["sweep", "--older-than", "0"]));
     assert_eq!(
         sweep_row(&swept, "named by a received record"),
@@ -1124,6 +1130,11 @@ async fn sweep_removes_only_received_objects_no_record_names_once_old_enough_and
         Some(1),
         "{swept}"
     );
+    assert_eq!(
+        sweep_row(&swept, "answers pulled from EPIX partners"),
+        Some(1),
+        "{swept}"
+    );
     assert!(
         swept.contains(&format!(
             "ECITES_TABLE the stack's table?):\n  {unknown_permit}"
@@ -1132,7 +1143,7 @@ async fn sweep_removes_only_received_objects_no_record_names_once_old_enough_and
     );
     let mut left: Vec<String> = recorded
         .iter()
-        .chain([&unknown_permit, &foreign])
+        .chain([&unknown_permit, &foreign, &pulled_fault])
         .map(|k| k.to_string())
         .collect();
     left.sort();

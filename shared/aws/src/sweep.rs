@@ -32,6 +32,9 @@ pub struct SweepReport {
     pub unnamed: Vec<String>,
     /// Objects of permits the ledger knows nothing of: left.
     pub permit_unknown: Vec<String>,
+    /// Answers pulled from EPIX partners that no record names (faults, unreadable answers),
+    /// kept on record by the pull: left.
+    pub pulled: usize,
     /// Permits whose records could not be read, with the error: their objects are left.
     pub unreadable: Vec<(PermitId, String)>,
     /// Removals that failed, with the error: the object is still there.
@@ -120,6 +123,7 @@ pub async fn sweep_received(
         let verdict = judge(objects, &status);
         report.named += verdict.named.len();
         report.permit_unknown.extend(verdict.permit_unknown);
+        report.pulled += verdict.pulled.len();
         for key in verdict.unnamed {
             if !dry_run {
                 if let Err(error) = blobs.delete(&key).await {
@@ -190,7 +194,8 @@ pub async fn sweep_from_env(window: SweepWindow, dry_run: bool) -> Result<SweepR
 /// reason the operator should look at.
 pub fn render(report: &SweepReport, window: SweepWindow, bucket: &str) -> String {
     let mut out = String::new();
-    let in_window = report.named + report.unnamed.len() + report.permit_unknown.len();
+    let in_window =
+        report.named + report.unnamed.len() + report.permit_unknown.len() + report.pulled;
     let _ = writeln!(
         out,
         "Swept s3://{bucket}/{RECEIVED_PREFIX}: {} objects listed, {in_window} of them last \
@@ -210,6 +215,10 @@ pub fn render(report: &SweepReport, window: SweepWindow, bucket: &str) -> String
             report.named,
         ),
         (unnamed, report.unnamed.len()),
+        (
+            "answers pulled from EPIX partners, kept on record (left)",
+            report.pulled,
+        ),
         (
             "of permits the ledger does not know (left)",
             report.permit_unknown.len(),

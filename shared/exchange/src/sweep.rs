@@ -21,10 +21,15 @@
 //!   an archive whose row expired, not an orphan);
 //! - the ledger knows its permit (a permit the ledger knows nothing about may mean the sweep
 //!   reads the wrong table, so its objects stay and are reported);
+//! - it is not an answer pulled from an EPIX partner (message id
+//!   [`crate::epix::client::PULLED_MESSAGE_PREFIX`]`...`): the pull keeps every answer on
+//!   record, a fault or an unreadable one too, and its error names where; a retried pull of
+//!   the same answer writes the same key, so a pull leaves no orphans;
 //! - nothing in the permit's records names it.
 //!
 //! This module decides; `ecites_aws::sweep` lists, reads and removes, and `ecites sweep` prints.
 
+use crate::epix::client::PULLED_MESSAGE_PREFIX;
 use crate::keys::escape_component;
 use crate::ledger::PermitStatus;
 use chrono::{DateTime, Duration, Utc};
@@ -192,6 +197,9 @@ pub struct PermitVerdict {
     /// The ledger knows nothing of the permit: left (the sweep may read the wrong table, or
     /// the sender never got any message of this permit recorded).
     pub permit_unknown: Vec<String>,
+    /// Answers pulled from an EPIX partner that no record names (a fault, an unreadable or
+    /// invalid answer): kept on record, left.
+    pub pulled: Vec<String>,
 }
 
 /// Decides for one permit's objects against its records (`status`, as
@@ -200,15 +208,17 @@ pub fn judge(objects: &PermitObjects, status: &PermitStatus) -> PermitVerdict {
     let mut verdict = PermitVerdict::default();
     for (key, parsed) in &objects.candidates {
         let envelope = parsed.envelope_key();
-        if status.is_empty() {
-            verdict.permit_unknown.push(key.clone());
-        } else if status
+        let named = status
             .received
             .iter()
             .any(|r| r.message_id == parsed.message_id || r.body_key == envelope)
-            || status.history.iter().any(|a| a.detail.contains(&envelope))
-        {
+            || status.history.iter().any(|a| a.detail.contains(&envelope));
+        if named {
             verdict.named.push(key.clone());
+        } else if parsed.message_id.starts_with(PULLED_MESSAGE_PREFIX) {
+            verdict.pulled.push(key.clone());
+        } else if status.is_empty() {
+            verdict.permit_unknown.push(key.clone());
         } else {
             verdict.unnamed.push(key.clone());
         }
@@ -354,6 +364,40 @@ mod tests {
         assert_eq!(verdict.named, named);
         assert_eq!(verdict.unnamed, both_keys("26XA0001", "lost-answer"));
         assert!(verdict.permit_unknown.is_empty());
+    }
+
+    /// A pull from an EPIX partner keeps every answer, a fault too, and its error names the
+    /// key: the sweep leaves such answers whether or not the ledger knows the permit, while
+    /// a pushed message's orphan beside them goes.
+    #[test]
+    fn answers_pulled_from_an_epix_partner_stay_though_no_record_names_them() {
+        let fault = format!("{PULLED_MESSAGE_PREFIX}nonfinal-0123456789abcdef0123456789abcdef");
+        let objects = |number: &str, ids: &[&str]| PermitObjects {
+            candidates: ids
+                .iter()
+                .map(|id| received_key(country("XA"), number, id))
+                .map(|k| (k.clone(), parse_received_key(&k).unwrap()))
+                .collect(),
+        };
+        let known = PermitStatus {
+            received: vec![received("first", "26XA0001")],
+            ..PermitStatus::default()
+        };
+        let verdict = judge(&objects("26XA0001", &[&fault, "lost-answer"]), &known);
+        assert_eq!(
+            verdict.pulled,
+            [received_key(country("XA"), "26XA0001", &fault)]
+        );
+        assert_eq!(
+            verdict.unnamed,
+            [received_key(country("XA"), "26XA0001", "lost-answer")]
+        );
+        let verdict = judge(&objects("26XA0002", &[&fault]), &PermitStatus::default());
+        assert_eq!(
+            verdict.pulled,
+            [received_key(country("XA"), "26XA0002", &fault)]
+        );
+        assert!(verdict.permit_unknown.is_empty() && verdict.unnamed.is_empty());
     }
 
     #[test]

@@ -29,6 +29,11 @@ use crate::{Clock, Error};
 use ecites_domain::{CountryCode, PermitId, Severity};
 use sha2::{Digest, Sha256};
 
+/// How the message id of an answer pulled from an EPIX partner begins (`epix-final-` or
+/// `epix-nonfinal-`, then the first 32 hex digits of the answer's SHA-256): its objects under
+/// `received/` are kept on record whatever the answer was, and the sweep leaves them.
+pub const PULLED_MESSAGE_PREFIX: &str = "epix-";
+
 /// The error a fault is: `CertificateNotFound` is [`Error::NotFound`], a `Server` fault
 /// transient, any other permanent.
 pub fn fault_error(operation: Operation, fault: &super::SoapFault) -> Error {
@@ -110,7 +115,7 @@ pub async fn fetch_permit(
     // unreadable answer too (the error names where).
     let digest = hex::encode(Sha256::digest(&reply.body));
     let message_id = format!(
-        "epix-{}-{}",
+        "{PULLED_MESSAGE_PREFIX}{}-{}",
         if final_certificate {
             "final"
         } else {
