@@ -329,15 +329,17 @@ Resources:
         assert!(text.contains("!Ref Queue"), "{text}");
     }
 
+    /// A file of the repository (`path` from its root), as operators and the tools read it.
+    fn repository_file(path: &str) -> String {
+        let full = crate::emulation::moto::repo_root().join(path);
+        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+    }
+
     /// Issue #18: transient delivery failures are retried for at least a day before the DLQ,
     /// even when every delay draws the shortest jitter (half the nominal delay).
     #[test]
     fn the_template_retries_a_delivery_for_at_least_a_day_before_the_dlq() {
-        let text = std::fs::read_to_string(
-            crate::emulation::moto::repo_root().join("infra/template.yaml"),
-        )
-        .unwrap();
-        let root: Value = serde_yaml::from_str(&text).unwrap();
+        let root: Value = serde_yaml::from_str(&repository_file("infra/template.yaml")).unwrap();
         let receives = get(
             &root,
             &[
@@ -381,9 +383,8 @@ Resources:
     /// one, with its template default (empty for the required ones), as its header says.
     #[test]
     fn the_parameters_example_sets_every_template_parameter_to_its_default() {
-        let root = crate::emulation::moto::repo_root();
-        let text = std::fs::read_to_string(root.join("infra/template.yaml")).unwrap();
-        let template: Value = serde_yaml::from_str(&text).unwrap();
+        let template: Value =
+            serde_yaml::from_str(&repository_file("infra/template.yaml")).unwrap();
         let declared: BTreeMap<String, String> = template["Parameters"]
             .as_mapping()
             .expect("a Parameters section")
@@ -393,7 +394,7 @@ Resources:
                 (scalar(name).unwrap(), default.unwrap_or_default())
             })
             .collect();
-        let example = std::fs::read_to_string(root.join("infra/parameters.example")).unwrap();
+        let example = repository_file("infra/parameters.example");
         let mut given = BTreeMap::new();
         // As scripts/deploy.sh reads it: blank and `#` lines skipped, Name=value.
         for line in example.lines() {
@@ -429,11 +430,7 @@ Resources:
 
     #[test]
     fn the_repository_template_names_a_binary_for_every_function() {
-        let text = std::fs::read_to_string(
-            crate::emulation::moto::repo_root().join("infra/template.yaml"),
-        )
-        .unwrap();
-        let template = Template::parse(&text).unwrap();
+        let template = Template::parse(&repository_file("infra/template.yaml")).unwrap();
         let binaries: Vec<&str> = template
             .functions
             .iter()
