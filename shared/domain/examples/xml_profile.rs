@@ -2,11 +2,12 @@
 //! (`valgrind --tool=callgrind`, `perf record`), and for counting instructions on a machine too
 //! busy for wall-clock benchmarks.
 //!
-//! `cargo run --release --example xml_profile -- read|write|tokenize|tokenize-events [iterations]`
+//! `cargo run --release --example xml_profile -- read|write|tokenize|tokenize-events|dispatch|clone [iterations]`
 //! (`tokenize` is the bench's quick-xml baseline; `tokenize-events` the events alone, as the
-//! baseline was before 2026-11-30)
+//! baseline was before 2026-11-30; `dispatch` the reader's walk alone, nothing checked or kept;
+//! `clone` a clone of the permit a read returns, and its drop: owning the result alone)
 
-use ecites_domain::testing::{tokenize_events, tokenize_only, typical_permit};
+use ecites_domain::testing::{dispatch_only, tokenize_events, tokenize_only, typical_permit};
 use ecites_domain::xml::{read_permit, write_permit, write_permit_into};
 use std::hint::black_box;
 
@@ -29,6 +30,8 @@ fn main() {
             },
             "tokenize" => total += tokenize_only(black_box(&xml)),
             "tokenize-events" => total += tokenize_events(black_box(&xml)),
+            "dispatch" => total += dispatch_only(black_box(xml.as_bytes())),
+            "clone" => total += black_box(black_box(&permit).clone()).blocks.len(),
             _ => {
                 out.clear();
                 write_permit_into(black_box(&permit), &mut out);

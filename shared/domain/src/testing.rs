@@ -618,6 +618,16 @@ pub fn tokenize_only(xml: &str) -> usize {
     seen
 }
 
+/// The least any reader by meaning does over `bytes`: the reader's own name lookup, meaning and
+/// stack of open elements over quick-xml's events, each value's text located, and nothing
+/// checked or kept (no attribute, no rule, no value parsed). The bench shows it next to
+/// [`tokenize_only`] as the budget of issue #20's reading goal (docs/standard-format.md §6): what
+/// is left of the goal's 10 % once a reader has only found its way through the document.
+/// Returns the bytes of value text seen (0 when the input cannot be decoded).
+pub fn dispatch_only(bytes: &[u8]) -> usize {
+    crate::xml::dispatch_only(bytes)
+}
+
 /// quick-xml's events alone over `xml`, touching none of their content (no name, attribute or
 /// reference looked at): the number of events. A stricter floor than [`tokenize_only`], shown
 /// next to it by the bench (it was the bench's baseline until 2026-11-30).

@@ -10,6 +10,9 @@ use crate::{Decoded, Error, Permit};
 mod read;
 mod write;
 
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use read::dispatch_only;
+
 /// The namespace of the CITES e-permit root and its top-level children (toolkit v2).
 pub const PERMIT_NAMESPACE: &str = "urn:un:unece:uncefact:data:standard:CITESEPermit:2";
 /// The namespace of the toolkit v1 root `CBFShip` and its top-level children (the CITES

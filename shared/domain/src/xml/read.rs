@@ -1123,6 +1123,68 @@ pub(super) fn read(bytes: &[u8], limits: &ReadLimits) -> Result<Decoded, Error> 
     })
 }
 
+/// The least work any reader that reads elements by their meaning must do, the budget behind
+/// issue #20's reading goal (docs/standard-format.md §6): the input decoded and its UTF-8
+/// checked, quick-xml's events, each element's local name looked up and its meaning given its
+/// parent's ([`Name::of`], [`Slot::child`]: what [`read`] uses), the stack of open elements, and
+/// each value's text located in the input and trimmed. Less than [`read`] and less than the
+/// tokenizing floor in one respect: no attribute is split or checked, no rule applied, no value
+/// parsed or kept. Returns the bytes of value text seen (0 for input that cannot be read), so
+/// that nothing can be optimised away.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn dispatch_only(bytes: &[u8]) -> usize {
+    let Ok(decoded) = crate::text::decode_xml(bytes) else {
+        return 0;
+    };
+    let input: &str = &decoded.text;
+    let has_cr = memchr::memchr(b'\r', input.as_bytes()).is_some();
+    let open = |frames: &[Frame], element: &BytesStart<'_>| {
+        let name = Name::of(local_name(element.name().into_inner()));
+        let slot = match frames.last() {
+            None
+            | Some(Frame {
+                slot: Slot::Outside,
+                ..
+            }) if matches!(name, Name::CitesEPermit | Name::CbfShip) => Slot::Root,
+            None
+            | Some(Frame {
+                slot: Slot::Outside,
+                ..
+            }) => Slot::Outside,
+            Some(parent) => parent.slot.child(name),
+        };
+        Frame {
+            slot,
+            name,
+            leaf: slot.is_leaf(),
+            seen: 0,
+        }
+    };
+    let mut reader = Reader::from_str(input);
+    let mut frames: Vec<Frame> = Vec::with_capacity(32);
+    let mut seen = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(Event::Start(element)) => {
+                let frame = open(&frames, &element);
+                frames.push(frame);
+            }
+            Ok(Event::Empty(element)) => seen += usize::from(open(&frames, &element).leaf),
+            Ok(Event::End(_)) => {
+                frames.pop();
+            }
+            Ok(Event::Text(text)) if frames.last().is_some_and(|frame| frame.leaf) => {
+                if let Some(text) = borrowed_text(input, has_cr, &text) {
+                    seen += trim_xml(text).len();
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    seen
+}
+
 /// The text of an event as a slice of the (already validated) input: no second UTF-8 check and
 /// no copy. `None` when the text needs line-end normalisation (it holds a carriage return; only
 /// looked for when the input has one at all) or,
@@ -2273,6 +2335,16 @@ fn inferred_finding(index: usize, position: usize, permit_box: &str, message: St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dispatch_floor_sees_the_trimmed_text_of_values_only() {
+        // "P-1" is the permit number's value; <Other> and the header are not values, and an
+        // empty value element counts 1.
+        let xml = b"<CITESEPermit><HeaderExchangedDocument><ID> P-1 </ID><Other>xx</Other><Name/></HeaderExchangedDocument></CITESEPermit>";
+        assert_eq!(super::dispatch_only(xml), 4);
+        // Input that cannot be decoded is not read at all.
+        assert_eq!(super::dispatch_only(b"\xff\xfe<"), 0);
+    }
 
     #[test]
     fn every_known_name_is_found_by_its_spelling_and_spelled_back() {
