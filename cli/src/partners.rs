@@ -421,11 +421,8 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                     "--endpoint is required (the partner's receive endpoint, https://...; only a partner that pulls our permits, --delivery pull, needs none)"
                 );
             }
-            if !endpoint.is_empty()
-                && !endpoint.starts_with("https://")
-                && !endpoint.starts_with("http://127.0.0.1")
-            {
-                anyhow::bail!("--endpoint must be https:// (plain http only on 127.0.0.1)");
+            if !endpoint.is_empty() {
+                check_endpoint(&endpoint)?;
             }
             let country = country(&code)?;
             let accepted_document_types: Vec<String> = accepted_document_types
@@ -580,6 +577,18 @@ async fn keygen(
     Ok(ExitCode::SUCCESS)
 }
 
+/// An endpoint forward will send to: the rule is forward's own
+/// ([`ecites_exchange::forward::endpoint_allowed`]), so that the directory never holds an
+/// endpoint every delivery to would fail on, nor refuses one forward accepts.
+fn check_endpoint(endpoint: &str) -> anyhow::Result<()> {
+    if !ecites_exchange::forward::endpoint_allowed(endpoint) {
+        anyhow::bail!(
+            "--endpoint must be https:// (plain http only to loopback: 127.0.0.1, ::1 or localhost), not {endpoint:?}"
+        );
+    }
+    Ok(())
+}
+
 /// `partners card`: our card on standard output.
 async fn print_card(
     store: &crate::keys::KeyStore,
@@ -593,9 +602,7 @@ async fn print_card(
         .ok_or_else(|| {
             anyhow::anyhow!("--endpoint is not given and ECITES_RECEIVE_ENDPOINT_URL is not set (--stack sets it)")
         })?;
-    if !endpoint.starts_with("https://") && !endpoint.starts_with("http://127.0.0.1") {
-        anyhow::bail!("--endpoint must be https:// (plain http only on 127.0.0.1)");
-    }
+    check_endpoint(&endpoint)?;
     let code = code
         .or_else(|| std::env::var("ECITES_COUNTRY").ok())
         .ok_or_else(|| anyhow::anyhow!("--country is not given and ECITES_COUNTRY is not set"))?;
@@ -673,6 +680,33 @@ fn parse_document_format(text: &str) -> Result<DocumentFormat, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endpoint_is_checked_by_forwards_rule_not_by_its_prefix() {
+        // What forward sends to is accepted: any case of https, every loopback spelling.
+        for accepted in [
+            "https://ma.xb.example/cites",
+            "HTTPS://ma.xb.example/cites",
+            "http://127.0.0.1:8080/",
+            "http://localhost:9/receive",
+            "http://[::1]:9/",
+        ] {
+            assert!(check_endpoint(accepted).is_ok(), "{accepted}");
+        }
+        // A host that only starts like loopback is a host on the network: every delivery to it
+        // would fail, so the directory never holds it.
+        for refused in [
+            "http://127.0.0.1.evil.example/cites",
+            "http://127.0.0.1@evil.example/",
+            "http://ma.xb.example/cites",
+        ] {
+            let error = check_endpoint(refused).unwrap_err().to_string();
+            assert!(
+                error.contains("--endpoint must be https://") && error.contains(refused),
+                "{error}"
+            );
+        }
+    }
 
     #[test]
     fn a_document_format_is_v2_or_v1_and_anything_else_is_refused_naming_both() {
