@@ -336,7 +336,7 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<ExitCode> {
                 Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => false,
                 Err(error) => anyhow::bail!(
                     "s3:HeadObject s3://{bucket}/{key}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(error)
+                    ecites_aws::errors::error_chain(&error)
                 ),
             };
             if exists {

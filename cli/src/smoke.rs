@@ -202,7 +202,7 @@ pub async fn run(args: SmokeArgs) -> anyhow::Result<ExitCode> {
         let why = format!(
             "could not put s3://{}/{key}: {}",
             config.bucket,
-            aws_sdk_s3::error::DisplayErrorContext(error)
+            ecites_aws::errors::error_chain(&error)
         );
         return Ok(steps.failed("drop", &why, total));
     }

@@ -45,7 +45,7 @@ pub async fn environment(name: &str) -> anyhow::Result<Vec<(String, String)>> {
             anyhow::anyhow!(
                 "--stack {name}: cloudformation:DescribeStacks in {}: {}",
                 aws.region(),
-                aws_sdk_cloudformation::error::DisplayErrorContext(e)
+                ecites_aws::errors::error_chain(&e)
             )
         })?;
     let stack = described

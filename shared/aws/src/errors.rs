@@ -6,7 +6,6 @@
 use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::ProvideErrorKind;
 use ecites_exchange::Error;
@@ -22,6 +21,24 @@ fn transient_service_error(code: &str, retryable: bool, status: u16) -> bool {
         || TRANSIENT_ERRORS.contains(&code)
         || ALSO_TRANSIENT.contains(&code)
         || (500..600).contains(&status)
+}
+
+/// An error and its causes, each by its `Display`, joined with `: ` ("dispatch failure: io error:
+/// ... Connection refused (os error 111)"). What people read: the SDK's `DisplayErrorContext`
+/// appends the error's `Debug` form (`DispatchFailure(DispatchFailure { source: ... })`).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        let said = source.to_string();
+        // Some errors repeat their source's words in their own; say each thing once.
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = source.source();
+    }
+    text
 }
 
 /// Maps an SDK error to the exchange error: timeouts, connection failures, 5xx, throttling and
@@ -52,13 +69,33 @@ where
                 Error::permanent(operation, message)
             }
         }
-        _ => Error::transient(operation, DisplayErrorContext(&error)),
+        _ => Error::transient(operation, error_chain(&error)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn an_unreachable_service_is_told_in_words_without_the_sdks_debug_form() {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        let error: SdkError<aws_sdk_s3::operation::get_object::GetObjectError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(refused)));
+        let told = classify("s3:GetObject", error).to_string();
+        assert!(told.contains("dispatch failure"), "{told}");
+        assert!(told.contains("Connection refused (os error 111)"), "{told}");
+        assert!(
+            !told.contains("DispatchFailure") && !told.contains("ConnectorError"),
+            "{told}"
+        );
+        assert!(told.contains("s3:GetObject"), "{told}");
+    }
 
     #[test]
     fn the_sdk_lists_decide_what_is_transient() {

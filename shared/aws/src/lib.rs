@@ -21,7 +21,7 @@ pub mod client_certificates;
 pub mod config;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
-mod errors;
+pub mod errors;
 #[cfg(feature = "dynamodb")]
 #[cfg(feature = "http")]
 pub mod http;

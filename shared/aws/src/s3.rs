@@ -285,7 +285,7 @@ async fn read_directory_version(
         Err(error) => {
             return Err(Error::transient(
                 "s3:GetObject partner directory",
-                aws_sdk_s3::error::DisplayErrorContext(error),
+                crate::errors::error_chain(&error),
             ))
         }
     };
