@@ -128,7 +128,7 @@ fn plan(i: usize) -> Planned {
             2 => InputForm::XmlFile,
             _ => InputForm::CsvFile,
         },
-        duplicate: i % 4 == 0,
+        duplicate: i.is_multiple_of(4),
         reissued: i % 10 == 2,
         cancelled: i % 10 == 5,
         confirmed: match i % 10 {
