@@ -43,12 +43,12 @@ demo: demo-pipeline demo-exchange demo-epix demo-notify demo-cli demo-use ## Run
 
 demo-cli: build ## The ecites CLI over the samples: validate and convert
 	@echo "== validate: the EPIX sample, a JSON export permit, a CSV export with two permits"
-	$(ECITES) validate $(EPIX_SAMPLE) cli/tests/fixtures/export-permit.json cli/tests/fixtures/two-permits.csv
+	@$(ECITES) validate $(EPIX_SAMPLE) cli/tests/fixtures/export-permit.json cli/tests/fixtures/two-permits.csv
 	@echo "== convert: the JSON export permit to the standard CITES e-permit XML"
-	$(ECITES) convert --to xml cli/tests/fixtures/export-permit.json
+	@$(ECITES) convert --to xml cli/tests/fixtures/export-permit.json
 	@echo "== the listing tier with a CITES checklist: grey parrots (Appendix I) declared Appendix II, wild-caught in a country outside their range; refused (exit 1)"
-	$(ECITES) species import --dry-run $(SPECIES_SAMPLE)
-	$(ECITES) validate --species $(SPECIES_SAMPLE) cli/tests/fixtures/grey-parrots-declared-appendix-ii.json; test $$? -eq 1
+	@$(ECITES) species import --dry-run $(SPECIES_SAMPLE)
+	@$(ECITES) validate --species $(SPECIES_SAMPLE) cli/tests/fixtures/grey-parrots-declared-appendix-ii.json; test $$? -eq 1
 
 test: $(MOTO_SERVER) ## Run every test: unit, property, CLI, end-to-end on the local AWS emulator, then the smoke test of the packaged Lambdas
 	ECITES_MOTO_SERVER=$(abspath $(MOTO_SERVER)) $(CARGO) test --workspace

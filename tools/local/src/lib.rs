@@ -336,11 +336,13 @@ impl Local {
 }
 
 /// What any AWS SDK client needs to talk to the emulator at `endpoint`: the endpoint, the
-/// region, the static `test` credentials, and no instance metadata lookup.
+/// region (twice: boto3 and the AWS CLI v1 read only `AWS_DEFAULT_REGION`), the static `test`
+/// credentials, and no instance metadata lookup.
 pub fn emulator_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ENDPOINT_URL", endpoint.to_owned()),
         ("AWS_REGION", REGION.to_owned()),
+        ("AWS_DEFAULT_REGION", REGION.to_owned()),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),

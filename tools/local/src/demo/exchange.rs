@@ -85,6 +85,7 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
         out,
         "\n== XA issues 26XA0001 to XB, re-issues it, cancels it"
     );
+    let sent_before = xb.server.requests();
     xa.drop_permit(
         "26XA0001",
         &fixtures::export_permit("26XA0001", "XA", "XB", 10),
@@ -102,6 +103,11 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
         .await?;
     xa.local.drain(QUIET).await?;
     xa.forward_until_quiet(QUIET).await?;
+    let _ = writeln!(
+        out,
+        "  XA sent XB {} signed documents: the permit, its re-issue and the cancellation (both ledgers below)",
+        xb.server.requests() - sent_before
+    );
 
     let _ = writeln!(
         out,
