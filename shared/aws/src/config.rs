@@ -248,6 +248,42 @@ impl NotifyConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sweep
+
+/// The sweep function's window of age, as set (its rules are checked by
+/// `ecites_aws::sweep::window_from_settings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepSettings {
+    /// Leave objects younger than this (`ECITES_SWEEP_OLDER_THAN_MINUTES`, default 60).
+    pub older_than_minutes: u32,
+    /// Leave objects older than this (`ECITES_SWEEP_WITHIN_DAYS`, default 30).
+    pub within_days: u32,
+}
+
+/// The variable of [`SweepSettings::older_than_minutes`].
+pub const SWEEP_OLDER_THAN_VARIABLE: &str = "ECITES_SWEEP_OLDER_THAN_MINUTES";
+/// The variable of [`SweepSettings::within_days`].
+pub const SWEEP_WITHIN_DAYS_VARIABLE: &str = "ECITES_SWEEP_WITHIN_DAYS";
+
+impl SweepSettings {
+    /// Reads the sweep function's settings; the template sets neither, so both default to
+    /// `ecites sweep`'s (an hour, 30 days).
+    ///
+    /// # Errors
+    /// A value that is not a whole number (of at most 2^32 - 1).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let whole = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            let value = number(name, u64::from(default))?;
+            u32::try_from(value).map_err(|_| ConfigError(format!("{name}={value} is too large")))
+        };
+        Ok(SweepSettings {
+            older_than_minutes: whole(SWEEP_OLDER_THAN_VARIABLE, 60)?,
+            within_days: whole(SWEEP_WITHIN_DAYS_VARIABLE, 30)?,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The AWS SDK
 
 /// Extra client options: interceptors for counting and fault injection, and, for tests and

@@ -45,7 +45,7 @@ pub mod streams;
 pub mod sweep;
 pub mod telemetry;
 
-pub use config::{AwsConfig, ClientOptions, Clients, Config, ConfigError};
+pub use config::{AwsConfig, ClientOptions, Clients, Config, ConfigError, SweepSettings};
 #[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoLedger;
 pub use errors::classify;

@@ -158,9 +158,39 @@ pub enum SweepError {
 /// # Errors
 /// [`SweepError::Window`] naming the option and the rule.
 pub fn window(older_than_minutes: u32, within_days: u32) -> Result<SweepWindow, SweepError> {
+    checked_window(
+        (older_than_minutes, "--older-than "),
+        (within_days, "--within-days "),
+    )
+}
+
+/// The window of the scheduled sweep from its settings ([`crate::SweepSettings::from_env`]),
+/// under the rules of [`window`].
+///
+/// # Errors
+/// [`SweepError::Window`] naming the variable and the rule.
+pub fn window_from_settings(settings: crate::SweepSettings) -> Result<SweepWindow, SweepError> {
+    use crate::config::{SWEEP_OLDER_THAN_VARIABLE, SWEEP_WITHIN_DAYS_VARIABLE};
+    checked_window(
+        (
+            settings.older_than_minutes,
+            &format!("{SWEEP_OLDER_THAN_VARIABLE}="),
+        ),
+        (
+            settings.within_days,
+            &format!("{SWEEP_WITHIN_DAYS_VARIABLE}="),
+        ),
+    )
+}
+
+/// [`window`]'s rules, each setting given with the words that name it in an error.
+fn checked_window(
+    (older_than_minutes, older_than): (u32, &str),
+    (within_days, within): (u32, &str),
+) -> Result<SweepWindow, SweepError> {
     if i64::from(within_days) > MAX_SWEEP_AGE_DAYS {
         return Err(SweepError::Window(format!(
-            "--within-days {within_days} is more than {MAX_SWEEP_AGE_DAYS}: older received \
+            "{within}{within_days} is more than {MAX_SWEEP_AGE_DAYS}: older received \
              records may have expired from the ledger while their objects stay"
         )));
     }
@@ -170,8 +200,8 @@ pub fn window(older_than_minutes: u32, within_days: u32) -> Result<SweepWindow, 
     };
     if window.max_age <= window.min_age {
         return Err(SweepError::Window(format!(
-            "--within-days {within_days} leaves nothing older than --older-than \
-             {older_than_minutes} minutes"
+            "{within}{within_days} leaves nothing older than {older_than}{older_than_minutes} \
+             minutes"
         )));
     }
     Ok(window)
@@ -291,6 +321,39 @@ mod tests {
         let empty = window(60 * 24 * 2, 1).unwrap_err().to_string();
         assert!(
             empty.contains("leaves nothing older than --older-than 2880"),
+            "{empty}"
+        );
+    }
+
+    #[test]
+    fn the_scheduled_window_follows_the_commands_rules_naming_the_variables() {
+        let settings = |older_than_minutes, within_days| crate::SweepSettings {
+            older_than_minutes,
+            within_days,
+        };
+        assert_eq!(
+            window_from_settings(settings(60, 30)).unwrap(),
+            SweepWindow::default()
+        );
+        assert_eq!(
+            window_from_settings(settings(0, 7)).unwrap(),
+            SweepWindow {
+                min_age: chrono::Duration::zero(),
+                max_age: chrono::Duration::days(7),
+            }
+        );
+        let too_long = window_from_settings(settings(60, 400))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            too_long.contains("ECITES_SWEEP_WITHIN_DAYS=400 is more than 365"),
+            "{too_long}"
+        );
+        let empty = window_from_settings(settings(2880, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            empty.contains("leaves nothing older than ECITES_SWEEP_OLDER_THAN_MINUTES=2880"),
             "{empty}"
         );
     }

@@ -34,9 +34,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Every binary `make package` builds, in the order the flow reaches them.
-pub const BINARIES: [&str; 6] = [
-    "ingest", "forward", "receive", "notify", "webhooks", "report",
+pub const BINARIES: [&str; 7] = [
+    "ingest", "forward", "receive", "notify", "webhooks", "report", "sweep",
 ];
+
+/// The functions that run as the partner XB (receive, and the sweep of what it received); every
+/// other runs as XA.
+fn runs_as_xb(binary: &str) -> bool {
+    matches!(binary, "receive" | "sweep")
+}
 
 /// The goals of the packaged functions (reported, never asserted: timings depend on the
 /// machine). Cold start: issue #20's 20 ms.
@@ -125,6 +131,8 @@ pub struct SmokeReport {
     pub verified_webhooks: usize,
     /// Annual-report drafts the scheduled report function wrote (exporter and importer).
     pub report_drafts: usize,
+    /// Objects the scheduled sweep removed from XB's `received/` (the one orphan put there).
+    pub swept: usize,
     /// The machine the zips are built for (`x86_64`, `aarch64`); when it is not this
     /// machine's, they ran under qemu-user and the timings and memory are the emulator's.
     pub machine: &'static str,
@@ -236,7 +244,7 @@ async fn start_functions(options: &SmokeOptions, stacks: &Stacks) -> anyhow::Res
     let xb_env = common(&stacks.xb);
     let mut functions = Vec::new();
     for binary in BINARIES {
-        let (resolver, ma) = if binary == "receive" {
+        let (resolver, ma) = if runs_as_xb(binary) {
             (&xb_env, &stacks.xb)
         } else {
             (&xa_env, &stacks.xa)
@@ -246,6 +254,13 @@ async fn start_functions(options: &SmokeOptions, stacks: &Stacks) -> anyhow::Res
             environment.push((
                 "SSL_CERT_FILE".to_owned(),
                 tls.ca_pem().display().to_string(),
+            ));
+        }
+        if binary == "sweep" {
+            // The flow's orphan was written a moment ago; the template's hour would leave it.
+            environment.push((
+                ecites_aws::config::SWEEP_OLDER_THAN_VARIABLE.to_owned(),
+                "0".to_owned(),
             ));
         }
         if binary == "webhooks" {
@@ -321,6 +336,8 @@ fn empty_event(binary: &str) -> anyhow::Result<serde_json::Value> {
         // An operator's request for no year: the function's smallest event, as an empty batch
         // is the others' (the schedule's sample does the real work in the flow).
         "report" => serde_json::json!({"years": []}),
+        // A dry run: the sweep has no smaller request (it lists received/ and removes nothing).
+        "sweep" => serde_json::json!({"dry_run": true}),
         _ => serde_json::to_value(sqs::SqsEvent::default())?,
     })
 }
@@ -334,7 +351,7 @@ async fn cold_starts(
     let work = tempfile::Builder::new().prefix("ecites-cold").tempdir()?;
     let mut out = Vec::new();
     for binary in BINARIES {
-        let (resolver, ma) = if binary == "receive" {
+        let (resolver, ma) = if runs_as_xb(binary) {
             (common(&stacks.xb), &stacks.xb)
         } else {
             (resolver_for_xa(stacks), &stacks.xa)
@@ -408,8 +425,15 @@ pub async fn run(options: &SmokeOptions) -> anyhow::Result<SmokeReport> {
     for function in &running.functions {
         function.stop().await;
     }
-    let (delivered, received, customs_notifications, verified_webhooks, report_drafts, billing) =
-        result?;
+    let (
+        delivered,
+        received,
+        customs_notifications,
+        verified_webhooks,
+        report_drafts,
+        swept,
+        billing,
+    ) = result?;
     for (function, flow) in functions.iter_mut().zip(billing) {
         function.flow = flow;
     }
@@ -420,6 +444,7 @@ pub async fn run(options: &SmokeOptions) -> anyhow::Result<SmokeReport> {
         customs_notifications,
         verified_webhooks,
         report_drafts,
+        swept,
         machine,
     })
 }
@@ -435,7 +460,7 @@ pub struct FlowBilling {
     pub cpu: Duration,
 }
 
-type FlowOutcome = (usize, usize, usize, usize, usize, Vec<FlowBilling>);
+type FlowOutcome = (usize, usize, usize, usize, usize, usize, Vec<FlowBilling>);
 
 async fn flow(
     options: &SmokeOptions,
@@ -620,6 +645,7 @@ async fn flow(
         );
     }
     let drafts = ["exporter", "importer"].len();
+    let swept = sweep_received(stacks, running, &numbers).await?;
     for function in &running.functions {
         ensure!(
             function.is_running().await,
@@ -628,7 +654,59 @@ async fn flow(
             function.log_tail()
         );
     }
-    Ok((delivered, received, customs, verified, drafts, billing))
+    Ok((
+        delivered, received, customs, verified, drafts, swept, billing,
+    ))
+}
+
+/// XB's sweep fires (events/sweep-schedule.json): of everything XB received in the flow it
+/// removes only an orphan put beside the first permit's objects (a message whose ledger write was
+/// never applied leaves one), and keeps every object a record names. Returns the objects removed.
+async fn sweep_received(
+    stacks: &Stacks,
+    running: &Running,
+    numbers: &[String],
+) -> anyhow::Result<usize> {
+    let xb = &stacks.xb;
+    let number = numbers.first().context("the flow carried no permit")?;
+    let orphan = ecites_exchange::receive::received_key(
+        crate::country("XA"),
+        number,
+        "smoke-orphan-message",
+    );
+    xb.local.put_object(&orphan, b"{}".to_vec()).await?;
+    let named = xb.local.list("received/").await?;
+    let sweep = running.get("sweep");
+    let answer = match sweep
+        .invoke_json(sample("sweep-schedule.json", &xb.local.stack.bucket)?)
+        .await?
+    {
+        Answer::Response(answer) => answer,
+        Answer::Error(error) => {
+            bail!("the packaged sweep failed: {error}\n{}", sweep.log_tail())
+        }
+    };
+    let removed: Vec<String> = serde_json::from_value(answer["removed_keys"].clone())
+        .with_context(|| format!("the sweep's answer {answer}"))?;
+    ensure!(
+        removed == [orphan.clone()],
+        "the sweep removed {removed:?}, not only the orphan {orphan}: {answer}\n{}",
+        sweep.log_tail()
+    );
+    let kept: Vec<String> = named.into_iter().filter(|key| *key != orphan).collect();
+    ensure!(
+        kept.len() >= 2 * numbers.len(),
+        "XB's received/ held {} objects for {} permits: {kept:?}",
+        kept.len(),
+        numbers.len()
+    );
+    let left = xb.local.list("received/").await?;
+    ensure!(
+        left == kept,
+        "after the sweep XB's received/ holds {left:?}, not the {} objects its records name",
+        kept.len()
+    );
+    Ok(removed.len())
 }
 
 /// Fails unless every permit went the whole way: delivered and received, one customs
@@ -918,8 +996,8 @@ pub fn render(report: &SmokeReport) -> String {
     }
     let _ = writeln!(
         out,
-        "flow: {} delivered XA -> XB over TLS, {} received at XB, {} customs notifications, {} signed webhooks verified, {} annual-report drafts written by the schedule",
-        report.delivered, report.received, report.customs_notifications, report.verified_webhooks, report.report_drafts
+        "flow: {} delivered XA -> XB over TLS, {} received at XB, {} customs notifications, {} signed webhooks verified, {} annual-report drafts written by the schedule, {} orphaned object removed by the sweep (every recorded one kept)",
+        report.delivered, report.received, report.customs_notifications, report.verified_webhooks, report.report_drafts, report.swept
     );
     out
 }
@@ -942,6 +1020,7 @@ mod tests {
             customs_notifications: 10,
             verified_webhooks: 10,
             report_drafts: 2,
+            swept: 1,
             machine,
         }
     }
