@@ -71,6 +71,28 @@ pub fn export_permit(number: &str, issuer: &str, importer: &str, quantity: i64) 
     permit(DocumentType::E, number, issuer, issuer, importer, quantity)
 }
 
+/// [`export_permit`], valid today: issued a week ago, valid from then until 150 days from now
+/// (inside the six months an export permit may run, Article VI.2 of the Convention), so that a
+/// demo run on any day shows a permit in force, not one that expired on the fixture's date.
+pub fn export_permit_valid_today(
+    number: &str,
+    issuer: &str,
+    importer: &str,
+    quantity: i64,
+) -> Permit {
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| {
+        let date = today + chrono::Duration::days(offset);
+        self::date(&date.format("%Y-%m-%d").to_string())
+    };
+    Permit {
+        issue_date: day(-7),
+        valid_from: day(-7),
+        valid_until: day(150),
+        ..export_permit(number, issuer, importer, quantity)
+    }
+}
+
 /// The JSON form of a permit.
 pub fn json(permit: &Permit) -> Vec<u8> {
     serde_json::to_vec_pretty(permit).unwrap_or_default()

@@ -71,7 +71,7 @@ pub async fn run(endpoint: Option<String>) -> anyhow::Result<String> {
     xa.set_directory(vec![xb.as_partner(), xc]).await?;
     xa.drop_permit(
         "26XA0950",
-        &fixtures::export_permit("26XA0950", "XA", "XB", 10),
+        &fixtures::export_permit_valid_today("26XA0950", "XA", "XB", 10),
     )
     .await?;
     xa.forward_until_quiet(QUIET).await?;

@@ -222,7 +222,7 @@ async fn pull(out: &mut String, xa: &Ma, xb: &Ma) -> anyhow::Result<()> {
     let before = xb.server.requests();
     xa.drop_permit(
         "26XA0003",
-        &fixtures::export_permit("26XA0003", "XA", "XB", 5),
+        &fixtures::export_permit_valid_today("26XA0003", "XA", "XB", 5),
     )
     .await?;
     xa.forward_until_quiet(QUIET).await?;
@@ -284,10 +284,6 @@ async fn pull(out: &mut String, xa: &Ma, xb: &Ma) -> anyhow::Result<()> {
             }
         );
     }
-    let _ = writeln!(
-        out,
-        "  (the fixture's validity ended 2026-06-30, so XA answers `expired` once that day has passed)"
-    );
     let done = xa
         .store
         .delivery_fields(&delivery("26XA0003", 1, DeliveryKind::Permit))
