@@ -284,7 +284,7 @@ pub async fn promote(aws: &ecites_aws::AwsConfig, name: &str) -> anyhow::Result<
 
 /// An AWS error as the operator needs it: the action, the store's name and the SDK's error
 /// chain (AWS's code and message; the request, which holds the key, is never part of it).
-fn aws_error<E: std::error::Error + 'static>(action: &str, name: &str, error: &E) -> anyhow::Error {
+fn aws_error<E: std::error::Error>(action: &str, name: &str, error: &E) -> anyhow::Error {
     anyhow::anyhow!(
         "{action} {name}: {}",
         ecites_aws::errors::error_chain(error)

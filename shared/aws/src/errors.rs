@@ -23,20 +23,17 @@ fn transient_service_error(code: &str, retryable: bool, status: u16) -> bool {
         || (500..600).contains(&status)
 }
 
-/// An error and its causes, each by its `Display`, joined with `: ` ("dispatch failure: io error:
-/// ... Connection refused (os error 111)"). What people read: the SDK's `DisplayErrorContext`
-/// appends the error's `Debug` form (`DispatchFailure(DispatchFailure { source: ... })`).
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its causes, each by its `Display`, on one line joined with `: ` ("dispatch
+/// failure: io error: ... Connection refused (os error 111)"). What people read: the SDK's
+/// `DisplayErrorContext` appends the error's `Debug` form (`DispatchFailure(DispatchFailure {
+/// source: ... })`). The HTTP transport tells its hyper errors the same way.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(source) = cause {
-        let said = source.to_string();
-        // Some errors repeat their source's words in their own; say each thing once.
-        if !text.ends_with(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        cause = source.source();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
     text
 }

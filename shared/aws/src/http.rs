@@ -223,18 +223,6 @@ impl HyperTransport {
     }
 }
 
-/// An error and its sources, on one line.
-fn with_sources(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[async_trait]
 impl HttpTransport for HyperTransport {
     async fn post(
@@ -264,7 +252,7 @@ impl HttpTransport for HyperTransport {
                     .await
                     .map_err(|e| HttpError::Connection {
                         url: url.to_owned(),
-                        reason: with_sources(&e),
+                        reason: crate::errors::error_chain(&e),
                     })?;
             let status = response.status().as_u16();
             let retry_after = response
