@@ -1141,17 +1141,9 @@ pub(crate) fn dispatch_only(bytes: &[u8]) -> usize {
     let open = |frames: &[Frame], element: &BytesStart<'_>| {
         let name = Name::of(local_name(element.name().into_inner()));
         let slot = match frames.last() {
-            None
-            | Some(Frame {
-                slot: Slot::Outside,
-                ..
-            }) if matches!(name, Name::CitesEPermit | Name::CbfShip) => Slot::Root,
-            None
-            | Some(Frame {
-                slot: Slot::Outside,
-                ..
-            }) => Slot::Outside,
-            Some(parent) => parent.slot.child(name),
+            Some(parent) if parent.slot != Slot::Outside => parent.slot.child(name),
+            _ if matches!(name, Name::CitesEPermit | Name::CbfShip) => Slot::Root,
+            _ => Slot::Outside,
         };
         Frame {
             slot,
