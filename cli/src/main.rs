@@ -113,11 +113,11 @@ enum Command {
     /// read or some object not removed (run it again), 2 nothing could be swept.
     Sweep {
         /// Leave objects younger than this many minutes (their message may still be running).
-        #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+        #[arg(long, value_name = "MINUTES", default_value_t = ecites_exchange::sweep::DEFAULT_MIN_AGE_MINUTES)]
         older_than: u32,
         /// Leave objects older than this many days (at most 365: received records expire from
         /// the ledger after the retention period, their objects stay).
-        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        #[arg(long, value_name = "DAYS", default_value_t = ecites_exchange::sweep::DEFAULT_MAX_AGE_DAYS)]
         within_days: u32,
         /// Print what would be removed, remove nothing.
         #[arg(long)]

@@ -276,9 +276,10 @@ impl SweepSettings {
             let value = number(name, u64::from(default))?;
             u32::try_from(value).map_err(|_| ConfigError(format!("{name}={value} is too large")))
         };
+        use ecites_exchange::sweep::{DEFAULT_MAX_AGE_DAYS, DEFAULT_MIN_AGE_MINUTES};
         Ok(SweepSettings {
-            older_than_minutes: whole(SWEEP_OLDER_THAN_VARIABLE, 60)?,
-            within_days: whole(SWEEP_WITHIN_DAYS_VARIABLE, 30)?,
+            older_than_minutes: whole(SWEEP_OLDER_THAN_VARIABLE, DEFAULT_MIN_AGE_MINUTES)?,
+            within_days: whole(SWEEP_WITHIN_DAYS_VARIABLE, DEFAULT_MAX_AGE_DAYS)?,
         })
     }
 }

@@ -44,6 +44,14 @@ pub const RECEIVED_PREFIX: &str = "received/";
 /// received rows (72 months), so a row that expired never makes its objects look unnamed.
 pub const MAX_SWEEP_AGE_DAYS: i64 = 365;
 
+/// The default [`SweepWindow::min_age`], in minutes: an hour, four times Lambda's longest
+/// invocation (`ecites sweep --older-than`, the sweep function's
+/// `ECITES_SWEEP_OLDER_THAN_MINUTES`).
+pub const DEFAULT_MIN_AGE_MINUTES: u32 = 60;
+/// The default [`SweepWindow::max_age`], in days (`ecites sweep --within-days`, the sweep
+/// function's `ECITES_SWEEP_WITHIN_DAYS`).
+pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
+
 /// One object as the bucket lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedObject {
@@ -119,11 +127,11 @@ pub struct SweepWindow {
 }
 
 impl Default for SweepWindow {
-    /// At least an hour old (four times Lambda's longest invocation), at most 30 days.
+    /// At least [`DEFAULT_MIN_AGE_MINUTES`] old, at most [`DEFAULT_MAX_AGE_DAYS`].
     fn default() -> Self {
         SweepWindow {
-            min_age: Duration::hours(1),
-            max_age: Duration::days(30),
+            min_age: Duration::minutes(i64::from(DEFAULT_MIN_AGE_MINUTES)),
+            max_age: Duration::days(i64::from(DEFAULT_MAX_AGE_DAYS)),
         }
     }
 }
